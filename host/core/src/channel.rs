@@ -1,0 +1,113 @@
+use serde::{Deserialize, Serialize};
+
+/// Short channel id in LND's 64-bit form (block << 40 | tx << 16 | output).
+pub type ChannelId = u64;
+
+/// One direction of a channel's forwarding policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FeePolicy {
+    pub base_fee_msat: u32,
+    pub fee_ppm: u32,
+    pub inbound_base_fee_msat: i32,
+    pub inbound_fee_ppm: i32,
+    pub min_htlc_msat: u64,
+    pub max_htlc_msat: u64,
+    pub time_lock_delta: u32,
+    pub disabled: bool,
+}
+
+/// The time span a block of flow statistics covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Window {
+    Day,
+    Week,
+    Month,
+}
+
+impl Window {
+    pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
+
+    pub fn seconds(self) -> u64 {
+        match self {
+            Window::Day => 86_400,
+            Window::Week => 7 * 86_400,
+            Window::Month => 30 * 86_400,
+        }
+    }
+}
+
+/// Why a forward failed, in the categories strategies care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    InsufficientBalance,
+    FeeInsufficient,
+    IncorrectCltv,
+    ChannelUnavailable,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureCount {
+    pub reason: FailureReason,
+    pub count: u32,
+}
+
+/// Forwarding statistics of one channel over one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowStats {
+    pub window: Window,
+    pub sats_in: u64,
+    pub sats_out: u64,
+    pub htlcs_in: u32,
+    pub htlcs_out: u32,
+    pub fees_earned_msat: u64,
+    pub failures: Vec<FailureCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowClass {
+    Source,
+    Sink,
+    Balanced,
+    Congested,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profitability {
+    Profitable,
+    BreakEven,
+    Underwater,
+    Zombie,
+    Unknown,
+}
+
+/// Everything the host knows about one channel when it asks a strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub channel_point: String,
+    pub peer_pubkey: String,
+    pub capacity_sat: u64,
+    pub local_balance_sat: u64,
+    pub remote_balance_sat: u64,
+    pub local_reserve_sat: u64,
+    pub remote_reserve_sat: u64,
+    pub pending_htlcs: u32,
+    pub max_accepted_htlcs: u32,
+    pub active: bool,
+    pub private: bool,
+    pub initiator: bool,
+    pub age_blocks: u32,
+    pub local_policy: FeePolicy,
+    pub peer_policy: Option<FeePolicy>,
+    pub flow: Vec<FlowStats>,
+    pub flow_class: FlowClass,
+    pub profitability: Profitability,
+    pub revenue_rate_msat_per_hour: f64,
+    pub last_fee_change: Option<u64>,
+}

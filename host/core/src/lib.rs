@@ -1,0 +1,27 @@
+//! Domain types every lnpolicy crate shares. The WIT contract in `wit/` mirrors
+//! these; the runtime converts between the two at the sandbox boundary.
+
+mod channel;
+mod decision;
+mod events;
+mod strategy;
+
+pub use channel::{
+    Channel, ChannelId, FailureCount, FailureReason, FeePolicy, FlowClass, FlowStats,
+    Profitability, Window,
+};
+pub use decision::{Clamp, Decision, GuardedDecision, PolicyChange, Rule};
+pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};
+pub use strategy::{
+    FeeChange, FeePercentiles, Param, ParamKind, ParamSpec, ParamValue, StrategyInfo,
+};
+
+/// Which implementation the node runs; decides which policy fields exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// LND: inbound fees exist.
+    Lnd,
+    /// Core Lightning: no inbound fees.
+    Cln,
+}

@@ -1,0 +1,67 @@
+use serde::{Deserialize, Serialize};
+
+/// A parameter value as the operator wrote it (after type checking).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    Integer,
+    Float,
+    Boolean,
+    Text,
+}
+
+/// One parameter a strategy declares in `info()`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    pub name: String,
+    pub kind: ParamKind,
+    pub description: String,
+    pub default: Option<ParamValue>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub value: ParamValue,
+}
+
+/// A strategy's self-description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+}
+
+/// One past change of a channel's outbound policy with what it earned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeeChange {
+    pub at: u64,
+    pub fee_ppm: u32,
+    pub base_fee_msat: u32,
+    pub inbound_fee_ppm: i32,
+    pub revenue_msat: u64,
+    pub hours: f64,
+}
+
+/// Fee levels of a peer's other public channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeePercentiles {
+    pub channels: u32,
+    pub p25_ppm: u32,
+    pub p50_ppm: u32,
+    pub p75_ppm: u32,
+    pub p90_ppm: u32,
+}

@@ -1,0 +1,274 @@
+//! The sandboxed WebAssembly runtime: compiles and validates strategy
+//! components, calls them under CPU, memory and output limits, and keeps a
+//! hot-reloaded registry of the strategies folder. Holds the project's only
+//! `bindgen!` (in `bindings`).
+
+mod bindings;
+mod cache;
+mod contract;
+mod limits;
+mod registry;
+mod sandbox;
+mod strategy;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine};
+
+pub use cache::CacheOutcome;
+pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+pub use limits::SandboxLimits;
+pub use registry::{RegistryConfig, StrategyRegistry, StrategySource, StrategyStatus};
+pub use sandbox::{GuestLog, GuestLogLevel, HistorySource, NoHistory};
+pub use strategy::{DecideCall, DecideOutput, Strategy};
+pub use watch::FolderWatcher;
+
+use sandbox::GuestState;
+
+/// How often the epoch ticker advances; call deadlines are counted in ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Why a component was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("component is {size} bytes, over the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("not a WebAssembly file (starts with {first_bytes})")]
+    NotWasm { first_bytes: String },
+    #[error(
+        "a core WebAssembly module, not a component: build it with `--target wasm32-wasip2` against the lnpolicy WIT"
+    )]
+    CoreModule,
+    #[error("compiling the component failed: {0}")]
+    Compile(String),
+    #[error(
+        "built against contract {item} ({found}), but this host implements {CONTRACT_PACKAGE}@{supported}; rebuild it with a compatible lnpolicy-sdk"
+    )]
+    IncompatibleContract {
+        item: String,
+        found: String,
+        supported: String,
+    },
+    #[error(
+        "imports {import}, which strategies may not use (allowed: wasi:cli, wasi:io, wasi:clocks, wasi:random and the lnpolicy host)"
+    )]
+    ForbiddenImport { import: String },
+    #[error("this is a {found} component, not a fee strategy")]
+    WrongWorld { found: String },
+    #[error(
+        "does not export lnpolicy:strategy/strategy; its exports are [{}]",
+        found.join(", ")
+    )]
+    MissingExport { found: Vec<String> },
+    #[error("cannot be linked against the host: {0}")]
+    Link(String),
+    #[error("info() failed: {0}")]
+    Info(CallError),
+    #[error("info() returned an invalid description: {0}")]
+    BadInfo(String),
+}
+
+/// A load failure with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum FileLoadError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid { path: PathBuf, source: LoadError },
+}
+
+/// Why a call produced no decisions. Whatever the variant, the channels of
+/// the batch keep their current policy.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("ran out of fuel ({fuel} units): too much computation")]
+    OutOfFuel { fuel: u64 },
+    #[error("timed out after {after:?}")]
+    Timeout { after: Duration },
+    #[error("trapped: {message}{}", if stderr.is_empty() { String::new() } else { format!(" (stderr: {})", stderr.trim_end()) })]
+    Trap { message: String, stderr: String },
+    #[error("stopped: {0}")]
+    BudgetExceeded(String),
+    #[error("returned an error: {0}")]
+    GuestError(String),
+    #[error("malformed output: {0}")]
+    Malformed(String),
+    #[error("quarantined after {failures} failed cycles in a row; replace the file to retry")]
+    Quarantined { failures: u32 },
+    #[error("no strategy named {0:?} is loaded")]
+    Unknown(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("configuring the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("watching {path}: {source}")]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
+    },
+    #[error("reading strategies folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Settings of the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub limits: SandboxLimits,
+    /// Where compiled components are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The engine, linker and compile cache shared by every strategy.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    limits: Arc<SandboxLimits>,
+    cache: cache::CompileCache,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let mut wasm = Config::new();
+        wasm.consume_fuel(true)
+            .epoch_interruption(true)
+            .wasm_component_model(true)
+            .max_wasm_stack(1 << 20);
+        let engine = Engine::new(&wasm).map_err(|err| RuntimeError::Engine(error_chain(&err)))?;
+        let linker =
+            guest_linker(&engine).map_err(|err| RuntimeError::Engine(error_chain(&err)))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        let cache = cache::CompileCache::new(&engine, config.cache_dir);
+        Ok(Runtime {
+            engine,
+            linker,
+            limits: Arc::new(config.limits),
+            cache,
+            ticker_stop,
+        })
+    }
+
+    /// Validates a component: its format, contract version and imports, that
+    /// it links, and that `info()` succeeds and describes it properly.
+    pub fn load_bytes(&self, bytes: &[u8]) -> Result<Strategy, LoadError> {
+        Strategy::validate(
+            &self.engine,
+            &self.linker,
+            self.limits.clone(),
+            bytes,
+            |sha256| self.cache.load(&self.engine, sha256, bytes),
+        )
+    }
+
+    pub fn load_file(&self, path: &Path) -> Result<Strategy, FileLoadError> {
+        let bytes = read_capped(path, self.limits.max_component_bytes).map_err(|source| {
+            FileLoadError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        self.load_bytes(&bytes)
+            .map_err(|source| FileLoadError::Invalid {
+                path: path.to_owned(),
+                source,
+            })
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads at most one byte past `max`, so an oversized file is refused
+/// without reading all of it.
+fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Links only what guests may use: stdio, clocks, random and our host. A
+/// component importing anything else fails to link even if the import
+/// check were bypassed.
+fn guest_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
+    use wasmtime_wasi::WasiView;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::sync::{cli, clocks, io, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<GuestState, HasTable>(l, |s| {
+        s.ctx().table
+    })?;
+    io::poll::add_to_linker::<GuestState, HasTable>(l, |s| s.ctx().table)?;
+    io::streams::add_to_linker::<GuestState, HasTable>(l, |s| s.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<GuestState, WasiClocks>(l, GuestState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<GuestState, WasiClocks>(l, GuestState::clocks)?;
+    random::random::add_to_linker::<GuestState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<GuestState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<GuestState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::environment::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::stdin::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::stdout::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::stderr::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::terminal_input::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::terminal_output::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::terminal_stdin::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::terminal_stdout::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    cli::terminal_stderr::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
+    bindings::FeeStrategy::add_to_linker::<GuestState, HasSelf<GuestState>>(l, |s| s)?;
+    Ok(linker)
+}
+
+struct HasTable;
+
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Advances the engine's epoch so that deadlines set in ticks expire.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("lnpolicy-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+/// Renders a wasmtime error with its causes on one line.
+pub(crate) fn error_chain(err: &wasmtime::Error) -> String {
+    err.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}

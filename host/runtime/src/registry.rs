@@ -1,0 +1,389 @@
+//! The set of strategies the daemon can call: built-ins plus the `.wasm`
+//! files of the strategies folder, each swapped atomically on change, with
+//! failure counting and quarantine.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
+use sha2::{Digest, Sha256};
+
+use crate::{CallError, DecideCall, DecideOutput, FileLoadError, Runtime, RuntimeError, Strategy};
+
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Failed cycles in a row after which a strategy is no longer called
+    /// until its file changes.
+    pub quarantine_after: u32,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            quarantine_after: 3,
+        }
+    }
+}
+
+/// Where a loaded strategy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrategySource {
+    /// Shipped inside the binary.
+    Builtin,
+    /// A file of the strategies folder (canonical path).
+    File(PathBuf),
+}
+
+/// A loaded strategy as `lnpolicy strategy list` shows it.
+#[derive(Debug, Clone)]
+pub struct StrategyStatus {
+    pub name: String,
+    pub source: StrategySource,
+    pub sha256: String,
+    pub version: String,
+    pub contract_version: String,
+    pub consecutive_failures: u32,
+    pub quarantined: bool,
+}
+
+struct Entry {
+    strategy: Arc<Strategy>,
+    source: StrategySource,
+    failures: u32,
+    quarantined: bool,
+}
+
+pub struct StrategyRegistry {
+    runtime: Arc<Runtime>,
+    events: Arc<dyn EventSink>,
+    config: RegistryConfig,
+    folder: RwLock<HashMap<String, Entry>>,
+    builtins: RwLock<HashMap<String, Entry>>,
+}
+
+impl StrategyRegistry {
+    pub fn new(runtime: Arc<Runtime>, events: Arc<dyn EventSink>, config: RegistryConfig) -> Self {
+        StrategyRegistry {
+            runtime,
+            events,
+            config,
+            folder: RwLock::new(HashMap::new()),
+            builtins: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Registers a strategy shipped in the binary under `name`.
+    pub fn add_builtin(&self, name: &str, bytes: &[u8]) -> Result<(), crate::LoadError> {
+        let strategy = self.runtime.load_bytes(bytes)?;
+        self.record(
+            name,
+            strategy.sha256(),
+            StrategyEventKind::Loaded,
+            "built-in".into(),
+            None,
+        );
+        write(&self.builtins).insert(
+            name.to_owned(),
+            Entry {
+                strategy: Arc::new(strategy),
+                source: StrategySource::Builtin,
+                failures: 0,
+                quarantined: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Loads every `.wasm` of `dir` and unloads folder strategies whose file
+    /// is gone. Bad files are recorded and skipped.
+    pub fn sync_dir(&self, dir: &Path) -> Result<(), RuntimeError> {
+        let folder_error = |source| RuntimeError::Folder {
+            path: dir.to_owned(),
+            source,
+        };
+        let dir = dir.canonicalize().map_err(folder_error)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(folder_error)?
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| is_strategy_file(path))
+            .collect();
+        files.sort();
+        let gone: Vec<PathBuf> = read(&self.folder)
+            .values()
+            .filter_map(|entry| match &entry.source {
+                StrategySource::File(path) if path.parent() == Some(&dir) && !path.exists() => {
+                    Some(path.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for path in gone.iter().chain(&files) {
+            self.sync_file(path);
+        }
+        Ok(())
+    }
+
+    /// Brings the registry in line with one file: loads it if new or
+    /// changed, keeps the running version if the new one is invalid, and
+    /// unloads it if the file is gone.
+    pub fn sync_file(&self, path: &Path) {
+        if !is_strategy_file(path) {
+            return;
+        }
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            return;
+        };
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                self.unload(&name, path);
+                return;
+            }
+            Err(err) => {
+                let error = FileLoadError::Io {
+                    path: path.to_owned(),
+                    source: err,
+                };
+                self.record(
+                    &name,
+                    "",
+                    StrategyEventKind::Rejected,
+                    error.to_string(),
+                    None,
+                );
+                return;
+            }
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let previous = read(&self.folder)
+            .get(&name)
+            .map(|entry| entry.strategy.sha256().to_owned());
+        if previous.as_deref() == Some(sha256.as_str()) {
+            return;
+        }
+        match self.runtime.load_bytes(&bytes) {
+            Ok(strategy) => {
+                if read(&self.builtins).contains_key(&name) {
+                    tracing::warn!(strategy = %name, path = %path.display(), "folder file overrides the built-in strategy of the same name");
+                }
+                let detail = format!(
+                    "{} {} from {}",
+                    strategy.info().name,
+                    strategy.info().version,
+                    path.display()
+                );
+                let kind = if previous.is_some() {
+                    StrategyEventKind::Reloaded
+                } else {
+                    StrategyEventKind::Loaded
+                };
+                self.record(&name, &sha256, kind, detail, None);
+                write(&self.folder).insert(
+                    name,
+                    Entry {
+                        strategy: Arc::new(strategy),
+                        source: StrategySource::File(path.to_owned()),
+                        failures: 0,
+                        quarantined: false,
+                    },
+                );
+            }
+            Err(source) => {
+                let error = FileLoadError::Invalid {
+                    path: path.to_owned(),
+                    source,
+                };
+                let detail = match &previous {
+                    Some(_) => format!("{error}; the previous version keeps running"),
+                    None => error.to_string(),
+                };
+                self.record(&name, &sha256, StrategyEventKind::Rejected, detail, None);
+            }
+        }
+    }
+
+    fn unload(&self, name: &str, path: &Path) {
+        let mut folder = write(&self.folder);
+        let is_this_file = folder
+            .get(name)
+            .is_some_and(|entry| entry.source == StrategySource::File(path.to_owned()));
+        if is_this_file && let Some(entry) = folder.remove(name) {
+            drop(folder);
+            self.record(
+                name,
+                entry.strategy.sha256(),
+                StrategyEventKind::Unloaded,
+                format!("{} was removed", path.display()),
+                None,
+            );
+        }
+    }
+
+    /// The strategy called `name`: a folder file wins over a built-in.
+    pub fn get(&self, name: &str) -> Option<Arc<Strategy>> {
+        let from_folder = read(&self.folder).get(name).map(|e| e.strategy.clone());
+        from_folder.or_else(|| read(&self.builtins).get(name).map(|e| e.strategy.clone()))
+    }
+
+    pub fn statuses(&self) -> Vec<StrategyStatus> {
+        let status = |name: &String, entry: &Entry| StrategyStatus {
+            name: name.clone(),
+            source: entry.source.clone(),
+            sha256: entry.strategy.sha256().to_owned(),
+            version: entry.strategy.info().version.clone(),
+            contract_version: entry.strategy.contract_version().to_owned(),
+            consecutive_failures: entry.failures,
+            quarantined: entry.quarantined,
+        };
+        let mut all: Vec<StrategyStatus> = read(&self.folder)
+            .iter()
+            .map(|(name, entry)| status(name, entry))
+            .collect();
+        let builtins = read(&self.builtins);
+        all.extend(
+            builtins
+                .iter()
+                .filter(|(name, _)| !all.iter().any(|s| &s.name == *name))
+                .map(|(name, entry)| status(name, entry))
+                .collect::<Vec<_>>(),
+        );
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Calls strategy `name` on a batch, counting failures toward quarantine
+    /// and recording every failure and truncation as an event.
+    pub fn decide(&self, name: &str, call: DecideCall<'_>) -> Result<DecideOutput, CallError> {
+        let now = call.now;
+        let (strategy, in_folder) = {
+            let folder = read(&self.folder);
+            let builtins = read(&self.builtins);
+            let (entry, in_folder) = match folder.get(name) {
+                Some(entry) => (entry, true),
+                None => match builtins.get(name) {
+                    Some(entry) => (entry, false),
+                    None => return Err(CallError::Unknown(name.to_owned())),
+                },
+            };
+            if entry.quarantined {
+                return Err(CallError::Quarantined {
+                    failures: entry.failures,
+                });
+            }
+            (entry.strategy.clone(), in_folder)
+        };
+        let result = strategy.decide(call);
+        let map = if in_folder {
+            &self.folder
+        } else {
+            &self.builtins
+        };
+        let mut entries = write(map);
+        // The file may have been replaced during the call: only count
+        // against the version that ran.
+        let entry = entries
+            .get_mut(name)
+            .filter(|entry| entry.strategy.sha256() == strategy.sha256());
+        match &result {
+            Ok(output) => {
+                if let Some(entry) = entry {
+                    entry.failures = 0;
+                }
+                drop(entries);
+                if !output.truncations.is_empty() {
+                    let detail = output.truncations.join("; ");
+                    self.record(
+                        name,
+                        strategy.sha256(),
+                        StrategyEventKind::OutputTruncated,
+                        detail,
+                        Some(now),
+                    );
+                }
+            }
+            Err(error) => {
+                let quarantined = entry.is_some_and(|entry| {
+                    entry.failures += 1;
+                    if entry.failures >= self.config.quarantine_after && !entry.quarantined {
+                        entry.quarantined = true;
+                        return true;
+                    }
+                    false
+                });
+                drop(entries);
+                self.record(
+                    name,
+                    strategy.sha256(),
+                    StrategyEventKind::CallFailed,
+                    error.to_string(),
+                    Some(now),
+                );
+                if quarantined {
+                    let detail = format!(
+                        "{} failed cycles in a row; not called until its file changes",
+                        self.config.quarantine_after
+                    );
+                    self.record(
+                        name,
+                        strategy.sha256(),
+                        StrategyEventKind::Quarantined,
+                        detail,
+                        Some(now),
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        sha256: &str,
+        kind: StrategyEventKind,
+        detail: String,
+        at: Option<u64>,
+    ) {
+        match kind {
+            StrategyEventKind::Loaded
+            | StrategyEventKind::Reloaded
+            | StrategyEventKind::Unloaded => {
+                tracing::info!(strategy = name, sha256, event = kind.as_str(), detail = %detail, "strategy event");
+            }
+            _ => {
+                tracing::warn!(strategy = name, sha256, event = kind.as_str(), detail = %detail, "strategy event")
+            }
+        }
+        let at = at.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+        self.events.record(&StrategyEvent {
+            at,
+            strategy: name.to_owned(),
+            sha256: sha256.to_owned(),
+            kind,
+            detail,
+        });
+    }
+}
+
+fn is_strategy_file(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,394 @@
+//! Per-call guest state: the WASI context a guest gets (no files, network or
+//! environment; a virtual clock; seeded randomness), the host imports, and
+//! the budgets that bound host-side work, which fuel does not count.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use lnpolicy_core::{ChannelId, FeeChange, FeePercentiles};
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView};
+
+use crate::bindings::{lnpolicy::strategy::host, wit};
+use crate::limits::SandboxLimits;
+
+/// Read-only history the host imports answer from: a snapshot taken for the
+/// cycle, never a node client, so a guest cannot reach the node.
+pub trait HistorySource: Send + Sync {
+    /// Outbound policy changes of `channel` since `since` (unix seconds), oldest first.
+    fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange>;
+    /// Fee levels of the peer's other public channels.
+    fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles>;
+}
+
+/// A history with nothing in it (inspection, fixtures).
+pub struct NoHistory;
+
+impl HistorySource for NoHistory {
+    fn fee_history(&self, _channel: ChannelId, _since: u64) -> Vec<FeeChange> {
+        Vec::new()
+    }
+    fn competitor_fees(&self, _peer_pubkey: &str) -> Option<FeePercentiles> {
+        None
+    }
+}
+
+/// Severity of a guest's log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestLogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line a guest logged (already cut to the line limit).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuestLog {
+    pub level: GuestLogLevel,
+    pub message: String,
+}
+
+/// Raised from a host import to stop a guest that exceeded a budget.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BudgetExceeded(pub String);
+
+/// What a guest did through the host imports during one call.
+#[derive(Debug, Default)]
+pub(crate) struct CallEffects {
+    pub logs: Vec<GuestLog>,
+    pub dropped_log_lines: u32,
+    pub state_writes: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+pub(crate) struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    sandbox: SandboxLimits,
+    now: u64,
+    history: Arc<dyn HistorySource>,
+    state: BTreeMap<String, Vec<u8>>,
+    state_bytes: usize,
+    log_calls: u32,
+    query_calls: u32,
+    query_budget: u32,
+    pub(crate) effects: CallEffects,
+    stderr: TruncatingPipe,
+}
+
+/// Inputs for a fresh guest state.
+pub(crate) struct CallSetup {
+    pub now: u64,
+    pub history: Arc<dyn HistorySource>,
+    pub state: BTreeMap<String, Vec<u8>>,
+    pub channels: usize,
+    /// Seed for the guest's `wasi:random`, so runs are reproducible.
+    pub seed: [u8; 32],
+}
+
+impl GuestState {
+    pub(crate) fn new(sandbox: &SandboxLimits, setup: CallSetup) -> Self {
+        let stderr = TruncatingPipe::new(sandbox.max_stderr_bytes);
+        let clock = FixedClock(setup.now);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(std::io::empty())
+            .stderr(stderr.clone())
+            .wall_clock(clock)
+            .monotonic_clock(clock)
+            .secure_random(wasmtime_wasi::Deterministic::new(setup.seed.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(
+                setup.seed.iter().rev().copied().collect(),
+            ))
+            .insecure_random_seed(u128::from_le_bytes(
+                setup.seed[..16].try_into().expect("16 bytes"),
+            ))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(sandbox.max_memory_bytes)
+            .table_elements(sandbox.max_table_elements)
+            .instances(sandbox.max_instances)
+            .tables(sandbox.max_instances)
+            .memories(sandbox.max_instances)
+            .trap_on_grow_failure(true)
+            .build();
+        let state_bytes = setup.state.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let query_budget = sandbox
+            .max_query_calls_per_channel
+            .saturating_mul(u32::try_from(setup.channels).unwrap_or(u32::MAX))
+            .saturating_add(sandbox.max_query_calls_base);
+        GuestState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            sandbox: sandbox.clone(),
+            now: setup.now,
+            history: setup.history,
+            state: setup.state,
+            state_bytes,
+            log_calls: 0,
+            query_calls: 0,
+            query_budget,
+            effects: CallEffects::default(),
+            stderr,
+        }
+    }
+
+    /// What the guest wrote to stderr (a panic message, usually), cut to the limit.
+    pub(crate) fn stderr(&self) -> String {
+        self.stderr.contents()
+    }
+
+    fn count_query(&mut self) -> wasmtime::Result<()> {
+        self.query_calls += 1;
+        if self.query_calls > self.query_budget {
+            return Err(BudgetExceeded(format!(
+                "history query budget exceeded ({} calls)",
+                self.query_budget
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    fn state_value(&self, key: &str) -> Option<&Vec<u8>> {
+        match self.effects.state_writes.get(key) {
+            Some(written) => written.as_ref(),
+            None => self.state.get(key),
+        }
+    }
+
+    fn check_key(&self, key: &str) -> wasmtime::Result<()> {
+        if key.len() > self.sandbox.max_state_key_bytes {
+            return Err(BudgetExceeded(format!(
+                "state key of {} bytes exceeds the {}-byte limit",
+                key.len(),
+                self.sandbox.max_state_key_bytes
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+impl wasmtime_wasi::WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::Host for GuestState {}
+
+impl host::Host for GuestState {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.now)
+    }
+
+    fn log(&mut self, level: wit::LogLevel, message: String) -> wasmtime::Result<()> {
+        self.log_calls += 1;
+        if self.log_calls > self.sandbox.max_log_calls {
+            return Err(BudgetExceeded(format!(
+                "log budget exceeded ({} calls)",
+                self.sandbox.max_log_calls
+            ))
+            .into());
+        }
+        if self.effects.logs.len() >= self.sandbox.max_log_lines {
+            self.effects.dropped_log_lines += 1;
+            return Ok(());
+        }
+        let level = match level {
+            wit::LogLevel::Debug => GuestLogLevel::Debug,
+            wit::LogLevel::Info => GuestLogLevel::Info,
+            wit::LogLevel::Warn => GuestLogLevel::Warn,
+            wit::LogLevel::Error => GuestLogLevel::Error,
+        };
+        self.effects.logs.push(GuestLog {
+            level,
+            message: truncate_utf8(message, self.sandbox.max_log_line_bytes),
+        });
+        Ok(())
+    }
+
+    fn state_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.count_query()?;
+        Ok(self.state_value(&key).cloned())
+    }
+
+    fn state_set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.count_query()?;
+        self.check_key(&key)?;
+        let old = self.state_value(&key).map_or(0, |v| key.len() + v.len());
+        let new_total = self.state_bytes - old + key.len() + value.len();
+        if new_total > self.sandbox.max_state_bytes {
+            return Err(BudgetExceeded(format!(
+                "state budget exceeded: {new_total} bytes over the {}-byte limit",
+                self.sandbox.max_state_bytes
+            ))
+            .into());
+        }
+        self.state_bytes = new_total;
+        self.effects.state_writes.insert(key, Some(value));
+        Ok(())
+    }
+
+    fn state_delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.count_query()?;
+        self.check_key(&key)?;
+        if let Some(old) = self.state_value(&key) {
+            self.state_bytes -= key.len() + old.len();
+        }
+        self.effects.state_writes.insert(key, None);
+        Ok(())
+    }
+
+    fn fee_history(
+        &mut self,
+        channel_id: u64,
+        since: u64,
+    ) -> wasmtime::Result<Vec<wit::FeeChange>> {
+        self.count_query()?;
+        Ok(self
+            .history
+            .fee_history(channel_id, since)
+            .iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    fn competitor_fees(
+        &mut self,
+        peer_pubkey: String,
+    ) -> wasmtime::Result<Option<wit::FeePercentiles>> {
+        self.count_query()?;
+        Ok(self.history.competitor_fees(&peer_pubkey).map(Into::into))
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate_utf8(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// The guest's clocks show the cycle's (possibly virtual) time and stand still
+/// during the call, so decisions are reproducible.
+#[derive(Clone, Copy)]
+struct FixedClock(u64);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0)
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        self.0.saturating_mul(1_000_000_000)
+    }
+}
+
+/// An output stream that keeps the first bytes and silently drops the rest;
+/// wasmtime's memory pipe traps the guest when full instead.
+#[derive(Clone)]
+struct TruncatingPipe {
+    capacity: usize,
+    buffer: Arc<Mutex<Vec<u8>>>,
+}
+
+impl TruncatingPipe {
+    fn new(capacity: usize) -> Self {
+        TruncatingPipe {
+            capacity,
+            buffer: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn keep(&self, bytes: &[u8]) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let room = self.capacity.saturating_sub(buffer.len());
+        buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn contents(&self) -> String {
+        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+impl IsTerminal for TruncatingPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for TruncatingPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for TruncatingPipe {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.keep(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for TruncatingPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for TruncatingPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.keep(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,319 @@
+//! A validated, compiled strategy and the sandboxed call into it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lnpolicy_core::{Channel, Decision, Param, StrategyInfo};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+use crate::bindings::{FeeStrategyPre, wit};
+use crate::cache::CacheOutcome;
+use crate::limits::SandboxLimits;
+use crate::sandbox::{
+    BudgetExceeded, CallSetup, GuestLog, GuestState, HistorySource, NoHistory, truncate_utf8,
+};
+use crate::{CallError, EPOCH_TICK, LoadError};
+
+/// A strategy component that passed validation, ready to be called.
+/// Cheap to share: every call gets a fresh store and instance, so no state
+/// leaks between cycles and a trap never poisons the next call.
+pub struct Strategy {
+    sha256: String,
+    contract_version: String,
+    info: StrategyInfo,
+    cache: CacheOutcome,
+    pre: FeeStrategyPre<GuestState>,
+    engine: Engine,
+    limits: Arc<SandboxLimits>,
+}
+
+/// One batched `decide` call.
+pub struct DecideCall<'a> {
+    /// Parameters, already checked against the schema and with defaults filled.
+    pub params: &'a [Param],
+    pub channels: &'a [Channel],
+    /// Unix seconds (virtual in backtests); the guest's clocks show this.
+    pub now: u64,
+    pub history: Arc<dyn HistorySource>,
+    /// This strategy's persistent state as stored before the call.
+    pub state: BTreeMap<String, Vec<u8>>,
+}
+
+/// What a successful call produced.
+#[derive(Debug)]
+pub struct DecideOutput {
+    /// One raw decision per channel, in the order of the batch.
+    pub decisions: Vec<Decision>,
+    /// State writes (`None` = delete) to persist now that the call succeeded.
+    pub state_writes: Vec<(String, Option<Vec<u8>>)>,
+    pub logs: Vec<GuestLog>,
+    /// What the host cut from the output (long reasons, dropped log lines).
+    pub truncations: Vec<String>,
+    pub fuel_used: u64,
+}
+
+impl Strategy {
+    pub(crate) fn validate(
+        engine: &Engine,
+        linker: &Linker<GuestState>,
+        limits: Arc<SandboxLimits>,
+        bytes: &[u8],
+        load: impl FnOnce(&str) -> Result<(Component, CacheOutcome), LoadError>,
+    ) -> Result<Strategy, LoadError> {
+        if bytes.len() > limits.max_component_bytes {
+            return Err(LoadError::TooLarge {
+                size: bytes.len(),
+                max: limits.max_component_bytes,
+            });
+        }
+        match bytes.get(..8) {
+            Some([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]) => {}
+            Some([0x00, 0x61, 0x73, 0x6d, ..]) => return Err(LoadError::CoreModule),
+            _ => {
+                return Err(LoadError::NotWasm {
+                    first_bytes: bytes.iter().take(8).map(|b| format!("{b:02x}")).collect(),
+                });
+            }
+        }
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, cache) = load(&sha256)?;
+        let contract = crate::contract::check_component(engine, &component)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|err| LoadError::Link(crate::error_chain(&err)))?;
+        let pre = FeeStrategyPre::new(instance_pre)
+            .map_err(|err| LoadError::Link(crate::error_chain(&err)))?;
+        let mut strategy = Strategy {
+            sha256,
+            contract_version: contract.version,
+            info: StrategyInfo {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                params: Vec::new(),
+            },
+            cache,
+            pre,
+            engine: engine.clone(),
+            limits,
+        };
+        strategy.info = strategy.call_info().map_err(LoadError::Info)?;
+        check_info(&strategy.info)?;
+        Ok(strategy)
+    }
+
+    pub fn info(&self) -> &StrategyInfo {
+        &self.info
+    }
+
+    /// Hex sha256 of the component bytes: what operators pin and share.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The contract version the component was built against.
+    pub fn contract_version(&self) -> &str {
+        &self.contract_version
+    }
+
+    /// Whether this load compiled the component or found it in the cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache
+    }
+
+    fn store(&self, setup: CallSetup, fuel: u64, timeout: Duration) -> Store<GuestState> {
+        let mut store = Store::new(&self.engine, GuestState::new(&self.limits, setup));
+        store.limiter(|state| &mut state.limits);
+        store
+            .set_fuel(fuel)
+            .expect("fuel is enabled on every engine the runtime builds");
+        let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store
+    }
+
+    fn call_info(&self) -> Result<StrategyInfo, CallError> {
+        let setup = CallSetup {
+            now: 0,
+            history: Arc::new(NoHistory),
+            state: BTreeMap::new(),
+            channels: 0,
+            seed: [0; 32],
+        };
+        let mut store = self.store(setup, self.limits.info_fuel, self.limits.timeout_base);
+        let instance = self.pre.instantiate(&mut store).map_err(|err| {
+            classify(err, &store, self.limits.info_fuel, self.limits.timeout_base)
+        })?;
+        instance
+            .lnpolicy_strategy_strategy()
+            .call_info(&mut store)
+            .map(Into::into)
+            .map_err(|err| classify(err, &store, self.limits.info_fuel, self.limits.timeout_base))
+    }
+
+    /// Runs the guest on one batch. Any failure leaves every channel of the
+    /// batch without a decision; the caller keeps their fees unchanged.
+    pub fn decide(&self, call: DecideCall<'_>) -> Result<DecideOutput, CallError> {
+        let fuel = self.limits.fuel_for(call.channels.len());
+        let timeout = self.limits.timeout_for(call.channels.len());
+        let setup = CallSetup {
+            now: call.now,
+            history: call.history,
+            state: call.state,
+            channels: call.channels.len(),
+            seed: seed_for(&self.sha256, call.now),
+        };
+        let mut store = self.store(setup, fuel, timeout);
+        let params: Vec<wit::Param> = call.params.iter().map(Into::into).collect();
+        let views: Vec<wit::ChannelView> = call.channels.iter().map(Into::into).collect();
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|err| classify(err, &store, fuel, timeout))?;
+        let result = instance
+            .lnpolicy_strategy_strategy()
+            .call_decide(&mut store, &params, &views);
+        let raw = match result {
+            Err(err) => return Err(classify(err, &store, fuel, timeout)),
+            Ok(Err(message)) => {
+                return Err(CallError::GuestError(truncate_utf8(
+                    message,
+                    self.limits.max_error_bytes,
+                )));
+            }
+            Ok(Ok(decisions)) => decisions,
+        };
+        let fuel_used = fuel - store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        let mut truncations = Vec::new();
+        let decisions = order_decisions(
+            call.channels,
+            raw,
+            self.limits.max_reason_bytes,
+            &mut truncations,
+        )?;
+        if state.effects.dropped_log_lines > 0 {
+            truncations.push(format!(
+                "{} log lines dropped over the {}-line limit",
+                state.effects.dropped_log_lines, self.limits.max_log_lines
+            ));
+        }
+        Ok(DecideOutput {
+            decisions,
+            state_writes: state.effects.state_writes.into_iter().collect(),
+            logs: state.effects.logs,
+            truncations,
+            fuel_used,
+        })
+    }
+}
+
+/// Checks the batch shape (exactly one decision per channel) and returns the
+/// decisions in batch order. A guest that gets the shape wrong is not trusted
+/// for any channel of the batch.
+fn order_decisions(
+    channels: &[Channel],
+    raw: Vec<wit::Decision>,
+    max_reason_bytes: usize,
+    truncations: &mut Vec<String>,
+) -> Result<Vec<Decision>, CallError> {
+    if raw.len() != channels.len() {
+        return Err(CallError::Malformed(format!(
+            "returned {} decisions for {} channels",
+            raw.len(),
+            channels.len()
+        )));
+    }
+    let index: HashMap<u64, usize> = channels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    let mut slots: Vec<Option<Decision>> = vec![None; channels.len()];
+    for decision in raw {
+        let id = decision.channel_id;
+        let Some(&slot) = index.get(&id) else {
+            return Err(CallError::Malformed(format!(
+                "decision for channel {id}, which is not in the batch"
+            )));
+        };
+        if slots[slot].is_some() {
+            return Err(CallError::Malformed(format!("channel {id} decided twice")));
+        }
+        let mut decision: Decision = decision.into();
+        if decision.reason.len() > max_reason_bytes {
+            truncations.push(format!(
+                "reason for channel {id} cut from {} to {max_reason_bytes} bytes",
+                decision.reason.len()
+            ));
+            decision.reason = truncate_utf8(decision.reason, max_reason_bytes);
+        }
+        slots[slot] = Some(decision);
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
+fn classify(
+    err: wasmtime::Error,
+    store: &Store<GuestState>,
+    fuel: u64,
+    timeout: Duration,
+) -> CallError {
+    if let Some(budget) = err.downcast_ref::<BudgetExceeded>() {
+        return CallError::BudgetExceeded(budget.0.clone());
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
+        Some(Trap::Interrupt) => CallError::Timeout { after: timeout },
+        _ => CallError::Trap {
+            message: crate::error_chain(&err),
+            stderr: store.data().stderr(),
+        },
+    }
+}
+
+fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
+    let valid_name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    if !valid_name(&info.name) {
+        return Err(LoadError::BadInfo(format!(
+            "name {:?} must be 1-64 characters of a-z, 0-9, _ or -",
+            info.name
+        )));
+    }
+    if info.version.is_empty() || info.version.len() > 64 {
+        return Err(LoadError::BadInfo("version must be 1-64 characters".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for param in &info.params {
+        if !valid_name(&param.name) {
+            return Err(LoadError::BadInfo(format!(
+                "parameter name {:?} must be 1-64 characters of a-z, 0-9, _ or -",
+                param.name
+            )));
+        }
+        if !seen.insert(param.name.as_str()) {
+            return Err(LoadError::BadInfo(format!(
+                "parameter {} declared twice",
+                param.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Per-strategy, per-cycle seed for the guest's randomness: reproducible runs
+/// without two strategies sharing a stream.
+fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(sha256.as_bytes());
+    hasher.update(now.to_le_bytes());
+    hasher.finalize().into()
+}

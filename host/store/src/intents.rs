@@ -1,0 +1,215 @@
+use lnpolicy_core::{ChannelId, FeePolicy};
+use rusqlite::{OptionalExtension, params};
+
+use crate::{
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+};
+
+/// What became of a policy update sent to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentOutcome {
+    Applied,
+    /// The node refused or the call failed; the text is kept for the operator.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentStatus {
+    /// Recorded, not yet known to have reached the node: after a crash, the
+    /// node's actual policy decides whether it was applied.
+    Pending,
+    Applied,
+    Failed,
+}
+
+impl IntentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::Pending => "pending",
+            IntentStatus::Applied => "applied",
+            IntentStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<IntentStatus> {
+        [
+            IntentStatus::Pending,
+            IntentStatus::Applied,
+            IntentStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// A policy update the daemon meant to make, with the policy it replaces so
+/// that recovery can tell "applied" from "never sent" and undo is possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub id: i64,
+    pub created_at: u64,
+    pub channel_id: ChannelId,
+    pub decision_id: Option<i64>,
+    pub previous: FeePolicy,
+    pub desired: FeePolicy,
+    pub status: IntentStatus,
+    pub resolved_at: Option<u64>,
+    pub error: Option<String>,
+}
+
+const INTENT_COLUMNS: &str = "SELECT id, created_at, channel_id, decision_id, previous_json, \
+     policy_json, status, resolved_at, error FROM update_intents";
+
+type IntentRow = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+);
+
+fn read_intent(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntentRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+impl Store {
+    /// Records an update as pending. Call it, and let it return, before the
+    /// node is asked: once this returns the row is committed to disk, so a
+    /// crash during the node call leaves evidence to reconcile.
+    pub fn record_intent(
+        &self,
+        channel_id: ChannelId,
+        decision_id: Option<i64>,
+        previous: &FeePolicy,
+        desired: &FeePolicy,
+        at: u64,
+    ) -> Result<i64, StoreError> {
+        let previous_json = self.encode_json("the previous policy", previous)?;
+        let policy_json = self.encode_json("the desired policy", desired)?;
+        self.lock()
+            .query_row(
+                "INSERT INTO update_intents (created_at, channel_id, decision_id,
+                                             policy_json, previous_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![
+                    time_to_sql(at),
+                    channel_id_to_sql(channel_id),
+                    decision_id,
+                    policy_json,
+                    previous_json
+                ],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("recording an update intent"))
+    }
+
+    /// Settles a pending intent. Refused for an unknown or already settled
+    /// one: that means two parties think they own the update.
+    pub fn resolve_intent(
+        &self,
+        id: i64,
+        outcome: IntentOutcome,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let (status, error) = match outcome {
+            IntentOutcome::Applied => (IntentStatus::Applied, None),
+            IntentOutcome::Failed(error) => (IntentStatus::Failed, Some(error)),
+        };
+        self.write("resolving an update intent", |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE update_intents SET status = ?2, resolved_at = ?3, error = ?4
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![id, status.as_str(), time_to_sql(at), error],
+                )
+                .map_err(self.sql("resolving an update intent"))?;
+            if changed == 1 {
+                return Ok(());
+            }
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM update_intents WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(self.sql("resolving an update intent"))?;
+            Err(StoreError::IntentNotPending {
+                path: self.path.clone(),
+                id,
+                state: match current {
+                    None => "no such intent".to_owned(),
+                    Some(status) => format!("already resolved ({status})"),
+                },
+            })
+        })
+    }
+
+    /// Intents whose outcome is unknown, oldest first: what startup must
+    /// reconcile against the node before the first cycle.
+    pub fn pending_intents(&self) -> Result<Vec<Intent>, StoreError> {
+        let rows: Vec<IntentRow> = self
+            .lock()
+            .prepare(&format!(
+                "{INTENT_COLUMNS} WHERE status = 'pending' ORDER BY id"
+            ))
+            .and_then(|mut stmt| stmt.query_map([], read_intent)?.collect())
+            .map_err(self.sql("reading pending update intents"))?;
+        rows.into_iter().map(|row| self.to_intent(row)).collect()
+    }
+
+    pub fn intent(&self, id: i64) -> Result<Option<Intent>, StoreError> {
+        let row = self
+            .lock()
+            .query_row(
+                &format!("{INTENT_COLUMNS} WHERE id = ?1"),
+                [id],
+                read_intent,
+            )
+            .optional()
+            .map_err(self.sql("reading an update intent"))?;
+        row.map(|row| self.to_intent(row)).transpose()
+    }
+
+    fn to_intent(&self, row: IntentRow) -> Result<Intent, StoreError> {
+        let (
+            id,
+            created_at,
+            channel_id,
+            decision_id,
+            previous,
+            desired,
+            status,
+            resolved_at,
+            error,
+        ) = row;
+        let status = IntentStatus::parse(&status).ok_or_else(|| {
+            self.invalid(format!("update intent {id} has unknown status {status:?}"))
+        })?;
+        Ok(Intent {
+            id,
+            created_at: time_from_sql(created_at),
+            channel_id: channel_id_from_sql(channel_id),
+            decision_id,
+            previous: self.decode_json(|| format!("previous policy of intent {id}"), &previous)?,
+            desired: self.decode_json(|| format!("desired policy of intent {id}"), &desired)?,
+            status,
+            resolved_at: resolved_at.map(time_from_sql),
+            error,
+        })
+    }
+}

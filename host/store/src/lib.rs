@@ -1,0 +1,215 @@
+//! The one SQLite database of lnpolicy. Every table and every query lives here
+//! so the schema has a single owner: it changes only through numbered
+//! migrations in `migrations/`, and other crates never write SQL of their own.
+//!
+//! What it keeps: the strategy audit trail, each decision cycle with the raw and
+//! guarded decision per channel, the update intents that make node calls
+//! recoverable after a crash, and the key/value state strategies carry between
+//! cycles.
+
+mod cycles;
+mod decisions;
+mod error;
+mod events;
+mod intents;
+mod migrations;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use lnpolicy_core::ChannelId;
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use cycles::{Cycle, CycleStatus};
+pub use decisions::{DecisionRecord, StoredDecision};
+pub use error::StoreError;
+pub use intents::{Intent, IntentOutcome, IntentStatus};
+
+/// Long enough to ride out another process's write (the CLI inspecting the
+/// daemon's database), short enough that a stuck lock surfaces as an error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Handle on the database, shared by the daemon's threads.
+///
+/// One connection behind a mutex: SQLite serialises writers anyway, and a
+/// single connection keeps each method's statements in one consistent view
+/// without a pool.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path` and brings its schema
+    /// up to date.
+    ///
+    /// WAL lets the CLI read while the daemon writes. `synchronous` is left at
+    /// FULL so an intent is on disk before the node is called.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |cause| StoreError::Open {
+            path: path.to_path_buf(),
+            cause,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(
+                path = %path.display(),
+                mode,
+                "SQLite refused WAL journal mode; readers will block the daemon's writes"
+            );
+        }
+        Store::setup(conn, path.to_path_buf())
+    }
+
+    /// A private database that disappears on drop, for tools and tests that
+    /// must not leave files behind.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|cause| StoreError::Open {
+            path: path.clone(),
+            cause,
+        })?;
+        Store::setup(conn, path)
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|cause| StoreError::Open {
+                path: path.clone(),
+                cause,
+            })?;
+        migrations::migrate(&mut conn, &path)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Where the database lives (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The number of the last migration applied.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        migrations::user_version(&self.lock(), &self.path)
+    }
+
+    /// Runs SQLite's full consistency check, for `lnpolicy doctor` and after a
+    /// crash; any answer but "ok" is returned as the error's text.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(self.sql("checking integrity"))?;
+        let lines = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.sql("checking integrity"))?;
+        if lines == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Integrity {
+                path: self.path.clone(),
+                report: lines.join("; "),
+            })
+        }
+    }
+
+    /// A thread that panicked while holding the lock cannot have left a
+    /// transaction open (rusqlite rolls back on drop), so the connection is
+    /// still sound and poisoning is ignored rather than spread to every caller.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction: taking the write lock up front
+    /// means the busy timeout applies, instead of a deferred transaction
+    /// failing at once when it tries to upgrade from read to write.
+    fn write<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.sql(op))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(self.sql(op))?;
+        Ok(value)
+    }
+
+    fn sql(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |cause| StoreError::Sql {
+            path: self.path.clone(),
+            op,
+            cause,
+        }
+    }
+
+    fn invalid(&self, what: String) -> StoreError {
+        StoreError::Invalid {
+            path: self.path.clone(),
+            what,
+        }
+    }
+
+    fn encode_json<T: serde::Serialize>(
+        &self,
+        what: &str,
+        value: &T,
+    ) -> Result<String, StoreError> {
+        serde_json::to_string(value).map_err(|cause| StoreError::Json {
+            path: self.path.clone(),
+            what: format!("encoding {what}"),
+            cause,
+        })
+    }
+
+    fn decode_json<T: serde::de::DeserializeOwned>(
+        &self,
+        what: impl FnOnce() -> String,
+        text: &str,
+    ) -> Result<T, StoreError> {
+        serde_json::from_str(text).map_err(|cause| StoreError::Json {
+            path: self.path.clone(),
+            what: format!("decoding {}", what()),
+            cause,
+        })
+    }
+}
+
+/// SQLite integers are signed; short channel ids use all 64 bits, so they are
+/// stored bit-cast rather than range-checked.
+pub fn channel_id_to_sql(id: ChannelId) -> i64 {
+    id as i64
+}
+
+/// Inverse of [`channel_id_to_sql`].
+pub fn channel_id_from_sql(value: i64) -> ChannelId {
+    value as u64
+}
+
+/// Unix seconds are bit-cast like channel ids: exact both ways, with no error
+/// path for values that never occur in practice.
+fn time_to_sql(at: u64) -> i64 {
+    at as i64
+}
+
+fn time_from_sql(value: i64) -> u64 {
+    value as u64
+}
+
+/// `LIMIT` takes an i64; anything beyond it means "no limit" anyway.
+fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}

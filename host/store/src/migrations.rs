@@ -1,0 +1,102 @@
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+struct Migration {
+    file: &'static str,
+    sql: &'static str,
+}
+
+/// Migration `i` (0-based) takes the schema from version `i` to `i + 1`; the
+/// version is kept in `PRAGMA user_version`. Append only: a released file
+/// never changes, since databases in the field have already run it.
+const MIGRATIONS: &[Migration] = &[Migration {
+    file: "0001_initial.sql",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
+
+pub(crate) fn latest_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+pub(crate) fn user_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
+    let sql_err = |cause| StoreError::Sql {
+        path: path.to_path_buf(),
+        op: "reading the schema version",
+        cause,
+    };
+    let raw: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sql_err)?;
+    u32::try_from(raw).map_err(|_| StoreError::Invalid {
+        path: path.to_path_buf(),
+        what: format!("schema version {raw} is negative: not an lnpolicy database"),
+    })
+}
+
+fn refuse_if_newer(version: u32, path: &Path) -> Result<(), StoreError> {
+    let known = latest_version();
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+            latest_file: MIGRATIONS[MIGRATIONS.len() - 1].file,
+        });
+    }
+    Ok(())
+}
+
+/// Applies each missing migration in its own transaction, so a failure leaves
+/// the database at the last good version rather than half-migrated.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version = user_version(conn, path)?;
+    refuse_if_newer(version, path)?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = index as u32 + 1;
+        let migrate_err = |cause| StoreError::Migrate {
+            path: path.to_path_buf(),
+            version: target,
+            file: migration.file,
+            cause,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(migrate_err)?;
+        // Another process may have migrated while this one waited for the lock.
+        let current = user_version(&tx, path)?;
+        refuse_if_newer(current, path)?;
+        if current >= target {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(migrate_err)?;
+        tx.pragma_update(None, "user_version", target)
+            .map_err(migrate_err)?;
+        tx.commit().map_err(migrate_err)?;
+        tracing::info!(path = %path.display(), version = target, file = migration.file, "applied migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file name's number is the version it migrates to; a file listed out
+    /// of order would silently skip or repeat a migration.
+    #[test]
+    fn files_are_numbered_in_order() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            let prefix = format!("{:04}_", index + 1);
+            assert!(
+                migration.file.starts_with(&prefix),
+                "{} listed at position {}",
+                migration.file,
+                index + 1
+            );
+            assert!(migration.file.ends_with(".sql"));
+        }
+    }
+}

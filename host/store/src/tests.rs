@@ -1,0 +1,666 @@
+use std::path::PathBuf;
+
+use lnpolicy_core::{
+    Clamp, Decision, EventSink, FeePolicy, GuardedDecision, PolicyChange, Rule, StrategyEvent,
+    StrategyEventKind,
+};
+use tempfile::TempDir;
+
+use crate::*;
+
+fn temp_db() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lnpolicy.db");
+    (dir, path)
+}
+
+fn event(strategy: &str, kind: StrategyEventKind, at: u64) -> StrategyEvent {
+    StrategyEvent {
+        at,
+        strategy: strategy.to_owned(),
+        sha256: "ab".repeat(32),
+        kind,
+        detail: format!("{} at {at}", kind.as_str()),
+    }
+}
+
+fn policy(fee_ppm: u32) -> FeePolicy {
+    FeePolicy {
+        base_fee_msat: 1000,
+        fee_ppm,
+        inbound_base_fee_msat: -100,
+        inbound_fee_ppm: -50,
+        min_htlc_msat: 1,
+        max_htlc_msat: 990_000_000,
+        time_lock_delta: 80,
+        disabled: false,
+    }
+}
+
+fn table_names(store: &Store) -> Vec<String> {
+    let conn = store.lock();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn migrates_an_empty_file_with_wal_and_foreign_keys() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    assert!(path.exists());
+    assert_eq!(store.path(), path);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        migrations::latest_version()
+    );
+    assert_eq!(
+        table_names(&store),
+        [
+            "cycles",
+            "decisions",
+            "strategy_events",
+            "strategy_state",
+            "update_intents"
+        ]
+    );
+    let conn = store.lock();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let foreign_keys: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .unwrap();
+    assert_eq!(foreign_keys, 1);
+    let busy: i64 = conn
+        .pragma_query_value(None, "busy_timeout", |row| row.get(0))
+        .unwrap();
+    assert_eq!(busy, 5000);
+}
+
+#[test]
+fn reopening_keeps_data_and_does_not_rerun_migrations() {
+    let (_dir, path) = temp_db();
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .record_event(&event("s", StrategyEventKind::Loaded, 1))
+            .unwrap();
+        store
+            .state_apply("s", &[("k".into(), Some(vec![1, 2]))], 1)
+            .unwrap();
+    }
+    // Rerunning 0001 would fail on CREATE TABLE, so a successful open with the
+    // data intact shows the recorded version was honoured.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        migrations::latest_version()
+    );
+    assert_eq!(
+        store.events(None).unwrap(),
+        [event("s", StrategyEventKind::Loaded, 1)]
+    );
+    assert_eq!(store.state_get("s", "k").unwrap(), Some(vec![1, 2]));
+}
+
+#[test]
+fn refuses_a_database_from_a_newer_binary() {
+    let (_dir, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let future = migrations::latest_version() + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", future)
+        .unwrap();
+
+    let error = Store::open(&path)
+        .err()
+        .expect("newer schema must be refused");
+    assert!(
+        matches!(error, StoreError::TooNew { found, known, .. }
+            if found == future && known == migrations::latest_version()),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains(&format!("version {future}")), "{message}");
+    assert!(
+        message.contains(&format!("version {}", migrations::latest_version())),
+        "{message}"
+    );
+    assert!(message.contains("0001_initial.sql"), "{message}");
+    // Refusing must not touch the file.
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, i64::from(future));
+}
+
+#[test]
+fn open_errors_name_the_path() {
+    let (dir, _) = temp_db();
+    let path = dir.path().join("missing-dir").join("x.db");
+    let error = Store::open(&path).err().expect("no such directory");
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("opening {}: ", path.display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn events_round_trip_in_order_and_filter_by_strategy() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let kinds = [
+        StrategyEventKind::Loaded,
+        StrategyEventKind::Reloaded,
+        StrategyEventKind::Rejected,
+        StrategyEventKind::Unloaded,
+        StrategyEventKind::CallFailed,
+        StrategyEventKind::OutputTruncated,
+        StrategyEventKind::Quarantined,
+    ];
+    let mut all = Vec::new();
+    let mut ids = Vec::new();
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let strategy = if i % 2 == 0 { "even" } else { "odd" };
+        let e = event(strategy, kind, 1_700_000_000 + i as u64);
+        ids.push(store.record_event(&e).unwrap());
+        all.push(e);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(store.events(None).unwrap(), all);
+    let odd: Vec<_> = all
+        .iter()
+        .filter(|e| e.strategy == "odd")
+        .cloned()
+        .collect();
+    assert_eq!(store.events(Some("odd")).unwrap(), odd);
+    assert!(store.events(Some("nobody")).unwrap().is_empty());
+}
+
+#[test]
+fn unknown_event_kind_is_a_clear_error() {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .lock()
+        .execute(
+            "INSERT INTO strategy_events (at, strategy, sha256, kind, detail)
+             VALUES (1, 's', '', 'exploded', '')",
+            [],
+        )
+        .unwrap();
+    let error = store.events(None).unwrap_err();
+    assert!(error.to_string().contains("\"exploded\""), "{error}");
+}
+
+#[test]
+fn event_sink_records_and_survives_a_failed_insert() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let sink: &dyn EventSink = &store;
+    let e = event("s", StrategyEventKind::CallFailed, 7);
+    sink.record(&e);
+    assert_eq!(store.events(Some("s")).unwrap(), std::slice::from_ref(&e));
+
+    store
+        .lock()
+        .execute_batch("DROP TABLE strategy_events")
+        .unwrap();
+    sink.record(&e);
+}
+
+#[test]
+fn cycle_lifecycle() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let first = store.begin_cycle("fee", "aa", 100, 12).unwrap();
+    let second = store.begin_cycle("fee", "aa", 200, 3).unwrap();
+    assert_eq!(
+        store.cycle(first).unwrap().unwrap(),
+        Cycle {
+            id: first,
+            strategy: "fee".into(),
+            sha256: "aa".into(),
+            started_at: 100,
+            finished_at: None,
+            channels: 12,
+            status: None,
+            error: None,
+        }
+    );
+
+    store
+        .finish_cycle(first, 110, CycleStatus::Ok, None)
+        .unwrap();
+    store
+        .finish_cycle(
+            second,
+            230,
+            CycleStatus::Quarantined,
+            Some("trap: unreachable"),
+        )
+        .unwrap();
+    let finished = store.cycle(second).unwrap().unwrap();
+    assert_eq!(finished.finished_at, Some(230));
+    assert_eq!(finished.status, Some(CycleStatus::Quarantined));
+    assert_eq!(finished.error.as_deref(), Some("trap: unreachable"));
+
+    let again = store
+        .finish_cycle(first, 120, CycleStatus::Failed, Some("late"))
+        .unwrap_err();
+    assert!(
+        matches!(again, StoreError::CycleNotOpen { .. }),
+        "{again:?}"
+    );
+    assert!(
+        again.to_string().contains("already finished (ok)"),
+        "{again}"
+    );
+    assert_eq!(
+        store.cycle(first).unwrap().unwrap().status,
+        Some(CycleStatus::Ok)
+    );
+    let missing = store
+        .finish_cycle(999, 1, CycleStatus::Ok, None)
+        .unwrap_err();
+    assert!(missing.to_string().contains("no such cycle"), "{missing}");
+    assert_eq!(store.cycle(999).unwrap(), None);
+
+    let recent: Vec<i64> = store
+        .recent_cycles(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(recent, [second, first]);
+    assert_eq!(store.recent_cycles(1).unwrap().len(), 1);
+}
+
+#[test]
+fn decisions_round_trip() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let cycle = store.begin_cycle("fee", "aa", 100, 2).unwrap();
+    // Top bit set: checks the bit-cast survives the trip through SQLite.
+    let high = u64::MAX - 5;
+    let low = 800_000u64 << 40 | 1 << 16 | 1;
+
+    let raw = Decision {
+        channel_id: high,
+        change: PolicyChange {
+            fee_ppm: Some(5000),
+            ..PolicyChange::default()
+        },
+        reason: "drained".into(),
+    };
+    let guarded = GuardedDecision {
+        channel_id: high,
+        policy: Some(policy(2500)),
+        clamps: vec![Clamp {
+            field: "fee_ppm".into(),
+            requested: 5000,
+            applied: 2500,
+            rule: Rule::MaxStep,
+        }],
+    };
+    let trapped = GuardedDecision {
+        channel_id: low,
+        policy: None,
+        clamps: vec![],
+    };
+    let first = store
+        .record_decision(&DecisionRecord {
+            cycle_id: cycle,
+            at: 101,
+            strategy: "fee",
+            strategy_sha256: "aa",
+            raw: Some(&raw),
+            guarded: &guarded,
+            reason: "drained",
+        })
+        .unwrap();
+    let second = store
+        .record_decision(&DecisionRecord {
+            cycle_id: cycle,
+            at: 102,
+            strategy: "fee",
+            strategy_sha256: "aa",
+            raw: None,
+            guarded: &trapped,
+            reason: "strategy trapped",
+        })
+        .unwrap();
+
+    let stored = store.decisions_for_cycle(cycle).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[0],
+        StoredDecision {
+            id: first,
+            cycle_id: cycle,
+            at: 101,
+            channel_id: high,
+            strategy: "fee".into(),
+            strategy_sha256: "aa".into(),
+            raw: Some(raw.clone()),
+            guarded: guarded.clone(),
+            reason: "drained".into(),
+        }
+    );
+    assert_eq!(stored[1].id, second);
+    assert_eq!(stored[1].raw, None);
+    assert_eq!(stored[1].guarded, trapped);
+    let clamps: i64 = store
+        .lock()
+        .query_row("SELECT clamps FROM decisions WHERE id = ?1", [first], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(clamps, 1);
+
+    let later = store.begin_cycle("fee", "aa", 200, 1).unwrap();
+    let third = store
+        .record_decision(&DecisionRecord {
+            cycle_id: later,
+            at: 201,
+            strategy: "fee",
+            strategy_sha256: "aa",
+            raw: Some(&raw),
+            guarded: &guarded,
+            reason: "still drained",
+        })
+        .unwrap();
+    let history: Vec<i64> = store
+        .decisions_for_channel(high, 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(history, [third, first]);
+    assert_eq!(store.decisions_for_channel(high, 1).unwrap()[0].id, third);
+    assert_eq!(store.decisions_for_channel(low, 10).unwrap()[0].id, second);
+    assert!(store.decisions_for_cycle(999).unwrap().is_empty());
+}
+
+#[test]
+fn decisions_need_an_existing_cycle_and_a_consistent_channel() {
+    let store = Store::open_in_memory().unwrap();
+    let guarded = GuardedDecision {
+        channel_id: 1,
+        policy: None,
+        clamps: vec![],
+    };
+    let orphan = DecisionRecord {
+        cycle_id: 42,
+        at: 1,
+        strategy: "fee",
+        strategy_sha256: "aa",
+        raw: None,
+        guarded: &guarded,
+        reason: "",
+    };
+    let error = store.record_decision(&orphan).unwrap_err();
+    assert!(
+        error.to_string().contains("FOREIGN KEY constraint failed"),
+        "{error}"
+    );
+
+    let cycle = store.begin_cycle("fee", "aa", 1, 1).unwrap();
+    let other = Decision {
+        channel_id: 2,
+        change: PolicyChange::default(),
+        reason: String::new(),
+    };
+    let error = store
+        .record_decision(&DecisionRecord {
+            cycle_id: cycle,
+            raw: Some(&other),
+            ..orphan
+        })
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error:?}");
+}
+
+#[test]
+fn intent_lifecycle() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let cycle = store.begin_cycle("fee", "aa", 1, 1).unwrap();
+    let guarded = GuardedDecision {
+        channel_id: u64::MAX,
+        policy: Some(policy(200)),
+        clamps: vec![],
+    };
+    let decision = store
+        .record_decision(&DecisionRecord {
+            cycle_id: cycle,
+            at: 1,
+            strategy: "fee",
+            strategy_sha256: "aa",
+            raw: None,
+            guarded: &guarded,
+            reason: "",
+        })
+        .unwrap();
+
+    let applied = store
+        .record_intent(u64::MAX, Some(decision), &policy(100), &policy(200), 10)
+        .unwrap();
+    let failed = store
+        .record_intent(7, None, &policy(300), &policy(310), 11)
+        .unwrap();
+    let pending = store.pending_intents().unwrap();
+    assert_eq!(
+        pending[0],
+        Intent {
+            id: applied,
+            created_at: 10,
+            channel_id: u64::MAX,
+            decision_id: Some(decision),
+            previous: policy(100),
+            desired: policy(200),
+            status: IntentStatus::Pending,
+            resolved_at: None,
+            error: None,
+        }
+    );
+    assert_eq!(pending[1].id, failed);
+
+    // Committed before any node call: a second connection sees it at once.
+    let seen: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM update_intents WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seen, 2);
+
+    store
+        .resolve_intent(applied, IntentOutcome::Applied, 12)
+        .unwrap();
+    store
+        .resolve_intent(failed, IntentOutcome::Failed("peer offline".into()), 13)
+        .unwrap();
+    assert!(store.pending_intents().unwrap().is_empty());
+    let resolved = store.intent(applied).unwrap().unwrap();
+    assert_eq!(resolved.status, IntentStatus::Applied);
+    assert_eq!(resolved.resolved_at, Some(12));
+    assert_eq!(resolved.error, None);
+    let refused = store.intent(failed).unwrap().unwrap();
+    assert_eq!(refused.status, IntentStatus::Failed);
+    assert_eq!(refused.error.as_deref(), Some("peer offline"));
+
+    let twice = store
+        .resolve_intent(applied, IntentOutcome::Failed("late".into()), 14)
+        .unwrap_err();
+    assert!(matches!(twice, StoreError::IntentNotPending { id, .. } if id == applied));
+    assert!(
+        twice.to_string().contains("already resolved (applied)"),
+        "{twice}"
+    );
+    assert_eq!(store.intent(applied).unwrap().unwrap(), resolved);
+    let missing = store
+        .resolve_intent(999, IntentOutcome::Applied, 14)
+        .unwrap_err();
+    assert!(missing.to_string().contains("no such intent"), "{missing}");
+    assert_eq!(store.intent(999).unwrap(), None);
+}
+
+#[test]
+fn intents_survive_a_reopen_as_pending() {
+    let (_dir, path) = temp_db();
+    let id = {
+        let store = Store::open(&path).unwrap();
+        store
+            .record_intent(5, None, &policy(1), &policy(2), 1)
+            .unwrap()
+    };
+    let store = Store::open(&path).unwrap();
+    let pending = store.pending_intents().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, id);
+    assert_eq!(pending[0].desired, policy(2));
+}
+
+#[test]
+fn state_apply_sets_deletes_and_overwrites_in_order() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .state_apply(
+            "fee",
+            &[
+                ("a".into(), Some(b"1".to_vec())),
+                ("b".into(), Some(b"2".to_vec())),
+                ("c".into(), Some(vec![])),
+            ],
+            1,
+        )
+        .unwrap();
+    store
+        .state_apply("other", &[("a".into(), Some(b"x".to_vec()))], 1)
+        .unwrap();
+    store
+        .state_apply(
+            "fee",
+            &[
+                ("a".into(), None),
+                ("b".into(), Some(b"old".to_vec())),
+                ("b".into(), Some(b"new".to_vec())),
+                ("d".into(), Some(b"4".to_vec())),
+                ("d".into(), None),
+                ("never".into(), None),
+            ],
+            2,
+        )
+        .unwrap();
+
+    let expected = [("b", b"new".to_vec()), ("c", vec![])]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(store.state_all("fee").unwrap(), expected);
+    assert_eq!(store.state_get("fee", "a").unwrap(), None);
+    assert_eq!(store.state_get("fee", "c").unwrap(), Some(vec![]));
+    assert_eq!(store.state_get("other", "a").unwrap(), Some(b"x".to_vec()));
+    assert!(store.state_all("nobody").unwrap().is_empty());
+    let updated: i64 = store
+        .lock()
+        .query_row(
+            "SELECT updated_at FROM strategy_state WHERE strategy = 'fee' AND key = 'b'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(updated, 2);
+}
+
+#[test]
+fn state_apply_is_all_or_nothing() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .state_apply(
+            "fee",
+            &[
+                ("keep".into(), Some(b"1".to_vec())),
+                ("gone".into(), Some(b"2".to_vec())),
+            ],
+            1,
+        )
+        .unwrap();
+    let before = store.state_all("fee").unwrap();
+    // Make the last write of a batch fail after earlier ones already ran.
+    store
+        .lock()
+        .execute_batch(
+            "CREATE TEMP TRIGGER boom BEFORE INSERT ON strategy_state
+             WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+        )
+        .unwrap();
+    let error = store
+        .state_apply(
+            "fee",
+            &[
+                ("keep".into(), Some(b"changed".to_vec())),
+                ("gone".into(), None),
+                ("new".into(), Some(b"3".to_vec())),
+                ("boom".into(), Some(b"4".to_vec())),
+            ],
+            2,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("boom refused"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("writing strategy state in {}", path.display())),
+        "{error}"
+    );
+    assert_eq!(store.state_all("fee").unwrap(), before);
+
+    // The connection is usable again after the rollback.
+    store
+        .state_apply("fee", &[("gone".into(), None)], 3)
+        .unwrap();
+    assert_eq!(store.state_get("fee", "gone").unwrap(), None);
+}
+
+#[test]
+fn integrity_check_passes_on_a_fresh_and_used_database() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store.integrity_check().unwrap();
+    store
+        .record_event(&event("s", StrategyEventKind::Loaded, 1))
+        .unwrap();
+    store.integrity_check().unwrap();
+    Store::open_in_memory().unwrap().integrity_check().unwrap();
+}
+
+#[test]
+fn channel_id_helpers_round_trip_all_bits() {
+    for id in [0, 1, 1 << 63, u64::MAX, 800_000 << 40] {
+        assert_eq!(channel_id_from_sql(channel_id_to_sql(id)), id);
+    }
+    assert_eq!(channel_id_to_sql(u64::MAX), -1);
+}
