@@ -4,6 +4,7 @@
 mod channel;
 mod decision;
 mod events;
+pub mod fixtures;
 mod strategy;
 
 pub use channel::{

@@ -1,0 +1,183 @@
+//! Strategy parameters as an operator writes them (text), checked against
+//! the schema the strategy declares in `info()` and completed with defaults.
+
+use lnpolicy_core::{Param, ParamKind, ParamSpec, ParamValue};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("unknown parameter `{name}` (this strategy takes: {known})")]
+    Unknown { name: String, known: String },
+    #[error("parameter `{name}` expects {expected}, got `{value}`")]
+    Type {
+        name: String,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("parameter `{name}` = {value} is outside [{min}, {max}]")]
+    Range {
+        name: String,
+        value: f64,
+        min: String,
+        max: String,
+    },
+    #[error("parameter `{name}` is required")]
+    Missing { name: String },
+    #[error("parameter `{name}` given twice")]
+    Duplicate { name: String },
+}
+
+/// Parses `given` (name, text) against `specs`: unknown names, ill-typed
+/// or out-of-range values and missing required parameters are errors;
+/// parameters left out take their declared default.
+pub fn resolve(specs: &[ParamSpec], given: &[(String, String)]) -> Result<Vec<Param>, ParamError> {
+    for (i, (name, _)) in given.iter().enumerate() {
+        if given[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(ParamError::Duplicate { name: name.clone() });
+        }
+        if !specs.iter().any(|spec| &spec.name == name) {
+            let known = specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>();
+            return Err(ParamError::Unknown {
+                name: name.clone(),
+                known: if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                },
+            });
+        }
+    }
+    specs
+        .iter()
+        .map(|spec| {
+            let value = match given.iter().find(|(name, _)| name == &spec.name) {
+                Some((_, text)) => parse(spec, text)?,
+                None => spec.default.clone().ok_or_else(|| ParamError::Missing {
+                    name: spec.name.clone(),
+                })?,
+            };
+            Ok(Param {
+                name: spec.name.clone(),
+                value,
+            })
+        })
+        .collect()
+}
+
+fn parse(spec: &ParamSpec, text: &str) -> Result<ParamValue, ParamError> {
+    let text = text.trim();
+    let type_error = |expected| ParamError::Type {
+        name: spec.name.clone(),
+        expected,
+        value: text.to_owned(),
+    };
+    let value = match spec.kind {
+        ParamKind::Integer => ParamValue::Integer(
+            text.replace('_', "")
+                .parse()
+                .map_err(|_| type_error("a whole number"))?,
+        ),
+        ParamKind::Float => ParamValue::Float(
+            text.replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| type_error("a number"))?,
+        ),
+        ParamKind::Boolean => ParamValue::Boolean(match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => true,
+            "false" | "no" | "off" | "0" => false,
+            _ => return Err(type_error("true or false")),
+        }),
+        ParamKind::Text => ParamValue::Text(text.to_owned()),
+    };
+    let number = match value {
+        ParamValue::Integer(i) => i as f64,
+        ParamValue::Float(f) => f,
+        _ => return Ok(value),
+    };
+    let below = spec.min.is_some_and(|min| number < min);
+    let above = spec.max.is_some_and(|max| number > max);
+    if below || above {
+        let bound = |b: Option<f64>| b.map_or("unbounded".to_owned(), |b| b.to_string());
+        return Err(ParamError::Range {
+            name: spec.name.clone(),
+            value: number,
+            min: bound(spec.min),
+            max: bound(spec.max),
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, kind: ParamKind, default: Option<ParamValue>) -> ParamSpec {
+        ParamSpec {
+            name: name.into(),
+            kind,
+            description: String::new(),
+            default,
+            min: Some(0.0),
+            max: Some(5000.0),
+        }
+    }
+
+    fn given(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn fills_defaults_and_parses_types() {
+        let specs = [
+            spec(
+                "max_fee_ppm",
+                ParamKind::Integer,
+                Some(ParamValue::Integer(1000)),
+            ),
+            spec("exponent", ParamKind::Float, Some(ParamValue::Float(1.0))),
+            spec(
+                "enabled",
+                ParamKind::Boolean,
+                Some(ParamValue::Boolean(false)),
+            ),
+        ];
+        let params = resolve(&specs, &given(&[("exponent", "2"), ("enabled", "yes")])).unwrap();
+        assert_eq!(params[0].value, ParamValue::Integer(1000));
+        assert_eq!(params[1].value, ParamValue::Float(2.0));
+        assert_eq!(params[2].value, ParamValue::Boolean(true));
+        let params = resolve(&specs, &given(&[("max_fee_ppm", "2_500")])).unwrap();
+        assert_eq!(params[0].value, ParamValue::Integer(2500));
+    }
+
+    #[test]
+    fn rejects_bad_input_with_the_parameter_named() {
+        let specs = [spec("max_fee_ppm", ParamKind::Integer, None)];
+        let unknown = resolve(&specs, &given(&[("max_fee", "1")])).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown parameter `max_fee`"),
+            "{unknown}"
+        );
+        assert!(unknown.to_string().contains("max_fee_ppm"), "{unknown}");
+        let typed = resolve(&specs, &given(&[("max_fee_ppm", "lots")])).unwrap_err();
+        assert!(matches!(typed, ParamError::Type { .. }), "{typed}");
+        let range = resolve(&specs, &given(&[("max_fee_ppm", "9000")])).unwrap_err();
+        assert!(matches!(range, ParamError::Range { .. }), "{range}");
+        let missing = resolve(&specs, &[]).unwrap_err();
+        assert_eq!(
+            missing,
+            ParamError::Missing {
+                name: "max_fee_ppm".into()
+            }
+        );
+        let twice = resolve(
+            &specs,
+            &given(&[("max_fee_ppm", "1"), ("max_fee_ppm", "2")]),
+        );
+        assert!(matches!(twice, Err(ParamError::Duplicate { .. })));
+    }
+}

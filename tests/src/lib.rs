@@ -1,0 +1,91 @@
+//! Shared set-up for the end-to-end tests: paths of the built test guests and
+//! a registry wired to a real SQLite store in a temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, SandboxLimits, StrategyRegistry};
+use lnpolicy_store::Store;
+
+/// The `.wasm` of a guest from `tests/hostile-guests` (package name with `_`).
+pub fn test_guest(name: &str) -> PathBuf {
+    let path = Path::new(env!("LNPOLICY_TEST_GUESTS")).join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "test guest {} was not built",
+        path.display()
+    );
+    path
+}
+
+/// The limits the daemon ships with: the hostile guests must be stopped by
+/// exactly what protects operators.
+pub fn test_limits() -> SandboxLimits {
+    SandboxLimits::default()
+}
+
+/// A registry over a temporary strategies folder, recording into a real
+/// SQLite file beside it.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub registry: Arc<StrategyRegistry>,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::with_limits(test_limits())
+    }
+
+    pub fn with_limits(limits: SandboxLimits) -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("strategies")).expect("strategies dir");
+        let store = Arc::new(Store::open(&dir.path().join("lnpolicy.db")).expect("open store"));
+        let runtime = Arc::new(
+            Runtime::new(RuntimeConfig {
+                limits,
+                cache_dir: Some(dir.path().join("cache")),
+            })
+            .expect("runtime"),
+        );
+        let registry = Arc::new(StrategyRegistry::new(
+            runtime,
+            store.clone(),
+            RegistryConfig::default(),
+        ));
+        Harness {
+            dir,
+            store,
+            registry,
+        }
+    }
+
+    pub fn strategies_dir(&self) -> PathBuf {
+        self.dir.path().join("strategies")
+    }
+
+    /// Puts `source` into the strategies folder as `name.wasm` the way
+    /// authors should: write a temporary file, then rename it into place.
+    pub fn install(&self, source: &Path, name: &str) -> PathBuf {
+        let target = self.strategies_dir().join(format!("{name}.wasm"));
+        let tmp = self.dir.path().join(format!("{name}.wasm.partial"));
+        std::fs::copy(source, &tmp).expect("copy guest");
+        std::fs::rename(&tmp, &target).expect("rename guest into place");
+        target
+    }
+
+    /// Same as [`Harness::install`] with raw bytes.
+    pub fn install_bytes(&self, bytes: &[u8], name: &str) -> PathBuf {
+        let target = self.strategies_dir().join(format!("{name}.wasm"));
+        let tmp = self.dir.path().join(format!("{name}.wasm.partial"));
+        std::fs::write(&tmp, bytes).expect("write guest");
+        std::fs::rename(&tmp, &target).expect("rename guest into place");
+        target
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}

@@ -1,0 +1,416 @@
+//! Every hostile guest is a real component built from tests/hostile-guests.
+//! For each: the host survives, nothing unguarded comes out, the event is in
+//! SQLite with a clear reason, and the next cycle works.
+
+use std::sync::Arc;
+
+use lnpolicy_core::{Channel, NodeKind, StrategyEventKind, fixtures};
+use lnpolicy_policy::cycle::{CycleInput, CycleReport, run_cycle};
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{CallError, NoHistory};
+use lnpolicy_tests::{Harness, test_guest};
+
+const NOW: u64 = 1_780_000_000;
+
+fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig) -> CycleReport {
+    run_cycle(
+        &h.registry,
+        &h.store,
+        CycleInput {
+            strategy,
+            params: &[],
+            channels,
+            now: NOW,
+            history: Arc::new(NoHistory),
+            guard,
+        },
+    )
+    .expect("cycle bookkeeping")
+}
+
+/// Loads `guest` as strategy `name`, runs one cycle, and checks the common
+/// promises; returns the report for guest-specific checks.
+fn run_hostile(h: &Harness, guest: &str) -> CycleReport {
+    h.install(&test_guest(guest), guest);
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    assert!(h.registry.get(guest).is_some(), "{guest} should load");
+    let guard = GuardConfig::new(NodeKind::Lnd);
+    let channels = fixtures::channels();
+    let report = cycle(h, guest, &channels, &guard);
+    assert_guarded(&report, &channels, &guard);
+    assert_next_cycle_works(h);
+    report
+}
+
+/// Whatever the guest returned, every policy that could reach a node obeys
+/// the guard's invariants.
+fn assert_guarded(report: &CycleReport, channels: &[Channel], guard: &GuardConfig) {
+    if report.error.is_some() {
+        assert!(
+            report.outcomes.is_empty(),
+            "a failed call must decide nothing"
+        );
+        return;
+    }
+    assert_eq!(report.outcomes.len(), channels.len());
+    for (outcome, channel) in report.outcomes.iter().zip(channels) {
+        assert_eq!(outcome.guarded.channel_id, channel.id);
+        let Some(policy) = outcome.guarded.policy else {
+            continue;
+        };
+        if outcome.raw.change.fee_ppm.is_some() {
+            assert!((guard.min_fee_ppm..=guard.max_fee_ppm).contains(&policy.fee_ppm));
+        }
+        if outcome.raw.change.base_fee_msat.is_some() {
+            assert!(policy.base_fee_msat <= guard.max_base_fee_msat);
+        }
+        assert!(policy.inbound_fee_ppm <= 0, "positive inbound is disabled");
+        assert!(i64::from(policy.inbound_fee_ppm) >= -i64::from(policy.fee_ppm));
+        assert!(i64::from(policy.inbound_base_fee_msat) >= -i64::from(policy.base_fee_msat));
+        assert!(policy.min_htlc_msat <= policy.max_htlc_msat);
+        assert!(policy.max_htlc_msat <= channel.capacity_sat * 1000);
+        assert!(
+            (guard.min_time_lock_delta..=guard.max_time_lock_delta)
+                .contains(&policy.time_lock_delta)
+        );
+    }
+}
+
+/// A well-behaved strategy still works in the same registry and database.
+fn assert_next_cycle_works(h: &Harness) {
+    h.install(&test_guest("good_v1"), "good_v1");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let channels = fixtures::channels();
+    let report = cycle(h, "good_v1", &channels, &GuardConfig::new(NodeKind::Lnd));
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let set: Vec<u32> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.raw.change.fee_ppm)
+        .collect();
+    assert!(!set.is_empty() && set.iter().all(|&ppm| ppm == 111));
+    h.store.integrity_check().unwrap();
+}
+
+fn last_event(h: &Harness, strategy: &str, kind: StrategyEventKind) -> String {
+    h.store
+        .events(Some(strategy))
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} event for {strategy}"))
+        .detail
+}
+
+fn failed_cycle_error(h: &Harness, report: &CycleReport) -> String {
+    h.store
+        .cycle(report.cycle_id)
+        .unwrap()
+        .unwrap()
+        .error
+        .expect("failed cycle records its error")
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_loop");
+    assert!(
+        matches!(report.error, Some(CallError::OutOfFuel { .. })),
+        "{:?}",
+        report.error
+    );
+    assert!(
+        last_event(&h, "hostile_loop", StrategyEventKind::CallFailed).contains("ran out of fuel")
+    );
+    assert!(failed_cycle_error(&h, &report).contains("fuel"));
+}
+
+#[test]
+fn infinite_loop_without_fuel_headroom_hits_the_wall_clock_deadline() {
+    let mut limits = lnpolicy_tests::test_limits();
+    limits.fuel_base = u64::MAX / 2;
+    limits.timeout_base = std::time::Duration::from_millis(200);
+    let h = Harness::with_limits(limits);
+    let report = run_hostile(&h, "hostile_loop");
+    assert!(
+        matches!(report.error, Some(CallError::Timeout { .. })),
+        "{:?}",
+        report.error
+    );
+    assert!(last_event(&h, "hostile_loop", StrategyEventKind::CallFailed).contains("timed out"));
+}
+
+#[test]
+fn unbounded_memory_growth_traps_at_the_cap() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_memory");
+    let Some(CallError::Trap { message, .. }) = &report.error else {
+        panic!("expected a trap, got {:?}", report.error)
+    };
+    assert!(message.contains("memory"), "{message}");
+    assert!(last_event(&h, "hostile_memory", StrategyEventKind::CallFailed).contains("memory"));
+}
+
+#[test]
+fn deep_recursion_traps() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_recursion");
+    assert!(
+        matches!(report.error, Some(CallError::Trap { .. })),
+        "{:?}",
+        report.error
+    );
+    assert!(last_event(&h, "hostile_recursion", StrategyEventKind::CallFailed).contains("trapped"));
+}
+
+#[test]
+fn panic_is_a_trap_that_carries_the_panic_message() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_panic");
+    let Some(CallError::Trap { stderr, .. }) = &report.error else {
+        panic!("expected a trap, got {:?}", report.error)
+    };
+    assert!(
+        stderr.contains("hostile guest panicked on purpose"),
+        "{stderr}"
+    );
+    let event = last_event(&h, "hostile_panic", StrategyEventKind::CallFailed);
+    assert!(
+        event.contains("hostile guest panicked on purpose"),
+        "{event}"
+    );
+}
+
+#[test]
+fn too_few_decisions_is_malformed() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_too_few");
+    assert_eq!(
+        report.error,
+        Some(CallError::Malformed(
+            "returned 5 decisions for 6 channels".into()
+        ))
+    );
+    assert!(
+        last_event(&h, "hostile_too_few", StrategyEventKind::CallFailed)
+            .contains("5 decisions for 6")
+    );
+}
+
+#[test]
+fn too_many_decisions_is_malformed() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_too_many");
+    assert!(
+        matches!(&report.error, Some(CallError::Malformed(m)) if m.contains("7 decisions for 6")),
+        "{:?}",
+        report.error
+    );
+}
+
+#[test]
+fn decision_for_a_channel_outside_the_batch_is_malformed() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_unknown_id");
+    assert!(
+        matches!(&report.error, Some(CallError::Malformed(m)) if m.contains("not in the batch")),
+        "{:?}",
+        report.error
+    );
+}
+
+#[test]
+fn out_of_range_values_are_clamped_and_the_clamps_recorded() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_out_of_range");
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let stored = h.store.decisions_for_cycle(report.cycle_id).unwrap();
+    assert_eq!(stored.len(), 6);
+    for decision in &stored {
+        let raw = decision.raw.as_ref().expect("raw output kept");
+        assert_eq!(
+            raw.change.fee_ppm,
+            Some(u32::MAX),
+            "raw output is recorded as returned"
+        );
+        assert!(!decision.guarded.clamps.is_empty(), "clamps recorded");
+    }
+}
+
+#[test]
+fn positive_inbound_is_dropped_unless_enabled() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_positive_inbound");
+    assert!(report.error.is_none());
+    let guarded: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.guarded.policy)
+        .collect();
+    assert!(!guarded.is_empty());
+    assert!(
+        guarded
+            .iter()
+            .all(|p| p.inbound_fee_ppm <= 0 && p.inbound_base_fee_msat <= 0)
+    );
+}
+
+#[test]
+fn multi_megabyte_reason_is_cut_and_noted() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_huge_reason");
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let limit = lnpolicy_tests::test_limits().max_reason_bytes;
+    assert!(report.outcomes.iter().all(|o| o.raw.reason.len() <= limit));
+    let stored = h.store.decisions_for_cycle(report.cycle_id).unwrap();
+    assert!(stored.iter().all(|d| d.reason.len() <= limit));
+    let note = last_event(
+        &h,
+        "hostile_huge_reason",
+        StrategyEventKind::OutputTruncated,
+    );
+    assert!(note.contains("cut from 4194304"), "{note}");
+}
+
+#[test]
+fn log_spam_is_stopped_by_the_log_budget() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_log_spam");
+    assert!(
+        matches!(&report.error, Some(CallError::BudgetExceeded(m)) if m.contains("log budget")),
+        "{:?}",
+        report.error
+    );
+}
+
+#[test]
+fn state_spam_is_stopped_and_nothing_is_persisted() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_state_spam");
+    assert!(
+        matches!(&report.error, Some(CallError::BudgetExceeded(m)) if m.contains("state budget")),
+        "{:?}",
+        report.error
+    );
+    assert!(h.store.state_all("hostile_state_spam").unwrap().is_empty());
+}
+
+#[test]
+fn guest_error_leaves_channels_unchanged() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_error");
+    assert_eq!(
+        report.error,
+        Some(CallError::GuestError("strategy refused: no data".into()))
+    );
+}
+
+/// Loads `bytes` as `name` and checks it is refused with `expected` in the
+/// recorded reason, and that a good strategy still runs afterwards.
+fn assert_rejected(h: &Harness, name: &str, bytes: &[u8], expected: &str) {
+    h.install_bytes(bytes, name);
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    assert!(h.registry.get(name).is_none(), "{name} must not load");
+    let reason = last_event(h, name, StrategyEventKind::Rejected);
+    assert!(reason.contains(expected), "{reason}");
+    assert!(
+        reason.contains(&format!("{name}.wasm")),
+        "the reason names the file: {reason}"
+    );
+    assert_next_cycle_works(h);
+}
+
+#[test]
+fn filesystem_import_is_refused_at_load() {
+    let h = Harness::new();
+    let bytes = std::fs::read(test_guest("hostile_filesystem")).unwrap();
+    assert_rejected(&h, "hostile_filesystem", &bytes, "imports wasi:filesystem");
+}
+
+#[test]
+fn socket_import_is_refused_at_load() {
+    let h = Harness::new();
+    let bytes = std::fs::read(test_guest("hostile_sockets")).unwrap();
+    assert_rejected(&h, "hostile_sockets", &bytes, "imports wasi:sockets");
+}
+
+#[test]
+fn other_contract_version_is_refused_at_load() {
+    let h = Harness::new();
+    let bytes = std::fs::read(test_guest("other_contract")).unwrap();
+    assert_rejected(
+        &h,
+        "other_contract",
+        &bytes,
+        "(0.9.0), but this host implements lnpolicy:strategy@0.1.0",
+    );
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused_at_load() {
+    let h = Harness::new();
+    assert_rejected(
+        &h,
+        "notes",
+        b"# my strategy notes\n",
+        "not a WebAssembly file",
+    );
+}
+
+#[test]
+fn a_core_module_is_refused_with_a_hint() {
+    let h = Harness::new();
+    assert_rejected(
+        &h,
+        "core",
+        b"\0asm\x01\0\0\0",
+        "core WebAssembly module, not a component",
+    );
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let h = Harness::new();
+    let bytes = std::fs::read(test_guest("good_v1")).unwrap();
+    assert_rejected(
+        &h,
+        "torn",
+        &bytes[..bytes.len() / 2],
+        "compiling the component failed",
+    );
+}
+
+#[test]
+fn repeated_failures_quarantine_until_the_file_changes() {
+    let h = Harness::new();
+    h.install(&test_guest("hostile_panic"), "flaky");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let guard = GuardConfig::new(NodeKind::Lnd);
+    let channels = fixtures::channels();
+    for _ in 0..3 {
+        let report = cycle(&h, "flaky", &channels, &guard);
+        assert!(matches!(report.error, Some(CallError::Trap { .. })));
+    }
+    let quarantined = cycle(&h, "flaky", &channels, &guard);
+    assert_eq!(
+        quarantined.error,
+        Some(CallError::Quarantined { failures: 3 })
+    );
+    assert!(last_event(&h, "flaky", StrategyEventKind::Quarantined).contains("3 failed cycles"));
+    let status = h.store.cycle(quarantined.cycle_id).unwrap().unwrap();
+    assert_eq!(
+        status.status,
+        Some(lnpolicy_store::CycleStatus::Quarantined)
+    );
+
+    h.install(&test_guest("good_v1"), "flaky");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let report = cycle(&h, "flaky", &channels, &guard);
+    assert!(
+        report.error.is_none(),
+        "quarantine lifts with a new file: {:?}",
+        report.error
+    );
+}
