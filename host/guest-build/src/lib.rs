@@ -19,6 +19,11 @@ pub enum GuestBuildError {
     },
     #[error("`{command}` failed ({status}); see its output above")]
     Failed { command: String, status: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} was not produced by the guest build")]
     Missing { path: PathBuf },
 }
@@ -46,7 +51,21 @@ pub fn build_guests(
     target_dir: &Path,
     packages: &[&str],
 ) -> Result<Vec<PathBuf>, GuestBuildError> {
+    std::fs::create_dir_all(target_dir).map_err(|source| GuestBuildError::Io {
+        path: target_dir.to_owned(),
+        source,
+    })?;
+    // Build scripts run in parallel: two concurrent `rustup target add` could
+    // corrupt the toolchain, so installs are serialised on a lock file.
+    let lock_path = target_dir.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .and_then(|file| file.lock().map(|()| file))
+        .map_err(|source| GuestBuildError::Io {
+            path: lock_path,
+            source,
+        })?;
     ensure_target_installed()?;
+    drop(lock);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(&cargo);
     command

@@ -1,0 +1,134 @@
+//! Hot reload through the real folder watcher (notify): swaps go live while
+//! calls continue, corrupt replacements keep the old version, deletion
+//! unloads, quarantine lifts when the file changes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lnpolicy_core::{StrategyEventKind, fixtures};
+use lnpolicy_runtime::{CallError, DecideCall, DecideOutput, NoHistory, StrategyRegistry};
+use lnpolicy_tests::{Harness, test_guest};
+
+/// How long to wait for the watcher before declaring the test failed. Not a
+/// performance assertion: reloads take ~50 ms; this only bounds a hang.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn decide(registry: &StrategyRegistry, name: &str) -> Result<DecideOutput, CallError> {
+    registry.decide(
+        name,
+        DecideCall {
+            params: &[],
+            channels: &fixtures::channels(),
+            now: 1_780_000_000,
+            history: Arc::new(NoHistory),
+            state: Default::default(),
+        },
+    )
+}
+
+/// The fee every active channel got, which tells good_v1 (111) from good_v2 (222).
+fn fee(output: &DecideOutput) -> u32 {
+    output.decisions.iter().find_map(|d| d.change.fee_ppm).expect("an active channel")
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn has_event(h: &Harness, name: &str, kind: StrategyEventKind) -> bool {
+    h.store.events(Some(name)).unwrap().iter().any(|e| e.kind == kind)
+}
+
+#[test]
+fn changed_file_goes_live_while_calls_continue() {
+    let h = Harness::new();
+    h.install(&test_guest("good_v1"), "live");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    assert_eq!(fee(&decide(&h.registry, "live").unwrap()), 111, "loaded at start");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let caller = {
+        let registry = h.registry.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let output = decide(&registry, "live").expect("no call fails during a swap");
+                seen.push(fee(&output));
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    h.install(&test_guest("good_v2"), "live");
+    wait_for("v2 to go live", || {
+        decide(&h.registry, "live").is_ok_and(|output| fee(&output) == 222)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let seen = caller.join().expect("caller thread");
+    assert!(seen.contains(&111) && seen.contains(&222), "calls spanned the swap");
+    let first_v2 = seen.iter().position(|&f| f == 222).unwrap();
+    assert!(seen[first_v2..].iter().all(|&f| f == 222), "never back to v1 after the swap");
+    assert!(has_event(&h, "live", StrategyEventKind::Reloaded));
+}
+
+#[test]
+fn corrupt_replacement_keeps_the_old_version() {
+    let h = Harness::new();
+    h.install(&test_guest("good_v1"), "steady");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    let good = std::fs::read(test_guest("good_v2")).unwrap();
+    h.install_bytes(&good[..good.len() / 3], "steady");
+    wait_for("the rejection", || has_event(&h, "steady", StrategyEventKind::Rejected));
+    let rejected = h
+        .store
+        .events(Some("steady"))
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == StrategyEventKind::Rejected)
+        .unwrap();
+    assert!(rejected.detail.contains("previous version keeps running"), "{}", rejected.detail);
+    assert_eq!(fee(&decide(&h.registry, "steady").unwrap()), 111);
+}
+
+#[test]
+fn deleting_the_file_unloads_the_strategy() {
+    let h = Harness::new();
+    let path = h.install(&test_guest("good_v1"), "doomed");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    assert!(decide(&h.registry, "doomed").is_ok());
+    std::fs::remove_file(path).unwrap();
+    wait_for("the unload", || h.registry.get("doomed").is_none());
+    assert_eq!(decide(&h.registry, "doomed").unwrap_err(), CallError::Unknown("doomed".into()));
+    assert!(has_event(&h, "doomed", StrategyEventKind::Unloaded));
+}
+
+#[test]
+fn new_file_is_picked_up_without_restart() {
+    let h = Harness::new();
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    assert!(h.registry.get("late").is_none());
+    h.install(&test_guest("good_v2"), "late");
+    wait_for("the new strategy", || h.registry.get("late").is_some());
+    assert_eq!(fee(&decide(&h.registry, "late").unwrap()), 222);
+}
+
+#[test]
+fn quarantine_lifts_when_the_file_changes() {
+    let h = Harness::new();
+    h.install(&test_guest("hostile_panic"), "shaky");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(decide(&h.registry, "shaky"), Err(CallError::Trap { .. })));
+    }
+    assert_eq!(decide(&h.registry, "shaky").unwrap_err(), CallError::Quarantined { failures: 3 });
+    h.install(&test_guest("good_v1"), "shaky");
+    wait_for("the replacement", || decide(&h.registry, "shaky").is_ok());
+    assert_eq!(fee(&decide(&h.registry, "shaky").unwrap()), 111);
+}
