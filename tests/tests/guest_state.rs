@@ -21,7 +21,8 @@ fn calls(store: &Store) -> Option<u64> {
 fn run_once(db: &std::path::Path) -> Store {
     let store = Store::open(db).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry = StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
     registry
         .add_builtin("counter", &std::fs::read(test_guest("good_v1")).unwrap())
         .unwrap();
@@ -48,5 +49,9 @@ fn state_survives_a_restart() {
     let db = dir.path().join("lnpolicy.db");
     assert_eq!(calls(&run_once(&db)), Some(1));
     assert_eq!(calls(&run_once(&db)), Some(2));
-    assert_eq!(calls(&run_once(&db)), Some(3), "each restart continues from the stored count");
+    assert_eq!(
+        calls(&run_once(&db)),
+        Some(3),
+        "each restart continues from the stored count"
+    );
 }

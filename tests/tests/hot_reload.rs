@@ -29,7 +29,11 @@ fn decide(registry: &StrategyRegistry, name: &str) -> Result<DecideOutput, CallE
 
 /// The fee every active channel got, which tells good_v1 (111) from good_v2 (222).
 fn fee(output: &DecideOutput) -> u32 {
-    output.decisions.iter().find_map(|d| d.change.fee_ppm).expect("an active channel")
+    output
+        .decisions
+        .iter()
+        .find_map(|d| d.change.fee_ppm)
+        .expect("an active channel")
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -41,7 +45,11 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn has_event(h: &Harness, name: &str, kind: StrategyEventKind) -> bool {
-    h.store.events(Some(name)).unwrap().iter().any(|e| e.kind == kind)
+    h.store
+        .events(Some(name))
+        .unwrap()
+        .iter()
+        .any(|e| e.kind == kind)
 }
 
 #[test]
@@ -49,7 +57,11 @@ fn changed_file_goes_live_while_calls_continue() {
     let h = Harness::new();
     h.install(&test_guest("good_v1"), "live");
     let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
-    assert_eq!(fee(&decide(&h.registry, "live").unwrap()), 111, "loaded at start");
+    assert_eq!(
+        fee(&decide(&h.registry, "live").unwrap()),
+        111,
+        "loaded at start"
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let caller = {
@@ -72,9 +84,15 @@ fn changed_file_goes_live_while_calls_continue() {
     std::thread::sleep(Duration::from_millis(100));
     stop.store(true, Ordering::Relaxed);
     let seen = caller.join().expect("caller thread");
-    assert!(seen.contains(&111) && seen.contains(&222), "calls spanned the swap");
+    assert!(
+        seen.contains(&111) && seen.contains(&222),
+        "calls spanned the swap"
+    );
     let first_v2 = seen.iter().position(|&f| f == 222).unwrap();
-    assert!(seen[first_v2..].iter().all(|&f| f == 222), "never back to v1 after the swap");
+    assert!(
+        seen[first_v2..].iter().all(|&f| f == 222),
+        "never back to v1 after the swap"
+    );
     assert!(has_event(&h, "live", StrategyEventKind::Reloaded));
 }
 
@@ -85,7 +103,9 @@ fn corrupt_replacement_keeps_the_old_version() {
     let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
     let good = std::fs::read(test_guest("good_v2")).unwrap();
     h.install_bytes(&good[..good.len() / 3], "steady");
-    wait_for("the rejection", || has_event(&h, "steady", StrategyEventKind::Rejected));
+    wait_for("the rejection", || {
+        has_event(&h, "steady", StrategyEventKind::Rejected)
+    });
     let rejected = h
         .store
         .events(Some("steady"))
@@ -93,7 +113,11 @@ fn corrupt_replacement_keeps_the_old_version() {
         .into_iter()
         .find(|e| e.kind == StrategyEventKind::Rejected)
         .unwrap();
-    assert!(rejected.detail.contains("previous version keeps running"), "{}", rejected.detail);
+    assert!(
+        rejected.detail.contains("previous version keeps running"),
+        "{}",
+        rejected.detail
+    );
     assert_eq!(fee(&decide(&h.registry, "steady").unwrap()), 111);
 }
 
@@ -105,7 +129,10 @@ fn deleting_the_file_unloads_the_strategy() {
     assert!(decide(&h.registry, "doomed").is_ok());
     std::fs::remove_file(path).unwrap();
     wait_for("the unload", || h.registry.get("doomed").is_none());
-    assert_eq!(decide(&h.registry, "doomed").unwrap_err(), CallError::Unknown("doomed".into()));
+    assert_eq!(
+        decide(&h.registry, "doomed").unwrap_err(),
+        CallError::Unknown("doomed".into())
+    );
     assert!(has_event(&h, "doomed", StrategyEventKind::Unloaded));
 }
 
@@ -125,9 +152,15 @@ fn quarantine_lifts_when_the_file_changes() {
     h.install(&test_guest("hostile_panic"), "shaky");
     let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
     for _ in 0..3 {
-        assert!(matches!(decide(&h.registry, "shaky"), Err(CallError::Trap { .. })));
+        assert!(matches!(
+            decide(&h.registry, "shaky"),
+            Err(CallError::Trap { .. })
+        ));
     }
-    assert_eq!(decide(&h.registry, "shaky").unwrap_err(), CallError::Quarantined { failures: 3 });
+    assert_eq!(
+        decide(&h.registry, "shaky").unwrap_err(),
+        CallError::Quarantined { failures: 3 }
+    );
     h.install(&test_guest("good_v1"), "shaky");
     wait_for("the replacement", || decide(&h.registry, "shaky").is_ok());
     assert_eq!(fee(&decide(&h.registry, "shaky").unwrap()), 111);

@@ -1,7 +1,14 @@
 use serde::{Deserialize, Serialize};
 
+use crate::NodeKind;
+
 /// Short channel id in LND's 64-bit form (block << 40 | tx << 16 | output).
 pub type ChannelId = u64;
+
+/// The `BLOCKxTXxOUTPUT` form operators and CLN use for a channel id.
+pub fn short_channel_id(id: ChannelId) -> String {
+    format!("{}x{}x{}", id >> 40, (id >> 16) & 0xff_ffff, id & 0xffff)
+}
 
 /// One direction of a channel's forwarding policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -89,6 +96,8 @@ pub enum Profitability {
 /// Everything the host knows about one channel when it asks a strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
+    /// Decides whether inbound fees exist for this channel.
+    pub node: NodeKind,
     pub id: ChannelId,
     pub channel_point: String,
     pub peer_pubkey: String,

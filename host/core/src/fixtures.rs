@@ -2,7 +2,7 @@
 //! `lnpolicy strategy check` and tests: balanced, drained, full, inactive,
 //! private and small, and one that already carries an inbound discount.
 
-use crate::{Channel, FeePolicy, FlowClass, FlowStats, Profitability, Window};
+use crate::{Channel, FeePolicy, FlowClass, FlowStats, NodeKind, Profitability, Window};
 
 /// A common routing policy: 1 sat base, 100 ppm, cltv 80.
 fn typical_policy() -> FeePolicy {
@@ -23,6 +23,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
     let mut policy = typical_policy();
     policy.max_htlc_msat = capacity_sat * 990;
     Channel {
+        node: NodeKind::Lnd,
         id,
         channel_point: format!("{:064x}:{}", n * 0x1111, n % 3),
         peer_pubkey: format!("02{:064x}", n * 0x9e37_79b9),

@@ -5,14 +5,19 @@ mod channel;
 mod decision;
 mod events;
 pub mod fixtures;
+mod node;
 mod strategy;
 
 pub use channel::{
     Channel, ChannelId, FailureCount, FailureReason, FeePolicy, FlowClass, FlowStats,
-    Profitability, Window,
+    Profitability, Window, short_channel_id,
 };
 pub use decision::{Clamp, Decision, GuardedDecision, PolicyChange, Rule};
 pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};
+pub use node::{
+    FailedForward, FailedForwardPage, Forward, ForwardPage, NodeChannel, NodeClient, NodeError,
+    NodeInfo,
+};
 pub use strategy::{
     FeeChange, FeePercentiles, Param, ParamKind, ParamSpec, ParamValue, StrategyInfo,
 };

@@ -500,6 +500,7 @@ mod tests {
 
     fn channel() -> Channel {
         Channel {
+            node: NodeKind::Lnd,
             id: 7,
             channel_point: "00ff:0".to_owned(),
             peer_pubkey: "02aa".to_owned(),

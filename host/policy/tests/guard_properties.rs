@@ -72,6 +72,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                 last_fee_change,
             )| {
                 Channel {
+                    node: NodeKind::Lnd,
                     id,
                     channel_point: format!("{id:064x}:0"),
                     peer_pubkey: "02".repeat(33),

@@ -68,6 +68,10 @@ impl From<&core::FlowStats> for wit::FlowStats {
 impl From<&core::Channel> for wit::ChannelView {
     fn from(c: &core::Channel) -> Self {
         wit::ChannelView {
+            node: match c.node {
+                core::NodeKind::Lnd => wit::NodeKind::Lnd,
+                core::NodeKind::Cln => wit::NodeKind::Cln,
+            },
             channel_id: c.id,
             channel_point: c.channel_point.clone(),
             peer_pubkey: c.peer_pubkey.clone(),

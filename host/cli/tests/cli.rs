@@ -1,0 +1,159 @@
+//! The `lnpolicy strategy` commands, run as the real binary.
+
+use std::process::{Command, Output};
+
+use lnpolicy_tests::test_guest;
+use sha2::{Digest, Sha256};
+
+fn lnpolicy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+        .args(args)
+        .output()
+        .expect("run lnpolicy")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn check_runs_a_builtin_on_fixture_channels_and_shows_raw_and_guarded() {
+    let output = lnpolicy(&["strategy", "check", "builtin:balance_based"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("RAW (ppm/inbound)") && text.contains("GUARDED (ppm/inbound)"));
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("80000")).collect();
+    assert_eq!(rows.len(), 6, "one row per fixture channel:\n{text}");
+    assert!(text.contains("inactive"), "{text}");
+}
+
+#[test]
+fn check_shows_clamps_the_guard_applied() {
+    let path = test_guest("hostile_out_of_range");
+    let output = lnpolicy(&["strategy", "check", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("fee_ppm 4294967295→5000 (bounds)"), "{text}");
+}
+
+#[test]
+fn check_fails_with_exit_1_when_the_strategy_traps() {
+    let path = test_guest("hostile_panic");
+    let output = lnpolicy(&["strategy", "check", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("hostile guest panicked on purpose"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn check_rejects_a_bad_parameter_naming_it() {
+    let output = lnpolicy(&[
+        "strategy",
+        "check",
+        "builtin:balance_based",
+        "--param",
+        "exponent=20",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("parameter `exponent` = 20 is outside [0.1, 10]"),
+        "{}",
+        stderr(&output)
+    );
+    let unknown = lnpolicy(&[
+        "strategy",
+        "check",
+        "builtin:balance_based",
+        "--param",
+        "speed=3",
+    ]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("unknown parameter `speed`"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn inspect_prints_identity_and_schema() {
+    let path = test_guest("good_v1");
+    let output = lnpolicy(&["strategy", "inspect", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let sha = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+    assert!(text.contains(&format!("sha256:      {sha}")), "{text}");
+    assert!(text.contains("name:        good_v1"), "{text}");
+    assert!(
+        text.contains("contract:    lnpolicy:strategy@0.1.0"),
+        "{text}"
+    );
+    let builtin = stdout(&lnpolicy(&["strategy", "inspect", "builtin:balance_based"]));
+    assert!(
+        builtin.contains("max_fee_ppm") && builtin.contains("integer"),
+        "{builtin}"
+    );
+}
+
+#[test]
+fn inspect_names_the_file_and_reason_for_a_bad_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.wasm");
+    std::fs::write(&path, b"not wasm at all").unwrap();
+    let output = lnpolicy(&["strategy", "inspect", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("broken.wasm") && err.contains("not a WebAssembly file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_shows_builtins_and_folder_files_and_fails_on_a_rejected_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(test_guest("good_v2"), dir.path().join("mine.wasm")).unwrap();
+    let good = lnpolicy(&["strategy", "list", dir.path().to_str().unwrap()]);
+    assert!(good.status.success(), "{}", stderr(&good));
+    let text = stdout(&good);
+    assert!(
+        text.contains("balance_based") && text.contains("built-in"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("mine ")), "{text}");
+
+    std::fs::copy(
+        test_guest("hostile_sockets"),
+        dir.path().join("sneaky.wasm"),
+    )
+    .unwrap();
+    let bad = lnpolicy(&["strategy", "list", dir.path().to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = stdout(&bad);
+    assert!(
+        text.contains("sneaky") && text.contains("REJECTED") && text.contains("wasi:sockets"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_builtin_lists_the_available_ones() {
+    let output = lnpolicy(&["strategy", "check", "builtin:nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("balance_based"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

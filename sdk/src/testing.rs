@@ -1,0 +1,705 @@
+//! A native test harness for strategies (not built for `wasm32`).
+//!
+//! A strategy's logic is ordinary Rust over [`Host`], so it can be tested with `cargo test`
+//! on the developer's machine instead of by loading a component into the daemon. This
+//! module supplies the pieces: an in-memory [`TestHost`], a [`ChannelBuilder`] with
+//! realistic defaults, a set of typical [`fixtures`], and [`run`], which calls the strategy
+//! exactly as the component export does and then rejects output the host would reject.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{
+    ChannelView, Decision, FeeChange, FeePercentiles, FlowClass, FlowStats, Host, LogLevel,
+    NodeKind, Param, ParamKind, ParamValue, Policy, Profitability, Strategy, StrategyInfo,
+    decide_with_defaults,
+};
+
+/// The clock [`TestHost::new`] starts at: 2026-01-01 00:00:00 UTC.
+pub const DEFAULT_NOW: u64 = 1_767_225_600;
+
+/// An in-memory [`Host`]: a settable clock, a state map, captured logs and canned answers
+/// to the history queries. Every field is public so tests can arrange and inspect it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestHost {
+    /// What [`Host::now`] returns.
+    pub now: u64,
+    /// The strategy's persisted key/value state.
+    pub state: BTreeMap<String, Vec<u8>>,
+    /// Every line the strategy logged, in order.
+    pub logs: Vec<(LogLevel, String)>,
+    /// Fee changes per channel id, oldest first; [`Host::fee_history`] filters by `since`.
+    pub fee_history: BTreeMap<u64, Vec<FeeChange>>,
+    /// Competitor fee percentiles per peer public key.
+    pub competitor_fees: BTreeMap<String, FeePercentiles>,
+}
+
+impl TestHost {
+    /// An empty host whose clock reads [`DEFAULT_NOW`].
+    pub fn new() -> Self {
+        TestHost {
+            now: DEFAULT_NOW,
+            state: BTreeMap::new(),
+            logs: Vec::new(),
+            fee_history: BTreeMap::new(),
+            competitor_fees: BTreeMap::new(),
+        }
+    }
+
+    /// Moves the clock forward, e.g. between two simulated cycles.
+    pub fn advance(&mut self, seconds: u64) {
+        self.now = self.now.saturating_add(seconds);
+    }
+}
+
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Host for TestHost {
+    fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.logs.push((level, message.to_owned()));
+    }
+
+    fn state_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.state.get(key).cloned()
+    }
+
+    fn state_set(&mut self, key: &str, value: &[u8]) {
+        self.state.insert(key.to_owned(), value.to_vec());
+    }
+
+    fn state_delete(&mut self, key: &str) {
+        self.state.remove(key);
+    }
+
+    fn fee_history(&self, channel_id: u64, since: u64) -> Vec<FeeChange> {
+        self.fee_history
+            .get(&channel_id)
+            .map(|changes| changes.iter().filter(|c| c.at >= since).copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
+        self.competitor_fees.get(peer_pubkey).copied()
+    }
+}
+
+/// A short channel id in LND's 64-bit form from its block height, transaction index and
+/// output index (`block << 40 | tx << 16 | output`).
+pub fn scid(block: u32, tx: u32, output: u16) -> u64 {
+    (u64::from(block) << 40) | (u64::from(tx & 0xff_ffff) << 16) | u64::from(output)
+}
+
+/// The policy LND-like nodes start with in these tests: 1 sat base, 100 ppm, CLTV delta 40,
+/// HTLCs from 1 sat up to 99% of `capacity_sat`, no inbound fee, enabled.
+pub fn default_policy(capacity_sat: u64) -> Policy {
+    Policy {
+        base_fee_msat: 1_000,
+        fee_ppm: 100,
+        inbound_base_fee_msat: 0,
+        inbound_fee_ppm: 0,
+        min_htlc_msat: 1_000,
+        max_htlc_msat: capacity_sat.saturating_mul(990),
+        time_lock_delta: 40,
+        disabled: false,
+    }
+}
+
+/// How a [`ChannelBuilder`] splits the capacity between the two sides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Split {
+    Ratio(f64),
+    Sats { local: u64, remote: u64 },
+}
+
+/// Builds a [`ChannelView`] from sensible defaults: 1,000,000 sat capacity, half of it on
+/// our side, active, public, opened by us, about five months old, reserves of 1% each,
+/// [`default_policy`] on both sides, no flow history.
+///
+/// ```
+/// use lnpolicy_sdk::testing::ChannelBuilder;
+/// let drained = ChannelBuilder::new(7).capacity_sat(2_000_000).local_ratio(0.1).build();
+/// assert_eq!(drained.local_balance_sat, 200_000);
+/// assert_eq!(drained.remote_balance_sat, 1_800_000);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "finish the channel with .build()"]
+pub struct ChannelBuilder {
+    view: ChannelView,
+    split: Split,
+    explicit_policy: bool,
+}
+
+impl ChannelBuilder {
+    /// Starts a channel with the given id; its peer key and funding outpoint are derived
+    /// from the id, so different ids give different peers.
+    pub fn new(channel_id: u64) -> Self {
+        let capacity_sat = 1_000_000;
+        ChannelBuilder {
+            view: ChannelView {
+                node: NodeKind::Lnd,
+                channel_id,
+                channel_point: format!("{channel_id:064x}:0"),
+                peer_pubkey: format!("02{channel_id:064x}"),
+                capacity_sat,
+                local_balance_sat: 0,
+                remote_balance_sat: 0,
+                local_reserve_sat: 0,
+                remote_reserve_sat: 0,
+                pending_htlcs: 0,
+                max_accepted_htlcs: 483,
+                active: true,
+                private: false,
+                initiator: true,
+                age_blocks: 20_000,
+                local_policy: default_policy(capacity_sat),
+                peer_policy: Some(default_policy(capacity_sat)),
+                flow: Vec::new(),
+                flow_class: FlowClass::Unknown,
+                profitability: Profitability::Unknown,
+                revenue_rate_msat_per_hour: 0.0,
+                last_fee_change: None,
+            },
+            split: Split::Ratio(0.5),
+            explicit_policy: false,
+        }
+    }
+
+    /// Channel capacity; balances, reserves and the default max HTLC follow it.
+    pub fn capacity_sat(mut self, capacity_sat: u64) -> Self {
+        self.view.capacity_sat = capacity_sat;
+        self
+    }
+
+    /// Puts this fraction (clamped to `0.0..=1.0`) of the capacity on our side, the rest
+    /// on the peer's.
+    pub fn local_ratio(mut self, ratio: f64) -> Self {
+        self.split = Split::Ratio(ratio);
+        self
+    }
+
+    /// Sets both balances exactly, whatever the capacity.
+    pub fn balances_sat(mut self, local: u64, remote: u64) -> Self {
+        self.split = Split::Sats { local, remote };
+        self
+    }
+
+    /// The node kind (LND by default); inbound fees exist only on LND.
+    pub fn node(mut self, node: NodeKind) -> Self {
+        self.view.node = node;
+        self
+    }
+
+    /// Whether the peer is connected and the channel usable.
+    pub fn active(mut self, active: bool) -> Self {
+        self.view.active = active;
+        self
+    }
+
+    /// Whether the channel is unannounced.
+    pub fn private(mut self, private: bool) -> Self {
+        self.view.private = private;
+        self
+    }
+
+    /// Whether we opened the channel.
+    pub fn initiator(mut self, initiator: bool) -> Self {
+        self.view.initiator = initiator;
+        self
+    }
+
+    /// Blocks since the funding transaction confirmed.
+    pub fn age_blocks(mut self, blocks: u32) -> Self {
+        self.view.age_blocks = blocks;
+        self
+    }
+
+    /// HTLCs in flight right now.
+    pub fn pending_htlcs(mut self, pending: u32) -> Self {
+        self.view.pending_htlcs = pending;
+        self
+    }
+
+    /// The peer's node public key, hex.
+    pub fn peer_pubkey(mut self, pubkey: &str) -> Self {
+        self.view.peer_pubkey = pubkey.to_owned();
+        self
+    }
+
+    /// Our current outbound fee rate, ppm.
+    pub fn fee_ppm(mut self, ppm: u32) -> Self {
+        self.view.local_policy.fee_ppm = ppm;
+        self
+    }
+
+    /// Our current outbound base fee, millisatoshi.
+    pub fn base_fee_msat(mut self, msat: u32) -> Self {
+        self.view.local_policy.base_fee_msat = msat;
+        self
+    }
+
+    /// Our current inbound fee rate, ppm (negative is a discount).
+    pub fn inbound_fee_ppm(mut self, ppm: i32) -> Self {
+        self.view.local_policy.inbound_fee_ppm = ppm;
+        self
+    }
+
+    /// Our current inbound base fee, millisatoshi (negative is a discount).
+    pub fn inbound_base_fee_msat(mut self, msat: i32) -> Self {
+        self.view.local_policy.inbound_base_fee_msat = msat;
+        self
+    }
+
+    /// Replaces our whole current policy (its max HTLC then no longer follows the capacity).
+    pub fn local_policy(mut self, policy: Policy) -> Self {
+        self.view.local_policy = policy;
+        self.explicit_policy = true;
+        self
+    }
+
+    /// The peer's policy toward us, or `None` when gossip has not told us.
+    pub fn peer_policy(mut self, policy: Option<Policy>) -> Self {
+        self.view.peer_policy = policy;
+        self
+    }
+
+    /// Adds the flow statistics of one window.
+    pub fn flow(mut self, stats: FlowStats) -> Self {
+        self.view.flow.push(stats);
+        self
+    }
+
+    /// Net flow classification.
+    pub fn flow_class(mut self, class: FlowClass) -> Self {
+        self.view.flow_class = class;
+        self
+    }
+
+    /// Profitability classification.
+    pub fn profitability(mut self, profitability: Profitability) -> Self {
+        self.view.profitability = profitability;
+        self
+    }
+
+    /// Fees earned per hour since the last fee change, millisatoshi.
+    pub fn revenue_rate_msat_per_hour(mut self, rate: f64) -> Self {
+        self.view.revenue_rate_msat_per_hour = rate;
+        self
+    }
+
+    /// Unix time of our last policy change.
+    pub fn last_fee_change(mut self, at: u64) -> Self {
+        self.view.last_fee_change = Some(at);
+        self
+    }
+
+    /// The finished view.
+    pub fn build(self) -> ChannelView {
+        let mut view = self.view;
+        let capacity = view.capacity_sat;
+        let (local, remote) = match self.split {
+            Split::Ratio(ratio) => {
+                let ratio = if ratio.is_nan() {
+                    0.5
+                } else {
+                    ratio.clamp(0.0, 1.0)
+                };
+                let local = ((capacity as f64) * ratio).round() as u64;
+                (local, capacity - local.min(capacity))
+            }
+            Split::Sats { local, remote } => (local, remote),
+        };
+        view.local_balance_sat = local;
+        view.remote_balance_sat = remote;
+        view.local_reserve_sat = capacity / 100;
+        view.remote_reserve_sat = capacity / 100;
+        if !self.explicit_policy {
+            view.local_policy.max_htlc_msat = capacity.saturating_mul(990);
+        }
+        if let Some(peer) = view.peer_policy.as_mut() {
+            peer.max_htlc_msat = capacity.saturating_mul(990);
+        }
+        view
+    }
+}
+
+/// A handful of typical channels, with distinct ids, in this order:
+///
+/// 1. balanced: 1 M sat, 50% local;
+/// 2. drained: 2 M sat, 5% local, a liquidity source;
+/// 3. full: 1 M sat, 95% local, a liquidity sink;
+/// 4. inactive: 1 M sat, 50% local, peer offline;
+/// 5. private and small: 100 k sat, 30% local, opened by the peer;
+/// 6. with an inbound discount: 5 M sat, 70% local, 300 ppm out, −50 ppm in.
+pub fn fixtures() -> Vec<ChannelView> {
+    vec![
+        ChannelBuilder::new(scid(800_000, 1, 0)).build(),
+        ChannelBuilder::new(scid(800_100, 2, 1))
+            .capacity_sat(2_000_000)
+            .local_ratio(0.05)
+            .flow_class(FlowClass::Source)
+            .build(),
+        ChannelBuilder::new(scid(800_200, 3, 0))
+            .local_ratio(0.95)
+            .flow_class(FlowClass::Sink)
+            .build(),
+        ChannelBuilder::new(scid(800_300, 4, 0))
+            .active(false)
+            .build(),
+        ChannelBuilder::new(scid(800_400, 5, 0))
+            .capacity_sat(100_000)
+            .local_ratio(0.3)
+            .private(true)
+            .initiator(false)
+            .build(),
+        ChannelBuilder::new(scid(800_500, 6, 0))
+            .capacity_sat(5_000_000)
+            .local_ratio(0.7)
+            .fee_ppm(300)
+            .inbound_fee_ppm(-50)
+            .build(),
+    ]
+}
+
+/// Runs a strategy on a batch the way the host does, and checks the result the way the
+/// host does.
+///
+/// Before the call it checks [`Strategy::info`] as the host does when loading a component
+/// (plus the consistency of each parameter's default and bounds). It then fills in
+/// parameter defaults exactly as the component export does and calls
+/// [`Strategy::decide`]. On success it requires exactly one decision per channel of the
+/// batch: a decision for a channel not in the batch, two for the same channel, or none for
+/// some channel is an `Err` describing the violation (the host would refuse the whole
+/// batch). A strategy's own `Err` is passed through unchanged.
+pub fn run<S: Strategy>(
+    host: &mut dyn Host,
+    params: &[Param],
+    channels: &[ChannelView],
+) -> Result<Vec<Decision>, String> {
+    check_info(&S::info()).map_err(|err| format!("the host would refuse info(): {err}"))?;
+    let decisions = decide_with_defaults::<S>(host, params.to_vec(), channels)?;
+    check_batch(channels, &decisions)
+        .map_err(|err| format!("the host would refuse the batch: {err}"))?;
+    Ok(decisions)
+}
+
+fn check_batch(channels: &[ChannelView], decisions: &[Decision]) -> Result<(), String> {
+    let batch: BTreeSet<u64> = channels.iter().map(|c| c.channel_id).collect();
+    let mut decided = BTreeSet::new();
+    for decision in decisions {
+        let id = decision.channel_id;
+        if !batch.contains(&id) {
+            return Err(format!(
+                "decision for channel {id}, which is not in the batch"
+            ));
+        }
+        if !decided.insert(id) {
+            return Err(format!("channel {id} decided twice"));
+        }
+    }
+    let missing: Vec<String> = batch
+        .difference(&decided)
+        .map(|id| id.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("no decision for channel {}", missing.join(", ")))
+    }
+}
+
+fn check_info(info: &StrategyInfo) -> Result<(), String> {
+    let valid_name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    if !valid_name(&info.name) {
+        return Err(format!(
+            "name {:?} must be 1-64 characters of a-z, 0-9, _ or -",
+            info.name
+        ));
+    }
+    if info.version.is_empty() || info.version.len() > 64 {
+        return Err("version must be 1-64 characters".into());
+    }
+    let mut seen = BTreeSet::new();
+    for spec in &info.params {
+        let name = &spec.name;
+        if !valid_name(name) {
+            return Err(format!(
+                "parameter name {name:?} must be 1-64 characters of a-z, 0-9, _ or -"
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(format!("parameter {name} declared twice"));
+        }
+        let numeric = matches!(spec.kind, ParamKind::Integer | ParamKind::Float);
+        if !numeric && (spec.min.is_some() || spec.max.is_some()) {
+            return Err(format!("parameter {name} has bounds but is not a number"));
+        }
+        if let (Some(min), Some(max)) = (spec.min, spec.max)
+            && min > max
+        {
+            return Err(format!("parameter {name} has min {min} above max {max}"));
+        }
+        let default = match (&spec.kind, &spec.default) {
+            (_, None) => continue,
+            (ParamKind::Integer, Some(ParamValue::Integer(v))) => *v as f64,
+            (ParamKind::Float, Some(ParamValue::Integer(v))) => *v as f64,
+            (ParamKind::Float, Some(ParamValue::Float(v))) => *v,
+            (ParamKind::Boolean, Some(ParamValue::Boolean(_)))
+            | (ParamKind::Text, Some(ParamValue::Text(_))) => continue,
+            (kind, Some(value)) => {
+                return Err(format!(
+                    "parameter {name} is {kind:?} but its default is {value:?}"
+                ));
+            }
+        };
+        if spec.min.is_some_and(|min| default < min) || spec.max.is_some_and(|max| default > max) {
+            return Err(format!(
+                "parameter {name} has its default {default} out of bounds"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ParamSpec, Params, local_ratio};
+
+    /// Sets every channel to the `fee_ppm` parameter and logs once.
+    struct Flat;
+
+    impl Strategy for Flat {
+        fn info() -> StrategyInfo {
+            StrategyInfo {
+                name: "flat".into(),
+                version: "0.1.0".into(),
+                description: "Same fee everywhere.".into(),
+                params: vec![ParamSpec::integer("fee_ppm", "Fee.", 123).range(0.0, 1000.0)],
+            }
+        }
+
+        fn decide(
+            host: &mut dyn Host,
+            params: &Params,
+            channels: &[ChannelView],
+        ) -> Result<Vec<Decision>, String> {
+            let fee = params.u32("fee_ppm")?;
+            host.log(LogLevel::Info, "deciding");
+            Ok(channels
+                .iter()
+                .map(|c| Decision::set(c.channel_id).fee_ppm(fee).reason("flat"))
+                .collect())
+        }
+    }
+
+    /// Returns whatever the `mode` parameter asks for, to exercise the batch checks.
+    struct Broken;
+
+    impl Strategy for Broken {
+        fn info() -> StrategyInfo {
+            StrategyInfo {
+                name: "broken".into(),
+                version: "0.0.1".into(),
+                description: "Wrong on purpose.".into(),
+                params: vec![ParamSpec::text("mode", "What to get wrong.", "missing")],
+            }
+        }
+
+        fn decide(
+            _host: &mut dyn Host,
+            params: &Params,
+            channels: &[ChannelView],
+        ) -> Result<Vec<Decision>, String> {
+            let mut out: Vec<Decision> = channels
+                .iter()
+                .map(|c| Decision::unchanged(c.channel_id, "x"))
+                .collect();
+            match params.text("mode")? {
+                "missing" => {
+                    out.pop();
+                }
+                "duplicate" => out.push(out[0].clone()),
+                "unknown" => out.push(Decision::unchanged(99, "x")),
+                other => return Err(format!("mode {other} failed")),
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn run_fills_defaults_and_passes_the_host() {
+        let mut host = TestHost::new();
+        let decisions = run::<Flat>(&mut host, &[], &fixtures()).unwrap();
+        assert_eq!(decisions.len(), 6);
+        assert!(decisions.iter().all(|d| d.fee_ppm == Some(123)));
+        assert_eq!(host.logs, vec![(LogLevel::Info, "deciding".to_owned())]);
+
+        let passed = [Param::new("fee_ppm", 7)];
+        let decisions = run::<Flat>(&mut host, &passed, &fixtures()).unwrap();
+        assert!(decisions.iter().all(|d| d.fee_ppm == Some(7)));
+    }
+
+    #[test]
+    fn run_passes_parameter_errors_through() {
+        let passed = [Param::new("fee_ppm", 5000)];
+        let err = run::<Flat>(&mut TestHost::new(), &passed, &fixtures()).unwrap_err();
+        assert_eq!(err, "parameter `fee_ppm`: 5000 is above the maximum 1000");
+    }
+
+    #[test]
+    fn run_rejects_what_the_host_rejects() {
+        let channels = fixtures();
+        let mode = |m: &str| [Param::new("mode", m)];
+        let missing = run::<Broken>(&mut TestHost::new(), &[], &channels).unwrap_err();
+        assert_eq!(
+            missing,
+            format!(
+                "the host would refuse the batch: no decision for channel {}",
+                channels[5].channel_id
+            )
+        );
+        let twice = run::<Broken>(&mut TestHost::new(), &mode("duplicate"), &channels);
+        assert!(twice.unwrap_err().contains("decided twice"));
+        let unknown = run::<Broken>(&mut TestHost::new(), &mode("unknown"), &channels);
+        assert!(
+            unknown
+                .unwrap_err()
+                .contains("channel 99, which is not in the batch")
+        );
+        let own = run::<Broken>(&mut TestHost::new(), &mode("boom"), &channels);
+        assert_eq!(own, Err("mode boom failed".into()));
+    }
+
+    #[test]
+    fn check_info_catches_what_the_host_and_config_would() {
+        let base = Flat::info();
+        assert_eq!(check_info(&base), Ok(()));
+        let with = |edit: fn(&mut StrategyInfo)| {
+            let mut info = base.clone();
+            edit(&mut info);
+            check_info(&info).unwrap_err()
+        };
+        assert!(with(|i| i.name = "Flat".into()).contains("name"));
+        assert!(with(|i| i.version.clear()).contains("version"));
+        assert!(with(|i| i.params.push(i.params[0].clone())).contains("declared twice"));
+        assert!(with(|i| i.params[0].name = "fee ppm".into()).contains("parameter name"));
+        assert!(with(|i| i.params[0].default = Some(ParamValue::Float(1.0))).contains("default"));
+        assert!(
+            with(|i| i.params[0].default = Some(ParamValue::Integer(5000)))
+                .contains("out of bounds")
+        );
+        assert!(with(|i| i.params[0].min = Some(2000.0)).contains("above max"));
+        assert!(with(|i| i.params[0].kind = ParamKind::Boolean).contains("not a number"));
+    }
+
+    #[test]
+    fn test_host_answers_from_memory() {
+        let mut host = TestHost::new();
+        assert_eq!(host.now(), DEFAULT_NOW);
+        host.advance(3600);
+        assert_eq!(host.now(), DEFAULT_NOW + 3600);
+
+        host.state_set("k", b"v");
+        assert_eq!(host.state_get("k"), Some(b"v".to_vec()));
+        host.state_delete("k");
+        assert_eq!(host.state_get("k"), None);
+
+        let change = |at| FeeChange {
+            at,
+            fee_ppm: 100,
+            base_fee_msat: 1000,
+            inbound_fee_ppm: 0,
+            revenue_msat: 0,
+            hours: 1.0,
+        };
+        host.fee_history
+            .insert(1, vec![change(10), change(20), change(30)]);
+        let since_20: Vec<u64> = host.fee_history(1, 20).iter().map(|c| c.at).collect();
+        assert_eq!(since_20, vec![20, 30]);
+        assert!(host.fee_history(2, 0).is_empty());
+
+        let fees = FeePercentiles {
+            channels: 12,
+            p25_ppm: 1,
+            p50_ppm: 100,
+            p75_ppm: 569,
+            p90_ppm: 2000,
+        };
+        host.competitor_fees.insert("02ab".into(), fees);
+        assert_eq!(host.competitor_fees("02ab"), Some(fees));
+        assert_eq!(host.competitor_fees("03cd"), None);
+    }
+
+    #[test]
+    fn channel_builder_defaults_are_sensible() {
+        let c = ChannelBuilder::new(42).build();
+        assert_eq!(c.capacity_sat, 1_000_000);
+        assert_eq!(
+            (c.local_balance_sat, c.remote_balance_sat),
+            (500_000, 500_000)
+        );
+        assert_eq!(
+            (c.local_reserve_sat, c.remote_reserve_sat),
+            (10_000, 10_000)
+        );
+        assert!(c.active && !c.private && c.initiator);
+        assert_eq!(c.local_policy.base_fee_msat, 1_000);
+        assert_eq!(c.local_policy.fee_ppm, 100);
+        assert_eq!(c.local_policy.time_lock_delta, 40);
+        assert_eq!(c.local_policy.max_htlc_msat, 990_000_000);
+        assert_eq!(c.peer_pubkey.len(), 66);
+        assert_ne!(c.peer_pubkey, ChannelBuilder::new(43).build().peer_pubkey);
+    }
+
+    #[test]
+    fn channel_builder_splits_and_follows_capacity() {
+        let c = ChannelBuilder::new(1)
+            .local_ratio(0.25)
+            .capacity_sat(400_000)
+            .build();
+        assert_eq!(
+            (c.local_balance_sat, c.remote_balance_sat),
+            (100_000, 300_000)
+        );
+        assert_eq!(c.local_policy.max_htlc_msat, 396_000_000);
+        let c = ChannelBuilder::new(1).local_ratio(7.0).build();
+        assert_eq!((c.local_balance_sat, c.remote_balance_sat), (1_000_000, 0));
+        let c = ChannelBuilder::new(1).balances_sat(0, 0).build();
+        assert_eq!(local_ratio(&c), 0.5);
+        let policy = Policy {
+            max_htlc_msat: 5,
+            ..default_policy(1)
+        };
+        let c = ChannelBuilder::new(1).local_policy(policy).build();
+        assert_eq!(c.local_policy, policy);
+    }
+
+    #[test]
+    fn fixtures_cover_the_typical_shapes() {
+        let f = fixtures();
+        let ids: BTreeSet<u64> = f.iter().map(|c| c.channel_id).collect();
+        assert_eq!(ids.len(), f.len());
+        let ratios: Vec<f64> = f.iter().map(local_ratio).collect();
+        assert_eq!(ratios, vec![0.5, 0.05, 0.95, 0.5, 0.3, 0.7]);
+        assert!(!f[3].active);
+        assert!(f[4].private);
+        assert_eq!(f[5].local_policy.inbound_fee_ppm, -50);
+    }
+
+    #[test]
+    fn scid_packs_block_tx_and_output() {
+        assert_eq!(scid(800_000, 1, 2), (800_000 << 40) | (1 << 16) | 2);
+    }
+}
