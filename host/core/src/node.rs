@@ -145,11 +145,15 @@ pub trait NodeClient: Send + Sync {
     /// Open channels with our policy and the peer's policy toward us.
     async fn list_channels(&self) -> Result<Vec<NodeChannel>, NodeError>;
 
-    /// Settled forwards from `from_index` on, at most `limit`.
+    /// Settled forwards whose index is above `from_index` (0 = from the
+    /// start), oldest first, at most `limit`. `next_index` is the index of
+    /// the last one returned (`from_index` when none), so passing it back
+    /// continues the stream without gaps or repeats.
     async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError>;
 
-    /// Failed forwards from `from_index` on, where the node reports them
-    /// (CLN keeps them; LND streams them and the client buffers what it saw).
+    /// Failed forwards above `from_index`, same paging as [`NodeClient::forwards`],
+    /// where the node reports them (CLN keeps them; LND streams them and the
+    /// client buffers what it saw).
     async fn failed_forwards(
         &self,
         from_index: u64,

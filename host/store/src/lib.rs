@@ -4,13 +4,14 @@
 //!
 //! What it keeps: the strategy audit trail, each decision cycle with the raw and
 //! guarded decision per channel, the update intents that make node calls
-//! recoverable after a crash, and the key/value state strategies carry between
-//! cycles.
+//! recoverable after a crash, the key/value state strategies carry between
+//! cycles, and the daemon's own copy of the node's forwarding history.
 
 mod cycles;
 mod decisions;
 mod error;
 mod events;
+mod history;
 mod intents;
 mod migrations;
 mod state;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use cycles::{Cycle, CycleStatus};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
+pub use history::Stream;
 pub use intents::{Intent, IntentOutcome, IntentStatus};
 
 /// Long enough to ride out another process's write (the CLI inspecting the

@@ -12,10 +12,16 @@ struct Migration {
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`; the
 /// version is kept in `PRAGMA user_version`. Append only: a released file
 /// never changes, since databases in the field have already run it.
-const MIGRATIONS: &[Migration] = &[Migration {
-    file: "0001_initial.sql",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        file: "0001_initial.sql",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        file: "0002_history.sql",
+        sql: include_str!("../migrations/0002_history.sql"),
+    },
+];
 
 pub(crate) fn latest_version() -> u32 {
     MIGRATIONS.len() as u32

@@ -67,11 +67,15 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
     assert_eq!(
         table_names(&store),
         [
+            "channel_snapshots",
+            "collector_cursors",
             "cycles",
             "decisions",
+            "failed_forwards",
+            "forwards",
             "strategy_events",
             "strategy_state",
-            "update_intents"
+            "update_intents",
         ]
     );
     let conn = store.lock();
@@ -140,7 +144,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0001_initial.sql"), "{message}");
+    assert!(message.contains("0002_history.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -663,4 +667,69 @@ fn channel_id_helpers_round_trip_all_bits() {
         assert_eq!(channel_id_from_sql(channel_id_to_sql(id)), id);
     }
     assert_eq!(channel_id_to_sql(u64::MAX), -1);
+}
+
+fn forward(index: u64) -> lnpolicy_core::Forward {
+    lnpolicy_core::Forward {
+        index,
+        at_ns: index * 1_000_000_000,
+        chan_in: 1 << 63,
+        chan_out: 42,
+        amt_in_msat: 1_001_000,
+        amt_out_msat: 1_000_000,
+        fee_msat: 1000,
+    }
+}
+
+#[test]
+fn forwards_are_stored_once_and_the_cursor_never_moves_back() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.cursor(crate::Stream::Forwards).unwrap(), 0);
+    let page: Vec<_> = (1..=5).map(forward).collect();
+    assert_eq!(store.add_forwards(&page, 5).unwrap(), 5);
+    assert_eq!(
+        store.add_forwards(&page[2..], 5).unwrap(),
+        0,
+        "a page seen twice adds nothing"
+    );
+    assert_eq!(store.add_forwards(&page[..1], 1).unwrap(), 0);
+    assert_eq!(
+        store.cursor(crate::Stream::Forwards).unwrap(),
+        5,
+        "a stale page does not rewind"
+    );
+    let stored = store.forwards_between(0, u64::MAX).unwrap();
+    assert_eq!(stored, page);
+    assert_eq!(store.forward_count().unwrap(), 5);
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(
+        reopened.cursor(crate::Stream::Forwards).unwrap(),
+        5,
+        "resumes after restart"
+    );
+}
+
+#[test]
+fn failed_forwards_and_snapshots_round_trip() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let failure = lnpolicy_core::FailedForward {
+        index: 9,
+        at_ns: 7,
+        chan_in: 3,
+        chan_out: None,
+        amt_in_msat: 5,
+        reason: lnpolicy_core::FailureReason::InsufficientBalance,
+    };
+    store
+        .add_failed_forwards(std::slice::from_ref(&failure), 10)
+        .unwrap();
+    assert_eq!(
+        store.failed_forwards_between(0, 100).unwrap(),
+        vec![failure]
+    );
+    assert_eq!(store.cursor(crate::Stream::FailedForwards).unwrap(), 10);
+    assert!(store.latest_channels().unwrap().is_empty());
 }
