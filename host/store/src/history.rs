@@ -242,3 +242,119 @@ impl Store {
             .map_err(self.sql("counting forwards"))
     }
 }
+
+/// Forwarding totals of one channel over a time range, for analytics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowTotals {
+    pub msat_in: u64,
+    pub msat_out: u64,
+    pub htlcs_in: u32,
+    pub htlcs_out: u32,
+    /// Fees earned on forwards that left through the channel.
+    pub fees_msat: u64,
+}
+
+impl Store {
+    /// Per-channel totals of settled forwards with `at_ns` in `[from_ns, to_ns)`,
+    /// summed by SQLite so a month of history is one indexed pass.
+    pub fn flow_totals(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, FlowTotals>, StoreError> {
+        let conn = self.lock();
+        let mut totals: std::collections::HashMap<_, FlowTotals> = Default::default();
+        let range = params![to_sql(from_ns), to_sql(to_ns)];
+        conn.prepare_cached(
+            "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat) FROM forwards
+             WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_out",
+        )
+        .and_then(|mut stmt| {
+            let rows = stmt.query_map(range, |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (chan, msat, count, fees) = row?;
+                let t = totals.entry(channel_id_from_sql(chan)).or_default();
+                t.msat_out = msat as u64;
+                t.htlcs_out = u32::try_from(count).unwrap_or(u32::MAX);
+                t.fees_msat = fees as u64;
+            }
+            Ok(())
+        })
+        .map_err(self.sql("summing outgoing forwards"))?;
+        conn.prepare_cached(
+            "SELECT chan_in, SUM(amt_in_msat), COUNT(*) FROM forwards
+             WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
+        )
+        .and_then(|mut stmt| {
+            let rows = stmt.query_map(range, |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (chan, msat, count) = row?;
+                let t = totals.entry(channel_id_from_sql(chan)).or_default();
+                t.msat_in = msat as u64;
+                t.htlcs_in = u32::try_from(count).unwrap_or(u32::MAX);
+            }
+            Ok(())
+        })
+        .map_err(self.sql("summing incoming forwards"))?;
+        Ok(totals)
+    }
+
+    /// Failed forwards per (outgoing channel, reason) with `at_ns` in
+    /// `[from_ns, to_ns)`; a failure with no outgoing channel counts against
+    /// the incoming one.
+    pub fn failure_counts(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<Vec<(lnpolicy_core::ChannelId, FailureReason, u32)>, StoreError> {
+        self.lock()
+            .prepare_cached(
+                "SELECT COALESCE(chan_out, chan_in), reason, COUNT(*) FROM failed_forwards
+                 WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![to_sql(from_ns), to_sql(to_ns)], |row| {
+                    Ok((
+                        channel_id_from_sql(row.get(0)?),
+                        reason_from(&row.get::<_, String>(1)?),
+                        u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX),
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("counting failed forwards"))
+    }
+}
+
+impl Store {
+    /// Fees earned on forwards leaving through `channel` with `at_ns` in `[from_ns, to_ns)`.
+    pub fn fees_out(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<u64, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT COALESCE(SUM(fee_msat), 0) FROM forwards
+                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3",
+                params![channel_id_to_sql(channel), to_sql(from_ns), to_sql(to_ns)],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|v| v as u64)
+            .map_err(self.sql("summing a channel's fees"))
+    }
+}

@@ -213,3 +213,25 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// When each channel's policy was last changed by lnpolicy (unix
+    /// seconds): the guard's minimum interval and strategies' revenue rate
+    /// since the last change start there.
+    pub fn last_policy_changes(
+        &self,
+    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
+        self.lock()
+            .prepare_cached(
+                "SELECT channel_id, MAX(resolved_at) FROM update_intents
+                 WHERE status = 'applied' GROUP BY channel_id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok((channel_id_from_sql(row.get(0)?), time_from_sql(row.get(1)?)))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("reading the last policy changes"))
+    }
+}

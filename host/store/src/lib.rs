@@ -28,7 +28,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use cycles::{Cycle, CycleStatus};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
-pub use history::Stream;
+pub use history::{FlowTotals, Stream};
 pub use intents::{Intent, IntentOutcome, IntentStatus};
 
 /// Long enough to ride out another process's write (the CLI inspecting the

@@ -1,0 +1,181 @@
+//! Analytics: what a strategy knows about a channel beyond the node's own
+//! answer — flow per window, the SOURCE / SINK / BALANCED / CONGESTED class,
+//! revenue rate since the last fee change — computed from the daemon's copy
+//! of the history, so it survives the node purging its logs.
+
+use std::collections::HashMap;
+
+use lnpolicy_core::{
+    Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, Profitability,
+    Window,
+};
+use lnpolicy_store::{FlowTotals, Store, StoreError};
+
+const NS: u64 = 1_000_000_000;
+
+/// Thresholds of the classifications.
+#[derive(Debug, Clone)]
+pub struct AnalyticsConfig {
+    /// |out − in| / capacity over the week above which a channel is a SOURCE
+    /// (net outflow) or a SINK (net inflow); 0.5 as cl-revenue-ops uses.
+    pub flow_class_threshold: f64,
+    /// Share of HTLC slots in use above which a channel is CONGESTED.
+    pub congestion_share: f64,
+    /// Days without an outgoing forward after which an old channel is a ZOMBIE.
+    pub zombie_after_days: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            flow_class_threshold: 0.5,
+            congestion_share: 0.5,
+            zombie_after_days: 30,
+        }
+    }
+}
+
+/// Builds the views for one decision cycle at unix time `now`.
+pub fn channel_views(
+    store: &Store,
+    node: &NodeInfo,
+    channels: &[NodeChannel],
+    now: u64,
+    config: &AnalyticsConfig,
+) -> Result<Vec<Channel>, StoreError> {
+    let now_ns = now.saturating_mul(NS);
+    let mut windows: Vec<(
+        Window,
+        HashMap<ChannelId, FlowTotals>,
+        HashMap<ChannelId, Vec<FailureCount>>,
+    )> = Vec::new();
+    for window in Window::ALL {
+        let from_ns = now_ns.saturating_sub(window.seconds() * NS);
+        let totals = store.flow_totals(from_ns, now_ns)?;
+        let mut failures: HashMap<ChannelId, Vec<FailureCount>> = HashMap::new();
+        for (channel, reason, count) in store.failure_counts(from_ns, now_ns)? {
+            failures
+                .entry(channel)
+                .or_default()
+                .push(FailureCount { reason, count });
+        }
+        windows.push((window, totals, failures));
+    }
+    let last_changes = store.last_policy_changes()?;
+    channels
+        .iter()
+        .map(|c| {
+            let flow: Vec<FlowStats> = windows
+                .iter()
+                .map(|(window, totals, failures)| {
+                    let t = totals.get(&c.id).copied().unwrap_or_default();
+                    FlowStats {
+                        window: *window,
+                        sats_in: t.msat_in / 1000,
+                        sats_out: t.msat_out / 1000,
+                        htlcs_in: t.htlcs_in,
+                        htlcs_out: t.htlcs_out,
+                        fees_earned_msat: t.fees_msat,
+                        failures: failures.get(&c.id).cloned().unwrap_or_default(),
+                    }
+                })
+                .collect();
+            let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
+            let last_fee_change = last_changes.get(&c.id).copied();
+            let revenue_rate = revenue_rate(store, c.id, last_fee_change, &flow, now)?;
+            Ok(Channel {
+                node: node.kind,
+                id: c.id,
+                channel_point: c.channel_point.clone(),
+                peer_pubkey: c.peer_pubkey.clone(),
+                capacity_sat: c.capacity_sat,
+                local_balance_sat: c.local_balance_sat,
+                remote_balance_sat: c.remote_balance_sat,
+                local_reserve_sat: c.local_reserve_sat,
+                remote_reserve_sat: c.remote_reserve_sat,
+                pending_htlcs: c.pending_htlcs,
+                max_accepted_htlcs: c.max_accepted_htlcs,
+                active: c.active,
+                private: c.private,
+                initiator: c.initiator,
+                age_blocks,
+                local_policy: c.local_policy,
+                peer_policy: c.peer_policy,
+                flow_class: flow_class(c, &flow, config),
+                profitability: profitability(&flow, age_blocks, config),
+                flow,
+                revenue_rate_msat_per_hour: revenue_rate,
+                last_fee_change,
+            })
+        })
+        .collect()
+}
+
+fn week(flow: &[FlowStats]) -> Option<&FlowStats> {
+    flow.iter().find(|f| f.window == Window::Week)
+}
+
+/// SOURCE when liquidity leaves through the channel faster than it comes
+/// back (net outflow over half the capacity in a week), SINK the reverse.
+pub fn flow_class(
+    channel: &NodeChannel,
+    flow: &[FlowStats],
+    config: &AnalyticsConfig,
+) -> FlowClass {
+    let slots = f64::from(channel.max_accepted_htlcs);
+    if slots > 0.0 && f64::from(channel.pending_htlcs) > config.congestion_share * slots {
+        return FlowClass::Congested;
+    }
+    let Some(week) = week(flow) else {
+        return FlowClass::Unknown;
+    };
+    if week.htlcs_in == 0 && week.htlcs_out == 0 || channel.capacity_sat == 0 {
+        return FlowClass::Unknown;
+    }
+    let net = (week.sats_out as f64 - week.sats_in as f64) / channel.capacity_sat as f64;
+    if net > config.flow_class_threshold {
+        FlowClass::Source
+    } else if net < -config.flow_class_threshold {
+        FlowClass::Sink
+    } else {
+        FlowClass::Balanced
+    }
+}
+
+/// Only ZOMBIE can be told without costs (opening and rebalancing costs come
+/// from the node's bookkeeping); everything else stays UNKNOWN until then.
+fn profitability(flow: &[FlowStats], age_blocks: u32, config: &AnalyticsConfig) -> Profitability {
+    let month_out = flow
+        .iter()
+        .find(|f| f.window == Window::Month)
+        .map_or(0, |f| f.htlcs_out);
+    // ~144 blocks a day.
+    let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144;
+    if month_out == 0 && old_enough {
+        Profitability::Zombie
+    } else {
+        Profitability::Unknown
+    }
+}
+
+/// Fees per hour since the last fee change (or over the last 30 days when
+/// lnpolicy never changed it), the hill climber's feedback signal.
+fn revenue_rate(
+    store: &Store,
+    channel: ChannelId,
+    last_change: Option<u64>,
+    flow: &[FlowStats],
+    now: u64,
+) -> Result<f64, StoreError> {
+    match last_change {
+        Some(since) if since < now => {
+            let fees = store.fees_out(channel, since * NS, now * NS)?;
+            Ok(fees as f64 * 3600.0 / (now - since) as f64)
+        }
+        Some(_) => Ok(0.0),
+        None => Ok(flow
+            .iter()
+            .find(|f| f.window == Window::Month)
+            .map_or(0.0, |f| f.fees_earned_msat as f64 / (30.0 * 24.0))),
+    }
+}

@@ -1,0 +1,130 @@
+//! Channel views computed from a real SQLite history.
+
+use lnpolicy_analytics::{AnalyticsConfig, channel_views};
+use lnpolicy_core::{
+    FailedForward, FailureReason, FeePolicy, FlowClass, Forward, NodeChannel, NodeInfo, NodeKind,
+    Profitability, Window,
+};
+use lnpolicy_store::Store;
+
+const NOW: u64 = 1_780_000_000;
+const NS: u64 = 1_000_000_000;
+
+fn node() -> NodeInfo {
+    NodeInfo {
+        kind: NodeKind::Lnd,
+        pubkey: "02aa".into(),
+        alias: "test".into(),
+        version: "0.21".into(),
+        block_height: 900_000,
+        synced_to_chain: true,
+        synced_to_graph: true,
+    }
+}
+
+fn channel(id: u64, capacity_sat: u64) -> NodeChannel {
+    NodeChannel {
+        id,
+        channel_point: format!("{id:064x}:0"),
+        peer_pubkey: format!("03{id:064x}"),
+        capacity_sat,
+        local_balance_sat: capacity_sat / 2,
+        remote_balance_sat: capacity_sat / 2,
+        commit_fee_sat: 0,
+        unsettled_balance_sat: 0,
+        local_reserve_sat: 0,
+        remote_reserve_sat: 0,
+        pending_htlcs: 0,
+        max_accepted_htlcs: 483,
+        max_in_flight_msat: capacity_sat * 1000,
+        min_htlc_msat: 1,
+        active: true,
+        private: false,
+        initiator: true,
+        total_sent_sat: 0,
+        total_received_sat: 0,
+        local_policy: FeePolicy::default(),
+        peer_policy: None,
+    }
+}
+
+/// A forward of `sats` from `chan_in` to `chan_out`, `days_ago` days before NOW.
+fn forward(index: u64, chan_in: u64, chan_out: u64, sats: u64, days_ago: u64) -> Forward {
+    Forward {
+        index,
+        at_ns: (NOW - days_ago * 86_400) * NS,
+        chan_in,
+        chan_out,
+        amt_in_msat: sats * 1000 + 500,
+        amt_out_msat: sats * 1000,
+        fee_msat: 500,
+    }
+}
+
+#[test]
+fn windows_classes_and_failures_come_from_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let source = 800_000u64 << 40;
+    let sink = 800_001u64 << 40;
+    let idle = 700_000u64 << 40;
+    // 650k sats left through `source` this week (from `sink`), 100k came back:
+    // a net outflow of 0.55 of the capacity.
+    let forwards = vec![
+        forward(1, sink, source, 350_000, 1),
+        forward(2, sink, source, 300_000, 3),
+        forward(3, source, sink, 100_000, 5),
+        forward(4, sink, source, 50_000, 20),
+    ];
+    store.add_forwards(&forwards, 4).unwrap();
+    let failure = FailedForward {
+        index: 1,
+        at_ns: (NOW - 3600) * NS,
+        chan_in: sink,
+        chan_out: Some(source),
+        amt_in_msat: 1,
+        reason: FailureReason::InsufficientBalance,
+    };
+    store.add_failed_forwards(&[failure], 1).unwrap();
+    let channels = [
+        channel(source, 1_000_000),
+        channel(sink, 1_000_000),
+        channel(idle, 1_000_000),
+    ];
+    let views =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
+
+    let src = &views[0];
+    let week = src.flow.iter().find(|f| f.window == Window::Week).unwrap();
+    assert_eq!(
+        (week.sats_out, week.sats_in, week.htlcs_out, week.htlcs_in),
+        (650_000, 100_000, 2, 1)
+    );
+    let day = src.flow.iter().find(|f| f.window == Window::Day).unwrap();
+    assert_eq!(
+        day.htlcs_out, 1,
+        "only the forward of a day ago counts in the day window"
+    );
+    assert_eq!(day.failures.len(), 1);
+    let month = src.flow.iter().find(|f| f.window == Window::Month).unwrap();
+    assert_eq!(month.htlcs_out, 3);
+    assert_eq!(month.fees_earned_msat, 1500);
+    assert_eq!(
+        src.flow_class,
+        FlowClass::Source,
+        "{week:?}"
+    );
+    assert_eq!(views[1].flow_class, FlowClass::Sink);
+    assert_eq!(
+        views[2].flow_class,
+        FlowClass::Unknown,
+        "no forwards, no class"
+    );
+    assert_eq!(
+        views[2].profitability,
+        Profitability::Zombie,
+        "old and idle for a month"
+    );
+    assert_eq!(views[2].age_blocks, 200_000);
+    assert!((src.revenue_rate_msat_per_hour - 1500.0 / 720.0).abs() < 1e-9);
+}
