@@ -54,6 +54,7 @@ pub mod __private;
 mod decision;
 mod params;
 pub mod ppm;
+mod reason;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
@@ -74,12 +75,13 @@ pub mod bindings {
 }
 
 pub use bindings::lnpolicy::strategy::types::{
-    ChannelView, Decision, FailureCount, FailureReason, FeeChange, FeePercentiles, FlowClass,
-    FlowStats, LogLevel, NodeKind, Param, ParamKind, ParamSpec, ParamValue, Policy, Profitability,
-    StrategyInfo, Window,
+    ChannelView, Decision, FailureCounts, FeeChange, FeePercentiles, FlowClass, FlowStats,
+    FlowWindows, LogLevel, NodeKind, Param, ParamKind, ParamSpec, ParamValue, Policy,
+    Profitability, StrategyInfo,
 };
 pub use decision::DecisionBuilder;
 pub use params::Params;
+pub use reason::Reason;
 
 /// The host's services, as a trait so that strategy logic runs natively in tests.
 ///

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
-    ChannelView, Decision, FeeChange, FeePercentiles, FlowClass, FlowStats, Host, LogLevel,
-    NodeKind, Param, ParamKind, ParamValue, Policy, Profitability, Strategy, StrategyInfo,
-    decide_with_defaults,
+    ChannelView, Decision, FailureCounts, FeeChange, FeePercentiles, FlowClass, FlowStats,
+    FlowWindows, Host, LogLevel, NodeKind, Param, ParamKind, ParamValue, Policy, Profitability,
+    Strategy, StrategyInfo, decide_with_defaults,
 };
 
 /// The clock [`TestHost::new`] starts at: 2026-01-01 00:00:00 UTC.
@@ -118,6 +118,24 @@ enum Split {
     Sats { local: u64, remote: u64 },
 }
 
+/// Flow statistics of a window without any forwards or failures.
+pub fn no_flow() -> FlowStats {
+    FlowStats {
+        sats_in: 0,
+        sats_out: 0,
+        htlcs_in: 0,
+        htlcs_out: 0,
+        fees_earned_msat: 0,
+        failures: FailureCounts {
+            insufficient_balance: 0,
+            fee_insufficient: 0,
+            incorrect_cltv: 0,
+            channel_unavailable: 0,
+            other: 0,
+        },
+    }
+}
+
 /// Builds a [`ChannelView`] from sensible defaults: 1,000,000 sat capacity, half of it on
 /// our side, active, public, opened by us, about five months old, reserves of 1% each,
 /// [`default_policy`] on both sides, no flow history.
@@ -145,7 +163,6 @@ impl ChannelBuilder {
             view: ChannelView {
                 node: NodeKind::Lnd,
                 channel_id,
-                channel_point: format!("{channel_id:064x}:0"),
                 peer_pubkey: format!("02{channel_id:064x}"),
                 capacity_sat,
                 local_balance_sat: 0,
@@ -160,7 +177,11 @@ impl ChannelBuilder {
                 age_blocks: 20_000,
                 local_policy: default_policy(capacity_sat),
                 peer_policy: Some(default_policy(capacity_sat)),
-                flow: Vec::new(),
+                flow: FlowWindows {
+                    day: no_flow(),
+                    week: no_flow(),
+                    month: no_flow(),
+                },
                 flow_class: FlowClass::Unknown,
                 profitability: Profitability::Unknown,
                 revenue_rate_msat_per_hour: 0.0,
@@ -269,9 +290,9 @@ impl ChannelBuilder {
         self
     }
 
-    /// Adds the flow statistics of one window.
-    pub fn flow(mut self, stats: FlowStats) -> Self {
-        self.view.flow.push(stats);
+    /// Sets the flow statistics of the last day, week and 30 days.
+    pub fn flow(mut self, windows: FlowWindows) -> Self {
+        self.view.flow = windows;
         self
     }
 

@@ -1,5 +1,6 @@
 //! Runtime costs: `decide` per channel for batches of 1, 100 and 10,000
-//! channels against the same rule compiled natively; component load cold vs
+//! channels against the same rule compiled natively and against a guest
+//! that sets a constant fee (the sandbox boundary alone); component load cold vs
 //! cached; file change to live through the watcher.
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ fn decide(c: &mut Criterion) {
     let strategy = runtime
         .load_bytes(lnpolicy_builtins::get("balance_based").unwrap())
         .unwrap();
+    // good_v1 sets a constant fee: its cost is the sandbox boundary alone.
+    let trivial = runtime.load_file(&test_guest("good_v1")).unwrap();
     let params = balance_params();
     let sdk_params: Vec<lnpolicy_sdk::Param> = params
         .iter()
@@ -77,6 +80,24 @@ fn decide(c: &mut Criterion) {
                 assert_eq!(out.decisions.len(), channels.len());
             })
         });
+        group.bench_with_input(
+            BenchmarkId::new("wasm_constant_rule", batch),
+            &channels,
+            |b, channels| {
+                b.iter(|| {
+                    let out = trivial
+                        .decide(DecideCall {
+                            params: &[],
+                            channels,
+                            now: 1_780_000_000,
+                            history: Arc::new(NoHistory),
+                            state: Default::default(),
+                        })
+                        .unwrap();
+                    assert_eq!(out.decisions.len(), channels.len());
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("native", batch), &views, |b, views| {
             let mut host = TestHost::new();
             b.iter(|| {

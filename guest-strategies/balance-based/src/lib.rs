@@ -20,8 +20,8 @@
 //! them, and a policy update would only spend gossip rate limit.
 
 use lnpolicy_sdk::{
-    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Strategy, StrategyInfo, local_ratio,
-    ppm,
+    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Reason, Strategy, StrategyInfo,
+    local_ratio, ppm,
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -68,7 +68,13 @@ impl Config {
 
     /// The outbound rate for a channel with this local ratio.
     fn fee_ppm(&self, ratio: f64) -> u32 {
-        let scarcity = (1.0 - ratio).clamp(0.0, 1.0).powf(self.exponent);
+        let share = (1.0 - ratio).clamp(0.0, 1.0);
+        // powf is a software routine in wasm; the default curve needs none.
+        let scarcity = if self.exponent == 1.0 {
+            share
+        } else {
+            share.powf(self.exponent)
+        };
         ppm::lerp(self.min_fee_ppm, self.max_fee_ppm, scarcity)
     }
 
@@ -95,13 +101,18 @@ impl Config {
         let percent = (ratio * 100.0).round() as u32;
         let decision = Decision::set(channel.channel_id).fee_ppm(fee);
         // With the discount switched off, leave whatever inbound fee the operator set alone.
+        let reason = Reason::new("local ")
+            .int(percent)
+            .text("% → ")
+            .int(fee)
+            .text(" ppm");
         if self.inbound_discount_ppm == 0 {
-            return decision.reason(format!("local {percent}% → {fee} ppm"));
+            return decision.reason(reason.finish());
         }
         let inbound = self.inbound_fee_ppm(ratio, fee);
-        decision.inbound_fee_ppm(inbound).reason(format!(
-            "local {percent}% → {fee} ppm, inbound {inbound} ppm"
-        ))
+        decision
+            .inbound_fee_ppm(inbound)
+            .reason(reason.text(", inbound ").int(inbound).text(" ppm").finish())
     }
 }
 

@@ -35,6 +35,13 @@ impl Default for AnalyticsConfig {
     }
 }
 
+/// One window's totals and failure counts, per channel.
+type WindowData = (
+    Window,
+    HashMap<ChannelId, FlowTotals>,
+    HashMap<ChannelId, Vec<FailureCount>>,
+);
+
 /// Builds the views for one decision cycle at unix time `now`.
 pub fn channel_views(
     store: &Store,
@@ -44,11 +51,7 @@ pub fn channel_views(
     config: &AnalyticsConfig,
 ) -> Result<Vec<Channel>, StoreError> {
     let now_ns = now.saturating_mul(NS);
-    let mut windows: Vec<(
-        Window,
-        HashMap<ChannelId, FlowTotals>,
-        HashMap<ChannelId, Vec<FailureCount>>,
-    )> = Vec::new();
+    let mut windows: Vec<WindowData> = Vec::new();
     for window in Window::ALL {
         let from_ns = now_ns.saturating_sub(window.seconds() * NS);
         let totals = store.flow_totals(from_ns, now_ns)?;

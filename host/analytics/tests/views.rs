@@ -109,11 +109,7 @@ fn windows_classes_and_failures_come_from_the_history() {
     let month = src.flow.iter().find(|f| f.window == Window::Month).unwrap();
     assert_eq!(month.htlcs_out, 3);
     assert_eq!(month.fees_earned_msat, 1500);
-    assert_eq!(
-        src.flow_class,
-        FlowClass::Source,
-        "{week:?}"
-    );
+    assert_eq!(src.flow_class, FlowClass::Source, "{week:?}");
     assert_eq!(views[1].flow_class, FlowClass::Sink);
     assert_eq!(
         views[2].flow_class,

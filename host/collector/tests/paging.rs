@@ -48,7 +48,7 @@ impl FlakyLog {
                 amt_out_msat: 1_000_000,
                 fee_msat: 100,
             });
-            if index % 3 == 0 {
+            if index.is_multiple_of(3) {
                 let index = failures.len() as u64 + 1;
                 failures.push(FailedForward {
                     index,

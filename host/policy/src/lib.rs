@@ -1,11 +1,14 @@
 //! The policy engine: everything between "which strategy runs on this
-//! channel" and "what may be sent to the node". `guard` is the one place
+//! channel" and "what reaches the node". `guard` is the one place
 //! that makes a strategy's output safe, `cycle` the one path from a guest's
 //! output to a recorded, guarded decision, and `params` checks an operator's
-//! parameters against a strategy's schema. charge-lnd config parsing,
+//! parameters against a strategy's schema, and `apply` sends guarded
+//! policies with an intent recorded around each call. charge-lnd config parsing,
 //! matchers and A/B assignment will live here too, so that the limits an
 //! operator writes and the code enforcing them sit side by side.
 
+pub mod apply;
+pub mod config;
 pub mod cycle;
 pub mod guard;
 pub mod params;

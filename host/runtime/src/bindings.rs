@@ -26,42 +26,46 @@ impl From<&core::FeePolicy> for wit::Policy {
     }
 }
 
-fn window(w: core::Window) -> wit::Window {
-    match w {
-        core::Window::Day => wit::Window::Day,
-        core::Window::Week => wit::Window::Week,
-        core::Window::Month => wit::Window::Month,
+fn failure_counts(failures: &[core::FailureCount]) -> wit::FailureCounts {
+    let mut counts = wit::FailureCounts {
+        insufficient_balance: 0,
+        fee_insufficient: 0,
+        incorrect_cltv: 0,
+        channel_unavailable: 0,
+        other: 0,
+    };
+    for f in failures {
+        let slot = match f.reason {
+            core::FailureReason::InsufficientBalance => &mut counts.insufficient_balance,
+            core::FailureReason::FeeInsufficient => &mut counts.fee_insufficient,
+            core::FailureReason::IncorrectCltv => &mut counts.incorrect_cltv,
+            core::FailureReason::ChannelUnavailable => &mut counts.channel_unavailable,
+            core::FailureReason::Other => &mut counts.other,
+        };
+        *slot = slot.saturating_add(f.count);
     }
+    counts
 }
 
-fn failure_reason(r: core::FailureReason) -> wit::FailureReason {
-    match r {
-        core::FailureReason::InsufficientBalance => wit::FailureReason::InsufficientBalance,
-        core::FailureReason::FeeInsufficient => wit::FailureReason::FeeInsufficient,
-        core::FailureReason::IncorrectCltv => wit::FailureReason::IncorrectCltv,
-        core::FailureReason::ChannelUnavailable => wit::FailureReason::ChannelUnavailable,
-        core::FailureReason::Other => wit::FailureReason::Other,
-    }
-}
-
-impl From<&core::FlowStats> for wit::FlowStats {
-    fn from(f: &core::FlowStats) -> Self {
-        wit::FlowStats {
-            window: window(f.window),
+/// The statistics of `window`, zeros when the host has none for it.
+fn flow_stats(flow: &[core::FlowStats], window: core::Window) -> wit::FlowStats {
+    match flow.iter().find(|f| f.window == window) {
+        Some(f) => wit::FlowStats {
             sats_in: f.sats_in,
             sats_out: f.sats_out,
             htlcs_in: f.htlcs_in,
             htlcs_out: f.htlcs_out,
             fees_earned_msat: f.fees_earned_msat,
-            failures: f
-                .failures
-                .iter()
-                .map(|c| wit::FailureCount {
-                    reason: failure_reason(c.reason),
-                    count: c.count,
-                })
-                .collect(),
-        }
+            failures: failure_counts(&f.failures),
+        },
+        None => wit::FlowStats {
+            sats_in: 0,
+            sats_out: 0,
+            htlcs_in: 0,
+            htlcs_out: 0,
+            fees_earned_msat: 0,
+            failures: failure_counts(&[]),
+        },
     }
 }
 
@@ -73,7 +77,6 @@ impl From<&core::Channel> for wit::ChannelView {
                 core::NodeKind::Cln => wit::NodeKind::Cln,
             },
             channel_id: c.id,
-            channel_point: c.channel_point.clone(),
             peer_pubkey: c.peer_pubkey.clone(),
             capacity_sat: c.capacity_sat,
             local_balance_sat: c.local_balance_sat,
@@ -88,7 +91,11 @@ impl From<&core::Channel> for wit::ChannelView {
             age_blocks: c.age_blocks,
             local_policy: (&c.local_policy).into(),
             peer_policy: c.peer_policy.as_ref().map(Into::into),
-            flow: c.flow.iter().map(Into::into).collect(),
+            flow: wit::FlowWindows {
+                day: flow_stats(&c.flow, core::Window::Day),
+                week: flow_stats(&c.flow, core::Window::Week),
+                month: flow_stats(&c.flow, core::Window::Month),
+            },
             flow_class: match c.flow_class {
                 core::FlowClass::Source => wit::FlowClass::Source,
                 core::FlowClass::Sink => wit::FlowClass::Sink,

@@ -1,0 +1,650 @@
+//! The LND client: `lnpolicy_core::NodeClient` over LND's gRPC API.
+//!
+//! - TLS pins the node's exact certificate ([`tls`]); the macaroon travels
+//!   hex-encoded in the `macaroon` metadata header of every call.
+//! - Every call has its own timeout; a lost connection is re-established by
+//!   the channel on the next call (the failed call reports `Unavailable`,
+//!   which is transient, so the caller's retry gets through).
+//! - Failed forwards come from a background `SubscribeHtlcEvents` task
+//!   ([`htlc_events`]), the only place LND reports them.
+//! - The methods called are exactly [`permissions::CLIENT_METHODS`].
+
+pub mod convert;
+mod errors;
+mod htlc_events;
+pub mod macaroon;
+pub mod permissions;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use lnpolicy_core::{
+    FailedForwardPage, FeePolicy, Forward, ForwardPage, NodeChannel, NodeClient, NodeError,
+    NodeInfo, NodeKind,
+};
+use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+use tracing::{debug, warn};
+
+pub use errors::LndError;
+use htlc_events::FailureBuffer;
+pub use htlc_events::SubscriptionStatus;
+use permissions::{
+    FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO, LIST_CHANNELS,
+    Permission, UPDATE_CHANNEL_POLICY,
+};
+
+use crate::lnrpc::lightning_client::LightningClient;
+use crate::lnrpc::{self, UpdateFailure, policy_update_request::Scope};
+use crate::routerrpc::router_client::RouterClient;
+
+/// LND's default gRPC port.
+pub const DEFAULT_GRPC_PORT: u16 = 10009;
+/// LND's own limit for responses (its `DescribeGraph` on mainnet is tens of
+/// MiB; tonic's 4 MiB default would refuse it, and a `GetNodeInfo` of a
+/// large hub gets close).
+pub const MAX_DECODING_MESSAGE_SIZE: usize = 200 * 1024 * 1024;
+
+/// How to reach one LND node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LndConfig {
+    /// `host:port` of the gRPC listener (`--grpc`).
+    pub address: String,
+    /// LND's `tls.cert` (`--tlscert`); its exact bytes are pinned.
+    pub tls_cert_path: PathBuf,
+    /// A macaroon file (`--macaroon`), binary or hex.
+    pub macaroon_path: PathBuf,
+    /// Limit for each unary call.
+    pub call_timeout: Duration,
+    /// Limit for TCP + TLS + HTTP/2 setup and for the HTLC subscription to
+    /// be confirmed when connecting.
+    pub connect_timeout: Duration,
+    /// How many failed forwards the client keeps between reads.
+    pub failure_buffer: usize,
+}
+
+impl LndConfig {
+    pub fn new(
+        address: impl Into<String>,
+        tls_cert_path: impl Into<PathBuf>,
+        macaroon_path: impl Into<PathBuf>,
+    ) -> Self {
+        LndConfig {
+            address: address.into(),
+            tls_cert_path: tls_cert_path.into(),
+            macaroon_path: macaroon_path.into(),
+            call_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            failure_buffer: 50_000,
+        }
+    }
+
+    /// Paths as LND lays them out under `--lnddir`: `tls.cert`, and in
+    /// `data/chain/bitcoin/<network>/` our least-privilege `lnpolicy.macaroon`
+    /// if the operator baked one, else `admin.macaroon`.
+    pub fn from_lnddir(lnddir: &Path, network: &str) -> Self {
+        let macaroons = lnddir.join("data/chain/bitcoin").join(network);
+        let ours = macaroons.join("lnpolicy.macaroon");
+        let macaroon = if ours.exists() {
+            ours
+        } else {
+            macaroons.join("admin.macaroon")
+        };
+        LndConfig::new(
+            format!("127.0.0.1:{DEFAULT_GRPC_PORT}"),
+            lnddir.join("tls.cert"),
+            macaroon,
+        )
+    }
+}
+
+/// The LND implementation of the method whitelist.
+pub struct LndClient {
+    lightning: LightningClient<Channel>,
+    macaroon: MetadataValue<Ascii>,
+    /// What the macaroon grants, for naming what a refused call lacks.
+    granted: Arc<Vec<Permission>>,
+    call_timeout: Duration,
+    identity: OnceCell<String>,
+    failures: Arc<FailureBuffer>,
+    subscription: JoinHandle<()>,
+}
+
+impl Drop for LndClient {
+    fn drop(&mut self) {
+        self.subscription.abort();
+    }
+}
+
+fn read_macaroon(path: &Path) -> Result<(Vec<u8>, Vec<Permission>), LndError> {
+    let shown = path.display().to_string();
+    let contents = std::fs::read(path).map_err(|e| LndError::Macaroon {
+        path: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    let raw = macaroon::macaroon_bytes(&contents);
+    let parsed = macaroon::Macaroon::deserialize(&raw).map_err(|e| LndError::Macaroon {
+        path: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    // A macaroon from another issuer still works if LND accepts it; we just
+    // cannot list its permissions.
+    let granted = macaroon::decode_lnd_identifier(parsed.identifier())
+        .map(|id| macaroon::granted_permissions(&id))
+        .unwrap_or_default();
+    Ok((raw, granted))
+}
+
+/// The pinned-TLS HTTP/2 channel `LndClient` runs on, connected now so a
+/// wrong certificate or an unreachable node fails here. Exposed for tools
+/// and tests that drive the generated clients directly; the daemon uses
+/// `LndClient`, whose methods are the whitelist.
+pub async fn connect_channel(config: &LndConfig) -> Result<Channel, LndError> {
+    let pinned = tls::load_certificate(&config.tls_cert_path)?;
+    let provider = tls::crypto_provider();
+    let verifier = Arc::new(tls::PinnedCertVerifier::new(pinned, &provider));
+    let connector = tls::PinnedTlsConnector::new(tls::client_config(verifier.clone()));
+    let endpoint = Endpoint::from_shared(format!("https://{}", config.address))
+        .map_err(|e| LndError::Address {
+            address: config.address.clone(),
+            detail: errors::error_chain(&e),
+        })?
+        .connect_timeout(config.connect_timeout)
+        // Keepalive pings notice a dead connection under the long-lived
+        // HTLC stream instead of waiting on TCP.
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true);
+    endpoint
+        .connect_with_connector(tower::service_fn(move |uri| {
+            let connector = connector.clone();
+            async move { connector.connect(uri).await }
+        }))
+        .await
+        .map_err(|e| match verifier.last_mismatch() {
+            Some(mismatch) => LndError::CertificateMismatch {
+                address: config.address.clone(),
+                mismatch,
+            },
+            None => LndError::Connect {
+                address: config.address.clone(),
+                detail: errors::error_chain(&e),
+            },
+        })
+}
+
+impl LndClient {
+    /// Connects (TLS handshake included, so a wrong certificate fails here),
+    /// starts the HTLC event subscription and waits briefly for LND to
+    /// confirm it, so failures from now on are captured.
+    pub async fn connect(config: &LndConfig) -> Result<LndClient, LndError> {
+        let (raw_macaroon, granted) = read_macaroon(&config.macaroon_path)?;
+        let macaroon: MetadataValue<Ascii> = hex::encode(raw_macaroon)
+            .parse()
+            .expect("hex is a valid header value");
+
+        let channel = connect_channel(config).await?;
+        let lightning = LightningClient::new(channel.clone())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
+        let router = RouterClient::new(channel);
+        let granted = Arc::new(granted);
+        let failures = Arc::new(FailureBuffer::new(config.failure_buffer));
+        let mut status = failures.subscribe_status();
+        let subscription = tokio::spawn(htlc_events::run(
+            router,
+            macaroon.clone(),
+            granted.clone(),
+            failures.clone(),
+        ));
+        let confirmed = tokio::time::timeout(
+            config.connect_timeout,
+            status.wait_for(|s| {
+                matches!(s, SubscriptionStatus::Live | SubscriptionStatus::Refused(_))
+            }),
+        )
+        .await;
+        if !matches!(confirmed, Ok(Ok(_))) {
+            warn!(
+                status = ?failures.status(),
+                "HTLC event subscription not confirmed yet; it keeps retrying in the background"
+            );
+        }
+
+        Ok(LndClient {
+            lightning,
+            macaroon,
+            granted,
+            call_timeout: config.call_timeout,
+            identity: OnceCell::new(),
+            failures,
+            subscription,
+        })
+    }
+
+    /// The state of the background HTLC event subscription.
+    pub fn subscription_status(&self) -> SubscriptionStatus {
+        self.failures.status()
+    }
+
+    /// One unary call: macaroon header, grpc-timeout, local timeout, and
+    /// the status mapped to a `NodeError` naming `method`.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        message: Req,
+        send: F,
+    ) -> Result<Resp, NodeError>
+    where
+        F: FnOnce(LightningClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("macaroon", self.macaroon.clone());
+        request.set_timeout(self.call_timeout);
+        let started = Instant::now();
+        let outcome =
+            tokio::time::timeout(self.call_timeout, send(self.lightning.clone(), request)).await;
+        let result = match outcome {
+            Err(_) => Err(NodeError::Timeout { method }),
+            Ok(Err(status)) => Err(errors::map_status(method, &status, &self.granted)),
+            Ok(Ok(response)) => Ok(response.into_inner()),
+        };
+        match &result {
+            Ok(_) => debug!(
+                method,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "LND call"
+            ),
+            Err(err) => warn!(method, error = %err, "LND call failed"),
+        }
+        result
+    }
+
+    async fn get_info_raw(&self) -> Result<lnrpc::GetInfoResponse, NodeError> {
+        self.call(GET_INFO, lnrpc::GetInfoRequest {}, |mut c, r| async move {
+            c.get_info(r).await
+        })
+        .await
+    }
+
+    /// Our node's pubkey, asked once: it decides which side of a graph edge
+    /// is ours.
+    async fn identity(&self) -> Result<&str, NodeError> {
+        self.identity
+            .get_or_try_init(|| async { Ok(self.get_info_raw().await?.identity_pubkey) })
+            .await
+            .map(String::as_str)
+    }
+
+    /// `GetChanInfo`, with "no such edge" as `None` (LND can have a channel
+    /// whose graph edge is missing).
+    async fn chan_info(&self, chan_id: u64) -> Result<Option<lnrpc::ChannelEdge>, NodeError> {
+        let request = lnrpc::ChanInfoRequest {
+            chan_id,
+            chan_point: String::new(),
+        };
+        let result = self
+            .call(GET_CHAN_INFO, request, |mut c, r| async move {
+                c.get_chan_info(r).await
+            })
+            .await;
+        match result {
+            Ok(edge) => Ok(Some(edge)),
+            Err(NodeError::Rejected { detail, .. }) if is_not_found(&detail) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GetNodeInfo` with the node's channels; an unknown node is `None`.
+    async fn node_info(&self, pub_key: &str) -> Result<Option<lnrpc::NodeInfo>, NodeError> {
+        let request = lnrpc::NodeInfoRequest {
+            pub_key: pub_key.to_owned(),
+            include_channels: true,
+        };
+        let result = self
+            .call(GET_NODE_INFO, request, |mut c, r| async move {
+                c.get_node_info(r).await
+            })
+            .await;
+        match result {
+            Ok(info) => Ok(Some(info)),
+            Err(NodeError::Rejected { detail, .. }) if is_not_found(&detail) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn is_not_found(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("not found") || d.contains("unable to find")
+}
+
+fn protocol(method: &'static str, detail: String) -> NodeError {
+    NodeError::Protocol { method, detail }
+}
+
+fn unsigned(method: &'static str, field: &str, value: i64) -> Result<u64, NodeError> {
+    u64::try_from(value).map_err(|_| protocol(method, format!("negative {field}: {value}")))
+}
+
+fn narrow(method: &'static str, field: &str, value: i64) -> Result<u32, NodeError> {
+    u32::try_from(value).map_err(|_| protocol(method, format!("{field} out of range: {value}")))
+}
+
+/// Our policy: fees from `FeeReport` (LND's own view of what it charges),
+/// the rest from our side of the graph edge.
+fn local_policy(
+    side: Option<&lnrpc::RoutingPolicy>,
+    fees: Option<&lnrpc::ChannelFeeReport>,
+) -> Result<FeePolicy, NodeError> {
+    let mut policy = match side {
+        Some(side) => routing_policy(GET_NODE_INFO, side)?,
+        None => FeePolicy::default(),
+    };
+    if let Some(fees) = fees {
+        policy.base_fee_msat = narrow(FEE_REPORT, "base_fee_msat", fees.base_fee_msat)?;
+        policy.fee_ppm = narrow(FEE_REPORT, "fee_per_mil", fees.fee_per_mil)?;
+        policy.inbound_base_fee_msat = fees.inbound_base_fee_msat;
+        policy.inbound_fee_ppm = fees.inbound_fee_per_mil;
+    }
+    Ok(policy)
+}
+
+fn routing_policy(method: &'static str, p: &lnrpc::RoutingPolicy) -> Result<FeePolicy, NodeError> {
+    Ok(FeePolicy {
+        base_fee_msat: narrow(method, "fee_base_msat", p.fee_base_msat)?,
+        fee_ppm: narrow(method, "fee_rate_milli_msat", p.fee_rate_milli_msat)?,
+        inbound_base_fee_msat: p.inbound_fee_base_msat,
+        inbound_fee_ppm: p.inbound_fee_rate_milli_msat,
+        min_htlc_msat: unsigned(method, "min_htlc", p.min_htlc)?,
+        max_htlc_msat: p.max_htlc_msat,
+        time_lock_delta: p.time_lock_delta,
+        disabled: p.disabled,
+    })
+}
+
+/// (ours, theirs) sides of an edge.
+fn sides<'a>(
+    edge: &'a lnrpc::ChannelEdge,
+    me: &str,
+) -> (
+    Option<&'a lnrpc::RoutingPolicy>,
+    Option<&'a lnrpc::RoutingPolicy>,
+) {
+    if edge.node1_pub == me {
+        (edge.node1_policy.as_ref(), edge.node2_policy.as_ref())
+    } else {
+        (edge.node2_policy.as_ref(), edge.node1_policy.as_ref())
+    }
+}
+
+fn node_channel(
+    ch: &lnrpc::Channel,
+    edge: Option<&lnrpc::ChannelEdge>,
+    fees: Option<&lnrpc::ChannelFeeReport>,
+    me: &str,
+) -> Result<NodeChannel, NodeError> {
+    let m = LIST_CHANNELS;
+    let (ours, theirs) = edge.map_or((None, None), |e| sides(e, me));
+    if edge.is_none() {
+        warn!(
+            chan_id = ch.chan_id,
+            "no graph edge for channel: cltv delta and htlc limits unknown"
+        );
+    }
+    // LND's local constraints bound what *we* may offer the peer: our
+    // reserve, our in-flight cap, our HTLC count, the peer's minimum.
+    let local = ch.local_constraints.unwrap_or_default();
+    let remote = ch.remote_constraints.unwrap_or_default();
+    Ok(NodeChannel {
+        id: ch.chan_id,
+        channel_point: ch.channel_point.clone(),
+        peer_pubkey: ch.remote_pubkey.clone(),
+        capacity_sat: unsigned(m, "capacity", ch.capacity)?,
+        local_balance_sat: unsigned(m, "local_balance", ch.local_balance)?,
+        remote_balance_sat: unsigned(m, "remote_balance", ch.remote_balance)?,
+        commit_fee_sat: unsigned(m, "commit_fee", ch.commit_fee)?,
+        unsettled_balance_sat: unsigned(m, "unsettled_balance", ch.unsettled_balance)?,
+        local_reserve_sat: local.chan_reserve_sat,
+        remote_reserve_sat: remote.chan_reserve_sat,
+        pending_htlcs: u32::try_from(ch.pending_htlcs.len()).unwrap_or(u32::MAX),
+        max_accepted_htlcs: local.max_accepted_htlcs,
+        max_in_flight_msat: local.max_pending_amt_msat,
+        min_htlc_msat: local.min_htlc_msat,
+        active: ch.active,
+        private: ch.private,
+        initiator: ch.initiator,
+        total_sent_sat: unsigned(m, "total_satoshis_sent", ch.total_satoshis_sent)?,
+        total_received_sat: unsigned(m, "total_satoshis_received", ch.total_satoshis_received)?,
+        local_policy: local_policy(ours, fees)?,
+        peer_policy: theirs
+            .map(|p| routing_policy(GET_NODE_INFO, p))
+            .transpose()?,
+    })
+}
+
+fn forward(index: u64, event: &lnrpc::ForwardingEvent) -> Forward {
+    #[allow(deprecated)]
+    let seconds = event.timestamp;
+    Forward {
+        index,
+        at_ns: if event.timestamp_ns != 0 {
+            event.timestamp_ns
+        } else {
+            seconds.saturating_mul(1_000_000_000)
+        },
+        chan_in: event.chan_id_in,
+        chan_out: event.chan_id_out,
+        amt_in_msat: event.amt_in_msat,
+        amt_out_msat: event.amt_out_msat,
+        fee_msat: event.fee_msat,
+    }
+}
+
+#[async_trait]
+impl NodeClient for LndClient {
+    fn kind(&self) -> NodeKind {
+        NodeKind::Lnd
+    }
+
+    async fn get_info(&self) -> Result<NodeInfo, NodeError> {
+        let info = self.get_info_raw().await?;
+        // Identity never changes; remember it for edge orientation.
+        let _ = self.identity.set(info.identity_pubkey.clone());
+        Ok(NodeInfo {
+            kind: NodeKind::Lnd,
+            pubkey: info.identity_pubkey,
+            alias: info.alias,
+            version: info.version,
+            block_height: info.block_height,
+            synced_to_chain: info.synced_to_chain,
+            synced_to_graph: info.synced_to_graph,
+        })
+    }
+
+    /// ListChannels for balances, FeeReport for our fees, one GetNodeInfo of
+    /// our own node for both directions' policies of every public channel,
+    /// and GetChanInfo only for channels that answer lacks (private ones):
+    /// a handful of calls however many channels there are.
+    async fn list_channels(&self) -> Result<Vec<NodeChannel>, NodeError> {
+        let me = self.identity().await?.to_owned();
+        let channels = self
+            .call(
+                LIST_CHANNELS,
+                lnrpc::ListChannelsRequest::default(),
+                |mut c, r| async move { c.list_channels(r).await },
+            )
+            .await?
+            .channels;
+        let fees: HashMap<u64, lnrpc::ChannelFeeReport> = self
+            .call(
+                FEE_REPORT,
+                lnrpc::FeeReportRequest {},
+                |mut c, r| async move { c.fee_report(r).await },
+            )
+            .await?
+            .channel_fees
+            .into_iter()
+            .map(|f| (f.chan_id, f))
+            .collect();
+        let mut edges: HashMap<u64, lnrpc::ChannelEdge> = self
+            .node_info(&me)
+            .await?
+            .map(|info| info.channels)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.channel_id, e))
+            .collect();
+        let mut out = Vec::with_capacity(channels.len());
+        for ch in &channels {
+            if let Entry::Vacant(slot) = edges.entry(ch.chan_id)
+                && let Some(edge) = self.chan_info(ch.chan_id).await?
+            {
+                slot.insert(edge);
+            }
+            out.push(node_channel(
+                ch,
+                edges.get(&ch.chan_id),
+                fees.get(&ch.chan_id),
+                &me,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// ForwardingHistory paged by offset: start_time stays 0 so the offset
+    /// is the absolute position in LND's log, end_time 0 means "now".
+    async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError> {
+        if limit == 0 {
+            return Ok(ForwardPage {
+                forwards: Vec::new(),
+                next_index: from_index,
+            });
+        }
+        let index_offset = u32::try_from(from_index).map_err(|_| NodeError::Rejected {
+            method: FORWARDING_HISTORY,
+            detail: format!("index {from_index} is beyond LND's 32-bit offsets"),
+        })?;
+        let request = lnrpc::ForwardingHistoryRequest {
+            start_time: 0,
+            end_time: 0,
+            index_offset,
+            num_max_events: limit,
+        };
+        let response = self
+            .call(FORWARDING_HISTORY, request, |mut c, r| async move {
+                c.forwarding_history(r).await
+            })
+            .await?;
+        let forwards = response
+            .forwarding_events
+            .iter()
+            .zip(from_index + 1..)
+            .map(|(event, index)| forward(index, event))
+            .collect::<Vec<_>>();
+        let next_index = u64::from(response.last_offset_index);
+        if next_index != from_index + forwards.len() as u64 {
+            return Err(protocol(
+                FORWARDING_HISTORY,
+                format!(
+                    "last_offset_index {next_index} after {} events from offset {from_index}",
+                    forwards.len()
+                ),
+            ));
+        }
+        Ok(ForwardPage {
+            forwards,
+            next_index,
+        })
+    }
+
+    async fn failed_forwards(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<FailedForwardPage, NodeError> {
+        self.failures.page(from_index, limit)
+    }
+
+    /// From `GetNodeInfo(peer, include_channels)`: only the peer's own
+    /// edges, where `DescribeGraph` would ship the whole network (tens of
+    /// MiB on mainnet) to read a few of them. Disabled directions and the
+    /// peer's channels with us are left out: they are not competing prices.
+    async fn peer_fee_rates(&self, peer_pubkey: &str) -> Result<Vec<u32>, NodeError> {
+        let me = self.identity().await?.to_owned();
+        let Some(info) = self.node_info(peer_pubkey).await? else {
+            return Ok(Vec::new());
+        };
+        let mut rates = Vec::new();
+        for edge in &info.channels {
+            if edge.node1_pub == me || edge.node2_pub == me {
+                continue;
+            }
+            let (theirs, _) = sides(edge, peer_pubkey);
+            if let Some(policy) = theirs.filter(|p| !p.disabled) {
+                rates.push(narrow(
+                    GET_NODE_INFO,
+                    "fee_rate_milli_msat",
+                    policy.fee_rate_milli_msat,
+                )?);
+            }
+        }
+        Ok(rates)
+    }
+
+    /// Sends the whole policy, every field set: LND overwrites base fee and
+    /// rate with 0 when omitted and validates time_lock_delta on every call.
+    async fn update_policy(
+        &self,
+        channel: &NodeChannel,
+        policy: &FeePolicy,
+    ) -> Result<(), NodeError> {
+        let point = convert::channel_point(&channel.channel_point).map_err(|detail| {
+            NodeError::Rejected {
+                method: UPDATE_CHANNEL_POLICY,
+                detail,
+            }
+        })?;
+        let request = lnrpc::PolicyUpdateRequest {
+            scope: Some(Scope::ChanPoint(point)),
+            base_fee_msat: i64::from(policy.base_fee_msat),
+            fee_rate: 0.0,
+            fee_rate_ppm: policy.fee_ppm,
+            time_lock_delta: policy.time_lock_delta,
+            max_htlc_msat: policy.max_htlc_msat,
+            min_htlc_msat: policy.min_htlc_msat,
+            min_htlc_msat_specified: true,
+            inbound_fee: Some(lnrpc::InboundFee {
+                base_fee_msat: policy.inbound_base_fee_msat,
+                fee_rate_ppm: policy.inbound_fee_ppm,
+            }),
+        };
+        let response = self
+            .call(UPDATE_CHANNEL_POLICY, request, |mut c, r| async move {
+                c.update_channel_policy(r).await
+            })
+            .await?;
+        match response.failed_updates.first() {
+            None => Ok(()),
+            Some(failed) if failed.reason() == UpdateFailure::NotFound => {
+                Err(NodeError::UnknownChannel {
+                    channel: channel.id,
+                })
+            }
+            Some(failed) => Err(NodeError::Rejected {
+                method: UPDATE_CHANNEL_POLICY,
+                detail: format!("{}: {}", failed.reason().as_str_name(), failed.update_error),
+            }),
+        }
+    }
+}

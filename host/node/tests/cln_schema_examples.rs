@@ -1,0 +1,276 @@
+//! Every example response in Core Lightning's own schemas (copied into
+//! `tests/cln-schemas/`) goes through the CLN client's decoding path: the
+//! same `wire::decode` and conversions `ClnClient` applies to a live answer.
+
+use std::path::PathBuf;
+
+use lnpolicy_core::{FailureReason, NodeError, NodeKind};
+use lnpolicy_node::cln::parse_scid;
+use lnpolicy_node::cln::wire::{
+    self, ClnResponse, Getinfo, ListChannels, ListForwards, ListPeerChannels, SetChannel,
+};
+use serde_json::Value;
+
+/// Our node in CLN's examples (its `getinfo` example's id).
+const OUR_ID: &str = "033845802d25b4e074ccfd7cd8b339a41dc75bf9978a034800444b51d42b07799a";
+
+/// The example responses of one method's schema.
+fn examples(method: &str) -> Vec<Value> {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "cln-schemas",
+        &format!("{method}.json"),
+    ]
+    .iter()
+    .collect();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let examples: Vec<Value> = schema["examples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method}: no examples"))
+        .iter()
+        .map(|e| e["response"].clone())
+        .collect();
+    assert!(!examples.is_empty(), "{method}: no examples");
+    examples
+}
+
+fn decode_all<R: ClnResponse>() -> Vec<R> {
+    examples(R::METHOD)
+        .into_iter()
+        .map(|v| wire::decode::<R>(v).unwrap_or_else(|e| panic!("{}: {e}", R::METHOD)))
+        .collect()
+}
+
+/// The same answer with every `*_msat` integer rewritten as `"NNNmsat"`, the
+/// spelling of CLN before v23 and of cln-rpc.
+fn msat_as_strings(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::Number(n) if k.ends_with("_msat") => {
+                            Value::String(format!("{}msat", n.as_u64().unwrap()))
+                        }
+                        other => msat_as_strings(other),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(msat_as_strings).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn getinfo_examples_decode() {
+    for info in decode_all::<Getinfo>() {
+        let info = info.node_info();
+        assert_eq!(info.kind, NodeKind::Cln);
+        assert_eq!(info.pubkey, OUR_ID);
+        assert_eq!(info.version, "v26.09");
+        assert_eq!(info.block_height, 114);
+        assert!(info.synced_to_chain && info.synced_to_graph);
+    }
+}
+
+#[test]
+fn listpeerchannels_examples_decode_into_node_channels() {
+    let gossip: ListChannels = wire::decode(examples("listchannels").remove(0)).unwrap();
+    for (n, peers) in decode_all::<ListPeerChannels>().iter().enumerate() {
+        let without_gossip = ListChannels { channels: vec![] };
+        let from_updates = wire::node_channels(peers, &without_gossip, OUR_ID).unwrap();
+        let from_gossip = wire::node_channels(peers, &gossip, OUR_ID).unwrap();
+        let open = peers.channels.iter().filter(|c| c.is_open()).count();
+        assert_eq!(from_updates.len(), open, "example {n}");
+        assert!(open >= 1);
+
+        let c = from_gossip
+            .iter()
+            .find(|c| c.id == parse_scid("116x1x1").unwrap())
+            .unwrap();
+        assert_eq!(
+            c.channel_point,
+            "6958d6b2c23a79254dfd48b9b3d2a357c8c12c52a8bbd90bf48bd04e55996368:1"
+        );
+        assert_eq!(
+            c.peer_pubkey,
+            "038194b5f32bdf0aa59812c86c4ef7ad2f294104fa027d1ace9b469bb6f88cf37b"
+        );
+        assert_eq!(
+            (c.capacity_sat, c.local_balance_sat, c.remote_balance_sat),
+            (1_000_000, 609_507, 390_492)
+        );
+        assert_eq!((c.pending_htlcs, c.unsettled_balance_sat), (1, 4_000));
+        assert_eq!(
+            (c.local_reserve_sat, c.remote_reserve_sat),
+            (10_000, 10_000)
+        );
+        assert_eq!(c.commit_fee_sat, 4_867);
+        assert_eq!(c.max_accepted_htlcs, 483);
+        assert_eq!(c.max_in_flight_msat, u64::MAX);
+        assert!(c.active && !c.private && !c.initiator);
+        assert_eq!((c.total_received_sat, c.total_sent_sat), (610_507, 1_000));
+        let local = c.local_policy;
+        assert_eq!(
+            (local.base_fee_msat, local.fee_ppm, local.time_lock_delta),
+            (1, 10, 6)
+        );
+        assert_eq!((local.min_htlc_msat, local.max_htlc_msat), (0, 990_000_000));
+        assert_eq!((local.inbound_fee_ppm, local.inbound_base_fee_msat), (0, 0));
+        // Gossip and the peer's direct update agree in CLN's example.
+        let peer = c.peer_policy.unwrap();
+        assert_eq!(
+            (peer.base_fee_msat, peer.fee_ppm, peer.time_lock_delta),
+            (1, 10, 6)
+        );
+        assert!(!peer.disabled);
+        let direct = from_updates.iter().find(|d| d.id == c.id).unwrap();
+        assert_eq!(direct.peer_policy, c.peer_policy);
+    }
+}
+
+#[test]
+fn closing_channels_are_not_listed() {
+    let peers = decode_all::<ListPeerChannels>().pop().unwrap();
+    let listed = wire::node_channels(&peers, &ListChannels { channels: vec![] }, OUR_ID).unwrap();
+    let ids: Vec<_> = listed.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [
+            parse_scid("116x1x1").unwrap(),
+            parse_scid("130x1x0").unwrap()
+        ]
+    );
+    assert!(listed[1].initiator);
+}
+
+#[test]
+fn listforwards_examples_decode_and_page() {
+    let pages = decode_all::<ListForwards>();
+    for page in &pages {
+        for f in &page.forwards {
+            f.outcome().unwrap();
+        }
+    }
+    // Example 2 is the whole log: 1-6 settled, 7-8 local_failed, 9 offered,
+    // 10 local_failed, 11-12 settled.
+    let log = &pages[1];
+    let settled = wire::settled_forwards(log, 0).unwrap();
+    assert_eq!(
+        settled.items.iter().map(|f| f.index).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!((settled.next_index, settled.stalled), (9, true));
+    let first = &settled.items[0];
+    assert_eq!(first.chan_in, parse_scid("116x1x1").unwrap());
+    assert_eq!(first.chan_out, parse_scid("118x1x0").unwrap());
+    assert_eq!(
+        (first.amt_in_msat, first.amt_out_msat, first.fee_msat),
+        (10_001, 10_000, 1)
+    );
+    assert_eq!(first.at_ns, 1_738_000_000_000_000_000);
+
+    let failed = wire::failed_forwards(log, 0).unwrap();
+    let reasons: Vec<_> = failed.items.iter().map(|f| (f.index, f.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            (7, FailureReason::IncorrectCltv),
+            (8, FailureReason::ChannelUnavailable)
+        ]
+    );
+    assert_eq!(
+        failed.items[0].chan_out,
+        Some(parse_scid("118x1x0").unwrap())
+    );
+    assert_eq!((failed.next_index, failed.stalled), (9, true));
+
+    // Once forward 9 resolves the cursor moves on; from 10 the rest is final.
+    let rest = wire::settled_forwards(log, 10).unwrap();
+    assert_eq!(
+        rest.items.iter().map(|f| f.index).collect::<Vec<_>>(),
+        [11, 12]
+    );
+    assert_eq!((rest.next_index, rest.stalled), (13, false));
+    let rest_failed = wire::failed_forwards(log, 10).unwrap();
+    assert_eq!(rest_failed.items[0].reason, FailureReason::FeeInsufficient);
+}
+
+#[test]
+fn listchannels_examples_decode() {
+    let all = decode_all::<ListChannels>();
+    for list in &all {
+        for half in &list.channels {
+            half.scid().unwrap();
+            half.policy().unwrap();
+        }
+    }
+    let graph = &all[1];
+    let inactive = graph.channels.iter().find(|c| !c.active).unwrap();
+    assert!(inactive.policy().unwrap().disabled);
+    let peer = "02287bfac8b99b35477ebe9334eede1e32b189e24644eb701c079614712331cec0";
+    assert_eq!(wire::peer_fee_rates(graph, peer, OUR_ID), [10]);
+    // 03cecbfd's only channel elsewhere that is enabled... none: 120x1x0 and
+    // 132x1x0 are both disabled from its side, and 130x1x0 leads to us.
+    let peer = "03cecbfdc68544cc596223b68ce0710c9e5d2c9cb317ee07822d95079acc703d31";
+    assert!(wire::peer_fee_rates(graph, peer, OUR_ID).is_empty());
+}
+
+#[test]
+fn setchannel_examples_decode_and_confirm() {
+    let answers = decode_all::<SetChannel>();
+    let second = &answers[1];
+    let applied = second.confirm("122x1x1", 4000, 300).unwrap();
+    assert_eq!(applied.maximum_htlc_out_msat.0, 990_000_000);
+    assert!(second.confirm("122x1x1", 4000, 301).is_err());
+    assert!(second.confirm("1x1x1", 4000, 300).is_err());
+    answers[0].confirm("130x1x0", 1, 10).unwrap();
+}
+
+#[test]
+fn amounts_as_strings_decode_the_same() {
+    let ours = |v: &Value| {
+        let peers: ListPeerChannels = wire::decode(v.clone()).unwrap();
+        wire::node_channels(&peers, &ListChannels { channels: vec![] }, OUR_ID).unwrap()
+    };
+    for v in examples("listpeerchannels") {
+        assert_eq!(ours(&v), ours(&msat_as_strings(&v)));
+    }
+    let forwards = |v: &Value| {
+        let page: ListForwards = wire::decode(v.clone()).unwrap();
+        (
+            wire::settled_forwards(&page, 0).unwrap(),
+            wire::failed_forwards(&page, 0).unwrap(),
+        )
+    };
+    for v in examples("listforwards") {
+        let strings = msat_as_strings(&v);
+        assert_ne!(strings, v);
+        assert_eq!(forwards(&v), forwards(&strings));
+    }
+    for v in examples("listchannels") {
+        let a: ListChannels = wire::decode(v.clone()).unwrap();
+        let b: ListChannels = wire::decode(msat_as_strings(&v)).unwrap();
+        let policies = |l: &ListChannels| {
+            l.channels
+                .iter()
+                .map(|c| c.policy().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(policies(&a), policies(&b));
+    }
+}
+
+#[test]
+fn a_malformed_answer_is_a_protocol_error() {
+    let mut v = examples("listforwards").remove(0);
+    v["forwards"][0]["in_msat"] = Value::from(-1);
+    match wire::decode::<ListForwards>(v) {
+        Err(NodeError::Protocol { method, .. }) => assert_eq!(method, "listforwards"),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}

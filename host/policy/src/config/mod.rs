@@ -1,0 +1,311 @@
+//! charge-lnd compatible configuration: an operator's existing charge-lnd config must load
+//! unchanged and select the same policy for every channel. The format and every key are
+//! described for operators in `docs/config.md`.
+//!
+//! The pipeline, one module each:
+//! - `ini`: the text, read as Python's configparser reads it;
+//! - `interpolate`: `[DEFAULT]` merged into each section, `${section:key}` references expanded;
+//! - `sections`, `matchers`, `properties`: each key checked and sorted into conditions
+//!   ([`Condition`]) and settings ([`Settings`]);
+//! - `select`: the policy for one channel, from a [`MatchInput`].
+//!
+//! Loading reports every error it can find, each with file, line and key, so that
+//! `lnpolicy --check` lists all mistakes at once; [`check`] is that entry point.
+
+mod errors;
+mod ini;
+mod input;
+mod interpolate;
+mod matchers;
+mod properties;
+mod sections;
+mod select;
+mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::guard::{GuardConfig, GuardConfigError};
+
+pub use errors::{ConfigError, ConfigErrors, ErrorKind, Location, MatchError, Note, NoteKind};
+pub use input::{
+    ActivityCounts, ChainFacts, ChannelFacts, MatchInput, PeerFacts, PendingHtlc, SharedChannel,
+};
+pub use matchers::{
+    ACTIVITY_LEVEL_PERIOD_SECS, ActivityLevel, ActivityMeasure, ActivityWindow, Condition,
+    DEFAULT_CONF_TARGET, Fact, Flag, SECONDS_PER_BLOCK, Test,
+};
+pub use properties::{GUARD_KEYS, GuardOverrides, Origin, PROPERTY_KEYS, Properties, Settings};
+pub use sections::{FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
+pub use select::{ResolvedParams, SectionRef, Selection};
+
+use sections::Ctx;
+
+/// A loaded config file, with every file it includes through `use_config`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    path: Arc<Path>,
+    sections: Vec<Section>,
+    fallback: Option<Section>,
+    /// By resolved `config_file` path.
+    includes: BTreeMap<PathBuf, Arc<Config>>,
+    notes: Vec<Note>,
+}
+
+/// What `lnpolicy --check` reports: every error found (not just the first, so one run shows
+/// everything to fix) and the notes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckReport {
+    pub errors: Vec<ConfigError>,
+    pub notes: Vec<Note>,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Loads `path` and everything it refers to and reports all errors and notes.
+pub fn check(path: impl AsRef<Path>) -> CheckReport {
+    let mut loader = Loader::default();
+    loader.load_path(path.as_ref());
+    CheckReport {
+        errors: loader.errors,
+        notes: loader.notes,
+    }
+}
+
+impl Config {
+    /// Reads and checks `path`, its `file://` lists and its `use_config` files.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        let mut loader = Loader::default();
+        let config = loader.load_path(path.as_ref());
+        loader.finish(config)
+    }
+
+    /// Like [`Config::load`] with the text given; `path` names the file in messages and is
+    /// what relative `file://` lists and `config_file` paths are resolved against.
+    pub fn parse(path: impl AsRef<Path>, text: &str) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        let mut loader = Loader::default();
+        loader.stack.push(canonical(path));
+        let config = loader.load_text(path, text);
+        loader.finish(Some(config))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sections other than `[default]`, in file order.
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+
+    /// `[default]`, if the file has one.
+    pub fn fallback(&self) -> Option<&Section> {
+        self.fallback.as_ref()
+    }
+
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections
+            .iter()
+            .chain(&self.fallback)
+            .find(|s| s.name == name)
+    }
+
+    /// The files `use_config` sections of this file refer to, loaded.
+    pub fn includes(&self) -> impl Iterator<Item = (&Path, &Config)> {
+        self.includes.iter().map(|(p, c)| (p.as_path(), c.as_ref()))
+    }
+
+    /// The notes of this file and the files it includes.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// The periods, in seconds, [`MatchInput::activity`] must have counts for.
+    pub fn activity_periods(&self) -> BTreeSet<u64> {
+        self.collect(&|c: &Condition| c.activity_period())
+    }
+
+    /// The confirmation targets [`ChainFacts::fee_rate_sat_vb`] must have estimates for.
+    pub fn conf_targets(&self) -> BTreeSet<u32> {
+        self.collect(&|c: &Condition| c.conf_target())
+    }
+
+    fn collect<T: Ord>(&self, pick: &dyn Fn(&Condition) -> Option<T>) -> BTreeSet<T> {
+        let own = self
+            .sections
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .filter_map(pick);
+        let included = self.includes.values().flat_map(|c| c.collect(pick));
+        own.chain(included).collect()
+    }
+
+    /// Checks each section's `guard.*` keys against the daemon-wide limits `base`: a section
+    /// may combine with them into a range that allows nothing. Combinations of several
+    /// sections' keys are only known per channel; validate the merged result there too.
+    pub fn validate_guard(&self, base: &GuardConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for section in self.sections.iter().chain(&self.fallback) {
+            let overrides = &section.settings.guard;
+            if overrides.is_empty() {
+                continue;
+            }
+            if let Err(error) = overrides.apply(base).validate() {
+                let (GuardConfigError::InvertedRange {
+                    min_key, max_key, ..
+                }
+                | GuardConfigError::InboundRangeExcludesZero {
+                    min_key, max_key, ..
+                }) = &error;
+                let key = [min_key, max_key]
+                    .into_iter()
+                    .map(|k| format!("guard.{k}"))
+                    .find(|k| section.settings.origins.contains_key(k));
+                let at = section.location(key.as_deref());
+                errors.push(ConfigError::new(
+                    &at.file,
+                    at.line,
+                    at.key.as_deref(),
+                    ErrorKind::Guard {
+                        detail: error.to_string(),
+                    },
+                ));
+            }
+        }
+        for included in self.includes.values() {
+            errors.extend(included.validate_guard(base));
+        }
+        errors
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[derive(Default)]
+struct Loader {
+    errors: Vec<ConfigError>,
+    notes: Vec<Note>,
+    /// Canonical paths of the files being loaded, outermost first, to refuse include loops.
+    stack: Vec<PathBuf>,
+}
+
+impl Loader {
+    fn finish(self, config: Option<Config>) -> Result<Config, ConfigErrors> {
+        match config {
+            Some(config) if self.errors.is_empty() => Ok(config),
+            _ => Err(ConfigErrors(self.errors)),
+        }
+    }
+
+    fn load_path(&mut self, path: &Path) -> Option<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                self.stack.push(canonical(path));
+                let config = self.load_text(path, &text);
+                self.stack.pop();
+                Some(config)
+            }
+            Err(error) => {
+                self.errors.push(ConfigError {
+                    file: path.to_path_buf(),
+                    line: None,
+                    key: None,
+                    kind: ErrorKind::Read {
+                        path: path.to_path_buf(),
+                        detail: error.to_string(),
+                    },
+                });
+                None
+            }
+        }
+    }
+
+    fn load_text(&mut self, path: &Path, text: &str) -> Config {
+        let first_note = self.notes.len();
+        let file: Arc<Path> = Arc::from(path);
+        let raw = ini::read(path, text, &mut self.errors);
+        let mut sections = Vec::new();
+        let mut fallback = None;
+        let mut ctx = Ctx {
+            file: &file,
+            errors: &mut self.errors,
+            notes: &mut self.notes,
+        };
+        for (index, raw_section) in raw.sections.iter().enumerate() {
+            let entries = interpolate::section_entries(&raw, index, path, ctx.errors);
+            let section = sections::build(&raw_section.name, raw_section.line, &entries, &mut ctx);
+            if section.name == FALLBACK_SECTION {
+                fallback = Some(section);
+            } else {
+                sections.push(section);
+            }
+        }
+        sections::check_file(&sections, fallback.as_ref(), &mut ctx);
+        let includes = self.load_includes(&sections, fallback.as_ref());
+        Config {
+            path: file,
+            sections,
+            fallback,
+            includes,
+            notes: self.notes[first_note..].to_vec(),
+        }
+    }
+
+    fn load_includes(
+        &mut self,
+        sections: &[Section],
+        fallback: Option<&Section>,
+    ) -> BTreeMap<PathBuf, Arc<Config>> {
+        let mut includes = BTreeMap::new();
+        for section in sections.iter().chain(fallback) {
+            let Some(path) = &section.settings.config_file else {
+                continue;
+            };
+            if includes.contains_key(path) {
+                continue;
+            }
+            let at = section.location(Some("config_file"));
+            let mut error = |kind| {
+                let error = ConfigError::new(&at.file, at.line, Some("config_file"), kind);
+                if !self.errors.contains(&error) {
+                    self.errors.push(error);
+                }
+            };
+            let canonical_path = canonical(path);
+            if self.stack.contains(&canonical_path) {
+                let chain = self
+                    .stack
+                    .iter()
+                    .chain([&canonical_path])
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ");
+                error(ErrorKind::IncludeCycle { chain });
+                continue;
+            }
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    error(ErrorKind::Read {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            self.stack.push(canonical_path);
+            let config = self.load_text(path, &text);
+            self.stack.pop();
+            includes.insert(path.clone(), Arc::new(config));
+        }
+        includes
+    }
+}

@@ -1,0 +1,168 @@
+//! CLN's forwarding log over `NodeState`. The state keeps settled forwards and
+//! failures in two lists, each indexed from 1; CLN has one log where every
+//! forward, whatever its fate, gets the next `created_index`, and the ones
+//! resolved after being offered (`settled`, `failed`) also an `updated_index`.
+//! The ledger assigns both once, in time order, and never renumbers, so a
+//! client's cursor stays valid while the market engine appends.
+
+use lnpolicy_core::FailureReason;
+
+use crate::state::NodeState;
+
+/// Which state list an entry comes from, and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Settled(usize),
+    Failed(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub source: Source,
+    pub created_index: u64,
+    pub updated_index: Option<u64>,
+}
+
+/// CLN's status for a state failure: reasons our node decided are
+/// `local_failed`; anything else failed further along the route.
+pub(super) fn failure_status(reason: FailureReason) -> &'static str {
+    match reason {
+        FailureReason::Other => "failed",
+        _ => "local_failed",
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    entries: Vec<Entry>,
+    settled_seen: usize,
+    failed_seen: usize,
+    last_updated: u64,
+}
+
+impl Ledger {
+    /// Numbers what the engine appended since the last call. If the state's
+    /// lists shrank (a test replaced the state), numbering starts over.
+    pub(super) fn sync(&mut self, state: &NodeState) {
+        if state.forwards.len() < self.settled_seen || state.failures.len() < self.failed_seen {
+            *self = Ledger::default();
+        }
+        let mut fresh: Vec<(u64, Source)> = (self.settled_seen..state.forwards.len())
+            .map(|i| (state.forwards[i].at_ns, Source::Settled(i)))
+            .chain(
+                (self.failed_seen..state.failures.len())
+                    .map(|i| (state.failures[i].at_ns, Source::Failed(i))),
+            )
+            .collect();
+        // Stable: on equal times settled (listed first) precede failures.
+        fresh.sort_by_key(|(at, _)| *at);
+        for (_, source) in fresh {
+            let resolved_later = match source {
+                Source::Settled(_) => true,
+                Source::Failed(i) => failure_status(state.failures[i].reason) == "failed",
+            };
+            let updated_index = resolved_later.then(|| {
+                self.last_updated += 1;
+                self.last_updated
+            });
+            self.entries.push(Entry {
+                source,
+                created_index: self.entries.len() as u64 + 1,
+                updated_index,
+            });
+        }
+        self.settled_seen = state.forwards.len();
+        self.failed_seen = state.failures.len();
+    }
+
+    /// Entries in created_index order.
+    pub(super) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lnpolicy_core::{FailedForward, Forward, NodeInfo, NodeKind};
+
+    fn state() -> NodeState {
+        NodeState {
+            info: NodeInfo {
+                kind: NodeKind::Cln,
+                pubkey: String::new(),
+                alias: String::new(),
+                version: String::new(),
+                block_height: 0,
+                synced_to_chain: true,
+                synced_to_graph: true,
+            },
+            channels: Vec::new(),
+            forwards: Vec::new(),
+            failures: Vec::new(),
+            graph: Vec::new(),
+            accept_positive_inbound: false,
+            now_ns: 0,
+            calls: Vec::new(),
+            policy_updated_at: Vec::new(),
+        }
+    }
+
+    fn settled(at_ns: u64) -> Forward {
+        Forward {
+            index: 0,
+            at_ns,
+            chan_in: 1,
+            chan_out: 2,
+            amt_in_msat: 2,
+            amt_out_msat: 1,
+            fee_msat: 1,
+        }
+    }
+
+    fn failed(at_ns: u64, reason: FailureReason) -> FailedForward {
+        FailedForward {
+            index: 0,
+            at_ns,
+            chan_in: 1,
+            chan_out: None,
+            amt_in_msat: 1,
+            reason,
+        }
+    }
+
+    #[test]
+    fn merges_by_time_and_never_renumbers() {
+        let mut s = state();
+        s.forwards = vec![settled(10), settled(30)];
+        s.failures = vec![failed(20, FailureReason::FeeInsufficient)];
+        let mut ledger = Ledger::default();
+        ledger.sync(&s);
+        let order: Vec<_> = ledger.entries().iter().map(|e| e.source).collect();
+        assert_eq!(
+            order,
+            [Source::Settled(0), Source::Failed(0), Source::Settled(1)]
+        );
+        assert_eq!(ledger.entries()[1].updated_index, None);
+        assert_eq!(ledger.entries()[2].updated_index, Some(2));
+
+        s.failures.push(failed(40, FailureReason::Other));
+        s.forwards.push(settled(35));
+        ledger.sync(&s);
+        let tail: Vec<_> = ledger.entries()[3..]
+            .iter()
+            .map(|e| (e.source, e.created_index, e.updated_index))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                (Source::Settled(2), 4, Some(3)),
+                (Source::Failed(1), 5, Some(4))
+            ]
+        );
+
+        s.forwards.clear();
+        ledger.sync(&s);
+        assert_eq!(ledger.entries().len(), 2);
+    }
+}

@@ -1,0 +1,784 @@
+//! The CLN methods the simulator serves, rendering `NodeState` in the shapes
+//! of CLN's JSON schemas (amounts as integer msat, as CLN prints them since
+//! v23.x) and applying `setchannel` with CLN's semantics.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use lnpolicy_core::{ChannelId, FailedForward, FailureReason, FeePolicy, Forward, NodeChannel};
+use lnpolicy_node::cln::format_scid;
+use serde_json::{Map, Value, json};
+
+use super::ledger::{Entry, Ledger, Source, failure_status};
+use super::params::{LIGHTNINGD, Params, RpcError, is_pubkey};
+use crate::state::{GraphChannel, NodeState};
+
+/// Everything a handler may read or change.
+pub(super) struct Ctx<'a> {
+    pub state: &'a mut NodeState,
+    pub ledger: &'a mut Ledger,
+    pub network: &'a str,
+    pub lightning_dir: &'a Path,
+}
+
+type Handler = fn(&mut Ctx<'_>, &Params) -> Result<Value, RpcError>;
+
+/// A served method: its name, its parameters in CLN's positional order, and
+/// the code answering it.
+pub(super) struct Method {
+    pub name: &'static str,
+    pub params: &'static [&'static str],
+    pub handler: Handler,
+}
+
+/// The methods served; anything else is "Unknown command".
+pub(super) const METHODS: &[Method] = &[
+    Method {
+        name: "getinfo",
+        params: &[],
+        handler: getinfo,
+    },
+    Method {
+        name: "listpeerchannels",
+        params: &["id", "short_channel_id", "channel_id"],
+        handler: listpeerchannels,
+    },
+    Method {
+        name: "listforwards",
+        params: &[
+            "status",
+            "in_channel",
+            "out_channel",
+            "index",
+            "start",
+            "limit",
+        ],
+        handler: listforwards,
+    },
+    Method {
+        name: "listchannels",
+        params: &["short_channel_id", "source", "destination"],
+        handler: listchannels,
+    },
+    Method {
+        name: "listfunds",
+        params: &["spent"],
+        handler: listfunds,
+    },
+    Method {
+        name: "setchannel",
+        params: &[
+            "id",
+            "feebase",
+            "feeppm",
+            "htlcmin",
+            "htlcmax",
+            "enforcedelay",
+            "ignorefeelimits",
+        ],
+        handler: setchannel,
+    },
+];
+
+pub(super) fn find(name: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+// ------------------------------------------------------------- helpers
+
+/// CLN prints times as seconds with millisecond decimals.
+fn seconds(at_ns: u64) -> Value {
+    json!((at_ns / 1_000_000) as f64 / 1000.0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// BOLT 2 v1 channel id: the funding txid (internal byte order) with the
+/// output index XORed into its last two bytes. A channel point that is not
+/// `txid:index` (hand-made fixtures) falls back to the padded scid.
+fn channel_id(channel: &NodeChannel) -> String {
+    let parsed = channel
+        .channel_point
+        .split_once(':')
+        .and_then(|(txid, out)| {
+            let out: u16 = out.parse().ok()?;
+            if txid.len() != 64 {
+                return None;
+            }
+            let mut bytes = (0..32)
+                .map(|i| u8::from_str_radix(txid.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?;
+            bytes.reverse();
+            bytes[30] ^= (out >> 8) as u8;
+            bytes[31] ^= out as u8;
+            Some(hex(&bytes))
+        });
+    parsed.unwrap_or_else(|| format!("{:064x}", channel.id))
+}
+
+fn funding(channel: &NodeChannel) -> (String, u32) {
+    match channel.channel_point.split_once(':') {
+        Some((txid, out)) => (txid.to_owned(), out.parse().unwrap_or(0)),
+        None => (channel.channel_point.clone(), 0),
+    }
+}
+
+/// BOLT 7 direction: 0 from the lesser node id.
+fn direction(from: &str, to: &str) -> u32 {
+    u32::from(from > to)
+}
+
+fn update_json(policy: &FeePolicy) -> Value {
+    json!({
+        "htlc_minimum_msat": policy.min_htlc_msat,
+        "htlc_maximum_msat": policy.max_htlc_msat,
+        "cltv_expiry_delta": policy.time_lock_delta,
+        "fee_base_msat": policy.base_fee_msat,
+        "fee_proportional_millionths": policy.fee_ppm,
+    })
+}
+
+fn last_update(state: &NodeState, id: ChannelId) -> u64 {
+    state
+        .policy_updated_at
+        .iter()
+        .find(|(c, _)| *c == id)
+        .map(|(_, at)| *at)
+        .unwrap_or_else(|| state.now_secs())
+}
+
+// ------------------------------------------------------------- getinfo
+
+fn getinfo(ctx: &mut Ctx<'_>, _: &Params) -> Result<Value, RpcError> {
+    let state = &*ctx.state;
+    let info = &state.info;
+    let peers: BTreeSet<&str> = state
+        .channels
+        .iter()
+        .map(|c| c.peer_pubkey.as_str())
+        .collect();
+    let mut alias = info.alias.clone();
+    while alias.len() > 32 {
+        alias.pop();
+    }
+    let fees: u64 = state.forwards.iter().map(|f| f.fee_msat).sum();
+    let mut out = json!({
+        "id": info.pubkey,
+        "alias": alias,
+        "color": info.pubkey.get(..6).unwrap_or("000000"),
+        "num_peers": peers.len(),
+        "num_pending_channels": 0,
+        "num_active_channels": state.channels.len(),
+        "num_inactive_channels": 0,
+        "address": [],
+        "version": info.version,
+        "blockheight": info.block_height,
+        "network": ctx.network,
+        "fees_collected_msat": fees,
+        "lightning-dir": ctx.lightning_dir.display().to_string(),
+        "our_features": {
+            "init": "08a0000a8a5961",
+            "node": "88a0000a8a5961",
+            "channel": "",
+            "invoice": "02000002024100",
+        },
+    });
+    if !info.synced_to_chain {
+        out["warning_bitcoind_sync"] = json!("Bitcoind is not up-to-date with network.");
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------- listpeerchannels
+
+fn peer_channel_json(state: &NodeState, channel: &NodeChannel) -> Value {
+    let our_id = state.info.pubkey.as_str();
+    let msat = |sat: u64| sat * 1000;
+    let (txid, outnum) = funding(channel);
+    let local = &channel.local_policy;
+    let mut updates = json!({ "local": update_json(local) });
+    if let Some(remote) = &channel.peer_policy {
+        updates["remote"] = update_json(remote);
+    }
+    let spendable = channel
+        .local_balance_sat
+        .saturating_sub(channel.local_reserve_sat)
+        .saturating_sub(channel.unsettled_balance_sat);
+    let receivable = channel
+        .remote_balance_sat
+        .saturating_sub(channel.remote_reserve_sat);
+    let pending = u64::from(channel.pending_htlcs);
+    let unsettled_msat = msat(channel.unsettled_balance_sat);
+    let htlcs: Vec<Value> = (0..pending)
+        .map(|i| {
+            let share = unsettled_msat / pending;
+            let amount = if i == 0 {
+                share + unsettled_msat % pending
+            } else {
+                share
+            };
+            json!({
+                "direction": "out",
+                "id": i,
+                "amount_msat": amount,
+                "expiry": state.info.block_height + 144,
+                "payment_hash": format!("{:048x}{:016x}", channel.id, i),
+                "state": "SENT_ADD_ACK_REVOCATION",
+            })
+        })
+        .collect();
+    let (local_funds, remote_funds) = if channel.initiator {
+        (msat(channel.capacity_sat), 0)
+    } else {
+        (0, msat(channel.capacity_sat))
+    };
+    let mut out = json!({
+        "peer_id": channel.peer_pubkey,
+        "peer_connected": channel.active,
+        "channel_type": {
+            "bits": [12, 22],
+            "names": ["static_remotekey/even", "anchors/even"],
+        },
+        "updates": updates,
+        "state": "CHANNELD_NORMAL",
+        "scratch_txid": format!("{:064x}", channel.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        "last_tx_fee_msat": msat(channel.commit_fee_sat),
+        "lost_state": false,
+        "feerate": { "perkw": 253, "perkb": 1012 },
+        "short_channel_id": format_scid(channel.id),
+        "direction": direction(our_id, &channel.peer_pubkey),
+        "channel_id": channel_id(channel),
+        "funding_txid": txid,
+        "funding_outnum": outnum,
+        "private": channel.private,
+        "opener": if channel.initiator { "local" } else { "remote" },
+        "features": ["option_static_remotekey", "option_anchors"],
+        "funding": {
+            "local_funds_msat": local_funds,
+            "remote_funds_msat": remote_funds,
+            "pushed_msat": 0,
+        },
+        "to_us_msat": msat(channel.local_balance_sat),
+        "min_to_us_msat": msat(channel.local_balance_sat),
+        "max_to_us_msat": msat(channel.local_balance_sat),
+        "total_msat": msat(channel.capacity_sat),
+        "fee_base_msat": local.base_fee_msat,
+        "fee_proportional_millionths": local.fee_ppm,
+        "dust_limit_msat": 546_000,
+        "their_max_htlc_value_in_flight_msat": channel.max_in_flight_msat,
+        "our_max_htlc_value_in_flight_msat": u64::MAX,
+        "their_reserve_msat": msat(channel.remote_reserve_sat),
+        "our_reserve_msat": msat(channel.local_reserve_sat),
+        "spendable_msat": msat(spendable),
+        "receivable_msat": msat(receivable),
+        "minimum_htlc_in_msat": 0,
+        "minimum_htlc_out_msat": local.min_htlc_msat,
+        "maximum_htlc_out_msat": local.max_htlc_msat,
+        "their_to_self_delay": 144,
+        "our_to_self_delay": 144,
+        "max_accepted_htlcs": channel.max_accepted_htlcs,
+        "status": [if channel.active {
+            "CHANNELD_NORMAL:Channel ready for use."
+        } else {
+            "CHANNELD_NORMAL:Will attempt reconnect in 300 seconds"
+        }],
+        "in_fulfilled_msat": msat(channel.total_received_sat),
+        "out_fulfilled_msat": msat(channel.total_sent_sat),
+        "htlcs": htlcs,
+    });
+    if channel.active {
+        out["reestablished"] = json!(true);
+        out["owner"] = json!("channeld");
+    }
+    out
+}
+
+fn listpeerchannels(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let peer = params.pubkey("id")?;
+    let scid = params.scid("short_channel_id")?;
+    let cid = params.string("channel_id")?;
+    let state = &*ctx.state;
+    let channels: Vec<Value> = state
+        .channels
+        .iter()
+        .filter(|c| peer.is_none_or(|p| c.peer_pubkey == p))
+        .filter(|c| scid.is_none_or(|s| c.id == s))
+        .filter(|c| cid.is_none_or(|id| channel_id(c) == id))
+        .map(|c| peer_channel_json(state, c))
+        .collect();
+    Ok(json!({ "channels": channels }))
+}
+
+// -------------------------------------------------------- listforwards
+
+fn settled_json(entry: &Entry, f: &Forward) -> Value {
+    // The ledger gives every settled forward an updated_index.
+    json!({
+        "created_index": entry.created_index,
+        "updated_index": entry.updated_index.unwrap_or(entry.created_index),
+        "in_channel": format_scid(f.chan_in),
+        "out_channel": format_scid(f.chan_out),
+        "in_msat": f.amt_in_msat,
+        "out_msat": f.amt_out_msat,
+        "fee_msat": f.fee_msat,
+        "status": "settled",
+        "style": "tlv",
+        "received_time": seconds(f.at_ns),
+        "resolved_time": seconds(f.at_ns),
+    })
+}
+
+/// BOLT 4 code and CLN's name for a failure our node decided on.
+fn failcode(f: &FailedForward) -> (u32, &'static str) {
+    match f.reason {
+        FailureReason::InsufficientBalance => (0x1007, "WIRE_TEMPORARY_CHANNEL_FAILURE"),
+        FailureReason::FeeInsufficient => (0x100C, "WIRE_FEE_INSUFFICIENT"),
+        FailureReason::IncorrectCltv => (0x100D, "WIRE_INCORRECT_CLTV_EXPIRY"),
+        FailureReason::ChannelUnavailable if f.chan_out.is_some() => {
+            (0x1014, "WIRE_CHANNEL_DISABLED")
+        }
+        FailureReason::ChannelUnavailable | FailureReason::Other => {
+            (0x400A, "WIRE_UNKNOWN_NEXT_PEER")
+        }
+    }
+}
+
+fn failed_json(entry: &Entry, f: &FailedForward) -> Value {
+    let status = failure_status(f.reason);
+    let mut out = Map::new();
+    out.insert("created_index".into(), json!(entry.created_index));
+    if let Some(updated) = entry.updated_index {
+        out.insert("updated_index".into(), json!(updated));
+    }
+    out.insert("in_channel".into(), json!(format_scid(f.chan_in)));
+    if let Some(chan_out) = f.chan_out {
+        out.insert("out_channel".into(), json!(format_scid(chan_out)));
+    }
+    out.insert("in_msat".into(), json!(f.amt_in_msat));
+    out.insert("status".into(), json!(status));
+    if status == "local_failed" {
+        let (code, name) = failcode(f);
+        out.insert("failcode".into(), json!(code));
+        out.insert("failreason".into(), json!(name));
+    }
+    out.insert("style".into(), json!("tlv"));
+    out.insert("received_time".into(), seconds(f.at_ns));
+    if status == "failed" {
+        out.insert("resolved_time".into(), seconds(f.at_ns));
+    }
+    Value::Object(out)
+}
+
+fn entry_json(state: &NodeState, entry: &Entry) -> Value {
+    match entry.source {
+        Source::Settled(i) => settled_json(entry, &state.forwards[i]),
+        Source::Failed(i) => failed_json(entry, &state.failures[i]),
+    }
+}
+
+fn entry_matches(
+    state: &NodeState,
+    entry: &Entry,
+    status: Option<&str>,
+    chan_in: Option<ChannelId>,
+    chan_out: Option<ChannelId>,
+) -> bool {
+    let (this_status, this_in, this_out) = match entry.source {
+        Source::Settled(i) => {
+            let f = &state.forwards[i];
+            ("settled", f.chan_in, Some(f.chan_out))
+        }
+        Source::Failed(i) => {
+            let f = &state.failures[i];
+            (failure_status(f.reason), f.chan_in, f.chan_out)
+        }
+    };
+    status.is_none_or(|s| s == this_status)
+        && chan_in.is_none_or(|c| c == this_in)
+        && chan_out.is_none_or(|c| Some(c) == this_out)
+}
+
+fn listforwards(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let status = params.string("status")?;
+    if let Some(s) = status
+        && !["offered", "settled", "local_failed", "failed"].contains(&s)
+    {
+        return Err(RpcError::bad_param(
+            "status",
+            "should be one of offered, settled, local_failed or failed",
+            &json!(s),
+        ));
+    }
+    let chan_in = params.scid("in_channel")?;
+    let chan_out = params.scid("out_channel")?;
+    let index = params.string("index")?;
+    let start = params.u64("start")?;
+    let limit = params.u32("limit")?;
+    if index.is_none() && start.is_some() {
+        return Err(RpcError::invalid_params(
+            "Can only specify {start} with {index}",
+        ));
+    }
+    if index.is_none() && limit.is_some() {
+        return Err(RpcError::invalid_params(
+            "Can only specify {limit} with {index}",
+        ));
+    }
+    ctx.ledger.sync(ctx.state);
+    let state = &*ctx.state;
+    let start = start.unwrap_or(0);
+    let mut selected: Vec<&Entry> = match index {
+        None | Some("created") => ctx
+            .ledger
+            .entries()
+            .iter()
+            .filter(|e| e.created_index >= start)
+            .collect(),
+        Some("updated") => {
+            let mut v: Vec<&Entry> = ctx
+                .ledger
+                .entries()
+                .iter()
+                .filter(|e| e.updated_index.is_some_and(|u| u >= start))
+                .collect();
+            v.sort_by_key(|e| e.updated_index);
+            v
+        }
+        Some(other) => {
+            return Err(RpcError::bad_param(
+                "index",
+                "should be one of created or updated",
+                &json!(other),
+            ));
+        }
+    };
+    selected.retain(|e| entry_matches(state, e, status, chan_in, chan_out));
+    let limit = limit.map_or(usize::MAX, |l| l as usize);
+    let forwards: Vec<Value> = selected
+        .into_iter()
+        .take(limit)
+        .map(|e| entry_json(state, e))
+        .collect();
+    Ok(json!({ "forwards": forwards }))
+}
+
+// -------------------------------------------------------- listchannels
+
+/// One direction of a public channel in `listchannels` form.
+struct Half<'a> {
+    id: ChannelId,
+    source: &'a str,
+    destination: &'a str,
+    capacity_sat: u64,
+    policy: &'a FeePolicy,
+    last_update: u64,
+}
+
+impl Half<'_> {
+    fn to_json(&self) -> Value {
+        let direction = direction(self.source, self.destination);
+        json!({
+            "source": self.source,
+            "destination": self.destination,
+            "short_channel_id": format_scid(self.id),
+            "direction": direction,
+            "public": true,
+            "amount_msat": self.capacity_sat * 1000,
+            "message_flags": 1,
+            "channel_flags": direction | if self.policy.disabled { 2 } else { 0 },
+            "active": !self.policy.disabled,
+            "last_update": self.last_update,
+            "base_fee_millisatoshi": self.policy.base_fee_msat,
+            "fee_per_millionth": self.policy.fee_ppm,
+            "delay": self.policy.time_lock_delta,
+            "htlc_minimum_msat": self.policy.min_htlc_msat,
+            "htlc_maximum_msat": self.policy.max_htlc_msat,
+            "features": "",
+        })
+    }
+}
+
+/// Public channels only: since v24.02 `listchannels` shows gossip, and
+/// private channels are not gossiped.
+fn halves(state: &NodeState) -> Vec<Half<'_>> {
+    let our_id = state.info.pubkey.as_str();
+    let mut out = Vec::new();
+    for c in state.channels.iter().filter(|c| !c.private) {
+        let updated = last_update(state, c.id);
+        out.push(Half {
+            id: c.id,
+            source: our_id,
+            destination: &c.peer_pubkey,
+            capacity_sat: c.capacity_sat,
+            policy: &c.local_policy,
+            last_update: updated,
+        });
+        if let Some(peer_policy) = &c.peer_policy {
+            out.push(Half {
+                id: c.id,
+                source: &c.peer_pubkey,
+                destination: our_id,
+                capacity_sat: c.capacity_sat,
+                policy: peer_policy,
+                last_update: updated,
+            });
+        }
+    }
+    let ours = |g: &GraphChannel| state.channels.iter().any(|c| c.id == g.id);
+    for g in state.graph.iter().filter(|g| !ours(g)) {
+        for (source, destination, policy) in [
+            (&g.node1_pubkey, &g.node2_pubkey, &g.node1_policy),
+            (&g.node2_pubkey, &g.node1_pubkey, &g.node2_policy),
+        ] {
+            out.push(Half {
+                id: g.id,
+                source,
+                destination,
+                capacity_sat: g.capacity_sat,
+                policy,
+                last_update: g.last_update,
+            });
+        }
+    }
+    out
+}
+
+fn listchannels(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let scid = params.scid("short_channel_id")?;
+    let source = params.pubkey("source")?;
+    let destination = params.pubkey("destination")?;
+    let given = [
+        params.has("short_channel_id"),
+        params.has("source"),
+        params.has("destination"),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(RpcError::invalid_params(
+            "Can only specify one of {short_channel_id}, {source} or {destination}",
+        ));
+    }
+    let channels: Vec<Value> = halves(ctx.state)
+        .iter()
+        .filter(|h| scid.is_none_or(|s| h.id == s))
+        .filter(|h| source.is_none_or(|s| h.source == s))
+        .filter(|h| destination.is_none_or(|d| h.destination == d))
+        .map(Half::to_json)
+        .collect();
+    Ok(json!({ "channels": channels }))
+}
+
+// ----------------------------------------------------------- listfunds
+
+/// The simulator has no on-chain wallet: no outputs, only channel funds.
+fn listfunds(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    params.bool("spent")?;
+    let channels: Vec<Value> = ctx
+        .state
+        .channels
+        .iter()
+        .map(|c| {
+            let (txid, outnum) = funding(c);
+            json!({
+                "peer_id": c.peer_pubkey,
+                "connected": c.active,
+                "state": "CHANNELD_NORMAL",
+                "channel_id": channel_id(c),
+                "short_channel_id": format_scid(c.id),
+                "our_amount_msat": c.local_balance_sat * 1000,
+                "amount_msat": c.capacity_sat * 1000,
+                "funding_txid": txid,
+                "funding_output": outnum,
+            })
+        })
+        .collect();
+    Ok(json!({ "outputs": [], "channels": channels }))
+}
+
+// ---------------------------------------------------------- setchannel
+
+/// `id` is a short channel id, a channel id, a peer id or `all`.
+fn setchannel_targets(state: &NodeState, params: &Params) -> Result<Vec<ChannelId>, RpcError> {
+    let Some(id) = params.string("id")? else {
+        return Err(RpcError::invalid_params("missing required parameter: id"));
+    };
+    if id == "all" {
+        return Ok(state.channels.iter().map(|c| c.id).collect());
+    }
+    if is_pubkey(id) {
+        let ids: Vec<ChannelId> = state
+            .channels
+            .iter()
+            .filter(|c| c.peer_pubkey == id)
+            .map(|c| c.id)
+            .collect();
+        if ids.is_empty() {
+            return Err(RpcError::new(
+                LIGHTNINGD,
+                "Could not find any active channels of peer with that id",
+            ));
+        }
+        return Ok(ids);
+    }
+    let token = json!(id);
+    if let Ok(scid) = lnpolicy_node::cln::parse_scid(id) {
+        return state
+            .channel(scid)
+            .map(|c| vec![c.id])
+            .ok_or_else(|| RpcError::bad_param("id", "Short channel ID not found", &token));
+    }
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return state
+            .channels
+            .iter()
+            .find(|c| channel_id(c) == id.to_ascii_lowercase())
+            .map(|c| vec![c.id])
+            .ok_or_else(|| RpcError::bad_param("id", "Channel ID not found", &token));
+    }
+    Err(RpcError::bad_param(
+        "id",
+        "should be a channel ID or short channel ID",
+        &token,
+    ))
+}
+
+/// Omitted fields stay as they are; htlcmin is raised to the peer's minimum
+/// and htlcmax lowered to what the channel can send, each with CLN's warning.
+/// Like CLN (its source says "this always enables channel"), it re-enables
+/// the channel. `enforcedelay` is accepted; the old fee's grace period is
+/// the market engine's to model, `NodeState` does not carry it.
+fn setchannel(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let targets = setchannel_targets(ctx.state, params)?;
+    let base = params
+        .msat("feebase")?
+        .map(|b| {
+            u32::try_from(b)
+                .map_err(|_| RpcError::bad_param("feebase", "exceeds u32 max", &json!(b)))
+        })
+        .transpose()?;
+    let ppm = params.u32("feeppm")?;
+    let htlc_min = params.msat("htlcmin")?;
+    let htlc_max = params.msat("htlcmax")?;
+    params.u32("enforcedelay")?;
+    let ignore_fee_limits = params.bool("ignorefeelimits")?.unwrap_or(false);
+    if let (Some(min), Some(max)) = (htlc_min, htlc_max)
+        && max < min
+    {
+        return Err(RpcError::new(
+            LIGHTNINGD,
+            "htlcmax cannot be less than htlcmin",
+        ));
+    }
+    let mut results = Vec::new();
+    for id in targets {
+        let Some(channel) = ctx.state.channel(id) else {
+            continue;
+        };
+        let mut policy = channel.local_policy;
+        let mut warnings = Map::new();
+        if let Some(base) = base {
+            policy.base_fee_msat = base;
+        }
+        if let Some(ppm) = ppm {
+            policy.fee_ppm = ppm;
+        }
+        if let Some(min) = htlc_min {
+            policy.min_htlc_msat = min.max(channel.min_htlc_msat);
+            if min < channel.min_htlc_msat {
+                warnings.insert(
+                    "warning_htlcmin_too_low".into(),
+                    json!("Set minimum_htlc_out_msat to minimum allowed by peer"),
+                );
+            }
+        }
+        if let Some(max) = htlc_max {
+            let mut possible = channel
+                .capacity_sat
+                .saturating_sub(channel.local_reserve_sat)
+                * 1000;
+            if channel.max_in_flight_msat != 0 {
+                possible = possible.min(channel.max_in_flight_msat);
+            }
+            policy.max_htlc_msat = max.min(possible);
+            if max > possible {
+                warnings.insert(
+                    "warning_htlcmax_too_high".into(),
+                    json!("Set maximum_htlc_out_msat to maximum possible in channel"),
+                );
+            }
+        }
+        policy.disabled = false;
+        let peer_id = channel.peer_pubkey.clone();
+        let cid = channel_id(channel);
+        ctx.state
+            .set_policy(id, policy)
+            .map_err(|e| RpcError::new(LIGHTNINGD, e.to_string()))?;
+        let mut entry = json!({
+            "peer_id": peer_id,
+            "channel_id": cid,
+            "short_channel_id": format_scid(id),
+            "fee_base_msat": policy.base_fee_msat,
+            "fee_proportional_millionths": policy.fee_ppm,
+            "minimum_htlc_out_msat": policy.min_htlc_msat,
+            "maximum_htlc_out_msat": policy.max_htlc_msat,
+            "ignore_fee_limits": ignore_fee_limits,
+        });
+        if let Value::Object(map) = &mut entry {
+            map.extend(warnings);
+        }
+        results.push(entry);
+    }
+    Ok(json!({ "channels": results }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(id: ChannelId, channel_point: &str) -> NodeChannel {
+        NodeChannel {
+            id,
+            channel_point: channel_point.into(),
+            peer_pubkey: String::new(),
+            capacity_sat: 0,
+            local_balance_sat: 0,
+            remote_balance_sat: 0,
+            commit_fee_sat: 0,
+            unsettled_balance_sat: 0,
+            local_reserve_sat: 0,
+            remote_reserve_sat: 0,
+            pending_htlcs: 0,
+            max_accepted_htlcs: 0,
+            max_in_flight_msat: 0,
+            min_htlc_msat: 0,
+            active: true,
+            private: false,
+            initiator: true,
+            total_sent_sat: 0,
+            total_received_sat: 0,
+            local_policy: FeePolicy::default(),
+            peer_policy: None,
+        }
+    }
+
+    #[test]
+    fn channel_id_follows_bolt2() {
+        let point = format!("{}01:{}", "00".repeat(31), 0x0102);
+        // txid bytes reversed: 0x01 first, then zeros; output XORed into the last two.
+        assert_eq!(
+            channel_id(&channel(7, &point)),
+            format!("01{}0102", "00".repeat(29))
+        );
+        assert_eq!(
+            channel_id(&channel(7, "not-a-point")),
+            format!("{:064x}", 7)
+        );
+    }
+
+    #[test]
+    fn direction_is_zero_from_the_lesser_key() {
+        assert_eq!(direction("02aa", "03aa"), 0);
+        assert_eq!(direction("03aa", "02aa"), 1);
+    }
+}

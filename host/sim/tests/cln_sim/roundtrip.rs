@@ -1,0 +1,405 @@
+//! The real CLN client against the simulated CLN server, over unix sockets:
+//! what the node holds is what the client reports, paging loses and repeats
+//! nothing, setchannel changes exactly what it should, the client only uses
+//! its whitelisted methods with schema-valid requests, and faults are
+//! survivable with a plain retry loop.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lnpolicy_core::{ChannelId, FeePolicy, NodeClient, NodeError, NodeKind};
+use lnpolicy_node::cln::{ClnClient, ClnConfig};
+use lnpolicy_sim::cln_server::{ClnServerConfig, FaultConfig, MethodFaults};
+use lnpolicy_sim::state::NodeState;
+use serde_json::Value;
+
+use super::fixture::{RecordingProxy, add_log, node_state, serve};
+use super::schema::assert_request;
+
+/// A client talking to `state` through a recording proxy.
+struct Rig {
+    _dir: tempfile::TempDir,
+    state: Arc<Mutex<NodeState>>,
+    _server: lnpolicy_sim::cln_server::ClnServerHandle,
+    proxy: RecordingProxy,
+    client: ClnClient,
+}
+
+async fn rig(
+    state: NodeState,
+    server_config: ClnServerConfig,
+    tune: impl FnOnce(&mut ClnConfig),
+) -> Rig {
+    let (dir, state, server) = serve(state, server_config).await;
+    let proxy = RecordingProxy::start(
+        server.socket_path().to_path_buf(),
+        dir.path().join("proxy-rpc"),
+    );
+    let mut config = ClnConfig::new(&proxy.path);
+    tune(&mut config);
+    let client = ClnClient::connect(config).await.unwrap();
+    Rig {
+        _dir: dir,
+        state,
+        _server: server,
+        proxy,
+        client,
+    }
+}
+
+impl Rig {
+    /// Every request the client sent is a whitelisted method with params
+    /// that CLN's request schema accepts; the server saw only those methods.
+    fn assert_requests_conform(&self) {
+        let requests = self.proxy.requests.lock().unwrap().clone();
+        assert!(!requests.is_empty());
+        for request in &requests {
+            assert_eq!(request["jsonrpc"], "2.0");
+            assert!(request["id"].is_number() || request["id"].is_string());
+            let method = request["method"].as_str().unwrap();
+            assert!(ClnClient::METHODS.contains(&method), "{method}");
+            assert_request(method, &request["params"]);
+        }
+        for call in &self.state.lock().unwrap().calls {
+            assert!(ClnClient::METHODS.contains(&call.as_str()), "{call}");
+        }
+    }
+
+    fn sent(&self, method: &str) -> Vec<Value> {
+        let requests = self.proxy.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|r| r["method"] == method)
+            .map(|r| r["params"].clone())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn channels_info_and_peer_fees_round_trip() {
+    let expected = node_state();
+    let r = rig(expected.clone(), ClnServerConfig::default(), |_| {}).await;
+    assert_eq!(r.client.kind(), NodeKind::Cln);
+
+    let info = r.client.get_info().await.unwrap();
+    assert_eq!(info, expected.info);
+
+    let channels = r.client.list_channels().await.unwrap();
+    assert_eq!(channels, expected.channels);
+
+    // Peer 1's other channels: one enabled (11 ppm), one disabled.
+    let peer = &expected.channels[0].peer_pubkey;
+    assert_eq!(r.client.peer_fee_rates(peer).await.unwrap(), [11]);
+    assert!(
+        r.client
+            .peer_fee_rates(&super::fixture::node_id(99))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    r.assert_requests_conform();
+    // Our id is asked for once and cached.
+    assert_eq!(
+        r.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| *c == "getinfo")
+            .count(),
+        1
+    );
+}
+
+/// A forward without its log position, to compare what the node holds with
+/// what the client read (CLN numbers settled and failed forwards together).
+type Flow = (u64, ChannelId, ChannelId, u64, u64, u64);
+
+#[tokio::test]
+async fn pages_1000_forwards_in_pages_of_37_each_exactly_once() {
+    let mut state = node_state();
+    add_log(&mut state, 1250);
+    assert_eq!((state.forwards.len(), state.failures.len()), (1000, 250));
+    let r = rig(state, ClnServerConfig::default(), |_| {}).await;
+
+    let mut forwards = Vec::new();
+    let mut next = 0;
+    loop {
+        let page = r.client.forwards(next, 37).await.unwrap();
+        assert!(page.forwards.len() <= 37);
+        if page.forwards.is_empty() {
+            assert_eq!(page.next_index, next);
+            break;
+        }
+        assert!(page.next_index > next);
+        next = page.next_index;
+        forwards.extend(page.forwards);
+    }
+    let mut failures = Vec::new();
+    let mut next_failed = 0;
+    loop {
+        let page = r.client.failed_forwards(next_failed, 37).await.unwrap();
+        assert!(page.failures.len() <= 37);
+        if page.failures.is_empty() {
+            break;
+        }
+        next_failed = page.next_index;
+        failures.extend(page.failures);
+    }
+
+    let state = r.state.lock().unwrap().clone();
+    let flow = |f: &lnpolicy_core::Forward| -> Flow {
+        (
+            f.at_ns,
+            f.chan_in,
+            f.chan_out,
+            f.amt_in_msat,
+            f.amt_out_msat,
+            f.fee_msat,
+        )
+    };
+    assert_eq!(
+        forwards.iter().map(flow).collect::<Vec<_>>(),
+        state.forwards.iter().map(flow).collect::<Vec<_>>()
+    );
+    let failure = |f: &lnpolicy_core::FailedForward| {
+        (f.at_ns, f.chan_in, f.chan_out, f.amt_in_msat, f.reason)
+    };
+    assert_eq!(
+        failures.iter().map(failure).collect::<Vec<_>>(),
+        state.failures.iter().map(failure).collect::<Vec<_>>()
+    );
+    // Together they are CLN's log: every created_index once, no gaps.
+    let mut indexes: Vec<u64> = forwards
+        .iter()
+        .map(|f| f.index)
+        .chain(failures.iter().map(|f| f.index))
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (1..=1250).collect::<Vec<u64>>());
+
+    // What the market adds later is read from where the cursor stopped.
+    add_log(&mut r.state.lock().unwrap(), 10);
+    let page = r.client.forwards(next, 37).await.unwrap();
+    assert_eq!(page.forwards.len(), 8);
+    assert!(page.forwards.iter().all(|f| f.index > 1250));
+
+    r.assert_requests_conform();
+    for params in r.sent("listforwards") {
+        assert_eq!(params["index"], "created");
+        assert_eq!(params["limit"], 37);
+    }
+}
+
+#[tokio::test]
+async fn setchannel_changes_the_fee_and_leaves_the_rest() {
+    let r = rig(node_state(), ClnServerConfig::default(), |c| {
+        c.enforce_delay_secs = Some(0)
+    })
+    .await;
+    let before = r.client.list_channels().await.unwrap();
+    let target = before[1].clone();
+    let wanted = FeePolicy {
+        base_fee_msat: 0,
+        fee_ppm: 777,
+        ..target.local_policy
+    };
+    r.client.update_policy(&target, &wanted).await.unwrap();
+
+    let after = r.client.list_channels().await.unwrap();
+    let changed = after.iter().find(|c| c.id == target.id).unwrap();
+    assert_eq!(changed.local_policy, wanted);
+    for (a, b) in before.iter().zip(&after) {
+        if a.id != target.id {
+            assert_eq!(a, b);
+        }
+    }
+    // Only the fees were sent: unchanged limits are omitted, CLN keeps them.
+    let sent = r.sent("setchannel");
+    let mut keys: Vec<&String> = sent[0].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["enforcedelay", "feebase", "feeppm", "id"]);
+    assert_eq!(sent[0]["enforcedelay"], 0);
+
+    // A new htlc maximum is sent and applied; cltv is node-wide on CLN and
+    // stays as it is.
+    let wider = FeePolicy {
+        max_htlc_msat: 1_000_000_000,
+        time_lock_delta: 144,
+        ..wanted
+    };
+    r.client.update_policy(changed, &wider).await.unwrap();
+    let after = r.client.list_channels().await.unwrap();
+    let changed = after.iter().find(|c| c.id == target.id).unwrap();
+    assert_eq!(changed.local_policy.max_htlc_msat, 1_000_000_000);
+    assert_eq!(
+        changed.local_policy.time_lock_delta,
+        target.local_policy.time_lock_delta
+    );
+    assert_eq!(r.sent("setchannel")[1]["htlcmax"], 1_000_000_000);
+
+    // Inbound fees do not exist on CLN: refused before anything is sent.
+    let inbound = FeePolicy {
+        inbound_fee_ppm: -100,
+        ..wanted
+    };
+    match r.client.update_policy(changed, &inbound).await {
+        Err(NodeError::Rejected { method, detail }) => {
+            assert_eq!(method, "setchannel");
+            assert!(detail.contains("no inbound fees"), "{detail}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(r.sent("setchannel").len(), 2);
+
+    // A channel the node does not have.
+    let mut gone = target.clone();
+    gone.id = super::fixture::scid(1, 2, 3);
+    assert_eq!(
+        r.client.update_policy(&gone, &wanted).await,
+        Err(NodeError::UnknownChannel { channel: gone.id })
+    );
+    r.assert_requests_conform();
+}
+
+/// Calls `f` until it succeeds; returns the value and how many attempts failed.
+async fn retry<T, Fut>(mut f: impl FnMut() -> Fut) -> (T, usize)
+where
+    Fut: Future<Output = Result<T, NodeError>>,
+{
+    for failures in 0..50 {
+        match f().await {
+            Ok(v) => return (v, failures),
+            Err(e) => tracing::debug!("retrying after {e}"),
+        }
+    }
+    panic!("50 attempts failed");
+}
+
+#[tokio::test]
+async fn with_ten_percent_faults_a_retry_loop_gets_everything() {
+    let mut state = node_state();
+    add_log(&mut state, 500);
+    let expected = state.clone();
+    let faults = FaultConfig::uniform(
+        20_260_806,
+        MethodFaults {
+            error_rate: 0.10,
+            drop_rate: 0.05,
+            latency: Duration::from_millis(1),
+        },
+    );
+    let config = ClnServerConfig {
+        faults,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(state, config, |_| {}).await;
+    let mut failed_attempts = 0;
+
+    let (info, n) = retry(|| r.client.get_info()).await;
+    failed_attempts += n;
+    assert_eq!(info, expected.info);
+    let (channels, n) = retry(|| r.client.list_channels()).await;
+    failed_attempts += n;
+    assert_eq!(channels, expected.channels);
+
+    let mut forwards = Vec::new();
+    let mut next = 0;
+    loop {
+        let (page, n) = retry(|| r.client.forwards(next, 37)).await;
+        failed_attempts += n;
+        if page.forwards.is_empty() {
+            break;
+        }
+        next = page.next_index;
+        forwards.extend(page.forwards);
+    }
+    let mut failures = Vec::new();
+    let mut next = 0;
+    loop {
+        let (page, n) = retry(|| r.client.failed_forwards(next, 37)).await;
+        failed_attempts += n;
+        if page.failures.is_empty() {
+            break;
+        }
+        next = page.next_index;
+        failures.extend(page.failures);
+    }
+    assert_eq!(forwards.len(), expected.forwards.len());
+    assert_eq!(failures.len(), expected.failures.len());
+    let mut indexes: Vec<u64> = forwards
+        .iter()
+        .map(|f| f.index)
+        .chain(failures.iter().map(|f| f.index))
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), 500);
+
+    let target = &channels[0];
+    let wanted = FeePolicy {
+        fee_ppm: 4242,
+        ..target.local_policy
+    };
+    let ((), n) = retry(|| r.client.update_policy(target, &wanted)).await;
+    failed_attempts += n;
+    assert_eq!(
+        r.state
+            .lock()
+            .unwrap()
+            .channel(target.id)
+            .unwrap()
+            .local_policy,
+        wanted
+    );
+
+    // The faults did happen, and the client recovered from dropped connections.
+    assert!(failed_attempts >= 5, "only {failed_attempts} faults");
+    r.assert_requests_conform();
+}
+
+#[tokio::test]
+async fn a_slow_node_times_out_and_the_client_recovers() {
+    let mut faults = FaultConfig::default();
+    faults.per_method.insert(
+        "listchannels".into(),
+        MethodFaults {
+            latency: Duration::from_millis(400),
+            ..MethodFaults::default()
+        },
+    );
+    let mut state = node_state();
+    add_log(&mut state, 20);
+    let config = ClnServerConfig {
+        faults,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(state, config, |c| c.timeout = Duration::from_millis(100)).await;
+    let peer = r.state.lock().unwrap().channels[0].peer_pubkey.clone();
+    let err = r.client.peer_fee_rates(&peer).await.unwrap_err();
+    assert_eq!(
+        err,
+        NodeError::Timeout {
+            method: "listchannels"
+        }
+    );
+    assert!(err.is_transient());
+    // The late answer is not mistaken for the next call's.
+    let page = r.client.forwards(0, 10).await.unwrap();
+    // 10 log entries, of which every fifth is a failure.
+    assert_eq!(page.forwards.len(), 8);
+    assert_eq!((page.forwards[0].index, page.next_index), (1, 11));
+}
+
+#[tokio::test]
+async fn a_missing_socket_fails_at_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ClnConfig::new(dir.path().join("lightning-rpc"));
+    match ClnClient::connect(config).await {
+        Err(e @ NodeError::Unavailable { .. }) => assert!(e.is_transient()),
+        Err(other) => panic!("expected Unavailable, got {other:?}"),
+        Ok(_) => panic!("connected to nothing"),
+    }
+}

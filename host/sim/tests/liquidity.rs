@@ -1,0 +1,116 @@
+//! Liquidity: a channel that only ever sends drains, then fails forwards with
+//! INSUFFICIENT_BALANCE (recorded in the node's failure log, as LND/CLN report them);
+//! a balance-aware fee keeps more forwards succeeding.
+
+use lnpolicy_core::FailureReason;
+use lnpolicy_sim::{Scenario, Simulation};
+
+const DAY: u64 = 86_400;
+
+#[test]
+fn a_one_way_channel_drains_then_fails_with_insufficient_balance() {
+    let mut sim = Simulation::new(Scenario::builtin("one-way-drains").unwrap());
+    let sink = sim.state().channels[0].clone();
+    assert_eq!(sim.scenario().channels[0].peer_alias, "Big Exchange");
+    let mut daily = Vec::new();
+    for _ in 0..30 {
+        let before = sim.channel_totals(sink.id).unwrap().clone();
+        sim.advance(DAY);
+        let after = sim.channel_totals(sink.id).unwrap();
+        daily.push((
+            after.forwards_out - before.forwards_out,
+            after.failures_insufficient_balance - before.failures_insufficient_balance,
+        ));
+    }
+    let state = sim.state();
+    let now = state.channel(sink.id).unwrap();
+    assert!(
+        now.local_balance_sat < sink.capacity_sat / 10,
+        "still {} of {} local",
+        now.local_balance_sat,
+        sink.capacity_sat
+    );
+    let failures: Vec<_> = state
+        .failures
+        .iter()
+        .filter(|f| f.chan_out == Some(sink.id) && f.reason == FailureReason::InsufficientBalance)
+        .collect();
+    assert!(failures.len() > 20, "{} failures", failures.len());
+    // It routed first and failed later: the first failure comes after many forwards.
+    let first_failure = failures[0].at_ns;
+    let routed_before = state
+        .forwards
+        .iter()
+        .filter(|f| f.chan_out == sink.id && f.at_ns < first_failure)
+        .count();
+    assert!(
+        routed_before > 50,
+        "only {routed_before} forwards before the first failure"
+    );
+    // The first day routes freely; once drained, only what trickles back in can leave
+    // (the sink also sends a little), and attempts fail about as often as they succeed.
+    let first_day = daily[0].0;
+    let late: u64 = daily[25..].iter().map(|d| d.0).sum();
+    let late_failures: u64 = daily[25..].iter().map(|d| d.1).sum();
+    assert!(
+        first_day > 3 * late / 5,
+        "first day {first_day}, last 5 days {late}: {daily:?}"
+    );
+    assert!(2 * late_failures > late, "{daily:?}");
+}
+
+/// Every 6 hours: a high fee on channels below 20% local, a low one above 60%.
+fn balance_aware(sim: &mut Simulation) {
+    let updates: Vec<_> = sim
+        .state()
+        .channels
+        .iter()
+        .map(|c| {
+            let ratio = c.local_balance_sat as f64 / c.capacity_sat as f64;
+            let mut policy = c.local_policy;
+            policy.fee_ppm = if ratio < 0.2 {
+                2_500
+            } else if ratio > 0.6 {
+                100
+            } else {
+                500
+            };
+            (c.id, policy)
+        })
+        .collect();
+    for (id, policy) in updates {
+        if sim.state().channel(id).unwrap().local_policy != policy {
+            sim.set_policy(id, policy).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_balance_aware_fee_keeps_more_forwards_succeeding() {
+    let start = Simulation::new(Scenario::builtin("one-way-drains").unwrap());
+    let mut fixed = start.clone();
+    let mut aware = start;
+    for _ in 0..(30 * 4) {
+        fixed.advance(6 * 3_600);
+        balance_aware(&mut aware);
+        aware.advance(6 * 3_600);
+    }
+    let drained = |sim: &Simulation| {
+        sim.state()
+            .failures
+            .iter()
+            .filter(|f| f.reason == FailureReason::InsufficientBalance)
+            .count() as f64
+    };
+    let success = |sim: &Simulation| {
+        let m = sim.market_totals();
+        m.forwards as f64 / (m.forwards + m.failures) as f64
+    };
+    assert!(
+        drained(&aware) < 0.5 * drained(&fixed),
+        "aware {} fixed {}",
+        drained(&aware),
+        drained(&fixed)
+    );
+    assert!(success(&aware) > success(&fixed));
+}

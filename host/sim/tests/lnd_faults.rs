@@ -1,0 +1,161 @@
+//! Fault injection: injected errors and dropped connections are transient
+//! to the client, and a retry loop still gets every answer right; latency
+//! beyond the call timeout is a timeout.
+
+mod lnd_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lnd_support::{Sim, failure, fixture, forwards, peer_key, retry, wait_for_failures};
+use lnpolicy_core::{FailureReason, FeePolicy, NodeClient, NodeError};
+use lnpolicy_node::lnd::SubscriptionStatus;
+use lnpolicy_node::lnd::permissions::{FORWARDING_HISTORY, GET_INFO};
+use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
+
+fn errors(rate: f64) -> MethodFaults {
+    MethodFaults {
+        error_rate: rate,
+        ..MethodFaults::default()
+    }
+}
+
+#[tokio::test]
+async fn ten_percent_errors_are_transient_and_retries_get_everything() {
+    let mut state = fixture();
+    state.forwards = forwards(1_000);
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    sim.server.set_faults(FaultConfig::uniform(42, errors(0.1)));
+
+    let mut transient = 0;
+    let mut collected = Vec::new();
+    let mut from = 0;
+    loop {
+        let (page, failures) = retry(|| client.forwards(from, 37)).await;
+        transient += failures;
+        if page.forwards.is_empty() {
+            break;
+        }
+        from = page.next_index;
+        collected.extend(page.forwards);
+    }
+    assert_eq!(collected, sim.state().forwards);
+
+    let peer = peer_key(1);
+    for _ in 0..10 {
+        let (channels, failures) = retry(|| client.list_channels()).await;
+        transient += failures;
+        assert_eq!(channels, sim.state().channels);
+        let (rates, failures) = retry(|| client.peer_fee_rates(&peer)).await;
+        transient += failures;
+        assert_eq!(rates, [10, 20]);
+    }
+
+    let ch = sim.state().channels[0].clone();
+    let policy = FeePolicy {
+        fee_ppm: 4321,
+        ..ch.local_policy
+    };
+    let ((), failures) = retry(|| client.update_policy(&ch, &policy)).await;
+    transient += failures;
+    assert_eq!(sim.state().channels[0].local_policy, policy);
+
+    // ~27 pages + 10 × (4 + 1) calls + 1 at 10%: some must have failed.
+    assert!(transient >= 3, "only {transient} transient errors");
+    let calls = sim.state().calls.len();
+    assert!(calls > 80, "{calls} calls");
+}
+
+#[tokio::test]
+async fn injected_errors_name_the_method() {
+    let sim = Sim::start(fixture()).await;
+    let client = sim.admin_client().await;
+    sim.server.set_faults(FaultConfig {
+        seed: 1,
+        default: MethodFaults::default(),
+        per_method: BTreeMap::from([(GET_INFO.to_owned(), errors(1.0))]),
+    });
+    let err = client.get_info().await.unwrap_err();
+    assert!(
+        matches!(&err, NodeError::Unavailable { method, .. } if *method == GET_INFO),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    // Other methods are unaffected.
+    client.forwards(0, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn dropped_connections_reconnect_and_the_subscription_resumes() {
+    let mut state = fixture();
+    state.forwards = forwards(500);
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    sim.server.set_faults(FaultConfig {
+        seed: 7,
+        default: MethodFaults::default(),
+        per_method: BTreeMap::from([(
+            FORWARDING_HISTORY.to_owned(),
+            MethodFaults {
+                drop_rate: 0.2,
+                ..MethodFaults::default()
+            },
+        )]),
+    });
+
+    let mut drops = 0;
+    let mut collected = Vec::new();
+    let mut from = 0;
+    loop {
+        let (page, failures) = retry(|| client.forwards(from, 25)).await;
+        drops += failures;
+        if page.forwards.is_empty() {
+            break;
+        }
+        from = page.next_index;
+        collected.extend(page.forwards);
+    }
+    assert_eq!(collected, sim.state().forwards);
+    assert!(drops > 0, "no connection was dropped");
+
+    // The HTLC stream shared the dropped connections; it comes back by
+    // itself and captures new failures again.
+    sim.server.set_faults(FaultConfig::default());
+    for _ in 0..500 {
+        if client.subscription_status() == SubscriptionStatus::Live {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(client.subscription_status(), SubscriptionStatus::Live);
+    sim.state()
+        .failures
+        .push(failure(1, FailureReason::InsufficientBalance));
+    let got = wait_for_failures(&client, 1).await;
+    assert_eq!(got[0].reason, FailureReason::InsufficientBalance);
+}
+
+#[tokio::test]
+async fn latency_beyond_the_call_timeout_is_a_timeout() {
+    let sim = Sim::start(fixture()).await;
+    let mut config = sim.admin_config();
+    config.call_timeout = Duration::from_millis(100);
+    let client = lnpolicy_node::lnd::LndClient::connect(&config)
+        .await
+        .unwrap();
+    sim.server.set_faults(FaultConfig {
+        seed: 1,
+        default: MethodFaults::default(),
+        per_method: BTreeMap::from([(
+            GET_INFO.to_owned(),
+            MethodFaults {
+                latency: Duration::from_millis(400),
+                ..MethodFaults::default()
+            },
+        )]),
+    });
+    let err = client.get_info().await.unwrap_err();
+    assert_eq!(err, NodeError::Timeout { method: GET_INFO });
+    assert!(err.is_transient());
+}

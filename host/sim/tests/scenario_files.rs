@@ -1,0 +1,171 @@
+//! Scenario files: the shipped ones load and run; broken ones are rejected with an error
+//! that names the file and the key (and the line, where the parser knows it).
+
+use lnpolicy_sim::{Scenario, ScenarioError, Simulation};
+
+const GOOD: &str = r#"
+seed = 1
+[node]
+kind = "lnd"
+alias = "t"
+[[channels]]
+peer_alias = "a"
+capacity_sat = 1_000_000
+local_sat = 500_000
+[[channels]]
+peer_alias = "b"
+capacity_sat = 2_000_000
+local_sat = 1_000_000
+"#;
+
+fn parse(src: &str) -> ScenarioError {
+    Scenario::from_toml(src, "broken.toml").unwrap_err()
+}
+
+#[test]
+fn shipped_scenarios_load_from_disk_and_route() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    for name in ["balanced", "one-way-drains", "lnd-heavy", "cln-heavy"] {
+        let from_disk = Scenario::from_file(format!("{dir}/{name}.toml")).unwrap();
+        assert_eq!(from_disk, Scenario::builtin(name).unwrap(), "{name}");
+        assert!((10..=20).contains(&from_disk.channels.len()), "{name}");
+        let mut sim = Simulation::new(from_disk);
+        sim.advance(86_400);
+        assert!(
+            sim.state().forwards.len() > 20,
+            "{name} routed {}",
+            sim.state().forwards.len()
+        );
+        // Balances only move between the two sides of each channel.
+        for (c, spec) in sim.state().channels.iter().zip(&sim.scenario().channels) {
+            let total = c.local_balance_sat + c.remote_balance_sat + c.commit_fee_sat;
+            assert!(
+                total + 1 >= spec.capacity_sat && total <= spec.capacity_sat,
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_minimal_file_gets_defaults() {
+    let s = Scenario::from_toml(GOOD, "good.toml").unwrap();
+    assert_eq!(s.duration_days, 30.0);
+    assert_eq!(s.market.failure_half_life_secs, 3_600);
+    let sim = Simulation::new(s);
+    let policy = sim.state().channels[0].local_policy;
+    assert_eq!(
+        (policy.base_fee_msat, policy.fee_ppm, policy.time_lock_delta),
+        (1_000, 1, 80)
+    );
+    assert!(sim.state().channels.iter().all(|c| c.peer_policy.is_some()));
+    assert!(!sim.state().graph.is_empty());
+}
+
+#[test]
+fn a_type_error_names_key_and_line() {
+    let src = GOOD.replace("capacity_sat = 2_000_000", "capacity_sat = \"lots\"");
+    let err = parse(&src);
+    assert_eq!(err.key(), Some("channels[1].capacity_sat"));
+    let ScenarioError::Parse { line, file, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(file, "broken.toml");
+    assert_eq!(*line, 12);
+    let text = err.to_string();
+    assert!(text.starts_with("broken.toml:12:"), "{text}");
+    assert!(text.contains("channels[1].capacity_sat"), "{text}");
+}
+
+#[test]
+fn a_missing_field_names_the_field() {
+    let err = parse(&GOOD.replace("local_sat = 500_000\n", ""));
+    assert_eq!(err.key(), Some("channels[0].local_sat"), "{err}");
+    let err = parse(&GOOD.replace("seed = 1\n", ""));
+    assert_eq!(err.key(), Some("seed"), "{err}");
+}
+
+#[test]
+fn a_misspelt_key_is_rejected_by_name() {
+    let src = GOOD.replace(
+        "local_sat = 500_000",
+        "local_sat = 500_000\npolicy = { fee_pmm = 5 }",
+    );
+    let err = parse(&src);
+    assert!(
+        err.key().unwrap().starts_with("channels[0].policy"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("fee_pmm"), "{err}");
+}
+
+#[test]
+fn out_of_range_values_name_the_key() {
+    let cases = [
+        (
+            GOOD.replace("local_sat = 500_000", "local_sat = 500_000\nbias = 2.0"),
+            "channels[0].bias",
+        ),
+        (
+            GOOD.replace("local_sat = 1_000_000", "local_sat = 3_000_000"),
+            "channels[1].local_sat",
+        ),
+        (
+            format!("{GOOD}[market]\nsenders = {{ lnd = 0.5, cln = 0.3, ldk = 0.3 }}\n"),
+            "market.senders",
+        ),
+        (
+            format!("{GOOD}[[pairs]]\nfrom = \"a\"\nto = \"nobody\"\npayments_per_day = 5\n"),
+            "pairs[0].to",
+        ),
+        (
+            GOOD.replace(
+                "local_sat = 500_000",
+                "local_sat = 500_000\npolicy = { inbound_fee_ppm = 50 }",
+            ),
+            "channels[0].policy.inbound_fee_ppm",
+        ),
+        (
+            GOOD.replace("peer_alias = \"b\"", "peer_alias = \"a\""),
+            "channels[1].peer_alias",
+        ),
+    ];
+    for (src, key) in cases {
+        let err = parse(&src);
+        assert!(matches!(err, ScenarioError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.key(), Some(key), "{err}");
+        assert!(err.to_string().starts_with("broken.toml: "), "{err}");
+    }
+}
+
+#[test]
+fn a_syntax_error_names_the_line_and_its_key() {
+    let err = parse(&GOOD.replace("capacity_sat = 1_000_000", "capacity_sat = 1_000_000_"));
+    assert_eq!(err.key(), Some("capacity_sat"), "{err}");
+    let ScenarioError::Parse { line, .. } = err else {
+        panic!("not a parse error");
+    };
+    assert_eq!(line, 8);
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let err = Scenario::from_file("/nonexistent/lnpolicy.toml").unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert!(
+        err.to_string().contains("/nonexistent/lnpolicy.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_synthetic_node_is_large_and_seeded() {
+    let a = Scenario::synthetic(100, 10_000.0, 5);
+    assert_eq!(a.channels.len(), 100);
+    assert_eq!(a, Scenario::synthetic(100, 10_000.0, 5));
+    assert_ne!(a, Scenario::synthetic(100, 10_000.0, 6));
+    let mut sim = Simulation::new(a);
+    sim.advance(3_600);
+    assert!(sim.market_totals().payments > 300);
+    assert_eq!(sim.state().channels.len(), 100);
+}
