@@ -6,6 +6,7 @@ pub mod cln_server;
 pub mod engine;
 pub mod fee_distribution;
 mod ids;
+pub mod live;
 pub mod lnd_server;
 pub mod market;
 pub mod rng;
@@ -13,4 +14,5 @@ pub mod scenario;
 pub mod state;
 
 pub use engine::{ChannelTotals, MarketTotals, Simulation};
+pub use live::LiveSimulation;
 pub use scenario::{Scenario, ScenarioError};

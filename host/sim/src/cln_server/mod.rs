@@ -94,15 +94,16 @@ impl ClnServer {
         let shared = Arc::new(Shared {
             state,
             ledger: Mutex::new(Ledger::default()),
-            rng: Mutex::new(FaultRng::new(config.faults.seed)),
+            faults: Mutex::new((config.faults.clone(), FaultRng::new(config.faults.seed))),
             lightning_dir,
             config,
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, shared, stopped));
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
         tracing::info!(path = %socket_path.display(), "CLN JSON-RPC server listening");
         Ok(ClnServerHandle {
             socket_path,
+            shared,
             stop,
             task: Some(task),
         })
@@ -112,6 +113,7 @@ impl ClnServer {
 /// A running server. Dropping it stops the server too, without waiting.
 pub struct ClnServerHandle {
     socket_path: PathBuf,
+    shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -119,6 +121,16 @@ pub struct ClnServerHandle {
 impl ClnServerHandle {
     pub fn socket_path(&self) -> &Path {
         &self.socket_path
+    }
+
+    /// Replaces the fault configuration (and restarts its seeded draw).
+    pub fn set_faults(&self, faults: FaultConfig) {
+        let seed = faults.seed;
+        *self
+            .shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (faults, FaultRng::new(seed));
     }
 
     /// Stops accepting, closes every connection, removes the socket file.
@@ -146,7 +158,8 @@ impl Drop for ClnServerHandle {
 struct Shared {
     state: Arc<Mutex<NodeState>>,
     ledger: Mutex<Ledger>,
-    rng: Mutex<FaultRng>,
+    /// The active faults and their seeded draw, replaceable while serving.
+    faults: Mutex<(FaultConfig, FaultRng)>,
     lightning_dir: PathBuf,
     config: ClnServerConfig,
 }
@@ -263,12 +276,12 @@ async fn handle(shared: &Shared, request: Value) -> Reply {
         ));
     }
 
-    let faults = shared.config.faults.for_method(method);
-    let fate = shared
-        .rng
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .fate(&faults);
+    let (faults, fate) = {
+        let mut active = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        let faults = active.0.for_method(method);
+        let fate = active.1.fate(&faults);
+        (faults, fate)
+    };
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }

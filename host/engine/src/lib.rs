@@ -1,0 +1,98 @@
+//! The engine: one full cycle against a node, in the order the layers are
+//! drawn in ARCHITECTURE.md: collect into the store, build channel views
+//! from it, decide through the sandbox and the guard, apply what changed.
+//! Every node call goes through the `NodeClient` whitelist.
+
+use std::sync::Arc;
+
+use lnpolicy_analytics::{AnalyticsConfig, channel_views};
+use lnpolicy_collector::{CollectConfig, CollectError, CollectReport, collect};
+use lnpolicy_core::{NodeClient, NodeError, Param};
+use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
+use lnpolicy_policy::cycle::{CycleError, CycleInput, CycleReport, run_cycle};
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{HistorySource, StrategyRegistry};
+use lnpolicy_store::{Store, StoreError};
+
+/// Which strategy decides the channels, with what, under which limits.
+pub struct CyclePlan<'a> {
+    pub strategy: &'a str,
+    pub params: &'a [Param],
+    pub guard: &'a GuardConfig,
+    pub history: Arc<dyn HistorySource>,
+    /// Decide and record, but send nothing.
+    pub dry_run: bool,
+}
+
+/// What one cycle did.
+#[derive(Debug)]
+pub struct CycleOutcome {
+    pub collected: CollectReport,
+    pub decided: CycleReport,
+    /// `None` on a dry run.
+    pub applied: Option<ApplyReport>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+}
+
+/// Runs collect → decide → apply once at unix time `now`.
+pub async fn run_once(
+    node: &dyn NodeClient,
+    store: &Store,
+    registry: &StrategyRegistry,
+    plan: CyclePlan<'_>,
+    now: u64,
+) -> Result<CycleOutcome, EngineError> {
+    let info = node.get_info().await?;
+    let collected = collect(node, store, now, &CollectConfig::default()).await?;
+    let channels = store.latest_channels()?;
+    let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;
+    let decided = run_cycle(
+        registry,
+        store,
+        CycleInput {
+            strategy: plan.strategy,
+            params: plan.params,
+            channels: &views,
+            now,
+            history: plan.history,
+            guard: plan.guard,
+        },
+    )?;
+    if plan.dry_run {
+        return Ok(CycleOutcome {
+            collected,
+            decided,
+            applied: None,
+        });
+    }
+    let updates: Vec<PlannedUpdate> = decided
+        .outcomes
+        .iter()
+        .filter_map(|outcome| {
+            let desired = outcome.guarded.policy?;
+            let channel = channels.iter().find(|c| c.id == outcome.guarded.channel_id)?;
+            Some(PlannedUpdate {
+                channel: channel.clone(),
+                desired,
+                decision_id: Some(outcome.decision_id),
+            })
+        })
+        .collect();
+    let applied = apply_updates(node, store, &updates, now).await?;
+    Ok(CycleOutcome {
+        collected,
+        decided,
+        applied: Some(applied),
+    })
+}

@@ -1,0 +1,83 @@
+//! A simulation served over the protocols while it runs: the servers share
+//! one `NodeState` behind a lock, the market runs on its own copy, and each
+//! step carries policy changes made through the servers into the market and
+//! the market's new forwards, failures and balances back out.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::Simulation;
+use crate::state::NodeState;
+
+pub struct LiveSimulation {
+    sim: Simulation,
+    shared: Arc<Mutex<NodeState>>,
+}
+
+impl LiveSimulation {
+    pub fn new(sim: Simulation) -> LiveSimulation {
+        let shared = Arc::new(Mutex::new(sim.state().clone()));
+        LiveSimulation { sim, shared }
+    }
+
+    /// The state to hand to `LndServer::start` / `ClnServer::start`.
+    pub fn shared(&self) -> Arc<Mutex<NodeState>> {
+        Arc::clone(&self.shared)
+    }
+
+    pub fn simulation(&self) -> &Simulation {
+        &self.sim
+    }
+
+    /// Runs the market for `seconds` of virtual time and publishes the result.
+    pub fn advance(&mut self, seconds: u64) {
+        self.take_policy_changes();
+        self.sim.advance(seconds);
+        self.publish();
+    }
+
+    /// Policies the servers accepted (they validated them already) go to
+    /// the market, which shows them to senders after the gossip delay.
+    fn take_policy_changes(&mut self) {
+        let changed: Vec<_> = lock(&self.shared)
+            .channels
+            .iter()
+            .filter(|c| {
+                self.sim
+                    .state()
+                    .channel(c.id)
+                    .is_some_and(|ours| ours.local_policy != c.local_policy)
+            })
+            .map(|c| (c.id, c.local_policy))
+            .collect();
+        for (id, policy) in changed {
+            if let Err(error) = self.sim.set_policy(id, policy) {
+                tracing::warn!(channel = id, %error, "the market refused a policy the server accepted");
+            }
+        }
+    }
+
+    /// Appends what happened since the last step; never rewrites history the
+    /// clients may already have paged through.
+    fn publish(&self) {
+        let market = self.sim.state();
+        let mut shared = lock(&self.shared);
+        shared.channels.clone_from(&market.channels);
+        let seen = shared.forwards.len();
+        shared
+            .forwards
+            .extend_from_slice(&market.forwards[seen.min(market.forwards.len())..]);
+        let seen = shared.failures.len();
+        shared
+            .failures
+            .extend_from_slice(&market.failures[seen.min(market.failures.len())..]);
+        shared.now_ns = market.now_ns;
+        shared.info.block_height = market.info.block_height;
+        shared
+            .policy_updated_at
+            .clone_from(&market.policy_updated_at);
+    }
+}
+
+fn lock(state: &Mutex<NodeState>) -> MutexGuard<'_, NodeState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,169 @@
+//! A full collect → decide → apply cycle against the simulator's real LND
+//! (gRPC over TLS, macaroon) and CLN (JSON-RPC on a unix socket) servers.
+//! The servers record every method called: the set must be exactly within
+//! the whitelist, and the only write is one policy update per changed channel.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use lnpolicy_core::{NodeClient, NodeKind, NullEventSink};
+use lnpolicy_engine::{CyclePlan, run_once};
+use lnpolicy_node::cln::{ClnClient, ClnConfig};
+use lnpolicy_node::lnd::LndClient;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
+use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
+use lnpolicy_store::Store;
+
+/// The read methods the daemon may call on LND, and its one write.
+const LND_ALLOWED: &[&str] = &[
+    "lnrpc.Lightning/GetInfo",
+    "lnrpc.Lightning/ListChannels",
+    "lnrpc.Lightning/FeeReport",
+    "lnrpc.Lightning/GetChanInfo",
+    "lnrpc.Lightning/GetNodeInfo",
+    "lnrpc.Lightning/ForwardingHistory",
+    "routerrpc.Router/SubscribeHtlcEvents",
+    "lnrpc.Lightning/UpdateChannelPolicy",
+];
+const CLN_ALLOWED: &[&str] = &[
+    "getinfo",
+    "listpeerchannels",
+    "listforwards",
+    "listchannels",
+    "setchannel",
+];
+
+fn registry() -> StrategyRegistry {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    registry
+        .add_builtin(
+            "balance_based",
+            lnpolicy_builtins::get("balance_based").unwrap(),
+        )
+        .unwrap();
+    registry
+}
+
+/// A day of market history, so the collector has forwards to page through.
+fn live_market() -> LiveSimulation {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    live
+}
+
+/// Runs one cycle; returns (methods called, policy writes, channels changed).
+async fn cycle(
+    node: &dyn NodeClient,
+    live: &LiveSimulation,
+    kind: NodeKind,
+    write: &str,
+) -> (Vec<String>, usize, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let registry = registry();
+    let guard = GuardConfig::new(kind);
+    let now = live.simulation().now_ns() / 1_000_000_000;
+    let outcome = run_once(
+        node,
+        &store,
+        &registry,
+        CyclePlan {
+            strategy: "balance_based",
+            params: &[],
+            guard: &guard,
+            history: Arc::new(NoHistory),
+            dry_run: false,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        outcome.collected.forwards_added > 0,
+        "a day of history was collected"
+    );
+    assert_eq!(
+        store.forward_count().unwrap() as usize,
+        live.shared().lock().unwrap().forwards.len()
+    );
+    let applied = outcome.applied.unwrap();
+    assert!(applied.failed.is_empty(), "{:?}", applied.failed);
+    assert!(
+        !applied.applied.is_empty(),
+        "balance_based changes some fees"
+    );
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    for outcome in &outcome.decided.outcomes {
+        if let Some(policy) = outcome.guarded.policy {
+            let channel = state.channel(outcome.guarded.channel_id).unwrap();
+            assert_eq!(
+                channel.local_policy.fee_ppm, policy.fee_ppm,
+                "the node has the guarded fee"
+            );
+        }
+    }
+    let writes = state.calls.iter().filter(|m| *m == write).count();
+    (state.calls.clone(), writes, applied.applied.len())
+}
+
+fn assert_within(calls: &[String], allowed: &[&str]) {
+    let called: BTreeSet<&str> = calls.iter().map(String::as_str).collect();
+    let outside: Vec<&&str> = called.iter().filter(|m| !allowed.contains(m)).collect();
+    assert!(
+        outside.is_empty(),
+        "methods outside the whitelist: {outside:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_cycle_calls_only_whitelisted_methods() {
+    let live = live_market();
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    let (calls, writes, changed) = cycle(
+        &client,
+        &live,
+        NodeKind::Lnd,
+        "lnrpc.Lightning/UpdateChannelPolicy",
+    )
+    .await;
+    assert_within(&calls, LND_ALLOWED);
+    assert_eq!(
+        writes, changed,
+        "one policy update per changed channel, nothing else written"
+    );
+    let mut client_methods: Vec<&str> = lnpolicy_node::lnd::permissions::CLIENT_METHODS.to_vec();
+    client_methods.sort_unstable();
+    assert!(
+        client_methods.iter().all(|m| LND_ALLOWED.contains(m)),
+        "{client_methods:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cln_cycle_calls_only_whitelisted_methods() {
+    let live = live_market();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lightning-rpc");
+    let _server = ClnServer::start(live.shared(), &socket, ClnServerConfig::default())
+        .await
+        .unwrap();
+    let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
+    let (calls, writes, changed) = cycle(&client, &live, NodeKind::Cln, "setchannel").await;
+    assert_within(&calls, CLN_ALLOWED);
+    assert_eq!(
+        writes, changed,
+        "one setchannel per changed channel, nothing else written"
+    );
+}
