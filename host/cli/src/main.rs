@@ -1,6 +1,7 @@
 //! The `lnpolicy` command line: the only place that turns typed errors into
 //! `anyhow` reports and exit codes.
 
+mod sim_cmd;
 mod strategy_cmd;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ enum Command {
     /// Inspect, validate and try strategy components.
     #[command(subcommand)]
     Strategy(strategy_cmd::StrategyCommand),
+    /// Run the built-in simulator.
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Strategy(command) => strategy_cmd::run(command),
+        Command::Sim(command) => sim_cmd::run(command),
     };
     match result {
         Ok(code) => code,

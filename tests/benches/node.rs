@@ -1,0 +1,126 @@
+//! Node-facing costs on a 1,000-channel simulated LND node, over the real
+//! gRPC/TLS protocol: one full collect (from an empty store) and one full
+//! collect → decide → apply cycle. Prints node calls by method and wall time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lnpolicy_collector::{CollectConfig, collect};
+use lnpolicy_core::{NodeKind, NullEventSink};
+use lnpolicy_engine::{CyclePlan, run_once};
+use lnpolicy_node::lnd::LndClient;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
+use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
+use lnpolicy_store::Store;
+
+const RUNS: u32 = 5;
+
+fn calls_since(live: &LiveSimulation, from: usize) -> (usize, BTreeMap<String, usize>) {
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    let mut by_method = BTreeMap::new();
+    for call in &state.calls[from..] {
+        *by_method.entry(call.clone()).or_insert(0) += 1;
+    }
+    (state.calls.len(), by_method)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut live = LiveSimulation::new(Simulation::new(Scenario::synthetic(1000, 20_000.0, 3)));
+        live.advance(86_400);
+        let forwards = live.shared().lock().unwrap().forwards.len();
+        let dir = tempfile::tempdir().unwrap();
+        let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+            .await
+            .unwrap();
+        println!("1,000-channel simulated LND node with {forwards} forwards in its log");
+
+        let mut times = Vec::new();
+        let mut calls = BTreeMap::new();
+        for _ in 0..RUNS {
+            let db = tempfile::tempdir().unwrap();
+            let store = Store::open(&db.path().join("lnpolicy.db")).unwrap();
+            let (before, _) = calls_since(&live, 0);
+            let start = Instant::now();
+            let report = collect(&client, &store, 0, &CollectConfig::default())
+                .await
+                .unwrap();
+            times.push(start.elapsed());
+            assert!(report.caught_up);
+            calls = calls_since(&live, before).1;
+        }
+        print_figures("full collect (empty store)", &times, &calls);
+
+        let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        let registry =
+            StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+        registry
+            .add_builtin(
+                "balance_based",
+                lnpolicy_builtins::get("balance_based").unwrap(),
+            )
+            .unwrap();
+        let guard = GuardConfig {
+            min_update_interval_secs: 0,
+            ..GuardConfig::new(NodeKind::Lnd)
+        };
+        let mut times = Vec::new();
+        let mut changed = 0;
+        for run in 0..RUNS {
+            let db = tempfile::tempdir().unwrap();
+            let store = Store::open(&db.path().join("lnpolicy.db")).unwrap();
+            let (before, _) = calls_since(&live, 0);
+            let now = live.simulation().now_ns() / 1_000_000_000 + u64::from(run);
+            let start = Instant::now();
+            let outcome = run_once(
+                &client,
+                &store,
+                &registry,
+                CyclePlan {
+                    strategy: "balance_based",
+                    params: &[],
+                    guard: &guard,
+                    history: Arc::new(NoHistory),
+                    dry_run: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+            times.push(start.elapsed());
+            changed = outcome.applied.map_or(0, |a| a.applied.len());
+            calls = calls_since(&live, before).1;
+        }
+        print_figures(
+            &format!("collect + decide + apply ({changed} channels changed in the last run)"),
+            &times,
+            &calls,
+        );
+        server.shutdown().await;
+    });
+}
+
+fn print_figures(what: &str, times: &[Duration], calls: &BTreeMap<String, usize>) {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let total: usize = calls.values().sum();
+    println!(
+        "{what}: median {:.1?} (min {:.1?}, max {:.1?}) over {} runs",
+        sorted[sorted.len() / 2],
+        sorted[0],
+        sorted[sorted.len() - 1],
+        sorted.len()
+    );
+    println!("  node calls in the last run: {total}");
+    for (method, count) in calls {
+        println!("    {method}: {count}");
+    }
+}
