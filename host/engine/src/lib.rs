@@ -81,7 +81,9 @@ pub async fn run_once(
         .iter()
         .filter_map(|outcome| {
             let desired = outcome.guarded.policy?;
-            let channel = channels.iter().find(|c| c.id == outcome.guarded.channel_id)?;
+            let channel = channels
+                .iter()
+                .find(|c| c.id == outcome.guarded.channel_id)?;
             Some(PlannedUpdate {
                 channel: channel.clone(),
                 desired,
