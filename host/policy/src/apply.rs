@@ -70,3 +70,80 @@ pub async fn apply_updates(
     }
     Ok(report)
 }
+
+/// What startup reconciliation found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Pending intents the node shows as applied.
+    pub applied: Vec<ChannelId>,
+    /// Pending intents the node shows as not applied (or whose channel is gone).
+    pub not_applied: Vec<ChannelId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Resolves the intents a crash left pending, by reading what the node has
+/// now. It never sends an update: whether to change the fee again is the
+/// next cycle's decision, made with the truth in hand, so nothing is sent
+/// twice and nothing is assumed.
+pub async fn reconcile_pending(
+    node: &dyn NodeClient,
+    store: &Store,
+    now: u64,
+) -> Result<ReconcileReport, ReconcileError> {
+    let pending = store.pending_intents()?;
+    let mut report = ReconcileReport::default();
+    if pending.is_empty() {
+        return Ok(report);
+    }
+    let channels = node.list_channels().await?;
+    for intent in pending {
+        let current = channels.iter().find(|c| c.id == intent.channel_id);
+        let outcome = match current {
+            Some(channel) if same_fees(&channel.local_policy, &intent.desired) => {
+                report.applied.push(intent.channel_id);
+                IntentOutcome::Applied
+            }
+            Some(_) => {
+                report.not_applied.push(intent.channel_id);
+                IntentOutcome::Failed(
+                    "not applied: after a restart the node still had another policy".into(),
+                )
+            }
+            None => {
+                report.not_applied.push(intent.channel_id);
+                IntentOutcome::Failed("not applied: the channel is no longer open".into())
+            }
+        };
+        tracing::info!(
+            channel = intent.channel_id,
+            intent = intent.id,
+            ?outcome,
+            "reconciled a pending update"
+        );
+        store.resolve_intent(intent.id, outcome, now)?;
+    }
+    Ok(report)
+}
+
+/// The fees decide whether an update landed: every node reports them,
+/// while cltv and HTLC limits are not settable per channel everywhere (CLN).
+fn same_fees(node: &FeePolicy, desired: &FeePolicy) -> bool {
+    (
+        node.base_fee_msat,
+        node.fee_ppm,
+        node.inbound_base_fee_msat,
+        node.inbound_fee_ppm,
+    ) == (
+        desired.base_fee_msat,
+        desired.fee_ppm,
+        desired.inbound_base_fee_msat,
+        desired.inbound_fee_ppm,
+    )
+}

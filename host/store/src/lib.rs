@@ -11,6 +11,7 @@ mod cycles;
 mod decisions;
 mod error;
 mod events;
+mod experiments;
 mod history;
 mod intents;
 mod migrations;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use cycles::{Cycle, CycleStatus};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
+pub use experiments::Arm;
 pub use history::{FlowTotals, Stream};
 pub use intents::{Intent, IntentOutcome, IntentStatus};
 

@@ -21,6 +21,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0002_history.sql",
         sql: include_str!("../migrations/0002_history.sql"),
     },
+    Migration {
+        file: "0003_experiments.sql",
+        sql: include_str!("../migrations/0003_experiments.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -1,0 +1,86 @@
+//! A/B experiment assignments: which arm each channel is in, written once and
+//! never overwritten.
+
+use std::collections::BTreeMap;
+
+use lnpolicy_core::ChannelId;
+use rusqlite::params;
+
+use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+
+/// One of an experiment's two strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arm {
+    A,
+    B,
+}
+
+impl Arm {
+    /// The arm's spelling in the store and in operator-facing output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arm::A => "a",
+            Arm::B => "b",
+        }
+    }
+}
+
+impl Store {
+    /// Every channel assigned so far in `experiment`, with its arm.
+    pub fn experiment_arms(&self, experiment: &str) -> Result<BTreeMap<ChannelId, Arm>, StoreError> {
+        let rows: Vec<(i64, String)> = self
+            .lock()
+            .prepare("SELECT channel_id, arm FROM experiment_assignments WHERE experiment = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_map([experiment], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(self.sql("reading experiment assignments"))?;
+        rows.into_iter()
+            .map(|(channel, arm)| {
+                let arm = match arm.as_str() {
+                    "a" => Arm::A,
+                    "b" => Arm::B,
+                    _ => {
+                        return Err(self.invalid(format!(
+                            "experiment {experiment:?} has unknown arm {arm:?}"
+                        )));
+                    }
+                };
+                Ok((channel_id_from_sql(channel), arm))
+            })
+            .collect()
+    }
+
+    /// Records the arms of channels new to `experiment`, in one transaction.
+    /// A channel already assigned keeps its arm: its entry here is ignored,
+    /// which is what stops a channel switching arm mid-experiment. Returns how
+    /// many assignments were new.
+    pub fn record_assignments(
+        &self,
+        experiment: &str,
+        assignments: &[(ChannelId, Arm)],
+        at: u64,
+    ) -> Result<usize, StoreError> {
+        self.write("recording experiment assignments", |tx| {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO experiment_assignments
+                     (experiment, channel_id, arm, assigned_at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(self.sql("recording experiment assignments"))?;
+            let mut added = 0;
+            for &(channel, arm) in assignments {
+                added += insert
+                    .execute(params![
+                        experiment,
+                        channel_id_to_sql(channel),
+                        arm.as_str(),
+                        time_to_sql(at)
+                    ])
+                    .map_err(self.sql("recording experiment assignments"))?;
+            }
+            Ok(added)
+        })
+    }
+}
