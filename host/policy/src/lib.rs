@@ -10,5 +10,6 @@
 pub mod apply;
 pub mod config;
 pub mod cycle;
+pub mod experiment;
 pub mod guard;
 pub mod params;

@@ -27,7 +27,10 @@ impl Arm {
 
 impl Store {
     /// Every channel assigned so far in `experiment`, with its arm.
-    pub fn experiment_arms(&self, experiment: &str) -> Result<BTreeMap<ChannelId, Arm>, StoreError> {
+    pub fn experiment_arms(
+        &self,
+        experiment: &str,
+    ) -> Result<BTreeMap<ChannelId, Arm>, StoreError> {
         let rows: Vec<(i64, String)> = self
             .lock()
             .prepare("SELECT channel_id, arm FROM experiment_assignments WHERE experiment = ?1")

@@ -71,6 +71,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "collector_cursors",
             "cycles",
             "decisions",
+            "experiment_assignments",
             "failed_forwards",
             "forwards",
             "strategy_events",
@@ -144,7 +145,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0002_history.sql"), "{message}");
+    assert!(message.contains("0003_experiments.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -732,4 +733,62 @@ fn failed_forwards_and_snapshots_round_trip() {
     );
     assert_eq!(store.cursor(crate::Stream::FailedForwards).unwrap(), 10);
     assert!(store.latest_channels().unwrap().is_empty());
+}
+
+#[test]
+fn experiment_assignments_are_never_overwritten() {
+    let (_dir, path) = temp_db();
+    let top_bit = u64::MAX - 7;
+    {
+        let store = Store::open(&path).unwrap();
+        assert!(store.experiment_arms("fees").unwrap().is_empty());
+        let added = store
+            .record_assignments("fees", &[(1, Arm::A), (2, Arm::B), (top_bit, Arm::A)], 10)
+            .unwrap();
+        assert_eq!(added, 3);
+        // The same channels with the other arm, one new channel, and a
+        // duplicate within the batch: only the first sighting of 3 counts.
+        let added = store
+            .record_assignments(
+                "fees",
+                &[(1, Arm::B), (2, Arm::A), (3, Arm::B), (3, Arm::A)],
+                20,
+            )
+            .unwrap();
+        assert_eq!(added, 1);
+        store
+            .record_assignments("other", &[(1, Arm::B)], 20)
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let expected = [(1, Arm::A), (2, Arm::B), (3, Arm::B), (top_bit, Arm::A)]
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(store.experiment_arms("fees").unwrap(), expected);
+    assert_eq!(
+        store.experiment_arms("other").unwrap(),
+        [(1, Arm::B)].into_iter().collect()
+    );
+    assert!(store.experiment_arms("nobody").unwrap().is_empty());
+    let assigned_at: i64 = store
+        .lock()
+        .query_row(
+            "SELECT assigned_at FROM experiment_assignments
+             WHERE experiment = 'fees' AND channel_id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(assigned_at, 10);
+}
+
+#[test]
+fn experiment_arms_are_checked_by_the_schema() {
+    let store = Store::open_in_memory().unwrap();
+    let inserted = store.lock().execute(
+        "INSERT INTO experiment_assignments VALUES ('fees', 1, 'c', 0)",
+        [],
+    );
+    assert!(inserted.is_err());
+    assert!(store.experiment_arms("fees").unwrap().is_empty());
 }
