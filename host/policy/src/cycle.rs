@@ -100,24 +100,39 @@ pub fn run_cycle(
         emit(input.strategy, log);
     }
     store.state_apply(input.strategy, &output.state_writes, input.now)?;
-    let mut outcomes = Vec::with_capacity(output.decisions.len());
-    for (channel, raw) in input.channels.iter().zip(output.decisions) {
-        let guarded = guard(input.guard, channel, &raw, input.now);
-        let decision_id = store.record_decision(&DecisionRecord {
+    let guarded: Vec<_> = input
+        .channels
+        .iter()
+        .zip(&output.decisions)
+        .map(|(channel, raw)| guard(input.guard, channel, raw, input.now))
+        .collect();
+    let records: Vec<DecisionRecord<'_>> = output
+        .decisions
+        .iter()
+        .zip(&guarded)
+        .map(|(raw, guarded)| DecisionRecord {
             cycle_id,
             at: input.now,
             strategy: input.strategy,
             strategy_sha256: &sha256,
-            raw: Some(&raw),
-            guarded: &guarded,
+            raw: Some(raw),
+            guarded,
             reason: &raw.reason,
-        })?;
-        outcomes.push(ChannelOutcome {
+        })
+        .collect();
+    let ids = store.record_decisions(&records)?;
+    drop(records);
+    let outcomes: Vec<ChannelOutcome> = output
+        .decisions
+        .into_iter()
+        .zip(guarded)
+        .zip(ids)
+        .map(|((raw, guarded), decision_id)| ChannelOutcome {
             decision_id,
             raw,
             guarded,
-        });
-    }
+        })
+        .collect();
     store.finish_cycle(cycle_id, input.now, CycleStatus::Ok, None)?;
     Ok(CycleReport {
         cycle_id,

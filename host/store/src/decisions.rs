@@ -67,43 +67,63 @@ fn read_decision(row: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRow> {
 
 impl Store {
     /// Stores one channel's decision; returns the id an update intent refers to.
-    /// The channel is the guarded decision's; a raw decision for another
-    /// channel is refused, as it would make the audit trail lie.
     pub fn record_decision(&self, record: &DecisionRecord<'_>) -> Result<i64, StoreError> {
-        let channel_id = record.guarded.channel_id;
-        if let Some(raw) = record.raw
-            && raw.channel_id != channel_id
-        {
-            return Err(self.invalid(format!(
-                "decision of cycle {} is for channel {} but was guarded as channel {channel_id}",
-                record.cycle_id, raw.channel_id
-            )));
+        Ok(self.record_decisions(std::slice::from_ref(record))?[0])
+    }
+
+    /// Stores a cycle's decisions in one transaction (one disk sync for the
+    /// whole batch, not one per channel); returns their ids in order. The
+    /// channel is the guarded decision's; a raw decision for another channel
+    /// is refused, as it would make the audit trail lie.
+    pub fn record_decisions(&self, records: &[DecisionRecord<'_>]) -> Result<Vec<i64>, StoreError> {
+        let mut rows = Vec::with_capacity(records.len());
+        for record in records {
+            let channel_id = record.guarded.channel_id;
+            if let Some(raw) = record.raw
+                && raw.channel_id != channel_id
+            {
+                return Err(self.invalid(format!(
+                    "decision of cycle {} is for channel {} but was guarded as channel {channel_id}",
+                    record.cycle_id, raw.channel_id
+                )));
+            }
+            let raw_json = record
+                .raw
+                .map(|raw| self.encode_json("a raw decision", raw))
+                .transpose()?;
+            let guarded_json = self.encode_json("a guarded decision", record.guarded)?;
+            let clamps = i64::try_from(record.guarded.clamps.len()).unwrap_or(i64::MAX);
+            rows.push((record, channel_id, raw_json, guarded_json, clamps));
         }
-        let raw_json = record
-            .raw
-            .map(|raw| self.encode_json("a raw decision", raw))
-            .transpose()?;
-        let guarded_json = self.encode_json("a guarded decision", record.guarded)?;
-        let clamps = i64::try_from(record.guarded.clamps.len()).unwrap_or(i64::MAX);
-        self.lock()
-            .query_row(
-                "INSERT INTO decisions (cycle_id, at, channel_id, strategy, strategy_sha256,
-                                        raw_json, guarded_json, clamps, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
-                params![
-                    record.cycle_id,
-                    time_to_sql(record.at),
-                    channel_id_to_sql(channel_id),
-                    record.strategy,
-                    record.strategy_sha256,
-                    raw_json,
-                    guarded_json,
-                    clamps,
-                    record.reason
-                ],
-                |row| row.get(0),
-            )
-            .map_err(self.sql("recording a decision"))
+        self.write("recording decisions", |tx| {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO decisions (cycle_id, at, channel_id, strategy, strategy_sha256,
+                                            raw_json, guarded_json, clamps, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                )
+                .map_err(self.sql("recording decisions"))?;
+            rows.iter()
+                .map(|(record, channel_id, raw_json, guarded_json, clamps)| {
+                    insert
+                        .query_row(
+                            params![
+                                record.cycle_id,
+                                time_to_sql(record.at),
+                                channel_id_to_sql(*channel_id),
+                                record.strategy,
+                                record.strategy_sha256,
+                                raw_json,
+                                guarded_json,
+                                clamps,
+                                record.reason
+                            ],
+                            |row| row.get(0),
+                        )
+                        .map_err(self.sql("recording decisions"))
+                })
+                .collect()
+        })
     }
 
     /// Every decision of one cycle, in the order they were made.
