@@ -32,8 +32,13 @@ impl Reason {
         if value < 0 {
             self.0.push('-');
         }
+        self.uint(value.unsigned_abs())
+    }
+
+    /// Appends an unsigned number in decimal (channel ids use all 64 bits).
+    pub fn uint(mut self, value: u64) -> Self {
         let mut digits = [0u8; 20];
-        let mut rest = value.unsigned_abs();
+        let mut rest = value;
         let mut start = digits.len();
         loop {
             start -= 1;
@@ -65,5 +70,9 @@ mod tests {
             assert_eq!(Reason::new("").int(n).finish(), n.to_string());
         }
         assert_eq!(Reason::new("a").text("b").int(3u32).finish(), "ab3");
+        assert_eq!(
+            Reason::new("").uint(u64::MAX).finish(),
+            u64::MAX.to_string()
+        );
     }
 }

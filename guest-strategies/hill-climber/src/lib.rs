@@ -59,23 +59,7 @@ pub fn initial_step(fee_ppm: u32) -> u32 {
 
 /// The state key of one channel: `ch:<channel_id>` in decimal.
 pub fn state_key(channel_id: u64) -> String {
-    let mut key = String::with_capacity(24);
-    key.push_str("ch:");
-    let mut digits = [0u8; 20];
-    let mut rest = channel_id;
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[start..] {
-        key.push(char::from(digit));
-    }
-    key
+    Reason::new("ch:").uint(channel_id).finish()
 }
 
 /// What the climber remembers about one channel between cycles.
