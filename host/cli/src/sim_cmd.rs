@@ -8,9 +8,18 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use std::sync::Arc;
+
+use lnpolicy_core::{NodeClient, NodeKind};
+use lnpolicy_engine::{CyclePlan, run_once};
+use lnpolicy_node::cln::{ClnClient, ClnConfig};
+use lnpolicy_node::lnd::LndClient;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::NoHistory;
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
+use lnpolicy_store::Store;
 
 #[derive(Subcommand)]
 pub enum SimCommand {
@@ -34,6 +43,28 @@ pub enum SimCommand {
         /// Stop after this many real seconds (default: run until Ctrl-C).
         #[arg(long)]
         duration: Option<u64>,
+    },
+    /// Run lnpolicy's full cycle (collect, decide, apply) against a simulated node over the
+    /// real LND or CLN protocol, in virtual time, and print what it earned.
+    Run {
+        /// A scenario file, or the name of a built-in one.
+        #[arg(long, default_value = "balanced")]
+        scenario: String,
+        /// The strategy: a built-in name or a `.wasm` file.
+        #[arg(long, default_value = "balance_based")]
+        strategy: String,
+        /// A strategy parameter, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Which protocol lnpolicy speaks to the simulated node.
+        #[arg(long, default_value = "lnd", value_parser = ["lnd", "cln"])]
+        node: String,
+        /// Virtual hours to run.
+        #[arg(long, default_value_t = 72)]
+        hours: u64,
+        /// Virtual minutes between cycles.
+        #[arg(long, default_value_t = 60)]
+        cycle_minutes: u64,
     },
 }
 
@@ -62,7 +93,143 @@ pub fn run(command: SimCommand) -> Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        SimCommand::Run {
+            scenario,
+            strategy,
+            params,
+            node,
+            hours,
+            cycle_minutes,
+        } => {
+            if cycle_minutes == 0 {
+                bail!("--cycle-minutes must be at least 1");
+            }
+            let run = SimRun {
+                scenario: load_scenario(&scenario)?,
+                strategy,
+                params: crate::strategy_cmd::parse_params(&params)?,
+                node: if node == "cln" {
+                    NodeKind::Cln
+                } else {
+                    NodeKind::Lnd
+                },
+                cycles: hours * 60 / cycle_minutes,
+                cycle_secs: cycle_minutes * 60,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(run_cycles(run))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+struct SimRun {
+    scenario: Scenario,
+    strategy: String,
+    params: Vec<(String, String)>,
+    node: NodeKind,
+    cycles: u64,
+    cycle_secs: u64,
+}
+
+/// Drives the real engine and the real client against the simulated node.
+async fn run_cycles(run: SimRun) -> Result<()> {
+    let dir = tempfile::tempdir().context("creating a temporary folder")?;
+    let mut live = LiveSimulation::new(Simulation::try_new(run.scenario)?);
+    let registry = crate::strategy_cmd::registry_with(&run.strategy)?;
+    let name = registry_name(&run.strategy);
+    let strategy = registry.get(&name).context("strategy just registered")?;
+    let params = lnpolicy_policy::params::resolve(&strategy.info().params, &run.params)?;
+    let guard = GuardConfig {
+        min_update_interval_secs: run.cycle_secs,
+        ..GuardConfig::new(run.node)
+    };
+    let store = Store::open(&dir.path().join("lnpolicy.db"))?;
+    let lnd;
+    let cln;
+    let client: Box<dyn NodeClient> = match run.node {
+        NodeKind::Lnd => {
+            lnd = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
+                .await?;
+            Box::new(LndClient::connect(&lnd.client_config(lnd.lnpolicy_macaroon_path())).await?)
+        }
+        NodeKind::Cln => {
+            let socket = dir.path().join("lightning-rpc");
+            cln = ClnServer::start(live.shared(), &socket, ClnServerConfig::default()).await?;
+            Box::new(ClnClient::connect(ClnConfig::new(cln.socket_path())).await?)
+        }
+    };
+    println!(
+        "{name} over {}: {} channels, {} cycles of {} min",
+        if run.node == NodeKind::Lnd {
+            "LND gRPC"
+        } else {
+            "CLN JSON-RPC"
+        },
+        live.simulation().state().channels.len(),
+        run.cycles,
+        run.cycle_secs / 60
+    );
+    println!(
+        "{:>6} {:>10} {:>14} {:>9} {:>8}",
+        "HOUR", "FORWARDS", "REVENUE (sat)", "UPDATES", "FAILED"
+    );
+    let mut updates = 0;
+    let mut failed_cycles = 0;
+    for cycle in 1..=run.cycles {
+        live.advance(run.cycle_secs);
+        let now = live.simulation().now_ns() / 1_000_000_000;
+        let plan = CyclePlan {
+            strategy: &name,
+            params: &params,
+            guard: &guard,
+            history: Arc::new(NoHistory),
+            dry_run: false,
+        };
+        match run_once(client.as_ref(), &store, &registry, plan, now).await {
+            Ok(outcome) => {
+                if let Some(error) = &outcome.decided.error {
+                    failed_cycles += 1;
+                    println!("cycle {cycle}: strategy failed: {error}");
+                }
+                updates += outcome.applied.map_or(0, |a| a.applied.len());
+            }
+            Err(error) => {
+                failed_cycles += 1;
+                println!("cycle {cycle}: {error}");
+            }
+        }
+        if cycle == run.cycles || (cycle * run.cycle_secs) % (6 * 3600) == 0 {
+            let revenue: u64 = live
+                .simulation()
+                .totals()
+                .iter()
+                .map(|t| t.revenue_msat)
+                .sum();
+            let market = live.simulation().market_totals();
+            println!(
+                "{:>6} {:>10} {:>14} {updates:>9} {:>8}",
+                cycle * run.cycle_secs / 3600,
+                market.forwards,
+                revenue / 1000,
+                market.failures
+            );
+        }
+    }
+    let calls = live.shared().lock().map(|s| s.calls.len()).unwrap_or(0);
+    println!("done: {updates} policy updates, {calls} node calls, {failed_cycles} failed cycles");
+    Ok(())
+}
+
+/// The registry name of a strategy argument: a built-in's name or a file's stem.
+fn registry_name(strategy: &str) -> String {
+    Path::new(strategy)
+        .file_stem()
+        .filter(|_| strategy.ends_with(".wasm"))
+        .map_or_else(
+            || strategy.to_owned(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
 }
 
 /// A file path if one exists by that name, else a built-in scenario.

@@ -199,13 +199,7 @@ fn check(
     let runtime = Arc::new(runtime()?);
     let strategy = load(&runtime, file)?;
     let name = strategy.info().name.clone();
-    let given = raw_params
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => Ok((k.trim().to_owned(), v.to_owned())),
-            None => bail!("--param {pair:?}: expected NAME=VALUE"),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let given = parse_params(raw_params)?;
     let params = lnpolicy_policy::params::resolve(&strategy.info().params, &given)?;
     let temp = tempfile::tempdir().context("creating a temporary folder")?;
     let db_path = db.map_or_else(|| temp.path().join("check.db"), Path::to_owned);
@@ -331,6 +325,46 @@ fn print_check(channels: &[lnpolicy_core::Channel], report: &lnpolicy_policy::cy
     for note in &report.truncations {
         println!("cut: {note}");
     }
+}
+
+/// `--param NAME=VALUE` arguments as (name, text) pairs.
+pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_owned(), v.to_owned())),
+            None => bail!("--param {pair:?}: expected NAME=VALUE"),
+        })
+        .collect()
+}
+
+/// A registry holding every built-in, plus `strategy` if it is a `.wasm` file
+/// (registered under its file stem).
+pub fn registry_with(strategy: &str) -> Result<StrategyRegistry> {
+    let runtime = Arc::new(runtime()?);
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    for name in lnpolicy_builtins::names() {
+        let bytes = lnpolicy_builtins::get(name).expect("listed built-in");
+        registry
+            .add_builtin(name, bytes)
+            .with_context(|| format!("built-in {name}"))?;
+    }
+    if strategy.ends_with(".wasm") {
+        let stem = Path::new(strategy)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(strategy).with_context(|| format!("reading {strategy}"))?;
+        registry
+            .add_builtin(&stem, &bytes)
+            .with_context(|| strategy.to_owned())?;
+    } else if lnpolicy_builtins::get(strategy).is_none() {
+        bail!(
+            "no built-in strategy {strategy:?} (built-ins: {}); give a .wasm file for your own",
+            lnpolicy_builtins::names().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(registry)
 }
 
 fn rule_name(rule: lnpolicy_core::Rule) -> String {
