@@ -199,7 +199,7 @@ async fn run_cycles(run: SimRun) -> Result<()> {
                 println!("cycle {cycle}: {error}");
             }
         }
-        if cycle == run.cycles || (cycle * run.cycle_secs) % (6 * 3600) == 0 {
+        if cycle == run.cycles || (cycle * run.cycle_secs).is_multiple_of(6 * 3600) {
             let revenue: u64 = live
                 .simulation()
                 .totals()
