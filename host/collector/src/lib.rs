@@ -4,7 +4,7 @@
 //! crash or a node error mid-way loses nothing and duplicates nothing: the
 //! next run resumes at the last committed page.
 
-use lnpolicy_core::{NodeClient, NodeError};
+use lnpolicy_core::{NodeChannel, NodeClient, NodeError};
 use lnpolicy_store::{Store, StoreError, Stream};
 
 /// How much to fetch per call and per run.
@@ -30,6 +30,9 @@ impl Default for CollectConfig {
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CollectReport {
+    /// The channels as the node reported them in this run (also snapshotted
+    /// in the store), so the caller need not read them back.
+    pub node_channels: Vec<NodeChannel>,
     pub channels: usize,
     pub forwards_added: usize,
     pub failures_added: usize,
@@ -65,6 +68,7 @@ pub async fn collect(
     report.node_calls += 1;
     store.add_channel_snapshot(at, &channels)?;
     report.channels = channels.len();
+    report.node_channels = channels;
 
     let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
         let page = node.forwards(from, config.page_size).await?;

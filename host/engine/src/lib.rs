@@ -55,8 +55,8 @@ pub async fn run_once(
 ) -> Result<CycleOutcome, EngineError> {
     let info = node.get_info().await?;
     let collected = collect(node, store, now, &CollectConfig::default()).await?;
-    let channels = store.latest_channels()?;
-    let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;
+    let channels = &collected.node_channels;
+    let views = channel_views(store, &info, channels, now, &AnalyticsConfig::default())?;
     let decided = run_cycle(
         registry,
         store,
