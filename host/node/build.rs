@@ -21,7 +21,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build_transport(false)
         .compile_with_config(
             config,
-            &["proto/lightning.proto", "proto/router.proto"],
+            &[
+                "proto/lightning.proto",
+                "proto/router.proto",
+                "proto/walletkit.proto",
+            ],
             &["proto"],
         )?;
     Ok(())

@@ -38,6 +38,10 @@ impl Host for WasmHost {
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
         imports::competitor_fees(peer_pubkey)
     }
+
+    fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
+        imports::chain_fee_rate(conf_target)
+    }
 }
 
 /// The body of the exported `decide`: defaults filled in, real host.

@@ -76,8 +76,8 @@ pub mod bindings {
 
 pub use bindings::lnpolicy::strategy::types::{
     ChannelView, Decision, FailureCounts, FeeChange, FeePercentiles, FlowClass, FlowStats,
-    FlowWindows, LogLevel, NodeKind, Param, ParamKind, ParamSpec, ParamValue, Policy,
-    Profitability, StrategyInfo,
+    FlowWindows, LogLevel, NodeKind, Param, ParamDefault, ParamKind, ParamSpec, ParamValue, Policy,
+    Profitability, SharedChannels, StrategyInfo,
 };
 pub use decision::DecisionBuilder;
 pub use params::Params;
@@ -110,6 +110,11 @@ pub trait Host {
 
     /// Fee levels of a peer's other public channels, if the graph knows them.
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles>;
+
+    /// The node's on-chain fee estimate in sat/vB for confirmation within `conf_target`
+    /// blocks. The host fetches it for the values of the strategy's
+    /// [`ParamKind::ConfTarget`] parameters; other targets give `None`.
+    fn chain_fee_rate(&self, conf_target: u32) -> Option<f64>;
 }
 
 /// A fee strategy: the one trait an author implements.

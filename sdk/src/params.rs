@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Param, ParamKind, ParamSpec, ParamValue};
+use crate::{Param, ParamDefault, ParamKind, ParamSpec, ParamValue};
 
 /// The parameters of one `decide` call: the values passed by the host, plus the default of
-/// every declared parameter that was not passed.
+/// every declared parameter that was not passed (optional ones stay absent: read them with
+/// [`Params::is_set`] or the `opt_` getters).
 ///
 /// Getters check the value's kind and, for numbers, the `min`/`max` declared in the
 /// [`ParamSpec`], and return an `Err` naming the parameter otherwise, so a strategy can
@@ -25,7 +26,7 @@ impl Params {
         let mut values = BTreeMap::new();
         let mut bounds = BTreeMap::new();
         for spec in specs {
-            if let Some(default) = &spec.default {
+            if let ParamDefault::Value(default) = &spec.default {
                 values.insert(spec.name.clone(), default.clone());
             }
             bounds.insert(spec.name.clone(), (spec.min, spec.max));
@@ -39,6 +40,33 @@ impl Params {
     /// The raw value of a parameter, if it was passed or has a default.
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
         self.values.get(name)
+    }
+
+    /// Whether the parameter has a value (passed, or a declared default).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// [`Params::u32`] for an optional parameter: `Ok(None)` when it was left out.
+    pub fn opt_u32(&self, name: &str) -> Result<Option<u32>, String> {
+        self.optional(name, Self::u32)
+    }
+
+    /// [`Params::f64`] for an optional parameter: `Ok(None)` when it was left out.
+    pub fn opt_f64(&self, name: &str) -> Result<Option<f64>, String> {
+        self.optional(name, Self::f64)
+    }
+
+    fn optional<T>(
+        &self,
+        name: &str,
+        read: fn(&Self, &str) -> Result<T, String>,
+    ) -> Result<Option<T>, String> {
+        if self.is_set(name) {
+            read(self, name).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// An integer parameter that must fit in `u32` (ppm, msat base fees, block counts).
@@ -127,7 +155,7 @@ impl Params {
 
 fn wrong_kind(name: &str, expected: ParamKind, got: &ParamValue) -> String {
     let expected = match expected {
-        ParamKind::Integer => "an integer",
+        ParamKind::Integer | ParamKind::ConfTarget => "an integer",
         ParamKind::Float => "a number",
         ParamKind::Boolean => "true or false",
         ParamKind::Text => "text",
@@ -179,9 +207,27 @@ impl ParamSpec {
         self
     }
 
+    /// A confirmation target in blocks with a default; the host fetches the node's fee
+    /// estimate for its value, read it with [`Host::chain_fee_rate`](crate::Host::chain_fee_rate).
+    pub fn conf_target(name: &str, description: &str, default: u32) -> Self {
+        Self::with_default(
+            name,
+            ParamKind::ConfTarget,
+            description,
+            i64::from(default).into(),
+        )
+    }
+
     /// Drops the default: the operator must set this parameter.
     pub fn required(mut self) -> Self {
-        self.default = None;
+        self.default = ParamDefault::Required;
+        self
+    }
+
+    /// Drops the default: the parameter may be left out, and is then absent from
+    /// [`Params`] (e.g. "keep the channel's current value").
+    pub fn optional(mut self) -> Self {
+        self.default = ParamDefault::Optional;
         self
     }
 
@@ -190,7 +236,7 @@ impl ParamSpec {
             name: name.to_owned(),
             kind,
             description: description.to_owned(),
-            default: Some(default),
+            default: ParamDefault::Value(default),
             min: None,
             max: None,
         }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     ChannelView, Decision, FailureCounts, FeeChange, FeePercentiles, FlowClass, FlowStats,
-    FlowWindows, Host, LogLevel, NodeKind, Param, ParamKind, ParamValue, Policy, Profitability,
-    Strategy, StrategyInfo, decide_with_defaults,
+    FlowWindows, Host, LogLevel, NodeKind, Param, ParamDefault, ParamKind, ParamValue, Policy,
+    Profitability, SharedChannels, Strategy, StrategyInfo, decide_with_defaults,
 };
 
 /// The clock [`TestHost::new`] starts at: 2026-01-01 00:00:00 UTC.
@@ -31,6 +31,8 @@ pub struct TestHost {
     pub fee_history: BTreeMap<u64, Vec<FeeChange>>,
     /// Competitor fee percentiles per peer public key.
     pub competitor_fees: BTreeMap<String, FeePercentiles>,
+    /// On-chain fee estimates, sat/vB, per confirmation target.
+    pub chain_fee_rates: BTreeMap<u32, f64>,
 }
 
 impl TestHost {
@@ -42,6 +44,7 @@ impl TestHost {
             logs: Vec::new(),
             fee_history: BTreeMap::new(),
             competitor_fees: BTreeMap::new(),
+            chain_fee_rates: BTreeMap::new(),
         }
     }
 
@@ -87,6 +90,10 @@ impl Host for TestHost {
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
         self.competitor_fees.get(peer_pubkey).copied()
+    }
+
+    fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
+        self.chain_fee_rates.get(&conf_target).copied()
     }
 }
 
@@ -152,6 +159,7 @@ pub struct ChannelBuilder {
     view: ChannelView,
     split: Split,
     explicit_policy: bool,
+    explicit_shared: bool,
 }
 
 impl ChannelBuilder {
@@ -170,11 +178,23 @@ impl ChannelBuilder {
                 local_reserve_sat: 0,
                 remote_reserve_sat: 0,
                 pending_htlcs: 0,
+                pending_in_sat: 0,
+                pending_out_sat: 0,
+                commit_fee_sat: 0,
                 max_accepted_htlcs: 483,
                 active: true,
                 private: false,
                 initiator: true,
                 age_blocks: 20_000,
+                open_cost_sat: None,
+                shared: SharedChannels {
+                    active_channels: 0,
+                    active_local_sat: 0,
+                    active_remote_sat: 0,
+                    inactive_channels: 0,
+                    inactive_local_sat: 0,
+                    inactive_remote_sat: 0,
+                },
                 local_policy: default_policy(capacity_sat),
                 peer_policy: Some(default_policy(capacity_sat)),
                 flow: FlowWindows {
@@ -189,7 +209,34 @@ impl ChannelBuilder {
             },
             split: Split::Ratio(0.5),
             explicit_policy: false,
+            explicit_shared: false,
         }
+    }
+
+    /// What opening the channel cost on chain (`None`: the peer opened it, or unknown).
+    pub fn open_cost_sat(mut self, cost: Option<u64>) -> Self {
+        self.view.open_cost_sat = cost;
+        self
+    }
+
+    /// Commitment fee held back from the opener's side.
+    pub fn commit_fee_sat(mut self, fee: u64) -> Self {
+        self.view.commit_fee_sat = fee;
+        self
+    }
+
+    /// In-flight HTLC amounts: offered by the peer (`incoming`) and by us (`outgoing`).
+    pub fn pending_sat(mut self, incoming: u64, outgoing: u64) -> Self {
+        self.view.pending_in_sat = incoming;
+        self.view.pending_out_sat = outgoing;
+        self
+    }
+
+    /// All channels with this peer; by default only this one.
+    pub fn shared(mut self, shared: SharedChannels) -> Self {
+        self.view.shared = shared;
+        self.explicit_shared = true;
+        self
     }
 
     /// Channel capacity; balances, reserves and the default max HTLC follow it.
@@ -346,6 +393,18 @@ impl ChannelBuilder {
         if let Some(peer) = view.peer_policy.as_mut() {
             peer.max_htlc_msat = capacity.saturating_mul(990);
         }
+        if !self.explicit_shared {
+            let (active, inactive) = if view.active { (1, 0) } else { (0, 1) };
+            let (own_local, own_remote) = (local, remote);
+            view.shared = SharedChannels {
+                active_channels: active,
+                active_local_sat: own_local * u64::from(active),
+                active_remote_sat: own_remote * u64::from(active),
+                inactive_channels: inactive,
+                inactive_local_sat: own_local * u64::from(inactive),
+                inactive_remote_sat: own_remote * u64::from(inactive),
+            };
+        }
         view
     }
 }
@@ -462,7 +521,10 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
         if !seen.insert(name.as_str()) {
             return Err(format!("parameter {name} declared twice"));
         }
-        let numeric = matches!(spec.kind, ParamKind::Integer | ParamKind::Float);
+        let numeric = matches!(
+            spec.kind,
+            ParamKind::Integer | ParamKind::Float | ParamKind::ConfTarget
+        );
         if !numeric && (spec.min.is_some() || spec.max.is_some()) {
             return Err(format!("parameter {name} has bounds but is not a number"));
         }
@@ -471,14 +533,17 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
         {
             return Err(format!("parameter {name} has min {min} above max {max}"));
         }
-        let default = match (&spec.kind, &spec.default) {
-            (_, None) => continue,
-            (ParamKind::Integer, Some(ParamValue::Integer(v))) => *v as f64,
-            (ParamKind::Float, Some(ParamValue::Integer(v))) => *v as f64,
-            (ParamKind::Float, Some(ParamValue::Float(v))) => *v,
-            (ParamKind::Boolean, Some(ParamValue::Boolean(_)))
-            | (ParamKind::Text, Some(ParamValue::Text(_))) => continue,
-            (kind, Some(value)) => {
+        let value = match &spec.default {
+            ParamDefault::Required | ParamDefault::Optional => continue,
+            ParamDefault::Value(value) => value,
+        };
+        let default = match (&spec.kind, value) {
+            (ParamKind::Integer | ParamKind::ConfTarget, ParamValue::Integer(v)) => *v as f64,
+            (ParamKind::Float, ParamValue::Integer(v)) => *v as f64,
+            (ParamKind::Float, ParamValue::Float(v)) => *v,
+            (ParamKind::Boolean, ParamValue::Boolean(_))
+            | (ParamKind::Text, ParamValue::Text(_)) => continue,
+            (kind, value) => {
                 return Err(format!(
                     "parameter {name} is {kind:?} but its default is {value:?}"
                 ));
@@ -616,9 +681,12 @@ mod tests {
         assert!(with(|i| i.version.clear()).contains("version"));
         assert!(with(|i| i.params.push(i.params[0].clone())).contains("declared twice"));
         assert!(with(|i| i.params[0].name = "fee ppm".into()).contains("parameter name"));
-        assert!(with(|i| i.params[0].default = Some(ParamValue::Float(1.0))).contains("default"));
         assert!(
-            with(|i| i.params[0].default = Some(ParamValue::Integer(5000)))
+            with(|i| i.params[0].default = ParamDefault::Value(ParamValue::Float(1.0)))
+                .contains("default")
+        );
+        assert!(
+            with(|i| i.params[0].default = ParamDefault::Value(ParamValue::Integer(5000)))
                 .contains("out of bounds")
         );
         assert!(with(|i| i.params[0].min = Some(2000.0)).contains("above max"));

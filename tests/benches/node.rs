@@ -90,6 +90,7 @@ fn main() {
                     guard: &guard,
                     history: Arc::new(NoHistory),
                     dry_run: false,
+                    min_fee_ppm_delta: 0,
                 },
                 now,
             )

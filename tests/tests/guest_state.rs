@@ -36,6 +36,7 @@ fn run_once(db: &std::path::Path) -> Store {
             now: 1_780_000_000,
             history: Arc::new(NoHistory),
             guard: &GuardConfig::new(NodeKind::Lnd),
+            rules: None,
         },
     )
     .unwrap();

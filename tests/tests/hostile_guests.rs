@@ -23,6 +23,7 @@ fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig)
             now: NOW,
             history: Arc::new(NoHistory),
             guard,
+            rules: None,
         },
     )
     .expect("cycle bookkeeping")
@@ -344,7 +345,7 @@ fn other_contract_version_is_refused_at_load() {
         &h,
         "other_contract",
         &bytes,
-        "(0.9.0), but this host implements lnpolicy:strategy@0.1.0",
+        "(0.9.0), but this host implements lnpolicy:strategy@0.2.0",
     );
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use lnpolicy_core::{
     Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, Profitability,
-    Window,
+    SharedChannels, Window,
 };
 use lnpolicy_store::{FlowTotals, Store, StoreError};
 
@@ -65,6 +65,7 @@ pub fn channel_views(
         windows.push((window, totals, failures));
     }
     let last_changes = store.last_policy_changes()?;
+    let open_costs = store.open_costs()?;
     channels
         .iter()
         .map(|c| {
@@ -96,12 +97,32 @@ pub fn channel_views(
                 remote_balance_sat: c.remote_balance_sat,
                 local_reserve_sat: c.local_reserve_sat,
                 remote_reserve_sat: c.remote_reserve_sat,
-                pending_htlcs: c.pending_htlcs,
+                pending_htlcs: u32::try_from(c.pending_htlcs.len()).unwrap_or(u32::MAX),
+                pending_in_sat: c.pending_sat(true),
+                pending_out_sat: c.pending_sat(false),
+                commit_fee_sat: c.commit_fee_sat,
                 max_accepted_htlcs: c.max_accepted_htlcs,
                 active: c.active,
                 private: c.private,
                 initiator: c.initiator,
                 age_blocks,
+                open_cost_sat: if c.initiator {
+                    open_costs.get(&c.id).copied()
+                } else {
+                    None
+                },
+                shared: SharedChannels::sum(
+                    channels
+                        .iter()
+                        .filter(|other| other.peer_pubkey == c.peer_pubkey)
+                        .map(|other| {
+                            (
+                                other.active,
+                                other.local_balance_sat,
+                                other.remote_balance_sat,
+                            )
+                        }),
+                ),
                 local_policy: c.local_policy,
                 peer_policy: c.peer_policy,
                 flow_class: flow_class(c, &flow, config),
@@ -126,7 +147,7 @@ pub fn flow_class(
     config: &AnalyticsConfig,
 ) -> FlowClass {
     let slots = f64::from(channel.max_accepted_htlcs);
-    if slots > 0.0 && f64::from(channel.pending_htlcs) > config.congestion_share * slots {
+    if slots > 0.0 && channel.pending_htlcs.len() as f64 > config.congestion_share * slots {
         return FlowClass::Congested;
     }
     let Some(week) = week(flow) else {

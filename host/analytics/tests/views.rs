@@ -34,7 +34,7 @@ fn channel(id: u64, capacity_sat: u64) -> NodeChannel {
         unsettled_balance_sat: 0,
         local_reserve_sat: 0,
         remote_reserve_sat: 0,
-        pending_htlcs: 0,
+        pending_htlcs: Vec::new(),
         max_accepted_htlcs: 483,
         max_in_flight_msat: capacity_sat * 1000,
         min_htlc_msat: 1,

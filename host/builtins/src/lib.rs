@@ -4,7 +4,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
-/// The component of the built-in strategy `name` (package name with `_`).
+/// The component of the built-in strategy `name`: the crate's
+/// `[package.metadata.lnpolicy] builtin-name`, else its directory with `_` for `-`.
 pub fn get(name: &str) -> Option<&'static [u8]> {
     BUILTINS
         .iter()

@@ -1,25 +1,42 @@
 //! The `lnpolicy` command line: the only place that turns typed errors into
 //! `anyhow` reports and exit codes.
 
+mod charge_cmd;
+mod generate_config;
 mod sim_cmd;
 mod strategy_cmd;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Without a subcommand, lnpolicy runs like charge-lnd: `lnpolicy -c FILE [--dry-run]
+/// [--check]` applies the config once to the node and exits (0 on success, 1 on failure).
 #[derive(Parser)]
 #[command(
     name = "lnpolicy",
     version,
-    about = "Lightning channel fees set by sandboxed WebAssembly strategies"
+    about = "Lightning channel fees set by sandboxed WebAssembly strategies",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// charge-lnd style policy config.
+    #[arg(short = 'c', long = "config", env = "CONFIG_LOCATION")]
+    config: Option<PathBuf>,
+    /// Decide and print the table, send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only validate the config (every key and value, strategies and their parameters).
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    node: charge_cmd::NodeArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -30,6 +47,21 @@ enum Command {
     /// Run the built-in simulator.
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
+    /// Explain one channel: which sections matched and why, the strategy's raw output and
+    /// the guard's result (a dry run; nothing is sent).
+    TestChannel {
+        /// Channel id: a number, BLOCKxTXxOUT or BLOCK:TX:OUT.
+        chan_id: String,
+        #[arg(short = 'c', long = "config", env = "CONFIG_LOCATION")]
+        config: PathBuf,
+        #[command(flatten)]
+        node: charge_cmd::NodeArgs,
+    },
+    /// Write a commented example config covering every feature.
+    GenerateConfig {
+        /// Where to write it (refuses to overwrite).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,9 +78,23 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match cli.command {
-        Command::Strategy(command) => strategy_cmd::run(command),
-        Command::Sim(command) => sim_cmd::run(command),
+    let result = match (cli.command, cli.config) {
+        (Some(Command::Strategy(command)), _) => strategy_cmd::run(command),
+        (Some(Command::Sim(command)), _) => sim_cmd::run(command),
+        (
+            Some(Command::TestChannel {
+                chan_id,
+                config,
+                node,
+            }),
+            _,
+        ) => charge_cmd::test_channel(&config, &node, &chan_id, cli.verbose),
+        (Some(Command::GenerateConfig { file }), _) => generate_config::write(&file),
+        (None, Some(config)) if cli.check => charge_cmd::check(&config, &cli.node),
+        (None, Some(config)) => charge_cmd::run(&config, &cli.node, cli.dry_run, cli.verbose),
+        (None, None) => Err(anyhow::anyhow!(
+            "no config: give -c FILE (or CONFIG_LOCATION), or a subcommand (see --help)"
+        )),
     };
     match result {
         Ok(code) => code,

@@ -185,6 +185,7 @@ async fn run_cycles(run: SimRun) -> Result<()> {
             guard: &guard,
             history: Arc::new(NoHistory),
             dry_run: false,
+            min_fee_ppm_delta: 0,
         };
         match run_once(client.as_ref(), &store, &registry, plan, now).await {
             Ok(outcome) => {

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use lnpolicy_core::{NodeKind, NullEventSink, ParamValue};
+use lnpolicy_core::{NodeKind, NullEventSink, ParamDefault, ParamValue};
 use lnpolicy_policy::cycle::{CycleInput, run_cycle};
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{
@@ -168,10 +168,11 @@ fn inspect(file: &str) -> Result<ExitCode> {
                 "  {:<24} {:<8} {:<12} {:<16} {}",
                 param.name,
                 format!("{:?}", param.kind).to_lowercase(),
-                param
-                    .default
-                    .as_ref()
-                    .map_or("required".to_owned(), show_value),
+                match &param.default {
+                    ParamDefault::Required => "required".to_owned(),
+                    ParamDefault::Optional => "optional".to_owned(),
+                    ParamDefault::Value(value) => show_value(value),
+                },
                 range,
                 param.description
             );
@@ -234,6 +235,7 @@ fn check(
             now,
             history: Arc::new(NoHistory),
             guard: &guard,
+            rules: None,
         },
     )?;
     if json {

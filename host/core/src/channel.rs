@@ -93,6 +93,36 @@ pub enum Profitability {
     Unknown,
 }
 
+/// Settled balances of all our channels with one peer, by whether they are usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SharedChannels {
+    pub active_channels: u32,
+    pub active_local_sat: u64,
+    pub active_remote_sat: u64,
+    pub inactive_channels: u32,
+    pub inactive_local_sat: u64,
+    pub inactive_remote_sat: u64,
+}
+
+impl SharedChannels {
+    /// Sums `channels` (each: active, local sat, remote sat).
+    pub fn sum(channels: impl IntoIterator<Item = (bool, u64, u64)>) -> Self {
+        let mut shared = SharedChannels::default();
+        for (active, local, remote) in channels {
+            if active {
+                shared.active_channels += 1;
+                shared.active_local_sat += local;
+                shared.active_remote_sat += remote;
+            } else {
+                shared.inactive_channels += 1;
+                shared.inactive_local_sat += local;
+                shared.inactive_remote_sat += remote;
+            }
+        }
+        shared
+    }
+}
+
 /// Everything the host knows about one channel when it asks a strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
@@ -107,11 +137,22 @@ pub struct Channel {
     pub local_reserve_sat: u64,
     pub remote_reserve_sat: u64,
     pub pending_htlcs: u32,
+    /// In-flight HTLCs the peer offered us.
+    pub pending_in_sat: u64,
+    /// In-flight HTLCs we offered the peer.
+    pub pending_out_sat: u64,
+    /// Held back from the opener's side.
+    pub commit_fee_sat: u64,
     pub max_accepted_htlcs: u32,
     pub active: bool,
     pub private: bool,
     pub initiator: bool,
     pub age_blocks: u32,
+    /// What opening the channel cost us on chain; `None` when the peer opened it or the
+    /// node does not say.
+    pub open_cost_sat: Option<u64>,
+    /// All our channels with this peer, this one included.
+    pub shared: SharedChannels,
     pub local_policy: FeePolicy,
     pub peer_policy: Option<FeePolicy>,
     pub flow: Vec<FlowStats>,

@@ -2,7 +2,9 @@
 //! `lnpolicy strategy check` and tests: balanced, drained, full, inactive,
 //! private and small, and one that already carries an inbound discount.
 
-use crate::{Channel, FeePolicy, FlowClass, FlowStats, NodeKind, Profitability, Window};
+use crate::{
+    Channel, FeePolicy, FlowClass, FlowStats, NodeKind, Profitability, SharedChannels, Window,
+};
 
 /// A common routing policy: 1 sat base, 100 ppm, cltv 80.
 fn typical_policy() -> FeePolicy {
@@ -33,11 +35,16 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
         local_reserve_sat: capacity_sat / 100,
         remote_reserve_sat: capacity_sat / 100,
         pending_htlcs: 0,
+        pending_in_sat: 0,
+        pending_out_sat: 0,
+        commit_fee_sat: 2_500,
         max_accepted_htlcs: 483,
         active: true,
         private: false,
         initiator: n.is_multiple_of(2),
         age_blocks: 10_000 + 1000 * n as u32,
+        open_cost_sat: n.is_multiple_of(2).then_some(1_500 + 100 * n),
+        shared: SharedChannels::sum([(true, local_sat, capacity_sat - local_sat)]),
         local_policy: policy,
         peer_policy: Some(FeePolicy {
             fee_ppm: 50 * n as u32,
@@ -74,6 +81,7 @@ pub fn channels() -> Vec<Channel> {
     full.flow_class = FlowClass::Sink;
     let mut inactive = channel(4, 3_000_000, 1_200_000);
     inactive.active = false;
+    inactive.shared = SharedChannels::sum([(false, 1_200_000, 1_800_000)]);
     let mut private_small = channel(5, 100_000, 40_000);
     private_small.private = true;
     private_small.profitability = Profitability::Zombie;

@@ -10,16 +10,16 @@ mod strategy;
 
 pub use channel::{
     Channel, ChannelId, FailureCount, FailureReason, FeePolicy, FlowClass, FlowStats,
-    Profitability, Window, short_channel_id,
+    Profitability, SharedChannels, Window, short_channel_id,
 };
 pub use decision::{Clamp, Decision, GuardedDecision, PolicyChange, Rule};
 pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};
 pub use node::{
-    FailedForward, FailedForwardPage, Forward, ForwardPage, NodeChannel, NodeClient, NodeError,
-    NodeInfo,
+    FailedForward, FailedForwardPage, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
+    NodeError, NodeInfo, PeerInfo, PendingHtlc,
 };
 pub use strategy::{
-    FeeChange, FeePercentiles, Param, ParamKind, ParamSpec, ParamValue, StrategyInfo,
+    FeeChange, FeePercentiles, Param, ParamDefault, ParamKind, ParamSpec, ParamValue, StrategyInfo,
 };
 
 /// Which implementation the node runs; decides which policy fields exist.

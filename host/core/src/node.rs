@@ -35,7 +35,9 @@ pub struct NodeChannel {
     pub unsettled_balance_sat: u64,
     pub local_reserve_sat: u64,
     pub remote_reserve_sat: u64,
-    pub pending_htlcs: u32,
+    /// HTLCs in flight on the channel, both directions: charge-lnd's matchers count them,
+    /// add them back to each side's balance and look at how close they are to expiry.
+    pub pending_htlcs: Vec<PendingHtlc>,
     pub max_accepted_htlcs: u32,
     /// Largest HTLC the channel may carry in flight, msat.
     pub max_in_flight_msat: u64,
@@ -51,6 +53,50 @@ pub struct NodeChannel {
     pub local_policy: FeePolicy,
     /// The peer's policy toward us, when the graph knows it.
     pub peer_policy: Option<FeePolicy>,
+}
+
+impl NodeChannel {
+    /// Sum of the in-flight HTLCs in one direction, satoshi.
+    pub fn pending_sat(&self, incoming: bool) -> u64 {
+        self.pending_htlcs
+            .iter()
+            .filter(|h| h.incoming == incoming)
+            .map(|h| h.amount_msat / 1000)
+            .sum()
+    }
+}
+
+/// One HTLC in flight on a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PendingHtlc {
+    /// Offered by the peer (it adds to our side when it settles); `false` for one we offered
+    /// (it still counts as ours until it settles).
+    pub incoming: bool,
+    /// LND reports whole satoshis, so amounts from LND are multiples of 1000.
+    pub amount_msat: u64,
+    /// Block height at which the HTLC times out: an HTLC close to it risks a force close.
+    pub expiry_height: u32,
+}
+
+/// A peer as the public graph shows it: how established it is, and what it charges elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Public channels of the peer, our channels with it included.
+    pub public_channels: u32,
+    /// Sum of the capacities of those channels.
+    pub public_capacity_sat: u64,
+    /// Outbound fee rates (ppm) the peer charges on its other public, enabled channels (its
+    /// channels with us left out): what a sender pays to go through the peer instead of us.
+    pub fee_rates_ppm: Vec<u32>,
+}
+
+/// The on-chain fee our wallet paid for one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundingFee {
+    /// As displayed (big-endian hex), the form channel points use: a channel's opening cost is
+    /// the entry whose txid is its channel point's txid.
+    pub txid: String,
+    pub fee_sat: u64,
 }
 
 /// One settled forward.
@@ -160,8 +206,21 @@ pub trait NodeClient: Send + Sync {
         limit: u32,
     ) -> Result<FailedForwardPage, NodeError>;
 
-    /// Outbound fee rates (ppm) of the peer's other public channels, from the graph.
-    async fn peer_fee_rates(&self, peer_pubkey: &str) -> Result<Vec<u32>, NodeError>;
+    /// The peer as the public graph knows it: its public channels and capacity, and the fee
+    /// rates it charges on its other channels. `None` when the graph does not know the peer
+    /// (a peer with only private channels, or gossip not synced yet).
+    async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError>;
+
+    /// The node's on-chain fee estimate, sat/vB, to confirm within `conf_target` blocks;
+    /// `None` when the node has no estimate. Strategies price a channel's liquidity against
+    /// what it would cost to replace it on chain.
+    async fn fee_rate(&self, conf_target: u32) -> Result<Option<f64>, NodeError>;
+
+    /// On-chain fees our wallet paid, one entry per transaction with a fee, covering at least
+    /// the funding transaction of every channel we opened (a node may list other transactions
+    /// too). What opening a channel cost is the entry for its channel point's txid. Confirmed
+    /// fees never change, so callers can keep what they have read.
+    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError>;
 
     /// Sets one channel's full forwarding policy.
     async fn update_policy(

@@ -17,6 +17,30 @@ pub enum ParamKind {
     Float,
     Boolean,
     Text,
+    /// A confirmation target in blocks; the host fetches the chain fee estimate for it.
+    #[serde(rename = "conf_target")]
+    ConfTarget,
+}
+
+/// What a parameter is when the config leaves it out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamDefault {
+    /// The config must set it.
+    Required,
+    /// Not passed at all; the strategy decides what absence means.
+    Optional,
+    Value(ParamValue),
+}
+
+impl ParamDefault {
+    /// The declared default value, if there is one.
+    pub fn value(&self) -> Option<&ParamValue> {
+        match self {
+            ParamDefault::Value(value) => Some(value),
+            ParamDefault::Required | ParamDefault::Optional => None,
+        }
+    }
 }
 
 /// One parameter a strategy declares in `info()`.
@@ -25,7 +49,7 @@ pub struct ParamSpec {
     pub name: String,
     pub kind: ParamKind,
     pub description: String,
-    pub default: Option<ParamValue>,
+    pub default: ParamDefault,
     pub min: Option<f64>,
     pub max: Option<f64>,
 }

@@ -3,7 +3,11 @@
 //! from it, decide through the sandbox and the guard, apply what changed.
 //! Every node call goes through the `NodeClient` whitelist.
 
+mod configured;
+
 use std::sync::Arc;
+
+pub use configured::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectError, CollectReport, collect};
@@ -22,6 +26,9 @@ pub struct CyclePlan<'a> {
     pub history: Arc<dyn HistorySource>,
     /// Decide and record, but send nothing.
     pub dry_run: bool,
+    /// Skip updates that only move the ppm by less than this (charge-lnd's
+    /// `min_fee_ppm_delta`, for both directions).
+    pub min_fee_ppm_delta: u32,
 }
 
 /// What one cycle did.
@@ -67,6 +74,7 @@ pub async fn run_once(
             now,
             history: plan.history,
             guard: plan.guard,
+            rules: None,
         },
     )?;
     if plan.dry_run {
@@ -88,6 +96,8 @@ pub async fn run_once(
                 channel: channel.clone(),
                 desired,
                 decision_id: Some(outcome.decision_id),
+                min_fee_ppm_delta: plan.min_fee_ppm_delta,
+                min_inbound_fee_ppm_delta: plan.min_fee_ppm_delta,
             })
         })
         .collect();

@@ -15,3 +15,8 @@ pub mod lnrpc {
 pub mod routerrpc {
     tonic::include_proto!("routerrpc");
 }
+
+/// LND's `walletrpc` package: the wallet's fee estimate (`proto/walletkit.proto`).
+pub mod walletrpc {
+    tonic::include_proto!("walletrpc");
+}

@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 
-use lnpolicy_core::{FailureReason, NodeError, NodeKind};
+use lnpolicy_core::{FailureReason, FundingFee, NodeError, NodeKind, PeerInfo, PendingHtlc};
 use lnpolicy_node::cln::parse_scid;
 use lnpolicy_node::cln::wire::{
-    self, ClnResponse, Getinfo, ListChannels, ListForwards, ListPeerChannels, SetChannel,
+    self, ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannels, ListForwards,
+    ListPeerChannels, SetChannel,
 };
 use serde_json::Value;
 
@@ -104,7 +105,16 @@ fn listpeerchannels_examples_decode_into_node_channels() {
             (c.capacity_sat, c.local_balance_sat, c.remote_balance_sat),
             (1_000_000, 609_507, 390_492)
         );
-        assert_eq!((c.pending_htlcs, c.unsettled_balance_sat), (1, 4_000));
+        // The peer offered us one HTLC of 4000082 msat, expiring at block 190.
+        assert_eq!(
+            c.pending_htlcs,
+            [PendingHtlc {
+                incoming: true,
+                amount_msat: 4_000_082,
+                expiry_height: 190
+            }]
+        );
+        assert_eq!(c.unsettled_balance_sat, 4_000);
         assert_eq!(
             (c.local_reserve_sat, c.remote_reserve_sat),
             (10_000, 10_000)
@@ -213,11 +223,153 @@ fn listchannels_examples_decode() {
     let inactive = graph.channels.iter().find(|c| !c.active).unwrap();
     assert!(inactive.policy().unwrap().disabled);
     let peer = "02287bfac8b99b35477ebe9334eede1e32b189e24644eb701c079614712331cec0";
-    assert_eq!(wire::peer_fee_rates(graph, peer, OUR_ID), [10]);
+    let info = wire::peer_info(graph, peer, OUR_ID).unwrap();
+    assert_eq!(info.fee_rates_ppm, [10]);
+    let (channels, capacity) = sourced_by(graph, peer);
+    assert_eq!(
+        (info.public_channels, info.public_capacity_sat),
+        (channels, capacity)
+    );
     // 03cecbfd's only channel elsewhere that is enabled... none: 120x1x0 and
     // 132x1x0 are both disabled from its side, and 130x1x0 leads to us.
     let peer = "03cecbfdc68544cc596223b68ce0710c9e5d2c9cb317ee07822d95079acc703d31";
-    assert!(wire::peer_fee_rates(graph, peer, OUR_ID).is_empty());
+    let info = wire::peer_info(graph, peer, OUR_ID).unwrap();
+    assert!(info.fee_rates_ppm.is_empty());
+    assert!(info.public_channels >= 3, "{info:?}");
+    // A node the gossip does not show.
+    assert_eq!(
+        wire::peer_info(graph, &format!("02{}", "00".repeat(32)), OUR_ID),
+        None
+    );
+}
+
+/// Distinct channels `peer` sources in `graph` and their total capacity, sat,
+/// counted from the raw JSON (independently of the client's types).
+fn sourced_by(graph: &ListChannels, peer: &str) -> (u32, u64) {
+    let raw = examples("listchannels").remove(1);
+    let mut seen = std::collections::BTreeMap::new();
+    for half in raw["channels"].as_array().unwrap() {
+        if half["source"] == peer && half["public"] == true {
+            seen.insert(
+                half["short_channel_id"].as_str().unwrap().to_owned(),
+                half["amount_msat"].as_u64().unwrap() / 1000,
+            );
+        }
+    }
+    assert_eq!(
+        graph.channels.len(),
+        raw["channels"].as_array().unwrap().len()
+    );
+    (seen.len() as u32, seen.values().sum())
+}
+
+#[test]
+fn peer_info_counts_public_channels_and_prices_only_the_others() {
+    // The peer's channel elsewhere, its channel with us (counted, but not a
+    // competing price) and a private one (not counted).
+    let half = |scid: &str, destination: &str, amount_msat: u64, public: bool| {
+        serde_json::json!({
+            "source": "02aa", "destination": destination, "short_channel_id": scid,
+            "amount_msat": amount_msat, "public": public, "active": true,
+            "base_fee_millisatoshi": 1, "fee_per_millionth": 7, "delay": 6,
+            "htlc_minimum_msat": 0,
+        })
+    };
+    let list: ListChannels = wire::decode(serde_json::json!({
+        "channels": [
+            half("1x1x1", "02bb", 2_000_000, true),
+            half("2x1x0", OUR_ID, 5_000_000, true),
+            half("3x1x0", "02cc", 9_000_000, false),
+        ]
+    }))
+    .unwrap();
+    assert_eq!(
+        wire::peer_info(&list, "02aa", OUR_ID),
+        Some(PeerInfo {
+            public_channels: 2,
+            public_capacity_sat: 7_000,
+            fee_rates_ppm: vec![7],
+        })
+    );
+}
+
+#[test]
+fn feerates_examples_decode_and_pick_an_estimate() {
+    let answers = decode_all::<Feerates>();
+    // Example 1 is perkw: not the style the client asks for, so no estimate.
+    assert_eq!(answers[0].sat_per_vbyte(6), None);
+    // Example 2 (perkb): 2 → 60, 6 → 44, 12 → 30, 100 → 15 sat/vB.
+    let perkb = &answers[1];
+    let at = |target| perkb.sat_per_vbyte(target);
+    assert_eq!(at(2), Some(60.0));
+    assert_eq!(at(6), Some(44.0));
+    assert_eq!(at(11), Some(44.0), "the faster estimate below the target");
+    assert_eq!(at(12), Some(30.0));
+    assert_eq!(at(144), Some(15.0));
+    assert_eq!(at(1), Some(60.0), "below every estimate: the fastest one");
+    assert_eq!(at(0), Some(60.0));
+
+    let without: Feerates = wire::decode(serde_json::json!({
+        "warning_missing_feerates": "Some fee estimates unavailable",
+        "perkb": { "min_acceptable": 1012, "max_acceptable": 4294967295u32,
+                   "floor": 1012, "estimates": [] }
+    }))
+    .unwrap();
+    assert_eq!(without.sat_per_vbyte(6), None);
+}
+
+#[test]
+fn bkpr_listaccountevents_examples_decode_into_onchain_fees() {
+    let answers = decode_all::<ListAccountEvents>();
+    for answer in &answers {
+        for event in &answer.events {
+            assert!(["chain", "channel", "onchain_fee"].contains(&event.kind.as_str()));
+        }
+    }
+    // Example 1 holds one channel_open and no fee.
+    assert!(wire::onchain_fees(&answers[0]).is_empty());
+    // Example 2: two channels we funded, 4927 sat each. The wallet's events
+    // for each funding transaction credit and then debit 1004927 sat (they
+    // cancel); the channel account carries the fee. The close of c51daaf6
+    // (dc446777) cost 102 msat: below a satoshi, left out.
+    assert_eq!(
+        wire::onchain_fees(&answers[1]),
+        [
+            FundingFee {
+                txid: "23c5b3b5733c26f6cfa450e27d9ac122a626b36626fa0ced8206f488cc8e310a".into(),
+                fee_sat: 4_927,
+            },
+            FundingFee {
+                txid: "7e4d853f75800aac4e510424ca030027b1e1192c0b6ba51d221452b39a8f57e2".into(),
+                fee_sat: 4_927,
+            },
+        ]
+    );
+    // Strings for amounts (older CLN) decode the same.
+    let strings: ListAccountEvents =
+        wire::decode(msat_as_strings(&examples("bkpr-listaccountevents")[1])).unwrap();
+    assert_eq!(
+        wire::onchain_fees(&strings),
+        wire::onchain_fees(&answers[1])
+    );
+}
+
+#[test]
+fn funding_txids_are_those_of_channels_we_opened() {
+    let peers = decode_all::<ListPeerChannels>().pop().unwrap();
+    let ours: Vec<String> = peers
+        .channels
+        .iter()
+        .filter(|c| c.opener == "local")
+        .filter_map(|c| c.funding_txid.clone())
+        .collect();
+    assert!(!ours.is_empty());
+    let txids = wire::funding_txids(&peers);
+    assert!(ours.iter().all(|t| txids.contains(t)));
+    assert_eq!(
+        txids.len(),
+        ours.iter().collect::<std::collections::BTreeSet<_>>().len()
+    );
 }
 
 #[test]

@@ -14,6 +14,47 @@ pub struct PlannedUpdate {
     pub desired: FeePolicy,
     /// The decision row it comes from, for the audit trail.
     pub decision_id: Option<i64>,
+    /// charge-lnd's `min_fee_ppm_delta` and `min_inbound_fee_ppm_delta`: a ppm move smaller
+    /// than these is not worth a gossip update unless something else changes too.
+    pub min_fee_ppm_delta: u32,
+    pub min_inbound_fee_ppm_delta: u32,
+}
+
+impl PlannedUpdate {
+    /// Whether the update is worth sending: something other than the ppm rates changes, or
+    /// a rate moves by at least its delta (charge-lnd's rule, field by field).
+    pub fn is_worth_sending(&self) -> bool {
+        let current = &self.channel.local_policy;
+        let desired = &self.desired;
+        let moved =
+            |from: i64, to: i64, delta: u32| from != to && from.abs_diff(to) >= u64::from(delta);
+        let others = (
+            current.base_fee_msat,
+            current.inbound_base_fee_msat,
+            current.min_htlc_msat,
+            current.max_htlc_msat,
+            current.time_lock_delta,
+            current.disabled,
+        ) != (
+            desired.base_fee_msat,
+            desired.inbound_base_fee_msat,
+            desired.min_htlc_msat,
+            desired.max_htlc_msat,
+            desired.time_lock_delta,
+            desired.disabled,
+        );
+        others
+            || moved(
+                current.fee_ppm.into(),
+                desired.fee_ppm.into(),
+                self.min_fee_ppm_delta,
+            )
+            || moved(
+                current.inbound_fee_ppm.into(),
+                desired.inbound_fee_ppm.into(),
+                self.min_inbound_fee_ppm_delta,
+            )
+    }
 }
 
 /// What an apply run did.
@@ -23,6 +64,8 @@ pub struct ApplyReport {
     pub failed: Vec<(ChannelId, NodeError)>,
     /// Updates whose policy equals the current one: no call made.
     pub unchanged: usize,
+    /// Updates whose only change is a ppm move below its delta: no call made.
+    pub below_delta: usize,
     pub node_calls: u32,
 }
 
@@ -39,6 +82,10 @@ pub async fn apply_updates(
     for update in updates {
         if update.desired == update.channel.local_policy {
             report.unchanged += 1;
+            continue;
+        }
+        if !update.is_worth_sending() {
+            report.below_delta += 1;
             continue;
         }
         let id = update.channel.id;

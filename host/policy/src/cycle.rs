@@ -11,6 +11,15 @@ use lnpolicy_runtime::{
 use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 
 use crate::guard::{GuardConfig, guard};
+use crate::overlay::Overlay;
+
+/// What a config section adds for one channel: its own guard limits and charge-lnd's
+/// properties, laid over the guest's decision before the guard sees it.
+#[derive(Debug, Clone)]
+pub struct ChannelRules {
+    pub guard: GuardConfig,
+    pub overlay: Overlay,
+}
 
 /// What one cycle needs besides the registry and the store.
 pub struct CycleInput<'a> {
@@ -23,6 +32,9 @@ pub struct CycleInput<'a> {
     pub now: u64,
     pub history: Arc<dyn HistorySource>,
     pub guard: &'a GuardConfig,
+    /// Per channel, in batch order: replaces `guard` and adds properties (config-driven
+    /// cycles). `None` = `guard` for every channel, no properties.
+    pub rules: Option<&'a [ChannelRules]>,
 }
 
 /// One channel's result: the guest's raw decision and what the guard made of it.
@@ -104,7 +116,16 @@ pub fn run_cycle(
         .channels
         .iter()
         .zip(&output.decisions)
-        .map(|(channel, raw)| guard(input.guard, channel, raw, input.now))
+        .enumerate()
+        .map(
+            |(i, (channel, raw))| match input.rules.and_then(|rules| rules.get(i)) {
+                Some(rules) => {
+                    let decided = rules.overlay.apply(&channel.local_policy, raw);
+                    guard(&rules.guard, channel, &decided, input.now)
+                }
+                None => guard(input.guard, channel, raw, input.now),
+            },
+        )
         .collect();
     let records: Vec<DecisionRecord<'_>> = output
         .decisions

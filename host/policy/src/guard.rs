@@ -138,6 +138,20 @@ impl GuardConfig {
         }
     }
 
+    /// Limits for running an existing charge-lnd config: its decisions pass unchanged
+    /// (no step limit, no minimum interval, ceilings high enough for the "9999 sat base
+    /// fee" trick operators use to stop routing), while the rules that always hold (the
+    /// inbound clamp, no inbound on CLN, LND's cltv range) and ceilings against typos stay.
+    /// Sections tighten them with `guard.*` keys.
+    pub fn charge_lnd_compatible(node: NodeKind) -> Self {
+        GuardConfig {
+            max_fee_ppm: 50_000,
+            max_base_fee_msat: 10_000_000,
+            min_update_interval_secs: 0,
+            ..GuardConfig::new(node)
+        }
+    }
+
     /// Checks that every range can be honoured together with the rules that always hold, so a
     /// mistake surfaces when the config is loaded, not as silently odd fees later.
     pub fn validate(&self) -> Result<(), GuardConfigError> {
@@ -490,7 +504,7 @@ fn wide<T: TryInto<i64>>(value: T) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_core::{FlowClass, Profitability};
+    use lnpolicy_core::{FlowClass, Profitability, SharedChannels};
     use serde::de::IntoDeserializer;
     use serde::de::value::{Error as ValueError, MapDeserializer};
 
@@ -510,11 +524,16 @@ mod tests {
             local_reserve_sat: 10_000,
             remote_reserve_sat: 10_000,
             pending_htlcs: 0,
+            pending_in_sat: 0,
+            pending_out_sat: 0,
+            commit_fee_sat: 0,
             max_accepted_htlcs: 483,
             active: true,
             private: false,
             initiator: true,
             age_blocks: 10_000,
+            open_cost_sat: None,
+            shared: SharedChannels::default(),
             local_policy: FeePolicy {
                 base_fee_msat: 1000,
                 fee_ppm: 100,

@@ -1,7 +1,7 @@
 //! Strategy parameters as an operator writes them (text), checked against
 //! the schema the strategy declares in `info()` and completed with defaults.
 
-use lnpolicy_core::{Param, ParamKind, ParamSpec, ParamValue};
+use lnpolicy_core::{Param, ParamDefault, ParamKind, ParamSpec, ParamValue};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
@@ -28,7 +28,8 @@ pub enum ParamError {
 
 /// Parses `given` (name, text) against `specs`: unknown names, ill-typed
 /// or out-of-range values and missing required parameters are errors;
-/// parameters left out take their declared default.
+/// parameters left out take their declared default, and optional ones left
+/// out are not passed at all.
 pub fn resolve(specs: &[ParamSpec], given: &[(String, String)]) -> Result<Vec<Param>, ParamError> {
     for (i, (name, _)) in given.iter().enumerate() {
         if given[..i].iter().any(|(earlier, _)| earlier == name) {
@@ -46,19 +47,42 @@ pub fn resolve(specs: &[ParamSpec], given: &[(String, String)]) -> Result<Vec<Pa
             });
         }
     }
-    specs
-        .iter()
-        .map(|spec| {
-            let value = match given.iter().find(|(name, _)| name == &spec.name) {
-                Some((_, text)) => parse(spec, text)?,
-                None => spec.default.clone().ok_or_else(|| ParamError::Missing {
+    let mut params = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let value = match (
+            given.iter().find(|(name, _)| name == &spec.name),
+            &spec.default,
+        ) {
+            (Some((_, text)), _) => parse(spec, text)?,
+            (None, ParamDefault::Value(value)) => value.clone(),
+            (None, ParamDefault::Optional) => continue,
+            (None, ParamDefault::Required) => {
+                return Err(ParamError::Missing {
                     name: spec.name.clone(),
-                })?,
-            };
-            Ok(Param {
-                name: spec.name.clone(),
-                value,
-            })
+                });
+            }
+        };
+        params.push(Param {
+            name: spec.name.clone(),
+            value,
+        });
+    }
+    Ok(params)
+}
+
+/// The confirmation targets `params` name through `conf-target` parameters: the on-chain
+/// fee estimates the host must fetch before the call.
+pub fn conf_targets(specs: &[ParamSpec], params: &[Param]) -> Vec<u32> {
+    params
+        .iter()
+        .filter(|param| {
+            specs
+                .iter()
+                .any(|spec| spec.name == param.name && spec.kind == ParamKind::ConfTarget)
+        })
+        .filter_map(|param| match param.value {
+            ParamValue::Integer(blocks) => u32::try_from(blocks).ok(),
+            _ => None,
         })
         .collect()
 }
@@ -75,6 +99,12 @@ fn parse(spec: &ParamSpec, text: &str) -> Result<ParamValue, ParamError> {
             text.replace('_', "")
                 .parse()
                 .map_err(|_| type_error("a whole number"))?,
+        ),
+        ParamKind::ConfTarget => ParamValue::Integer(
+            text.replace('_', "")
+                .parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| type_error("a number of blocks"))?,
         ),
         ParamKind::Float => ParamValue::Float(
             text.replace('_', "")
@@ -113,7 +143,7 @@ fn parse(spec: &ParamSpec, text: &str) -> Result<ParamValue, ParamError> {
 mod tests {
     use super::*;
 
-    fn spec(name: &str, kind: ParamKind, default: Option<ParamValue>) -> ParamSpec {
+    fn spec(name: &str, kind: ParamKind, default: ParamDefault) -> ParamSpec {
         ParamSpec {
             name: name.into(),
             kind,
@@ -137,13 +167,17 @@ mod tests {
             spec(
                 "max_fee_ppm",
                 ParamKind::Integer,
-                Some(ParamValue::Integer(1000)),
+                ParamDefault::Value(ParamValue::Integer(1000)),
             ),
-            spec("exponent", ParamKind::Float, Some(ParamValue::Float(1.0))),
+            spec(
+                "exponent",
+                ParamKind::Float,
+                ParamDefault::Value(ParamValue::Float(1.0)),
+            ),
             spec(
                 "enabled",
                 ParamKind::Boolean,
-                Some(ParamValue::Boolean(false)),
+                ParamDefault::Value(ParamValue::Boolean(false)),
             ),
         ];
         let params = resolve(&specs, &given(&[("exponent", "2"), ("enabled", "yes")])).unwrap();
@@ -156,7 +190,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_the_parameter_named() {
-        let specs = [spec("max_fee_ppm", ParamKind::Integer, None)];
+        let specs = [spec(
+            "max_fee_ppm",
+            ParamKind::Integer,
+            ParamDefault::Required,
+        )];
         let unknown = resolve(&specs, &given(&[("max_fee", "1")])).unwrap_err();
         assert!(
             unknown.to_string().contains("unknown parameter `max_fee`"),
@@ -179,5 +217,22 @@ mod tests {
             &given(&[("max_fee_ppm", "1"), ("max_fee_ppm", "2")]),
         );
         assert!(matches!(twice, Err(ParamError::Duplicate { .. })));
+    }
+
+    #[test]
+    fn optional_parameters_left_out_are_not_passed() {
+        let specs = [
+            spec("fee_ppm", ParamKind::Integer, ParamDefault::Optional),
+            spec("numblocks", ParamKind::ConfTarget, ParamDefault::Optional),
+        ];
+        assert!(resolve(&specs, &[]).unwrap().is_empty());
+        let params = resolve(&specs, &given(&[("fee_ppm", "7"), ("numblocks", "12")])).unwrap();
+        assert_eq!(params.len(), 2);
+        assert_eq!(conf_targets(&specs, &params), vec![12]);
+        let negative = resolve(&specs, &given(&[("numblocks", "-1")])).unwrap_err();
+        assert!(
+            negative.to_string().contains("a number of blocks"),
+            "{negative}"
+        );
     }
 }

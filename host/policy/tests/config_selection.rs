@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lnpolicy_core::{FeePolicy, ParamKind, ParamSpec, ParamValue};
+use lnpolicy_core::{FeePolicy, ParamDefault, ParamKind, ParamSpec, ParamValue};
 use lnpolicy_policy::config::{
     ActivityCounts, ChainFacts, ChannelFacts, Config, ErrorKind, MatchError, MatchInput, NoteKind,
     PeerFacts, PendingHtlc, Selection, SharedChannel,
@@ -218,7 +218,7 @@ fn spec(name: &str, kind: ParamKind, default: Option<ParamValue>) -> ParamSpec {
         name: name.into(),
         kind,
         description: String::new(),
-        default,
+        default: default.map_or(ParamDefault::Required, ParamDefault::Value),
         min: Some(0.0),
         max: Some(1_000_000.0),
     }

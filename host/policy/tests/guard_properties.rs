@@ -2,7 +2,8 @@
 //! returns, and whatever state the node reports, an emitted policy is safe to send.
 
 use lnpolicy_core::{
-    Channel, Decision, FeePolicy, FlowClass, GuardedDecision, NodeKind, PolicyChange, Profitability,
+    Channel, Decision, FeePolicy, FlowClass, GuardedDecision, NodeKind, PolicyChange,
+    Profitability, SharedChannels,
 };
 use lnpolicy_policy::guard::{GuardConfig, guard};
 use proptest::prelude::*;
@@ -82,11 +83,16 @@ fn channel() -> impl Strategy<Value = Channel> {
                     local_reserve_sat: local_reserve,
                     remote_reserve_sat: remote_reserve,
                     pending_htlcs: 0,
+                    pending_in_sat: 0,
+                    pending_out_sat: 0,
+                    commit_fee_sat: 0,
                     max_accepted_htlcs: 483,
                     active: true,
                     private: false,
                     initiator: true,
                     age_blocks: 1000,
+                    open_cost_sat: None,
+                    shared: SharedChannels::default(),
                     local_policy,
                     peer_policy: None,
                     flow: Vec::new(),

@@ -25,6 +25,12 @@ pub trait HistorySource: Send + Sync {
     fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange>;
     /// Fee levels of the peer's other public channels.
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles>;
+    /// The node's on-chain fee estimate (sat/vB) for `conf_target` blocks, fetched before
+    /// the cycle for the targets its strategies' `conf-target` parameters name.
+    fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
+        let _ = conf_target;
+        None
+    }
 }
 
 /// A history with nothing in it (inspection, fixtures).
@@ -276,6 +282,11 @@ impl host::Host for GuestState {
     ) -> wasmtime::Result<Option<wit::FeePercentiles>> {
         self.count_query()?;
         Ok(self.history.competitor_fees(&peer_pubkey).map(Into::into))
+    }
+
+    fn chain_fee_rate(&mut self, conf_target: u32) -> wasmtime::Result<Option<f64>> {
+        self.count_query()?;
+        Ok(self.history.chain_fee_rate(conf_target))
     }
 }
 

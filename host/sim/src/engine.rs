@@ -8,11 +8,12 @@
 //! differ only in our fees see exactly the same payments: a grid search over fees is a
 //! comparison with common random numbers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lnpolicy_core::{
     ChannelId, FailedForward, FailureReason, FeePolicy, Forward, NodeChannel, NodeInfo, NodeKind,
+    PendingHtlc,
 };
 use serde::Serialize;
 
@@ -23,8 +24,10 @@ use crate::market::competition::Competition;
 use crate::market::demand::Demand;
 use crate::market::senders::{MIN_SUCCESS, SenderModels};
 use crate::rng::Rng;
-use crate::scenario::{Scenario, ScenarioError, parse_scid};
-use crate::state::{GraphChannel, NodeState, PolicyRejection};
+use crate::scenario::{
+    ChannelSpec, FUNDING_CONF_TARGET, MAX_ACCEPTED_HTLCS, Scenario, ScenarioError, parse_scid,
+};
+use crate::state::{GraphChannel, NodeState, PolicyRejection, fee_rate_at};
 
 const NS: u64 = 1_000_000_000;
 
@@ -34,6 +37,53 @@ const STREAM_DRIFT: u64 = 2;
 const STREAM_IDS: u64 = 3;
 const STREAM_GRAPH: u64 = 4;
 const STREAM_PEER_POLICY: u64 = 5;
+const STREAM_FUNDING: u64 = 6;
+/// Each channel's stuck HTLCs come from their own stream, `STREAM_HTLCS << 32 | index`, so
+/// one channel's count never shifts another's draws.
+const STREAM_HTLCS: u64 = 7;
+
+/// Funding transactions are drawn between these sizes (vB): one input or two, a change
+/// output, the 2-of-2 output.
+const FUNDING_VBYTES: (u64, u64) = (150, 200);
+/// Fee rate of the funding transactions when the scenario gives the node no estimates
+/// (the relay floor).
+const FLOOR_SAT_PER_VB: f64 = 1.0;
+
+/// A channel's stuck HTLCs, each taken from the balance of the side that offered it
+/// (`local` for ours, `remote` for the peer's): never more than half of what that side
+/// holds in total, so the channel stays usable. Whole satoshis (LND's unit for them).
+fn stuck_htlcs(
+    spec: &ChannelSpec,
+    rng: &mut Rng,
+    amount: crate::scenario::AmountSpec,
+    tip: u32,
+    local: &mut u64,
+    remote: &mut u64,
+) -> Vec<PendingHtlc> {
+    let n = u64::from(spec.pending_htlcs);
+    let mut htlcs = Vec::with_capacity(spec.pending_htlcs as usize);
+    for _ in 0..n {
+        let mut incoming = rng.uniform() < 0.5;
+        let drawn = libm::round(rng.log_normal(amount.mu, amount.sigma)).max(1.0) as u64;
+        let expiry = tip.saturating_add(rng.range_inclusive(40, 200) as u32);
+        let cap = |side: u64| side / (2 * n);
+        if cap(if incoming { *remote } else { *local }) == 0 {
+            incoming = !incoming;
+        }
+        let side = if incoming { &mut *remote } else { &mut *local };
+        let amount_sat = drawn.min(cap(*side));
+        if amount_sat == 0 {
+            continue;
+        }
+        *side -= amount_sat;
+        htlcs.push(PendingHtlc {
+            incoming,
+            amount_msat: amount_sat * 1_000,
+            expiry_height: expiry,
+        });
+    }
+    htlcs
+}
 
 /// What happened at and around one channel since the start.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -267,6 +317,10 @@ impl Simulation {
         let keys = KeyMaker::new();
         let mut id_rng = Rng::derive(s.seed, STREAM_IDS);
         let mut peer_policy_rng = Rng::derive(s.seed, STREAM_PEER_POLICY);
+        let mut funding_rng = Rng::derive(s.seed, STREAM_FUNDING);
+        let mut funding_fees = BTreeMap::new();
+        let funding_rate =
+            fee_rate_at(&s.chain.fee_rates, FUNDING_CONF_TARGET).unwrap_or(FLOOR_SAT_PER_VB);
 
         let own_pubkey = s
             .node
@@ -280,7 +334,7 @@ impl Simulation {
             .collect();
         let mut channels = Vec::with_capacity(s.channels.len());
         let mut chans = Vec::with_capacity(s.channels.len());
-        for spec in &s.channels {
+        for (k, spec) in s.channels.iter().enumerate() {
             let id = match spec.scid.as_deref().and_then(parse_scid) {
                 Some(id) => id,
                 None => {
@@ -296,8 +350,22 @@ impl Simulation {
             let channel_point = ids::channel_point(&mut id_rng, id & 0xFFFF);
             let capacity = spec.capacity_sat;
             let reserve = (capacity / 100).max(354);
-            let local = spec.local_sat;
-            let remote = capacity - spec.commit_fee_sat - local;
+            let mut local = spec.local_sat;
+            let mut remote = capacity - spec.commit_fee_sat - local;
+            let pending_htlcs = stuck_htlcs(
+                spec,
+                &mut Rng::derive(s.seed, STREAM_HTLCS << 32 | k as u64),
+                s.market.amount,
+                start_height,
+                &mut local,
+                &mut remote,
+            );
+            let unsettled_sat = pending_htlcs.iter().map(|h| h.amount_msat / 1_000).sum();
+            // Drawn for every channel, opened by us or not, like the peer policies below.
+            let vbytes = funding_rng.range_inclusive(FUNDING_VBYTES.0, FUNDING_VBYTES.1);
+            if spec.initiator {
+                funding_fees.insert(id, libm::round(vbytes as f64 * funding_rate) as u64);
+            }
             let local_policy = spec.policy.resolve(kind, capacity);
             // Drawn for every channel, used or not, so one channel's spec never shifts
             // another channel's draw.
@@ -313,11 +381,11 @@ impl Simulation {
                 local_balance_sat: local,
                 remote_balance_sat: remote,
                 commit_fee_sat: spec.commit_fee_sat,
-                unsettled_balance_sat: 0,
+                unsettled_balance_sat: unsettled_sat,
                 local_reserve_sat: reserve,
                 remote_reserve_sat: reserve,
-                pending_htlcs: 0,
-                max_accepted_htlcs: 483,
+                pending_htlcs,
+                max_accepted_htlcs: MAX_ACCEPTED_HTLCS,
                 max_in_flight_msat: capacity * 1_000,
                 min_htlc_msat: 1,
                 active: spec.active,
@@ -384,6 +452,8 @@ impl Simulation {
             accept_positive_inbound: s.node.accept_positive_inbound,
             now_ns: start_ns,
             calls: Vec::new(),
+            fee_estimates: s.chain.fee_rates.clone(),
+            funding_fees,
         };
 
         let demand = Demand::new(s);

@@ -13,9 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::fee_distribution;
 use crate::rng::Rng;
+use crate::state::FeeEstimate;
 
 /// 2026-02-03T00:00:00Z, the date of the graph snapshot the market is drawn from.
 pub const DEFAULT_START_UNIX: u64 = 1_770_076_800;
+
+/// BOLT 2's limit on HTLCs in flight per direction, which the simulated channels advertise.
+pub const MAX_ACCEPTED_HTLCS: u32 = 483;
 
 /// The standard scenarios shipped in `scenarios/`, by name.
 pub const BUILTIN: [(&str, &str); 4] = [
@@ -106,6 +110,9 @@ pub struct Scenario {
     #[serde(default)]
     /// Peers' other public channels.
     pub graph: GraphSpec,
+    #[serde(default)]
+    /// The on-chain fee market: the node's estimates and what opening channels cost.
+    pub chain: ChainSpec,
     /// Our channels, in the order the node lists them.
     pub channels: Vec<ChannelSpec>,
     /// Extra demand between two named peers, on top of the per-peer weights.
@@ -297,6 +304,18 @@ pub struct GraphSpec {
     pub max_peer_channels: u32,
 }
 
+/// The on-chain fee market as the node's estimator sees it (static for the whole run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainSpec {
+    /// sat/vB to confirm within `blocks`, by ascending `blocks` (a longer target never costs
+    /// more). A target between two points gets the faster one; below the first, the first.
+    /// Empty: the node has no estimate. The funding transaction of each channel we opened paid
+    /// the 6-block rate (the rate at the largest target up to 6) for 150 to 200 vB, drawn from
+    /// the seed.
+    pub fee_rates: Vec<FeeEstimate>,
+}
+
 /// One direction's forwarding policy; absent fields take the node kind's defaults
 /// (LND: 1000 msat + 1 ppm, cltv 80; CLN: 1000 msat + 10 ppm, cltv 34).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -367,6 +386,11 @@ pub struct ChannelSpec {
     /// The peer's other public channels in the graph; drawn when absent.
     #[serde(default)]
     pub peer_channels: Option<u32>,
+    /// HTLCs in flight on the channel for the whole run (stuck ones: they never resolve),
+    /// each with a direction, a whole-satoshi amount (taken from that side's balance) and an
+    /// expiry 40 to 200 blocks above the start height, drawn from the seed.
+    #[serde(default)]
+    pub pending_htlcs: u32,
 }
 
 /// Demand between two named peers (entering via `from`, leaving via `to`).
@@ -494,6 +518,19 @@ impl Default for DriftSpec {
         DriftSpec {
             interval_secs: 3_600,
             volatility: 0.0,
+        }
+    }
+}
+
+/// The confirmation target the funding transactions of the scenario's channels aimed at.
+pub const FUNDING_CONF_TARGET: u32 = 6;
+
+impl Default for ChainSpec {
+    /// A calm mempool: 20 sat/vB for the next blocks, 12 within an hour, 4 within a day.
+    fn default() -> Self {
+        let at = |blocks, sat_per_vb| FeeEstimate { blocks, sat_per_vb };
+        ChainSpec {
+            fee_rates: vec![at(2, 20.0), at(6, 12.0), at(144, 4.0)],
         }
     }
 }
@@ -732,6 +769,35 @@ impl Scenario {
         if !(self.drift.volatility.is_finite() && self.drift.volatility >= 0.0) {
             return Err(invalid("drift.volatility", "must be >= 0".into()));
         }
+        for (i, rate) in self.chain.fee_rates.iter().enumerate() {
+            let key = |field: &str| format!("chain.fee_rates[{i}].{field}");
+            if rate.blocks == 0 {
+                return Err(invalid(&key("blocks"), "must be positive".into()));
+            }
+            if !(rate.sat_per_vb.is_finite() && rate.sat_per_vb > 0.0) {
+                return Err(invalid(&key("sat_per_vb"), "must be positive".into()));
+            }
+            if rate.sat_per_vb > 100_000.0 {
+                return Err(invalid(&key("sat_per_vb"), "above 100000 sat/vB".into()));
+            }
+            if let Some(prev) = i.checked_sub(1).map(|p| self.chain.fee_rates[p]) {
+                if rate.blocks <= prev.blocks {
+                    return Err(invalid(
+                        &key("blocks"),
+                        format!("must be above the previous target ({})", prev.blocks),
+                    ));
+                }
+                if rate.sat_per_vb > prev.sat_per_vb {
+                    return Err(invalid(
+                        &key("sat_per_vb"),
+                        format!(
+                            "a longer target cannot cost more than the previous one ({})",
+                            prev.sat_per_vb
+                        ),
+                    ));
+                }
+            }
+        }
         if self.channels.is_empty() {
             return Err(invalid(
                 "channels",
@@ -793,6 +859,12 @@ impl Scenario {
                 return Err(invalid(
                     &key("drift_sat_per_day"),
                     "must be a number".into(),
+                ));
+            }
+            if ch.pending_htlcs > MAX_ACCEPTED_HTLCS {
+                return Err(invalid(
+                    &key("pending_htlcs"),
+                    format!("above the {MAX_ACCEPTED_HTLCS} a channel can carry"),
                 ));
             }
             let policy = ch.policy.resolve(self.node.kind, ch.capacity_sat);
@@ -867,6 +939,7 @@ impl Scenario {
                     bias: 1.2 * rng.uniform() - 0.6,
                     drift_sat_per_day: 0.0,
                     peer_channels: None,
+                    pending_htlcs: 0,
                 }
             })
             .collect();
@@ -894,6 +967,7 @@ impl Scenario {
                 ..DriftSpec::default()
             },
             graph: GraphSpec::default(),
+            chain: ChainSpec::default(),
             channels,
             pairs: Vec::new(),
         }

@@ -2,7 +2,10 @@
 //! that the market engine advances and the LND/CLN servers read and write
 //! under one lock.
 
+use std::collections::BTreeMap;
+
 use lnpolicy_core::{ChannelId, FailedForward, FeePolicy, Forward, NodeChannel, NodeInfo};
+use serde::{Deserialize, Serialize};
 
 /// A public channel elsewhere in the graph (not ours), for graph queries:
 /// peers' other channels and competitor fees.
@@ -18,6 +21,28 @@ pub struct GraphChannel {
     pub node2_policy: FeePolicy,
     /// Unix seconds of the last gossip update.
     pub last_update: u64,
+}
+
+/// One point of the node's on-chain fee estimates: what it takes to confirm
+/// within `blocks` blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeEstimate {
+    /// Confirmation target, blocks.
+    pub blocks: u32,
+    pub sat_per_vb: f64,
+}
+
+/// The estimate for confirmation within `conf_target` blocks: the one for the largest target
+/// not above it, else the fastest (the rule the CLN client applies to `feerates`, so both
+/// protocols answer alike). `None` without estimates.
+pub fn fee_rate_at(estimates: &[FeeEstimate], conf_target: u32) -> Option<f64> {
+    estimates
+        .iter()
+        .filter(|e| e.blocks <= conf_target)
+        .max_by_key(|e| e.blocks)
+        .or_else(|| estimates.iter().min_by_key(|e| e.blocks))
+        .map(|e| e.sat_per_vb)
 }
 
 /// Why the simulated node refused a policy update (LND's validation rules).
@@ -51,6 +76,10 @@ pub struct NodeState {
     pub calls: Vec<String>,
     /// When each channel's policy changed last (unix seconds), for gossip timestamps.
     pub policy_updated_at: Vec<(ChannelId, u64)>,
+    /// The node's fee estimates by ascending target; empty: the node has none.
+    pub fee_estimates: Vec<FeeEstimate>,
+    /// What the funding transaction of each channel we opened cost our wallet, sat.
+    pub funding_fees: BTreeMap<ChannelId, u64>,
 }
 
 /// LND's default bounds on time_lock_delta.
@@ -68,6 +97,36 @@ impl NodeState {
 
     pub fn now_secs(&self) -> u64 {
         self.now_ns / 1_000_000_000
+    }
+
+    /// The node's estimate for confirmation within `conf_target` blocks (see [`fee_rate_at`]).
+    pub fn fee_rate(&self, conf_target: u32) -> Option<f64> {
+        fee_rate_at(&self.fee_estimates, conf_target)
+    }
+
+    /// Unix seconds at which block `height` was mined, counting back from now at one block
+    /// per 10 minutes (the engine's clock and height advance together).
+    pub fn block_time(&self, height: u32) -> u64 {
+        let behind = u64::from(self.info.block_height.saturating_sub(height));
+        self.now_secs().saturating_sub(behind * 600)
+    }
+
+    /// The wallet deposit that paid for every channel we opened: the servers list it as a
+    /// transaction of ours that paid no fee (someone else sent it). Its txid is made from our
+    /// node key, so it differs between nodes and never matches a funding txid.
+    pub fn deposit_txid(&self) -> String {
+        match self.info.pubkey.get(2..66) {
+            Some(hex) => hex.to_owned(),
+            None => format!("{:064x}", 0xd3_u64),
+        }
+    }
+
+    /// The funding txid of one of our channels (its channel point's txid).
+    pub fn funding_txid(channel: &NodeChannel) -> &str {
+        channel
+            .channel_point
+            .split_once(':')
+            .map_or(channel.channel_point.as_str(), |(txid, _)| txid)
     }
 
     /// Applies a full policy to one of our channels after LND's checks.

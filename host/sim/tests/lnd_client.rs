@@ -6,8 +6,8 @@ mod lnd_support;
 
 use std::collections::BTreeSet;
 
-use lnd_support::{Sim, admin_request, fixture, peer_key, raw_client};
-use lnpolicy_core::{NodeClient, NodeKind};
+use lnd_support::{Sim, admin_request, chan_id, fixture, peer_key, raw_client};
+use lnpolicy_core::{FundingFee, NodeClient, NodeKind, PeerInfo, PendingHtlc};
 use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, DESCRIBE_GRAPH};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
 use lnpolicy_node::lnrpc::ChannelGraphRequest;
@@ -33,28 +33,109 @@ async fn client_reads_the_node_over_pinned_tls() {
 }
 
 #[tokio::test]
-async fn peer_fee_rates_are_the_peers_other_enabled_channels() {
+async fn peer_info_counts_the_graph_and_prices_the_other_channels() {
     let sim = Sim::start(fixture()).await;
     let client = sim.admin_client().await;
-    // Peer n charges 10n, 20n and (disabled) 30n ppm on its other channels;
-    // its channel with us is not a competitor.
-    assert_eq!(client.peer_fee_rates(&peer_key(1)).await.unwrap(), [10, 20]);
-    assert_eq!(client.peer_fee_rates(&peer_key(2)).await.unwrap(), [20, 40]);
+    // Peer n has three other channels of 5M sat, at 10n, 20n and (disabled)
+    // 30n ppm, plus its public 2M sat channel with us, which counts toward
+    // its size but is not a competitor.
+    for n in 1..=2u8 {
+        let rate = 10 * u32::from(n);
+        assert_eq!(
+            client.peer_info(&peer_key(n)).await.unwrap(),
+            Some(PeerInfo {
+                public_channels: 4,
+                public_capacity_sat: 3 * 5_000_000 + 2_000_000,
+                fee_rates_ppm: vec![rate, 2 * rate],
+            }),
+            "peer {n}"
+        );
+    }
     // Peer 3 only has a private channel with us: unknown to the graph.
-    assert!(
-        client
-            .peer_fee_rates(&peer_key(3))
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(client.peer_info(&peer_key(3)).await.unwrap(), None);
+    assert_eq!(client.peer_info(&peer_key(99)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn pending_htlcs_arrive_with_direction_amount_and_expiry() {
+    let sim = Sim::start(fixture()).await;
+    let client = sim.admin_client().await;
+    let channels = client.list_channels().await.unwrap();
+    let c = channels.iter().find(|c| c.id == chan_id(2)).unwrap();
+    assert_eq!(
+        c.pending_htlcs,
+        [
+            PendingHtlc {
+                incoming: true,
+                amount_msat: 5_000_000,
+                expiry_height: 900_040
+            },
+            PendingHtlc {
+                incoming: false,
+                amount_msat: 2_500_000,
+                expiry_height: 900_102
+            },
+        ]
     );
-    assert!(
-        client
-            .peer_fee_rates(&peer_key(99))
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(c.unsettled_balance_sat, 7_500);
+}
+
+#[tokio::test]
+async fn fee_rate_is_the_wallets_estimate_per_target() {
+    let sim = Sim::start(fixture()).await;
+    let client = sim.admin_client().await;
+    // The default curve: 2 blocks 20, 6 blocks 12, 144 blocks 4 sat/vB.
+    for (target, expected) in [
+        (2, 20.0),
+        (3, 20.0),
+        (6, 12.0),
+        (100, 12.0),
+        (144, 4.0),
+        (1008, 4.0),
+    ] {
+        assert_eq!(
+            client.fee_rate(target).await.unwrap(),
+            Some(expected),
+            "{target}"
+        );
+    }
+    // LND has no estimate below 2 blocks; the client asks for 2.
+    assert_eq!(client.fee_rate(1).await.unwrap(), Some(20.0));
+    assert_eq!(client.fee_rate(0).await.unwrap(), Some(20.0));
+
+    // A node without estimates.
+    sim.state().fee_estimates.clear();
+    assert_eq!(client.fee_rate(6).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn funding_fees_are_what_the_wallet_paid_per_transaction() {
+    let sim = Sim::start(fixture()).await;
+    let client = sim.admin_client().await;
+    let mut fees = client.funding_fees().await.unwrap();
+    fees.sort_by(|a, b| a.txid.cmp(&b.txid));
+    // Channels 1 and 3 are ours; the deposit that paid for them cost us
+    // nothing and is left out.
+    assert_eq!(
+        fees,
+        [
+            FundingFee {
+                txid: "01".repeat(32),
+                fee_sat: 2_400
+            },
+            FundingFee {
+                txid: "03".repeat(32),
+                fee_sat: 1_950
+            },
+        ]
     );
+    // Matching a channel point's txid gives its opening cost.
+    let state = sim.state().clone();
+    for c in state.channels.iter().filter(|c| c.initiator) {
+        let txid = c.channel_point.split(':').next().unwrap();
+        let fee = fees.iter().find(|f| f.txid == txid).unwrap();
+        assert_eq!(fee.fee_sat, state.funding_fees[&c.id]);
+    }
 }
 
 #[tokio::test]
@@ -70,7 +151,9 @@ async fn client_uses_only_whitelisted_methods() {
     let channels = client.list_channels().await.unwrap();
     client.forwards(0, 5).await.unwrap();
     client.failed_forwards(0, 5).await.unwrap();
-    client.peer_fee_rates(&peer_key(1)).await.unwrap();
+    client.peer_info(&peer_key(1)).await.unwrap();
+    client.fee_rate(6).await.unwrap();
+    client.funding_fees().await.unwrap();
     let mut policy = channels[0].local_policy;
     policy.fee_ppm += 1;
     client.update_policy(&channels[0], &policy).await.unwrap();

@@ -10,7 +10,9 @@ use std::time::Duration;
 use lnd_support::{Sim, failure, fixture, forwards, peer_key, retry, wait_for_failures};
 use lnpolicy_core::{FailureReason, FeePolicy, NodeClient, NodeError};
 use lnpolicy_node::lnd::SubscriptionStatus;
-use lnpolicy_node::lnd::permissions::{FORWARDING_HISTORY, GET_INFO};
+use lnpolicy_node::lnd::permissions::{
+    ESTIMATE_FEE, FORWARDING_HISTORY, GET_INFO, GET_NODE_INFO, GET_TRANSACTIONS,
+};
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 
 fn errors(rate: f64) -> MethodFaults {
@@ -47,9 +49,9 @@ async fn ten_percent_errors_are_transient_and_retries_get_everything() {
         let (channels, failures) = retry(|| client.list_channels()).await;
         transient += failures;
         assert_eq!(channels, sim.state().channels);
-        let (rates, failures) = retry(|| client.peer_fee_rates(&peer)).await;
+        let (info, failures) = retry(|| client.peer_info(&peer)).await;
         transient += failures;
-        assert_eq!(rates, [10, 20]);
+        assert_eq!(info.unwrap().fee_rates_ppm, [10, 20]);
     }
 
     let ch = sim.state().channels[0].clone();
@@ -84,6 +86,49 @@ async fn injected_errors_name_the_method() {
     assert!(err.is_transient());
     // Other methods are unaffected.
     client.forwards(0, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn failing_wallet_and_graph_reads_are_node_errors() {
+    let sim = Sim::start(fixture()).await;
+    let client = sim.admin_client().await;
+    sim.server.set_faults(FaultConfig {
+        seed: 3,
+        default: MethodFaults::default(),
+        per_method: BTreeMap::from([
+            (ESTIMATE_FEE.to_owned(), errors(1.0)),
+            (GET_TRANSACTIONS.to_owned(), errors(1.0)),
+            (GET_NODE_INFO.to_owned(), errors(1.0)),
+        ]),
+    });
+    let named = |err: NodeError, expected: &str| {
+        assert!(
+            matches!(&err, NodeError::Unavailable { method, .. } if *method == expected),
+            "{err:?}"
+        );
+        assert!(err.is_transient());
+    };
+    named(client.fee_rate(6).await.unwrap_err(), ESTIMATE_FEE);
+    named(client.funding_fees().await.unwrap_err(), GET_TRANSACTIONS);
+    named(
+        client.peer_info(&peer_key(1)).await.unwrap_err(),
+        GET_NODE_INFO,
+    );
+
+    // LND's own refusal is a rejection, not a panic or a transport error.
+    sim.server.set_faults(FaultConfig::default());
+    let raw = lnd_support::raw_wallet_client(&sim).await;
+    let status = raw
+        .clone()
+        .estimate_fee(lnd_support::admin_request(
+            &sim,
+            lnpolicy_node::walletrpc::EstimateFeeRequest { conf_target: 1 },
+        ))
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("greater than 1"), "{status:?}");
+    // The client never sends such a target.
+    assert_eq!(client.fee_rate(1).await.unwrap(), Some(20.0));
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use lnd_support::{Sim, fixture};
 use lnpolicy_core::{NodeClient, NodeError};
 use lnpolicy_node::lnd::permissions::{
-    GET_INFO, LIST_CHANNELS, Permission, SUBSCRIBE_HTLC_EVENTS, UPDATE_CHANNEL_POLICY,
+    ESTIMATE_FEE, GET_INFO, GET_TRANSACTIONS, LIST_CHANNELS, Permission, SUBSCRIBE_HTLC_EVENTS,
+    UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_node::lnd::tls::load_certificate;
 use lnpolicy_node::lnd::{LndClient, LndError, SubscriptionStatus};
@@ -127,6 +128,56 @@ async fn info_only_macaroon_names_each_refused_method() {
     );
     // Refused calls are still calls the node saw.
     assert!(sim.state().calls.iter().any(|c| c == LIST_CHANNELS));
+}
+
+#[tokio::test]
+async fn on_chain_reads_need_onchain_read() {
+    let sim = Sim::start(fixture()).await;
+    let path = sim.dir.path().join("offchain.macaroon");
+    // What lnpolicy needed before it read the wallet.
+    sim.server
+        .bake_macaroon(
+            &[
+                Permission::new("info", "read"),
+                Permission::new("offchain", "read"),
+                Permission::new("offchain", "write"),
+            ],
+            &path,
+        )
+        .unwrap();
+    let client = LndClient::connect(&sim.server.client_config(&path))
+        .await
+        .unwrap();
+    assert!(client.list_channels().await.is_ok());
+    let err = client.fee_rate(6).await.unwrap_err();
+    let NodeError::PermissionDenied { method, detail } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*method, ESTIMATE_FEE);
+    assert!(detail.contains("needs onchain:read"), "{detail}");
+    let err = client.funding_fees().await.unwrap_err();
+    assert!(
+        matches!(&err, NodeError::PermissionDenied { method, .. } if *method == GET_TRANSACTIONS),
+        "{err:?}"
+    );
+
+    // With onchain:read added, both work.
+    let path = sim.dir.path().join("onchain.macaroon");
+    sim.server
+        .bake_macaroon(
+            &[
+                Permission::new("info", "read"),
+                Permission::new("offchain", "read"),
+                Permission::new("onchain", "read"),
+            ],
+            &path,
+        )
+        .unwrap();
+    let client = LndClient::connect(&sim.server.client_config(&path))
+        .await
+        .unwrap();
+    assert_eq!(client.fee_rate(6).await.unwrap(), Some(12.0));
+    assert_eq!(client.funding_fees().await.unwrap().len(), 2);
 }
 
 #[tokio::test]

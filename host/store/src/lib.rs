@@ -7,6 +7,7 @@
 //! recoverable after a crash, the key/value state strategies carry between
 //! cycles, and the daemon's own copy of the node's forwarding history.
 
+mod costs;
 mod cycles;
 mod decisions;
 mod error;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use lnpolicy_core::ChannelId;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use costs::CostSource;
 pub use cycles::{Cycle, CycleStatus};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;

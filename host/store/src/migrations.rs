@@ -25,6 +25,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0003_experiments.sql",
         sql: include_str!("../migrations/0003_experiments.sql"),
     },
+    Migration {
+        file: "0004_channel_costs.sql",
+        sql: include_str!("../migrations/0004_channel_costs.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -67,6 +67,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
     assert_eq!(
         table_names(&store),
         [
+            "channel_open_costs",
             "channel_snapshots",
             "collector_cursors",
             "cycles",
@@ -145,7 +146,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0003_experiments.sql"), "{message}");
+    assert!(message.contains("0004_channel_costs.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -791,4 +792,36 @@ fn experiment_arms_are_checked_by_the_schema() {
     );
     assert!(inserted.is_err());
     assert!(store.experiment_arms("fees").unwrap().is_empty());
+}
+
+#[test]
+fn open_costs_keep_node_figures_over_estimates() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .record_open_costs(
+            &[(1, 900, CostSource::Estimate), (2, 1500, CostSource::Node)],
+            10,
+        )
+        .unwrap();
+    store
+        .record_open_costs(
+            &[(1, 1200, CostSource::Node), (2, 99, CostSource::Estimate)],
+            20,
+        )
+        .unwrap();
+    store
+        .record_open_costs(&[(1, 5, CostSource::Node)], 30)
+        .unwrap();
+    let costs = store.open_costs().unwrap();
+    assert_eq!(
+        costs.get(&1),
+        Some(&1200),
+        "node figure replaces the estimate, once"
+    );
+    assert_eq!(
+        costs.get(&2),
+        Some(&1500),
+        "an estimate never replaces a node figure"
+    );
 }

@@ -1,10 +1,12 @@
 //! Core Lightning over its JSON-RPC unix socket (`<lightning-dir>/<network>/lightning-rpc`).
 //!
-//! [`ClnClient`] implements `NodeClient` with five CLN methods and no other:
-//! `getinfo`, `listpeerchannels`, `listforwards`, `listchannels` (reads) and
-//! `setchannel` (the one write). [`ClnClient::METHODS`] lists them. There is
-//! no generic call: the private one is typed by the response it decodes, and
-//! each response type names its method.
+//! [`ClnClient`] implements `NodeClient` with seven CLN methods and no other:
+//! `getinfo`, `listpeerchannels`, `listforwards`, `listchannels`, `feerates`,
+//! `bkpr-listaccountevents` (reads) and `setchannel` (the one write).
+//! [`ClnClient::METHODS`] lists them. There is no generic call: the private
+//! one is typed by the response it decodes, and each response type names its
+//! method (so `bkpr-listaccountevents`, which cln-rpc 0.7 has no typed request
+//! for, goes through the same typed path as the rest).
 //!
 //! Transport is cln-rpc's `ClnRpc` (CLN's framing, request ids); decoding is
 //! ours, in [`wire`], for the reasons given there.
@@ -18,8 +20,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cln_rpc::ClnRpc;
 use lnpolicy_core::{
-    FailedForwardPage, FeePolicy, ForwardPage, NodeChannel, NodeClient, NodeError, NodeInfo,
-    NodeKind,
+    FailedForwardPage, FeePolicy, ForwardPage, FundingFee, NodeChannel, NodeClient, NodeError,
+    NodeInfo, NodeKind, PeerInfo,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -27,7 +29,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 pub use scid::{ScidError, format_scid, parse_scid};
 use wire::{
-    ClnResponse, Getinfo, ListChannels, ListForwards, ListPeerChannels, PageScan, SetChannel,
+    ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannels, ListForwards,
+    ListPeerChannels, PageScan, SetChannel,
 };
 
 /// How to reach and drive a CLN node.
@@ -56,6 +59,7 @@ impl ClnConfig {
 
 /// JSON-RPC error codes CLN uses that change how we report a failure.
 const JSONRPC2_INVALID_PARAMS: i32 = -32602;
+const JSONRPC2_METHOD_NOT_FOUND: i32 = -32601;
 
 /// `NodeClient` for Core Lightning.
 ///
@@ -123,6 +127,17 @@ struct ListChannelsParams<'a> {
     destination: Option<&'a str>,
 }
 
+#[derive(Serialize)]
+struct FeeratesParams {
+    style: &'static str,
+}
+
+/// `payment_id` (CLN >= v24.08) selects the events of one transaction.
+#[derive(Serialize)]
+struct AccountEventsParams<'a> {
+    payment_id: &'a str,
+}
+
 /// Amounts go out as integers, which CLN reads as msat.
 #[derive(Serialize)]
 struct SetChannelParams<'a> {
@@ -139,11 +154,13 @@ struct SetChannelParams<'a> {
 
 impl ClnClient {
     /// Every CLN method this client can send.
-    pub const METHODS: [&'static str; 5] = [
+    pub const METHODS: [&'static str; 7] = [
         Getinfo::METHOD,
         ListPeerChannels::METHOD,
         ListForwards::METHOD,
         ListChannels::METHOD,
+        Feerates::METHOD,
+        ListAccountEvents::METHOD,
         SetChannel::METHOD,
     ];
 
@@ -332,7 +349,8 @@ impl NodeClient for ClnClient {
         })
     }
 
-    async fn peer_fee_rates(&self, peer_pubkey: &str) -> Result<Vec<u32>, NodeError> {
+    /// `listchannels source=<peer>`: the gossip store's view of the peer.
+    async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
         let our_id = self.our_id().await?;
         let from_peer: ListChannels = self
             .call(&ListChannelsParams {
@@ -340,7 +358,60 @@ impl NodeClient for ClnClient {
                 destination: None,
             })
             .await?;
-        Ok(wire::peer_fee_rates(&from_peer, peer_pubkey, our_id))
+        Ok(wire::peer_info(&from_peer, peer_pubkey, our_id))
+    }
+
+    /// `feerates style=perkb`; see [`Feerates::sat_per_vbyte`] for which
+    /// estimate answers a target.
+    async fn fee_rate(&self, conf_target: u32) -> Result<Option<f64>, NodeError> {
+        let rates: Feerates = self.call(&FeeratesParams { style: "perkb" }).await?;
+        if let Some(warning) = &rates.warning_missing_feerates {
+            tracing::debug!(warning, "CLN lacks some fee estimates");
+        }
+        Ok(rates.sat_per_vbyte(conf_target))
+    }
+
+    /// The bookkeeper plugin's `onchain_fee` events (see
+    /// [`wire::onchain_fees`]), asked per funding transaction of the channels
+    /// we opened (`payment_id=<txid>`): the whole event log also holds every
+    /// forward, far too much to ship for a few fees. A CLN before v24.08,
+    /// which lacks `payment_id`, is asked once for the whole log instead.
+    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+        let method = ListAccountEvents::METHOD;
+        let peers: ListPeerChannels = self.call(&NoParams {}).await?;
+        let mut fees = Vec::new();
+        for txid in wire::funding_txids(&peers) {
+            let events: ListAccountEvents = match self
+                .exchange(&AccountEventsParams { payment_id: &txid })
+                .await
+            {
+                Ok(events) => events,
+                Err(CallError::Rpc { code, message, .. })
+                    if code == JSONRPC2_INVALID_PARAMS && message.contains("payment_id") =>
+                {
+                    tracing::info!(
+                        "this CLN cannot select bookkeeping events by txid; reading them all"
+                    );
+                    let all: ListAccountEvents = self.call(&NoParams {}).await?;
+                    return Ok(wire::onchain_fees(&all));
+                }
+                Err(CallError::Rpc { code, message, .. }) if code == JSONRPC2_METHOD_NOT_FOUND => {
+                    return Err(NodeError::Rejected {
+                        method,
+                        detail: format!(
+                            "{message} (code {code}): is the bookkeeper plugin disabled?"
+                        ),
+                    });
+                }
+                Err(other) => return Err(other.into()),
+            };
+            fees.extend(
+                wire::onchain_fees(&events)
+                    .into_iter()
+                    .filter(|fee| fee.txid == txid),
+            );
+        }
+        Ok(fees)
     }
 
     /// `setchannel` with the fees always and htlc limits when they change

@@ -13,12 +13,12 @@
 //! so the conformance tests that feed CLN's own schema examples through them
 //! exercise exactly the client's path.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use lnpolicy_core::{
-    ChannelId, FailedForward, FailureReason, FeePolicy, Forward, NodeChannel, NodeError, NodeInfo,
-    NodeKind,
+    ChannelId, FailedForward, FailureReason, FeePolicy, Forward, FundingFee, NodeChannel,
+    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc,
 };
 use serde::de::{self, DeserializeOwned, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -41,6 +41,12 @@ pub enum WireError {
         field: &'static str,
         value: u64,
         target: &'static str,
+    },
+    #[error("{field} = {value:?} is not one of {expected}")]
+    Unexpected {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
     },
     #[error("setchannel did not report channel {0}")]
     NotApplied(String),
@@ -304,10 +310,35 @@ impl ChannelUpdate {
     }
 }
 
-/// An HTLC in flight on a channel; only its amount matters here.
+/// An HTLC in flight on a channel.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Htlc {
+    /// `in`: offered by the peer; `out`: offered by us.
+    pub direction: String,
     pub amount_msat: Msat,
+    /// Block height at which it times out.
+    pub expiry: u32,
+}
+
+impl Htlc {
+    pub fn pending(&self) -> Result<PendingHtlc, WireError> {
+        let incoming = match self.direction.as_str() {
+            "in" => true,
+            "out" => false,
+            other => {
+                return Err(WireError::Unexpected {
+                    field: "htlcs[].direction",
+                    value: other.to_owned(),
+                    expected: "in, out",
+                });
+            }
+        };
+        Ok(PendingHtlc {
+            incoming,
+            amount_msat: self.amount_msat.0,
+            expiry_height: self.expiry,
+        })
+    }
 }
 
 /// States in which a channel forwards payments and accepts `setchannel`.
@@ -393,7 +424,11 @@ impl PeerChannel {
             unsettled_balance_sat: unsettled_msat / 1000,
             local_reserve_sat: self.our_reserve_msat.unwrap_or_default().sat(),
             remote_reserve_sat: self.their_reserve_msat.unwrap_or_default().sat(),
-            pending_htlcs: u32::try_from(self.htlcs.len()).unwrap_or(u32::MAX),
+            pending_htlcs: self
+                .htlcs
+                .iter()
+                .map(Htlc::pending)
+                .collect::<Result<_, _>>()?,
             max_accepted_htlcs: self.max_accepted_htlcs.unwrap_or_default(),
             max_in_flight_msat: self
                 .their_max_htlc_value_in_flight_msat
@@ -660,6 +695,8 @@ pub struct GossipChannel {
     pub source: String,
     pub destination: String,
     pub short_channel_id: String,
+    /// The channel's capacity.
+    pub amount_msat: Msat,
     pub public: bool,
     pub active: bool,
     pub base_fee_millisatoshi: u32,
@@ -690,14 +727,170 @@ impl GossipChannel {
     }
 }
 
-/// Fee rates (ppm) of `peer`'s public, enabled channels other than those to
-/// us: what the peer charges elsewhere, i.e. our competition through it.
-pub fn peer_fee_rates(from_peer: &ListChannels, peer: &str, our_id: &str) -> Vec<u32> {
-    from_peer
+/// The peer from `listchannels source=<peer>`: one entry per channel (each
+/// direction is its own entry, and the peer's side is the one it sourced), so
+/// its public channels are the distinct short channel ids, and their capacity
+/// the sum of `amount_msat` over them. The fee rates are those of its public,
+/// enabled channels other than those to us: what the peer charges elsewhere,
+/// i.e. our competition through it. `None` when the gossip shows no channel
+/// of the peer.
+pub fn peer_info(from_peer: &ListChannels, peer: &str, our_id: &str) -> Option<PeerInfo> {
+    let halves: Vec<&GossipChannel> = from_peer
         .channels
         .iter()
-        .filter(|c| c.source == peer && c.destination != our_id && c.public && c.active)
-        .map(|c| c.fee_per_millionth)
+        .filter(|c| c.source == peer && c.public)
+        .collect();
+    if halves.is_empty() {
+        return None;
+    }
+    let mut capacity_by_scid: BTreeMap<&str, u64> = BTreeMap::new();
+    for half in &halves {
+        capacity_by_scid.insert(&half.short_channel_id, half.amount_msat.sat());
+    }
+    Some(PeerInfo {
+        public_channels: u32::try_from(capacity_by_scid.len()).unwrap_or(u32::MAX),
+        public_capacity_sat: capacity_by_scid.values().sum(),
+        fee_rates_ppm: halves
+            .iter()
+            .filter(|c| c.destination != our_id && c.active)
+            .map(|c| c.fee_per_millionth)
+            .collect(),
+    })
+}
+
+// --------------------------------------------------------------- feerates
+
+/// `feerates style=perkb`: the node's on-chain fee estimates.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Feerates {
+    /// Absent when the node was asked for another style.
+    #[serde(default)]
+    pub perkb: Option<FeerateTable>,
+    /// Set when the backend gave no (or not all) estimates.
+    #[serde(default)]
+    pub warning_missing_feerates: Option<String>,
+}
+
+impl ClnResponse for Feerates {
+    const METHOD: &'static str = "feerates";
+}
+
+/// The estimates of one style; the other fields (opening, mutual_close, ...)
+/// are CLN's choices derived from them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeerateTable {
+    #[serde(default)]
+    pub estimates: Vec<FeerateEstimate>,
+}
+
+/// The backend's estimate for confirmation within `blockcount` blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct FeerateEstimate {
+    pub blockcount: u32,
+    /// In the requested style (perkb: sat per 1000 virtual bytes).
+    pub feerate: u32,
+    pub smoothed_feerate: u32,
+}
+
+impl Feerates {
+    /// sat/vB to confirm within `conf_target` blocks: the estimate for the
+    /// largest block count that is not above the target (a target between
+    /// two estimates gets the faster, dearer one), else the one for the
+    /// smallest block count. The raw `feerate`, not the smoothed one: the
+    /// smoothing is CLN's own damping for its channel negotiations, while a
+    /// strategy wants what confirming costs now. `None` without estimates.
+    pub fn sat_per_vbyte(&self, conf_target: u32) -> Option<f64> {
+        let estimates = &self.perkb.as_ref()?.estimates;
+        let chosen = estimates
+            .iter()
+            .filter(|e| e.blockcount <= conf_target)
+            .max_by_key(|e| e.blockcount)
+            .or_else(|| estimates.iter().min_by_key(|e| e.blockcount))?;
+        (chosen.feerate > 0).then(|| f64::from(chosen.feerate) / 1000.0)
+    }
+}
+
+// ------------------------------------------------- bkpr-listaccountevents
+
+/// `bkpr-listaccountevents`: the bookkeeper plugin's log of balance changes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListAccountEvents {
+    pub events: Vec<AccountEvent>,
+}
+
+impl ClnResponse for ListAccountEvents {
+    const METHOD: &'static str = "bkpr-listaccountevents";
+}
+
+/// One bookkeeping event; only what on-chain fees need.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountEvent {
+    /// `wallet`, `external`, or a channel's id (64 hex digits).
+    pub account: String,
+    /// `chain`, `channel` or `onchain_fee`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub tag: String,
+    pub credit_msat: Msat,
+    pub debit_msat: Msat,
+    #[serde(default)]
+    pub txid: Option<String>,
+}
+
+impl AccountEvent {
+    fn is_onchain_fee(&self) -> bool {
+        self.kind == "onchain_fee" || self.tag == "onchain_fee"
+    }
+
+    /// Our wallet or one of our channels (a channel account is its channel id).
+    fn is_ours(&self) -> bool {
+        self.account == "wallet"
+            || (self.account.len() == 64 && self.account.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+}
+
+/// On-chain fees per transaction from the bookkeeper's `onchain_fee` events of
+/// our wallet and channel accounts.
+///
+/// Not just the debits: the bookkeeper records a transaction's fee as it
+/// learns more about the transaction's inputs and outputs, never rewriting an
+/// event, so a fee is the *sum of credits minus debits* of all its events
+/// (this command shows fees paid as credits, the opposite of `listincome`).
+/// In CLN's own example, a channel open shows the wallet crediting and then
+/// debiting 1004927 sat (the funding output counted as fee until it was
+/// known to be the channel's), and the channel account crediting the actual
+/// 4927 sat. Transactions whose fees net to zero (or less than 1 sat) are
+/// left out.
+pub fn onchain_fees(events: &ListAccountEvents) -> Vec<FundingFee> {
+    let mut net_msat: BTreeMap<String, i128> = BTreeMap::new();
+    for event in events
+        .events
+        .iter()
+        .filter(|e| e.is_onchain_fee() && e.is_ours())
+    {
+        let Some(txid) = &event.txid else { continue };
+        *net_msat.entry(txid.to_ascii_lowercase()).or_default() +=
+            i128::from(event.credit_msat.0) - i128::from(event.debit_msat.0);
+    }
+    net_msat
+        .into_iter()
+        .filter_map(|(txid, msat)| {
+            let fee_sat = u64::try_from(msat / 1000).ok().filter(|sat| *sat > 0)?;
+            Some(FundingFee { txid, fee_sat })
+        })
+        .collect()
+}
+
+/// Funding txids of the channels we opened, sorted and without repeats.
+pub fn funding_txids(peers: &ListPeerChannels) -> Vec<String> {
+    peers
+        .channels
+        .iter()
+        .filter(|c| c.opener == "local")
+        .filter_map(|c| c.funding_txid.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 

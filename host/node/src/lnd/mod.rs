@@ -7,6 +7,8 @@
 //!   which is transient, so the caller's retry gets through).
 //! - Failed forwards come from a background `SubscribeHtlcEvents` task
 //!   ([`htlc_events`]), the only place LND reports them.
+//! - On-chain facts come from the wallet: `GetTransactions` (fees paid) and
+//!   `walletrpc.WalletKit/EstimateFee` (the fee estimate), both `onchain:read`.
 //! - The methods called are exactly [`permissions::CLIENT_METHODS`].
 
 pub mod convert;
@@ -25,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use lnpolicy_core::{
-    FailedForwardPage, FeePolicy, Forward, ForwardPage, NodeChannel, NodeClient, NodeError,
-    NodeInfo, NodeKind,
+    FailedForwardPage, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
+    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc,
 };
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
@@ -38,13 +40,14 @@ pub use errors::LndError;
 use htlc_events::FailureBuffer;
 pub use htlc_events::SubscriptionStatus;
 use permissions::{
-    FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO, LIST_CHANNELS,
-    Permission, UPDATE_CHANNEL_POLICY,
+    ESTIMATE_FEE, FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO,
+    GET_TRANSACTIONS, LIST_CHANNELS, Permission, UPDATE_CHANNEL_POLICY,
 };
 
 use crate::lnrpc::lightning_client::LightningClient;
 use crate::lnrpc::{self, UpdateFailure, policy_update_request::Scope};
 use crate::routerrpc::router_client::RouterClient;
+use crate::walletrpc::{self, wallet_kit_client::WalletKitClient};
 
 /// LND's default gRPC port.
 pub const DEFAULT_GRPC_PORT: u16 = 10009;
@@ -109,6 +112,7 @@ impl LndConfig {
 /// The LND implementation of the method whitelist.
 pub struct LndClient {
     lightning: LightningClient<Channel>,
+    wallet: WalletKitClient<Channel>,
     macaroon: MetadataValue<Ascii>,
     /// What the macaroon grants, for naming what a refused call lacks.
     granted: Arc<Vec<Permission>>,
@@ -194,6 +198,7 @@ impl LndClient {
         let channel = connect_channel(config).await?;
         let lightning = LightningClient::new(channel.clone())
             .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
+        let wallet = WalletKitClient::new(channel.clone());
         let router = RouterClient::new(channel);
         let granted = Arc::new(granted);
         let failures = Arc::new(FailureBuffer::new(config.failure_buffer));
@@ -220,6 +225,7 @@ impl LndClient {
 
         Ok(LndClient {
             lightning,
+            wallet,
             macaroon,
             granted,
             call_timeout: config.call_timeout,
@@ -234,8 +240,7 @@ impl LndClient {
         self.failures.status()
     }
 
-    /// One unary call: macaroon header, grpc-timeout, local timeout, and
-    /// the status mapped to a `NodeError` naming `method`.
+    /// One unary `lnrpc.Lightning` call, see [`LndClient::call_on`].
     async fn call<Req, Resp, F, Fut>(
         &self,
         method: &'static str,
@@ -246,14 +251,31 @@ impl LndClient {
         F: FnOnce(LightningClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
+        self.call_on(self.lightning.clone(), method, message, send)
+            .await
+    }
+
+    /// One unary call on `client` (any of LND's services, all on the same
+    /// channel): macaroon header, grpc-timeout, local timeout, and the
+    /// status mapped to a `NodeError` naming `method`.
+    async fn call_on<C, Req, Resp, F, Fut>(
+        &self,
+        client: C,
+        method: &'static str,
+        message: Req,
+        send: F,
+    ) -> Result<Resp, NodeError>
+    where
+        F: FnOnce(C, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
         let mut request = tonic::Request::new(message);
         request
             .metadata_mut()
             .insert("macaroon", self.macaroon.clone());
         request.set_timeout(self.call_timeout);
         let started = Instant::now();
-        let outcome =
-            tokio::time::timeout(self.call_timeout, send(self.lightning.clone(), request)).await;
+        let outcome = tokio::time::timeout(self.call_timeout, send(client, request)).await;
         let result = match outcome {
             Err(_) => Err(NodeError::Timeout { method }),
             Ok(Err(status)) => Err(errors::map_status(method, &status, &self.granted)),
@@ -341,6 +363,42 @@ fn narrow(method: &'static str, field: &str, value: i64) -> Result<u32, NodeErro
     u32::try_from(value).map_err(|_| protocol(method, format!("{field} out of range: {value}")))
 }
 
+/// LND's `HTLC` (amount in whole satoshis) as lnpolicy's.
+fn pending_htlc(htlc: &lnrpc::Htlc) -> Result<PendingHtlc, NodeError> {
+    let m = LIST_CHANNELS;
+    let amount_sat = unsigned(m, "pending_htlcs.amount", htlc.amount)?;
+    let amount_msat = amount_sat
+        .checked_mul(1000)
+        .ok_or_else(|| protocol(m, format!("pending_htlcs.amount too large: {amount_sat}")))?;
+    Ok(PendingHtlc {
+        incoming: htlc.incoming,
+        amount_msat,
+        expiry_height: htlc.expiration_height,
+    })
+}
+
+/// LND's `sat_per_kw` (per 1000 weight units) as sat/vB: a virtual byte is
+/// four weight units. Zero or less means LND has no estimate.
+fn sat_per_vbyte(sat_per_kw: i64) -> Option<f64> {
+    (sat_per_kw > 0).then(|| sat_per_kw as f64 * 4.0 / 1000.0)
+}
+
+/// Wallet transactions that paid a fee. LND reports `total_fees` only for
+/// transactions our wallet funded (0 for deposits from others).
+fn funding_fees(details: &lnrpc::TransactionDetails) -> Vec<FundingFee> {
+    details
+        .transactions
+        .iter()
+        .filter_map(|tx| {
+            let fee_sat = u64::try_from(tx.total_fees).ok().filter(|fee| *fee > 0)?;
+            Some(FundingFee {
+                txid: tx.tx_hash.to_ascii_lowercase(),
+                fee_sat,
+            })
+        })
+        .collect()
+}
+
 /// Our policy: fees from `FeeReport` (LND's own view of what it charges),
 /// the rest from our side of the graph edge.
 fn local_policy(
@@ -417,7 +475,11 @@ fn node_channel(
         unsettled_balance_sat: unsigned(m, "unsettled_balance", ch.unsettled_balance)?,
         local_reserve_sat: local.chan_reserve_sat,
         remote_reserve_sat: remote.chan_reserve_sat,
-        pending_htlcs: u32::try_from(ch.pending_htlcs.len()).unwrap_or(u32::MAX),
+        pending_htlcs: ch
+            .pending_htlcs
+            .iter()
+            .map(pending_htlc)
+            .collect::<Result<_, _>>()?,
         max_accepted_htlcs: local.max_accepted_htlcs,
         max_in_flight_msat: local.max_pending_amt_msat,
         min_htlc_msat: local.min_htlc_msat,
@@ -578,12 +640,14 @@ impl NodeClient for LndClient {
 
     /// From `GetNodeInfo(peer, include_channels)`: only the peer's own
     /// edges, where `DescribeGraph` would ship the whole network (tens of
-    /// MiB on mainnet) to read a few of them. Disabled directions and the
-    /// peer's channels with us are left out: they are not competing prices.
-    async fn peer_fee_rates(&self, peer_pubkey: &str) -> Result<Vec<u32>, NodeError> {
+    /// MiB on mainnet) to read a few of them. Channel count and capacity are
+    /// LND's `num_channels` and `total_capacity`. For the fee rates, disabled
+    /// directions and the peer's channels with us are left out: they are not
+    /// competing prices.
+    async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
         let me = self.identity().await?.to_owned();
         let Some(info) = self.node_info(peer_pubkey).await? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let mut rates = Vec::new();
         for edge in &info.channels {
@@ -599,7 +663,49 @@ impl NodeClient for LndClient {
                 )?);
             }
         }
-        Ok(rates)
+        Ok(Some(PeerInfo {
+            public_channels: info.num_channels,
+            public_capacity_sat: unsigned(GET_NODE_INFO, "total_capacity", info.total_capacity)?,
+            fee_rates_ppm: rates,
+        }))
+    }
+
+    /// `walletrpc.WalletKit/EstimateFee`. LND refuses targets below 2
+    /// ("confirmation target must be greater than 1", as bitcoind's
+    /// estimator has none for the next block), so 0 and 1 ask for 2.
+    async fn fee_rate(&self, conf_target: u32) -> Result<Option<f64>, NodeError> {
+        let target = conf_target.max(2);
+        if target != conf_target {
+            debug!(conf_target, "LND estimates from 2 blocks on; asking for 2");
+        }
+        let request = walletrpc::EstimateFeeRequest {
+            conf_target: i32::try_from(target).unwrap_or(i32::MAX),
+        };
+        let response = self
+            .call_on(
+                self.wallet.clone(),
+                ESTIMATE_FEE,
+                request,
+                |mut c, r| async move { c.estimate_fee(r).await },
+            )
+            .await?;
+        Ok(sat_per_vbyte(response.sat_per_kw))
+    }
+
+    /// `GetTransactions` over the whole wallet history (end height -1: up to
+    /// the tip, unconfirmed included), keeping transactions with a fee.
+    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+        let request = lnrpc::GetTransactionsRequest {
+            start_height: 0,
+            end_height: -1,
+            account: String::new(),
+        };
+        let details = self
+            .call(GET_TRANSACTIONS, request, |mut c, r| async move {
+                c.get_transactions(r).await
+            })
+            .await?;
+        Ok(funding_fees(&details))
     }
 
     /// Sends the whole policy, every field set: LND overwrites base fee and
@@ -646,5 +752,60 @@ impl NodeClient for LndClient {
                 detail: format!("{}: {}", failed.reason().as_str_name(), failed.update_error),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sat_per_kw_is_a_quarter_of_sat_per_kvb() {
+        assert_eq!(sat_per_vbyte(5_000), Some(20.0));
+        assert_eq!(sat_per_vbyte(253), Some(1.012));
+        assert_eq!(sat_per_vbyte(0), None);
+        assert_eq!(sat_per_vbyte(-1), None);
+    }
+
+    #[test]
+    fn only_transactions_with_a_fee_count() {
+        let tx = |hash: &str, total_fees| lnrpc::Transaction {
+            tx_hash: hash.into(),
+            total_fees,
+            ..lnrpc::Transaction::default()
+        };
+        let details = lnrpc::TransactionDetails {
+            transactions: vec![tx("AA", 1_500), tx("bb", 0), tx("cc", -3)],
+        };
+        assert_eq!(
+            funding_fees(&details),
+            [FundingFee {
+                txid: "aa".into(),
+                fee_sat: 1_500
+            }]
+        );
+    }
+
+    #[test]
+    fn htlc_amounts_are_whole_satoshis() {
+        let htlc = lnrpc::Htlc {
+            incoming: true,
+            amount: 12_345,
+            expiration_height: 900_144,
+            ..lnrpc::Htlc::default()
+        };
+        assert_eq!(
+            pending_htlc(&htlc).unwrap(),
+            PendingHtlc {
+                incoming: true,
+                amount_msat: 12_345_000,
+                expiry_height: 900_144
+            }
+        );
+        let negative = lnrpc::Htlc { amount: -1, ..htlc };
+        assert!(matches!(
+            pending_htlc(&negative),
+            Err(NodeError::Protocol { .. })
+        ));
     }
 }

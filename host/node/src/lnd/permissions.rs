@@ -69,9 +69,11 @@ pub const FEE_REPORT: &str = "lnrpc.Lightning/FeeReport";
 pub const UPDATE_CHANNEL_POLICY: &str = "lnrpc.Lightning/UpdateChannelPolicy";
 pub const FORWARDING_HISTORY: &str = "lnrpc.Lightning/ForwardingHistory";
 pub const SUBSCRIBE_HTLC_EVENTS: &str = "routerrpc.Router/SubscribeHtlcEvents";
+pub const GET_TRANSACTIONS: &str = "lnrpc.Lightning/GetTransactions";
+pub const ESTIMATE_FEE: &str = "walletrpc.WalletKit/EstimateFee";
 
 /// Every method of our proto subset with LND's required permission.
-pub const METHODS: [MethodPermission; 9] = [
+pub const METHODS: [MethodPermission; 11] = [
     MethodPermission {
         method: GET_INFO,
         entity: "info",
@@ -117,18 +119,30 @@ pub const METHODS: [MethodPermission; 9] = [
         entity: "offchain",
         action: "read",
     },
+    MethodPermission {
+        method: GET_TRANSACTIONS,
+        entity: "onchain",
+        action: "read",
+    },
+    MethodPermission {
+        method: ESTIMATE_FEE,
+        entity: "onchain",
+        action: "read",
+    },
 ];
 
 /// The methods `LndClient` calls: the whitelist, and what an operator
 /// grants with `lncli bakemacaroon uri:/...`. DescribeGraph is not among
-/// them (see `peer_fee_rates`).
-pub const CLIENT_METHODS: [&str; 8] = [
+/// them (see `peer_info`).
+pub const CLIENT_METHODS: [&str; 10] = [
     GET_INFO,
     LIST_CHANNELS,
     FEE_REPORT,
     GET_CHAN_INFO,
     GET_NODE_INFO,
     FORWARDING_HISTORY,
+    GET_TRANSACTIONS,
+    ESTIMATE_FEE,
     UPDATE_CHANNEL_POLICY,
     SUBSCRIBE_HTLC_EVENTS,
 ];
@@ -183,6 +197,22 @@ mod tests {
             "lncli bakemacaroon --save_to lnpolicy.macaroon uri:/lnrpc.Lightning/GetInfo "
         ));
         assert!(line.ends_with(" uri:/routerrpc.Router/SubscribeHtlcEvents"));
+        assert!(line.contains(" uri:/lnrpc.Lightning/GetTransactions "));
+        assert!(line.contains(" uri:/walletrpc.WalletKit/EstimateFee "));
         assert!(!line.contains("DescribeGraph"));
+    }
+
+    #[test]
+    fn on_chain_reads_need_onchain_read_only() {
+        let granted = [Permission::new("onchain", "read")];
+        for method in [GET_TRANSACTIONS, ESTIMATE_FEE] {
+            assert!(required(method).unwrap().allowed_by(&granted), "{method}");
+            assert!(
+                !required(method)
+                    .unwrap()
+                    .allowed_by(&[Permission::new("offchain", "read")]),
+                "{method}"
+            );
+        }
     }
 }

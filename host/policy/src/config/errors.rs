@@ -103,6 +103,12 @@ pub enum ErrorKind {
     },
     #[error("with the daemon's guard limits: {detail}")]
     Guard { detail: String },
+    #[error("strategy = experiment needs {missing} (see docs/config.md, A/B experiments)")]
+    MissingExperimentKey { missing: String },
+    #[error(
+        "unknown strategy `{name}`: not a built-in ({builtins}) and no {name}.wasm in the strategies folder"
+    )]
+    UnknownStrategy { name: String, builtins: String },
     #[error("strategy `{strategy}`: {source}")]
     StrategyParam {
         strategy: String,

@@ -935,6 +935,21 @@ impl Condition {
     }
 
     /// The confirmation target this condition needs a fee estimate for, if any.
+    /// Whether the condition needs the peer's public graph totals (`node.*_channels`,
+    /// `node.*_capacity`), which cost one node call per peer to fetch.
+    pub fn needs_peer_graph(&self) -> bool {
+        matches!(
+            self.test,
+            Test::AtLeast {
+                fact: Fact::NodeChannels | Fact::NodeCapacitySat,
+                ..
+            } | Test::AtMost {
+                fact: Fact::NodeChannels | Fact::NodeCapacitySat,
+                ..
+            }
+        )
+    }
+
     pub fn conf_target(&self) -> Option<u32> {
         match self.test {
             Test::AtLeast {

@@ -36,8 +36,11 @@ pub use matchers::{
     ACTIVITY_LEVEL_PERIOD_SECS, ActivityLevel, ActivityMeasure, ActivityWindow, Condition,
     DEFAULT_CONF_TARGET, Fact, Flag, SECONDS_PER_BLOCK, Test,
 };
-pub use properties::{GUARD_KEYS, GuardOverrides, Origin, PROPERTY_KEYS, Properties, Settings};
-pub use sections::{FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
+pub use properties::{
+    EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, Origin, PROPERTY_KEYS, Properties,
+    Settings,
+};
+pub use sections::{EXPERIMENT, FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
 pub use select::{ResolvedParams, SectionRef, Selection};
 
 use sections::Ctx;
@@ -134,6 +137,13 @@ impl Config {
     /// The confirmation targets [`ChainFacts::fee_rate_sat_vb`] must have estimates for.
     pub fn conf_targets(&self) -> BTreeSet<u32> {
         self.collect(&|c: &Condition| c.conf_target())
+    }
+
+    /// Whether any condition needs [`MatchInput::peer`] (one node call per peer).
+    pub fn needs_peer_graph(&self) -> bool {
+        !self
+            .collect(&|c: &Condition| c.needs_peer_graph().then_some(()))
+            .is_empty()
     }
 
     fn collect<T: Ord>(&self, pick: &dyn Fn(&Condition) -> Option<T>) -> BTreeSet<T> {

@@ -43,6 +43,67 @@ pub struct Properties {
     pub inbound_level_ppm: Option<u32>,
 }
 
+/// How a `strategy = experiment` section splits its channels between two strategies.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExperimentKeys {
+    /// Names the experiment in the store and in reports; a channel's arm is drawn from it.
+    pub name: Option<String>,
+    /// Arm A's strategy.
+    pub a: Option<String>,
+    /// Arm B's strategy.
+    pub b: Option<String>,
+    /// Share of channels in arm A, 0 to 1 (default 0.5).
+    pub split: Option<f64>,
+}
+
+/// The `experiment.*` keys other than the arms' parameters.
+pub const EXPERIMENT_KEYS: &[&str] = &[
+    "experiment.name",
+    "experiment.a",
+    "experiment.b",
+    "experiment.split",
+];
+
+/// Parses `experiment.*` key `key`; `Ok(false)` when it is neither one of
+/// [`EXPERIMENT_KEYS`] nor an arm's parameter (`experiment.a.NAME`, `experiment.b.NAME`).
+pub(crate) fn parse_experiment(
+    key: &str,
+    text: &str,
+    settings: &mut Settings,
+) -> Result<bool, ErrorKind> {
+    let word = |text: &str, what: &str| {
+        let text = text.trim();
+        if text.is_empty() || text.contains(char::is_whitespace) {
+            Err(ErrorKind::invalid(what, text))
+        } else {
+            Ok(Some(text.to_owned()))
+        }
+    };
+    let e = &mut settings.experiment;
+    match key {
+        "experiment.name" => e.name = word(text, "an experiment name (one word)")?,
+        "experiment.a" => e.a = word(text, "a strategy name (one word)")?,
+        "experiment.b" => e.b = word(text, "a strategy name (one word)")?,
+        "experiment.split" => {
+            e.split = Some(
+                values::parse_float(text)
+                    .filter(|v| (0.0..=1.0).contains(v))
+                    .ok_or_else(|| ErrorKind::invalid("a number between 0 and 1", text))?,
+            );
+        }
+        _ => {
+            let arm_param = ["experiment.a.", "experiment.b."]
+                .iter()
+                .any(|prefix| key.strip_prefix(prefix).is_some_and(|p| !p.is_empty()));
+            if !arm_param {
+                return Ok(false);
+            }
+            settings.params.insert(key.to_owned(), text.to_owned());
+        }
+    }
+    Ok(true)
+}
+
 /// Per-section tightening (or loosening) of the daemon's guard limits, from `guard.*` keys.
 /// Names mirror [`GuardConfig`]'s fields; `None` keeps the daemon-wide value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,7 +211,9 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub properties: Properties,
     pub guard: GuardOverrides,
-    /// Every other key without a namespace, as text (interpolated): the strategy's
+    pub experiment: ExperimentKeys,
+    /// Every other key without a namespace, and the arms' `experiment.a.*`/`experiment.b.*`
+    /// keys under their full names, as text (interpolated): the strategy's
     /// parameters, checked against its schema once the strategy is known
     /// ([`Selection::resolve_params`](super::Selection::resolve_params)).
     pub params: BTreeMap<String, String>,
@@ -178,6 +241,16 @@ impl Settings {
             base_fee_msat, min_htlc_msat, max_htlc_msat, max_htlc_msat_ratio, time_lock_delta,
             min_fee_ppm_delta, min_inbound_fee_ppm_delta, inbound_fee_ppm, inbound_base_fee_msat,
             inbound_level_ppm);
+        for (mine, theirs) in [
+            (&mut self.experiment.name, &other.experiment.name),
+            (&mut self.experiment.a, &other.experiment.a),
+            (&mut self.experiment.b, &other.experiment.b),
+        ] {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+        overlay!(self.experiment, other.experiment; split);
         overlay!(self.guard, other.guard;
             min_fee_ppm, max_fee_ppm, min_base_fee_msat, max_base_fee_msat, min_inbound_fee_ppm,
             max_inbound_fee_ppm, min_inbound_base_fee_msat, max_inbound_base_fee_msat,

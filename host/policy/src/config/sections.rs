@@ -19,6 +19,9 @@ pub const FALLBACK_SECTION: &str = "default";
 /// The strategy that resolves a channel against another config file.
 pub const USE_CONFIG: &str = "use_config";
 
+/// The strategy that splits a section's channels between two strategies (`experiment.*` keys).
+pub const EXPERIMENT: &str = "experiment";
+
 /// charge-lnd strategy parameters it reads with Python's `bool()`, which is true for any
 /// non-empty text: `false` there means true.
 const CHARGE_LND_BOOL_PARAMS: &[&str] = &["sum_peer_chans"];
@@ -192,6 +195,7 @@ pub(crate) fn build(name: &str, line: u32, entries: &[Entry], ctx: &mut Ctx<'_>)
         };
         let result = match key.split_once('.') {
             Some(("guard", _)) => guard_key(key, value, &mut section.settings),
+            Some(("experiment", _)) => experiment_key(key, value, &mut section.settings),
             Some((namespace, _)) => {
                 if is_fallback && !entry.inherited {
                     ctx.note(entry.line, Some(key), NoteKind::DefaultConditionIgnored);
@@ -226,7 +230,8 @@ pub(crate) fn build(name: &str, line: u32, entries: &[Entry], ctx: &mut Ctx<'_>)
         };
         match result {
             Ok(()) => {
-                if !key.contains('.') || key.starts_with("guard.") {
+                if !key.contains('.') || key.starts_with("guard.") || key.starts_with("experiment.")
+                {
                     section.settings.origins.insert(key.to_owned(), origin);
                 }
             }
@@ -275,6 +280,16 @@ fn guard_key(key: &str, value: &str, settings: &mut Settings) -> Result<(), Erro
     Err(ErrorKind::UnknownKey {
         namespace: "guard".into(),
         suggestion: matchers::closest(key, properties::GUARD_KEYS.iter().copied()),
+    })
+}
+
+fn experiment_key(key: &str, value: &str, settings: &mut Settings) -> Result<(), ErrorKind> {
+    if properties::parse_experiment(key, value, settings)? {
+        return Ok(());
+    }
+    Err(ErrorKind::UnknownKey {
+        namespace: "experiment".into(),
+        suggestion: matchers::closest(key, properties::EXPERIMENT_KEYS.iter().copied()),
     })
 }
 
@@ -346,6 +361,27 @@ pub(crate) fn check_file(sections: &[Section], fallback: Option<&Section>, ctx: 
         .chain(fallback)
         .any(|s| s.settings.config_file.is_some());
     for section in sections.iter().chain(fallback) {
+        let keys = &section.settings.experiment;
+        if section.settings.strategy.as_deref() == Some(EXPERIMENT) {
+            let missing: Vec<&str> = [
+                ("experiment.name", keys.name.is_none()),
+                ("experiment.a", keys.a.is_none()),
+                ("experiment.b", keys.b.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(key, absent)| absent.then_some(key))
+            .collect();
+            if !missing.is_empty() {
+                let location = section.location(Some("strategy"));
+                ctx.error(
+                    location.line,
+                    Some("strategy"),
+                    ErrorKind::MissingExperimentKey {
+                        missing: missing.join(", "),
+                    },
+                );
+            }
+        }
         if section.settings.strategy.as_deref() == Some(USE_CONFIG)
             && section.settings.config_file.is_none()
             && !any_config_file

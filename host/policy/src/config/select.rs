@@ -6,6 +6,7 @@
 //! - `use_config` hands the channel to another file, whose selection then applies as a whole
 //!   (only `min_fee_ppm_delta` carries over from this file when the other file leaves it out).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ use super::Config;
 use super::errors::{ConfigError, ErrorKind, MatchError, Note, NoteKind};
 use super::input::MatchInput;
 use super::properties::Settings;
-use super::sections::{Section, USE_CONFIG};
+use super::sections::{EXPERIMENT, Section, USE_CONFIG};
+use crate::experiment::Arm;
 
 /// A section a selection went through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +96,64 @@ impl Selection {
     /// was merged over) that it does not take are left out with a note, as charge-lnd ignores
     /// them: `[DEFAULT] fee_ppm = 100` must not break a `proportional` section.
     pub fn resolve_params(&self, specs: &[ParamSpec]) -> Result<ResolvedParams, ConfigError> {
-        let mut given = Vec::new();
+        self.resolve(self.strategy(), None, specs)
+    }
+
+    /// The parameters of one arm of a `strategy = experiment` section: the section's plain
+    /// keys with the arm's `experiment.a.NAME` / `experiment.b.NAME` keys over them, checked
+    /// against the arm strategy's schema like [`Selection::resolve_params`].
+    pub fn resolve_arm_params(
+        &self,
+        arm: Arm,
+        specs: &[ParamSpec],
+    ) -> Result<ResolvedParams, ConfigError> {
+        let keys = &self.settings.experiment;
+        let strategy = match arm {
+            Arm::A => keys.a.as_deref(),
+            Arm::B => keys.b.as_deref(),
+        };
+        self.resolve(strategy.unwrap_or_default(), Some(arm), specs)
+    }
+
+    /// The strategy an experiment arm runs (`None` outside experiments).
+    pub fn arm_strategy(&self, arm: Arm) -> Option<&str> {
+        let keys = &self.settings.experiment;
+        if self.strategy() != EXPERIMENT {
+            return None;
+        }
+        match arm {
+            Arm::A => keys.a.as_deref(),
+            Arm::B => keys.b.as_deref(),
+        }
+    }
+
+    fn resolve(
+        &self,
+        strategy: &str,
+        arm: Option<Arm>,
+        specs: &[ParamSpec],
+    ) -> Result<ResolvedParams, ConfigError> {
+        let arm_prefix = arm.map(|arm| format!("experiment.{}.", arm.as_str()));
+        let mut given: Vec<(String, String)> = Vec::new();
+        let mut keys: BTreeMap<String, String> = BTreeMap::new();
         let mut notes = Vec::new();
-        for (name, text) in &self.settings.params {
-            let origin = self.settings.origins.get(name);
+        for (key, text) in &self.settings.params {
+            let name = match (&arm_prefix, key.strip_prefix("experiment.")) {
+                (_, None) => key.as_str(),
+                (Some(prefix), Some(_)) => match key.strip_prefix(prefix.as_str()) {
+                    Some(name) => name,
+                    None => continue,
+                },
+                (None, Some(_)) => continue,
+            };
+            // An arm's own key wins over the section's plain key of the same name.
+            if key.starts_with("experiment.") {
+                given.retain(|(n, _)| n != name);
+            } else if given.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            keys.insert(name.to_owned(), key.clone());
+            let origin = self.settings.origins.get(key);
             let own = origin
                 .is_none_or(|o| o.section == self.section.name && o.file == self.section.file);
             if !own && !specs.iter().any(|spec| &spec.name == name) {
@@ -107,20 +163,26 @@ impl Selection {
                 notes.push(Note::new(
                     file,
                     line,
-                    Some(name),
+                    Some(key),
                     NoteKind::InheritedParamIgnored {
-                        strategy: self.strategy().to_owned(),
+                        strategy: strategy.to_owned(),
                     },
                 ));
                 continue;
             }
-            given.push((name.clone(), text.clone()));
+            given.push((name.to_owned(), text.clone()));
         }
-        let params = params::resolve(specs, &given).map_err(|source| self.locate(source))?;
+        let params = params::resolve(specs, &given)
+            .map_err(|source| self.locate(strategy, &keys, source))?;
         Ok(ResolvedParams { params, notes })
     }
 
-    fn locate(&self, source: ParamError) -> ConfigError {
+    fn locate(
+        &self,
+        strategy: &str,
+        keys: &BTreeMap<String, String>,
+        source: ParamError,
+    ) -> ConfigError {
         let name = match &source {
             ParamError::Unknown { name, .. }
             | ParamError::Type { name, .. }
@@ -128,16 +190,17 @@ impl Selection {
             | ParamError::Missing { name }
             | ParamError::Duplicate { name } => name.clone(),
         };
-        let (file, line) = match (&source, self.settings.origins.get(&name)) {
+        let key = keys.get(&name).unwrap_or(&name);
+        let (file, line) = match (&source, self.settings.origins.get(key)) {
             (ParamError::Missing { .. }, _) | (_, None) => (&self.section.file, self.section.line),
             (_, Some(origin)) => (&origin.file, origin.line),
         };
         ConfigError::new(
             file,
             line,
-            Some(&name),
+            Some(key),
             ErrorKind::StrategyParam {
-                strategy: self.strategy().to_owned(),
+                strategy: strategy.to_owned(),
                 source: Box::new(source),
             },
         )
@@ -213,5 +276,75 @@ impl Config {
             }
         }
         Ok(Some(inner))
+    }
+}
+
+impl Config {
+    /// Checks every final section's strategy against what is loaded: `strategies` gives the
+    /// parameter schema of a strategy name, or `None` when no strategy has that name.
+    /// Unknown strategies and parameters the strategy does not take (or mistypes) are errors
+    /// with file and line; `use_config` sections are checked in their own file.
+    pub fn check_strategies(
+        &self,
+        strategies: &dyn Fn(&str) -> Option<Vec<ParamSpec>>,
+        known: &str,
+    ) -> (Vec<ConfigError>, Vec<Note>) {
+        let mut errors = Vec::new();
+        let mut notes = Vec::new();
+        for section in self.sections.iter().chain(&self.fallback) {
+            let Some(strategy) = section.settings.strategy.as_deref() else {
+                continue;
+            };
+            if strategy == USE_CONFIG {
+                continue;
+            }
+            let selection = Selection {
+                section: SectionRef::from(section),
+                merged: vec![SectionRef::from(section)],
+                via: Vec::new(),
+                settings: section.settings.clone(),
+            };
+            let arms: Vec<(Option<Arm>, &str, &str)> = if strategy == EXPERIMENT {
+                let keys = &section.settings.experiment;
+                [
+                    (Arm::A, &keys.a, "experiment.a"),
+                    (Arm::B, &keys.b, "experiment.b"),
+                ]
+                .into_iter()
+                .filter_map(|(arm, name, key)| Some((Some(arm), name.as_deref()?, key)))
+                .collect()
+            } else {
+                vec![(None, strategy, "strategy")]
+            };
+            for (arm, name, key) in arms {
+                let Some(specs) = strategies(name) else {
+                    let at = section.location(Some(key));
+                    errors.push(ConfigError::new(
+                        &at.file,
+                        at.line,
+                        Some(key),
+                        ErrorKind::UnknownStrategy {
+                            name: name.to_owned(),
+                            builtins: known.to_owned(),
+                        },
+                    ));
+                    continue;
+                };
+                let resolved = match arm {
+                    Some(arm) => selection.resolve_arm_params(arm, &specs),
+                    None => selection.resolve_params(&specs),
+                };
+                match resolved {
+                    Ok(resolved) => notes.extend(resolved.notes),
+                    Err(error) => errors.push(error),
+                }
+            }
+        }
+        for included in self.includes.values() {
+            let (more_errors, more_notes) = included.check_strategies(strategies, known);
+            errors.extend(more_errors);
+            notes.extend(more_notes);
+        }
+        (errors, notes)
     }
 }

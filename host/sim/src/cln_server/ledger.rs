@@ -105,6 +105,8 @@ mod tests {
             now_ns: 0,
             calls: Vec::new(),
             policy_updated_at: Vec::new(),
+            fee_estimates: Vec::new(),
+            funding_fees: Default::default(),
         }
     }
 

@@ -66,6 +66,16 @@ pub(super) const METHODS: &[Method] = &[
         handler: listfunds,
     },
     Method {
+        name: "feerates",
+        params: &["style"],
+        handler: feerates,
+    },
+    Method {
+        name: "bkpr-listaccountevents",
+        params: &["account", "payment_id"],
+        handler: listaccountevents,
+    },
+    Method {
         name: "setchannel",
         params: &[
             "id",
@@ -209,23 +219,27 @@ fn peer_channel_json(state: &NodeState, channel: &NodeChannel) -> Value {
     let receivable = channel
         .remote_balance_sat
         .saturating_sub(channel.remote_reserve_sat);
-    let pending = u64::from(channel.pending_htlcs);
-    let unsettled_msat = msat(channel.unsettled_balance_sat);
-    let htlcs: Vec<Value> = (0..pending)
-        .map(|i| {
-            let share = unsettled_msat / pending;
-            let amount = if i == 0 {
-                share + unsettled_msat % pending
+    // Ids count per direction, as CLN's do.
+    let (mut next_in, mut next_out) = (0u64, 0u64);
+    let htlcs: Vec<Value> = channel
+        .pending_htlcs
+        .iter()
+        .zip(0u64..)
+        .map(|(htlc, i)| {
+            let (direction, id, state) = if htlc.incoming {
+                next_in += 1;
+                ("in", next_in - 1, "RCVD_ADD_ACK_REVOCATION")
             } else {
-                share
+                next_out += 1;
+                ("out", next_out - 1, "SENT_ADD_ACK_REVOCATION")
             };
             json!({
-                "direction": "out",
-                "id": i,
-                "amount_msat": amount,
-                "expiry": state.info.block_height + 144,
+                "direction": direction,
+                "id": id,
+                "amount_msat": htlc.amount_msat,
+                "expiry": htlc.expiry_height,
                 "payment_hash": format!("{:048x}{:016x}", channel.id, i),
-                "state": "SENT_ADD_ACK_REVOCATION",
+                "state": state,
             })
         })
         .collect();
@@ -596,6 +610,270 @@ fn listfunds(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     Ok(json!({ "outputs": [], "channels": channels }))
 }
 
+// ------------------------------------------------------------ feerates
+
+/// CLN's floor (`FEERATE_FLOOR`, 253 sat/kw): no estimate goes below it.
+const FLOOR_PERKW: u64 = 253;
+
+/// Transaction weights behind `onchain_fee_estimates` (CLN's own constants,
+/// which reproduce the figures of its schema example).
+const OPENING_WEIGHT: u64 = 702;
+const MUTUAL_CLOSE_WEIGHT: u64 = 673;
+const UNILATERAL_ANCHOR_WEIGHT: u64 = 1112;
+const UNILATERAL_WEIGHT: u64 = 598;
+const HTLC_TIMEOUT_WEIGHT: u64 = 663;
+const HTLC_SUCCESS_WEIGHT: u64 = 703;
+
+/// The scenario's estimates in CLN's shape: `estimates` lists them, and the
+/// derived rates use CLN's targets (opening and penalty 12 blocks, mutual and
+/// anchor close 100, unilateral close 6; minimum half the 100-block rate,
+/// maximum ten times the 2-block rate). Without estimates CLN warns and
+/// gives only its bounds.
+fn feerates(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let Some(style) = params.string("style")? else {
+        return Err(RpcError::invalid_params(
+            "missing required parameter: style",
+        ));
+    };
+    let per_vb: u64 = match style {
+        "perkb" => 1000,
+        "perkw" => 250,
+        other => {
+            return Err(RpcError::bad_param(
+                "style",
+                "should be 'perkw' or 'perkb'",
+                &json!(other),
+            ));
+        }
+    };
+    let state = &*ctx.state;
+    let floor = FLOOR_PERKW * per_vb / 250;
+    let rate = |target: u32| {
+        state
+            .fee_rate(target)
+            .map(|sat_per_vb| (libm::round(sat_per_vb * per_vb as f64) as u64).max(floor))
+    };
+    let u32_of = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let estimates: Vec<Value> = state
+        .fee_estimates
+        .iter()
+        .map(|e| {
+            let feerate = rate(e.blocks).unwrap_or(floor);
+            json!({
+                "blockcount": e.blocks,
+                "feerate": u32_of(feerate),
+                "smoothed_feerate": u32_of(feerate),
+            })
+        })
+        .collect();
+    let (Some(urgent), Some(normal), Some(slow), Some(fastest)) =
+        (rate(6), rate(12), rate(100), rate(2))
+    else {
+        let mut out = Map::new();
+        out.insert(
+            "warning_missing_feerates".into(),
+            json!("Some fee estimates unavailable"),
+        );
+        out.insert(
+            style.into(),
+            json!({
+                "min_acceptable": u32_of(floor),
+                "max_acceptable": u32::MAX,
+                "floor": u32_of(floor),
+                "estimates": estimates,
+            }),
+        );
+        return Ok(Value::Object(out));
+    };
+    let table = json!({
+        "opening": u32_of(normal),
+        "mutual_close": u32_of(slow),
+        "unilateral_close": u32_of(urgent),
+        "unilateral_anchor_close": u32_of(slow),
+        "penalty": u32_of(normal),
+        "splice": u32_of(normal),
+        "min_acceptable": u32_of((slow / 2).max(floor)),
+        "max_acceptable": u32_of(fastest * 10),
+        "floor": u32_of(floor),
+        "estimates": estimates,
+    });
+    let perkw = |rate: u64| rate * 250 / per_vb;
+    let cost = |rate: u64, weight: u64| perkw(rate) * weight / 1000;
+    let mut out = Map::new();
+    out.insert(style.into(), table);
+    out.insert(
+        "onchain_fee_estimates".into(),
+        json!({
+            "opening_channel_satoshis": cost(normal, OPENING_WEIGHT),
+            "mutual_close_satoshis": cost(slow, MUTUAL_CLOSE_WEIGHT),
+            "unilateral_close_satoshis": cost(slow, UNILATERAL_ANCHOR_WEIGHT),
+            "unilateral_close_nonanchor_satoshis": cost(urgent, UNILATERAL_WEIGHT),
+            "htlc_timeout_satoshis": cost(urgent, HTLC_TIMEOUT_WEIGHT),
+            "htlc_success_satoshis": cost(urgent, HTLC_SUCCESS_WEIGHT),
+        }),
+    );
+    Ok(Value::Object(out))
+}
+
+// ---------------------------------------------- bkpr-listaccountevents
+
+/// The bech32 prefix CLN names coins by in bookkeeping.
+fn currency(network: &str) -> &'static str {
+    match network {
+        "bitcoin" => "bc",
+        "testnet" | "testnet4" => "tb",
+        "signet" => "tbs",
+        _ => "bcrt",
+    }
+}
+
+/// One bookkeeping event, with what orders it: time, then chain events
+/// before channel events before fees (the bookkeeper's merge order).
+struct Event {
+    timestamp: u64,
+    rank: u8,
+    /// Every txid the event is about, for `payment_id`.
+    txids: Vec<String>,
+    json: Value,
+}
+
+/// The bookkeeper's view of our channel opens, as CLN records a funding:
+/// the channel account's `channel_open` (crediting what we put in), and the
+/// fee, which the wallet first counts as the whole outflow (credit), then
+/// takes back (debit) once the funding output is known to be the channel's,
+/// while the channel account is credited the actual fee. Before them, the
+/// deposit that paid for the opens. Peers' opens credit us nothing.
+fn account_events(state: &NodeState, network: &str) -> Vec<Event> {
+    let coin = currency(network);
+    let chain_event = |account: &str, tag: &str, credit: u64, outpoint: &str, height: u32| {
+        json!({
+            "account": account,
+            "type": "chain",
+            "tag": tag,
+            "credit_msat": credit,
+            "debit_msat": 0,
+            "currency": coin,
+            "outpoint": outpoint,
+            "timestamp": state.block_time(height),
+            "blockheight": height,
+        })
+    };
+    let fee_event = |account: &str, credit: u64, debit: u64, txid: &str, timestamp: u64| {
+        json!({
+            "account": account,
+            "type": "onchain_fee",
+            "tag": "onchain_fee",
+            "credit_msat": credit,
+            "debit_msat": debit,
+            "currency": coin,
+            "timestamp": timestamp,
+            "txid": txid,
+        })
+    };
+    let mut events = Vec::new();
+    let mut spent_msat = 0;
+    let mut first_block = state.info.block_height;
+    for c in &state.channels {
+        let account = channel_id(c);
+        let (txid, _) = funding(c);
+        let block = (c.id >> 40) as u32;
+        let opened = state.block_time(block);
+        let fee = state.funding_fees.get(&c.id).copied();
+        let ours = c.initiator && fee.is_some();
+        events.push(Event {
+            timestamp: opened,
+            rank: 0,
+            txids: vec![txid.clone()],
+            json: chain_event(
+                &account,
+                "channel_open",
+                if ours { c.capacity_sat * 1000 } else { 0 },
+                &c.channel_point,
+                block,
+            ),
+        });
+        let Some(fee) = fee.filter(|_| ours) else {
+            continue;
+        };
+        first_block = first_block.min(block);
+        let outflow = (c.capacity_sat + fee) * 1000;
+        spent_msat += outflow;
+        for (timestamp, json) in [
+            (opened, fee_event("wallet", outflow, 0, &txid, opened)),
+            (
+                opened + 1,
+                fee_event("wallet", 0, outflow, &txid, opened + 1),
+            ),
+            (
+                opened + 1,
+                fee_event(&account, fee * 1000, 0, &txid, opened + 1),
+            ),
+        ] {
+            events.push(Event {
+                timestamp,
+                rank: 2,
+                txids: vec![txid.clone()],
+                json,
+            });
+        }
+    }
+    if spent_msat > 0 {
+        let height = first_block.saturating_sub(1);
+        let deposit = state.deposit_txid();
+        // The deposit also left 1M sat in the wallet.
+        let json = chain_event(
+            "wallet",
+            "deposit",
+            spent_msat + 1_000_000_000,
+            &format!("{deposit}:0"),
+            height,
+        );
+        events.push(Event {
+            timestamp: state.block_time(height),
+            rank: 0,
+            txids: vec![deposit],
+            json,
+        });
+    }
+    events.sort_by_key(|e| (e.timestamp, e.rank));
+    events
+}
+
+fn listaccountevents(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let account = params.string("account")?;
+    let payment_id = params.string("payment_id")?;
+    if let Some(id) = payment_id
+        && !(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(RpcError::bad_param(
+            "payment_id",
+            "should be a 32 byte hex value",
+            &json!(id),
+        ));
+    }
+    if account.is_some() && payment_id.is_some() {
+        return Err(RpcError::invalid_params(
+            "Can only specify one of {account} or {payment_id}",
+        ));
+    }
+    let events = account_events(ctx.state, ctx.network);
+    if let Some(account) = account
+        && !events.iter().any(|e| e.json["account"] == account)
+    {
+        return Err(RpcError::invalid_params(format!(
+            "Account '{account}' not found"
+        )));
+    }
+    let id = payment_id.map(str::to_ascii_lowercase);
+    let events: Vec<Value> = events
+        .into_iter()
+        .filter(|e| account.is_none_or(|a| e.json["account"] == a))
+        .filter(|e| id.as_ref().is_none_or(|id| e.txids.contains(id)))
+        .map(|e| e.json)
+        .collect();
+    Ok(json!({ "events": events }))
+}
+
 // ---------------------------------------------------------- setchannel
 
 /// `id` is a short channel id, a channel id, a peer id or `all`.
@@ -748,7 +1026,7 @@ mod tests {
             unsettled_balance_sat: 0,
             local_reserve_sat: 0,
             remote_reserve_sat: 0,
-            pending_htlcs: 0,
+            pending_htlcs: Vec::new(),
             max_accepted_htlcs: 0,
             max_in_flight_msat: 0,
             min_htlc_msat: 0,

@@ -8,7 +8,7 @@ use lnpolicy_core::{FeePolicy, NodeChannel};
 use lnpolicy_node::lnd::convert::channel_point_string;
 use lnpolicy_node::lnd::permissions::{
     DESCRIBE_GRAPH, FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO,
-    LIST_CHANNELS, UPDATE_CHANNEL_POLICY,
+    GET_TRANSACTIONS, LIST_CHANNELS, UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_node::lnrpc::lightning_server::Lightning;
 use lnpolicy_node::lnrpc::policy_update_request::Scope;
@@ -16,9 +16,9 @@ use lnpolicy_node::lnrpc::{
     self, ChanInfoRequest, Channel, ChannelConstraints, ChannelEdge, ChannelFeeReport,
     ChannelGraph, ChannelGraphRequest, FailedUpdate, FeeReportRequest, FeeReportResponse,
     ForwardingEvent, ForwardingHistoryRequest, ForwardingHistoryResponse, GetInfoRequest,
-    GetInfoResponse, Htlc, LightningNode, ListChannelsRequest, ListChannelsResponse, NodeInfo,
-    NodeInfoRequest, OutPoint, PolicyUpdateRequest, PolicyUpdateResponse, RoutingPolicy,
-    UpdateFailure,
+    GetInfoResponse, GetTransactionsRequest, Htlc, LightningNode, ListChannelsRequest,
+    ListChannelsResponse, NodeInfo, NodeInfoRequest, OutPoint, PolicyUpdateRequest,
+    PolicyUpdateResponse, RoutingPolicy, Transaction, TransactionDetails, UpdateFailure,
 };
 use tonic::{Request, Response, Status};
 
@@ -138,22 +138,18 @@ pub(super) fn get_info(state: &NodeState, network: &str) -> GetInfoResponse {
     }
 }
 
+/// LND reports HTLC amounts in whole satoshis (the simulator's are whole).
 fn pending_htlcs(ch: &NodeChannel) -> Vec<Htlc> {
-    let n = u64::from(ch.pending_htlcs);
-    (0..n)
-        .map(|i| {
-            let share = ch.unsettled_balance_sat / n;
-            let amount = if i + 1 == n {
-                ch.unsettled_balance_sat - share * (n - 1)
-            } else {
-                share
-            };
-            Htlc {
-                incoming: false,
-                amount: i64_of(amount),
-                htlc_index: i,
-                ..Htlc::default()
-            }
+    ch.pending_htlcs
+        .iter()
+        .zip(0u64..)
+        .map(|(htlc, i)| Htlc {
+            incoming: htlc.incoming,
+            amount: i64_of(htlc.amount_msat / 1000),
+            hash_lock: hex::decode(format!("{:048x}{i:016x}", ch.id)).unwrap_or_default(),
+            expiration_height: htlc.expiry_height,
+            htlc_index: i,
+            ..Htlc::default()
         })
         .collect()
 }
@@ -481,6 +477,66 @@ pub(super) fn update_channel_policy(
     Ok(PolicyUpdateResponse { failed_updates })
 }
 
+/// The wallet's history: the funding transaction of each channel we opened
+/// (labelled as LND labels them, `total_fees` what it cost) and the deposit
+/// that paid for them (someone else's transaction: no fee of ours). LND's
+/// height bounds: `start_height <= height <= end_height`, an end of 0 or -1
+/// meaning the tip (and unconfirmed transactions, of which there are none).
+pub(super) fn get_transactions(
+    state: &NodeState,
+    req: &GetTransactionsRequest,
+) -> TransactionDetails {
+    let tip = state.info.block_height;
+    let tx = |hash: String, amount: i64, height: u32, total_fees: u64, label: String| Transaction {
+        tx_hash: hash,
+        amount,
+        num_confirmations: i32::try_from(tip.saturating_sub(height) + 1).unwrap_or(i32::MAX),
+        block_hash: String::new(),
+        block_height: i32::try_from(height).unwrap_or(i32::MAX),
+        time_stamp: i64_of(state.block_time(height)),
+        total_fees: i64_of(total_fees),
+        label,
+    };
+    let mut transactions = Vec::new();
+    let mut spent = 0u64;
+    let mut first_block = tip;
+    for c in &state.channels {
+        let Some(&fee) = state.funding_fees.get(&c.id) else {
+            continue;
+        };
+        let block = (c.id >> 40) as u32;
+        first_block = first_block.min(block);
+        spent += c.capacity_sat + fee;
+        transactions.push(tx(
+            NodeState::funding_txid(c).to_owned(),
+            -i64_of(c.capacity_sat + fee),
+            block,
+            fee,
+            format!("0:openchannel:shortchanid-{}", c.id),
+        ));
+    }
+    if !transactions.is_empty() {
+        let deposit_block = first_block.saturating_sub(1);
+        transactions.insert(
+            0,
+            tx(
+                state.deposit_txid(),
+                i64_of(spent + 1_000_000),
+                deposit_block,
+                0,
+                String::new(),
+            ),
+        );
+    }
+    let end = match req.end_height {
+        0 | -1 => i64::MAX,
+        end => i64::from(end),
+    };
+    transactions
+        .retain(|t| (i64::from(req.start_height)..=end).contains(&i64::from(t.block_height)));
+    TransactionDetails { transactions }
+}
+
 /// LND's paging: events with start_time <= timestamp <= end_time (seconds;
 /// end 0 = now), skip `index_offset` of them, return at most
 /// `num_max_events` (0 = 100); `last_offset_index` is where the next page
@@ -599,6 +655,17 @@ impl Lightning for LightningService {
     ) -> Result<Response<ForwardingHistoryResponse>, Status> {
         self.shared.admit(FORWARDING_HISTORY, &request).await?;
         Ok(Response::new(forwarding_history(
+            &self.shared.state(),
+            request.get_ref(),
+        )))
+    }
+
+    async fn get_transactions(
+        &self,
+        request: Request<GetTransactionsRequest>,
+    ) -> Result<Response<TransactionDetails>, Status> {
+        self.shared.admit(GET_TRANSACTIONS, &request).await?;
+        Ok(Response::new(get_transactions(
             &self.shared.state(),
             request.get_ref(),
         )))

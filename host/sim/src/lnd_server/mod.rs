@@ -14,6 +14,7 @@ mod auth;
 mod lightning;
 mod router;
 mod tls;
+mod walletkit;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use lnpolicy_node::lnd::LndConfig;
 use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, Permission};
 use lnpolicy_node::lnrpc::lightning_server::LightningServer;
 use lnpolicy_node::routerrpc::router_server::RouterServer;
+use lnpolicy_node::walletrpc::wallet_kit_server::WalletKitServer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -40,6 +42,7 @@ use crate::rng::Rng;
 use crate::state::NodeState;
 use lightning::LightningService;
 use router::RouterService;
+use walletkit::WalletKitService;
 
 /// How the server presents itself and misbehaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +284,9 @@ impl LndServer {
             router: RouterServer::new(RouterService {
                 shared: shared.clone(),
             }),
+            wallet: WalletKitServer::new(WalletKitService {
+                shared: shared.clone(),
+            }),
         };
         let acceptor = TlsAcceptor::from(Arc::new(tls_config));
         let task = tokio::spawn(accept_loop(listener, acceptor, services, shutdown.clone()));
@@ -302,6 +308,7 @@ impl LndServer {
 struct Services {
     lightning: LightningServer<LightningService>,
     router: RouterServer<RouterService>,
+    wallet: WalletKitServer<WalletKitService>,
 }
 
 async fn accept_loop(
@@ -358,8 +365,11 @@ async fn serve_connection(
         request.extensions_mut().insert(connection_kill.clone());
         let mut services = services.clone();
         async move {
-            if request.uri().path().starts_with("/routerrpc.Router/") {
+            let path = request.uri().path();
+            if path.starts_with("/routerrpc.Router/") {
                 services.router.call(request).await
+            } else if path.starts_with("/walletrpc.WalletKit/") {
+                services.wallet.call(request).await
             } else {
                 services.lightning.call(request).await
             }

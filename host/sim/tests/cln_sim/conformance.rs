@@ -9,12 +9,14 @@ use serde_json::{Value, json};
 use super::fixture::{OUR_ID, RawConn, add_log, node_id, node_state, serve};
 use super::schema::{self, assert_response, validate};
 
-const METHODS: [&str; 6] = [
+const METHODS: [&str; 8] = [
     "getinfo",
     "listpeerchannels",
     "listforwards",
     "listchannels",
     "listfunds",
+    "feerates",
+    "bkpr-listaccountevents",
     "setchannel",
 ];
 
@@ -90,6 +92,14 @@ async fn every_answer_validates_against_clns_schemas() {
         ("listchannels", json!({"short_channel_id": scid})),
         ("listfunds", json!({})),
         ("listfunds", json!([true])),
+        ("feerates", json!({"style": "perkb"})),
+        ("feerates", json!(["perkw"])),
+        ("bkpr-listaccountevents", json!({})),
+        ("bkpr-listaccountevents", json!({"account": "wallet"})),
+        (
+            "bkpr-listaccountevents",
+            json!({"payment_id": format!("{:064x}", 2 * 0x1111_1111)}),
+        ),
         (
             "setchannel",
             json!({"id": scid, "feebase": 2000, "feeppm": 150}),
@@ -102,6 +112,72 @@ async fn every_answer_validates_against_clns_schemas() {
     for (method, params) in cases {
         let result = conn.call(method, params).await;
         assert_response(method, &result);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn answers_without_fee_estimates_still_validate() {
+    let mut state = node_state();
+    state.fee_estimates.clear();
+    state.funding_fees.clear();
+    let (_dir, _state, server) = serve(state, ClnServerConfig::default()).await;
+    let mut conn = RawConn::connect(server.socket_path()).await;
+    let rates = conn.call("feerates", json!({"style": "perkb"})).await;
+    assert_response("feerates", &rates);
+    assert!(rates["warning_missing_feerates"].is_string());
+    assert!(rates["perkb"]["estimates"].as_array().unwrap().is_empty());
+    let events = conn.call("bkpr-listaccountevents", json!({})).await;
+    assert_response("bkpr-listaccountevents", &events);
+    // Only the channel_open of each channel, crediting us nothing: no fees.
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] == "chain" && e["credit_msat"] == 0)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bookkeeping_shows_each_funding_fee_as_clns_bookkeeper_does() {
+    let state = node_state();
+    let (_dir, _state, server) = serve(state.clone(), ClnServerConfig::default()).await;
+    let mut conn = RawConn::connect(server.socket_path()).await;
+    let all = conn.call("bkpr-listaccountevents", json!({})).await;
+    assert_response("bkpr-listaccountevents", &all);
+    let events = all["events"].as_array().unwrap();
+    // Ordered by time, as the bookkeeper merges its tables.
+    let times: Vec<u64> = events
+        .iter()
+        .map(|e| e["timestamp"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    for c in state.channels.iter().filter(|c| c.initiator) {
+        let txid = c.channel_point.split(':').next().unwrap();
+        let fees: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "onchain_fee" && e["txid"] == txid)
+            .collect();
+        // The wallet's credit and debit cancel; the channel account holds the fee.
+        let net: i64 = fees
+            .iter()
+            .map(|e| e["credit_msat"].as_i64().unwrap() - e["debit_msat"].as_i64().unwrap())
+            .sum();
+        assert_eq!(net as u64, state.funding_fees[&c.id] * 1000);
+        assert_eq!(fees.len(), 3);
+        // payment_id selects exactly this transaction's events.
+        let one = conn
+            .call("bkpr-listaccountevents", json!({"payment_id": txid}))
+            .await;
+        assert_response("bkpr-listaccountevents", &one);
+        let one = one["events"].as_array().unwrap();
+        assert_eq!(one.len(), 4, "channel_open and three fee events");
+        assert!(
+            one.iter()
+                .all(|e| e["txid"] == txid || e["outpoint"].as_str().unwrap().starts_with(txid))
+        );
     }
     server.shutdown().await;
 }
@@ -238,6 +314,36 @@ async fn errors_carry_clns_codes() {
             json!({"feeppm": 1}),
             -32602,
             "missing required parameter: id",
+        ),
+        (
+            "feerates",
+            json!({}),
+            -32602,
+            "missing required parameter: style",
+        ),
+        (
+            "feerates",
+            json!({"style": "perbyte"}),
+            -32602,
+            "style: should be 'perkw' or 'perkb'",
+        ),
+        (
+            "bkpr-listaccountevents",
+            json!({"account": "wallet", "payment_id": "00".repeat(32)}),
+            -32602,
+            "Can only specify one of {account} or {payment_id}",
+        ),
+        (
+            "bkpr-listaccountevents",
+            json!({"account": "nobody"}),
+            -32602,
+            "Account 'nobody' not found",
+        ),
+        (
+            "bkpr-listaccountevents",
+            json!({"payment_id": "xyz"}),
+            -32602,
+            "payment_id: should be a 32 byte hex value",
         ),
         (
             "setchannel",

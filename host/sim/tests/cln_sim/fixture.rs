@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use lnpolicy_core::{
     ChannelId, FailedForward, FailureReason, FeePolicy, Forward, NodeChannel, NodeInfo, NodeKind,
+    PendingHtlc,
 };
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, ClnServerHandle};
+use lnpolicy_sim::scenario::ChainSpec;
 use lnpolicy_sim::state::{GraphChannel, NodeState};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +62,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> NodeChannel {
         unsettled_balance_sat: 0,
         local_reserve_sat: capacity_sat / 100,
         remote_reserve_sat: capacity_sat / 100,
-        pending_htlcs: 0,
+        pending_htlcs: Vec::new(),
         max_accepted_htlcs: 483,
         max_in_flight_msat: capacity_sat * 1000,
         min_htlc_msat: local_policy.min_htlc_msat,
@@ -74,12 +76,24 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> NodeChannel {
     }
 }
 
-/// Five channels covering what the CLN client must map: HTLCs in flight, a
-/// private channel (peer policy only from `updates.remote`), a peer that is
-/// away (both directions disabled), and a peer whose update we lack.
+/// Five channels covering what the CLN client must map: HTLCs in flight both
+/// ways, a private channel (peer policy only from `updates.remote`), a peer
+/// that is away (both directions disabled), and a peer whose update we lack.
+/// We opened channels 2 and 4; their funding fees are known to the wallet.
 pub fn node_state() -> NodeState {
     let mut busy = channel(1, 2_000_000, 1_000_000);
-    busy.pending_htlcs = 2;
+    busy.pending_htlcs = vec![
+        PendingHtlc {
+            incoming: false,
+            amount_msat: 20_000_500,
+            expiry_height: 930_040,
+        },
+        PendingHtlc {
+            incoming: true,
+            amount_msat: 10_000_900,
+            expiry_height: 930_144,
+        },
+    ];
     busy.unsettled_balance_sat = 30_001;
     let incoming = channel(2, 5_000_000, 150_000);
     let mut private = channel(3, 1_000_000, 960_000);
@@ -143,6 +157,8 @@ pub fn node_state() -> NodeState {
         now_ns: 1_770_000_000_000_000_000,
         calls: Vec::new(),
         policy_updated_at: Vec::new(),
+        fee_estimates: ChainSpec::default().fee_rates,
+        funding_fees: [(scid(800_002, 2, 2), 2_310), (scid(800_004, 4, 1), 1_870)].into(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lnpolicy_core::{ChannelId, FeePolicy, NodeClient, NodeError, NodeKind};
+use lnpolicy_core::{ChannelId, FeePolicy, FundingFee, NodeClient, NodeError, NodeKind, PeerInfo};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_sim::cln_server::{ClnServerConfig, FaultConfig, MethodFaults};
 use lnpolicy_sim::state::NodeState;
@@ -88,15 +88,37 @@ async fn channels_info_and_peer_fees_round_trip() {
     let channels = r.client.list_channels().await.unwrap();
     assert_eq!(channels, expected.channels);
 
-    // Peer 1's other channels: one enabled (11 ppm), one disabled.
+    // HTLCs in flight, one each way, exactly as the node holds them.
+    assert_eq!(channels[0].pending_htlcs.len(), 2);
+    assert_eq!(
+        channels[0].pending_htlcs,
+        expected.channels[0].pending_htlcs
+    );
+
+    // Peer 1's other channels: one enabled (11 ppm), one disabled, 1M sat
+    // each; with its 2M sat channel with us, three public channels.
     let peer = &expected.channels[0].peer_pubkey;
-    assert_eq!(r.client.peer_fee_rates(peer).await.unwrap(), [11]);
-    assert!(
+    assert_eq!(
+        r.client.peer_info(peer).await.unwrap(),
+        Some(PeerInfo {
+            public_channels: 3,
+            public_capacity_sat: 4_000_000,
+            fee_rates_ppm: vec![11],
+        })
+    );
+    // Peer 3's channel with us is private: only its two others are public.
+    let private_peer = &expected.channels[2].peer_pubkey;
+    let info = r.client.peer_info(private_peer).await.unwrap().unwrap();
+    assert_eq!(
+        (info.public_channels, info.public_capacity_sat),
+        (2, 2_000_000)
+    );
+    assert_eq!(
         r.client
-            .peer_fee_rates(&super::fixture::node_id(99))
+            .peer_info(&super::fixture::node_id(99))
             .await
-            .unwrap()
-            .is_empty()
+            .unwrap(),
+        None
     );
 
     r.assert_requests_conform();
@@ -111,6 +133,104 @@ async fn channels_info_and_peer_fees_round_trip() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn fee_rates_and_funding_fees_round_trip() {
+    let expected = node_state();
+    let r = rig(expected.clone(), ClnServerConfig::default(), |_| {}).await;
+    // The default curve: 2 blocks 20, 6 blocks 12, 144 blocks 4 sat/vB; a
+    // target between two estimates gets the faster one, below all the fastest.
+    for (target, rate) in [
+        (0, 20.0),
+        (1, 20.0),
+        (2, 20.0),
+        (5, 20.0),
+        (6, 12.0),
+        (143, 12.0),
+        (144, 4.0),
+        (1008, 4.0),
+    ] {
+        assert_eq!(
+            r.client.fee_rate(target).await.unwrap(),
+            Some(rate),
+            "{target}"
+        );
+    }
+
+    // We opened channels 2 and 4: one bookkeeping query per funding txid,
+    // and each fee is what the node paid.
+    let fees = r.client.funding_fees().await.unwrap();
+    let ours: Vec<FundingFee> = expected
+        .channels
+        .iter()
+        .filter(|c| c.initiator)
+        .map(|c| FundingFee {
+            txid: c.channel_point.split(':').next().unwrap().to_owned(),
+            fee_sat: expected.funding_fees[&c.id],
+        })
+        .collect();
+    assert_eq!(ours.len(), 2);
+    for fee in &ours {
+        assert!(fees.contains(fee), "{fee:?} not in {fees:?}");
+    }
+    assert_eq!(fees.len(), ours.len());
+    let queried: Vec<Value> = r.sent("bkpr-listaccountevents");
+    assert_eq!(queried.len(), 2);
+    assert!(queried.iter().all(|p| p["payment_id"].is_string()));
+
+    // A node without estimates.
+    r.state.lock().unwrap().fee_estimates.clear();
+    assert_eq!(r.client.fee_rate(6).await.unwrap(), None);
+    r.assert_requests_conform();
+}
+
+#[tokio::test]
+async fn failing_new_reads_are_node_errors() {
+    let mut faults = FaultConfig::default();
+    for method in ["feerates", "bkpr-listaccountevents", "listchannels"] {
+        faults.per_method.insert(
+            method.into(),
+            MethodFaults {
+                error_rate: 1.0,
+                ..MethodFaults::default()
+            },
+        );
+    }
+    let config = ClnServerConfig {
+        faults,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(node_state(), config, |_| {}).await;
+    let rejected = |err: NodeError, expected: &str| match err {
+        NodeError::Rejected { method, detail } => {
+            assert_eq!(method, expected);
+            assert!(detail.contains("simulated fault"), "{detail}");
+        }
+        other => panic!("expected a rejection of {expected}, got {other:?}"),
+    };
+    rejected(r.client.fee_rate(6).await.unwrap_err(), "feerates");
+    rejected(
+        r.client.funding_fees().await.unwrap_err(),
+        "bkpr-listaccountevents",
+    );
+    let peer = node_state().channels[0].peer_pubkey.clone();
+    rejected(r.client.peer_info(&peer).await.unwrap_err(), "listchannels");
+
+    // A dropped connection is transient, and the next call reconnects.
+    let mut faults = FaultConfig::default();
+    faults.per_method.insert(
+        "feerates".into(),
+        MethodFaults {
+            drop_rate: 1.0,
+            ..MethodFaults::default()
+        },
+    );
+    r._server.set_faults(faults);
+    let err = r.client.fee_rate(6).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    r._server.set_faults(FaultConfig::default());
+    assert_eq!(r.client.fee_rate(6).await.unwrap(), Some(12.0));
 }
 
 /// A forward without its log position, to compare what the node holds with
@@ -378,7 +498,7 @@ async fn a_slow_node_times_out_and_the_client_recovers() {
     };
     let r = rig(state, config, |c| c.timeout = Duration::from_millis(100)).await;
     let peer = r.state.lock().unwrap().channels[0].peer_pubkey.clone();
-    let err = r.client.peer_fee_rates(&peer).await.unwrap_err();
+    let err = r.client.peer_info(&peer).await.unwrap_err();
     assert_eq!(
         err,
         NodeError::Timeout {

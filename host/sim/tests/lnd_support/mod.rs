@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use lnpolicy_core::{
     FailedForward, FailureReason, FeePolicy, Forward, NodeChannel, NodeClient, NodeError, NodeInfo,
-    NodeKind,
+    NodeKind, PendingHtlc,
 };
 use lnpolicy_node::lnd::{LndClient, LndConfig, connect_channel};
 use lnpolicy_node::lnrpc::lightning_client::LightningClient;
+use lnpolicy_node::walletrpc::wallet_kit_client::WalletKitClient;
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
+use lnpolicy_sim::scenario::ChainSpec;
 use lnpolicy_sim::state::{GraphChannel, NodeState};
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -59,7 +61,19 @@ pub fn channel(n: u8, private: bool) -> NodeChannel {
         unsettled_balance_sat: 7_500,
         local_reserve_sat: 20_000,
         remote_reserve_sat: 20_000,
-        pending_htlcs: 2,
+        // One each way, whole satoshis as LND reports them.
+        pending_htlcs: vec![
+            PendingHtlc {
+                incoming: true,
+                amount_msat: 5_000_000,
+                expiry_height: 900_040,
+            },
+            PendingHtlc {
+                incoming: false,
+                amount_msat: 2_500_000,
+                expiry_height: 900_100 + u32::from(n),
+            },
+        ],
         max_accepted_htlcs: 483,
         max_in_flight_msat: 1_980_000_000,
         min_htlc_msat: 1,
@@ -146,6 +160,9 @@ pub fn fixture() -> NodeState {
         now_ns: NOW_SECS * NANOS,
         calls: Vec::new(),
         policy_updated_at: Vec::new(),
+        fee_estimates: ChainSpec::default().fee_rates,
+        // We opened channels 1 and 3 (the odd ones).
+        funding_fees: [(chan_id(1), 2_400), (chan_id(3), 1_950)].into(),
     }
 }
 
@@ -222,6 +239,11 @@ pub async fn wait_for_failures(client: &LndClient, count: usize) -> Vec<FailedFo
 /// never makes (an omitted fee, raw paging parameters).
 pub async fn raw_client(sim: &Sim) -> LightningClient<Channel> {
     LightningClient::new(connect_channel(&sim.admin_config()).await.unwrap())
+}
+
+/// The generated WalletKit client on the pinned channel.
+pub async fn raw_wallet_client(sim: &Sim) -> WalletKitClient<Channel> {
+    WalletKitClient::new(connect_channel(&sim.admin_config()).await.unwrap())
 }
 
 /// `message` with the admin macaroon, as LND expects it.

@@ -1,0 +1,466 @@
+//! charge-lnd's command line: `lnpolicy -c FILE [--dry-run] [--check]` with its node flags,
+//! defaults and environment variables, plus `--cln-rpc` for Core Lightning, and
+//! `test-channel`, which explains one channel's decision.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lnpolicy_core::{
+    ChannelId, FeePolicy, NodeChannel, NodeClient, NodeKind, NullEventSink, short_channel_id,
+};
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
+use lnpolicy_node::cln::{ClnClient, ClnConfig};
+use lnpolicy_node::lnd::{LndClient, LndConfig};
+use lnpolicy_policy::apply::reconcile_pending;
+use lnpolicy_policy::config::{self, Config, MatchInput, Note};
+use lnpolicy_policy::configured::{ChannelPlan, PlanOutcome};
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_store::Store;
+
+/// Where the node is and how to reach it: charge-lnd's flags and environment variables,
+/// or `--cln-rpc` for Core Lightning.
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// LND's directory.
+    #[arg(long, env = "LND_DIR", default_value = "~/.lnd")]
+    pub lnddir: String,
+    /// LND's gRPC endpoint.
+    #[arg(long, env = "GRPC_LOCATION", default_value = "localhost:10009")]
+    pub grpc: String,
+    /// LND's TLS certificate [default: LNDDIR/tls.cert].
+    #[arg(long, env = "TLS_CERT_PATH")]
+    pub tlscert: Option<PathBuf>,
+    /// Macaroon [default: charge-lnd.macaroon, else lnpolicy.macaroon, else admin.macaroon
+    /// in LNDDIR/data/chain/bitcoin/NETWORK/].
+    #[arg(long, env = "MACAROON_PATH")]
+    pub macaroon: Option<PathBuf>,
+    /// Bitcoin network LND runs on (for the default macaroon path).
+    #[arg(long, default_value = "mainnet")]
+    pub network: String,
+    /// Core Lightning's RPC socket; selects CLN instead of LND.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tlscert", "macaroon"])]
+    pub cln_rpc: Option<PathBuf>,
+    /// lnpolicy's database: decisions, update intents, history, experiment arms.
+    #[arg(long, env = "LNPOLICY_DB", default_value = "~/.lnpolicy/lnpolicy.db")]
+    pub db: String,
+    /// Folder of strategy `.wasm` files; a file named like a built-in replaces it.
+    #[arg(
+        long,
+        env = "LNPOLICY_STRATEGIES",
+        default_value = "~/.lnpolicy/strategies"
+    )]
+    pub strategies: String,
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+impl NodeArgs {
+    fn lnd_config(&self) -> LndConfig {
+        let lnddir = expand_home(&self.lnddir);
+        let macaroons = lnddir.join("data/chain/bitcoin").join(&self.network);
+        let macaroon = self.macaroon.clone().unwrap_or_else(|| {
+            ["charge-lnd.macaroon", "lnpolicy.macaroon"]
+                .iter()
+                .map(|name| macaroons.join(name))
+                .find(|path| path.exists())
+                .unwrap_or_else(|| macaroons.join("admin.macaroon"))
+        });
+        let tls = self
+            .tlscert
+            .clone()
+            .unwrap_or_else(|| lnddir.join("tls.cert"));
+        LndConfig::new(self.grpc.clone(), tls, macaroon)
+    }
+
+    async fn connect(&self) -> Result<Box<dyn NodeClient>> {
+        if let Some(socket) = &self.cln_rpc {
+            let client = ClnClient::connect(ClnConfig::new(socket))
+                .await
+                .with_context(|| format!("connecting to Core Lightning at {}", socket.display()))?;
+            return Ok(Box::new(client));
+        }
+        let config = self.lnd_config();
+        let client = LndClient::connect(&config)
+            .await
+            .with_context(|| format!("connecting to LND at {}", config.address))?;
+        Ok(Box::new(client))
+    }
+
+    fn kind(&self) -> NodeKind {
+        if self.cln_rpc.is_some() {
+            NodeKind::Cln
+        } else {
+            NodeKind::Lnd
+        }
+    }
+}
+
+/// Every built-in strategy and every `.wasm` of the strategies folder (when it exists).
+pub fn load_registry(strategies: &str) -> Result<StrategyRegistry> {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    for name in lnpolicy_builtins::names() {
+        let bytes = lnpolicy_builtins::get(name).expect("listed built-in");
+        registry
+            .add_builtin(name, bytes)
+            .with_context(|| format!("built-in {name}"))?;
+    }
+    let folder = expand_home(strategies);
+    if folder.is_dir() {
+        registry.sync_dir(&folder)?;
+    }
+    Ok(registry)
+}
+
+/// Loads the config and checks its strategies and parameters against `registry`; prints
+/// every error (file:line: key: message) and every note, and fails when there are errors.
+fn load_config(path: &Path, registry: &StrategyRegistry, kind: NodeKind) -> Result<Config> {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("error: {error}");
+            }
+            bail!("{} error(s) in {}", errors.0.len(), path.display());
+        }
+    };
+    let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
+    let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
+    let (mut errors, notes) = config.check_strategies(&lookup, &known);
+    errors.extend(config.validate_guard(&GuardConfig::charge_lnd_compatible(kind)));
+    for note in config.notes().iter().chain(&notes) {
+        print_note(note);
+    }
+    if !errors.is_empty() {
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        bail!("{} error(s) in {}", errors.len(), path.display());
+    }
+    Ok(config)
+}
+
+fn print_note(note: &Note) {
+    eprintln!("note: {note}");
+}
+
+/// `lnpolicy -c FILE --check`: parse and validate only, no node needed.
+pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
+    let report = config::check(path);
+    if !report.is_ok() {
+        for error in &report.errors {
+            eprintln!("error: {error}");
+        }
+        for note in &report.notes {
+            print_note(note);
+        }
+        eprintln!("{} error(s) in {}", report.errors.len(), path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let registry = load_registry(&node.strategies)?;
+    let config = load_config(path, &registry, node.kind())?;
+    println!(
+        "{}: OK ({} sections{})",
+        path.display(),
+        config.sections().len() + usize::from(config.fallback().is_some()),
+        if config.includes().next().is_some() {
+            ", with includes"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lnpolicy -c FILE [--dry-run]`: one cycle against the node, then the table.
+pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<ExitCode> {
+    let registry = load_registry(&node.strategies)?;
+    let config = load_config(path, &registry, node.kind())?;
+    let outcome = cycle(&registry, &config, node, dry_run)?;
+    print_table(&outcome, dry_run, verbose);
+    let failed = outcome.applied.as_ref().map_or(0, |a| a.failed.len());
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `lnpolicy test-channel CHAN_ID`: a dry run, explained for one channel.
+pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) -> Result<ExitCode> {
+    let wanted = parse_channel_id(channel)?;
+    let registry = load_registry(&node.strategies)?;
+    let config = load_config(path, &registry, node.kind())?;
+    let outcome = cycle(&registry, &config, node, true)?;
+    let Some(index) = outcome.channels.iter().position(|c| c.id == wanted) else {
+        bail!(
+            "channel {} is not open on this node",
+            short_channel_id(wanted)
+        );
+    };
+    let channel = &outcome.channels[index];
+    let input = &outcome.inputs[index];
+    let plan = &outcome.plans[index];
+    println!(
+        "channel {} ({}) with {}",
+        short_channel_id(channel.id),
+        channel.id,
+        channel.peer_pubkey
+    );
+    explain_sections(&config, input, verbose)?;
+    explain_plan(channel, plan);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain_sections(config: &Config, input: &MatchInput, verbose: u8) -> Result<()> {
+    println!("sections:");
+    for section in config.sections().iter().chain(config.fallback()) {
+        let verdict = if section.name == config::FALLBACK_SECTION {
+            "fallback (applies when no final section matched)".to_owned()
+        } else {
+            match section.mismatch(input)? {
+                None if section.is_final() => "matches (final)".to_owned(),
+                None => "matches (non-final: keys merged, search goes on)".to_owned(),
+                Some(config::Mismatch::Condition { key, line }) => {
+                    format!("no: {key} (line {line}) does not hold")
+                }
+                Some(config::Mismatch::YoungChannel {
+                    period_secs,
+                    age_secs,
+                }) => format!(
+                    "no: channel is {age_secs} s old, younger than chan.activity_period ({period_secs} s)"
+                ),
+                Some(config::Mismatch::UnknownNamespace(namespace)) => {
+                    format!("no: unknown namespace `{namespace}.`")
+                }
+            }
+        };
+        println!(
+            "  [{}] {}:{}: {verdict}",
+            section.name,
+            section.file.display(),
+            section.line
+        );
+    }
+    if verbose > 0 {
+        println!("facts: {input:#?}");
+    }
+    Ok(())
+}
+
+fn explain_plan(channel: &NodeChannel, plan: &ChannelPlan) {
+    if let Some(section) = &plan.section {
+        println!(
+            "deciding section: [{}] ({}:{})",
+            section.name,
+            section.file.display(),
+            section.line
+        );
+    }
+    if let Some((name, arm)) = &plan.experiment {
+        println!("experiment: {name}, arm {}", arm.as_str());
+    }
+    if let Some(strategy) = &plan.strategy {
+        println!("strategy: {strategy}");
+    }
+    println!("current: {}", show_policy(&channel.local_policy));
+    match &plan.outcome {
+        PlanOutcome::NoPolicy => println!("result: no section applies; left unchanged"),
+        PlanOutcome::Failed(error) => println!("result: left unchanged: {error}"),
+        PlanOutcome::Decided { raw, guarded, .. } => {
+            println!("strategy output: {:?}", raw.change);
+            println!("reason: {}", raw.reason);
+            for clamp in &guarded.clamps {
+                println!("guard: {clamp:?}");
+            }
+            match &guarded.policy {
+                Some(policy) => println!("guarded: {}", show_policy(policy)),
+                None => println!("guarded: no update"),
+            }
+            println!("action: {}", action(channel, plan, false));
+        }
+    }
+}
+
+fn parse_channel_id(text: &str) -> Result<ChannelId> {
+    if let Ok(id) = text.parse::<u64>() {
+        return Ok(id);
+    }
+    let parts: Vec<&str> = text.split(['x', ':']).collect();
+    if let [block, tx, out] = parts[..]
+        && let (Ok(block), Ok(tx), Ok(out)) =
+            (block.parse::<u64>(), tx.parse::<u64>(), out.parse::<u64>())
+        && block < 1 << 24
+        && tx < 1 << 24
+        && out < 1 << 16
+    {
+        return Ok(block << 40 | tx << 16 | out);
+    }
+    bail!("{text:?} is not a channel id (a number, BLOCKxTXxOUT or BLOCK:TX:OUT)")
+}
+
+fn cycle(
+    registry: &StrategyRegistry,
+    config: &Config,
+    node: &NodeArgs,
+    dry_run: bool,
+) -> Result<ConfiguredOutcome> {
+    let tokio = tokio::runtime::Runtime::new()?;
+    tokio.block_on(async {
+        let client = node.connect().await?;
+        let db = expand_home(&node.db);
+        if let Some(parent) = db.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let store = Store::open(&db)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let reconciled = reconcile_pending(client.as_ref(), &store, now).await?;
+        if !reconciled.applied.is_empty() || !reconciled.not_applied.is_empty() {
+            eprintln!(
+                "reconciled updates left pending by an earlier run: {} applied, {} not applied",
+                reconciled.applied.len(),
+                reconciled.not_applied.len()
+            );
+        }
+        let guard = GuardConfig::charge_lnd_compatible(client.kind());
+        let outcome = run_configured(
+            client.as_ref(),
+            &store,
+            registry,
+            ConfiguredPlan {
+                config,
+                guard: &guard,
+                history: Arc::new(NoHistory),
+                dry_run,
+            },
+            now,
+        )
+        .await?;
+        Ok(outcome)
+    })
+}
+
+fn show_policy(p: &FeePolicy) -> String {
+    let mut text = format!("{} ppm + {} msat", p.fee_ppm, p.base_fee_msat);
+    if p.inbound_fee_ppm != 0 || p.inbound_base_fee_msat != 0 {
+        text += &format!(
+            ", inbound {} ppm {} msat",
+            p.inbound_fee_ppm, p.inbound_base_fee_msat
+        );
+    }
+    if p.disabled {
+        text += ", disabled";
+    }
+    text
+}
+
+/// What happens (or happened, after an apply) to one channel.
+fn action(channel: &NodeChannel, plan: &ChannelPlan, applied: bool) -> String {
+    match &plan.outcome {
+        PlanOutcome::NoPolicy => "no policy".into(),
+        PlanOutcome::Failed(error) => format!("error: {error}"),
+        PlanOutcome::Decided { guarded, .. } => match guarded.policy {
+            None => "unchanged".into(),
+            Some(policy) if policy == channel.local_policy => "unchanged".into(),
+            Some(_) => {
+                let update = lnpolicy_policy::apply::PlannedUpdate {
+                    channel: channel.clone(),
+                    desired: guarded.policy.unwrap_or(channel.local_policy),
+                    decision_id: None,
+                    min_fee_ppm_delta: plan.min_fee_ppm_delta,
+                    min_inbound_fee_ppm_delta: plan.min_inbound_fee_ppm_delta,
+                };
+                match (update.is_worth_sending(), applied) {
+                    (false, _) => "below delta".into(),
+                    (true, false) => "update".into(),
+                    (true, true) => "applied".into(),
+                }
+            }
+        },
+    }
+}
+
+fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) {
+    println!(
+        "{:<16} {:<20} {:<14} {:<36} {:<36} ACTION",
+        "CHANNEL", "SECTION", "STRATEGY", "CURRENT", "NEW"
+    );
+    let failed: Vec<ChannelId> = outcome
+        .applied
+        .as_ref()
+        .map(|a| a.failed.iter().map(|(id, _)| *id).collect())
+        .unwrap_or_default();
+    for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
+        let new = match &plan.outcome {
+            PlanOutcome::Decided { guarded, .. } => guarded
+                .policy
+                .map_or_else(|| "-".to_owned(), |p| show_policy(&p)),
+            _ => "-".to_owned(),
+        };
+        let mut action = action(channel, plan, !dry_run);
+        if failed.contains(&channel.id) {
+            action = "update failed".into();
+        }
+        let strategy = match (&plan.strategy, &plan.experiment) {
+            (Some(s), Some((_, arm))) => format!("{s} ({})", arm.as_str()),
+            (Some(s), None) => s.clone(),
+            (None, _) => "-".into(),
+        };
+        println!(
+            "{:<16} {:<20} {:<14} {:<36} {:<36} {action}",
+            short_channel_id(channel.id),
+            plan.section.as_ref().map_or("-", |s| s.name.as_str()),
+            strategy,
+            show_policy(&channel.local_policy),
+            new,
+        );
+        if verbose > 0
+            && let PlanOutcome::Decided { raw, guarded, .. } = &plan.outcome
+        {
+            println!("    reason: {}", raw.reason);
+            for clamp in &guarded.clamps {
+                println!("    guard: {clamp:?}");
+            }
+        }
+    }
+    let updates = outcome.updates();
+    let worth = updates.iter().filter(|u| u.is_worth_sending()).count();
+    match &outcome.applied {
+        None => println!("dry run: {worth} update(s) would be sent; nothing was sent"),
+        Some(report) => println!(
+            "{} update(s) applied, {} failed, {} below delta, {} unchanged",
+            report.applied.len(),
+            report.failed.len(),
+            report.below_delta,
+            report.unchanged
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_channel_id;
+
+    #[test]
+    fn channel_ids_in_every_form() {
+        let id = 800_000u64 << 40 | 12 << 16 | 1;
+        assert_eq!(parse_channel_id(&id.to_string()).unwrap(), id);
+        assert_eq!(parse_channel_id("800000x12x1").unwrap(), id);
+        assert_eq!(parse_channel_id("800000:12:1").unwrap(), id);
+        assert!(parse_channel_id("800000x12").is_err());
+        assert!(parse_channel_id("x").is_err());
+    }
+}

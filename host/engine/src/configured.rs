@@ -1,0 +1,305 @@
+//! One cycle driven by a charge-lnd style config: collect, gather what the config's
+//! conditions and strategies ask about (activity, the peer's graph totals, on-chain fee
+//! estimates, what opening each channel cost), decide per section, apply what is worth
+//! sending. Node calls beyond the collector's are made only when something needs them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use lnpolicy_analytics::{AnalyticsConfig, channel_views};
+use lnpolicy_collector::{CollectConfig, CollectReport, collect};
+use lnpolicy_core::{
+    ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo,
+};
+use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
+use lnpolicy_policy::config::{
+    ActivityCounts, ChainFacts, ChannelFacts, Config, MatchInput, PeerFacts, PendingHtlc,
+    SharedChannel,
+};
+use lnpolicy_policy::configured::{self, ChannelPlan, ConfiguredChannel, PlanOutcome};
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{HistorySource, StrategyRegistry};
+use lnpolicy_store::{CostSource, Store};
+
+use crate::EngineError;
+
+/// What a config-driven cycle runs with.
+pub struct ConfiguredPlan<'a> {
+    pub config: &'a Config,
+    /// The daemon-wide limits; sections' `guard.*` keys adjust them per channel.
+    pub guard: &'a GuardConfig,
+    pub history: Arc<dyn HistorySource>,
+    /// Decide and record, but send nothing.
+    pub dry_run: bool,
+}
+
+/// What one config-driven cycle did.
+#[derive(Debug)]
+pub struct ConfiguredOutcome {
+    pub collected: CollectReport,
+    /// The channels as the node reported them, in the order of `plans`.
+    pub channels: Vec<NodeChannel>,
+    /// What the conditions looked at, per channel, in the same order.
+    pub inputs: Vec<MatchInput>,
+    pub plans: Vec<ChannelPlan>,
+    /// `None` on a dry run.
+    pub applied: Option<ApplyReport>,
+    /// Node calls made besides the collector's and the updates.
+    pub extra_node_calls: u32,
+}
+
+impl ConfiguredOutcome {
+    /// The updates this cycle would send (or sent): guarded policies that differ from the
+    /// node's and pass the delta keys.
+    pub fn updates(&self) -> Vec<PlannedUpdate> {
+        planned_updates(&self.channels, &self.plans)
+    }
+}
+
+/// Runs collect → decide (per config section) → apply once at unix time `now`.
+pub async fn run_configured(
+    node: &dyn NodeClient,
+    store: &Store,
+    registry: &StrategyRegistry,
+    plan: ConfiguredPlan<'_>,
+    now: u64,
+) -> Result<ConfiguredOutcome, EngineError> {
+    let info = node.get_info().await?;
+    let collected = collect(node, store, now, &CollectConfig::default()).await?;
+    let channels = collected.node_channels.clone();
+    let mut extra_node_calls = 1;
+    extra_node_calls += record_open_costs(node, store, &channels, now).await?;
+    let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;
+
+    let mut fee_rates = BTreeMap::new();
+    for target in plan.config.conf_targets() {
+        fee_rates.insert(target, node.fee_rate(target).await?);
+        extra_node_calls += 1;
+    }
+    let peers = if plan.config.needs_peer_graph() {
+        let mut peers = BTreeMap::new();
+        let pubkeys: BTreeSet<&str> = channels.iter().map(|c| c.peer_pubkey.as_str()).collect();
+        for pubkey in pubkeys {
+            peers.insert(pubkey.to_owned(), node.peer_info(pubkey).await?);
+            extra_node_calls += 1;
+        }
+        peers
+    } else {
+        BTreeMap::new()
+    };
+    let inputs = match_inputs(
+        store,
+        &info,
+        &channels,
+        plan.config,
+        &fee_rates,
+        &peers,
+        now,
+    )?;
+    let configured: Vec<ConfiguredChannel<'_>> = views
+        .iter()
+        .zip(&channels)
+        .zip(&inputs)
+        .map(|((view, node), input)| ConfiguredChannel { view, node, input })
+        .collect();
+
+    let prepared = configured::prepare(plan.config, registry, store, &configured, plan.guard, now)?;
+    for target in prepared.conf_targets() {
+        if let std::collections::btree_map::Entry::Vacant(entry) = fee_rates.entry(target) {
+            entry.insert(node.fee_rate(target).await?);
+            extra_node_calls += 1;
+        }
+    }
+    let history = Arc::new(WithChainFees {
+        inner: plan.history,
+        rates: fee_rates,
+    });
+    let plans = configured::decide(
+        prepared,
+        registry,
+        store,
+        &configured,
+        plan.guard,
+        history,
+        now,
+    )?;
+    drop(configured);
+    let applied = if plan.dry_run {
+        None
+    } else {
+        let updates = planned_updates(&channels, &plans);
+        Some(apply_updates(node, store, &updates, now).await?)
+    };
+    Ok(ConfiguredOutcome {
+        collected,
+        channels,
+        inputs,
+        plans,
+        applied,
+        extra_node_calls,
+    })
+}
+
+fn planned_updates(channels: &[NodeChannel], plans: &[ChannelPlan]) -> Vec<PlannedUpdate> {
+    channels
+        .iter()
+        .zip(plans)
+        .filter_map(|(channel, plan)| match &plan.outcome {
+            PlanOutcome::Decided {
+                decision_id,
+                guarded,
+                ..
+            } => Some(PlannedUpdate {
+                channel: channel.clone(),
+                desired: guarded.policy?,
+                decision_id: Some(*decision_id),
+                min_fee_ppm_delta: plan.min_fee_ppm_delta,
+                min_inbound_fee_ppm_delta: plan.min_inbound_fee_ppm_delta,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Fetches what opening our channels cost, once: only when a channel we opened has no cost
+/// on record yet. Returns the node calls made.
+async fn record_open_costs(
+    node: &dyn NodeClient,
+    store: &Store,
+    channels: &[NodeChannel],
+    now: u64,
+) -> Result<u32, EngineError> {
+    let known = store.open_costs()?;
+    let missing: Vec<&NodeChannel> = channels
+        .iter()
+        .filter(|c| c.initiator && !known.contains_key(&c.id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let fees = match node.funding_fees().await {
+        Ok(fees) => fees,
+        Err(error @ (NodeError::Rejected { .. } | NodeError::PermissionDenied { .. })) => {
+            tracing::warn!(%error, "the node did not report funding fees; open costs stay unknown");
+            return Ok(1);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let by_txid: BTreeMap<&str, u64> = fees.iter().map(|f| (f.txid.as_str(), f.fee_sat)).collect();
+    let found: Vec<(ChannelId, u64, CostSource)> = missing
+        .iter()
+        .filter_map(|c| {
+            let txid = c.channel_point.split(':').next()?;
+            by_txid.get(txid).map(|&fee| (c.id, fee, CostSource::Node))
+        })
+        .collect();
+    store.record_open_costs(&found, now)?;
+    Ok(1)
+}
+
+/// The facts every channel's conditions look at.
+fn match_inputs(
+    store: &Store,
+    info: &NodeInfo,
+    channels: &[NodeChannel],
+    config: &Config,
+    fee_rates: &BTreeMap<u32, Option<f64>>,
+    peers: &BTreeMap<String, Option<lnpolicy_core::PeerInfo>>,
+    now: u64,
+) -> Result<Vec<MatchInput>, EngineError> {
+    const NS: u64 = 1_000_000_000;
+    let mut activity = BTreeMap::new();
+    for period in config.activity_periods() {
+        let to_ns = now.saturating_mul(NS);
+        let from_ns = to_ns.saturating_sub(period.saturating_mul(NS));
+        activity.insert(period, store.flow_totals(from_ns, to_ns)?);
+    }
+    let chain = ChainFacts {
+        block_height: info.block_height,
+        synced_to_chain: info.synced_to_chain,
+        fee_rate_sat_vb: fee_rates
+            .iter()
+            .filter_map(|(target, rate)| rate.map(|rate| (*target, rate)))
+            .collect(),
+    };
+    let facts: Vec<ChannelFacts> = channels.iter().map(channel_facts).collect();
+    Ok(channels
+        .iter()
+        .zip(&facts)
+        .map(|(channel, own)| MatchInput {
+            channel: own.clone(),
+            shared_channels: facts
+                .iter()
+                .filter(|other| other.peer_pubkey == channel.peer_pubkey)
+                .map(SharedChannel::from)
+                .collect(),
+            peer: peers
+                .get(&channel.peer_pubkey)
+                .and_then(Option::as_ref)
+                .map(|peer| PeerFacts {
+                    public_channels: Some(peer.public_channels),
+                    public_capacity_sat: Some(peer.public_capacity_sat),
+                })
+                .unwrap_or_default(),
+            activity: activity
+                .iter()
+                .map(|(period, totals)| {
+                    let t = totals.get(&channel.id).copied().unwrap_or_default();
+                    let counts = ActivityCounts {
+                        htlcs_in: t.htlcs_in.into(),
+                        htlcs_out: t.htlcs_out.into(),
+                        sats_in: t.msat_in / 1000,
+                        sats_out: t.msat_out / 1000,
+                    };
+                    (*period, counts)
+                })
+                .collect(),
+            chain: chain.clone(),
+        })
+        .collect())
+}
+
+fn channel_facts(channel: &NodeChannel) -> ChannelFacts {
+    ChannelFacts {
+        id: channel.id,
+        peer_pubkey: channel.peer_pubkey.clone(),
+        capacity_sat: channel.capacity_sat,
+        local_balance_sat: channel.local_balance_sat,
+        remote_balance_sat: channel.remote_balance_sat,
+        commit_fee_sat: channel.commit_fee_sat,
+        pending_htlcs: channel
+            .pending_htlcs
+            .iter()
+            .map(|h| PendingHtlc {
+                incoming: h.incoming,
+                amount_sat: h.amount_msat / 1000,
+                expiry_height: h.expiry_height,
+            })
+            .collect(),
+        initiator: channel.initiator,
+        private: channel.private,
+        active: channel.active,
+        local_fee_ppm: channel.local_policy.fee_ppm,
+        peer_policy: channel.peer_policy,
+    }
+}
+
+/// The cycle's history source with the on-chain fee estimates fetched for it.
+struct WithChainFees {
+    inner: Arc<dyn HistorySource>,
+    rates: BTreeMap<u32, Option<f64>>,
+}
+
+impl HistorySource for WithChainFees {
+    fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange> {
+        self.inner.fee_history(channel, since)
+    }
+
+    fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
+        self.inner.competitor_fees(peer_pubkey)
+    }
+
+    fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
+        self.rates.get(&conf_target).copied().flatten()
+    }
+}

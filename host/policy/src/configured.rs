@@ -1,0 +1,280 @@
+//! A cycle driven by a charge-lnd style config. Every channel gets its section (or none),
+//! its strategy (a built-in guest, a folder guest, or an experiment arm) and its parameters;
+//! channels that share strategy and parameters go to the guest in one batch; charge-lnd's
+//! properties and the section's guard limits then apply per channel in [`run_cycle`].
+//!
+//! Two steps, because the node must be asked for on-chain fee estimates in between:
+//! [`prepare`] selects and groups and says which confirmation targets the groups'
+//! parameters name; [`decide`] runs the groups.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lnpolicy_core::{Channel, ChannelId, Decision, GuardedDecision, NodeChannel, Param};
+use lnpolicy_runtime::{HistorySource, StrategyRegistry};
+use lnpolicy_store::Store;
+
+use crate::config::{Config, EXPERIMENT, MatchInput, SectionRef, Selection};
+use crate::cycle::{ChannelRules, CycleError, CycleInput, run_cycle};
+use crate::experiment::{Arm, assign};
+use crate::guard::GuardConfig;
+use crate::overlay::Overlay;
+use crate::params;
+
+/// One channel as the config sees it.
+pub struct ConfiguredChannel<'a> {
+    /// What the strategy is shown.
+    pub view: &'a Channel,
+    /// What the node reported (HTLC limits for the properties).
+    pub node: &'a NodeChannel,
+    /// What the conditions look at.
+    pub input: &'a MatchInput,
+}
+
+/// Why a channel has no decision, or what it got.
+#[derive(Debug, Clone)]
+pub enum PlanOutcome {
+    /// No final section matched and there is no `[default]` strategy: left alone.
+    NoPolicy,
+    /// The channel's section, strategy or parameters could not be used; left alone.
+    Failed(String),
+    /// The guest decided; `guarded.policy` is what the node should have.
+    Decided {
+        decision_id: i64,
+        raw: Decision,
+        guarded: GuardedDecision,
+    },
+}
+
+/// What the config made of one channel.
+#[derive(Debug, Clone)]
+pub struct ChannelPlan {
+    pub channel_id: ChannelId,
+    /// The deciding section (the final one, or `[default]`).
+    pub section: Option<SectionRef>,
+    /// The strategy that ran (an experiment's arm strategy for experiments).
+    pub strategy: Option<String>,
+    /// The experiment and arm, for `strategy = experiment` sections.
+    pub experiment: Option<(String, Arm)>,
+    pub min_fee_ppm_delta: u32,
+    pub min_inbound_fee_ppm_delta: u32,
+    pub outcome: PlanOutcome,
+}
+
+/// Channels selected and grouped, waiting for [`decide`].
+pub struct Prepared {
+    plans: Vec<ChannelPlan>,
+    groups: Vec<Group>,
+}
+
+struct Group {
+    strategy: String,
+    params: Vec<Param>,
+    /// Indexes into the batch, with the rules of each channel.
+    members: Vec<(usize, ChannelRules)>,
+    conf_targets: Vec<u32>,
+}
+
+impl Prepared {
+    /// The confirmation targets the groups' `conf-target` parameters name: fetch the
+    /// node's fee estimates for these and serve them through the history source.
+    pub fn conf_targets(&self) -> Vec<u32> {
+        let mut targets: Vec<u32> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.conf_targets.iter().copied())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets
+    }
+}
+
+/// Selects each channel's section, assigns experiment arms (recorded in `store`), resolves
+/// strategy and parameters, and groups the channels into guest calls.
+pub fn prepare(
+    config: &Config,
+    registry: &StrategyRegistry,
+    store: &Store,
+    channels: &[ConfiguredChannel<'_>],
+    base_guard: &GuardConfig,
+    now: u64,
+) -> Result<Prepared, CycleError> {
+    let mut plans = Vec::with_capacity(channels.len());
+    let mut selections = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let mut plan = ChannelPlan {
+            channel_id: channel.view.id,
+            section: None,
+            strategy: None,
+            experiment: None,
+            min_fee_ppm_delta: 0,
+            min_inbound_fee_ppm_delta: 0,
+            outcome: PlanOutcome::NoPolicy,
+        };
+        let selection = match config.select(channel.input) {
+            Ok(selection) => selection,
+            Err(error) => {
+                plan.outcome = PlanOutcome::Failed(error.to_string());
+                None
+            }
+        };
+        if let Some(selection) = &selection {
+            plan.section = Some(selection.section.clone());
+            plan.min_fee_ppm_delta = selection.min_fee_ppm_delta();
+            plan.min_inbound_fee_ppm_delta = selection.min_inbound_fee_ppm_delta();
+        }
+        plans.push(plan);
+        selections.push(selection);
+    }
+    assign_arms(store, &selections, &mut plans, now)?;
+
+    let mut groups: Vec<Group> = Vec::new();
+    for (index, (channel, selection)) in channels.iter().zip(&selections).enumerate() {
+        let Some(selection) = selection else {
+            continue;
+        };
+        let plan = &mut plans[index];
+        let strategy_name = match &plan.experiment {
+            Some((_, arm)) => selection.arm_strategy(*arm).unwrap_or_default().to_owned(),
+            None => selection.strategy().to_owned(),
+        };
+        plan.strategy = Some(strategy_name.clone());
+        let Some(strategy) = registry.get(&strategy_name) else {
+            plan.outcome = PlanOutcome::Failed(format!(
+                "strategy `{strategy_name}` (section [{}]) is not loaded",
+                selection.section.name
+            ));
+            continue;
+        };
+        let specs = &strategy.info().params;
+        let resolved = match &plan.experiment {
+            Some((_, arm)) => selection.resolve_arm_params(*arm, specs),
+            None => selection.resolve_params(specs),
+        };
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                plan.outcome = PlanOutcome::Failed(error.to_string());
+                continue;
+            }
+        };
+        let rules = ChannelRules {
+            guard: selection.settings.guard.apply(base_guard),
+            overlay: Overlay::for_channel(
+                &selection.settings.properties,
+                channel.node,
+                &strategy_name,
+            ),
+        };
+        if let Err(error) = rules.guard.validate() {
+            plan.outcome = PlanOutcome::Failed(format!(
+                "section [{}]: guard limits: {error}",
+                selection.section.name
+            ));
+            continue;
+        }
+        let conf_targets = params::conf_targets(specs, &resolved.params);
+        match groups
+            .iter_mut()
+            .find(|g| g.strategy == strategy_name && g.params == resolved.params)
+        {
+            Some(group) => group.members.push((index, rules)),
+            None => groups.push(Group {
+                strategy: strategy_name,
+                params: resolved.params,
+                members: vec![(index, rules)],
+                conf_targets,
+            }),
+        }
+    }
+    Ok(Prepared { plans, groups })
+}
+
+/// Draws (or reads back) the arm of every channel in an experiment section, one store
+/// transaction per experiment.
+fn assign_arms(
+    store: &Store,
+    selections: &[Option<Selection>],
+    plans: &mut [ChannelPlan],
+    now: u64,
+) -> Result<(), CycleError> {
+    let mut experiments: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
+    for (index, selection) in selections.iter().enumerate() {
+        let Some(selection) = selection else { continue };
+        if selection.strategy() != EXPERIMENT {
+            continue;
+        }
+        let keys = &selection.settings.experiment;
+        let (Some(name), Some(_), Some(_)) = (&keys.name, &keys.a, &keys.b) else {
+            plans[index].outcome = PlanOutcome::Failed(format!(
+                "section [{}]: strategy = experiment needs experiment.name, experiment.a and experiment.b",
+                selection.section.name
+            ));
+            continue;
+        };
+        let split = keys.split.unwrap_or(0.5);
+        experiments
+            .entry((name.clone(), split.to_bits()))
+            .or_default()
+            .push(index);
+    }
+    for ((name, split), members) in experiments {
+        let ids: Vec<ChannelId> = members.iter().map(|&i| plans[i].channel_id).collect();
+        let arms = assign(store, &name, f64::from_bits(split), &ids, now)?;
+        for (&index, (_, arm)) in members.iter().zip(arms) {
+            plans[index].experiment = Some((name.clone(), arm));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the prepared groups, one guest call each, and returns every channel's plan in the
+/// order of `channels` (as given to [`prepare`]).
+pub fn decide(
+    prepared: Prepared,
+    registry: &StrategyRegistry,
+    store: &Store,
+    channels: &[ConfiguredChannel<'_>],
+    base_guard: &GuardConfig,
+    history: Arc<dyn HistorySource>,
+    now: u64,
+) -> Result<Vec<ChannelPlan>, CycleError> {
+    let Prepared { mut plans, groups } = prepared;
+    for group in groups {
+        let batch: Vec<Channel> = group
+            .members
+            .iter()
+            .map(|(index, _)| channels[*index].view.clone())
+            .collect();
+        let rules: Vec<ChannelRules> = group.members.iter().map(|(_, r)| r.clone()).collect();
+        let report = run_cycle(
+            registry,
+            store,
+            CycleInput {
+                strategy: &group.strategy,
+                params: &group.params,
+                channels: &batch,
+                now,
+                history: Arc::clone(&history),
+                guard: base_guard,
+                rules: Some(&rules),
+            },
+        )?;
+        if let Some(error) = &report.error {
+            for (index, _) in &group.members {
+                plans[*index].outcome =
+                    PlanOutcome::Failed(format!("strategy `{}` failed: {error}", group.strategy));
+            }
+            continue;
+        }
+        for ((index, _), outcome) in group.members.iter().zip(report.outcomes) {
+            plans[*index].outcome = PlanOutcome::Decided {
+                decision_id: outcome.decision_id,
+                raw: outcome.raw,
+                guarded: outcome.guarded,
+            };
+        }
+    }
+    Ok(plans)
+}

@@ -1,0 +1,241 @@
+//! charge-lnd's properties laid over a strategy's decision: every strategy but `ignore` and
+//! `disable` gets the section's base fee, HTLC limits, time lock delta and inbound keys on
+//! top of what it computed, and re-enables the channel. Resolved per channel against what the
+//! node reports (negotiated HTLC minimum, max in flight, the peer's reserve), before the
+//! guard sees the result.
+
+use lnpolicy_core::{Decision, FeePolicy, NodeChannel};
+
+use crate::config::Properties;
+
+/// charge-lnd's strategies that take no properties: `ignore` leaves the channel alone and
+/// `disable` only disables it.
+pub const PROPERTY_FREE_STRATEGIES: &[&str] = &["ignore", "disable"];
+
+/// The properties of one channel's section, resolved for that channel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overlay {
+    pub base_fee_msat: Option<u32>,
+    /// Already raised to the channel's negotiated minimum.
+    pub min_htlc_msat: Option<u64>,
+    /// `max_htlc_msat` and `max_htlc_msat_ratio` combined, capped at the max in flight.
+    pub max_htlc_msat: Option<u64>,
+    pub time_lock_delta: Option<u32>,
+    pub inbound_fee_ppm: Option<i32>,
+    pub inbound_base_fee_msat: Option<i32>,
+    /// inbound ppm = min(0, level - effective outbound ppm), unless `inbound_fee_ppm` is set.
+    pub inbound_level_ppm: Option<u32>,
+    /// Re-enable the channel unless the strategy decided about it.
+    pub enable: bool,
+}
+
+impl Overlay {
+    /// The overlay `properties` give `channel` under `strategy`.
+    pub fn for_channel(properties: &Properties, channel: &NodeChannel, strategy: &str) -> Self {
+        if PROPERTY_FREE_STRATEGIES.contains(&strategy) {
+            return Overlay::default();
+        }
+        let from_ratio = properties.max_htlc_msat_ratio.map(|ratio| {
+            let usable_sat = channel
+                .capacity_sat
+                .saturating_sub(channel.remote_reserve_sat);
+            (ratio.clamp(0.0, 1.0) * usable_sat as f64 * 1000.0) as u64
+        });
+        let max_htlc = match (properties.max_htlc_msat, from_ratio) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|max| {
+            if channel.max_in_flight_msat > 0 {
+                max.min(channel.max_in_flight_msat)
+            } else {
+                max
+            }
+        });
+        Overlay {
+            base_fee_msat: properties.base_fee_msat,
+            min_htlc_msat: properties
+                .min_htlc_msat
+                .map(|min| min.max(channel.min_htlc_msat)),
+            max_htlc_msat: max_htlc,
+            time_lock_delta: properties.time_lock_delta.map(u32::from),
+            inbound_fee_ppm: properties.inbound_fee_ppm,
+            inbound_base_fee_msat: properties.inbound_base_fee_msat,
+            inbound_level_ppm: properties.inbound_level_ppm,
+            enable: true,
+        }
+    }
+
+    /// `decision` with these properties over it; `current` is the channel's policy now.
+    pub fn apply(&self, current: &FeePolicy, decision: &Decision) -> Decision {
+        let mut out = decision.clone();
+        let change = &mut out.change;
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if self.$field.is_some() {
+                    change.$field = self.$field;
+                }
+            )*};
+        }
+        set!(
+            base_fee_msat,
+            min_htlc_msat,
+            max_htlc_msat,
+            time_lock_delta,
+            inbound_base_fee_msat
+        );
+        if self.inbound_fee_ppm.is_some() {
+            change.inbound_fee_ppm = self.inbound_fee_ppm;
+        } else if let Some(level) = self.inbound_level_ppm {
+            let outbound = change.fee_ppm.unwrap_or(current.fee_ppm);
+            let inbound = (i64::from(level) - i64::from(outbound)).min(0);
+            change.inbound_fee_ppm = Some(i32::try_from(inbound).unwrap_or(i32::MIN));
+        }
+        if self.enable && change.disabled.is_none() {
+            change.disabled = Some(false);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lnpolicy_core::PolicyChange;
+
+    use super::*;
+
+    fn node_channel() -> NodeChannel {
+        NodeChannel {
+            id: 1,
+            channel_point: "aa:0".into(),
+            peer_pubkey: "02".into(),
+            capacity_sat: 1_000_000,
+            local_balance_sat: 500_000,
+            remote_balance_sat: 500_000,
+            commit_fee_sat: 0,
+            unsettled_balance_sat: 0,
+            local_reserve_sat: 10_000,
+            remote_reserve_sat: 10_000,
+            pending_htlcs: Vec::new(),
+            max_accepted_htlcs: 483,
+            max_in_flight_msat: 900_000_000,
+            min_htlc_msat: 1_000,
+            active: true,
+            private: false,
+            initiator: true,
+            total_sent_sat: 0,
+            total_received_sat: 0,
+            local_policy: current(),
+            peer_policy: None,
+        }
+    }
+
+    fn current() -> FeePolicy {
+        FeePolicy {
+            base_fee_msat: 1000,
+            fee_ppm: 300,
+            inbound_base_fee_msat: 0,
+            inbound_fee_ppm: 0,
+            min_htlc_msat: 1000,
+            max_htlc_msat: 900_000_000,
+            time_lock_delta: 80,
+            disabled: true,
+        }
+    }
+
+    fn decision(fee_ppm: Option<u32>) -> Decision {
+        Decision {
+            channel_id: 1,
+            change: PolicyChange {
+                fee_ppm,
+                ..PolicyChange::default()
+            },
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn htlc_limits_follow_the_channel() {
+        let properties = Properties {
+            min_htlc_msat: Some(1),
+            max_htlc_msat: Some(2_000_000_000),
+            max_htlc_msat_ratio: Some(0.5),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&properties, &node_channel(), "static");
+        assert_eq!(
+            overlay.min_htlc_msat,
+            Some(1_000),
+            "raised to the negotiated minimum"
+        );
+        assert_eq!(
+            overlay.max_htlc_msat,
+            Some(495_000_000),
+            "0.5 × (capacity − remote reserve), smaller than max_htlc_msat"
+        );
+        let only_max = Properties {
+            max_htlc_msat: Some(2_000_000_000),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&only_max, &node_channel(), "static");
+        assert_eq!(
+            overlay.max_htlc_msat,
+            Some(900_000_000),
+            "capped at max in flight"
+        );
+    }
+
+    #[test]
+    fn ignore_and_disable_take_no_properties() {
+        let properties = Properties {
+            base_fee_msat: Some(5),
+            ..Properties::default()
+        };
+        for strategy in PROPERTY_FREE_STRATEGIES {
+            let overlay = Overlay::for_channel(&properties, &node_channel(), strategy);
+            assert_eq!(overlay, Overlay::default());
+            assert_eq!(overlay.apply(&current(), &decision(None)), decision(None));
+        }
+    }
+
+    #[test]
+    fn properties_override_and_re_enable() {
+        let properties = Properties {
+            base_fee_msat: Some(0),
+            time_lock_delta: Some(40),
+            inbound_level_ppm: Some(100),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&properties, &node_channel(), "proportional");
+        let out = overlay.apply(&current(), &decision(Some(250)));
+        assert_eq!(out.change.fee_ppm, Some(250));
+        assert_eq!(out.change.base_fee_msat, Some(0));
+        assert_eq!(out.change.time_lock_delta, Some(40));
+        assert_eq!(out.change.inbound_fee_ppm, Some(-150), "min(0, 100 − 250)");
+        assert_eq!(out.change.disabled, Some(false));
+        let kept = overlay.apply(&current(), &decision(None));
+        assert_eq!(
+            kept.change.inbound_fee_ppm,
+            Some(-200),
+            "level against the current 300"
+        );
+        let low = overlay.apply(&current(), &decision(Some(50)));
+        assert_eq!(
+            low.change.inbound_fee_ppm,
+            Some(0),
+            "never a positive inbound fee"
+        );
+        let explicit = Properties {
+            inbound_fee_ppm: Some(-20),
+            inbound_level_ppm: Some(100),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&explicit, &node_channel(), "static");
+        let out = overlay.apply(&current(), &decision(Some(250)));
+        assert_eq!(
+            out.change.inbound_fee_ppm,
+            Some(-20),
+            "an explicit inbound_fee_ppm wins"
+        );
+    }
+}

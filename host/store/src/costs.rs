@@ -1,0 +1,75 @@
+//! What opening each channel cost on chain, kept once known.
+
+use std::collections::BTreeMap;
+
+use lnpolicy_core::ChannelId;
+use rusqlite::params;
+
+use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+
+/// Where an open cost came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostSource {
+    /// The node's wallet reported the funding transaction's fee.
+    Node,
+    /// The operator's configured estimate, for channels the node has no record of.
+    Estimate,
+}
+
+impl CostSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Node => "node",
+            CostSource::Estimate => "estimate",
+        }
+    }
+}
+
+impl Store {
+    /// The open cost of every channel that has one, in satoshi.
+    pub fn open_costs(&self) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
+        let rows: Vec<(i64, i64)> = self
+            .lock()
+            .prepare("SELECT channel_id, fee_sat FROM channel_open_costs")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(self.sql("reading open costs"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, fee)| (channel_id_from_sql(channel), fee.max(0) as u64))
+            .collect())
+    }
+
+    /// Records open costs, in one transaction. A node-reported cost replaces an estimate;
+    /// nothing replaces a node-reported cost (it cannot change).
+    pub fn record_open_costs(
+        &self,
+        costs: &[(ChannelId, u64, CostSource)],
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction()
+            .map_err(self.sql("recording open costs"))?;
+        for (channel, fee_sat, source) in costs {
+            tx.execute(
+                "INSERT INTO channel_open_costs (channel_id, fee_sat, source, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (channel_id) DO UPDATE
+                 SET fee_sat = excluded.fee_sat, source = excluded.source,
+                     recorded_at = excluded.recorded_at
+                 WHERE channel_open_costs.source = 'estimate'",
+                params![
+                    channel_id_to_sql(*channel),
+                    i64::try_from(*fee_sat).unwrap_or(i64::MAX),
+                    source.as_str(),
+                    time_to_sql(at),
+                ],
+            )
+            .map_err(self.sql("recording open costs"))?;
+        }
+        tx.commit().map_err(self.sql("recording open costs"))
+    }
+}
