@@ -25,6 +25,8 @@ const LND_ALLOWED: &[&str] = &[
     "lnrpc.Lightning/GetChanInfo",
     "lnrpc.Lightning/GetNodeInfo",
     "lnrpc.Lightning/ForwardingHistory",
+    "lnrpc.Lightning/GetTransactions",
+    "walletrpc.WalletKit/EstimateFee",
     "routerrpc.Router/SubscribeHtlcEvents",
     "lnrpc.Lightning/UpdateChannelPolicy",
 ];
@@ -33,6 +35,8 @@ const CLN_ALLOWED: &[&str] = &[
     "listpeerchannels",
     "listforwards",
     "listchannels",
+    "feerates",
+    "bkpr-listaccountevents",
     "setchannel",
 ];
 
@@ -163,6 +167,11 @@ async fn cln_cycle_calls_only_whitelisted_methods() {
     let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
     let (calls, writes, changed) = cycle(&client, &live, NodeKind::Cln, "setchannel").await;
     assert_within(&calls, CLN_ALLOWED);
+    assert!(
+        ClnClient::METHODS.iter().all(|m| CLN_ALLOWED.contains(m)),
+        "{:?}",
+        ClnClient::METHODS
+    );
     assert_eq!(
         writes, changed,
         "one setchannel per changed channel, nothing else written"

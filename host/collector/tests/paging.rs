@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use lnpolicy_collector::{CollectConfig, collect};
 use lnpolicy_core::{
-    FailedForward, FailedForwardPage, FailureReason, FeePolicy, Forward, ForwardPage, NodeChannel,
-    NodeClient, NodeError, NodeInfo, NodeKind,
+    FailedForward, FailedForwardPage, FailureReason, FeePolicy, Forward, ForwardPage, FundingFee,
+    NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind, PeerInfo,
 };
 use lnpolicy_store::Store;
 
@@ -116,7 +116,13 @@ impl NodeClient for FlakyLog {
             next_index,
         })
     }
-    async fn peer_fee_rates(&self, _peer: &str) -> Result<Vec<u32>, NodeError> {
+    async fn peer_info(&self, _peer: &str) -> Result<Option<PeerInfo>, NodeError> {
+        unreachable!("the collector does not ask")
+    }
+    async fn fee_rate(&self, _conf_target: u32) -> Result<Option<f64>, NodeError> {
+        unreachable!("the collector does not ask")
+    }
+    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
         unreachable!("the collector does not ask")
     }
     async fn update_policy(&self, _c: &NodeChannel, _p: &FeePolicy) -> Result<(), NodeError> {

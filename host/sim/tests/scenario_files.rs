@@ -169,3 +169,73 @@ fn a_synthetic_node_is_large_and_seeded() {
     assert!(sim.market_totals().payments > 300);
     assert_eq!(sim.state().channels.len(), 100);
 }
+
+#[test]
+fn the_chain_section_sets_the_fee_curve_and_stuck_htlcs_are_per_channel() {
+    let src = format!(
+        "{GOOD}pending_htlcs = 4\n[chain]\nfee_rates = [\n  {{ blocks = 3, sat_per_vb = 50 }},\n  {{ blocks = 1008, sat_per_vb = 1.5 }},\n]\n"
+    );
+    let s = Scenario::from_toml(&src, "chain.toml").unwrap();
+    assert_eq!(s.channels[1].pending_htlcs, 4);
+    let sim = Simulation::new(s);
+    let state = sim.state();
+    assert_eq!(state.fee_rate(2), Some(50.0));
+    assert_eq!(state.fee_rate(144), Some(50.0));
+    assert_eq!(state.fee_rate(1008), Some(1.5));
+    assert_eq!(state.channels[1].pending_htlcs.len(), 4);
+    assert!(state.channels[0].pending_htlcs.is_empty());
+    // Both channels were opened by us (the default) at the 6-block rate,
+    // here the 3-block estimate: 150-200 vB at 50 sat/vB.
+    for c in &state.channels {
+        let fee = state.funding_fees[&c.id];
+        assert!((7_500..=10_000).contains(&fee), "{fee}");
+    }
+
+    // Without the section: the default curve.
+    let s = Scenario::from_toml(GOOD, "good.toml").unwrap();
+    let at: Vec<(u32, f64)> = s
+        .chain
+        .fee_rates
+        .iter()
+        .map(|e| (e.blocks, e.sat_per_vb))
+        .collect();
+    assert_eq!(at, [(2, 20.0), (6, 12.0), (144, 4.0)]);
+    // An empty curve: a node without estimates.
+    let src = format!("{GOOD}[chain]\nfee_rates = []\n");
+    let sim = Simulation::new(Scenario::from_toml(&src, "none.toml").unwrap());
+    assert_eq!(sim.state().fee_rate(6), None);
+}
+
+#[test]
+fn a_bad_fee_curve_or_too_many_htlcs_names_the_key() {
+    let curve = |rates: &str| format!("{GOOD}[chain]\nfee_rates = [{rates}]\n");
+    for (src, key) in [
+        (
+            curve("{ blocks = 6, sat_per_vb = 10 }, { blocks = 6, sat_per_vb = 5 }"),
+            "chain.fee_rates[1].blocks",
+        ),
+        (
+            curve("{ blocks = 2, sat_per_vb = 10 }, { blocks = 6, sat_per_vb = 11 }"),
+            "chain.fee_rates[1].sat_per_vb",
+        ),
+        (
+            curve("{ blocks = 0, sat_per_vb = 10 }"),
+            "chain.fee_rates[0].blocks",
+        ),
+        (
+            curve("{ blocks = 2, sat_per_vb = 0 }"),
+            "chain.fee_rates[0].sat_per_vb",
+        ),
+        (
+            curve("{ blocks = 2, sat_per_vb = 10, mempool = 3 }"),
+            "chain.fee_rates[0].mempool",
+        ),
+        (
+            format!("{GOOD}pending_htlcs = 484\n"),
+            "channels[1].pending_htlcs",
+        ),
+    ] {
+        let err = parse(&src);
+        assert_eq!(err.key(), Some(key), "{err}");
+    }
+}

@@ -1,0 +1,286 @@
+//! charge-lnd's command line end to end: the `lnpolicy` binary with a charge-lnd style config
+//! against the simulator's real LND server (gRPC, TLS, macaroon). A dry run prints the table
+//! and sends nothing; the apply run then leaves the node with exactly the table's policies.
+
+use std::path::Path;
+use std::process::Command;
+
+use lnpolicy_core::{FeePolicy, short_channel_id};
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
+use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
+
+const CONFIG: &str = "\
+[DEFAULT]
+base_fee_msat = 1_000
+min_fee_ppm_delta = 5
+
+[leave-private]
+chan.private = true
+strategy = ignore
+
+[big]
+chan.min_capacity = 15_000_000
+strategy = static
+fee_ppm = 333
+time_lock_delta = 60
+
+[theirs]
+chan.initiator = false
+strategy = cost
+
+[expensive-peer]
+chan.min_fee_ppm = 150
+strategy = match_peer
+
+[default]
+strategy = proportional
+min_fee_ppm = 100
+max_fee_ppm = 900
+";
+
+/// The policy as the table prints it: an independent spelling of the format, so a table
+/// that lies about the node fails here.
+fn shown(p: &FeePolicy) -> String {
+    let mut text = format!("{} ppm + {} msat", p.fee_ppm, p.base_fee_msat);
+    if p.inbound_fee_ppm != 0 || p.inbound_base_fee_msat != 0 {
+        text += &format!(
+            ", inbound {} ppm {} msat",
+            p.inbound_fee_ppm, p.inbound_base_fee_msat
+        );
+    }
+    if p.disabled {
+        text += ", disabled";
+    }
+    text
+}
+
+struct Row {
+    channel: String,
+    section: String,
+    strategy: String,
+    new: String,
+    action: String,
+}
+
+/// Table rows: fixed-width columns (16, 20, 14, 36, 36, then the action).
+fn rows(stdout: &str) -> Vec<Row> {
+    stdout
+        .lines()
+        .skip(1)
+        .filter(|line| line.len() > 127 && line.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|line| Row {
+            channel: line[..16].trim().to_owned(),
+            section: line[17..37].trim().to_owned(),
+            strategy: line[38..52].trim().to_owned(),
+            new: line[90..126].trim().to_owned(),
+            action: line[127..].trim().to_owned(),
+        })
+        .collect()
+}
+
+fn run_cli(args: Vec<String>) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+        .args(args)
+        .env_remove("CONFIG_LOCATION")
+        .output()
+        .unwrap()
+}
+
+fn args(config: &Path, server: &LndServerHandle, db: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-c".into(),
+        config.display().to_string(),
+        "--grpc".into(),
+        server.addr().to_string(),
+        "--tlscert".into(),
+        server.cert_path().display().to_string(),
+        "--macaroon".into(),
+        server.lnpolicy_macaroon_path().display().to_string(),
+        "--db".into(),
+        db.display().to_string(),
+        "--strategies".into(),
+        db.with_extension("strategies").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
+        .await
+        .unwrap();
+    let config = dir.path().join("charge.config");
+    std::fs::write(&config, CONFIG).unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let before: Vec<(u64, FeePolicy)> = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .map(|c| (c.id, c.local_policy))
+            .collect()
+    };
+
+    let dry = args(&config, &server, &db, &["--dry-run"]);
+    let dry = tokio::task::spawn_blocking(move || run_cli(dry))
+        .await
+        .unwrap();
+    let dry_out = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.status.success(),
+        "{dry_out}\n{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(dry_out.contains("nothing was sent"), "{dry_out}");
+    let table = rows(&dry_out);
+    assert_eq!(table.len(), before.len(), "one row per channel:\n{dry_out}");
+    {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        for (id, policy) in &before {
+            assert_eq!(
+                state.channel(*id).unwrap().local_policy,
+                *policy,
+                "a dry run sends nothing"
+            );
+        }
+    }
+    let updates = table.iter().filter(|r| r.action == "update").count();
+    assert!(
+        updates >= 3,
+        "the config changes several channels:\n{dry_out}"
+    );
+    for strategy in ["static", "cost", "proportional"] {
+        assert!(
+            table.iter().any(|r| r.strategy == strategy),
+            "{strategy} decides some channel:\n{dry_out}"
+        );
+    }
+
+    let apply = args(&config, &server, &db, &[]);
+    let applied = tokio::task::spawn_blocking(move || run_cli(apply))
+        .await
+        .unwrap();
+    let applied_out = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(
+        applied.status.success(),
+        "{applied_out}\n{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(
+        applied_out.contains(&format!("{updates} update(s) applied, 0 failed")),
+        "{applied_out}"
+    );
+
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    for row in &table {
+        let (id, old) = before
+            .iter()
+            .find(|(id, _)| short_channel_id(*id) == row.channel)
+            .unwrap_or_else(|| panic!("row for an unknown channel {}", row.channel));
+        let now = state.channel(*id).unwrap().local_policy;
+        if row.action == "update" {
+            assert_eq!(
+                shown(&now),
+                row.new,
+                "channel {} ({})",
+                row.channel,
+                row.section
+            );
+        } else {
+            assert_eq!(now, *old, "channel {} was not to change", row.channel);
+        }
+    }
+    let big = table
+        .iter()
+        .find(|r| r.section == "big")
+        .expect("a big channel");
+    assert_eq!(big.new, "333 ppm + 1000 msat");
+}
+
+fn experiment_config(split: f64, name: &str, extra: &str) -> String {
+    format!(
+        "{extra}\n[ab]\nstrategy = experiment\nexperiment.name = {name}\nexperiment.a = static\n\
+         experiment.a.fee_ppm = 111\nexperiment.b = static\nexperiment.b.fee_ppm = 222\n\
+         experiment.split = {split}\n"
+    )
+}
+
+/// Arms by channel, read from a dry run's table ("static (a)" / "static (b)").
+async fn arms(config: &Path, server: &LndServerHandle, db: &Path) -> Vec<(String, String)> {
+    let args = args(config, server, db, &["--dry-run"]);
+    let output = tokio::task::spawn_blocking(move || run_cli(args))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    rows(&stdout)
+        .into_iter()
+        .map(|row| {
+            let arm = match row.strategy.as_str() {
+                "static (a)" => "a",
+                "static (b)" => "b",
+                other => panic!("not an experiment arm: {other:?}"),
+            };
+            let fee = if arm == "a" { "111 ppm" } else { "222 ppm" };
+            assert!(
+                row.new.starts_with(fee) || row.action == "unchanged",
+                "arm {arm} runs its own parameters: {}",
+                row.new
+            );
+            (row.channel, arm.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
+    const CHANNELS: usize = 400;
+    let live = LiveSimulation::new(Simulation::new(Scenario::synthetic(CHANNELS, 1_000.0, 7)));
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
+        .await
+        .unwrap();
+    let config = dir.path().join("charge.config");
+    let db = dir.path().join("lnpolicy.db");
+
+    std::fs::write(&config, experiment_config(0.3, "ab-1", "")).unwrap();
+    let first = arms(&config, &server, &db).await;
+    assert_eq!(first.len(), CHANNELS);
+    let share_a = first.iter().filter(|(_, arm)| arm == "a").count() as f64 / CHANNELS as f64;
+    let sigma = (0.3f64 * 0.7 / CHANNELS as f64).sqrt();
+    assert!(
+        (share_a - 0.3).abs() < 4.0 * sigma,
+        "share in arm A {share_a} is not 0.3 within sampling error"
+    );
+
+    // A reloaded config (new split, a new section before it) and a new process: no channel moves.
+    std::fs::write(
+        &config,
+        experiment_config(0.9, "ab-1", "[limits]\nguard.max_fee_ppm = 2000\n"),
+    )
+    .unwrap();
+    let reloaded = arms(&config, &server, &db).await;
+    assert_eq!(reloaded, first, "a channel switched arm mid-experiment");
+
+    // A new experiment name is a new, independent draw (at split 0.9 now).
+    std::fs::write(&config, experiment_config(0.9, "ab-2", "")).unwrap();
+    let fresh = arms(&config, &server, &db).await;
+    let moved = fresh.iter().zip(&first).filter(|(a, b)| a.1 != b.1).count();
+    assert!(moved > 0, "a new experiment draws anew");
+    let share_a = fresh.iter().filter(|(_, arm)| arm == "a").count() as f64 / CHANNELS as f64;
+    assert!(
+        share_a > 0.8,
+        "the new split applies to the new experiment: {share_a}"
+    );
+}

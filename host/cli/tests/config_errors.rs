@@ -1,0 +1,110 @@
+//! The config error corpus through the command line: `lnpolicy -c FILE --check` on every
+//! broken config prints exactly one error naming the file and line, and exits 1. The corpus
+//! is the parser's (host/policy/tests/fixtures/configs/errors) plus the mistakes only the
+//! loaded strategies reveal (host/cli/tests/fixtures/errors). Each fixture states its error
+//! on its first lines: `# expect: LINE: MESSAGE` (`{dir}` = the fixture's folder), and
+//! `# expect-file: PATH` when the error is in another file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ini"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn expected(path: &Path) -> String {
+    let dir = path.parent().unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut file = path.to_path_buf();
+    let mut message = None;
+    for line in text.lines().take_while(|l| l.starts_with('#')) {
+        if let Some(relative) = line.strip_prefix("# expect-file: ") {
+            file = dir.join(relative);
+        }
+        if let Some(m) = line.strip_prefix("# expect: ") {
+            message = Some(m.replace("{dir}", &dir.display().to_string()));
+        }
+    }
+    format!(
+        "error: {}:{}",
+        file.display(),
+        message.expect("an expect line")
+    )
+}
+
+#[test]
+fn every_broken_config_gives_one_located_error_and_exit_1() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let parser = root
+        .join("../policy/tests/fixtures/configs/errors")
+        .canonicalize()
+        .unwrap();
+    let strategies = root.join("tests/fixtures/errors").canonicalize().unwrap();
+    let corpus: Vec<PathBuf> = fixtures(&parser)
+        .into_iter()
+        .chain(fixtures(&strategies))
+        .collect();
+    assert!(corpus.len() >= 30, "{corpus:?}");
+    let empty = tempfile::tempdir().unwrap();
+    for path in corpus {
+        let output = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+            .arg("-c")
+            .arg(&path)
+            .arg("--check")
+            .arg("--strategies")
+            .arg(empty.path())
+            .env_remove("CONFIG_LOCATION")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stderr}",
+            path.display()
+        );
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("error: ") && !l.contains("error(s) in"))
+            .collect();
+        assert_eq!(errors, [expected(&path)], "{}: {stderr}", path.display());
+    }
+}
+
+#[test]
+fn the_generated_example_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("charge.config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+            .args(args)
+            .env_remove("CONFIG_LOCATION")
+            .output()
+            .unwrap()
+    };
+    let path = file.to_str().unwrap();
+    let written = run(&["generate-config", path]);
+    assert!(written.status.success(), "{written:?}");
+    let again = run(&["generate-config", path]);
+    assert_eq!(again.status.code(), Some(1), "never overwrites");
+    let checked = run(&[
+        "-c",
+        path,
+        "--check",
+        "--strategies",
+        dir.path().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(stdout.contains("OK (11 sections)"), "{stdout}");
+}
