@@ -1,6 +1,7 @@
 //! Node-facing costs on a 1,000-channel simulated LND node, over the real
-//! gRPC/TLS protocol: one full collect (from an empty store) and one full
-//! collect → decide → apply cycle. Prints node calls by method and wall time.
+//! gRPC/TLS protocol: one full collect (from an empty store), full
+//! collect → decide → apply cycles of one strategy, and of a charge-lnd config
+//! (apply, then an idle run). Prints node calls by method and wall time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use lnpolicy_collector::{CollectConfig, collect};
 use lnpolicy_core::{NodeKind, NullEventSink};
-use lnpolicy_engine::{CyclePlan, run_once};
+use lnpolicy_engine::{ConfiguredPlan, CyclePlan, run_configured, run_once};
 use lnpolicy_node::lnd::LndClient;
+use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
@@ -108,8 +110,62 @@ fn main() {
                 &calls,
             );
         }
+        charge_lnd_config(&client, &live, &registry).await;
         server.shutdown().await;
     });
+}
+
+/// A charge-lnd config on the same node: the first run changes every channel (one
+/// UpdateChannelPolicy each), the second finds nothing to do (reads only).
+async fn charge_lnd_config(client: &LndClient, live: &LiveSimulation, registry: &StrategyRegistry) {
+    for name in ["static", "proportional"] {
+        registry
+            .add_builtin(name, lnpolicy_builtins::get(name).unwrap())
+            .unwrap();
+    }
+    let config = Config::parse(
+        "bench.config",
+        "[DEFAULT]\nmin_fee_ppm_delta = 10\n\n[big]\nchan.min_capacity = 3_000_000\n\
+         strategy = static\nfee_ppm = 321\n\n[default]\nstrategy = proportional\n\
+         min_fee_ppm = 50\nmax_fee_ppm = 1_500\n",
+    )
+    .unwrap();
+    let guard = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
+    let db = tempfile::tempdir().unwrap();
+    let store = Store::open(&db.path().join("lnpolicy.db")).unwrap();
+    for run in 1..=2 {
+        let (before, _) = calls_since(live, 0);
+        let now = live.simulation().now_ns() / 1_000_000_000 + 100 + run;
+        let start = Instant::now();
+        let outcome = run_configured(
+            client,
+            &store,
+            registry,
+            ConfiguredPlan {
+                config: &config,
+                guard: &guard,
+                history: Arc::new(NoHistory),
+                dry_run: false,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let elapsed = start.elapsed();
+        let applied = outcome.applied.unwrap();
+        assert!(applied.failed.is_empty());
+        let calls = calls_since(live, before).1;
+        print_figures(
+            &format!(
+                "charge-lnd config (static + proportional), run {run}: {} applied, {} below delta, {} unchanged",
+                applied.applied.len(),
+                applied.below_delta,
+                applied.unchanged
+            ),
+            &[elapsed],
+            &calls,
+        );
+    }
 }
 
 fn print_figures(what: &str, times: &[Duration], calls: &BTreeMap<String, usize>) {

@@ -284,3 +284,81 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
         "the new split applies to the new experiment: {share_a}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_channel_explains_sections_strategy_output_and_guard() {
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
+        .await
+        .unwrap();
+    let config = dir.path().join("charge.config");
+    std::fs::write(&config, CONFIG).unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let (big, before) = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        let big = state
+            .channels
+            .iter()
+            .find(|c| c.capacity_sat >= 15_000_000)
+            .unwrap();
+        (short_channel_id(big.id), big.local_policy)
+    };
+    let mut cli = vec!["test-channel".to_owned(), big.clone()];
+    cli.extend(args(&config, &server, &db, &[]));
+    let output = tokio::task::spawn_blocking(move || run_cli(cli))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        format!("channel {big}"),
+        "[leave-private]".to_owned(),
+        "no: chan.private (line 6) does not hold".to_owned(),
+        "[big]".to_owned(),
+        "matches (final)".to_owned(),
+        "deciding section: [big]".to_owned(),
+        "strategy: static".to_owned(),
+        "strategy output:".to_owned(),
+        "guarded: 333 ppm + 1000 msat".to_owned(),
+        "action: update".to_owned(),
+    ] {
+        assert!(
+            stdout.contains(&expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    let now = state
+        .channels
+        .iter()
+        .find(|c| short_channel_id(c.id) == big)
+        .unwrap()
+        .local_policy;
+    assert_eq!(now, before, "test-channel sends nothing");
+
+    let unknown = vec![
+        "test-channel".to_owned(),
+        "1x2x3".to_owned(),
+        "-c".to_owned(),
+        config.display().to_string(),
+    ];
+    drop(state);
+    let mut unknown_args = unknown;
+    unknown_args.extend(args(&config, &server, &db, &[]).into_iter().skip(2));
+    let output = tokio::task::spawn_blocking(move || run_cli(unknown_args))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("channel 1x2x3 is not open on this node"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

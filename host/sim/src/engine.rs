@@ -25,7 +25,8 @@ use crate::market::demand::Demand;
 use crate::market::senders::{MIN_SUCCESS, SenderModels};
 use crate::rng::Rng;
 use crate::scenario::{
-    ChannelSpec, FUNDING_CONF_TARGET, MAX_ACCEPTED_HTLCS, Scenario, ScenarioError, parse_scid,
+    AmountSpec, ChannelSpec, FUNDING_CONF_TARGET, MAX_ACCEPTED_HTLCS, Scenario, ScenarioError,
+    parse_scid,
 };
 use crate::state::{GraphChannel, NodeState, PolicyRejection, fee_rate_at};
 
@@ -55,7 +56,7 @@ const FLOOR_SAT_PER_VB: f64 = 1.0;
 fn stuck_htlcs(
     spec: &ChannelSpec,
     rng: &mut Rng,
-    amount: crate::scenario::AmountSpec,
+    amount: AmountSpec,
     tip: u32,
     local: &mut u64,
     remote: &mut u64,

@@ -203,6 +203,13 @@ mod tests {
     }
 
     #[test]
+    fn the_lnd_page_shows_this_line() {
+        let page = include_str!("../../../../docs/lnd.md");
+        let line = bakemacaroon_command("~/.lnd/data/chain/bitcoin/mainnet/lnpolicy.macaroon");
+        assert!(page.contains(&line), "docs/lnd.md must show:\n{line}");
+    }
+
+    #[test]
     fn on_chain_reads_need_onchain_read_only() {
         let granted = [Permission::new("onchain", "read")];
         for method in [GET_TRANSACTIONS, ESTIMATE_FEE] {

@@ -5,7 +5,8 @@
 //! connection (compact or pretty-printed, several in a row), params by name
 //! or position, each answer `{"jsonrpc":"2.0","id":…,"result"|"error":…}`
 //! followed by `"\n\n"`. Served: `getinfo`, `listpeerchannels`,
-//! `listforwards`, `listchannels`, `listfunds`, `setchannel`; result shapes
+//! `listforwards`, `listchannels`, `listfunds`, `feerates`,
+//! `bkpr-listaccountevents`, `setchannel`; result shapes
 //! follow CLN's JSON schemas (the conformance tests validate them). Every
 //! request naming a method, served or not, is appended to `NodeState::calls`
 //! so tests can prove which methods a client used.
@@ -42,6 +43,12 @@ pub struct ClnServerConfig {
     /// `getinfo.lightning-dir`; defaults to the socket's directory.
     pub lightning_dir: Option<PathBuf>,
     pub faults: FaultConfig,
+    /// The bookkeeper plugin runs (CLN's default); `false` is `disable-plugin=bookkeeper`:
+    /// its `bkpr-*` commands are unknown.
+    pub bookkeeper: bool,
+    /// `bkpr-listaccountevents` takes `payment_id` (CLN >= v24.08); `false` refuses it as
+    /// an unknown parameter, as older releases do.
+    pub bkpr_payment_id: bool,
 }
 
 impl Default for ClnServerConfig {
@@ -50,6 +57,8 @@ impl Default for ClnServerConfig {
             network: "regtest".into(),
             lightning_dir: None,
             faults: FaultConfig::default(),
+            bookkeeper: true,
+            bkpr_payment_id: true,
         }
     }
 }
@@ -302,13 +311,22 @@ async fn handle(shared: &Shared, request: Value) -> Reply {
 }
 
 fn dispatch(shared: &Shared, method: &str, params: Option<&Value>) -> Result<Value, RpcError> {
-    let Some(spec) = methods::find(method) else {
+    let config = &shared.config;
+    let Some(spec) =
+        methods::find(method).filter(|_| config.bookkeeper || !method.starts_with("bkpr-"))
+    else {
         return Err(RpcError::new(
             METHOD_NOT_FOUND,
             format!("Unknown command '{method}'"),
         ));
     };
-    let params = Params::parse(spec.params, params)?;
+    // `account` alone: the parameters before v24.08 added `payment_id`.
+    let names = if method == "bkpr-listaccountevents" && !config.bkpr_payment_id {
+        &spec.params[..1]
+    } else {
+        spec.params
+    };
+    let params = Params::parse(names, params)?;
     let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
     let mut ledger = shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
     let mut ctx = methods::Ctx {

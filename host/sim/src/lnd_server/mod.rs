@@ -5,7 +5,8 @@
 //! `tls.cert` (and `tls.key`) and, in `data/chain/bitcoin/<network>/`,
 //! `admin.macaroon`, `readonly.macaroon`, and `lnpolicy.macaroon` (exactly
 //! the `uri:` permissions of the client's methods, what the documented
-//! `lncli bakemacaroon` line produces). Every call, admitted or not, is
+//! `lncli bakemacaroon` line produces). It serves `lnrpc.Lightning`,
+//! `routerrpc.Router` and `walletrpc.WalletKit`. Every call, admitted or not, is
 //! appended to `NodeState::calls` ("lnrpc.Lightning/GetInfo"); then the
 //! configured faults apply (latency, an injected UNAVAILABLE, or a dropped
 //! connection), then LND's macaroon check, then the method itself.

@@ -21,7 +21,7 @@ use super::schema::assert_request;
 struct Rig {
     _dir: tempfile::TempDir,
     state: Arc<Mutex<NodeState>>,
-    _server: lnpolicy_sim::cln_server::ClnServerHandle,
+    server: lnpolicy_sim::cln_server::ClnServerHandle,
     proxy: RecordingProxy,
     client: ClnClient,
 }
@@ -42,7 +42,7 @@ async fn rig(
     Rig {
         _dir: dir,
         state,
-        _server: server,
+        server,
         proxy,
         client,
     }
@@ -186,6 +186,47 @@ async fn fee_rates_and_funding_fees_round_trip() {
 }
 
 #[tokio::test]
+async fn an_older_cln_gets_one_unfiltered_bookkeeping_query() {
+    let expected = node_state();
+    let config = ClnServerConfig {
+        bkpr_payment_id: false,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(expected.clone(), config, |_| {}).await;
+    let mut fees = r.client.funding_fees().await.unwrap();
+    fees.sort_by_key(|f| f.fee_sat);
+    assert_eq!(
+        fees.iter().map(|f| f.fee_sat).collect::<Vec<_>>(),
+        [1_870, 2_310]
+    );
+    // The txid query was refused as an unknown parameter; then one without.
+    let sent = r.sent("bkpr-listaccountevents");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0]["payment_id"].is_string());
+    assert_eq!(sent[1], serde_json::json!({}));
+    r.assert_requests_conform();
+}
+
+#[tokio::test]
+async fn without_the_bookkeeper_funding_fees_say_so() {
+    let config = ClnServerConfig {
+        bookkeeper: false,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(node_state(), config, |_| {}).await;
+    match r.client.funding_fees().await {
+        Err(NodeError::Rejected { method, detail }) => {
+            assert_eq!(method, "bkpr-listaccountevents");
+            assert!(detail.contains("bookkeeper plugin"), "{detail}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // Everything else still works.
+    assert_eq!(r.client.fee_rate(6).await.unwrap(), Some(12.0));
+    assert_eq!(r.client.list_channels().await.unwrap().len(), 5);
+}
+
+#[tokio::test]
 async fn failing_new_reads_are_node_errors() {
     let mut faults = FaultConfig::default();
     for method in ["feerates", "bkpr-listaccountevents", "listchannels"] {
@@ -226,10 +267,10 @@ async fn failing_new_reads_are_node_errors() {
             ..MethodFaults::default()
         },
     );
-    r._server.set_faults(faults);
+    r.server.set_faults(faults);
     let err = r.client.fee_rate(6).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
-    r._server.set_faults(FaultConfig::default());
+    r.server.set_faults(FaultConfig::default());
     assert_eq!(r.client.fee_rate(6).await.unwrap(), Some(12.0));
 }
 
