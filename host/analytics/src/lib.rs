@@ -23,6 +23,12 @@ pub struct AnalyticsConfig {
     pub congestion_share: f64,
     /// Days without an outgoing forward after which an old channel is a ZOMBIE.
     pub zombie_after_days: u64,
+    /// What opening a channel costs when the node does not say (its funding transaction is
+    /// not in the wallet): charged to channels we opened.
+    pub estimated_open_cost_sat: u64,
+    /// ROI (earned − cost) / cost at or above which a channel is PROFITABLE, and below whose
+    /// negative a channel is UNDERWATER; in between it is BREAK_EVEN.
+    pub break_even_band: f64,
 }
 
 impl Default for AnalyticsConfig {
@@ -31,6 +37,8 @@ impl Default for AnalyticsConfig {
             flow_class_threshold: 0.5,
             congestion_share: 0.5,
             zombie_after_days: 30,
+            estimated_open_cost_sat: 2_000,
+            break_even_band: 0.1,
         }
     }
 }
@@ -87,6 +95,14 @@ pub fn channel_views(
             let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
             let last_fee_change = last_changes.get(&c.id).copied();
             let revenue_rate = revenue_rate(store, c.id, last_fee_change, &flow, now)?;
+            let costs = ChannelCosts {
+                open_sat: match (c.initiator, open_costs.get(&c.id)) {
+                    (false, _) => 0,
+                    (true, Some(&known)) => known,
+                    (true, None) => config.estimated_open_cost_sat,
+                },
+                earned_msat: store.fees_out(c.id, 0, now_ns)?,
+            };
             Ok(Channel {
                 node: node.kind,
                 id: c.id,
@@ -126,7 +142,7 @@ pub fn channel_views(
                 local_policy: c.local_policy,
                 peer_policy: c.peer_policy,
                 flow_class: flow_class(c, &flow, config),
-                profitability: profitability(&flow, age_blocks, config),
+                profitability: profitability(&flow, age_blocks, &costs, config),
                 flow,
                 revenue_rate_msat_per_hour: revenue_rate,
                 last_fee_change,
@@ -166,9 +182,35 @@ pub fn flow_class(
     }
 }
 
-/// Only ZOMBIE can be told without costs (opening and rebalancing costs come
-/// from the node's bookkeeping); everything else stays UNKNOWN until then.
-fn profitability(flow: &[FlowStats], age_blocks: u32, config: &AnalyticsConfig) -> Profitability {
+/// What a channel has cost and earned so far, as the store knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelCosts {
+    /// Opening cost (0 when the peer opened the channel). lnpolicy does not rebalance, so
+    /// there are no rebalancing costs to add yet.
+    pub open_sat: u64,
+    /// Fees earned on forwards out through the channel, over the stored history.
+    pub earned_msat: u64,
+}
+
+impl ChannelCosts {
+    /// (earned − cost) / cost; `None` when the channel cost nothing.
+    pub fn roi(&self) -> Option<f64> {
+        (self.open_sat > 0).then(|| {
+            let cost_msat = self.open_sat as f64 * 1000.0;
+            (self.earned_msat as f64 - cost_msat) / cost_msat
+        })
+    }
+}
+
+/// ZOMBIE: old and no outgoing forward for a month, whatever it earned before. Otherwise by
+/// ROI: PROFITABLE above the band, UNDERWATER below its negative, BREAK_EVEN within; a channel
+/// that cost nothing is PROFITABLE once it earns and UNKNOWN before.
+pub fn profitability(
+    flow: &[FlowStats],
+    age_blocks: u32,
+    costs: &ChannelCosts,
+    config: &AnalyticsConfig,
+) -> Profitability {
     let month_out = flow
         .iter()
         .find(|f| f.window == Window::Month)
@@ -176,9 +218,14 @@ fn profitability(flow: &[FlowStats], age_blocks: u32, config: &AnalyticsConfig) 
     // ~144 blocks a day.
     let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144;
     if month_out == 0 && old_enough {
-        Profitability::Zombie
-    } else {
-        Profitability::Unknown
+        return Profitability::Zombie;
+    }
+    match costs.roi() {
+        Some(roi) if roi >= config.break_even_band => Profitability::Profitable,
+        Some(roi) if roi <= -config.break_even_band => Profitability::Underwater,
+        Some(_) => Profitability::BreakEven,
+        None if costs.earned_msat > 0 => Profitability::Profitable,
+        None => Profitability::Unknown,
     }
 }
 

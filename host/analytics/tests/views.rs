@@ -124,3 +124,74 @@ fn windows_classes_and_failures_come_from_the_history() {
     assert_eq!(views[2].age_blocks, 200_000);
     assert!((src.revenue_rate_msat_per_hour - 1500.0 / 720.0).abs() < 1e-9);
 }
+
+#[test]
+fn profitability_weighs_what_was_earned_against_the_open_cost() {
+    use lnpolicy_store::CostSource;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let [paid_off, even, underwater, estimated, theirs] = [
+        810_000u64 << 40,
+        811_000 << 40,
+        812_000 << 40,
+        813_000 << 40,
+        814_000 << 40,
+    ];
+    // Fees out: 500 msat per forward. paid_off earned 4,000 sat on a 1,000 sat open.
+    let mut forwards = Vec::new();
+    let mut index = 0;
+    let mut add = |out: u64, count: u64| {
+        for _ in 0..count {
+            index += 1;
+            forwards.push(Forward {
+                fee_msat: 1_000_000,
+                ..forward(index, theirs, out, 10_000, 2)
+            });
+        }
+    };
+    add(paid_off, 4); // 4,000 sat earned, cost 1,000 → ROI 3
+    add(even, 1); //     1,000 sat earned, cost 1,000 → ROI 0
+    add(underwater, 1); // 1,000 sat earned, cost 5,000 → ROI −0.8
+    add(estimated, 1); // 1,000 sat earned, no node figure: the 2,000 sat estimate → ROI −0.5
+    index += 1;
+    forwards.push(forward(index, paid_off, theirs, 10_000, 2)); // the peer's channel earns 500 msat
+    store.add_forwards(&forwards, index).unwrap();
+    store
+        .record_open_costs(
+            &[
+                (paid_off, 1_000, CostSource::Node),
+                (even, 1_000, CostSource::Node),
+                (underwater, 5_000, CostSource::Node),
+                (theirs, 9_000, CostSource::Node),
+            ],
+            NOW,
+        )
+        .unwrap();
+    let mut channels: Vec<NodeChannel> = [paid_off, even, underwater, estimated, theirs]
+        .into_iter()
+        .map(|id| channel(id, 1_000_000))
+        .collect();
+    channels[4].initiator = false;
+    let views =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
+    let classes: Vec<Profitability> = views.iter().map(|v| v.profitability).collect();
+    assert_eq!(
+        classes,
+        [
+            Profitability::Profitable,
+            Profitability::BreakEven,
+            Profitability::Underwater,
+            Profitability::Underwater,
+            Profitability::Profitable,
+        ]
+    );
+    assert_eq!(views[0].open_cost_sat, Some(1_000));
+    assert_eq!(
+        views[3].open_cost_sat, None,
+        "the estimate is not shown as the node's figure"
+    );
+    assert_eq!(
+        views[4].open_cost_sat, None,
+        "the peer paid for its channel: a cost recorded for it is not charged"
+    );
+}

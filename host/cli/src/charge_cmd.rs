@@ -45,7 +45,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tlscert", "macaroon"])]
     pub cln_rpc: Option<PathBuf>,
     /// lnpolicy's database: decisions, update intents, history, experiment arms.
-    #[arg(long, env = "LNPOLICY_DB", default_value = "~/.lnpolicy/lnpolicy.db")]
+    #[arg(long, env = "LNPOLICY_DB", default_value = DEFAULT_DB)]
     pub db: String,
     /// Folder of strategy `.wasm` files; a file named like a built-in replaces it.
     #[arg(
@@ -56,7 +56,10 @@ pub struct NodeArgs {
     pub strategies: String,
 }
 
-fn expand_home(path: &str) -> PathBuf {
+/// `--db` when not given; `lnpolicy daemon --sim` keeps simulated history out of it.
+pub(crate) const DEFAULT_DB: &str = "~/.lnpolicy/lnpolicy.db";
+
+pub(crate) fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(path),
@@ -81,7 +84,7 @@ impl NodeArgs {
         LndConfig::new(self.grpc.clone(), tls, macaroon)
     }
 
-    async fn connect(&self) -> Result<Box<dyn NodeClient>> {
+    pub(crate) async fn connect(&self) -> Result<Box<dyn NodeClient>> {
         if let Some(socket) = &self.cln_rpc {
             let client = ClnClient::connect(ClnConfig::new(socket))
                 .await
@@ -196,6 +199,67 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
     })
 }
 
+/// `lnpolicy rollback -c FILE [--execute]`: the changes whose revenue fell past their
+/// section's `rollback_threshold`; `--execute` restores the previous policies.
+pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode> {
+    let registry = load_registry(&node.strategies)?;
+    let config = load_config(path, &registry, node.kind())?;
+    let outcome = cycle(&registry, &config, node, true)?;
+    if outcome.rollbacks.is_empty() {
+        println!("no rollback candidates");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<16} {:>12} {:>14} {:>14} {:>10} {:>10}",
+        "CHANNEL", "CHANGED AT", "BEFORE msat/h", "AFTER msat/h", "NOW ppm", "RESTORE"
+    );
+    for c in &outcome.rollbacks {
+        println!(
+            "{:<16} {:>12} {:>14.0} {:>14.0} {:>10} {:>10}",
+            short_channel_id(c.channel_id),
+            c.changed_at,
+            c.rate_before_msat_per_hour,
+            c.rate_after_msat_per_hour,
+            c.current.fee_ppm,
+            c.restore.fee_ppm
+        );
+    }
+    if !execute {
+        println!(
+            "{} candidate(s); run with --execute to restore them",
+            outcome.rollbacks.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = tokio::runtime::Runtime::new()?.block_on(async {
+        let client = node.connect().await?;
+        let store = Store::open(&expand_home(&node.db))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        anyhow::Ok(
+            lnpolicy_policy::rollback::execute(
+                client.as_ref(),
+                &store,
+                &outcome.rollbacks,
+                &outcome.channels,
+                now,
+            )
+            .await?,
+        )
+    })?;
+    println!(
+        "{} rolled back, {} failed",
+        report.applied.len(),
+        report.failed.len()
+    );
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// `lnpolicy test-channel CHAN_ID`: a dry run, explained for one channel.
 pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) -> Result<ExitCode> {
     let wanted = parse_channel_id(channel)?;
@@ -277,6 +341,7 @@ fn explain_plan(channel: &NodeChannel, plan: &ChannelPlan) {
     match &plan.outcome {
         PlanOutcome::NoPolicy => println!("result: no section applies; left unchanged"),
         PlanOutcome::Failed(error) => println!("result: left unchanged: {error}"),
+        PlanOutcome::Held(reason) => println!("result: held: {reason}"),
         PlanOutcome::Decided { raw, guarded, .. } => {
             println!("strategy output: {:?}", raw.change);
             println!("reason: {}", raw.reason);
@@ -372,6 +437,7 @@ fn action(channel: &NodeChannel, plan: &ChannelPlan, applied: bool) -> String {
     match &plan.outcome {
         PlanOutcome::NoPolicy => "no policy".into(),
         PlanOutcome::Failed(error) => format!("error: {error}"),
+        PlanOutcome::Held(reason) => format!("held: {reason}"),
         PlanOutcome::Decided { guarded, .. } => match guarded.policy {
             None => "unchanged".into(),
             Some(policy) if policy == channel.local_policy => "unchanged".into(),
@@ -435,6 +501,20 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) {
                 println!("    guard: {clamp:?}");
             }
         }
+    }
+    if let Some(report) = &outcome.rolled_back {
+        for candidate in &outcome.rollbacks {
+            println!(
+                "{}: {}",
+                short_channel_id(candidate.channel_id),
+                candidate.reason()
+            );
+        }
+        println!(
+            "{} change(s) rolled back, {} failed",
+            report.applied.len(),
+            report.failed.len()
+        );
     }
     let updates = outcome.updates();
     let worth = updates.iter().filter(|u| u.is_worth_sending()).count();

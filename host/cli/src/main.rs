@@ -1,8 +1,11 @@
 //! The `lnpolicy` command line: the only place that turns typed errors into
 //! `anyhow` reports and exit codes.
 
+mod backtest_cmd;
 mod charge_cmd;
+mod daemon_cmd;
 mod generate_config;
+mod report_cmd;
 mod sim_cmd;
 mod strategy_cmd;
 
@@ -57,6 +60,28 @@ enum Command {
         #[command(flatten)]
         node: charge_cmd::NodeArgs,
     },
+    /// Run a policy on the simulator in virtual time and compare it with the hindsight-best
+    /// static fee per channel.
+    Backtest(backtest_cmd::BacktestArgs),
+    /// Run the config on a schedule until stopped: collect and decide on their own
+    /// intervals, reload strategies and config while running, serve metrics.
+    Daemon(daemon_cmd::DaemonArgs),
+    /// List the changes whose revenue fell past their section's rollback_threshold;
+    /// --execute restores the previous policies.
+    Rollback {
+        #[arg(short = 'c', long = "config", env = "CONFIG_LOCATION")]
+        config: PathBuf,
+        /// Restore them (otherwise only list).
+        #[arg(long)]
+        execute: bool,
+        #[command(flatten)]
+        node: charge_cmd::NodeArgs,
+    },
+    /// Compare an A/B experiment's arms (--experiment NAME), or show what each strategy did
+    /// to each channel and what the channels earned; read-only.
+    Report(report_cmd::ReportArgs),
+    /// Each strategy's latest cycle, pending updates, quarantined strategies, experiments.
+    Status(report_cmd::StatusArgs),
     /// Write a commented example config covering every feature.
     GenerateConfig {
         /// Where to write it (refuses to overwrite).
@@ -71,13 +96,16 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The daemon sets up its own logging (info by default, --log-format).
+    if !matches!(cli.command, Some(Command::Daemon(_))) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let result = match (cli.command, cli.config) {
         (Some(Command::Strategy(command)), _) => strategy_cmd::run(command),
         (Some(Command::Sim(command)), _) => sim_cmd::run(command),
@@ -89,7 +117,19 @@ fn main() -> ExitCode {
             }),
             _,
         ) => charge_cmd::test_channel(&config, &node, &chan_id, cli.verbose),
+        (Some(Command::Daemon(args)), _) => daemon_cmd::run(args, cli.verbose),
         (Some(Command::GenerateConfig { file }), _) => generate_config::write(&file),
+        (
+            Some(Command::Rollback {
+                config,
+                execute,
+                node,
+            }),
+            _,
+        ) => charge_cmd::rollback(&config, &node, execute),
+        (Some(Command::Backtest(args)), _) => backtest_cmd::run(args),
+        (Some(Command::Report(args)), _) => report_cmd::report(args),
+        (Some(Command::Status(args)), _) => report_cmd::status(args),
         (None, Some(config)) if cli.check => charge_cmd::check(&config, &cli.node),
         (None, Some(config)) => charge_cmd::run(&config, &cli.node, cli.dry_run, cli.verbose),
         (None, None) => Err(anyhow::anyhow!(

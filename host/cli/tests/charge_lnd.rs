@@ -333,25 +333,20 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
-    let state = live.shared();
-    let state = state.lock().unwrap();
-    let now = state
-        .channels
-        .iter()
-        .find(|c| short_channel_id(c.id) == big)
-        .unwrap()
-        .local_policy;
+    let now = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .find(|c| short_channel_id(c.id) == big)
+            .unwrap()
+            .local_policy
+    };
     assert_eq!(now, before, "test-channel sends nothing");
 
-    let unknown = vec![
-        "test-channel".to_owned(),
-        "1x2x3".to_owned(),
-        "-c".to_owned(),
-        config.display().to_string(),
-    ];
-    drop(state);
-    let mut unknown_args = unknown;
-    unknown_args.extend(args(&config, &server, &db, &[]).into_iter().skip(2));
+    let mut unknown_args = vec!["test-channel".to_owned(), "1x2x3".to_owned()];
+    unknown_args.extend(args(&config, &server, &db, &[]));
     let output = tokio::task::spawn_blocking(move || run_cli(unknown_args))
         .await
         .unwrap();

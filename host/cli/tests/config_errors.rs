@@ -2,8 +2,9 @@
 //! broken config prints exactly one error naming the file and line, and exits 1. The corpus
 //! is the parser's (host/policy/tests/fixtures/configs/errors) plus the mistakes only the
 //! loaded strategies reveal (host/cli/tests/fixtures/errors). Each fixture states its error
-//! on its first lines: `# expect: LINE: MESSAGE` (`{dir}` = the fixture's folder), and
-//! `# expect-file: PATH` when the error is in another file.
+//! on its first lines: `# expect: LINE: MESSAGE` (`{dir}` = the fixture's folder,
+//! `{builtins}` = the built-in strategies' names), and `# expect-file: PATH` when the error
+//! is in another file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +29,11 @@ fn expected(path: &Path) -> String {
             file = dir.join(relative);
         }
         if let Some(m) = line.strip_prefix("# expect: ") {
-            message = Some(m.replace("{dir}", &dir.display().to_string()));
+            let builtins = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
+            message = Some(
+                m.replace("{dir}", &dir.display().to_string())
+                    .replace("{builtins}", &builtins),
+            );
         }
     }
     format!(

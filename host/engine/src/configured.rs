@@ -18,6 +18,7 @@ use lnpolicy_policy::config::{
 };
 use lnpolicy_policy::configured::{self, ChannelPlan, ConfiguredChannel, PlanOutcome};
 use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_policy::rollback::{self, Candidate, RollbackRule};
 use lnpolicy_runtime::{HistorySource, StrategyRegistry};
 use lnpolicy_store::{CostSource, Store};
 
@@ -44,6 +45,10 @@ pub struct ConfiguredOutcome {
     pub plans: Vec<ChannelPlan>,
     /// `None` on a dry run.
     pub applied: Option<ApplyReport>,
+    /// Changes that qualified for rollback this cycle (restored unless a dry run).
+    pub rollbacks: Vec<Candidate>,
+    /// What restoring them did; `None` on a dry run.
+    pub rolled_back: Option<ApplyReport>,
     /// Node calls made besides the collector's and the updates.
     pub extra_node_calls: u32,
 }
@@ -103,7 +108,39 @@ pub async fn run_configured(
         .map(|((view, node), input)| ConfiguredChannel { view, node, input })
         .collect();
 
-    let prepared = configured::prepare(plan.config, registry, store, &configured, plan.guard, now)?;
+    let rules: BTreeMap<ChannelId, RollbackRule> = channels
+        .iter()
+        .zip(&inputs)
+        .filter_map(|(channel, input)| {
+            let selection = plan.config.select(input).ok()??;
+            Some((
+                channel.id,
+                RollbackRule::from_keys(&selection.settings.rollback)?,
+            ))
+        })
+        .collect();
+    let rollbacks = rollback::candidates(store, &channels, &rules, now)?;
+    let rolled_back = if plan.dry_run || rollbacks.is_empty() {
+        None
+    } else {
+        Some(rollback::execute(node, store, &rollbacks, &channels, now).await?)
+    };
+    let mut held: BTreeMap<ChannelId, String> = rollback::held(store, &rules, now)?
+        .into_iter()
+        .map(|(id, until)| (id, format!("rolled back; the strategy resumes at {until}")))
+        .collect();
+    for candidate in &rollbacks {
+        held.insert(candidate.channel_id, candidate.reason());
+    }
+    let prepared = configured::prepare(
+        plan.config,
+        registry,
+        store,
+        &configured,
+        plan.guard,
+        &held,
+        now,
+    )?;
     for target in prepared.conf_targets() {
         if let std::collections::btree_map::Entry::Vacant(entry) = fee_rates.entry(target) {
             entry.insert(node.fee_rate(target).await?);
@@ -136,6 +173,8 @@ pub async fn run_configured(
         inputs,
         plans,
         applied,
+        rollbacks,
+        rolled_back,
         extra_node_calls,
     })
 }

@@ -181,7 +181,7 @@ pub async fn reconcile_pending(
 
 /// The fees decide whether an update landed: every node reports them,
 /// while cltv and HTLC limits are not settable per channel everywhere (CLN).
-fn same_fees(node: &FeePolicy, desired: &FeePolicy) -> bool {
+pub(crate) fn same_fees(node: &FeePolicy, desired: &FeePolicy) -> bool {
     (
         node.base_fee_msat,
         node.fee_ppm,

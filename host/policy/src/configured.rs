@@ -38,6 +38,8 @@ pub enum PlanOutcome {
     NoPolicy,
     /// The channel's section, strategy or parameters could not be used; left alone.
     Failed(String),
+    /// Not decided this cycle: rolled back recently (see [`crate::rollback`]).
+    Held(String),
     /// The guest decided; `guarded.policy` is what the node should have.
     Decided {
         decision_id: i64,
@@ -98,6 +100,7 @@ pub fn prepare(
     store: &Store,
     channels: &[ConfiguredChannel<'_>],
     base_guard: &GuardConfig,
+    held: &BTreeMap<ChannelId, String>,
     now: u64,
 ) -> Result<Prepared, CycleError> {
     let mut plans = Vec::with_capacity(channels.len());
@@ -135,6 +138,10 @@ pub fn prepare(
             continue;
         };
         let plan = &mut plans[index];
+        if let Some(reason) = held.get(&plan.channel_id) {
+            plan.outcome = PlanOutcome::Held(reason.clone());
+            continue;
+        }
         let strategy_name = match &plan.experiment {
             Some((_, arm)) => selection.arm_strategy(*arm).unwrap_or_default().to_owned(),
             None => selection.strategy().to_owned(),

@@ -16,3 +16,4 @@ pub mod experiment;
 pub mod guard;
 pub mod overlay;
 pub mod params;
+pub mod rollback;

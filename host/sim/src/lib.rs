@@ -6,6 +6,7 @@ pub mod cln_server;
 pub mod engine;
 pub mod fee_distribution;
 mod ids;
+pub mod in_process;
 pub mod live;
 pub mod lnd_server;
 pub mod market;
@@ -14,5 +15,6 @@ pub mod scenario;
 pub mod state;
 
 pub use engine::{ChannelTotals, MarketTotals, Simulation};
+pub use in_process::InProcessNode;
 pub use live::LiveSimulation;
 pub use scenario::{Scenario, ScenarioError};

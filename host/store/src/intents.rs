@@ -235,3 +235,60 @@ impl Store {
             .map_err(self.sql("reading the last policy changes"))
     }
 }
+
+/// The last policy change lnpolicy applied to a channel, with what it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedChange {
+    pub intent_id: i64,
+    pub channel_id: ChannelId,
+    /// Unix seconds the node confirmed it.
+    pub at: u64,
+    pub previous: FeePolicy,
+    pub applied: FeePolicy,
+    /// The strategy of the decision behind it (`None` for updates without a decision).
+    pub strategy: Option<String>,
+}
+
+impl Store {
+    /// Every channel's last applied change: what rollback weighs and may undo.
+    pub fn last_applied_changes(&self) -> Result<Vec<AppliedChange>, StoreError> {
+        let rows: Vec<(i64, i64, Option<i64>, String, String, Option<String>)> = self
+            .lock()
+            .prepare_cached(
+                "SELECT i.id, i.channel_id, i.resolved_at, i.previous_json, i.policy_json,
+                        d.strategy
+                 FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
+                 WHERE i.id IN (SELECT MAX(id) FROM update_intents
+                                WHERE status = 'applied' GROUP BY channel_id)
+                 ORDER BY i.channel_id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("reading the last applied changes"))?;
+        rows.into_iter()
+            .map(|(id, channel, at, previous, applied, strategy)| {
+                Ok(AppliedChange {
+                    intent_id: id,
+                    channel_id: channel_id_from_sql(channel),
+                    at: at.map_or(0, time_from_sql),
+                    previous: self
+                        .decode_json(|| format!("previous policy of intent {id}"), &previous)?,
+                    applied: self
+                        .decode_json(|| format!("desired policy of intent {id}"), &applied)?,
+                    strategy,
+                })
+            })
+            .collect()
+    }
+}

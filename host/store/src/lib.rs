@@ -16,6 +16,7 @@ mod experiments;
 mod history;
 mod intents;
 mod migrations;
+pub mod reports;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -33,7 +34,7 @@ pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;
 pub use history::{FlowTotals, Stream};
-pub use intents::{Intent, IntentOutcome, IntentStatus};
+pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus};
 
 /// Long enough to ride out another process's write (the CLI inspecting the
 /// daemon's database), short enough that a stuck lock surfaces as an error.

@@ -38,10 +38,12 @@ pub use matchers::{
 };
 pub use properties::{
     EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, Origin, PROPERTY_KEYS, Properties,
-    Settings,
+    ROLLBACK_KEYS, RollbackKeys, Settings,
 };
 pub use sections::{EXPERIMENT, FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
 pub use select::{ResolvedParams, SectionRef, Selection};
+/// charge-lnd's period syntax, also used for the daemon's intervals.
+pub use values::parse_duration;
 
 use sections::Ctx;
 

@@ -43,6 +43,57 @@ pub struct Properties {
     pub inbound_level_ppm: Option<u32>,
 }
 
+/// Automatic rollback: after a change, when the channel's revenue rate over the next
+/// `rollback_window` falls by more than `rollback_threshold` against the same window before
+/// the change, the previous policy is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RollbackKeys {
+    /// `enable_auto_rollback`.
+    pub enabled: Option<bool>,
+    /// `rollback_threshold`: the drop, as a fraction of the rate before (default 0.25).
+    pub threshold: Option<f64>,
+    /// `rollback_window` (default 24 h).
+    pub window_secs: Option<u64>,
+}
+
+/// lnpolicy's rollback keys (not charge-lnd's).
+pub const ROLLBACK_KEYS: &[&str] = &[
+    "enable_auto_rollback",
+    "rollback_threshold",
+    "rollback_window",
+];
+
+/// Parses a rollback key; `Ok(false)` when `key` is not one.
+pub(crate) fn parse_rollback(
+    key: &str,
+    text: &str,
+    rollback: &mut RollbackKeys,
+) -> Result<bool, ErrorKind> {
+    match key {
+        "enable_auto_rollback" => {
+            rollback.enabled = Some(
+                values::parse_bool(text)
+                    .ok_or_else(|| ErrorKind::invalid("true or false", text))?,
+            );
+        }
+        "rollback_threshold" => {
+            rollback.threshold = Some(
+                values::parse_float(text)
+                    .filter(|v| *v > 0.0 && *v <= 1.0)
+                    .ok_or_else(|| ErrorKind::invalid("a fraction above 0, at most 1", text))?,
+            );
+        }
+        "rollback_window" => {
+            rollback.window_secs = Some(
+                values::parse_duration(text)
+                    .ok_or_else(|| ErrorKind::invalid(values::DURATION, text))?,
+            );
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// How a `strategy = experiment` section splits its channels between two strategies.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentKeys {
@@ -212,6 +263,7 @@ pub struct Settings {
     pub properties: Properties,
     pub guard: GuardOverrides,
     pub experiment: ExperimentKeys,
+    pub rollback: RollbackKeys,
     /// Every other key without a namespace, and the arms' `experiment.a.*`/`experiment.b.*`
     /// keys under their full names, as text (interpolated): the strategy's
     /// parameters, checked against its schema once the strategy is known
@@ -251,6 +303,7 @@ impl Settings {
             }
         }
         overlay!(self.experiment, other.experiment; split);
+        overlay!(self.rollback, other.rollback; enabled, threshold, window_secs);
         overlay!(self.guard, other.guard;
             min_fee_ppm, max_fee_ppm, min_base_fee_msat, max_base_fee_msat, min_inbound_fee_ppm,
             max_inbound_fee_ppm, min_inbound_base_fee_msat, max_inbound_base_fee_msat,

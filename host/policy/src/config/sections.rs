@@ -316,6 +316,7 @@ fn plain_key(
             }
             settings.config_file = Some(ctx.resolve_path(Path::new(path), line, key));
         }
+        _ if properties::parse_rollback(key, value, &mut settings.rollback)? => {}
         _ => {
             if !properties::parse_property(key, value, &mut settings.properties)? {
                 if CHARGE_LND_BOOL_PARAMS.contains(&key) && values::parse_bool(value) == Some(false)

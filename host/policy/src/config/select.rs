@@ -156,7 +156,7 @@ impl Selection {
             let origin = self.settings.origins.get(key);
             let own = origin
                 .is_none_or(|o| o.section == self.section.name && o.file == self.section.file);
-            if !own && !specs.iter().any(|spec| &spec.name == name) {
+            if !own && !specs.iter().any(|spec| spec.name == name) {
                 let (file, line) = origin.map_or((&self.section.file, self.section.line), |o| {
                     (&o.file, o.line)
                 });

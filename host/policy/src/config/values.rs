@@ -57,7 +57,7 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 
 /// charge-lnd's activity period: whole seconds, or a whole number followed by `s`, `m`, `h` or
 /// `d`. Zero or negative periods are refused (they would count nothing).
-pub(crate) fn parse_duration(text: &str) -> Option<u64> {
+pub fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     if let Some(seconds) = parse_int(text) {
         return u64::try_from(seconds).ok().filter(|s| *s > 0);

@@ -1,0 +1,321 @@
+//! Backtests: a policy config run on the simulator in virtual time, through the same engine
+//! the daemon uses (collect, decide in the sandbox, guard, apply), and measured against the
+//! hindsight-best static fee of each channel on the same seeded market.
+//!
+//! The reference is found by grid search: the seeded run is replayed once per fee level of
+//! the grid with every channel held at that level, and each channel's best level is the one
+//! that earned it most. Channels interact (a payment enters through one and leaves through
+//! another), so this per-channel maximum over uniform runs is an approximation of the best
+//! static assignment, and the one SIMULATOR.md asks for.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lnpolicy_core::ChannelId;
+use lnpolicy_engine::{ConfiguredPlan, EngineError, run_configured};
+use lnpolicy_policy::config::Config;
+use lnpolicy_policy::configured::PlanOutcome;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{NoHistory, StrategyRegistry};
+use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, ScenarioError, Simulation};
+use lnpolicy_store::{Store, StoreError};
+use serde::Serialize;
+
+/// Fee levels of the hindsight grid, ppm: dense where most public fees are.
+pub const DEFAULT_GRID_PPM: &[u32] = &[
+    0, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300, 1700, 2200, 3000,
+];
+
+/// What to run.
+pub struct Spec<'a> {
+    pub scenario: &'a Scenario,
+    pub config: &'a Config,
+    pub days: u64,
+    /// One run per seed (each replaces the scenario's own seed).
+    pub seeds: Vec<u64>,
+    /// How often the policy decides, virtual seconds.
+    pub cycle_secs: u64,
+    pub grid_ppm: Vec<u32>,
+}
+
+/// Where a long run is, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub seed_index: usize,
+    pub seeds: usize,
+    /// Finished steps of this seed: policy cycles, then one per grid level.
+    pub done: u64,
+    pub steps: u64,
+}
+
+/// What one group of channels (a strategy, or one arm of an experiment) did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GroupResult {
+    /// The strategy, with the experiment and arm for experiment sections; `none` for
+    /// channels no section applied to.
+    pub label: String,
+    pub channels: usize,
+    pub revenue_msat: u64,
+    pub volume_msat: u64,
+    pub forwards: u64,
+    /// Forwards out through these channels that failed at our node.
+    pub failures: u64,
+    /// What the same channels earned at their hindsight-best static fee.
+    pub best_static_revenue_msat: u64,
+}
+
+impl GroupResult {
+    /// Settled forwards over settled plus failed ones.
+    pub fn success_rate(&self) -> Option<f64> {
+        let tried = self.forwards + self.failures;
+        (tried > 0).then(|| self.forwards as f64 / tried as f64)
+    }
+
+    /// Revenue as a percentage of the hindsight-best static revenue.
+    pub fn percent_of_best_static(&self) -> Option<f64> {
+        (self.best_static_revenue_msat > 0)
+            .then(|| 100.0 * self.revenue_msat as f64 / self.best_static_revenue_msat as f64)
+    }
+
+    fn add(&mut self, other: &GroupResult) {
+        self.channels += other.channels;
+        self.revenue_msat += other.revenue_msat;
+        self.volume_msat += other.volume_msat;
+        self.forwards += other.forwards;
+        self.failures += other.failures;
+        self.best_static_revenue_msat += other.best_static_revenue_msat;
+    }
+}
+
+/// One seed's run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub groups: Vec<GroupResult>,
+    /// The whole node.
+    pub total: GroupResult,
+    /// The best static fee found per channel, ppm.
+    pub best_static_ppm: BTreeMap<ChannelId, u32>,
+}
+
+/// Every seed, and the groups summed over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub days: u64,
+    pub cycle_secs: u64,
+    pub seeds: Vec<SeedResult>,
+    pub groups: Vec<GroupResult>,
+    pub total: GroupResult,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error("scenario: {0}")]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("temporary database: {0}")]
+    TempDir(std::io::Error),
+    #[error("nothing to run: {0}")]
+    Empty(&'static str),
+}
+
+/// Runs `spec` for every seed; `progress` is called after every step.
+pub async fn run(
+    spec: &Spec<'_>,
+    registry: &StrategyRegistry,
+    progress: &dyn Fn(Progress),
+) -> Result<Report, BacktestError> {
+    if spec.seeds.is_empty() || spec.days == 0 || spec.cycle_secs == 0 {
+        return Err(BacktestError::Empty(
+            "give at least one seed, one day and a cycle length",
+        ));
+    }
+    if spec.grid_ppm.is_empty() {
+        return Err(BacktestError::Empty("the hindsight grid has no fee levels"));
+    }
+    let mut seeds = Vec::with_capacity(spec.seeds.len());
+    for (seed_index, &seed) in spec.seeds.iter().enumerate() {
+        let mut scenario = spec.scenario.clone();
+        scenario.seed = seed;
+        let report = |done, steps| {
+            progress(Progress {
+                seed_index,
+                seeds: spec.seeds.len(),
+                done,
+                steps,
+            })
+        };
+        seeds.push(run_seed(spec, &scenario, registry, &report).await?);
+    }
+    let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
+    let mut total = GroupResult {
+        label: "all channels".into(),
+        ..GroupResult::default()
+    };
+    for seed in &seeds {
+        for group in &seed.groups {
+            groups
+                .entry(group.label.clone())
+                .or_insert_with(|| GroupResult {
+                    label: group.label.clone(),
+                    ..GroupResult::default()
+                })
+                .add(group);
+        }
+        total.add(&seed.total);
+    }
+    Ok(Report {
+        scenario: spec.scenario.name.clone(),
+        days: spec.days,
+        cycle_secs: spec.cycle_secs,
+        seeds,
+        groups: groups.into_values().collect(),
+        total,
+    })
+}
+
+async fn run_seed(
+    spec: &Spec<'_>,
+    scenario: &Scenario,
+    registry: &StrategyRegistry,
+    progress: &dyn Fn(u64, u64),
+) -> Result<SeedResult, BacktestError> {
+    let cycles = (spec.days * 86_400).div_ceil(spec.cycle_secs);
+    let steps = cycles + spec.grid_ppm.len() as u64;
+    let labels = run_policy(spec, scenario, registry, cycles, &|done| {
+        progress(done, steps)
+    })
+    .await?;
+    let (policy_totals, labels) = labels;
+
+    let mut best: BTreeMap<ChannelId, (u32, u64)> = BTreeMap::new();
+    for (i, &level) in spec.grid_ppm.iter().enumerate() {
+        let mut sim = Simulation::try_new(scenario.clone())?;
+        let ids: Vec<ChannelId> = sim.state().channels.iter().map(|c| c.id).collect();
+        for id in ids {
+            if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
+                let policy = lnpolicy_core::FeePolicy {
+                    fee_ppm: level,
+                    inbound_fee_ppm: 0,
+                    inbound_base_fee_msat: 0,
+                    ..current
+                };
+                if let Err(error) = sim.set_policy(id, policy) {
+                    tracing::warn!(channel = id, level, %error, "grid level refused");
+                }
+            }
+        }
+        sim.advance(spec.days * 86_400);
+        for totals in sim.totals() {
+            let entry = best.entry(totals.id).or_insert((level, 0));
+            if totals.revenue_msat > entry.1 {
+                *entry = (level, totals.revenue_msat);
+            }
+        }
+        progress(cycles + i as u64 + 1, steps);
+    }
+
+    let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
+    let mut total = GroupResult {
+        label: "all channels".into(),
+        ..GroupResult::default()
+    };
+    for totals in &policy_totals {
+        let label = labels
+            .get(&totals.id)
+            .cloned()
+            .unwrap_or_else(|| "none".into());
+        let channel = GroupResult {
+            label: label.clone(),
+            channels: 1,
+            revenue_msat: totals.revenue_msat,
+            volume_msat: totals.volume_out_msat,
+            forwards: totals.forwards_out,
+            failures: totals.failures,
+            best_static_revenue_msat: best.get(&totals.id).map_or(0, |b| b.1),
+        };
+        groups
+            .entry(label.clone())
+            .or_insert_with(|| GroupResult {
+                label,
+                ..GroupResult::default()
+            })
+            .add(&channel);
+        total.add(&channel);
+    }
+    Ok(SeedResult {
+        seed: scenario.seed,
+        groups: groups.into_values().collect(),
+        total,
+        best_static_ppm: best.into_iter().map(|(id, (ppm, _))| (id, ppm)).collect(),
+    })
+}
+
+type PolicyRun = (
+    Vec<lnpolicy_sim::ChannelTotals>,
+    BTreeMap<ChannelId, String>,
+);
+
+/// The config's run: one engine cycle every `cycle_secs` through the in-process node.
+/// Each channel is labelled by the strategy that decided it most often.
+async fn run_policy(
+    spec: &Spec<'_>,
+    scenario: &Scenario,
+    registry: &StrategyRegistry,
+    cycles: u64,
+    progress: &dyn Fn(u64),
+) -> Result<PolicyRun, BacktestError> {
+    let mut live = LiveSimulation::new(Simulation::try_new(scenario.clone())?);
+    let node = InProcessNode::new(live.shared());
+    let dir = tempfile::tempdir().map_err(BacktestError::TempDir)?;
+    let store = Store::open(&dir.path().join("backtest.db"))?;
+    let guard = GuardConfig::charge_lnd_compatible(scenario.node.kind);
+    let mut counts: BTreeMap<ChannelId, BTreeMap<String, u64>> = BTreeMap::new();
+    for cycle in 0..cycles {
+        let now = live.simulation().now_ns() / 1_000_000_000;
+        let outcome = run_configured(
+            &node,
+            &store,
+            registry,
+            ConfiguredPlan {
+                config: spec.config,
+                guard: &guard,
+                history: Arc::new(NoHistory),
+                dry_run: false,
+            },
+            now,
+        )
+        .await?;
+        for plan in &outcome.plans {
+            let label = match (&plan.outcome, &plan.strategy, &plan.experiment) {
+                (PlanOutcome::NoPolicy, _, _) | (_, None, _) => "none".to_owned(),
+                (_, Some(strategy), None) => strategy.clone(),
+                (_, Some(strategy), Some((name, arm))) => {
+                    format!("{strategy} ({name} arm {})", arm.as_str())
+                }
+            };
+            *counts
+                .entry(plan.channel_id)
+                .or_default()
+                .entry(label)
+                .or_default() += 1;
+        }
+        let step = spec
+            .cycle_secs
+            .min(spec.days * 86_400 - cycle * spec.cycle_secs);
+        live.advance(step);
+        progress(cycle + 1);
+    }
+    let labels = counts
+        .into_iter()
+        .filter_map(|(id, by_label)| {
+            let (label, _) = by_label.into_iter().max_by_key(|(_, n)| *n)?;
+            Some((id, label))
+        })
+        .collect();
+    Ok((live.simulation().totals().to_vec(), labels))
+}

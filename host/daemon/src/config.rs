@@ -1,0 +1,203 @@
+//! Loading the config the way `lnpolicy -c --check` does (syntax, every key, strategies and
+//! their parameters, guard ranges), and watching its files so that an edit is picked up
+//! without a signal.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use lnpolicy_core::NodeKind;
+use lnpolicy_policy::config::{Config, ConfigError};
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::StrategyRegistry;
+use notify::event::ModifyKind;
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::DaemonError;
+use crate::control::{Control, ReloadCause};
+
+/// An editor or `cp` writes a file in several steps: wait this long after the last change
+/// so that the file is read once, complete.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long the watch thread sleeps when no change is waiting (it wakes on any event anyway).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// A config that cannot be used, with every error found (each `FILE:LINE: key KEY: ...`).
+#[derive(Debug, thiserror::Error)]
+#[error("{} error(s) in {}: {}", errors.len(), path.display(), list(errors))]
+pub struct ConfigRejected {
+    pub path: PathBuf,
+    pub errors: Vec<ConfigError>,
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Loads `path` and checks it against the strategies `registry` has now and the guard
+/// profile of `kind` (charge-lnd's, as `lnpolicy -c` runs it). Notes are logged.
+pub(crate) fn load(
+    path: &Path,
+    registry: &StrategyRegistry,
+    kind: NodeKind,
+) -> Result<Config, ConfigRejected> {
+    let rejected = |errors| ConfigRejected {
+        path: path.to_owned(),
+        errors,
+    };
+    let config = Config::load(path).map_err(|errors| rejected(errors.0))?;
+    let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
+    let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
+    let (mut errors, notes) = config.check_strategies(&lookup, &known);
+    errors.extend(config.validate_guard(&GuardConfig::charge_lnd_compatible(kind)));
+    if !errors.is_empty() {
+        return Err(rejected(errors));
+    }
+    for note in config.notes().iter().chain(&notes) {
+        tracing::info!(config = %path.display(), note = %note, "config note");
+    }
+    Ok(config)
+}
+
+/// Logs each error of a rejected config on its own line, with its location as fields.
+pub(crate) fn log_rejection(rejected: &ConfigRejected, cause: ReloadCause) {
+    for error in &rejected.errors {
+        tracing::error!(
+            cause = cause.as_str(),
+            file = %error.file.display(),
+            line = error.line,
+            key = error.key.as_deref(),
+            error = %error,
+            "config rejected; the running config stays in effect"
+        );
+    }
+}
+
+/// Every file a config is read from that a reload should follow: the file itself and the
+/// `use_config` files it includes, recursively.
+fn files(config: &Config) -> BTreeSet<PathBuf> {
+    let mut all = BTreeSet::from([config.path().to_owned()]);
+    for (path, included) in config.includes() {
+        all.insert(path.to_owned());
+        all.extend(files(included));
+    }
+    all
+}
+
+/// Follows the config's files until dropped. The folders are watched rather than the files,
+/// because editors replace a file by renaming a new one over it, which ends a watch on the
+/// old file.
+pub(crate) struct ConfigWatcher {
+    watcher: Option<notify::RecommendedWatcher>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ConfigWatcher {
+    fn drop(&mut self) {
+        // Dropping the watcher closes the event channel, which ends the thread.
+        self.watcher.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl ConfigWatcher {
+    /// Sends `Control::Reload` once the files have been quiet for a moment after a change.
+    pub(crate) fn start(
+        config: &Config,
+        control: UnboundedSender<Control>,
+    ) -> Result<ConfigWatcher, DaemonError> {
+        let files = files(config);
+        let names: BTreeSet<OsString> = files
+            .iter()
+            .filter_map(|f| f.file_name().map(ToOwned::to_owned))
+            .collect();
+        let folders: BTreeSet<PathBuf> = files
+            .iter()
+            .map(|f| match f.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+                _ => PathBuf::from("."),
+            })
+            .collect();
+        let (tx, rx) = channel::<notify::Result<notify::Event>>();
+        let watch_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DaemonError::ConfigWatch { path, source }
+        };
+        let main_file = config.path().to_owned();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            let _ = tx.send(event);
+        })
+        .map_err(watch_error(&main_file))?;
+        for folder in &folders {
+            watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .map_err(watch_error(folder))?;
+        }
+        let thread =
+            std::thread::Builder::new()
+                .name("lnpolicy-config-watch".into())
+                .spawn(move || {
+                    // The changed file and when to reload: quiet time is counted from the
+                    // last change to one of our files, whatever else changes in the folders.
+                    let mut due: Option<(PathBuf, Instant)> = None;
+                    loop {
+                        let wait = due
+                            .as_ref()
+                            .map_or(IDLE, |(_, at)| at.saturating_duration_since(Instant::now()));
+                        match rx.recv_timeout(wait) {
+                            Ok(Ok(event)) if is_change(&event.kind) => {
+                                if let Some(path) = event.paths.iter().find(|p| {
+                                    p.file_name().is_some_and(|name| names.contains(name))
+                                }) {
+                                    due = Some((path.clone(), Instant::now() + DEBOUNCE));
+                                }
+                            }
+                            Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
+                            Ok(Err(error)) => {
+                                tracing::warn!(%error, "config watch error; reloading to be safe");
+                                due = Some((main_file.clone(), Instant::now() + DEBOUNCE));
+                            }
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                        if let Some((path, at)) = due.take() {
+                            if Instant::now() < at {
+                                due = Some((path, at));
+                            } else if control
+                                .send(Control::Reload(ReloadCause::FileChanged(path)))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                })
+                .map_err(|source| DaemonError::ConfigWatch {
+                    path: config.path().to_owned(),
+                    source: notify::Error::io(source),
+                })?;
+        Ok(ConfigWatcher {
+            watcher: Some(watcher),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Content changes only: reading the file ourselves (an access, or an atime update) must
+/// not trigger another reload.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}

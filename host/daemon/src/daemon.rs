@@ -1,0 +1,488 @@
+//! The main loop: wait for the next due run or a control message, run it, repeat. One task
+//! does everything that touches the node and the store, so reloads and shutdown happen
+//! between node calls and never race a cycle.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lnpolicy_collector::{CollectConfig, collect};
+use lnpolicy_core::NodeClient;
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, EngineError, run_configured};
+use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
+use lnpolicy_policy::config::Config;
+use lnpolicy_policy::configured::PlanOutcome;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_store::Store;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use crate::config::{self, ConfigWatcher};
+use crate::control::{self, Control, ReloadCause};
+use crate::events::DaemonEvents;
+use crate::metrics::{Metrics, RunStatus};
+use crate::sim::SimNode;
+use crate::{DaemonError, DaemonOptions, DbLock, NodeSource, http};
+
+const DAY_SECS: u64 = 86_400;
+const NS: u64 = 1_000_000_000;
+
+/// Runs the daemon until SIGTERM or SIGINT (then `Ok`), or until it cannot start.
+///
+/// Taking the [`DbLock`] is the caller's first step, before connecting to the node, so that a
+/// second daemon is refused before it touches anything; `run` holds it until it returns.
+pub async fn run(
+    options: DaemonOptions,
+    node: NodeSource,
+    lock: DbLock,
+) -> Result<(), DaemonError> {
+    // First, so that a signal during start-up (compiling strategies can take seconds) is
+    // handled like one between cycles: before the first cycle, it stops the daemon cleanly.
+    let (control_tx, control_rx) = unbounded_channel();
+    control::forward_signals(control_tx.clone())?;
+    let store = Arc::new(Store::open(&options.db)?);
+    let metrics = Arc::new(Metrics::default());
+    let events = Arc::new(DaemonEvents::new(Arc::clone(&store), Arc::clone(&metrics)));
+    let registry = Arc::new(registry(&options, Arc::clone(&events) as _)?);
+    std::fs::create_dir_all(&options.strategies).map_err(|source| DaemonError::CreateDir {
+        path: options.strategies.clone(),
+        source,
+    })?;
+    let _strategies = registry.watch(&options.strategies)?;
+
+    let (client, mut clock): (Box<dyn NodeClient>, Clock) = match node {
+        NodeSource::Client(client) => (client, Clock::Wall),
+        NodeSource::Sim { scenario, speed } => {
+            let (sim, client) = SimNode::start(*scenario, speed).await?;
+            (Box::new(client), Clock::Sim(Box::new(sim)))
+        }
+    };
+    let kind = client.kind();
+    let config = config::load(&options.config, &registry, kind)?;
+
+    let config_watch = ConfigWatcher::start(&config, control_tx.clone())?;
+    if let Some(addr) = options.metrics {
+        let bound = http::serve(addr, Arc::clone(&metrics)).await?;
+        tracing::info!(metrics = %bound, path = "/metrics", "serving metrics");
+    }
+    events.started();
+    tracing::info!(
+        pid = std::process::id(),
+        lock = %lock.path().display(),
+        db = %options.db.display(),
+        config = %options.config.display(),
+        strategies = %options.strategies.display(),
+        node = ?kind,
+        collect_every_secs = options.collect_every.as_secs(),
+        decide_every_secs = options.decide_every.as_secs(),
+        "daemon started"
+    );
+
+    let mut daemon = Daemon {
+        guard: GuardConfig::charge_lnd_compatible(kind),
+        options,
+        store,
+        registry,
+        metrics,
+        client,
+        config,
+        config_watch,
+        control_tx,
+        cycles: 0,
+    };
+    let stopped_by = daemon.schedule(&mut clock, control_rx).await;
+    let pending = daemon.store.pending_intents()?.len();
+    if pending > 0 {
+        tracing::warn!(
+            pending,
+            "update intents left pending by the abandoned run; the next start reconciles them against the node"
+        );
+    }
+    tracing::info!(
+        signal = stopped_by,
+        cycles = daemon.cycles,
+        "daemon stopped"
+    );
+    // The client before the clock: with --sim, the clock owns the node the client talks to.
+    drop(daemon);
+    drop(clock);
+    drop(lock);
+    Ok(())
+}
+
+/// Every built-in strategy, with the compile cache so that a restart does not recompile. A
+/// built-in that does not load is logged and left out rather than stopping the daemon: a
+/// config that names it is rejected by the config check like any unknown strategy.
+fn registry(
+    options: &DaemonOptions,
+    events: Arc<dyn lnpolicy_core::EventSink>,
+) -> Result<StrategyRegistry, DaemonError> {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: options.compile_cache.clone(),
+        ..RuntimeConfig::default()
+    })?);
+    let registry = StrategyRegistry::new(runtime, events, RegistryConfig::default());
+    for name in lnpolicy_builtins::names() {
+        let bytes = lnpolicy_builtins::get(name).expect("a listed built-in exists");
+        if let Err(error) = registry.add_builtin(name, bytes) {
+            tracing::error!(strategy = name, %error, "built-in strategy does not load; left out");
+        }
+    }
+    Ok(registry)
+}
+
+struct Daemon {
+    options: DaemonOptions,
+    store: Arc<Store>,
+    registry: Arc<StrategyRegistry>,
+    metrics: Arc<Metrics>,
+    client: Box<dyn NodeClient>,
+    config: Config,
+    guard: GuardConfig,
+    /// Replaced after each successful reload: the set of included files may have changed.
+    config_watch: ConfigWatcher,
+    control_tx: UnboundedSender<Control>,
+    /// Config cycles started, for the logs.
+    cycles: u64,
+}
+
+/// What woke the main loop.
+enum Wake {
+    Control(Control),
+    Due,
+}
+
+/// A run that was allowed to finish, or abandoned on shutdown.
+struct Interruptible<T> {
+    /// `None` when abandoned.
+    output: Option<T>,
+    after: AfterRun,
+}
+
+/// What arrived while a run was in flight, for the main loop to act on once it is over.
+struct AfterRun {
+    /// The signal that asked to stop during the run.
+    shutdown: Option<&'static str>,
+    /// Reloads asked for during the run; done after it, so that a cycle uses one config.
+    reloads: Vec<ReloadCause>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CycleError {
+    #[error("reconciling pending updates: {0}")]
+    Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl Daemon {
+    /// The schedule: a config cycle at start and every `decide_every`, a collection every
+    /// `collect_every` in between. Returns the signal that stopped it.
+    async fn schedule(
+        &mut self,
+        clock: &mut Clock,
+        mut control: UnboundedReceiver<Control>,
+    ) -> &'static str {
+        let collect_every = self.options.collect_every.as_secs().max(1);
+        let decide_every = self.options.decide_every.as_secs().max(1);
+        let mut next_decide = clock.now();
+        let mut next_collect = next_decide + collect_every;
+        loop {
+            let due = next_decide.min(next_collect);
+            let wake = tokio::select! {
+                biased;
+                Some(message) = control.recv() => Wake::Control(message),
+                () = clock.wait_until(due) => Wake::Due,
+            };
+            let after_run = match wake {
+                Wake::Control(Control::Shutdown(signal)) => return signal,
+                Wake::Control(Control::Reload(cause)) => {
+                    self.reload(cause);
+                    continue;
+                }
+                Wake::Due => {
+                    let now = clock.now();
+                    if now >= next_decide {
+                        let run = self.decide(&mut control, now).await;
+                        next_decide = after(next_decide, decide_every, now);
+                        next_collect = now + collect_every;
+                        run
+                    } else {
+                        let run = self.collect(&mut control, now).await;
+                        next_collect = after(next_collect, collect_every, now);
+                        run
+                    }
+                }
+            };
+            if let Some(signal) = after_run.shutdown {
+                return signal;
+            }
+            for cause in after_run.reloads {
+                self.reload(cause);
+            }
+        }
+    }
+
+    /// One config cycle: reconcile what a crash left pending, then collect, decide, apply.
+    /// Its logs carry the cycle's number and time as span fields.
+    async fn decide(&mut self, control: &mut UnboundedReceiver<Control>, now: u64) -> AfterRun {
+        self.cycles += 1;
+        let span = tracing::info_span!("cycle", cycle = self.cycles, at = now);
+        self.decide_in_span(control, now).instrument(span).await
+    }
+
+    async fn decide_in_span(
+        &mut self,
+        control: &mut UnboundedReceiver<Control>,
+        now: u64,
+    ) -> AfterRun {
+        let started = Instant::now();
+        let work = async {
+            let reconciled = reconcile_pending(self.client.as_ref(), &self.store, now).await?;
+            if !reconciled.applied.is_empty() || !reconciled.not_applied.is_empty() {
+                tracing::info!(
+                    applied = reconciled.applied.len(),
+                    not_applied = reconciled.not_applied.len(),
+                    "reconciled updates left pending by an earlier run"
+                );
+                self.metrics.record_reconciled(&reconciled);
+            }
+            let plan = ConfiguredPlan {
+                config: &self.config,
+                guard: &self.guard,
+                history: Arc::new(NoHistory),
+                dry_run: false,
+            };
+            let outcome =
+                run_configured(self.client.as_ref(), &self.store, &self.registry, plan, now)
+                    .await?;
+            Ok::<_, CycleError>(outcome)
+        };
+        let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;
+        let elapsed_ms = elapsed_ms(started);
+        match &run.output {
+            Some(Ok(outcome)) => {
+                self.metrics.record_cycle(outcome);
+                log_cycle(outcome, elapsed_ms);
+                self.update_revenue(now);
+            }
+            Some(Err(error)) => {
+                self.metrics.record_cycle_end(RunStatus::Failed);
+                tracing::error!(%error, elapsed_ms, "cycle failed; the next one runs on schedule");
+            }
+            None => {
+                self.metrics.record_cycle_end(RunStatus::Abandoned);
+                tracing::warn!(
+                    elapsed_ms,
+                    "cycle abandoned on shutdown; an update it had in flight stays pending and is reconciled at the next start"
+                );
+            }
+        }
+        run.after
+    }
+
+    /// Brings the stored history up to date between cycles, so that the activity windows and
+    /// the revenue gauge follow the node closely even when decisions are rare.
+    async fn collect(&mut self, control: &mut UnboundedReceiver<Control>, now: u64) -> AfterRun {
+        let started = Instant::now();
+        let settings = CollectConfig::default();
+        let work = collect(self.client.as_ref(), &self.store, now, &settings);
+        let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;
+        let elapsed_ms = elapsed_ms(started);
+        match &run.output {
+            Some(Ok(report)) => {
+                self.metrics.record_collection(RunStatus::Ok);
+                self.metrics.set_channels(report.channels);
+                tracing::info!(
+                    at = now,
+                    channels = report.channels,
+                    forwards = report.forwards_added,
+                    failures = report.failures_added,
+                    elapsed_ms,
+                    "collected"
+                );
+                self.update_revenue(now);
+            }
+            Some(Err(error)) => {
+                self.metrics.record_collection(RunStatus::Failed);
+                tracing::error!(at = now, %error, elapsed_ms, "collection failed");
+            }
+            None => self.metrics.record_collection(RunStatus::Abandoned),
+        }
+        run.after
+    }
+
+    /// Swaps in the new config only if it loads and checks completely; otherwise the running
+    /// one stays, and every error is logged with its file and line.
+    fn reload(&mut self, cause: ReloadCause) {
+        let path = self.options.config.clone();
+        match config::load(&path, &self.registry, self.client.kind()) {
+            Ok(config) => {
+                match ConfigWatcher::start(&config, self.control_tx.clone()) {
+                    Ok(watch) => self.config_watch = watch,
+                    Err(error) => {
+                        tracing::warn!(%error, "config reloaded, but its files are no longer watched; SIGHUP still reloads")
+                    }
+                }
+                self.config = config;
+                self.metrics.record_config_reload(true);
+                tracing::info!(
+                    cause = cause.as_str(),
+                    changed = %changed_file(&cause, &path).display(),
+                    config = %path.display(),
+                    "config reloaded"
+                );
+            }
+            Err(rejected) => {
+                self.metrics.record_config_reload(false);
+                config::log_rejection(&rejected, cause);
+            }
+        }
+    }
+
+    /// The fees earned over the last day and week, from the forwards collected so far.
+    fn update_revenue(&self, now: u64) {
+        let to_ns = now.saturating_mul(NS);
+        let earned = |days: u64| -> Result<u64, lnpolicy_store::StoreError> {
+            let from_ns = to_ns.saturating_sub(days * DAY_SECS * NS);
+            Ok(self
+                .store
+                .flow_totals(from_ns, to_ns)?
+                .values()
+                .map(|t| t.fees_msat)
+                .sum())
+        };
+        match (earned(1), earned(7)) {
+            (Ok(day), Ok(week)) => self.metrics.set_revenue(day, week),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "could not sum the revenue for the metrics")
+            }
+        }
+    }
+}
+
+fn changed_file<'a>(cause: &'a ReloadCause, config: &'a Path) -> &'a Path {
+    match cause {
+        ReloadCause::FileChanged(path) => path,
+        ReloadCause::Sighup => config,
+    }
+}
+
+/// Runs `work` to completion unless a shutdown arrives; then gives it `grace` more (a second
+/// signal cuts that short) and drops it if it is still running. Dropping only ever happens
+/// at an await point, i.e. during a node call: every store write before it is committed, and
+/// an update whose node call was cut keeps its pending intent for reconciliation.
+async fn finish_or_abandon<T>(
+    work: impl Future<Output = T>,
+    control: &mut UnboundedReceiver<Control>,
+    grace: Duration,
+) -> Interruptible<T> {
+    tokio::pin!(work);
+    let mut reloads = Vec::new();
+    let signal = loop {
+        tokio::select! {
+            output = &mut work => {
+                let after = AfterRun { shutdown: None, reloads };
+                return Interruptible { output: Some(output), after };
+            }
+            Some(message) = control.recv() => match message {
+                Control::Reload(cause) => reloads.push(cause),
+                Control::Shutdown(signal) => break signal,
+            },
+        }
+    };
+    tracing::info!(
+        signal,
+        grace_secs = grace.as_secs_f64(),
+        "shutting down: letting the run in flight finish"
+    );
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
+    let output = loop {
+        tokio::select! {
+            output = &mut work => break Some(output),
+            () = &mut deadline => {
+                tracing::warn!(signal, "the run in flight did not finish in the grace period; abandoning it");
+                break None;
+            }
+            Some(message) = control.recv() => {
+                if let Control::Shutdown(second) = message {
+                    tracing::warn!(signal = second, "second signal; abandoning the run in flight");
+                    break None;
+                }
+            }
+        }
+    };
+    Interruptible {
+        output,
+        after: AfterRun {
+            shutdown: Some(signal),
+            reloads,
+        },
+    }
+}
+
+/// The first time after `now` on the grid `last + k * every`: a run that overran, or a
+/// daemon that was suspended, skips the missed runs instead of running them back to back.
+fn after(last: u64, every: u64, now: u64) -> u64 {
+    if now < last {
+        return last + every;
+    }
+    last + ((now - last) / every + 1) * every
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn log_cycle(outcome: &ConfiguredOutcome, elapsed_ms: u64) {
+    let mut decided = 0;
+    let mut clamps = 0;
+    for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
+        match &plan.outcome {
+            PlanOutcome::Decided { guarded, .. } => {
+                decided += 1;
+                clamps += guarded.clamps.len();
+            }
+            PlanOutcome::Failed(error) => tracing::warn!(
+                channel = channel.id,
+                section = plan.section.as_ref().map(|s| s.name.as_str()),
+                strategy = plan.strategy.as_deref(),
+                %error,
+                "channel left unchanged"
+            ),
+            PlanOutcome::NoPolicy | PlanOutcome::Held(_) => {}
+        }
+    }
+    let applied = outcome.applied.as_ref();
+    tracing::info!(
+        channels = outcome.channels.len(),
+        forwards = outcome.collected.forwards_added,
+        decided,
+        clamps,
+        applied = applied.map_or(0, |a| a.applied.len()),
+        failed = applied.map_or(0, |a| a.failed.len()),
+        below_delta = applied.map_or(0, |a| a.below_delta),
+        unchanged = applied.map_or(0, |a| a.unchanged),
+        elapsed_ms,
+        "cycle done"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after;
+
+    #[test]
+    fn missed_runs_are_skipped_not_replayed() {
+        assert_eq!(after(100, 10, 100), 110);
+        assert_eq!(after(100, 10, 105), 110);
+        assert_eq!(after(100, 10, 110), 120);
+        assert_eq!(after(100, 10, 137), 140);
+        // The clock went backwards (sim restarted, NTP): just the next slot.
+        assert_eq!(after(100, 10, 50), 110);
+    }
+}

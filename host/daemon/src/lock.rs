@@ -1,0 +1,70 @@
+//! One daemon per database: two daemons on one database would both decide and both send
+//! updates, and each would take the other's pending intents for its own crash leftovers.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::DaemonError;
+
+/// An exclusive lock on `<db>.lock`, held until dropped or until the process ends (the OS
+/// releases it even on SIGKILL, so a crash never leaves a stale lock behind). The file keeps
+/// the holder's pid so that the refused daemon can say who holds it; the file itself is never
+/// removed, because removing it would let a third process lock a new file while the second
+/// still waits on the old one.
+#[derive(Debug)]
+pub struct DbLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl DbLock {
+    /// Takes the lock of database `db` without waiting.
+    pub fn acquire(db: &Path) -> Result<DbLock, DaemonError> {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let io_error = |source| DaemonError::Lock {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| DaemonError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        // Not truncated on open: until the lock is ours the content is the holder's pid.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may not have written its pid yet: then it is just not named.
+                let pid = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| text.trim().parse().ok());
+                return Err(DaemonError::AlreadyRunning { path, pid });
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error(source)),
+        }
+        file.set_len(0).map_err(io_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        writeln!(file, "{}", std::process::id()).map_err(io_error)?;
+        file.sync_all().map_err(io_error)?;
+        tracing::debug!(lock = %path.display(), pid = std::process::id(), "database lock taken");
+        Ok(DbLock { path, _file: file })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

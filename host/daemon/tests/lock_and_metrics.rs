@@ -1,0 +1,100 @@
+//! The daemon's building blocks that need no node: the database lock (a real file, a real
+//! `flock`), the interval syntax, and the metrics exposition before anything happened.
+
+use lnpolicy_daemon::{DaemonError, DbLock, Metrics, parse_interval};
+
+#[test]
+fn a_second_lock_on_the_same_database_is_refused_and_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let held = DbLock::acquire(&db).unwrap();
+    assert_eq!(held.path(), dir.path().join("lnpolicy.db.lock"));
+    let pid = std::process::id();
+    assert_eq!(
+        std::fs::read_to_string(held.path()).unwrap().trim(),
+        pid.to_string()
+    );
+
+    let refused = DbLock::acquire(&db).unwrap_err();
+    match &refused {
+        DaemonError::AlreadyRunning { path, pid: holder } => {
+            assert_eq!(path, held.path());
+            assert_eq!(*holder, Some(pid));
+        }
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+    let message = refused.to_string();
+    assert!(message.contains(&format!("(pid {pid})")), "{message}");
+    assert!(message.contains("one daemon per database"), "{message}");
+
+    // Released with its holder; the file stays, and the next holder writes its own pid.
+    drop(held);
+    let again = DbLock::acquire(&db).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(again.path()).unwrap().trim(),
+        pid.to_string()
+    );
+}
+
+#[test]
+fn a_lock_in_a_missing_folder_creates_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new").join("lnpolicy.db");
+    let lock = DbLock::acquire(&db).unwrap();
+    assert!(lock.path().is_file());
+}
+
+#[test]
+fn intervals_use_charge_lnd_periods() {
+    let secs = |text: &str| parse_interval(text).unwrap().as_secs();
+    assert_eq!(secs("45s"), 45);
+    assert_eq!(secs("10m"), 600);
+    assert_eq!(secs("1h"), 3600);
+    assert_eq!(secs("7d"), 604_800);
+    assert_eq!(secs("3600"), 3600);
+    for bad in ["0", "0s", "1w", "ten", "", "-5m"] {
+        let error = parse_interval(bad).unwrap_err();
+        assert!(error.contains("not a period"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn every_metric_is_exposed_from_the_start() {
+    let text = Metrics::default().render();
+    for (name, kind) in [
+        ("lnpolicy_cycles_total", "counter"),
+        ("lnpolicy_collections_total", "counter"),
+        ("lnpolicy_decisions_total", "counter"),
+        ("lnpolicy_clamps_total", "counter"),
+        ("lnpolicy_guest_failures_total", "counter"),
+        ("lnpolicy_quarantines_total", "counter"),
+        ("lnpolicy_updates_total", "counter"),
+        ("lnpolicy_reconciled_total", "counter"),
+        ("lnpolicy_config_reloads_total", "counter"),
+        ("lnpolicy_strategy_reloads_total", "counter"),
+        ("lnpolicy_revenue_msat", "gauge"),
+        ("lnpolicy_channels", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name}\n{text}"
+        );
+        assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+    }
+    for series in [
+        "lnpolicy_cycles_total{status=\"ok\"} 0",
+        "lnpolicy_cycles_total{status=\"failed\"} 0",
+        "lnpolicy_cycles_total{status=\"abandoned\"} 0",
+        "lnpolicy_updates_total{result=\"applied\"} 0",
+        "lnpolicy_updates_total{result=\"failed\"} 0",
+        "lnpolicy_updates_total{result=\"below_delta\"} 0",
+        "lnpolicy_updates_total{result=\"unchanged\"} 0",
+        "lnpolicy_config_reloads_total{result=\"ok\"} 0",
+        "lnpolicy_config_reloads_total{result=\"rejected\"} 0",
+        "lnpolicy_revenue_msat{window=\"1d\"} 0",
+        "lnpolicy_revenue_msat{window=\"7d\"} 0",
+        "lnpolicy_channels 0",
+    ] {
+        assert!(text.lines().any(|line| line == series), "{series}\n{text}");
+    }
+}

@@ -1,0 +1,190 @@
+//! Automatic rollback: a change that made a channel earn clearly less is undone.
+//!
+//! After a change, once `rollback_window` has passed, the channel's revenue rate over that
+//! window is compared with its rate over the same length before the change; when it fell by
+//! more than `rollback_threshold`, the policy the change replaced is restored (recorded as a
+//! decision of the pseudo-strategy `rollback`, sent like any update with its intent), and the
+//! channel is held for one more window so the strategy cannot undo the undo at once. A
+//! rollback is never itself rolled back, and a channel whose policy changed since (by hand,
+//! or by another tool) is left alone.
+
+use std::collections::BTreeMap;
+
+use lnpolicy_core::{ChannelId, FeePolicy, GuardedDecision, NodeChannel, NodeClient};
+use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
+
+use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, same_fees};
+use crate::config::RollbackKeys;
+
+/// The strategy name rollbacks are recorded under.
+pub const ROLLBACK_STRATEGY: &str = "rollback";
+
+const NS: u64 = 1_000_000_000;
+
+/// A channel's rollback settings, defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollbackRule {
+    pub threshold: f64,
+    pub window_secs: u64,
+}
+
+impl RollbackRule {
+    /// The rule a section's keys give, when they enable rollback.
+    pub fn from_keys(keys: &RollbackKeys) -> Option<Self> {
+        keys.enabled.unwrap_or(false).then(|| RollbackRule {
+            threshold: keys.threshold.unwrap_or(0.25),
+            window_secs: keys.window_secs.unwrap_or(86_400),
+        })
+    }
+}
+
+/// A change that qualifies for rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub channel_id: ChannelId,
+    pub changed_at: u64,
+    /// What the change replaced: the policy to restore.
+    pub restore: FeePolicy,
+    /// What the change set (and the node still has).
+    pub current: FeePolicy,
+    pub rate_before_msat_per_hour: f64,
+    pub rate_after_msat_per_hour: f64,
+    pub rule: RollbackRule,
+}
+
+impl Candidate {
+    /// One sentence for the decision record and the operator.
+    pub fn reason(&self) -> String {
+        format!(
+            "rollback: revenue fell from {:.0} to {:.0} msat/h ({:.0}%, threshold {:.0}%) in the {} h after the change at {}; restoring {} ppm",
+            self.rate_before_msat_per_hour,
+            self.rate_after_msat_per_hour,
+            100.0 * (self.rate_after_msat_per_hour / self.rate_before_msat_per_hour - 1.0),
+            100.0 * self.rule.threshold,
+            self.rule.window_secs / 3600,
+            self.changed_at,
+            self.restore.fee_ppm
+        )
+    }
+}
+
+/// Channels lnpolicy rolled back less than one window ago, with when the hold ends: no
+/// strategy decides them until then.
+pub fn held(
+    store: &Store,
+    rules: &BTreeMap<ChannelId, RollbackRule>,
+    now: u64,
+) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
+    Ok(store
+        .last_applied_changes()?
+        .into_iter()
+        .filter(|change| change.strategy.as_deref() == Some(ROLLBACK_STRATEGY))
+        .filter_map(|change| {
+            let rule = rules.get(&change.channel_id)?;
+            let until = change.at.saturating_add(rule.window_secs);
+            (now < until).then_some((change.channel_id, until))
+        })
+        .collect())
+}
+
+/// The changes that qualify for rollback now, among `channels` (as the node reports them).
+pub fn candidates(
+    store: &Store,
+    channels: &[NodeChannel],
+    rules: &BTreeMap<ChannelId, RollbackRule>,
+    now: u64,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut found = Vec::new();
+    for change in store.last_applied_changes()? {
+        let Some(rule) = rules.get(&change.channel_id).copied() else {
+            continue;
+        };
+        if change.strategy.as_deref() == Some(ROLLBACK_STRATEGY) {
+            continue;
+        }
+        let Some(channel) = channels.iter().find(|c| c.id == change.channel_id) else {
+            continue;
+        };
+        if !same_fees(&channel.local_policy, &change.applied) {
+            continue;
+        }
+        let window = rule.window_secs;
+        if window == 0 || now < change.at.saturating_add(window) || change.at < window {
+            continue;
+        }
+        let rate = |from: u64| -> Result<f64, StoreError> {
+            let fees = store.fees_out(change.channel_id, from * NS, (from + window) * NS)?;
+            Ok(fees as f64 * 3600.0 / window as f64)
+        };
+        let before = rate(change.at - window)?;
+        let after = rate(change.at)?;
+        if before > 0.0 && after < before * (1.0 - rule.threshold) {
+            found.push(Candidate {
+                channel_id: change.channel_id,
+                changed_at: change.at,
+                restore: change.previous,
+                current: change.applied,
+                rate_before_msat_per_hour: before,
+                rate_after_msat_per_hour: after,
+                rule,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Restores the candidates' previous policies: decisions recorded under
+/// [`ROLLBACK_STRATEGY`], then one update each with its intent.
+pub async fn execute(
+    node: &dyn NodeClient,
+    store: &Store,
+    candidates: &[Candidate],
+    channels: &[NodeChannel],
+    now: u64,
+) -> Result<ApplyReport, StoreError> {
+    if candidates.is_empty() {
+        return Ok(ApplyReport::default());
+    }
+    let count = u32::try_from(candidates.len()).unwrap_or(u32::MAX);
+    let cycle = store.begin_cycle(ROLLBACK_STRATEGY, "", now, count)?;
+    let guarded: Vec<GuardedDecision> = candidates
+        .iter()
+        .map(|c| GuardedDecision {
+            channel_id: c.channel_id,
+            policy: Some(c.restore),
+            clamps: Vec::new(),
+        })
+        .collect();
+    let reasons: Vec<String> = candidates.iter().map(Candidate::reason).collect();
+    let records: Vec<DecisionRecord<'_>> = guarded
+        .iter()
+        .zip(&reasons)
+        .map(|(guarded, reason)| DecisionRecord {
+            cycle_id: cycle,
+            at: now,
+            strategy: ROLLBACK_STRATEGY,
+            strategy_sha256: "",
+            raw: None,
+            guarded,
+            reason,
+        })
+        .collect();
+    let ids = store.record_decisions(&records)?;
+    store.finish_cycle(cycle, now, CycleStatus::Ok, None)?;
+    let updates: Vec<PlannedUpdate> = candidates
+        .iter()
+        .zip(ids)
+        .filter_map(|(candidate, id)| {
+            let channel = channels.iter().find(|c| c.id == candidate.channel_id)?;
+            tracing::warn!(channel = candidate.channel_id, reason = %candidate.reason(), "rolling back");
+            Some(PlannedUpdate {
+                channel: channel.clone(),
+                desired: candidate.restore,
+                decision_id: Some(id),
+                min_fee_ppm_delta: 0,
+                min_inbound_fee_ppm_delta: 0,
+            })
+        })
+        .collect();
+    apply_updates(node, store, &updates, now).await
+}

@@ -1,0 +1,637 @@
+//! The A/B experiment report: what each arm's channels earned per day in the
+//! experiment, whether the difference is real, and how fees moved.
+//!
+//! The unit of comparison is the channel, because channels are what the
+//! experiment assigns to arms: each channel gives one revenue rate (its fees
+//! over its days in the experiment), every channel counts once whatever its
+//! size, and the arms are compared on the mean of those rates. Forwards on one
+//! channel are not independent of each other (same peer, same liquidity), so
+//! treating each forward or each day as a sample would overstate certainty.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lnpolicy_core::{ChannelId, short_channel_id};
+use lnpolicy_store::reports::{AppliedFee, Assignment, LastSnapshot};
+use lnpolicy_store::{Arm, Store};
+use serde::Serialize;
+
+use crate::ReportError;
+use crate::stats::{self, Interval, Welch};
+use crate::time::{DAY, format_date};
+
+const NS: u64 = 1_000_000_000;
+
+/// What the verdict asks of the data; the defaults are what `lnpolicy report`
+/// uses unless told otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperimentOptions {
+    /// Of both intervals (0.95 for 95%).
+    pub confidence: f64,
+    /// Channels each arm needs in the comparison before a verdict: fewer make
+    /// any interval mostly noise, and a verdict from two channels would mostly
+    /// say which peers happened to route.
+    pub min_channels_per_arm: usize,
+    /// Days since the first assignment before a verdict: payment demand has a
+    /// weekly rhythm, and fees take days to move traffic.
+    pub min_days: f64,
+    /// Days a channel must have been in the experiment to be compared: a rate
+    /// over a few hours swings wildly with a single forward.
+    pub min_channel_days: f64,
+    pub bootstrap_resamples: usize,
+    /// Seed of the bootstrap: the same database and seed give the same report.
+    pub seed: u64,
+}
+
+impl Default for ExperimentOptions {
+    fn default() -> Self {
+        ExperimentOptions {
+            confidence: 0.95,
+            min_channels_per_arm: 5,
+            min_days: 7.0,
+            min_channel_days: 1.0,
+            bootstrap_resamples: 10_000,
+            seed: 0x6c6e_706f_6c69_6379, // "lnpolicy"
+        }
+    }
+}
+
+/// The full report, as printed, rendered to HTML or serialised to JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExperimentReport {
+    pub experiment: String,
+    /// Unix seconds the report was made ("now" for open channels).
+    pub generated_at: u64,
+    /// The first channel's assignment.
+    pub started_at: u64,
+    pub days_running: f64,
+    /// Which way differences are taken: always `"B - A"`, so a positive
+    /// difference means arm B earned more.
+    pub difference: &'static str,
+    pub options: ExperimentOptions,
+    /// Arm A, then arm B.
+    pub arms: Vec<ArmSummary>,
+    /// Revenue per channel-day, sat: what the verdict is about.
+    pub revenue: Comparison,
+    /// Volume (amount forwarded out) per channel-day, sat: context, since a
+    /// strategy can trade volume for margin.
+    pub volume: Comparison,
+    pub verdict: Verdict,
+    pub channels: Vec<ChannelResult>,
+    /// Mean fee rate (ppm) of each arm's channels over time.
+    pub fee_ppm: Vec<ArmSeries>,
+    /// Revenue per channel-day (sat) of each arm, per complete UTC day.
+    pub daily_revenue: Vec<ArmSeries>,
+    /// Caveats about the data the numbers rest on.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSummary {
+    /// `"a"` or `"b"`.
+    pub arm: &'static str,
+    /// The strategies that decided this arm's channels since they joined,
+    /// most decisions first (the assignments do not record the strategy).
+    pub strategies: Vec<StrategyUse>,
+    pub channels: usize,
+    /// Channels in the comparison: at least `min_channel_days` in the experiment.
+    pub compared_channels: usize,
+    pub channel_days: f64,
+    pub fees_msat: u64,
+    pub volume_msat: u64,
+    pub forwards: u64,
+    /// Mean over the compared channels of each one's fees per day, sat.
+    pub revenue_sat_per_channel_day: Option<f64>,
+    /// Mean over the compared channels of each one's volume per day, sat.
+    pub volume_sat_per_channel_day: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyUse {
+    pub strategy: String,
+    pub decisions: u64,
+}
+
+/// Arm B against arm A on one per-channel metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub mean_a: Option<f64>,
+    pub mean_b: Option<f64>,
+    /// `mean_b - mean_a`.
+    pub difference: Option<f64>,
+    /// The difference as a fraction of arm A's mean (0.5 = B is 50% higher).
+    pub relative: Option<f64>,
+    pub welch: Option<Welch>,
+    pub bootstrap: Option<Interval>,
+    /// Why the intervals are missing, when they are.
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    ABetter,
+    BBetter,
+    NotYetDistinguishable,
+}
+
+impl Outcome {
+    /// The verdict as operators read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::ABetter => "A better",
+            Outcome::BBetter => "B better",
+            Outcome::NotYetDistinguishable => "not yet distinguishable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// [`Outcome::label`], for JSON readers.
+    pub label: &'static str,
+    /// Why: the interval that decided it, or what is missing.
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelResult {
+    pub channel_id: ChannelId,
+    pub short_channel_id: String,
+    pub arm: &'static str,
+    pub assigned_at: u64,
+    /// End of the channel's time in the experiment: now, or its last
+    /// snapshot if it has closed.
+    pub until: u64,
+    pub closed: bool,
+    pub channel_days: f64,
+    pub fees_msat: u64,
+    pub volume_msat: u64,
+    pub forwards: u64,
+    pub revenue_sat_per_day: Option<f64>,
+    pub volume_sat_per_day: Option<f64>,
+    /// Whether the channel is in the comparison (long enough in the experiment).
+    pub compared: bool,
+}
+
+/// One line of a chart: `(unix seconds, value)` points in time order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSeries {
+    pub arm: &'static str,
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    pub at: u64,
+    pub value: f64,
+}
+
+/// A channel's time in the experiment with what it earned, per UTC day.
+struct Exposure {
+    assignment: Assignment,
+    until: u64,
+    closed: bool,
+    days: Vec<lnpolicy_store::reports::DayOut>,
+}
+
+impl Exposure {
+    fn channel_days(&self) -> f64 {
+        self.until.saturating_sub(self.assignment.assigned_at) as f64 / DAY as f64
+    }
+
+    /// The part of UTC day `day` the channel spent in the experiment, in days.
+    fn share_of_day(&self, day: u64) -> f64 {
+        let start = self.assignment.assigned_at.max(day * DAY);
+        let end = self.until.min((day + 1) * DAY);
+        end.saturating_sub(start) as f64 / DAY as f64
+    }
+}
+
+/// Builds the report for `experiment` as of `now` (Unix seconds).
+pub fn experiment_report(
+    store: &Store,
+    experiment: &str,
+    now: u64,
+    options: &ExperimentOptions,
+) -> Result<ExperimentReport, ReportError> {
+    check_options(options)?;
+    let assignments = store.experiment_assignments(experiment)?;
+    let Some(started_at) = assignments.iter().map(|a| a.assigned_at).min() else {
+        return Err(ReportError::UnknownExperiment {
+            name: experiment.to_owned(),
+            known: store
+                .experiment_summaries()?
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+        });
+    };
+    let (latest_snapshot, snapshots) = store.last_snapshots()?;
+    let mut exposures = Vec::with_capacity(assignments.len());
+    for assignment in assignments {
+        let last = snapshots.get(&assignment.channel_id);
+        let closed = matches!((last, latest_snapshot), (Some(last), Some(latest)) if last.at < latest);
+        let end = match last {
+            Some(last) if closed => last.at,
+            _ => now,
+        };
+        let until = end.max(assignment.assigned_at);
+        let days = store.daily_out(
+            assignment.channel_id,
+            assignment.assigned_at.saturating_mul(NS),
+            until.saturating_mul(NS),
+        )?;
+        exposures.push(Exposure {
+            assignment,
+            until,
+            closed,
+            days,
+        });
+    }
+
+    let channels: Vec<ChannelResult> = exposures
+        .iter()
+        .map(|e| channel_result(e, options))
+        .collect();
+    let values = |arm: &'static str, metric: fn(&ChannelResult) -> Option<f64>| -> Vec<f64> {
+        channels
+            .iter()
+            .filter(|c| c.arm == arm && c.compared)
+            .filter_map(metric)
+            .collect()
+    };
+    let revenue_a = values("a", |c| c.revenue_sat_per_day);
+    let revenue_b = values("b", |c| c.revenue_sat_per_day);
+    let revenue = compare("revenue", &revenue_a, &revenue_b, options);
+    let volume = compare(
+        "volume",
+        &values("a", |c| c.volume_sat_per_day),
+        &values("b", |c| c.volume_sat_per_day),
+        options,
+    );
+
+    let mut arm_strategies: BTreeMap<Arm, Vec<StrategyUse>> = BTreeMap::new();
+    for (arm, strategy, decisions) in store.experiment_arm_strategies(experiment)? {
+        arm_strategies
+            .entry(arm)
+            .or_default()
+            .push(StrategyUse {
+                strategy,
+                decisions,
+            });
+    }
+    let arms: Vec<ArmSummary> = [Arm::A, Arm::B]
+        .into_iter()
+        .map(|arm| arm_summary(arm, &channels, arm_strategies.remove(&arm)))
+        .collect();
+
+    let days_running = now.saturating_sub(started_at) as f64 / DAY as f64;
+    let verdict = verdict(&arms, days_running, &revenue, options);
+    let notes = notes(&channels, latest_snapshot, now, options);
+    let fee_changes = store.applied_fee_changes()?;
+    Ok(ExperimentReport {
+        experiment: experiment.to_owned(),
+        generated_at: now,
+        started_at,
+        days_running,
+        difference: "B - A",
+        options: options.clone(),
+        arms,
+        revenue,
+        volume,
+        verdict,
+        fee_ppm: [Arm::A, Arm::B]
+            .into_iter()
+            .map(|arm| fee_series(arm, &exposures, &fee_changes, &snapshots, started_at, now))
+            .collect(),
+        daily_revenue: [Arm::A, Arm::B]
+            .into_iter()
+            .map(|arm| daily_revenue(arm, &exposures, started_at, now))
+            .collect(),
+        channels,
+        notes,
+    })
+}
+
+fn check_options(options: &ExperimentOptions) -> Result<(), ReportError> {
+    let invalid = |what: &str| Err(ReportError::InvalidOptions(what.to_owned()));
+    if !(options.confidence > 0.0 && options.confidence < 1.0) {
+        return invalid("the confidence level must be strictly between 0 and 1");
+    }
+    if options.min_channels_per_arm < 2 {
+        return invalid("each arm needs at least 2 channels for an interval");
+    }
+    if options.bootstrap_resamples < 100 {
+        return invalid("the bootstrap needs at least 100 resamples");
+    }
+    if !(options.min_days >= 0.0 && options.min_channel_days >= 0.0) {
+        return invalid("minimum days cannot be negative");
+    }
+    Ok(())
+}
+
+fn channel_result(exposure: &Exposure, options: &ExperimentOptions) -> ChannelResult {
+    let channel_days = exposure.channel_days();
+    let fees_msat = exposure.days.iter().map(|d| d.fees_msat).sum();
+    let volume_msat = exposure.days.iter().map(|d| d.amt_out_msat).sum();
+    let per_day = |msat: u64| (channel_days > 0.0).then(|| msat as f64 / 1000.0 / channel_days);
+    let id = exposure.assignment.channel_id;
+    ChannelResult {
+        channel_id: id,
+        short_channel_id: short_channel_id(id),
+        arm: exposure.assignment.arm.as_str(),
+        assigned_at: exposure.assignment.assigned_at,
+        until: exposure.until,
+        closed: exposure.closed,
+        channel_days,
+        fees_msat,
+        volume_msat,
+        forwards: exposure.days.iter().map(|d| d.forwards).sum(),
+        revenue_sat_per_day: per_day(fees_msat),
+        volume_sat_per_day: per_day(volume_msat),
+        compared: channel_days > 0.0 && channel_days >= options.min_channel_days,
+    }
+}
+
+fn arm_summary(
+    arm: Arm,
+    channels: &[ChannelResult],
+    strategies: Option<Vec<StrategyUse>>,
+) -> ArmSummary {
+    let mine: Vec<&ChannelResult> = channels.iter().filter(|c| c.arm == arm.as_str()).collect();
+    let compared: Vec<&ChannelResult> = mine.iter().copied().filter(|c| c.compared).collect();
+    let mean_of = |metric: fn(&ChannelResult) -> Option<f64>| {
+        let values: Vec<f64> = compared.iter().filter_map(|c| metric(c)).collect();
+        (!values.is_empty()).then(|| stats::mean(&values))
+    };
+    ArmSummary {
+        arm: arm.as_str(),
+        strategies: strategies.unwrap_or_default(),
+        channels: mine.len(),
+        compared_channels: compared.len(),
+        channel_days: mine.iter().map(|c| c.channel_days).sum(),
+        fees_msat: mine.iter().map(|c| c.fees_msat).sum(),
+        volume_msat: mine.iter().map(|c| c.volume_msat).sum(),
+        forwards: mine.iter().map(|c| c.forwards).sum(),
+        revenue_sat_per_channel_day: mean_of(|c| c.revenue_sat_per_day),
+        volume_sat_per_channel_day: mean_of(|c| c.volume_sat_per_day),
+    }
+}
+
+fn compare(
+    metric: &'static str,
+    a: &[f64],
+    b: &[f64],
+    options: &ExperimentOptions,
+) -> Comparison {
+    let mean = |values: &[f64]| (!values.is_empty()).then(|| stats::mean(values));
+    let (mean_a, mean_b) = (mean(a), mean(b));
+    let difference = mean_a.zip(mean_b).map(|(a, b)| b - a);
+    let relative = difference
+        .zip(mean_a)
+        .and_then(|(d, a)| (a > 0.0).then(|| d / a));
+    let intervals = stats::welch_interval(a, b, options.confidence).and_then(|welch| {
+        let bootstrap = stats::bootstrap_interval(
+            a,
+            b,
+            options.confidence,
+            options.bootstrap_resamples,
+            options.seed,
+        )?;
+        Ok((welch, bootstrap))
+    });
+    let (welch, bootstrap, unavailable) = match intervals {
+        Ok((welch, bootstrap)) => (Some(welch), Some(bootstrap), None),
+        Err(error) => (None, None, Some(error.to_string())),
+    };
+    Comparison {
+        metric,
+        unit: "sat per channel-day",
+        mean_a,
+        mean_b,
+        difference,
+        relative,
+        welch,
+        bootstrap,
+        unavailable,
+    }
+}
+
+/// The rule: a verdict names an arm only when both arms have enough channels,
+/// the experiment has run long enough, and Welch's and the bootstrap interval
+/// for B − A both lie entirely on the same side of 0.
+fn verdict(
+    arms: &[ArmSummary],
+    days_running: f64,
+    revenue: &Comparison,
+    options: &ExperimentOptions,
+) -> Verdict {
+    let mut missing = Vec::new();
+    for arm in arms {
+        if arm.compared_channels < options.min_channels_per_arm {
+            missing.push(format!(
+                "arm {} has {} channel(s) with at least {} day(s) in the experiment; {} are needed",
+                arm.arm.to_uppercase(),
+                arm.compared_channels,
+                options.min_channel_days,
+                options.min_channels_per_arm
+            ));
+        }
+    }
+    if days_running < options.min_days {
+        missing.push(format!(
+            "the experiment has run {days_running:.1} day(s); {} are needed",
+            options.min_days
+        ));
+    }
+    let undecided = |reasons| Verdict {
+        outcome: Outcome::NotYetDistinguishable,
+        label: Outcome::NotYetDistinguishable.label(),
+        reasons,
+    };
+    if !missing.is_empty() {
+        return undecided(missing);
+    }
+    let (Some(welch), Some(bootstrap)) = (&revenue.welch, &revenue.bootstrap) else {
+        return undecided(vec![format!(
+            "no interval: {}",
+            revenue.unavailable.as_deref().unwrap_or("not computed")
+        )]);
+    };
+    let percent = 100.0 * options.confidence;
+    let describe = |name: &str, i: &Interval| {
+        format!(
+            "{name} {percent:.0}% interval for B - A: [{:.3}, {:.3}] sat per channel-day",
+            i.low, i.high
+        )
+    };
+    let side = |i: &Interval| {
+        if i.low > 0.0 {
+            Some(Outcome::BBetter)
+        } else if i.high < 0.0 {
+            Some(Outcome::ABetter)
+        } else {
+            None
+        }
+    };
+    match (side(&welch.interval), side(bootstrap)) {
+        (Some(w), Some(b)) if w == b => Verdict {
+            outcome: w,
+            label: w.label(),
+            reasons: vec![
+                format!("{}, which excludes 0", describe("Welch", &welch.interval)),
+                format!("{}, which agrees", describe("bootstrap", bootstrap)),
+            ],
+        },
+        (None, None) => undecided(vec![
+            format!("{}, which contains 0", describe("Welch", &welch.interval)),
+            format!("{}, which contains 0", describe("bootstrap", bootstrap)),
+        ]),
+        _ => undecided(vec![
+            describe("Welch", &welch.interval),
+            describe("bootstrap", bootstrap),
+            "the two intervals disagree about 0: too few channels or too skewed to trust either"
+                .to_owned(),
+        ]),
+    }
+}
+
+fn notes(
+    channels: &[ChannelResult],
+    latest_snapshot: Option<u64>,
+    now: u64,
+    options: &ExperimentOptions,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    match latest_snapshot {
+        None => notes.push(
+            "no channel snapshots in the database: closed channels cannot be told from open \
+             ones, so every channel counts until now"
+                .to_owned(),
+        ),
+        Some(at) if now.saturating_sub(at) > DAY => notes.push(format!(
+            "the latest channel snapshot is from {}: forwards since then may not be collected \
+             yet, which lowers both arms alike",
+            format_date(at)
+        )),
+        Some(_) => {}
+    }
+    let new = channels.iter().filter(|c| !c.compared).count();
+    if new > 0 {
+        notes.push(format!(
+            "{new} channel(s) with less than {} day(s) in the experiment are listed but not compared",
+            options.min_channel_days
+        ));
+    }
+    let closed = channels.iter().filter(|c| c.closed).count();
+    if closed > 0 {
+        notes.push(format!(
+            "{closed} channel(s) closed; each counts up to its last snapshot"
+        ));
+    }
+    notes
+}
+
+/// The mean fee rate of `arm`'s channels in the experiment, after every event
+/// that changes it: a channel joining, an applied update, a channel closing.
+///
+/// A channel's rate at a time is the one its latest applied update set; before
+/// its first one, the rate that update replaced; for a channel lnpolicy never
+/// updated, the rate of its last snapshot. Channels with none of these are
+/// left out.
+fn fee_series(
+    arm: Arm,
+    exposures: &[Exposure],
+    changes: &[AppliedFee],
+    snapshots: &BTreeMap<ChannelId, LastSnapshot>,
+    started_at: u64,
+    now: u64,
+) -> ArmSeries {
+    let mine: Vec<&Exposure> = exposures
+        .iter()
+        .filter(|e| e.assignment.arm == arm)
+        .collect();
+    let ids: BTreeSet<ChannelId> = mine.iter().map(|e| e.assignment.channel_id).collect();
+    let mut history: BTreeMap<ChannelId, Vec<&AppliedFee>> = BTreeMap::new();
+    for change in changes {
+        if ids.contains(&change.channel_id) {
+            history.entry(change.channel_id).or_default().push(change);
+        }
+    }
+    let fee_at = |channel: ChannelId, at: u64| -> Option<u32> {
+        match history.get(&channel) {
+            Some(changes) => Some(
+                changes
+                    .iter()
+                    .rev()
+                    .find(|c| c.at <= at)
+                    .map_or(changes[0].previous_fee_ppm, |c| c.fee_ppm),
+            ),
+            None => snapshots
+                .get(&channel)
+                .map(|s| s.channel.local_policy.fee_ppm),
+        }
+    };
+    let mut times: Vec<u64> = mine
+        .iter()
+        .flat_map(|e| [e.assignment.assigned_at, e.until])
+        .chain(history.values().flatten().map(|c| c.at))
+        .chain([started_at, now])
+        .filter(|&t| (started_at..=now).contains(&t))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let points = times
+        .into_iter()
+        .filter_map(|at| {
+            let fees: Vec<f64> = mine
+                .iter()
+                .filter(|e| {
+                    e.assignment.assigned_at <= at && (at < e.until || (!e.closed && at == now))
+                })
+                .filter_map(|e| fee_at(e.assignment.channel_id, at))
+                .map(f64::from)
+                .collect();
+            (!fees.is_empty()).then(|| Point {
+                at,
+                value: stats::mean(&fees),
+            })
+        })
+        .collect();
+    ArmSeries {
+        arm: arm.as_str(),
+        points,
+    }
+}
+
+/// `arm`'s fees per channel-day on each complete UTC day since the experiment
+/// began: the day's fees of its channels over the part of the day they spent
+/// in the experiment, so arms of different sizes and half days compare fairly.
+/// Today is left out: a rate from its first hours would swing with every forward.
+fn daily_revenue(arm: Arm, exposures: &[Exposure], started_at: u64, now: u64) -> ArmSeries {
+    let mine: Vec<&Exposure> = exposures
+        .iter()
+        .filter(|e| e.assignment.arm == arm)
+        .collect();
+    let points = (started_at / DAY..now / DAY)
+        .filter_map(|day| {
+            let exposure: f64 = mine.iter().map(|e| e.share_of_day(day)).sum();
+            let fees_msat: u64 = mine
+                .iter()
+                .flat_map(|e| e.days.iter().filter(|d| d.day == day))
+                .map(|d| d.fees_msat)
+                .sum();
+            (exposure > 0.0).then(|| Point {
+                at: day * DAY,
+                value: fees_msat as f64 / 1000.0 / exposure,
+            })
+        })
+        .collect();
+    ArmSeries {
+        arm: arm.as_str(),
+        points,
+    }
+}

@@ -1,0 +1,163 @@
+//! The simulated node as a `NodeClient` without a protocol in between, for backtests: a
+//! month of hourly cycles then costs milliseconds per cycle instead of TLS round trips. It
+//! reads and writes the same `NodeState` the LND and CLN servers serve, with the same policy
+//! validation; tests of the real clients go through those servers instead.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use lnpolicy_core::{
+    FailedForwardPage, FeePolicy, ForwardPage, FundingFee, NodeChannel, NodeClient, NodeError,
+    NodeInfo, NodeKind, PeerInfo,
+};
+
+use crate::state::NodeState;
+
+/// A `NodeClient` over a shared simulated state (see [`crate::LiveSimulation::shared`]).
+pub struct InProcessNode {
+    state: Arc<Mutex<NodeState>>,
+    kind: NodeKind,
+}
+
+impl InProcessNode {
+    pub fn new(state: Arc<Mutex<NodeState>>) -> Self {
+        let kind = lock(&state).info.kind;
+        InProcessNode { state, kind }
+    }
+
+    fn state(&self) -> MutexGuard<'_, NodeState> {
+        lock(&self.state)
+    }
+}
+
+fn lock(state: &Mutex<NodeState>) -> MutexGuard<'_, NodeState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[async_trait::async_trait]
+impl NodeClient for InProcessNode {
+    fn kind(&self) -> NodeKind {
+        self.kind
+    }
+
+    async fn get_info(&self) -> Result<NodeInfo, NodeError> {
+        Ok(self.state().info.clone())
+    }
+
+    async fn list_channels(&self) -> Result<Vec<NodeChannel>, NodeError> {
+        Ok(self.state().channels.clone())
+    }
+
+    async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError> {
+        let state = self.state();
+        let start = usize::try_from(from_index).unwrap_or(usize::MAX);
+        let forwards: Vec<_> = state
+            .forwards
+            .iter()
+            .skip(start)
+            .take(limit as usize)
+            .zip(from_index + 1..)
+            .map(|(forward, index)| lnpolicy_core::Forward {
+                index,
+                ..forward.clone()
+            })
+            .collect();
+        let next_index = from_index + forwards.len() as u64;
+        Ok(ForwardPage {
+            forwards,
+            next_index,
+        })
+    }
+
+    async fn failed_forwards(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<FailedForwardPage, NodeError> {
+        let state = self.state();
+        let start = usize::try_from(from_index).unwrap_or(usize::MAX);
+        let failures: Vec<_> = state
+            .failures
+            .iter()
+            .skip(start)
+            .take(limit as usize)
+            .zip(from_index + 1..)
+            .map(|(failure, index)| lnpolicy_core::FailedForward {
+                index,
+                ..failure.clone()
+            })
+            .collect();
+        let next_index = from_index + failures.len() as u64;
+        Ok(FailedForwardPage {
+            failures,
+            next_index,
+        })
+    }
+
+    async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
+        let state = self.state();
+        let ours = state
+            .channels
+            .iter()
+            .filter(|c| !c.private && c.peer_pubkey == peer_pubkey)
+            .map(|c| c.capacity_sat);
+        let others: Vec<_> = state
+            .graph
+            .iter()
+            .filter(|g| g.node1_pubkey == peer_pubkey || g.node2_pubkey == peer_pubkey)
+            .collect();
+        let capacities: Vec<u64> = ours.chain(others.iter().map(|g| g.capacity_sat)).collect();
+        if capacities.is_empty() {
+            return Ok(None);
+        }
+        // As the real clients report them: the peer's enabled directions elsewhere.
+        let fee_rates_ppm: Vec<u32> = others
+            .iter()
+            .map(|g| {
+                if g.node1_pubkey == peer_pubkey {
+                    g.node1_policy
+                } else {
+                    g.node2_policy
+                }
+            })
+            .filter(|p| !p.disabled)
+            .map(|p| p.fee_ppm)
+            .collect();
+        Ok(Some(PeerInfo {
+            public_channels: u32::try_from(capacities.len()).unwrap_or(u32::MAX),
+            public_capacity_sat: capacities.iter().sum(),
+            fee_rates_ppm,
+        }))
+    }
+
+    async fn fee_rate(&self, conf_target: u32) -> Result<Option<f64>, NodeError> {
+        Ok(self.state().fee_rate(conf_target))
+    }
+
+    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+        let state = self.state();
+        Ok(state
+            .channels
+            .iter()
+            .filter_map(|c| {
+                let fee_sat = *state.funding_fees.get(&c.id)?;
+                Some(FundingFee {
+                    txid: NodeState::funding_txid(c).to_owned(),
+                    fee_sat,
+                })
+            })
+            .collect())
+    }
+
+    async fn update_policy(
+        &self,
+        channel: &NodeChannel,
+        policy: &FeePolicy,
+    ) -> Result<(), NodeError> {
+        self.state()
+            .set_policy(channel.id, *policy)
+            .map_err(|rejection| NodeError::Rejected {
+                method: "update_policy",
+                detail: rejection.to_string(),
+            })
+    }
+}

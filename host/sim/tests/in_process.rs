@@ -1,0 +1,113 @@
+//! The in-process node that backtests use must answer exactly as the real LND client does
+//! over the simulator's real gRPC server, for the same state: otherwise a backtest would
+//! measure a different node than the one the daemon talks to.
+
+use std::collections::BTreeMap;
+
+use lnpolicy_core::{NodeClient, short_channel_id};
+use lnpolicy_node::lnd::LndClient;
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
+use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, Simulation};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
+    let mut scenario = Scenario::builtin("balanced").unwrap();
+    scenario.channels[1].pending_htlcs = 2;
+    let mut live = LiveSimulation::new(Simulation::new(scenario));
+    live.advance(2 * 86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let lnd = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    let local = InProcessNode::new(live.shared());
+
+    assert_eq!(local.kind(), lnd.kind());
+    let (a, b) = (
+        local.get_info().await.unwrap(),
+        lnd.get_info().await.unwrap(),
+    );
+    assert_eq!((a.pubkey, a.block_height), (b.pubkey, b.block_height));
+    let channels = lnd.list_channels().await.unwrap();
+    assert_eq!(local.list_channels().await.unwrap(), channels);
+
+    let (mut from_local, mut from_lnd) = (0, 0);
+    let mut pages = 0;
+    loop {
+        let a = local.forwards(from_local, 100).await.unwrap();
+        let b = lnd.forwards(from_lnd, 100).await.unwrap();
+        assert_eq!(a.forwards.len(), b.forwards.len());
+        for (x, y) in a.forwards.iter().zip(&b.forwards) {
+            assert_eq!(
+                (
+                    x.at_ns,
+                    x.chan_in,
+                    x.chan_out,
+                    x.amt_in_msat,
+                    x.amt_out_msat,
+                    x.fee_msat
+                ),
+                (
+                    y.at_ns,
+                    y.chan_in,
+                    y.chan_out,
+                    y.amt_in_msat,
+                    y.amt_out_msat,
+                    y.fee_msat
+                )
+            );
+        }
+        if a.forwards.is_empty() {
+            break;
+        }
+        (from_local, from_lnd) = (a.next_index, b.next_index);
+        pages += 1;
+    }
+    assert!(pages > 3, "two days of forwards span several pages");
+
+    for channel in &channels {
+        assert_eq!(
+            local.peer_info(&channel.peer_pubkey).await.unwrap(),
+            lnd.peer_info(&channel.peer_pubkey).await.unwrap(),
+            "peer of {}",
+            short_channel_id(channel.id)
+        );
+    }
+    for target in [2, 3, 6, 12, 144, 1008] {
+        assert_eq!(
+            local.fee_rate(target).await.unwrap(),
+            lnd.fee_rate(target).await.unwrap(),
+            "{target} blocks"
+        );
+    }
+    let ours = |fees: Vec<lnpolicy_core::FundingFee>| -> BTreeMap<String, u64> {
+        fees.into_iter()
+            .filter(|f| {
+                channels
+                    .iter()
+                    .any(|c| c.channel_point.starts_with(&f.txid))
+            })
+            .map(|f| (f.txid, f.fee_sat))
+            .collect()
+    };
+    let local_fees = ours(local.funding_fees().await.unwrap());
+    assert!(!local_fees.is_empty());
+    assert_eq!(local_fees, ours(lnd.funding_fees().await.unwrap()));
+
+    let target = &channels[0];
+    let mut policy = target.local_policy;
+    policy.fee_ppm += 17;
+    local.update_policy(target, &policy).await.unwrap();
+    assert_eq!(
+        lnd.list_channels().await.unwrap()[0].local_policy,
+        policy,
+        "an update through the in-process node is what the server then reports"
+    );
+    policy.time_lock_delta = 1;
+    assert!(
+        local.update_policy(target, &policy).await.is_err(),
+        "LND's rules apply"
+    );
+}

@@ -1,0 +1,131 @@
+//! Automatic rollback against the simulator's real LND server: a deliberately bad strategy
+//! (a static fee far above the market) makes the channels earn almost nothing; once the
+//! rollback window has passed, the previous policies come back, recorded as `rollback`
+//! decisions with their reason, and the strategy is held off for one more window.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lnpolicy_core::{FeePolicy, NullEventSink};
+use lnpolicy_engine::{ConfiguredPlan, run_configured};
+use lnpolicy_node::lnd::LndClient;
+use lnpolicy_policy::config::Config;
+use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_policy::rollback::ROLLBACK_STRATEGY;
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
+use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
+use lnpolicy_store::Store;
+
+const BAD: &str = "\
+[default]
+strategy = static
+fee_ppm = 4_500
+enable_auto_rollback = true
+rollback_threshold = 0.5
+rollback_window = 12h
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_strategys_change_is_rolled_back_and_held() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(2 * 86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    registry
+        .add_builtin("static", lnpolicy_builtins::get("static").unwrap())
+        .unwrap();
+    let config = Config::parse("bad.config", BAD).unwrap();
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let original: BTreeMap<u64, FeePolicy> = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .map(|c| (c.id, c.local_policy))
+            .collect()
+    };
+    let shared = live.shared();
+    let fees = || -> BTreeMap<u64, u32> {
+        let state = shared.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .map(|c| (c.id, c.local_policy.fee_ppm))
+            .collect()
+    };
+
+    let mut rolled_back = Vec::new();
+    let mut bad_fees_at_hour_1 = BTreeMap::new();
+    for hour in 0..20 {
+        let now = live.simulation().now_ns() / 1_000_000_000;
+        let outcome = run_configured(
+            &client,
+            &store,
+            &registry,
+            ConfiguredPlan {
+                config: &config,
+                guard: &guard,
+                history: Arc::new(NoHistory),
+                dry_run: false,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        if let Some(report) = &outcome.rolled_back {
+            assert!(report.failed.is_empty(), "{:?}", report.failed);
+            rolled_back.extend(report.applied.iter().map(|id| (hour, *id)));
+        }
+        live.advance(3600);
+        if hour == 1 {
+            bad_fees_at_hour_1 = fees();
+        }
+    }
+    assert!(
+        bad_fees_at_hour_1.values().all(|&fee| fee == 4_500),
+        "the bad strategy was applied: {bad_fees_at_hour_1:?}"
+    );
+    assert!(!rolled_back.is_empty(), "nothing was rolled back");
+    assert!(
+        rolled_back.iter().all(|(hour, _)| *hour >= 12),
+        "no rollback before the window has passed: {rolled_back:?}"
+    );
+    let now = fees();
+    for (_, id) in &rolled_back {
+        assert_eq!(
+            now[id], original[id].fee_ppm,
+            "channel {id} has its previous fee back and keeps it during the hold"
+        );
+    }
+    for (_, id) in &rolled_back {
+        let rollbacks: Vec<_> = store
+            .decisions_for_channel(*id, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.strategy == ROLLBACK_STRATEGY)
+            .collect();
+        assert_eq!(rollbacks.len(), 1, "one recorded rollback for channel {id}");
+        assert!(
+            rollbacks[0]
+                .reason
+                .starts_with("rollback: revenue fell from"),
+            "{}",
+            rollbacks[0].reason
+        );
+        assert_eq!(
+            rollbacks[0].guarded.policy.unwrap().fee_ppm,
+            original[id].fee_ppm
+        );
+    }
+}
