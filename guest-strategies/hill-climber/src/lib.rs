@@ -173,6 +173,17 @@ pub fn multiplier(profitability: Profitability) -> f64 {
     }
 }
 
+/// `1 + weight × (1 − 2 × local ratio)`: above 1 while the channel drains, below 1 while it
+/// fills, so the price also steers liquidity (1 at an even balance, or with weight 0).
+pub fn balance_factor(local_ratio: f64, weight: f64) -> f64 {
+    let ratio = if local_ratio.is_finite() {
+        local_ratio.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    (1.0 + weight * (1.0 - 2.0 * ratio)).max(0.0)
+}
+
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Config {
@@ -181,6 +192,7 @@ struct Config {
     min_interval_secs: u64,
     low_balance_ratio: f64,
     low_balance_floor_ppm: u32,
+    balance_weight: f64,
 }
 
 impl Config {
@@ -192,6 +204,7 @@ impl Config {
             min_interval_secs: (hours * 3600.0).round() as u64,
             low_balance_ratio: params.f64("low_balance_ratio")?,
             low_balance_floor_ppm: params.u32("low_balance_floor_ppm")?,
+            balance_weight: params.f64("balance_weight")?,
         };
         if config.min_fee_ppm > config.max_fee_ppm {
             return Err(format!(
@@ -258,9 +271,10 @@ impl Config {
             turned = true;
         }
 
-        let bias = multiplier(channel.profitability);
+        let ratio = local_ratio(channel);
+        let bias = multiplier(channel.profitability) * balance_factor(ratio, self.balance_weight);
         let mut fee = ppm::scale(target, bias);
-        let low = local_ratio(channel) < self.low_balance_ratio;
+        let low = ratio < self.low_balance_ratio;
         if low {
             fee = fee.max(self.low_balance_floor_ppm);
         }
@@ -353,13 +367,20 @@ impl Strategy for HillClimber {
                     "min_hours_between_moves",
                     "Least time between two moves on a channel, hours, so that the revenue \
                      rate has time to respond.",
-                    1.0,
+                    24.0,
                 )
                 .range(0.0, 720.0),
                 ParamSpec::float(
                     "low_balance_ratio",
                     "Below this local balance ratio the low-balance floor applies.",
                     0.15,
+                )
+                .range(0.0, 1.0),
+                ParamSpec::float(
+                    "balance_weight",
+                    "How much the local balance steers the fee around the climber's position: \
+                     the fee is multiplied by 1 + weight × (1 − 2 × local ratio).",
+                    0.5,
                 )
                 .range(0.0, 1.0),
                 ParamSpec::integer(
@@ -400,7 +421,7 @@ mod tests {
     use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, run};
     use lnpolicy_sdk::{ChannelView, Decision, Param, Profitability};
 
-    use super::{Climber, HillClimber, STATE_LEN, initial_step, state_key};
+    use super::{Climber, HillClimber, STATE_LEN, balance_factor, initial_step, state_key};
 
     const HOUR: u64 = 3600;
 
@@ -410,8 +431,15 @@ mod tests {
             .revenue_rate_msat_per_hour(rate)
     }
 
+    /// Runs one channel with hourly moves and no balance steering (the rules under test),
+    /// `params` over them.
     fn one(host: &mut TestHost, params: &[Param], channel: ChannelView) -> Decision {
-        run::<HillClimber>(host, params, &[channel])
+        let mut all = vec![
+            Param::new("min_hours_between_moves", 1.0),
+            Param::new("balance_weight", 0.0),
+        ];
+        all.extend_from_slice(params);
+        run::<HillClimber>(host, &all, &[channel])
             .unwrap()
             .remove(0)
     }
@@ -724,5 +752,31 @@ mod tests {
         );
         assert!(err(&[Param::new("low_balance_ratio", 1.5)]).contains("`low_balance_ratio`"));
         assert!(err(&[Param::new("min_hours_between_moves", -1.0)]).contains("`min_hours"));
+    }
+
+    #[test]
+    fn defaults_wait_a_day_and_steer_by_balance() {
+        let mut host = TestHost::new();
+        let first = run::<HillClimber>(&mut host, &[], &[chan(100, 1000.0).build()]).unwrap();
+        assert_eq!(first[0].fee_ppm, Some(150));
+        host.advance(23 * HOUR);
+        let waiting = run::<HillClimber>(&mut host, &[], &[chan(150, 2000.0).build()]).unwrap();
+        assert_eq!(waiting[0].fee_ppm, None, "{}", waiting[0].reason);
+        host.advance(HOUR);
+        let drained = chan(150, 2000.0).local_ratio(0.25).build();
+        let moved = run::<HillClimber>(&mut host, &[], &[drained]).unwrap();
+        // Revenue doubled (a swing: the step resets to 50), so the position goes 150 → 200; a
+        // quarter-full channel then charges 1 + 0.5 × (1 − 0.5) = 1.25 times that.
+        assert_eq!(moved[0].fee_ppm, Some(250), "{}", moved[0].reason);
+    }
+
+    #[test]
+    fn balance_factor_is_one_at_even_balance_and_never_negative() {
+        assert_eq!(balance_factor(0.5, 0.5), 1.0);
+        assert_eq!(balance_factor(0.0, 0.5), 1.5);
+        assert_eq!(balance_factor(1.0, 0.5), 0.5);
+        assert_eq!(balance_factor(1.0, 1.0), 0.0);
+        assert_eq!(balance_factor(f64::NAN, 1.0), 1.0);
+        assert_eq!(balance_factor(7.0, 0.0), 1.0);
     }
 }

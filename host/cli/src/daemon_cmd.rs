@@ -91,6 +91,7 @@ pub fn run(args: DaemonArgs, verbose: u8) -> Result<ExitCode> {
         decide_every: args.decide_every,
         metrics: args.metrics,
         shutdown_grace: args.shutdown_grace,
+        run_for: None,
     };
     let scenario = args
         .sim

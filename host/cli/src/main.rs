@@ -4,6 +4,7 @@
 mod backtest_cmd;
 mod charge_cmd;
 mod daemon_cmd;
+mod demo_cmd;
 mod generate_config;
 mod report_cmd;
 mod sim_cmd;
@@ -82,6 +83,9 @@ enum Command {
     Report(report_cmd::ReportArgs),
     /// Each strategy's latest cycle, pending updates, quarantined strategies, experiments.
     Status(report_cmd::StatusArgs),
+    /// The daemon on a simulated node in accelerated time, with an A/B experiment, ending
+    /// with the experiment report (no node, no set-up; under a minute).
+    Demo(demo_cmd::DemoArgs),
     /// Write a commented example config covering every feature.
     GenerateConfig {
         /// Where to write it (refuses to overwrite).
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
             _,
         ) => charge_cmd::rollback(&config, &node, execute),
         (Some(Command::Backtest(args)), _) => backtest_cmd::run(args),
+        (Some(Command::Demo(args)), _) => demo_cmd::run(args),
         (Some(Command::Report(args)), _) => report_cmd::report(args),
         (Some(Command::Status(args)), _) => report_cmd::status(args),
         (None, Some(config)) if cli.check => charge_cmd::check(&config, &cli.node),

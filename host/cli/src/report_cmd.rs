@@ -45,6 +45,7 @@ pub struct StatusArgs {
     /// lnpolicy's database.
     #[arg(long, env = "LNPOLICY_DB", default_value = DEFAULT_DB)]
     db: String,
+    /// `json` for monitoring scripts.
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
     format: StatusFormat,
 }

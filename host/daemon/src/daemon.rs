@@ -190,8 +190,15 @@ impl Daemon {
         let decide_every = self.options.decide_every.as_secs().max(1);
         let mut next_decide = clock.now();
         let mut next_collect = next_decide + collect_every;
+        let end = self
+            .options
+            .run_for
+            .map(|run_for| next_decide.saturating_add(run_for.as_secs()));
         loop {
             let due = next_decide.min(next_collect);
+            if end.is_some_and(|end| due > end) {
+                return "run-for elapsed";
+            }
             let wake = tokio::select! {
                 biased;
                 Some(message) = control.recv() => Wake::Control(message),

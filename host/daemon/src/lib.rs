@@ -60,6 +60,9 @@ pub struct DaemonOptions {
     pub metrics: Option<SocketAddr>,
     /// How long a cycle in flight may still run after SIGTERM/SIGINT before it is abandoned.
     pub shutdown_grace: Duration,
+    /// Stop by itself after this much time on the daemon's clock (virtual time with a
+    /// simulated node): for demos and bounded runs. `None` runs until a signal.
+    pub run_for: Option<Duration>,
 }
 
 /// Why the daemon did not start or stopped with an error. Every variant names what the

@@ -113,10 +113,7 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
     for days in WINDOWS {
         let from = now.saturating_sub(days * DAY);
         for (channel, totals) in store.flow_totals(from * NS, now * NS)? {
-            *channel_revenue
-                .entry(channel)
-                .or_default()
-                .window_mut(days) = totals.fees_msat;
+            *channel_revenue.entry(channel).or_default().window_mut(days) = totals.fees_msat;
         }
     }
     let (_, snapshots) = store.last_snapshots()?;

@@ -233,7 +233,8 @@ pub fn experiment_report(
     let mut exposures = Vec::with_capacity(assignments.len());
     for assignment in assignments {
         let last = snapshots.get(&assignment.channel_id);
-        let closed = matches!((last, latest_snapshot), (Some(last), Some(latest)) if last.at < latest);
+        let closed =
+            matches!((last, latest_snapshot), (Some(last), Some(latest)) if last.at < latest);
         let end = match last {
             Some(last) if closed => last.at,
             _ => now,
@@ -275,13 +276,10 @@ pub fn experiment_report(
 
     let mut arm_strategies: BTreeMap<Arm, Vec<StrategyUse>> = BTreeMap::new();
     for (arm, strategy, decisions) in store.experiment_arm_strategies(experiment)? {
-        arm_strategies
-            .entry(arm)
-            .or_default()
-            .push(StrategyUse {
-                strategy,
-                decisions,
-            });
+        arm_strategies.entry(arm).or_default().push(StrategyUse {
+            strategy,
+            decisions,
+        });
     }
     let arms: Vec<ArmSummary> = [Arm::A, Arm::B]
         .into_iter()
@@ -381,12 +379,7 @@ fn arm_summary(
     }
 }
 
-fn compare(
-    metric: &'static str,
-    a: &[f64],
-    b: &[f64],
-    options: &ExperimentOptions,
-) -> Comparison {
+fn compare(metric: &'static str, a: &[f64], b: &[f64], options: &ExperimentOptions) -> Comparison {
     let mean = |values: &[f64]| (!values.is_empty()).then(|| stats::mean(values));
     let (mean_a, mean_b) = (mean(a), mean(b));
     let difference = mean_a.zip(mean_b).map(|(a, b)| b - a);
@@ -469,12 +462,12 @@ fn verdict(
         )
     };
     let side = |i: &Interval| {
-        if i.low > 0.0 {
-            Some(Outcome::BBetter)
-        } else if i.high < 0.0 {
-            Some(Outcome::ABetter)
-        } else {
+        if i.contains(0.0) {
             None
+        } else if i.low > 0.0 {
+            Some(Outcome::BBetter)
+        } else {
+            Some(Outcome::ABetter)
         }
     };
     match (side(&welch.interval), side(bootstrap)) {

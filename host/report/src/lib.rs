@@ -25,8 +25,8 @@ pub use activity::{
     ActivityReport, ChannelActivity, Counts, Revenue, StrategyActivity, activity_report,
 };
 pub use experiment::{
-    ArmSeries, ArmSummary, ChannelResult, Comparison, ExperimentOptions, ExperimentReport,
-    Outcome, Point, StrategyUse, Verdict, experiment_report,
+    ArmSeries, ArmSummary, ChannelResult, Comparison, ExperimentOptions, ExperimentReport, Outcome,
+    Point, StrategyUse, Verdict, experiment_report,
 };
 pub use status::{
     ExperimentStatus, PendingIntent, Quarantine, StatusReport, StrategyStatus, status_report,

@@ -345,7 +345,7 @@ fn normal_quantile(p: f64) -> f64 {
         -3.969_683_028_665_376e1,
         2.209_460_984_245_205e2,
         -2.759_285_104_469_687e2,
-        1.383_577_518_672_690e2,
+        1.383_577_518_672_69e2,
         -3.066_479_806_614_716e1,
         2.506_628_277_459_239,
     ];
@@ -423,8 +423,16 @@ mod tests {
     fn t_quantile_approaches_the_normal_for_large_df() {
         close(t_quantile(0.975, 1e6).unwrap(), 1.960, 5e-4);
         close(t_quantile(0.975, 1e6).unwrap(), 1.959_966_356_814, 1e-8);
-        close(t_quantile(0.975, f64::INFINITY).unwrap(), 1.959_963_985, 1e-8);
-        close(t_quantile(0.995, f64::INFINITY).unwrap(), 2.575_829_304, 1e-8);
+        close(
+            t_quantile(0.975, f64::INFINITY).unwrap(),
+            1.959_963_985,
+            1e-8,
+        );
+        close(
+            t_quantile(0.995, f64::INFINITY).unwrap(),
+            2.575_829_304,
+            1e-8,
+        );
         close(normal_quantile(0.001), -3.090_232_306, 1e-8);
     }
 
@@ -485,7 +493,13 @@ mod tests {
     #[test]
     fn welch_interval_of_constant_samples_is_the_difference() {
         let w = welch_interval(&[2.0, 2.0], &[5.0, 5.0, 5.0], 0.95).unwrap();
-        assert_eq!(w.interval, Interval { low: 3.0, high: 3.0 });
+        assert_eq!(
+            w.interval,
+            Interval {
+                low: 3.0,
+                high: 3.0
+            }
+        );
         assert_eq!(w.degrees_of_freedom, 3.0);
     }
 

@@ -93,11 +93,18 @@ pub(crate) fn comparison_cells(c: &Comparison) -> Vec<String> {
 
 /// An interval as `[low, high]`, or `-`.
 pub(crate) fn interval(i: Option<&Interval>) -> String {
-    i.map_or_else(|| "-".to_owned(), |i| format!("[{:.3}, {:.3}]", i.low, i.high))
+    i.map_or_else(
+        || "-".to_owned(),
+        |i| format!("[{:.3}, {:.3}]", i.low, i.high),
+    )
 }
 
 fn when(at: u64, now: u64) -> String {
-    format!("{} ({} ago)", format_time(at), format_duration(now.saturating_sub(at)))
+    format!(
+        "{} ({} ago)",
+        format_time(at),
+        format_duration(now.saturating_sub(at))
+    )
 }
 
 /// The experiment report as text: arms, the comparison, the verdict, notes and
@@ -162,7 +169,10 @@ pub fn experiment_table(report: &ExperimentReport) -> String {
     for c in [&report.revenue, &report.volume] {
         comparison.row(comparison_row(c));
     }
-    let _ = writeln!(out, "Confidence intervals: {percent}, Welch's t and bootstrap");
+    let _ = writeln!(
+        out,
+        "Confidence intervals: {percent}, Welch's t and bootstrap"
+    );
     comparison.render(&mut out);
     for c in [&report.revenue, &report.volume] {
         if let Some(why) = &c.unavailable {
@@ -253,11 +263,7 @@ const COUNT_COLUMNS: [(&str, bool); 7] = [
     ("ROLLED BACK", true),
 ];
 
-const REVENUE_COLUMNS: [(&str, bool); 3] = [
-    ("FEES 1D (sat)", true),
-    ("7D", true),
-    ("30D", true),
-];
+const REVENUE_COLUMNS: [(&str, bool); 3] = [("FEES 1D (sat)", true), ("7D", true), ("30D", true)];
 
 /// The activity report as text: strategies first (the summary), then channels.
 pub fn activity_table(report: &ActivityReport) -> String {
@@ -357,7 +363,7 @@ pub fn status_table(report: &StatusReport) -> String {
     } else {
         let _ = writeln!(
             out,
-            "Pending updates ({}; resolved against the node when the daemon next starts):",
+            "Pending updates ({}; resolved against the node before the next cycle):",
             report.pending_intents.len()
         );
         let mut table = Table::new(&[
@@ -383,7 +389,11 @@ pub fn status_table(report: &StatusReport) -> String {
         out.push_str("Quarantined strategies (not called until their file changes or the daemon restarts):\n");
         let mut table = Table::new(&[("STRATEGY", false), ("SINCE", false), ("WHY", false)]);
         for q in &report.quarantined {
-            table.row(vec![q.strategy.clone(), when(q.since, now), q.detail.clone()]);
+            table.row(vec![
+                q.strategy.clone(),
+                when(q.since, now),
+                q.detail.clone(),
+            ]);
         }
         table.render(&mut out);
     }

@@ -224,7 +224,11 @@ fn build(name: &str, specs: &[Spec], seed: u64) -> (TempDir, Store) {
                     strategy_sha256: "00",
                     raw: None,
                     guarded: g,
-                    reason: if g.policy.is_some() { "explore up" } else { "hold" },
+                    reason: if g.policy.is_some() {
+                        "explore up"
+                    } else {
+                        "hold"
+                    },
                 })
                 .collect();
             let decision_ids = store.record_decisions(&records).unwrap();
@@ -252,7 +256,7 @@ fn build(name: &str, specs: &[Spec], seed: u64) -> (TempDir, Store) {
 fn specs(per_arm: usize, days: f64, a: f64, b: f64) -> Vec<Spec> {
     (0..2 * per_arm)
         .map(|i| {
-            let arm = if i % 2 == 0 { Arm::A } else { Arm::B };
+            let arm = if i.is_multiple_of(2) { Arm::A } else { Arm::B };
             Spec {
                 arm,
                 joined_days_ago: days,
@@ -294,10 +298,7 @@ fn an_arm_earning_five_times_as_much_is_named_the_winner() {
 
     assert_eq!(report.arms[0].strategies[0].strategy, "static");
     assert_eq!(report.arms[1].strategies[0].strategy, "hill_climber");
-    assert_eq!(
-        (report.arms[0].channels, report.arms[1].channels),
-        (12, 13)
-    );
+    assert_eq!((report.arms[0].channels, report.arms[1].channels), (12, 13));
     assert_eq!(report.arms[1].compared_channels, 12, "the newcomer waits");
 
     let closed = &report.channels[0];
@@ -306,12 +307,20 @@ fn an_arm_earning_five_times_as_much_is_named_the_winner() {
     let open = &report.channels[1];
     assert!(!open.closed && open.until == NOW);
     assert!((open.channel_days - 14.0).abs() < 1e-9);
-    assert!(report.notes.iter().any(|n| n.contains("1 channel(s) closed")));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("1 channel(s) closed"))
+    );
     assert!(report.notes.iter().any(|n| n.contains("not compared")));
 
     let last_fee = |arm: usize| report.fee_ppm[arm].points.last().unwrap().value;
     assert_eq!(last_fee(0), 100.0, "A never changed (snapshot rate)");
-    assert!(last_fee(1) > 400.0, "B moved to 500 ppm, but the newcomer is still at 100");
+    assert!(
+        last_fee(1) > 400.0,
+        "B moved to 500 ppm, but the newcomer is still at 100"
+    );
     assert!(report.daily_revenue[1].points.len() >= 13);
 
     // Volume per day follows from the fee rate: B charges 5x as much per sat,
@@ -324,14 +333,22 @@ fn an_arm_earning_five_times_as_much_is_named_the_winner() {
     let page = html::experiment_html(&report);
     assert!(page.contains("<svg") && page.contains("B better"));
     for external in ["<script", "<link", "src=", "href=", "url("] {
-        assert!(!page.contains(external), "the page must be self-contained: {external}");
+        assert!(
+            !page.contains(external),
+            "the page must be self-contained: {external}"
+        );
     }
     assert!(!page.contains("NaN"));
 
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["verdict"]["outcome"], "b_better");
     assert_eq!(json["difference"], "B - A");
-    assert!(json["revenue"]["welch"]["degrees_of_freedom"].as_f64().unwrap() > 5.0);
+    assert!(
+        json["revenue"]["welch"]["degrees_of_freedom"]
+            .as_f64()
+            .unwrap()
+            > 5.0
+    );
 }
 
 #[test]
@@ -361,7 +378,11 @@ fn identical_arms_are_not_yet_distinguishable() {
     assert!(report.revenue.welch.unwrap().interval.contains(0.0));
     assert!(report.revenue.bootstrap.unwrap().contains(0.0));
     assert!(
-        report.verdict.reasons.iter().any(|r| r.contains("contains 0")),
+        report
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("contains 0")),
         "{:?}",
         report.verdict.reasons
     );
@@ -376,7 +397,10 @@ fn too_little_data_says_what_is_missing() {
     assert!(reasons.contains("arm A has 3 channel(s)"), "{reasons}");
     assert!(reasons.contains("arm B has 3 channel(s)"), "{reasons}");
     assert!(reasons.contains("5 are needed"), "{reasons}");
-    assert!(reasons.contains("has run 2.0 day(s); 7 are needed"), "{reasons}");
+    assert!(
+        reasons.contains("has run 2.0 day(s); 7 are needed"),
+        "{reasons}"
+    );
     // The intervals are still shown, for what they are worth.
     assert!(report.revenue.welch.is_some());
 }
@@ -401,8 +425,8 @@ fn one_channel_per_arm_has_no_interval() {
 #[test]
 fn an_unknown_experiment_names_the_known_ones() {
     let (_dir, store) = build("fees-2025", &specs(2, 3.0, 1.0, 1.0), 7);
-    let error = experiment_report(&store, "fees-2024", NOW, &ExperimentOptions::default())
-        .unwrap_err();
+    let error =
+        experiment_report(&store, "fees-2024", NOW, &ExperimentOptions::default()).unwrap_err();
     assert!(matches!(error, ReportError::UnknownExperiment { .. }));
     assert_eq!(
         error.to_string(),

@@ -175,3 +175,49 @@ impl Store {
         })
     }
 }
+
+/// Where a run stands, for progress lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressSummary {
+    pub cycles: u64,
+    /// Unix seconds of the latest cycle.
+    pub last_cycle_at: u64,
+    pub updates_applied: u64,
+    /// Fees earned on all stored forwards.
+    pub fees_msat: u64,
+}
+
+impl Store {
+    /// Cycles, applied updates and fees so far; `None` before the first cycle.
+    pub fn progress_summary(&self) -> Result<Option<ProgressSummary>, StoreError> {
+        let conn = self.lock();
+        let (cycles, last): (i64, Option<i64>) = conn
+            .query_row("SELECT COUNT(*), MAX(started_at) FROM cycles", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .map_err(self.sql("counting cycles"))?;
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let applied: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM update_intents WHERE status = 'applied'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("counting applied updates"))?;
+        let fees: i64 = conn
+            .query_row(
+                "SELECT COALESCE(SUM(fee_msat), 0) FROM forwards",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("summing fees"))?;
+        Ok(Some(ProgressSummary {
+            cycles: cycles.max(0) as u64,
+            last_cycle_at: time_from_sql(last),
+            updates_applied: applied.max(0) as u64,
+            fees_msat: fees.max(0) as u64,
+        }))
+    }
+}

@@ -249,10 +249,13 @@ pub struct AppliedChange {
     pub strategy: Option<String>,
 }
 
+/// id, channel, resolved at, previous and applied policy JSON, strategy.
+type AppliedChangeRow = (i64, i64, Option<i64>, String, String, Option<String>);
+
 impl Store {
     /// Every channel's last applied change: what rollback weighs and may undo.
     pub fn last_applied_changes(&self) -> Result<Vec<AppliedChange>, StoreError> {
-        let rows: Vec<(i64, i64, Option<i64>, String, String, Option<String>)> = self
+        let rows: Vec<AppliedChangeRow> = self
             .lock()
             .prepare_cached(
                 "SELECT i.id, i.channel_id, i.resolved_at, i.previous_json, i.policy_json,

@@ -29,7 +29,7 @@ use lnpolicy_core::ChannelId;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use costs::CostSource;
-pub use cycles::{Cycle, CycleStatus};
+pub use cycles::{Cycle, CycleStatus, ProgressSummary};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use lnpolicy_core::{ChannelId, NodeChannel, StrategyEvent, StrategyEventKind};
 use rusqlite::params;
 
-use crate::{
-    Arm, Cycle, Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql,
-};
+use crate::{Arm, Cycle, Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql};
 
 /// Nanoseconds in a UTC day: forwards are stamped in nanoseconds, and reports
 /// bucket them by calendar day.
@@ -196,9 +194,7 @@ impl Store {
         rows.into_iter()
             .map(|(channel, arm, at)| {
                 let arm = parse_arm(&arm).ok_or_else(|| {
-                    self.invalid(format!(
-                        "experiment {experiment:?} has unknown arm {arm:?}"
-                    ))
+                    self.invalid(format!("experiment {experiment:?} has unknown arm {arm:?}"))
                 })?;
                 Ok(Assignment {
                     channel_id: channel_id_from_sql(channel),
@@ -235,9 +231,7 @@ impl Store {
         rows.into_iter()
             .map(|(arm, strategy, n)| {
                 let arm = parse_arm(&arm).ok_or_else(|| {
-                    self.invalid(format!(
-                        "experiment {experiment:?} has unknown arm {arm:?}"
-                    ))
+                    self.invalid(format!("experiment {experiment:?} has unknown arm {arm:?}"))
                 })?;
                 Ok((arm, strategy, count(n)))
             })
@@ -292,7 +286,9 @@ impl Store {
     ) -> Result<(Option<u64>, BTreeMap<ChannelId, LastSnapshot>), StoreError> {
         let conn = self.lock();
         let latest: Option<i64> = conn
-            .query_row("SELECT MAX(at) FROM channel_snapshots", [], |row| row.get(0))
+            .query_row("SELECT MAX(at) FROM channel_snapshots", [], |row| {
+                row.get(0)
+            })
             .map_err(self.sql("reading the latest snapshot time"))?;
         let rows: Vec<(i64, i64, String)> = conn
             .prepare(
@@ -630,7 +626,9 @@ mod tests {
         store
             .record_assignments("fees", &[(4, Arm::A)], 200)
             .unwrap();
-        store.record_assignments("other", &[(1, Arm::B)], 50).unwrap();
+        store
+            .record_assignments("other", &[(1, Arm::B)], 50)
+            .unwrap();
         assert_eq!(
             store.experiment_summaries().unwrap(),
             vec![
