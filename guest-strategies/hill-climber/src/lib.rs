@@ -20,7 +20,8 @@
 //! the host's `last_fee_change` and the climber's own last move.
 //!
 //! The fee actually set is the climber's position biased by the channel's profitability
-//! (underwater ×1.2, zombie ×0.8, others ×1.0), raised to `low_balance_floor_ppm` when the
+//! (underwater ×1.2, zombie ×0.8, others ×1.0) and by its balance (× `1 + balance_weight ×
+//! (1 − 2 × local ratio)`), raised to `low_balance_floor_ppm` when the
 //! local balance is below `low_balance_ratio`, and finally kept within
 //! `min_fee_ppm..=max_fee_ppm`. The position, the last revenue rate, the direction, the step
 //! and the time of the move live in the host's state under `ch:<channel_id>`, so the search
