@@ -42,6 +42,9 @@ impl Clock {
                 tokio::time::sleep(Duration::from_secs((at - now).min(WALL_NAP_SECS))).await;
             },
             Clock::Sim(sim) => {
+                // Virtual time already owed from earlier ticks first: at high speeds one
+                // tick covers several waits, and each must not cost a tick of its own.
+                sim.advance_by_tick(Duration::ZERO, at);
                 let mut tick = tokio::time::interval(SIM_TICK);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tick.tick().await;
