@@ -18,7 +18,7 @@ use lnpolicy_policy::config::{
 };
 use lnpolicy_policy::configured::{self, ChannelPlan, ConfiguredChannel, PlanOutcome};
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_policy::rollback::{self, Candidate, RollbackRule};
+use lnpolicy_policy::rollback::{self, Candidate};
 use lnpolicy_runtime::{HistorySource, StrategyRegistry};
 use lnpolicy_store::{CostSource, Store};
 
@@ -108,17 +108,8 @@ pub async fn run_configured(
         .map(|((view, node), input)| ConfiguredChannel { view, node, input })
         .collect();
 
-    let rules: BTreeMap<ChannelId, RollbackRule> = channels
-        .iter()
-        .zip(&inputs)
-        .filter_map(|(channel, input)| {
-            let selection = plan.config.select(input).ok()??;
-            Some((
-                channel.id,
-                RollbackRule::from_keys(&selection.settings.rollback)?,
-            ))
-        })
-        .collect();
+    let selected = configured::select(plan.config, &configured);
+    let rules = selected.rollback_rules();
     let rollbacks = rollback::candidates(store, &channels, &rules, now)?;
     let rolled_back = if plan.dry_run || rollbacks.is_empty() {
         None
@@ -133,7 +124,7 @@ pub async fn run_configured(
         held.insert(candidate.channel_id, candidate.reason());
     }
     let prepared = configured::prepare(
-        plan.config,
+        selected,
         registry,
         store,
         &configured,

@@ -20,6 +20,7 @@ use crate::experiment::{Arm, assign};
 use crate::guard::GuardConfig;
 use crate::overlay::Overlay;
 use crate::params;
+use crate::rollback::RollbackRule;
 
 /// One channel as the config sees it.
 pub struct ConfiguredChannel<'a> {
@@ -92,17 +93,30 @@ impl Prepared {
     }
 }
 
-/// Selects each channel's section, assigns experiment arms (recorded in `store`), resolves
-/// strategy and parameters, and groups the channels into guest calls.
-pub fn prepare(
-    config: &Config,
-    registry: &StrategyRegistry,
-    store: &Store,
-    channels: &[ConfiguredChannel<'_>],
-    base_guard: &GuardConfig,
-    held: &BTreeMap<ChannelId, String>,
-    now: u64,
-) -> Result<Prepared, CycleError> {
+/// Every channel's section, chosen once per cycle: what [`prepare`] groups and what the
+/// rollback rules are read from.
+pub struct Selected {
+    plans: Vec<ChannelPlan>,
+    selections: Vec<Option<Selection>>,
+}
+
+impl Selected {
+    /// The rollback rule of each channel whose section enables it.
+    pub fn rollback_rules(&self) -> BTreeMap<ChannelId, RollbackRule> {
+        self.plans
+            .iter()
+            .zip(&self.selections)
+            .filter_map(|(plan, selection)| {
+                let rule = RollbackRule::from_keys(&selection.as_ref()?.settings.rollback)?;
+                Some((plan.channel_id, rule))
+            })
+            .collect()
+    }
+}
+
+/// Selects each channel's section (a channel whose conditions cannot be evaluated gets a
+/// failed plan).
+pub fn select(config: &Config, channels: &[ConfiguredChannel<'_>]) -> Selected {
     let mut plans = Vec::with_capacity(channels.len());
     let mut selections = Vec::with_capacity(channels.len());
     for channel in channels {
@@ -130,6 +144,24 @@ pub fn prepare(
         plans.push(plan);
         selections.push(selection);
     }
+    Selected { plans, selections }
+}
+
+/// Assigns experiment arms (recorded in `store`), resolves each selected channel's strategy
+/// and parameters, and groups the channels into guest calls; `held` channels are not decided.
+pub fn prepare(
+    selected: Selected,
+    registry: &StrategyRegistry,
+    store: &Store,
+    channels: &[ConfiguredChannel<'_>],
+    base_guard: &GuardConfig,
+    held: &BTreeMap<ChannelId, String>,
+    now: u64,
+) -> Result<Prepared, CycleError> {
+    let Selected {
+        mut plans,
+        selections,
+    } = selected;
     assign_arms(store, &selections, &mut plans, now)?;
 
     let mut groups: Vec<Group> = Vec::new();
