@@ -31,10 +31,7 @@ impl Store {
         let rows: Vec<(i64, i64)> = self
             .lock()
             .prepare("SELECT channel_id, fee_sat FROM channel_open_costs")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading open costs"))?;
         Ok(rows
             .into_iter()

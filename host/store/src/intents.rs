@@ -265,19 +265,7 @@ impl Store {
                                 WHERE status = 'applied' GROUP BY channel_id)
                  ORDER BY i.channel_id",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                    ))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading the last applied changes"))?;
         rows.into_iter()
             .map(|(id, channel, at, previous, applied, strategy)| {

@@ -150,18 +150,7 @@ impl Store {
                         MIN(assigned_at), MAX(assigned_at)
                  FROM experiment_assignments GROUP BY experiment ORDER BY experiment",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("summarising experiments"))?;
         Ok(rows
             .into_iter()
@@ -185,10 +174,8 @@ impl Store {
                  WHERE experiment = ?1 ORDER BY channel_id",
             )
             .and_then(|mut stmt| {
-                stmt.query_map([experiment], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })?
-                .collect()
+                stmt.query_map([experiment], |row| row.try_into())?
+                    .collect()
             })
             .map_err(self.sql("reading experiment assignments"))?;
         rows.into_iter()
@@ -222,10 +209,8 @@ impl Store {
                  GROUP BY a.arm, d.strategy ORDER BY a.arm, COUNT(*) DESC, d.strategy",
             )
             .and_then(|mut stmt| {
-                stmt.query_map([experiment], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })?
-                .collect()
+                stmt.query_map([experiment], |row| row.try_into())?
+                    .collect()
             })
             .map_err(self.sql("reading the strategies of experiment arms"))?;
         rows.into_iter()
@@ -261,7 +246,7 @@ impl Store {
                         to_sql(to_ns),
                         DAY_NS
                     ],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                    |row| row.try_into(),
                 )?
                 .collect()
             })
@@ -297,7 +282,7 @@ impl Store {
                    ON s.channel_id = l.channel_id AND s.at = l.at",
             )
             .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                stmt.query_map([], |row| row.try_into())?
                     .collect()
             })
             .map_err(self.sql("reading each channel's last snapshot"))?;
@@ -327,12 +312,7 @@ impl Store {
                         json_extract(policy_json, '$.fee_ppm')
                  FROM update_intents WHERE status = 'applied' ORDER BY resolved_at, id",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading applied fee changes"))?;
         Ok(rows
             .into_iter()
@@ -355,18 +335,7 @@ impl Store {
                         SUM(json_extract(guarded_json, '$.policy') IS NOT NULL), SUM(clamps > 0)
                  FROM decisions GROUP BY channel_id, strategy",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("counting decisions"))?;
         let rollbacks: Vec<(i64, String, i64)> = conn
             .prepare(&format!(
@@ -383,10 +352,7 @@ impl Store {
                  GROUP BY channel_id, undone",
                 rollback_condition()
             ))
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                    .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("counting rollbacks"))?;
         let intents: Vec<(i64, Option<String>, i64, i64, i64)> = conn
             .prepare(
@@ -395,18 +361,7 @@ impl Store {
                  FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
                  GROUP BY i.channel_id, d.strategy",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("counting update intents"))?;
         let mut counts: BTreeMap<(ChannelId, Option<String>), ActivityCounts> = BTreeMap::new();
         fn row(
@@ -456,10 +411,7 @@ impl Store {
                  WHERE previous IS NULL OR previous <> strategy
                  ORDER BY channel_id, at, id",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                    .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading strategy changes"))?;
         Ok(rows
             .into_iter()
@@ -481,12 +433,7 @@ impl Store {
                         COUNT(*), COUNT(CASE WHEN status IN ('failed', 'quarantined') THEN 1 END)
                  FROM cycles GROUP BY strategy ORDER BY strategy",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("summarising cycles"))?;
         rows.into_iter()
             .map(|(last_id, last_ok_at, total, failed)| {
@@ -519,12 +466,7 @@ impl Store {
                        AND e.kind IN ('quarantined', 'loaded', 'reloaded', 'unloaded'))
                  ORDER BY q.strategy",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect()
-            })
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading quarantined strategies"))?;
         Ok(rows
             .into_iter()
