@@ -23,9 +23,23 @@
 //! (underwater ×1.2, zombie ×0.8, others ×1.0) and by its balance (× `1 + balance_weight ×
 //! (1 − 2 × local ratio)`), raised to `low_balance_floor_ppm` when the
 //! local balance is below `low_balance_ratio`, and finally kept within
-//! `min_fee_ppm..=max_fee_ppm`. The position, the last revenue rate, the direction, the step
-//! and the time of the move live in the host's state under `ch:<channel_id>`, so the search
-//! survives restarts. Inactive channels are left unchanged.
+//! `min_fee_ppm..=max_fee_ppm`. Inactive channels are left unchanged.
+//!
+//! **Per channel** (`pool_channels = false`): the rules above run on each channel's own
+//! revenue rate. The position, the last revenue rate, the direction, the step and the time
+//! of the move live in the host's state under `ch:<channel_id>`.
+//!
+//! **Pooled** (`pool_channels = true`, the default): one position for every channel of the
+//! section, because a single channel of a typical routing node forwards a handful of
+//! payments a day, and with heavy-tailed amounts its daily revenue is mostly noise (the
+//! backtests in the README measure this). Once a day the last day of all the channels is
+//! added to the evidence for the current position: revenue divided by the mean forward size
+//! (fee per sat × forwards, which the few large payments do not swing). The position moves
+//! by the same rules when that evidence differs from the previous position's by more than
+//! its Poisson noise, `sqrt(1/n₁ + 1/n₂)`, or after `max_days_per_position` days; steps are
+//! fractions of the position (first 25%, within 5%..=50%, at least 10 ppm), since a 50 ppm
+//! step moves revenue by less than the noise of any day. The pool lives under
+//! `pool:<hash of the parameters>`, so each section and experiment arm climbs on its own.
 
 use lnpolicy_sdk::{
     ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Strategy,
@@ -36,7 +50,17 @@ use lnpolicy_sdk::{
 pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
+
+/// The pooled climber's first step, as a fraction of its position.
+pub const POOL_FIRST_STEP: f64 = 0.25;
+/// Its smallest step.
+pub const POOL_MIN_STEP: f64 = 0.05;
+/// Its largest step.
+pub const POOL_MAX_STEP: f64 = 0.5;
+
+/// How often the pooled climber adds a day of evidence.
+pub const DAY_SECS: u64 = 86_400;
 
 /// Smallest step, ppm.
 pub const MIN_STEP_PPM: u32 = 10;
@@ -185,6 +209,209 @@ pub fn balance_factor(local_ratio: f64, weight: f64) -> f64 {
     (1.0 + weight * (1.0 - 2.0 * ratio)).max(0.0)
 }
 
+/// What a set of channels forwarded: the pooled climber's evidence, summed over the days it
+/// has observed one position.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sample {
+    pub fees_msat: f64,
+    pub sats: f64,
+    pub forwards: f64,
+    pub days: f64,
+}
+
+impl Sample {
+    /// The last day of `channels` (their `day` flow window).
+    pub fn last_day(channels: &[&ChannelView]) -> Self {
+        channels.iter().fold(
+            Sample {
+                days: 1.0,
+                ..Sample::default()
+            },
+            |acc, c| {
+                let day = &c.flow.day;
+                Sample {
+                    fees_msat: acc.fees_msat + day.fees_earned_msat as f64,
+                    sats: acc.sats + day.sats_out as f64,
+                    forwards: acc.forwards + f64::from(day.htlcs_out),
+                    days: acc.days,
+                }
+            },
+        )
+    }
+
+    fn add(self, other: Sample) -> Sample {
+        Sample {
+            fees_msat: self.fees_msat + other.fees_msat,
+            sats: self.sats + other.sats,
+            forwards: self.forwards + other.forwards,
+            days: self.days + other.days,
+        }
+    }
+
+    /// Revenue per day divided by the mean forward size, i.e. `fee per sat forwarded ×
+    /// forwards per day`. Amounts on Lightning are heavy-tailed, so a day's revenue swings
+    /// with the few large payments that happened to come; the count of forwards times the fee
+    /// they paid does not, and still falls when a higher fee drives payments away. Zero
+    /// without forwards.
+    pub fn rate(&self) -> f64 {
+        if self.sats <= 0.0 || self.days <= 0.0 {
+            return 0.0;
+        }
+        self.fees_msat / self.sats * self.forwards / self.days
+    }
+
+    /// Whether `self` (the current position) and `before` differ by more than their noise:
+    /// forwards are Poisson, so the relative error of the ratio of two rates is about
+    /// `sqrt(1/n₁ + 1/n₂)`.
+    pub fn differs_from(&self, before: &Sample) -> bool {
+        let (now, then) = (self.rate(), before.rate());
+        if self.forwards < 1.0 || before.forwards < 1.0 || then <= 0.0 {
+            return now != then;
+        }
+        let noise = (1.0 / self.forwards + 1.0 / before.forwards).sqrt();
+        ((now - then) / then).abs() > noise
+    }
+}
+
+/// The pooled climber's memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pool {
+    /// The position every channel's fee is derived from, ppm.
+    pub position_ppm: u32,
+    /// Direction of the last move: true is up.
+    pub up: bool,
+    /// Size of the next move as a fraction of the position.
+    pub step: f64,
+    /// Unix time of the last move.
+    pub moved_at: u64,
+    /// Evidence for the position before this one.
+    pub before: Sample,
+    /// Evidence for this position so far.
+    pub current: Sample,
+    /// Unix time of the last day added to `current`.
+    pub observed_at: u64,
+}
+
+/// Encoding version, the first byte of a stored [`Pool`].
+pub const POOL_VERSION: u8 = 2;
+/// Length of a stored [`Pool`] in bytes.
+pub const POOL_LEN: usize = 1 + 4 + 1 + 8 + 8 + 8 * 8 + 8;
+
+impl Pool {
+    /// Fixed little-endian layout: version, position u32, direction (1 up, 0 down), step
+    /// f64, moved-at u64, the two samples as eight f64, observed-at u64.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(POOL_LEN);
+        out.push(POOL_VERSION);
+        out.extend_from_slice(&self.position_ppm.to_le_bytes());
+        out.push(u8::from(self.up));
+        out.extend_from_slice(&self.step.to_le_bytes());
+        out.extend_from_slice(&self.moved_at.to_le_bytes());
+        for sample in [self.before, self.current] {
+            for v in [sample.fees_msat, sample.sats, sample.forwards, sample.days] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&self.observed_at.to_le_bytes());
+        out
+    }
+
+    /// The stored pool, or `None` for anything this version did not write (the pool then
+    /// starts over).
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != POOL_LEN || bytes[0] != POOL_VERSION || bytes[5] > 1 {
+            return None;
+        }
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
+        let f64_at = |at: usize| f64::from_bits(u64_at(at));
+        let step = f64_at(6);
+        if !(POOL_MIN_STEP..=POOL_MAX_STEP).contains(&step) {
+            return None;
+        }
+        let sample = |at: usize| {
+            let s = Sample {
+                fees_msat: f64_at(at),
+                sats: f64_at(at + 8),
+                forwards: f64_at(at + 16),
+                days: f64_at(at + 24),
+            };
+            [s.fees_msat, s.sats, s.forwards, s.days]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+                .then_some(s)
+        };
+        Some(Pool {
+            position_ppm: u32::from_le_bytes(bytes[1..5].try_into().ok()?),
+            up: bytes[5] == 1,
+            step,
+            moved_at: u64_at(14),
+            before: sample(22)?,
+            current: sample(54)?,
+            observed_at: u64_at(86),
+        })
+    }
+}
+
+/// The state key of a pool: `pool:` and a hash of the parameters, so that two sections with
+/// different parameters (say, the two arms of an experiment) climb separately.
+pub fn pool_key(params: &str) -> String {
+    let hash = params.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Reason::new("pool:").uint(hash).finish()
+}
+
+/// The median of the current fees of `channels` (the pool's starting position), 0 for none.
+fn median_fee(channels: &[&ChannelView]) -> u32 {
+    let mut fees: Vec<u32> = channels.iter().map(|c| c.local_policy.fee_ppm).collect();
+    fees.sort_unstable();
+    fees.get(fees.len() / 2).copied().unwrap_or(0)
+}
+
+/// One move of the climber: what it observed and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Move {
+    obs: Observation,
+    pct: Option<i64>,
+    target: u32,
+    up: bool,
+    step: u32,
+    /// Pooled mode: the step as a percentage of the position, shown instead of `step`.
+    step_pct: Option<u32>,
+    turned: bool,
+}
+
+impl Move {
+    /// `observation (±n%)[, turned at bound]: up|down STEP to TARGET ppm`.
+    fn describe(&self) -> Reason {
+        let mut reason = Reason::new(match self.obs {
+            Observation::First => "first move, exploring",
+            Observation::Reset { .. } => "revenue swing, step reset",
+            Observation::BigGain => "revenue up, step doubled",
+            Observation::Gain => "revenue up, continuing",
+            Observation::Loss => "revenue down, reversing, step halved",
+            Observation::Flat => "revenue flat, step halved",
+            Observation::Idle => "no revenue, heading down",
+        });
+        if let Some(pct) = self.pct {
+            reason = reason.text(" (");
+            if pct >= 0 {
+                reason = reason.text("+");
+            }
+            reason = reason.int(pct).text("%)");
+        }
+        if self.turned {
+            reason = reason.text(", turned at bound");
+        }
+        reason = reason.text(if self.up { ": up " } else { ": down " });
+        reason = match self.step_pct {
+            Some(pct) => reason.int(pct).text("%"),
+            None => reason.int(self.step),
+        };
+        reason.text(" to ").int(self.target).text(" ppm")
+    }
+}
+
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Config {
@@ -194,6 +421,8 @@ struct Config {
     low_balance_ratio: f64,
     low_balance_floor_ppm: u32,
     balance_weight: f64,
+    pool_channels: bool,
+    max_days_per_position: f64,
 }
 
 impl Config {
@@ -206,6 +435,8 @@ impl Config {
             low_balance_ratio: params.f64("low_balance_ratio")?,
             low_balance_floor_ppm: params.u32("low_balance_floor_ppm")?,
             balance_weight: params.f64("balance_weight")?,
+            pool_channels: params.bool("pool_channels")?,
+            max_days_per_position: f64::from(params.u32("max_days_per_position")?),
         };
         if config.min_fee_ppm > config.max_fee_ppm {
             return Err(format!(
@@ -214,6 +445,125 @@ impl Config {
             ));
         }
         Ok(config)
+    }
+
+    /// `waiting: M of N min since the last move`, or `None` once a move is due.
+    fn waiting(&self, now: u64, last_move: Option<u64>) -> Option<Reason> {
+        let elapsed = now.saturating_sub(last_move?);
+        (elapsed < self.min_interval_secs).then(|| {
+            Reason::new("waiting: ")
+                .int((elapsed / 60) as i64)
+                .text(" of ")
+                .int((self.min_interval_secs / 60) as i64)
+                .text(" min since the last move")
+        })
+    }
+
+    /// The rules of the crate documentation: from the stored climber (or `start` for a first
+    /// move) and the signal observed since its last move, the next position.
+    fn next_move(&self, stored: Option<Climber>, start: u32, rate: f64) -> Move {
+        let (obs, pct, base, mut up, step) = match stored {
+            None => (Observation::First, None, start, true, initial_step(start)),
+            Some(s) => {
+                let (obs, pct) = observe(s.last_rate, rate);
+                let (up, step) = match obs {
+                    Observation::First => (true, initial_step(s.base_fee_ppm)),
+                    Observation::Reset { gain } => (s.up == gain, initial_step(s.base_fee_ppm)),
+                    Observation::BigGain => (s.up, s.step_ppm.saturating_mul(2)),
+                    Observation::Gain => (s.up, s.step_ppm),
+                    Observation::Loss => (!s.up, s.step_ppm / 2),
+                    Observation::Flat => (s.up, s.step_ppm / 2),
+                    Observation::Idle => (false, s.step_ppm / 2),
+                };
+                (obs, pct, s.base_fee_ppm, up, step)
+            }
+        };
+        let step = ppm::clamp(step, MIN_STEP_PPM, MAX_STEP_PPM);
+        let mut target = self.step_from(base, up, step);
+        let mut turned = false;
+        if target == base {
+            // A bound cancels the move: turn around rather than stand still.
+            up = !up;
+            target = self.step_from(base, up, step);
+            turned = true;
+        }
+        Move {
+            obs,
+            pct,
+            target,
+            up,
+            step,
+            step_pct: None,
+            turned,
+        }
+    }
+
+    /// Pooled mode's rules: those of [`Config::next_move`] with steps that are fractions of
+    /// the position ([`POOL_FIRST_STEP`], within [`POOL_MIN_STEP`]..=[`POOL_MAX_STEP`], and
+    /// never under [`MIN_STEP_PPM`]), judged on the pool's evidence.
+    fn next_pool_move(&self, pool: Option<&Pool>, start: u32) -> (Move, f64) {
+        let (obs, pct, base, mut up, step) = match pool {
+            None => (Observation::First, None, start, true, POOL_FIRST_STEP),
+            Some(p) => {
+                let (obs, pct) = observe(p.before.rate(), p.current.rate());
+                let (up, step) = match obs {
+                    Observation::First => (true, POOL_FIRST_STEP),
+                    Observation::Reset { gain } => (p.up == gain, POOL_FIRST_STEP),
+                    Observation::BigGain => (p.up, p.step * 2.0),
+                    Observation::Gain => (p.up, p.step),
+                    Observation::Loss => (!p.up, p.step / 2.0),
+                    Observation::Flat => (p.up, p.step / 2.0),
+                    Observation::Idle => (false, p.step / 2.0),
+                };
+                (obs, pct, p.position_ppm, up, step)
+            }
+        };
+        let step = step.clamp(POOL_MIN_STEP, POOL_MAX_STEP);
+        let by = ppm::scale(base, step).max(MIN_STEP_PPM);
+        let mut target = self.step_from(base, up, by);
+        let mut turned = false;
+        if target == base {
+            up = !up;
+            target = self.step_from(base, up, by);
+            turned = true;
+        }
+        let moved = Move {
+            obs,
+            pct,
+            target,
+            up,
+            step: by,
+            step_pct: Some((step * 100.0).round() as u32),
+            turned,
+        };
+        (moved, step)
+    }
+
+    /// The fee a channel gets for a climber position: biased by profitability and balance,
+    /// floored when the channel is low, within bounds; the reason says which applied.
+    fn fee_for(&self, position: u32, channel: &ChannelView, reason: Reason) -> Decision {
+        let ratio = local_ratio(channel);
+        let balance = balance_factor(ratio, self.balance_weight);
+        let mut fee = ppm::scale(position, multiplier(channel.profitability) * balance);
+        let mut reason = match channel.profitability {
+            Profitability::Underwater => reason.text(", underwater x1.2"),
+            Profitability::Zombie => reason.text(", zombie x0.8"),
+            _ => reason,
+        };
+        if self.balance_weight > 0.0 {
+            reason = reason
+                .text(", balance x")
+                .int((balance * 100.0).round() as i64)
+                .text("%");
+        }
+        if ratio < self.low_balance_ratio {
+            fee = fee.max(self.low_balance_floor_ppm);
+            reason = reason.text(", low-balance floor");
+        }
+        let fee = ppm::clamp(fee, self.min_fee_ppm, self.max_fee_ppm);
+        Decision::set(channel.channel_id)
+            .fee_ppm(fee)
+            .reason(reason.text(" → ").int(fee).text(" ppm").finish())
     }
 
     fn decide(&self, host: &mut dyn Host, now: u64, channel: &ChannelView) -> Decision {
@@ -229,103 +579,114 @@ impl Config {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        if let Some(at) = last_move {
-            let elapsed = now.saturating_sub(at);
-            if elapsed < self.min_interval_secs {
-                let reason = Reason::new("waiting: ")
-                    .int((elapsed / 60) as i64)
-                    .text(" of ")
-                    .int((self.min_interval_secs / 60) as i64)
-                    .text(" min since the last move, unchanged")
-                    .finish();
-                return Decision::unchanged(id, reason);
-            }
+        if let Some(waiting) = self.waiting(now, last_move) {
+            return Decision::unchanged(id, waiting.text(", unchanged").finish());
         }
-
         let rate = sane_rate(channel.revenue_rate_msat_per_hour);
-        let (obs, pct, base, mut up, mut step) = match stored {
-            None => {
-                let fee = channel.local_policy.fee_ppm;
-                (Observation::First, None, fee, true, initial_step(fee))
-            }
-            Some(s) => {
-                let (obs, pct) = observe(s.last_rate, rate);
-                let (up, step) = match obs {
-                    Observation::First => (true, initial_step(s.base_fee_ppm)),
-                    Observation::Reset { gain } => (s.up == gain, initial_step(s.base_fee_ppm)),
-                    Observation::BigGain => (s.up, s.step_ppm.saturating_mul(2)),
-                    Observation::Gain => (s.up, s.step_ppm),
-                    Observation::Loss => (!s.up, s.step_ppm / 2),
-                    Observation::Flat => (s.up, s.step_ppm / 2),
-                    Observation::Idle => (false, s.step_ppm / 2),
-                };
-                (obs, pct, s.base_fee_ppm, up, step)
-            }
-        };
-        step = ppm::clamp(step, MIN_STEP_PPM, MAX_STEP_PPM);
-        let mut target = self.step_from(base, up, step);
-        let mut turned = false;
-        if target == base {
-            // A bound cancels the move: turn around rather than stand still.
-            up = !up;
-            target = self.step_from(base, up, step);
-            turned = true;
-        }
-
-        let ratio = local_ratio(channel);
-        let bias = multiplier(channel.profitability) * balance_factor(ratio, self.balance_weight);
-        let mut fee = ppm::scale(target, bias);
-        let low = ratio < self.low_balance_ratio;
-        if low {
-            fee = fee.max(self.low_balance_floor_ppm);
-        }
-        let fee = ppm::clamp(fee, self.min_fee_ppm, self.max_fee_ppm);
-
+        let step = self.next_move(stored, channel.local_policy.fee_ppm, rate);
         let climber = Climber {
-            base_fee_ppm: target,
+            base_fee_ppm: step.target,
             last_rate: rate,
-            up,
-            step_ppm: step,
+            up: step.up,
+            step_ppm: step.step,
             moved_at: now,
         };
         host.state_set(&key, &climber.encode());
+        self.fee_for(step.target, channel, step.describe())
+    }
 
-        let mut reason = Reason::new(match obs {
-            Observation::First => "first move, exploring",
-            Observation::Reset { .. } => "revenue swing, step reset",
-            Observation::BigGain => "revenue up, step doubled",
-            Observation::Gain => "revenue up, continuing",
-            Observation::Loss => "revenue down, reversing, step halved",
-            Observation::Flat => "revenue flat, step halved",
-            Observation::Idle => "no revenue, heading down",
-        });
-        if let Some(pct) = pct {
-            reason = reason.text(" (");
-            if pct >= 0 {
-                reason = reason.text("+");
-            }
-            reason = reason.int(pct).text("%)");
-        }
-        if turned {
-            reason = reason.text(", turned at bound");
-        }
-        reason = reason
-            .text(if up { ": up " } else { ": down " })
-            .int(step)
-            .text(" to ")
-            .int(target)
-            .text(" ppm");
-        reason = match channel.profitability {
-            Profitability::Underwater => reason.text(", underwater x1.2"),
-            Profitability::Zombie => reason.text(", zombie x0.8"),
-            _ => reason,
+    /// Pooled mode: one position for every channel of the call. Once a day the last day of
+    /// all of them is added to the evidence for the current position; the position moves
+    /// (by the rules of per-channel mode) when that evidence differs from the previous
+    /// position's by more than its noise, or after `max_days_per_position` days. Between
+    /// moves each channel still follows its balance around the position.
+    fn decide_pooled(
+        &self,
+        host: &mut dyn Host,
+        now: u64,
+        channels: &[ChannelView],
+    ) -> Vec<Decision> {
+        let inactive = |c: &ChannelView| {
+            Decision::unchanged(c.channel_id, "inactive: peer offline, unchanged")
         };
-        if low {
-            reason = reason.text(", low-balance floor");
+        let active: Vec<&ChannelView> = channels.iter().filter(|c| c.active).collect();
+        if active.is_empty() {
+            return channels.iter().map(inactive).collect();
         }
-        Decision::set(id)
-            .fee_ppm(fee)
-            .reason(reason.text(" → ").int(fee).text(" ppm").finish())
+        let key = pool_key(&format!("{self:?}"));
+        let stored = host.state_get(&key).and_then(|bytes| Pool::decode(&bytes));
+        let prefix = Reason::new("pooled over ")
+            .uint(active.len() as u64)
+            .text(" channels, ");
+        let (position, reason) = match stored {
+            Some(pool) if now.saturating_sub(pool.observed_at) < DAY_SECS => (
+                pool.position_ppm,
+                Reason::new("pooled position ")
+                    .int(pool.position_ppm)
+                    .text(" ppm, observing"),
+            ),
+            Some(mut pool) => {
+                pool.current = pool.current.add(Sample::last_day(&active));
+                pool.observed_at = now;
+                let conclusive = pool.current.differs_from(&pool.before)
+                    || pool.current.days >= self.max_days_per_position;
+                let due = now.saturating_sub(pool.moved_at) >= self.min_interval_secs;
+                if conclusive && due {
+                    let (moved, step) = self.next_pool_move(Some(&pool), pool.position_ppm);
+                    let days = pool.current.days;
+                    pool = Pool {
+                        position_ppm: moved.target,
+                        up: moved.up,
+                        step,
+                        moved_at: now,
+                        before: pool.current,
+                        current: Sample::default(),
+                        observed_at: now,
+                    };
+                    let reason = prefix
+                        .uint(days as u64)
+                        .text(" days observed, ")
+                        .text(&moved.describe().finish());
+                    host.log(LogLevel::Info, &reason.clone().finish());
+                    host.state_set(&key, &pool.encode());
+                    (moved.target, reason)
+                } else {
+                    host.state_set(&key, &pool.encode());
+                    let reason = Reason::new("pooled position ")
+                        .int(pool.position_ppm)
+                        .text(" ppm, ")
+                        .uint(pool.current.days as u64)
+                        .text(" days observed, within noise");
+                    (pool.position_ppm, reason)
+                }
+            }
+            None => {
+                // The last day shows what the current fees earn: the first evidence.
+                let (moved, step) = self.next_pool_move(None, median_fee(&active));
+                let pool = Pool {
+                    position_ppm: moved.target,
+                    up: moved.up,
+                    step,
+                    moved_at: now,
+                    before: Sample::last_day(&active),
+                    current: Sample::default(),
+                    observed_at: now,
+                };
+                host.state_set(&key, &pool.encode());
+                (moved.target, prefix.text(&moved.describe().finish()))
+            }
+        };
+        let reason = reason.finish();
+        channels
+            .iter()
+            .map(|c| {
+                if c.active {
+                    self.fee_for(position, c, Reason::new(&reason))
+                } else {
+                    inactive(c)
+                }
+            })
+            .collect()
     }
 
     /// One step from `base` in a direction, within `min_fee_ppm..=max_fee_ppm`.
@@ -344,12 +705,13 @@ impl Strategy for HillClimber {
         StrategyInfo {
             name: "hill_climber".into(),
             version: VERSION.into(),
-            description: "Perturb and observe: moves each channel's fee one step at a time and \
-                          keeps the direction while the revenue rate since the last change \
-                          rises, reversing and halving the step when it falls. Biased by \
-                          profitability, floored on channels with little local balance, kept \
-                          within min_fee_ppm..max_fee_ppm; per-channel state survives \
-                          restarts. Inactive channels are left unchanged."
+            description: "Perturb and observe on revenue: by default one position for all \
+                          channels of the section, moved when their pooled forwards show a \
+                          change beyond noise (or per channel on its own revenue rate with \
+                          pool_channels = false); each channel's fee is the position steered \
+                          by its balance and profitability, floored when low, kept within \
+                          min_fee_ppm..max_fee_ppm. State survives restarts. Inactive \
+                          channels are left unchanged."
                 .into(),
             params: vec![
                 ParamSpec::integer(
@@ -381,9 +743,22 @@ impl Strategy for HillClimber {
                     "balance_weight",
                     "How much the local balance steers the fee around the climber's position: \
                      the fee is multiplied by 1 + weight × (1 − 2 × local ratio).",
-                    0.5,
+                    1.0,
                 )
                 .range(0.0, 1.0),
+                ParamSpec::boolean(
+                    "pool_channels",
+                    "Climb one position for all channels of the section, judged on their \
+                     pooled day (true), or one per channel on its own revenue rate (false).",
+                    true,
+                ),
+                ParamSpec::integer(
+                    "max_days_per_position",
+                    "Pooled mode: the longest the climber observes one position before it \
+                     moves even though the evidence is still within noise, days.",
+                    4,
+                )
+                .range(1.0, 60.0),
                 ParamSpec::integer(
                     "low_balance_floor_ppm",
                     "Least fee on a channel whose local ratio is below low_balance_ratio, \
@@ -402,10 +777,14 @@ impl Strategy for HillClimber {
     ) -> Result<Vec<Decision>, String> {
         let config = Config::read(params)?;
         let now = host.now();
-        let decisions: Vec<Decision> = channels
-            .iter()
-            .map(|c| config.decide(host, now, c))
-            .collect();
+        let decisions: Vec<Decision> = if config.pool_channels {
+            config.decide_pooled(host, now, channels)
+        } else {
+            channels
+                .iter()
+                .map(|c| config.decide(host, now, c))
+                .collect()
+        };
         let moved = decisions.iter().filter(|d| d.fee_ppm.is_some()).count();
         host.log(
             LogLevel::Debug,
@@ -419,10 +798,13 @@ lnpolicy_sdk::export_strategy!(HillClimber);
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, run};
-    use lnpolicy_sdk::{ChannelView, Decision, Param, Profitability};
+    use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, no_flow, run};
+    use lnpolicy_sdk::{ChannelView, Decision, FlowWindows, Param, Profitability};
 
-    use super::{Climber, HillClimber, STATE_LEN, balance_factor, initial_step, state_key};
+    use super::{
+        Climber, HillClimber, POOL_LEN, Pool, STATE_LEN, Sample, balance_factor, initial_step,
+        state_key,
+    };
 
     const HOUR: u64 = 3600;
 
@@ -438,6 +820,7 @@ mod tests {
         let mut all = vec![
             Param::new("min_hours_between_moves", 1.0),
             Param::new("balance_weight", 0.0),
+            Param::new("pool_channels", false),
         ];
         all.extend_from_slice(params);
         run::<HillClimber>(host, &all, &[channel])
@@ -755,20 +1138,174 @@ mod tests {
         assert!(err(&[Param::new("min_hours_between_moves", -1.0)]).contains("`min_hours"));
     }
 
+    /// A channel whose last day forwarded `forwards` payments of `amount` sat at `fee` ppm.
+    fn pooled_chan(id: u64, fee: u32, forwards: u32, amount: u64) -> ChannelBuilder {
+        let mut windows = FlowWindows {
+            day: no_flow(),
+            week: no_flow(),
+            month: no_flow(),
+        };
+        windows.day.htlcs_out = forwards;
+        windows.day.sats_out = u64::from(forwards) * amount;
+        windows.day.fees_earned_msat = windows.day.sats_out * u64::from(fee) / 1000;
+        ChannelBuilder::new(id).fee_ppm(fee).flow(windows)
+    }
+
+    /// Three channels at even balance; the last day forwarded `forwards` payments each at
+    /// `fee` ppm.
+    fn pool_of_three(fee: u32, forwards: u32) -> Vec<ChannelView> {
+        (1..=3)
+            .map(|id| pooled_chan(id, fee, forwards, 20_000).build())
+            .collect()
+    }
+
+    fn pool(host: &TestHost) -> Pool {
+        let (_, bytes) = host
+            .state
+            .iter()
+            .find(|(k, _)| k.starts_with("pool:"))
+            .expect("pool state");
+        Pool::decode(bytes).expect("readable pool")
+    }
+
+    fn fees(decisions: &[Decision]) -> Vec<Option<u32>> {
+        decisions.iter().map(|d| d.fee_ppm).collect()
+    }
+
     #[test]
-    fn defaults_wait_a_day_and_steer_by_balance() {
+    fn pooled_first_move_raises_every_channel_from_the_median_fee() {
         let mut host = TestHost::new();
-        let first = run::<HillClimber>(&mut host, &[], &[chan(100, 1000.0).build()]).unwrap();
-        assert_eq!(first[0].fee_ppm, Some(150));
+        let channels = vec![
+            pooled_chan(1, 100, 10, 20_000).build(),
+            pooled_chan(2, 300, 10, 20_000).local_ratio(0.25).build(),
+            pooled_chan(3, 500, 10, 20_000).build(),
+            pooled_chan(4, 900, 10, 20_000).active(false).build(),
+        ];
+        let d = run::<HillClimber>(&mut host, &[], &channels).unwrap();
+        // median of the active channels' fees is 300; first step +25% → 375; a quarter-full
+        // channel charges 1 + 1 × (1 − 0.5) = 1.5 times the position by default.
+        assert_eq!(fees(&d), [Some(375), Some(563), Some(375), None]);
+        assert!(
+            d[0].reason
+                .starts_with("pooled over 3 channels, first move, exploring: up 25% to 375 ppm"),
+            "{}",
+            d[0].reason
+        );
+        let p = pool(&host);
+        assert_eq!((p.position_ppm, p.up, p.step), (375, true, 0.25));
+        assert_eq!(p.before.forwards, 30.0);
+        assert_eq!(p.current, Sample::default());
+    }
+
+    #[test]
+    fn pooled_position_holds_within_a_day_and_while_the_evidence_is_noise() {
+        let mut host = TestHost::new();
+        run::<HillClimber>(&mut host, &[], &pool_of_three(300, 100)).unwrap();
+        let before = host.state.clone();
         host.advance(23 * HOUR);
-        let waiting = run::<HillClimber>(&mut host, &[], &[chan(150, 2000.0).build()]).unwrap();
-        assert_eq!(waiting[0].fee_ppm, None, "{}", waiting[0].reason);
+        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 100)).unwrap();
+        assert_eq!(fees(&d), [Some(375); 3]);
+        assert!(d[0].reason.contains("observing"), "{}", d[0].reason);
+        assert_eq!(host.state, before, "nothing observed within the day");
+        // a day later: 300 forwards before, 240 now at 375 ppm instead of 300 is +0% in
+        // revenue per forward size, well within sqrt(1/300 + 1/240) ≈ 8.6%
         host.advance(HOUR);
-        let drained = chan(150, 2000.0).local_ratio(0.25).build();
-        let moved = run::<HillClimber>(&mut host, &[], &[drained]).unwrap();
-        // Revenue doubled (a swing: the step resets to 50), so the position goes 150 → 200; a
-        // quarter-full channel then charges 1 + 0.5 × (1 − 0.5) = 1.25 times that.
-        assert_eq!(moved[0].fee_ppm, Some(250), "{}", moved[0].reason);
+        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 80)).unwrap();
+        assert_eq!(fees(&d), [Some(375); 3]);
+        assert!(
+            d[0].reason.contains("1 days observed, within noise"),
+            "{}",
+            d[0].reason
+        );
+        assert_eq!(pool(&host).current.days, 1.0);
+        // after max_days_per_position (4) it moves anyway: flat, so the step halves
+        for day in 2..=4 {
+            host.advance(24 * HOUR);
+            let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 80)).unwrap();
+            if day < 4 {
+                assert_eq!(fees(&d), [Some(375); 3], "day {day}");
+            } else {
+                assert_eq!(fees(&d), [Some(422); 3], "{}", d[0].reason);
+                assert!(
+                    d[0].reason
+                        .contains("4 days observed, revenue flat, step halved")
+                );
+            }
+        }
+        let p = pool(&host);
+        assert_eq!((p.position_ppm, p.step, p.before.days), (422, 0.125, 4.0));
+    }
+
+    #[test]
+    fn pooled_climber_doubles_on_a_clear_gain_and_reverses_on_a_clear_loss() {
+        let mut host = TestHost::new();
+        run::<HillClimber>(&mut host, &[], &pool_of_three(300, 100)).unwrap();
+        host.advance(24 * HOUR);
+        // 375 ppm kept every forward: revenue per size +25%, far outside the noise
+        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 100)).unwrap();
+        assert_eq!(fees(&d), [Some(563); 3], "{}", d[0].reason);
+        assert!(d[0].reason.contains("step doubled (+25%): up 50% to 563"));
+        host.advance(24 * HOUR);
+        // 562 ppm lost most forwards: reverse, step halved
+        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(563, 55)).unwrap();
+        assert_eq!(fees(&d), [Some(422); 3], "{}", d[0].reason);
+        assert!(d[0].reason.contains("reversing, step halved"));
+        assert!(!pool(&host).up);
+    }
+
+    #[test]
+    fn pooled_signal_ignores_the_size_of_forwards() {
+        let big = pooled_chan(1, 500, 10, 1_000_000).build();
+        let small = pooled_chan(1, 500, 10, 1_000).build();
+        let a = Sample::last_day(&[&big]);
+        let b = Sample::last_day(&[&small]);
+        assert!((a.rate() - b.rate()).abs() < 1e-9);
+        assert!(!a.differs_from(&b));
+        let fewer = Sample::last_day(&[&pooled_chan(1, 500, 3, 1_000).build()]);
+        assert!(fewer.differs_from(&b) || fewer.rate() < b.rate());
+        assert_eq!(Sample::default().rate(), 0.0);
+        // 1000 forwards against 1000: a 10% change is beyond sqrt(2/1000) ≈ 4.5%
+        let n = Sample::last_day(&[&pooled_chan(1, 500, 1000, 1_000).build()]);
+        let more = Sample::last_day(&[&pooled_chan(1, 550, 1000, 1_000).build()]);
+        assert!(more.differs_from(&n));
+    }
+
+    #[test]
+    fn pooled_state_survives_restarts_and_sections_climb_separately() {
+        let mut host = TestHost::new();
+        run::<HillClimber>(&mut host, &[], &pool_of_three(300, 100)).unwrap();
+        let stored = pool(&host);
+        assert_eq!(Pool::decode(&stored.encode()), Some(stored));
+        assert_eq!(stored.encode().len(), POOL_LEN);
+        let mut restarted = TestHost::new();
+        restarted.state = host.state.clone();
+        restarted.now = host.now + 24 * HOUR;
+        let d = run::<HillClimber>(&mut restarted, &[], &pool_of_three(375, 100)).unwrap();
+        assert_eq!(
+            fees(&d),
+            [Some(563); 3],
+            "the restarted climber kept its evidence"
+        );
+        // different parameters are a different pool
+        let other = [Param::new("max_fee_ppm", 2000)];
+        let d = run::<HillClimber>(&mut restarted, &other, &pool_of_three(375, 100)).unwrap();
+        assert!(d[0].reason.contains("first move"), "{}", d[0].reason);
+        assert_eq!(restarted.state.len(), 2);
+        // unreadable state starts over
+        for bytes in restarted.state.values_mut() {
+            bytes.truncate(10);
+        }
+        let d = run::<HillClimber>(&mut restarted, &[], &pool_of_three(375, 100)).unwrap();
+        assert!(d[0].reason.contains("first move"), "{}", d[0].reason);
+    }
+
+    #[test]
+    fn pooled_all_inactive_changes_nothing() {
+        let mut host = TestHost::new();
+        let channels = vec![pooled_chan(1, 300, 5, 1_000).active(false).build()];
+        let d = run::<HillClimber>(&mut host, &[], &channels).unwrap();
+        assert!(d[0].is_unchanged());
+        assert!(host.state.is_empty());
     }
 
     #[test]

@@ -23,9 +23,11 @@ use serde_json::Value;
 /// Long enough for a loaded 2-core machine compiling the guests on a daemon's first start.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-/// Moves every channel's fee every cycle (no minimum interval), so that each cycle sends
-/// updates and a kill can land in the middle of them.
-const CLIMBER: &str = "[default]\nstrategy = hill_climber\nmin_hours_between_moves = 0\n";
+/// Moves every channel's fee every cycle (the per-channel climber with no minimum interval;
+/// the pooled default moves once a day), so that each cycle sends updates and a kill can
+/// land in the middle of them.
+const CLIMBER: &str =
+    "[default]\nstrategy = hill_climber\nmin_hours_between_moves = 0\npool_channels = false\n";
 
 /// Polls `check` until it gives a value; panics naming `what` after `PATIENCE`.
 fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
