@@ -188,6 +188,77 @@ macro_rules! export_strategy {
     };
 }
 
+/// Days until the channel's spendable local balance runs out at its net outflow over the
+/// last week, or `None` when it is not draining (more came in than went out).
+///
+/// The local ratio says how much liquidity is left; the runway says how fast it goes. Two
+/// channels at 30% local balance are not equally scarce if one loses 1% a week and the other
+/// 10% a day.
+pub fn runway_days(channel: &ChannelView) -> Option<f64> {
+    let week = &channel.flow.week;
+    let net_out_per_day = (week.sats_out as f64 - week.sats_in as f64) / 7.0;
+    if net_out_per_day <= 0.0 {
+        return None;
+    }
+    let spendable = channel
+        .local_balance_sat
+        .saturating_sub(channel.local_reserve_sat) as f64;
+    Some(spendable / net_out_per_day)
+}
+
+/// The runway rule shared by strategies: a channel that would empty within `target_days`
+/// at last week's net outflow charges `target_days / runway` times more, at most
+/// `max_factor` times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Runway {
+    /// 0 switches the rule off.
+    pub target_days: f64,
+    /// The largest multiplier.
+    pub max_factor: f64,
+}
+
+impl Runway {
+    /// The rule's parameters, `target_runway_days` (default `default_target_days`) and
+    /// `max_runway_factor` (default 3), for a strategy's `info()`.
+    pub fn params(default_target_days: f64) -> [ParamSpec; 2] {
+        [
+            ParamSpec::float(
+                "target_runway_days",
+                "A channel whose net outflow over the last week would empty it sooner than \
+                 this many days is charged more: the fee is multiplied by target / runway (0 \
+                 switches this off).",
+                default_target_days,
+            )
+            .range(0.0, 365.0),
+            ParamSpec::float(
+                "max_runway_factor",
+                "Largest multiplier the runway applies.",
+                3.0,
+            )
+            .range(1.0, 100.0),
+        ]
+    }
+
+    /// Reads the parameters declared by [`Runway::params`].
+    pub fn read(params: &Params) -> Result<Self, String> {
+        Ok(Runway {
+            target_days: params.f64("target_runway_days")?,
+            max_factor: params.f64("max_runway_factor")?,
+        })
+    }
+
+    /// `target_days / runway` within `1.0..=max_factor`; 1 when the channel is not draining,
+    /// the rule is off, or the runway is at least `target_days`.
+    pub fn factor(&self, channel: &ChannelView) -> f64 {
+        match runway_days(channel) {
+            Some(days) if days < self.target_days => {
+                (self.target_days / days.max(1e-3)).clamp(1.0, self.max_factor)
+            }
+            _ => 1.0,
+        }
+    }
+}
+
 /// Fraction of the channel's balance on our side: local / (local + remote), in `0.0..=1.0`.
 ///
 /// A channel with no balance on either side (possible while funds sit in HTLCs) counts as

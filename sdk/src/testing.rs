@@ -561,7 +561,50 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ParamSpec, Params, local_ratio};
+    use crate::{ParamSpec, Params, Runway, local_ratio, runway_days};
+
+    /// A 1,000,000 sat channel at even balance (490,000 sat spendable above the reserve)
+    /// whose last week sent `out` and received `inn` sat.
+    fn week_flow(out: u64, inn: u64) -> ChannelView {
+        let mut windows = FlowWindows {
+            day: no_flow(),
+            week: no_flow(),
+            month: no_flow(),
+        };
+        windows.week.sats_out = out;
+        windows.week.sats_in = inn;
+        ChannelBuilder::new(1).flow(windows).build()
+    }
+
+    #[test]
+    fn runway_is_spendable_balance_over_net_daily_outflow() {
+        // net 24,500 sat a day out of 490,000 spendable: 20 days
+        let draining = week_flow(7 * 30_000, 7 * 5_500);
+        assert_eq!(runway_days(&draining), Some(20.0));
+        let rule = |target_days| Runway {
+            target_days,
+            max_factor: 3.0,
+        };
+        assert_eq!(rule(30.0).factor(&draining), 1.5);
+        assert_eq!(rule(10.0).factor(&draining), 1.0, "runway beyond target");
+        assert_eq!(rule(0.0).factor(&draining), 1.0, "switched off");
+        assert_eq!(rule(200.0).factor(&draining), 3.0, "capped");
+        // filling, or no flow at all: not draining
+        assert_eq!(runway_days(&week_flow(1_000, 2_000)), None);
+        assert_eq!(runway_days(&week_flow(0, 0)), None);
+        assert_eq!(rule(30.0).factor(&week_flow(0, 0)), 1.0);
+        // nothing spendable left: the factor is at its cap, not infinite
+        let empty = ChannelBuilder::new(2)
+            .balances_sat(5_000, 995_000)
+            .flow(draining.flow)
+            .build();
+        assert_eq!(runway_days(&empty), Some(0.0));
+        assert_eq!(rule(30.0).factor(&empty), 3.0);
+        // the parameters read back as declared
+        let specs = Runway::params(45.0);
+        let read = Runway::read(&Params::new(vec![], &specs)).unwrap();
+        assert_eq!(read, rule(45.0));
+    }
 
     /// Sets every channel to the `fee_ppm` parameter and logs once.
     struct Flat;

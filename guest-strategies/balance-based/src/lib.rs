@@ -20,15 +20,15 @@
 //! them, and a policy update would only spend gossip rate limit.
 
 use lnpolicy_sdk::{
-    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Reason, Strategy, StrategyInfo,
-    local_ratio, ppm,
+    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Reason, Runway, Strategy,
+    StrategyInfo, local_ratio, ppm, runway_days,
 };
 
 /// The strategy; see the crate documentation for the rules.
 pub struct BalanceBased;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
 
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +39,7 @@ struct Config {
     low_ratio: f64,
     mid_ratio: f64,
     inbound_discount_ppm: u32,
+    runway: Runway,
 }
 
 impl Config {
@@ -50,6 +51,7 @@ impl Config {
             low_ratio: params.f64("low_ratio")?,
             mid_ratio: params.f64("mid_ratio")?,
             inbound_discount_ppm: params.u32("inbound_discount_ppm")?,
+            runway: Runway::read(params)?,
         };
         if config.min_fee_ppm > config.max_fee_ppm {
             return Err(format!(
@@ -97,15 +99,26 @@ impl Config {
             return Decision::unchanged(channel.channel_id, "inactive: peer offline, unchanged");
         }
         let ratio = local_ratio(channel);
-        let fee = self.fee_ppm(ratio);
+        let factor = self.runway.factor(channel);
+        let fee = ppm::clamp(
+            ppm::scale(self.fee_ppm(ratio), factor),
+            self.min_fee_ppm,
+            self.max_fee_ppm,
+        );
         let percent = (ratio * 100.0).round() as u32;
         let decision = Decision::set(channel.channel_id).fee_ppm(fee);
         // With the discount switched off, leave whatever inbound fee the operator set alone.
-        let reason = Reason::new("local ")
-            .int(percent)
-            .text("% → ")
-            .int(fee)
-            .text(" ppm");
+        let mut reason = Reason::new("local ").int(percent).text("%");
+        if factor > 1.0 {
+            let days = runway_days(channel).unwrap_or(0.0);
+            reason = reason
+                .text(", runway ")
+                .int(days.round() as i64)
+                .text(" days x")
+                .int((factor * 100.0).round() as i64)
+                .text("%");
+        }
+        let reason = reason.text(" → ").int(fee).text(" ppm");
         if self.inbound_discount_ppm == 0 {
             return decision.reason(reason.finish());
         }
@@ -127,17 +140,18 @@ impl Strategy for BalanceBased {
                           channels so that incoming forwards refill them. Inactive channels \
                           are left unchanged."
                 .into(),
-            params: vec![
+            params: [
                 ParamSpec::integer(
                     "min_fee_ppm",
                     "Outbound fee when all of the balance is on our side, ppm.",
-                    10,
+                    50,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
                 ParamSpec::integer(
                     "max_fee_ppm",
-                    "Outbound fee when none of the balance is on our side, ppm.",
-                    1000,
+                    "Outbound fee when none of the balance is on our side, ppm (also the \
+                     ceiling of the runway multiplier).",
+                    1500,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
                 ParamSpec::float(
@@ -167,7 +181,10 @@ impl Strategy for BalanceBased {
                     0,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
-            ],
+            ]
+            .into_iter()
+            .chain(Runway::params(30.0))
+            .collect(),
         }
     }
 
@@ -194,8 +211,8 @@ lnpolicy_sdk::export_strategy!(BalanceBased);
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, run};
-    use lnpolicy_sdk::{ChannelView, Decision, Param};
+    use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, no_flow, run};
+    use lnpolicy_sdk::{ChannelView, Decision, FlowWindows, Param};
 
     use super::BalanceBased;
 
@@ -226,7 +243,14 @@ mod tests {
         // balanced, drained, full, inactive, private 30%, 70% with an inbound discount
         assert_eq!(
             fees,
-            vec![Some(505), Some(951), Some(60), None, Some(703), Some(307)]
+            vec![
+                Some(775),
+                Some(1428),
+                Some(123),
+                None,
+                Some(1065),
+                Some(485)
+            ]
         );
         assert!(decisions.iter().all(|d| d.inbound_fee_ppm.is_none()));
         assert_eq!(host.logs.len(), 1);
@@ -268,19 +292,22 @@ mod tests {
 
     #[test]
     fn exponent_shapes_the_curve() {
-        // 10 + 990 × 0.5² = 257.5, rounded to the nearest ppm
-        assert_eq!(fee_at(0.5, &[Param::new("exponent", 2.0)]), 258);
-        // 10 + 990 × 0.5^0.5 = 710.04
-        assert_eq!(fee_at(0.5, &[Param::new("exponent", 0.5)]), 710);
+        // 50 + 1450 × 0.5² = 412.5, rounded to the nearest ppm
+        assert_eq!(fee_at(0.5, &[Param::new("exponent", 2.0)]), 413);
+        // 50 + 1450 × 0.5^0.5 = 1075.3
+        assert_eq!(fee_at(0.5, &[Param::new("exponent", 0.5)]), 1075);
         // an integer is accepted for the float parameter
-        assert_eq!(fee_at(0.5, &[Param::new("exponent", 1)]), 505);
+        assert_eq!(fee_at(0.5, &[Param::new("exponent", 1)]), 775);
     }
 
     #[test]
     fn reason_says_ratio_and_fee() {
-        assert_eq!(at(0.23, &[]).reason, "local 23% → 772 ppm");
+        assert_eq!(at(0.23, &[]).reason, "local 23% → 1167 ppm");
         let with_discount = at(0.1, &[Param::new("inbound_discount_ppm", 80)]);
-        assert_eq!(with_discount.reason, "local 10% → 901 ppm, inbound -80 ppm");
+        assert_eq!(
+            with_discount.reason,
+            "local 10% → 1355 ppm, inbound -80 ppm"
+        );
     }
 
     #[test]
@@ -348,9 +375,43 @@ mod tests {
     }
 
     #[test]
+    fn a_draining_channel_is_charged_by_its_runway_up_to_max_fee() {
+        let week = |out: u64| {
+            let mut windows = FlowWindows {
+                day: no_flow(),
+                week: no_flow(),
+                month: no_flow(),
+            };
+            windows.week.sats_out = out;
+            windows
+        };
+        // even balance, 490,000 sat spendable, 24,500 sat a day out: 20 days of runway
+        // against the default 30: the curve's 775 ppm × 1.5
+        let draining = ChannelBuilder::new(1).flow(week(7 * 24_500)).build();
+        let d = decide(&[], std::slice::from_ref(&draining))
+            .unwrap()
+            .remove(0);
+        assert_eq!(d.fee_ppm, Some(1163));
+        assert_eq!(d.reason, "local 50%, runway 20 days x150% → 1163 ppm");
+        // a fast drain is capped by max_runway_factor, then by max_fee_ppm
+        let fast = ChannelBuilder::new(2).flow(week(7 * 200_000)).build();
+        let capped = [Param::new("max_runway_factor", 1.2)];
+        assert_eq!(
+            decide(&capped, std::slice::from_ref(&fast)).unwrap()[0].fee_ppm,
+            Some(930)
+        );
+        assert_eq!(decide(&[], &[fast]).unwrap()[0].fee_ppm, Some(1500));
+        // switched off, or a slow drain: the plain curve
+        let off = [Param::new("target_runway_days", 0.0)];
+        assert_eq!(decide(&off, &[draining]).unwrap()[0].fee_ppm, Some(775));
+        let slow = ChannelBuilder::new(3).flow(week(7 * 10_000)).build();
+        assert_eq!(decide(&[], &[slow]).unwrap()[0].fee_ppm, Some(775));
+    }
+
+    #[test]
     fn empty_channel_counts_as_balanced() {
         let empty = ChannelBuilder::new(3).balances_sat(0, 0).build();
-        assert_eq!(decide(&[], &[empty]).unwrap()[0].fee_ppm, Some(505));
+        assert_eq!(decide(&[], &[empty]).unwrap()[0].fee_ppm, Some(775));
     }
 
     #[test]
@@ -371,7 +432,7 @@ mod tests {
         );
         assert_eq!(
             err(&[Param::new("min_fee_ppm", 2000)]),
-            "min_fee_ppm (2000) must not exceed max_fee_ppm (1000)"
+            "min_fee_ppm (2000) must not exceed max_fee_ppm (1500)"
         );
         assert_eq!(
             err(&[Param::new("low_ratio", 0.5)]),

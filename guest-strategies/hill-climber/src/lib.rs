@@ -42,8 +42,8 @@
 //! `pool:<hash of the parameters>`, so each section and experiment arm climbs on its own.
 
 use lnpolicy_sdk::{
-    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Strategy,
-    StrategyInfo, local_ratio, ppm,
+    ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Runway,
+    Strategy, StrategyInfo, local_ratio, ppm,
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -51,6 +51,12 @@ pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
 pub const VERSION: &str = "0.2.0";
+
+/// How many standard errors apart two positions' evidence must be to count as different.
+/// The test is repeated every day a position is observed, and the mix of channels that
+/// forward adds noise the Poisson error leaves out; at 1 the climber chased noise (see the
+/// README's measurements).
+pub const NOISE_SIGMAS: f64 = 2.0;
 
 /// The pooled climber's first step, as a fraction of its position.
 pub const POOL_FIRST_STEP: f64 = 0.25;
@@ -262,14 +268,14 @@ impl Sample {
 
     /// Whether `self` (the current position) and `before` differ by more than their noise:
     /// forwards are Poisson, so the relative error of the ratio of two rates is about
-    /// `sqrt(1/n₁ + 1/n₂)`.
+    /// `sqrt(1/n₁ + 1/n₂)`, and a difference counts beyond [`NOISE_SIGMAS`] of it.
     pub fn differs_from(&self, before: &Sample) -> bool {
         let (now, then) = (self.rate(), before.rate());
         if self.forwards < 1.0 || before.forwards < 1.0 || then <= 0.0 {
             return now != then;
         }
         let noise = (1.0 / self.forwards + 1.0 / before.forwards).sqrt();
-        ((now - then) / then).abs() > noise
+        ((now - then) / then).abs() > NOISE_SIGMAS * noise
     }
 }
 
@@ -423,6 +429,7 @@ struct Config {
     balance_weight: f64,
     pool_channels: bool,
     max_days_per_position: f64,
+    runway: Runway,
 }
 
 impl Config {
@@ -437,6 +444,7 @@ impl Config {
             balance_weight: params.f64("balance_weight")?,
             pool_channels: params.bool("pool_channels")?,
             max_days_per_position: f64::from(params.u32("max_days_per_position")?),
+            runway: Runway::read(params)?,
         };
         if config.min_fee_ppm > config.max_fee_ppm {
             return Err(format!(
@@ -544,7 +552,11 @@ impl Config {
     fn fee_for(&self, position: u32, channel: &ChannelView, reason: Reason) -> Decision {
         let ratio = local_ratio(channel);
         let balance = balance_factor(ratio, self.balance_weight);
-        let mut fee = ppm::scale(position, multiplier(channel.profitability) * balance);
+        let runway = self.runway.factor(channel);
+        let mut fee = ppm::scale(
+            position,
+            multiplier(channel.profitability) * balance * runway,
+        );
         let mut reason = match channel.profitability {
             Profitability::Underwater => reason.text(", underwater x1.2"),
             Profitability::Zombie => reason.text(", zombie x0.8"),
@@ -554,6 +566,12 @@ impl Config {
             reason = reason
                 .text(", balance x")
                 .int((balance * 100.0).round() as i64)
+                .text("%");
+        }
+        if runway > 1.0 {
+            reason = reason
+                .text(", runway x")
+                .int((runway * 100.0).round() as i64)
                 .text("%");
         }
         if ratio < self.low_balance_ratio {
@@ -713,7 +731,7 @@ impl Strategy for HillClimber {
                           min_fee_ppm..max_fee_ppm. State survives restarts. Inactive \
                           channels are left unchanged."
                 .into(),
-            params: vec![
+            params: [
                 ParamSpec::integer(
                     "min_fee_ppm",
                     "Economic floor: the fee never goes below this, ppm.",
@@ -766,7 +784,10 @@ impl Strategy for HillClimber {
                     200,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
-            ],
+            ]
+            .into_iter()
+            .chain(Runway::params(60.0))
+            .collect(),
         }
     }
 
@@ -1208,7 +1229,7 @@ mod tests {
         assert!(d[0].reason.contains("observing"), "{}", d[0].reason);
         assert_eq!(host.state, before, "nothing observed within the day");
         // a day later: 300 forwards before, 240 now at 375 ppm instead of 300 is +0% in
-        // revenue per forward size, well within sqrt(1/300 + 1/240) ≈ 8.6%
+        // revenue per forward size, well within 2 × sqrt(1/300 + 1/240) ≈ 17%
         host.advance(HOUR);
         let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 80)).unwrap();
         assert_eq!(fees(&d), [Some(375); 3]);
@@ -1246,8 +1267,8 @@ mod tests {
         assert_eq!(fees(&d), [Some(563); 3], "{}", d[0].reason);
         assert!(d[0].reason.contains("step doubled (+25%): up 50% to 563"));
         host.advance(24 * HOUR);
-        // 562 ppm lost most forwards: reverse, step halved
-        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(563, 55)).unwrap();
+        // 563 ppm lost half the forwards (−28%, beyond 2 × 10%): reverse, step halved
+        let d = run::<HillClimber>(&mut host, &[], &pool_of_three(563, 48)).unwrap();
         assert_eq!(fees(&d), [Some(422); 3], "{}", d[0].reason);
         assert!(d[0].reason.contains("reversing, step halved"));
         assert!(!pool(&host).up);
@@ -1264,7 +1285,7 @@ mod tests {
         let fewer = Sample::last_day(&[&pooled_chan(1, 500, 3, 1_000).build()]);
         assert!(fewer.differs_from(&b) || fewer.rate() < b.rate());
         assert_eq!(Sample::default().rate(), 0.0);
-        // 1000 forwards against 1000: a 10% change is beyond sqrt(2/1000) ≈ 4.5%
+        // 1000 forwards against 1000: a 10% change is beyond 2 × sqrt(2/1000) ≈ 8.9%
         let n = Sample::last_day(&[&pooled_chan(1, 500, 1000, 1_000).build()]);
         let more = Sample::last_day(&[&pooled_chan(1, 550, 1000, 1_000).build()]);
         assert!(more.differs_from(&n));
@@ -1297,6 +1318,27 @@ mod tests {
         }
         let d = run::<HillClimber>(&mut restarted, &[], &pool_of_three(375, 100)).unwrap();
         assert!(d[0].reason.contains("first move"), "{}", d[0].reason);
+    }
+
+    #[test]
+    fn a_draining_channel_pays_for_its_runway() {
+        let mut windows = FlowWindows {
+            day: no_flow(),
+            week: no_flow(),
+            month: no_flow(),
+        };
+        // 490,000 sat spendable, 24,500 sat a day net out: 20 days, against 30 → ×1.5
+        windows.week.sats_out = 7 * 24_500;
+        let draining = chan(100, 0.0).flow(windows).build();
+        let thirty = [Param::new("target_runway_days", 30.0)];
+        let d = one(&mut TestHost::new(), &thirty, draining.clone());
+        assert_eq!(d.fee_ppm, Some(225), "{}", d.reason);
+        assert!(d.reason.contains("runway x150%"), "{}", d.reason);
+        // the default target, 60 days, hits the default cap of 3
+        let d = one(&mut TestHost::new(), &[], draining.clone());
+        assert_eq!(d.fee_ppm, Some(450), "{}", d.reason);
+        let off = [Param::new("target_runway_days", 0.0)];
+        assert_eq!(one(&mut TestHost::new(), &off, draining).fee_ppm, Some(150));
     }
 
     #[test]
