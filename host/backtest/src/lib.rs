@@ -9,14 +9,13 @@
 //! static assignment, and the one SIMULATOR.md asks for.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use lnpolicy_core::ChannelId;
 use lnpolicy_engine::{ConfiguredPlan, EngineError, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, StrategyRegistry};
+use lnpolicy_runtime::StrategyRegistry;
 use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, ScenarioError, Simulation};
 use lnpolicy_store::{Store, StoreError};
 use serde::Serialize;
@@ -281,12 +280,7 @@ async fn run_policy(
             &node,
             &store,
             registry,
-            ConfiguredPlan {
-                config: spec.config,
-                guard: &guard,
-                history: Arc::new(NoHistory),
-                dry_run: false,
-            },
+            ConfiguredPlan::new(spec.config, &guard, false),
             now,
         )
         .await?;

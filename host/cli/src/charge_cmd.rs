@@ -18,7 +18,7 @@ use lnpolicy_policy::apply::reconcile_pending;
 use lnpolicy_policy::config::{self, Config, MatchInput, Note};
 use lnpolicy_policy::configured::{ChannelPlan, PlanOutcome};
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_store::Store;
 
 /// Where the node is and how to reach it: charge-lnd's flags and environment variables,
@@ -405,12 +405,7 @@ fn cycle(
             client.as_ref(),
             &store,
             registry,
-            ConfiguredPlan {
-                config,
-                guard: &guard,
-                history: Arc::new(NoHistory),
-                dry_run,
-            },
+            ConfiguredPlan::new(config, &guard, dry_run),
             now,
         )
         .await?;

@@ -14,7 +14,7 @@ use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_store::Store;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::Instrument;
@@ -257,12 +257,7 @@ impl Daemon {
                 );
                 self.metrics.record_reconciled(&reconciled);
             }
-            let plan = ConfiguredPlan {
-                config: &self.config,
-                guard: &self.guard,
-                history: Arc::new(NoHistory),
-                dry_run: false,
-            };
+            let plan = ConfiguredPlan::new(&self.config, &self.guard, false);
             let outcome =
                 run_configured(self.client.as_ref(), &self.store, &self.registry, plan, now)
                     .await?;

@@ -1,7 +1,8 @@
 //! One cycle driven by a charge-lnd style config: collect, gather what the config's
 //! conditions and strategies ask about (activity, the peer's graph totals, on-chain fee
-//! estimates, what opening each channel cost), decide per section, apply what is worth
-//! sending. Node calls beyond the collector's are made only when something needs them.
+//! estimates, what opening each channel cost, the guests' fee history and peers' fee
+//! levels from the store), decide per section, apply what is worth sending. Node calls
+//! beyond the collector's are made only when something needs them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectReport, collect};
 use lnpolicy_core::{
-    ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo,
+    ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo, PeerInfo,
 };
 use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
 use lnpolicy_policy::config::{
@@ -19,8 +20,8 @@ use lnpolicy_policy::config::{
 use lnpolicy_policy::configured::{self, ChannelPlan, ConfiguredChannel, PlanOutcome};
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::{self, Candidate};
-use lnpolicy_runtime::{HistorySource, StrategyRegistry};
-use lnpolicy_store::{CostSource, Store};
+use lnpolicy_runtime::{HistorySource, NoHistory, StrategyRegistry};
+use lnpolicy_store::{CostSource, Store, fee_percentiles};
 
 use crate::EngineError;
 
@@ -29,9 +30,25 @@ pub struct ConfiguredPlan<'a> {
     pub config: &'a Config,
     /// The daemon-wide limits; sections' `guard.*` keys adjust them per channel.
     pub guard: &'a GuardConfig,
+    /// Answers that take precedence over the store's (tests pin what a guest sees); where
+    /// it has none, guests get the store's fee history and peer fees. [`ConfiguredPlan::new`]
+    /// sets [`NoHistory`], which leaves every answer to the store.
     pub history: Arc<dyn HistorySource>,
     /// Decide and record, but send nothing.
     pub dry_run: bool,
+}
+
+impl<'a> ConfiguredPlan<'a> {
+    /// A plan whose guests see lnpolicy's own history, as the daemon, backtests and
+    /// `lnpolicy -c` run it.
+    pub fn new(config: &'a Config, guard: &'a GuardConfig, dry_run: bool) -> Self {
+        ConfiguredPlan {
+            config,
+            guard,
+            history: Arc::new(NoHistory),
+            dry_run,
+        }
+    }
 }
 
 /// What one config-driven cycle did.
@@ -138,8 +155,10 @@ pub async fn run_configured(
             extra_node_calls += 1;
         }
     }
-    let history = Arc::new(WithChainFees {
-        inner: plan.history,
+    extra_node_calls += refresh_peer_fees(node, store, &channels, &peers, now).await?;
+    let history = Arc::new(CycleHistory {
+        pinned: plan.history,
+        stored: StoreHistory::load(store, &channels, now)?,
         rates: fee_rates,
     });
     let plans = configured::decide(
@@ -234,7 +253,7 @@ fn match_inputs(
     channels: &[NodeChannel],
     config: &Config,
     fee_rates: &BTreeMap<u32, Option<f64>>,
-    peers: &BTreeMap<String, Option<lnpolicy_core::PeerInfo>>,
+    peers: &BTreeMap<String, Option<PeerInfo>>,
     now: u64,
 ) -> Result<Vec<MatchInput>, EngineError> {
     const NS: u64 = 1_000_000_000;
@@ -314,19 +333,124 @@ fn channel_facts(channel: &NodeChannel) -> ChannelFacts {
     }
 }
 
-/// The cycle's history source with the on-chain fee estimates fetched for it.
-struct WithChainFees {
-    inner: Arc<dyn HistorySource>,
-    rates: BTreeMap<u32, Option<f64>>,
+/// How long a peer's stored fee levels are used before the graph is asked again: fee
+/// levels move slowly, and asking for every peer every cycle would cost a graph query each.
+const PEER_FEES_MAX_AGE: u64 = 24 * 3600;
+
+/// How far back guests can look into a channel's fee history.
+const FEE_HISTORY_DAYS: u64 = 90;
+
+/// Refreshes the stored fee levels of peers never asked about or asked more than
+/// [`PEER_FEES_MAX_AGE`] ago, reusing `known` (this cycle's answers, when the config asked).
+/// A peer the node fails on keeps its old levels: stale competitor fees are no reason to
+/// skip a cycle. Returns the node calls made.
+async fn refresh_peer_fees(
+    node: &dyn NodeClient,
+    store: &Store,
+    channels: &[NodeChannel],
+    known: &BTreeMap<String, Option<PeerInfo>>,
+    now: u64,
+) -> Result<u32, EngineError> {
+    let mut calls = 0;
+    let pubkeys: BTreeSet<&str> = channels.iter().map(|c| c.peer_pubkey.as_str()).collect();
+    for pubkey in pubkeys {
+        let fresh = store
+            .peer_fees(pubkey)?
+            .is_some_and(|(at, _)| now.saturating_sub(at) < PEER_FEES_MAX_AGE);
+        if fresh {
+            continue;
+        }
+        let info = match known.get(pubkey) {
+            Some(info) => info.clone(),
+            None => {
+                calls += 1;
+                match node.peer_info(pubkey).await {
+                    Ok(info) => info,
+                    Err(error) => {
+                        tracing::warn!(peer = pubkey, %error, "could not refresh the peer's fee levels; keeping the old ones");
+                        continue;
+                    }
+                }
+            }
+        };
+        let fees = info.and_then(|info| fee_percentiles(&info.fee_rates_ppm));
+        store.record_peer_fees(pubkey, now, fees)?;
+    }
+    Ok(calls)
 }
 
-impl HistorySource for WithChainFees {
+/// What the store knows about the cycle's channels and peers, read once before the guests
+/// run so the host imports answer from memory and never reach the node.
+#[derive(Debug, Default)]
+pub struct StoreHistory {
+    fee_history: BTreeMap<ChannelId, Vec<FeeChange>>,
+    competitor_fees: BTreeMap<String, FeePercentiles>,
+    now: u64,
+}
+
+impl StoreHistory {
+    /// The last 90 days of each channel's fee changes and the stored fee levels of each
+    /// channel's peer, as of `now`.
+    pub fn load(store: &Store, channels: &[NodeChannel], now: u64) -> Result<Self, EngineError> {
+        let since = now.saturating_sub(FEE_HISTORY_DAYS * 24 * 3600);
+        let mut history = StoreHistory {
+            now,
+            ..StoreHistory::default()
+        };
+        for channel in channels {
+            history
+                .fee_history
+                .insert(channel.id, store.fee_history(channel.id, since, now)?);
+            if let Some((_, Some(fees))) = store.peer_fees(&channel.peer_pubkey)? {
+                history
+                    .competitor_fees
+                    .insert(channel.peer_pubkey.clone(), fees);
+            }
+        }
+        Ok(history)
+    }
+}
+
+impl HistorySource for StoreHistory {
+    /// The changes still in force after `since`: the first is the level that held at `since`.
     fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange> {
-        self.inner.fee_history(channel, since)
+        let Some(changes) = self.fee_history.get(&channel) else {
+            return Vec::new();
+        };
+        if since >= self.now {
+            return Vec::new();
+        }
+        let later = changes.partition_point(|change| change.at <= since);
+        changes[later.saturating_sub(1)..].to_vec()
     }
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
-        self.inner.competitor_fees(peer_pubkey)
+        self.competitor_fees.get(peer_pubkey).copied()
+    }
+}
+
+/// The cycle's history: the plan's pinned answers over the store's, with the on-chain fee
+/// estimates fetched for the cycle.
+struct CycleHistory {
+    pinned: Arc<dyn HistorySource>,
+    stored: StoreHistory,
+    rates: BTreeMap<u32, Option<f64>>,
+}
+
+impl HistorySource for CycleHistory {
+    fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange> {
+        let pinned = self.pinned.fee_history(channel, since);
+        if pinned.is_empty() {
+            self.stored.fee_history(channel, since)
+        } else {
+            pinned
+        }
+    }
+
+    fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
+        self.pinned
+            .competitor_fees(peer_pubkey)
+            .or_else(|| self.stored.competitor_fees(peer_pubkey))
     }
 
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {

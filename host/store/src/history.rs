@@ -1,10 +1,12 @@
 //! The daemon's copy of the node's history: settled and failed forwards, the
 //! collector's resume points, and channel snapshots.
 
-use lnpolicy_core::{FailedForward, FailureReason, Forward, NodeChannel};
+use lnpolicy_core::{ChannelId, FailedForward, FailureReason, FeeChange, Forward, NodeChannel};
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+use crate::{
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+};
 
 /// A history stream the collector pages through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +193,9 @@ impl Store {
             .map_err(self.sql("reading failed forwards"))
     }
 
-    /// Records what every channel looked like at `at` (unix seconds).
+    /// Records what every channel looked like at `at` (unix seconds), and each channel's
+    /// policy as a fee change when it differs from the one before `at`. Snapshots come in
+    /// time order (one per collection), so a change is never followed by an older snapshot.
     pub fn add_channel_snapshot(
         &self,
         at: u64,
@@ -199,19 +203,55 @@ impl Store {
     ) -> Result<(), StoreError> {
         let rows = channels
             .iter()
-            .map(|c| Ok((c.id, self.encode_json("a channel snapshot", c)?)))
+            .map(|c| Ok((c, self.encode_json("a channel snapshot", c)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.write("storing a channel snapshot", |tx| {
+            let sql = self.sql("storing a channel snapshot");
             let mut insert = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO channel_snapshots (at, channel_id, channel_json)
                      VALUES (?1, ?2, ?3)",
                 )
-                .map_err(self.sql("storing a channel snapshot"))?;
-            for (id, json) in &rows {
+                .map_err(&sql)?;
+            let mut previous = tx
+                .prepare_cached(
+                    "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                     WHERE channel_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
+                )
+                .map_err(&sql)?;
+            let mut record = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO channel_fee_changes
+                     (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(&sql)?;
+            // A snapshot retaken at the same second replaces the first one, change included.
+            let mut unrecord = tx
+                .prepare_cached("DELETE FROM channel_fee_changes WHERE channel_id = ?1 AND at = ?2")
+                .map_err(&sql)?;
+            for (channel, json) in &rows {
+                let id = channel_id_to_sql(channel.id);
                 insert
-                    .execute(params![time_to_sql(at), channel_id_to_sql(*id), json])
-                    .map_err(self.sql("storing a channel snapshot"))?;
+                    .execute(params![time_to_sql(at), id, json])
+                    .map_err(&sql)?;
+                let policy = &channel.local_policy;
+                let level = (policy.fee_ppm, policy.base_fee_msat, policy.inbound_fee_ppm);
+                let before: Option<(u32, u32, i32)> = previous
+                    .query_row(params![id, time_to_sql(at)], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+                    .map_err(&sql)?;
+                if before == Some(level) {
+                    unrecord
+                        .execute(params![id, time_to_sql(at)])
+                        .map_err(&sql)?;
+                } else {
+                    record
+                        .execute(params![id, time_to_sql(at), level.0, level.1, level.2])
+                        .map_err(&sql)?;
+                }
             }
             Ok(())
         })
@@ -356,5 +396,112 @@ impl Store {
             )
             .map(|v| v as u64)
             .map_err(self.sql("summing a channel's fees"))
+    }
+}
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+impl Store {
+    /// `channel`'s outbound policy changes as the snapshots saw them, each with
+    /// the fees it earned until the next change (or `now`, unix seconds). Only
+    /// changes in force after `since` are returned, so the first one is the
+    /// level that held at `since`; oldest first, empty for an unknown channel.
+    ///
+    /// A change is a snapshot whose (fee_ppm, base_fee_msat, inbound_fee_ppm)
+    /// differs from the channel's previous snapshot; they are kept apart when
+    /// the snapshot is stored, so this reads only the changes, not every snapshot.
+    pub fn fee_history(
+        &self,
+        channel: ChannelId,
+        since: u64,
+        now: u64,
+    ) -> Result<Vec<FeeChange>, StoreError> {
+        let conn = self.lock();
+        let levels: Vec<(u64, u32, u32, i32)> = conn
+            .prepare_cached(
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                 WHERE channel_id = ?1 AND at <= ?2
+                   AND at >= COALESCE((SELECT MAX(at) FROM channel_fee_changes
+                                       WHERE channel_id = ?1 AND at <= ?3), 0)
+                 ORDER BY at",
+            )
+            .and_then(|mut stmt| {
+                let range = params![
+                    channel_id_to_sql(channel),
+                    time_to_sql(now),
+                    time_to_sql(since)
+                ];
+                stmt.query_map(range, |row| {
+                    Ok((
+                        time_from_sql(row.get(0)?),
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("reading a channel's policy changes"))?;
+        if levels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ends: Vec<u64> = levels
+            .iter()
+            .skip(1)
+            .map(|level| level.0)
+            .chain(std::iter::once(now))
+            .collect();
+        let Some(first) = ends.iter().position(|&end| end > since) else {
+            return Ok(Vec::new());
+        };
+        let mut changes: Vec<FeeChange> = levels[first..]
+            .iter()
+            .zip(&ends[first..])
+            .map(
+                |(&(at, fee_ppm, base_fee_msat, inbound_fee_ppm), &end)| FeeChange {
+                    at,
+                    fee_ppm,
+                    base_fee_msat,
+                    inbound_fee_ppm,
+                    revenue_msat: 0,
+                    hours: end.saturating_sub(at) as f64 / 3600.0,
+                },
+            )
+            .collect();
+        // One pass over the channel's forwards, each added to the segment it fell in.
+        let from_ns = changes[0].at.saturating_mul(NS_PER_SEC);
+        let to_ns = now.saturating_mul(NS_PER_SEC);
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT at_ns, fee_msat FROM forwards
+                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3 ORDER BY at_ns",
+            )
+            .map_err(self.sql("reading a channel's forwards"))?;
+        let mut rows = stmt
+            .query(params![
+                channel_id_to_sql(channel),
+                to_sql(from_ns),
+                to_sql(to_ns)
+            ])
+            .map_err(self.sql("reading a channel's forwards"))?;
+        let mut segment = 0;
+        while let Some(row) = rows
+            .next()
+            .map_err(self.sql("reading a channel's forwards"))?
+        {
+            let at_ns = row
+                .get::<_, i64>(0)
+                .map_err(self.sql("reading a channel's forwards"))? as u64;
+            let fee_msat =
+                row.get::<_, i64>(1)
+                    .map_err(self.sql("reading a channel's forwards"))? as u64;
+            while segment + 1 < changes.len()
+                && at_ns >= changes[segment + 1].at.saturating_mul(NS_PER_SEC)
+            {
+                segment += 1;
+            }
+            changes[segment].revenue_msat += fee_msat;
+        }
+        Ok(changes)
     }
 }

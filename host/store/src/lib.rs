@@ -16,6 +16,7 @@ mod experiments;
 mod history;
 mod intents;
 mod migrations;
+mod peer_fees;
 pub mod reports;
 mod state;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use error::StoreError;
 pub use experiments::Arm;
 pub use history::{FlowTotals, Stream};
 pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus};
+pub use peer_fees::fee_percentiles;
 
 /// Long enough to ride out another process's write (the CLI inspecting the
 /// daemon's database), short enough that a stuck lock surfaces as an error.

@@ -29,6 +29,14 @@ const MIGRATIONS: &[Migration] = &[
         file: "0004_channel_costs.sql",
         sql: include_str!("../migrations/0004_channel_costs.sql"),
     },
+    Migration {
+        file: "0005_peer_fees.sql",
+        sql: include_str!("../migrations/0005_peer_fees.sql"),
+    },
+    Migration {
+        file: "0006_fee_changes.sql",
+        sql: include_str!("../migrations/0006_fee_changes.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

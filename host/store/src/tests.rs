@@ -67,6 +67,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
     assert_eq!(
         table_names(&store),
         [
+            "channel_fee_changes",
             "channel_open_costs",
             "channel_snapshots",
             "collector_cursors",
@@ -75,6 +76,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "experiment_assignments",
             "failed_forwards",
             "forwards",
+            "peer_fees",
             "strategy_events",
             "strategy_state",
             "update_intents",
@@ -146,7 +148,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0004_channel_costs.sql"), "{message}");
+    assert!(message.contains("0006_fee_changes.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -823,5 +825,209 @@ fn open_costs_keep_node_figures_over_estimates() {
         costs.get(&2),
         Some(&1500),
         "an estimate never replaces a node figure"
+    );
+}
+
+fn node_channel(
+    id: lnpolicy_core::ChannelId,
+    local_policy: FeePolicy,
+) -> lnpolicy_core::NodeChannel {
+    lnpolicy_core::NodeChannel {
+        id,
+        channel_point: format!("{id:064x}:0"),
+        peer_pubkey: "02".repeat(33),
+        capacity_sat: 1_000_000,
+        local_balance_sat: 500_000,
+        remote_balance_sat: 500_000,
+        commit_fee_sat: 0,
+        unsettled_balance_sat: 0,
+        local_reserve_sat: 10_000,
+        remote_reserve_sat: 10_000,
+        pending_htlcs: Vec::new(),
+        max_accepted_htlcs: 483,
+        max_in_flight_msat: 990_000_000,
+        min_htlc_msat: 1000,
+        active: true,
+        private: false,
+        initiator: true,
+        total_sent_sat: 0,
+        total_received_sat: 0,
+        local_policy,
+        peer_policy: None,
+    }
+}
+
+/// A settled forward of `fee_msat` leaving through `chan_out` at `at` (unix seconds).
+fn paid(index: u64, chan_out: u64, at: u64, fee_msat: u64) -> lnpolicy_core::Forward {
+    lnpolicy_core::Forward {
+        index,
+        at_ns: at * 1_000_000_000,
+        chan_in: 99,
+        chan_out,
+        amt_in_msat: 1_000_000 + fee_msat,
+        amt_out_msat: 1_000_000,
+        fee_msat,
+    }
+}
+
+/// Channel 1 is at 100 ppm from t=0, 200 ppm from t=7200 and an inbound
+/// discount from t=14400; channel 2 stays at 300 ppm. Snapshots are hourly,
+/// and the balance moves every hour so only the policy marks a change.
+fn history_store(path: &std::path::Path) -> Store {
+    let store = Store::open(path).unwrap();
+    for hour in 0..6u64 {
+        let mut first = policy(if hour < 2 { 100 } else { 200 });
+        if hour >= 4 {
+            first.inbound_fee_ppm = -100;
+        }
+        let mut one = node_channel(1, first);
+        one.local_balance_sat += hour;
+        let two = node_channel(2, policy(300));
+        store
+            .add_channel_snapshot(hour * 3600, &[one, two])
+            .unwrap();
+    }
+    let forwards = [
+        paid(1, 1, 10, 5),
+        paid(2, 1, 7199, 7),
+        paid(3, 1, 7200, 11),
+        paid(4, 2, 7300, 1000),
+        paid(5, 1, 14_400, 13),
+        paid(6, 1, 20_000, 17),
+        paid(7, 1, 30_000, 19),
+    ];
+    store.add_forwards(&forwards, 8).unwrap();
+    store
+}
+
+#[test]
+fn fee_history_reports_only_policy_changes_with_their_revenue() {
+    let (_dir, path) = temp_db();
+    let store = history_store(&path);
+    let history = store.fee_history(1, 0, 21_600).unwrap();
+    let summary: Vec<(u64, u32, i32, u64)> = history
+        .iter()
+        .map(|c| (c.at, c.fee_ppm, c.inbound_fee_ppm, c.revenue_msat))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, 100, -50, 12),
+            (7200, 200, -50, 11),
+            (14_400, 200, -100, 30)
+        ],
+        "balance-only snapshots are no change; the other channel's fees and those after `now` count nowhere"
+    );
+    assert_eq!(
+        history.iter().map(|c| c.hours).collect::<Vec<_>>(),
+        [2.0, 2.0, 2.0]
+    );
+    assert!(history.iter().all(|c| c.base_fee_msat == 1000));
+    let steady = store.fee_history(2, 0, 21_600).unwrap();
+    assert_eq!(steady.len(), 1, "the first snapshot counts as a change");
+    assert_eq!((steady[0].at, steady[0].revenue_msat), (0, 1000));
+    assert_eq!(steady[0].hours, 6.0);
+}
+
+#[test]
+fn fee_history_since_keeps_the_level_in_force() {
+    let (_dir, path) = temp_db();
+    let store = history_store(&path);
+    let from_mid_segment = store.fee_history(1, 10_000, 21_600).unwrap();
+    assert_eq!(
+        from_mid_segment.iter().map(|c| c.at).collect::<Vec<_>>(),
+        [7200, 14_400],
+        "the change made before `since` and still in force is included"
+    );
+    let from_a_change = store.fee_history(1, 14_400, 21_600).unwrap();
+    assert_eq!(
+        from_a_change.iter().map(|c| c.at).collect::<Vec<_>>(),
+        [14_400]
+    );
+    assert!(store.fee_history(1, 21_600, 21_600).unwrap().is_empty());
+    assert!(store.fee_history(77, 0, 21_600).unwrap().is_empty());
+}
+
+#[test]
+fn peer_fees_round_trip_with_their_refresh_time() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let peer = "03".repeat(33);
+    assert_eq!(store.peer_fees(&peer).unwrap(), None);
+    let fees = fee_percentiles(&[500, 100, 300, 200, 400]).unwrap();
+    assert_eq!(
+        fees,
+        lnpolicy_core::FeePercentiles {
+            channels: 5,
+            p25_ppm: 200,
+            p50_ppm: 300,
+            p75_ppm: 400,
+            p90_ppm: 500,
+        }
+    );
+    store.record_peer_fees(&peer, 1000, Some(fees)).unwrap();
+    assert_eq!(store.peer_fees(&peer).unwrap(), Some((1000, Some(fees))));
+    store.record_peer_fees(&peer, 90_000, None).unwrap();
+    assert_eq!(
+        store.peer_fees(&peer).unwrap(),
+        Some((90_000, None)),
+        "a peer without other channels keeps its refresh time"
+    );
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(reopened.peer_fees(&peer).unwrap(), Some((90_000, None)));
+    assert_eq!(reopened.peer_fees(&"02".repeat(33)).unwrap(), None);
+}
+
+#[test]
+fn fee_percentiles_use_nearest_rank() {
+    assert_eq!(fee_percentiles(&[]), None);
+    let one = fee_percentiles(&[42]).unwrap();
+    assert_eq!((one.channels, one.p25_ppm, one.p90_ppm), (1, 42, 42));
+    let ten: Vec<u32> = (1..=10).map(|i| i * 10).collect();
+    let p = fee_percentiles(&ten).unwrap();
+    assert_eq!(
+        (p.p25_ppm, p.p50_ppm, p.p75_ppm, p.p90_ppm),
+        (30, 50, 80, 90)
+    );
+}
+
+#[test]
+fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
+    let (_dir, path) = temp_db();
+    let expected = {
+        let store = history_store(&path);
+        store.fee_history(1, 0, 21_600).unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE channel_fee_changes; PRAGMA user_version = 5;")
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.fee_history(1, 0, 21_600).unwrap(), expected);
+    assert_eq!(store.fee_history(2, 0, 21_600).unwrap().len(), 1);
+}
+
+#[test]
+fn a_snapshot_retaken_at_the_same_second_replaces_its_change() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .add_channel_snapshot(0, &[node_channel(1, policy(100))])
+        .unwrap();
+    store
+        .add_channel_snapshot(60, &[node_channel(1, policy(200))])
+        .unwrap();
+    store
+        .add_channel_snapshot(60, &[node_channel(1, policy(100))])
+        .unwrap();
+    let history = store.fee_history(1, 0, 120).unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|c| (c.at, c.fee_ppm))
+            .collect::<Vec<_>>(),
+        [(0, 100)]
     );
 }
