@@ -141,12 +141,7 @@ async fn charge_lnd_config(client: &LndClient, live: &LiveSimulation, registry: 
             client,
             &store,
             registry,
-            ConfiguredPlan {
-                config: &config,
-                guard: &guard,
-                history: Arc::new(NoHistory),
-                dry_run: false,
-            },
+            ConfiguredPlan::new(&config, &guard, false),
             now,
         )
         .await

@@ -12,7 +12,7 @@ use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::ROLLBACK_STRATEGY;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
@@ -73,12 +73,7 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
             &client,
             &store,
             &registry,
-            ConfiguredPlan {
-                config: &config,
-                guard: &guard,
-                history: Arc::new(NoHistory),
-                dry_run: false,
-            },
+            ConfiguredPlan::new(&config, &guard, false),
             now,
         )
         .await
