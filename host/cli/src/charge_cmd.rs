@@ -11,6 +11,7 @@ use clap::Args;
 use lnpolicy_core::{
     ChannelId, FeePolicy, NodeChannel, NodeClient, NodeKind, NullEventSink, short_channel_id,
 };
+use lnpolicy_daemon::DbLock;
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
@@ -189,7 +190,8 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
 pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<ExitCode> {
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let outcome = cycle(&registry, &config, node, dry_run)?;
+    let lock = lock_database(node)?;
+    let outcome = cycle(&lock, &registry, &config, node, dry_run)?;
     print_table(&outcome, dry_run, verbose);
     let failed = outcome.applied.as_ref().map_or(0, |a| a.failed.len());
     Ok(if failed > 0 {
@@ -204,7 +206,9 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
 pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode> {
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let outcome = cycle(&registry, &config, node, true)?;
+    // Held through `--execute` too: the candidates must not change hands in between.
+    let lock = lock_database(node)?;
+    let outcome = cycle(&lock, &registry, &config, node, true)?;
     if outcome.rollbacks.is_empty() {
         println!("no rollback candidates");
         return Ok(ExitCode::SUCCESS);
@@ -233,7 +237,7 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
     }
     let report = tokio::runtime::Runtime::new()?.block_on(async {
         let client = node.connect().await?;
-        let store = Store::open(&expand_home(&node.db))?;
+        let store = Store::open(lock.database())?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs();
@@ -265,7 +269,8 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
     let wanted = parse_channel_id(channel)?;
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let outcome = cycle(&registry, &config, node, true)?;
+    let lock = lock_database(node)?;
+    let outcome = cycle(&lock, &registry, &config, node, true)?;
     let Some(index) = outcome.channels.iter().position(|c| c.id == wanted) else {
         bail!(
             "channel {} is not open on this node",
@@ -374,7 +379,16 @@ fn parse_channel_id(text: &str) -> Result<ChannelId> {
     bail!("{text:?} is not a channel id (a number, BLOCKxTXxOUT or BLOCK:TX:OUT)")
 }
 
+/// The database's lock, as the daemon takes it: every run reconciles the update intents
+/// left pending, and two processes on one database would each take the other's in-flight
+/// intents for crash leftovers.
+fn lock_database(node: &NodeArgs) -> Result<DbLock> {
+    Ok(DbLock::acquire(&expand_home(&node.db))?)
+}
+
+/// One cycle of `config` against the node, on the database `lock` holds.
 fn cycle(
+    lock: &DbLock,
     registry: &StrategyRegistry,
     config: &Config,
     node: &NodeArgs,
@@ -383,12 +397,7 @@ fn cycle(
     let tokio = tokio::runtime::Runtime::new()?;
     tokio.block_on(async {
         let client = node.connect().await?;
-        let db = expand_home(&node.db);
-        if let Some(parent) = db.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let store = Store::open(&db)?;
+        let store = Store::open(lock.database())?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs();

@@ -357,3 +357,51 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(3_600);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
+        .await
+        .unwrap();
+    let config = dir.path().join("charge.config");
+    std::fs::write(&config, CONFIG).unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let policies = || -> Vec<FeePolicy> {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state.channels.iter().map(|c| c.local_policy).collect()
+    };
+    let before = policies();
+
+    // This process stands in for a running daemon.
+    let held = lnpolicy_daemon::DbLock::acquire(&db).unwrap();
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let refused = args(&config, &server, &db, extra);
+        let refused = tokio::task::spawn_blocking(move || run_cli(refused))
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("(pid {})", std::process::id()))
+                && stderr.contains("one process at a time per database"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(policies(), before, "a refused run sent nothing");
+
+    drop(held);
+    let apply = args(&config, &server, &db, &[]);
+    let apply = tokio::task::spawn_blocking(move || run_cli(apply))
+        .await
+        .unwrap();
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    assert_ne!(policies(), before, "once the lock is free the run applies");
+}

@@ -484,7 +484,8 @@ fn a_second_daemon_on_the_same_database_is_refused() {
     assert_eq!(status.code(), Some(1), "{}", second.log());
     let log = second.log();
     assert!(
-        log.contains(&format!("(pid {})", first.pid())) && log.contains("one daemon per database"),
+        log.contains(&format!("(pid {})", first.pid()))
+            && log.contains("one process at a time per database"),
         "{log}"
     );
     assert!(log.contains("lnpolicy.db.lock"), "{log}");

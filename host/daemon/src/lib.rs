@@ -70,7 +70,7 @@ pub struct DaemonOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(
-        "another lnpolicy daemon{} holds {}: one daemon per database",
+        "another lnpolicy process{} holds {}: one process at a time per database",
         pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
         path.display()
     )]

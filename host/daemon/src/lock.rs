@@ -15,6 +15,7 @@ use crate::DaemonError;
 #[derive(Debug)]
 pub struct DbLock {
     path: PathBuf,
+    database: PathBuf,
     _file: File,
 }
 
@@ -60,11 +61,20 @@ impl DbLock {
         writeln!(file, "{}", std::process::id()).map_err(io_error)?;
         file.sync_all().map_err(io_error)?;
         tracing::debug!(lock = %path.display(), pid = std::process::id(), "database lock taken");
-        Ok(DbLock { path, _file: file })
+        Ok(DbLock {
+            path,
+            database: db.to_owned(),
+            _file: file,
+        })
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The database this lock guards.
+    pub fn database(&self) -> &Path {
+        &self.database
     }
 }

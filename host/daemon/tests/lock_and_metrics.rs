@@ -25,7 +25,10 @@ fn a_second_lock_on_the_same_database_is_refused_and_names_the_holder() {
     }
     let message = refused.to_string();
     assert!(message.contains(&format!("(pid {pid})")), "{message}");
-    assert!(message.contains("one daemon per database"), "{message}");
+    assert!(
+        message.contains("one process at a time per database"),
+        "{message}"
+    );
 
     // Released with its holder; the file stays, and the next holder writes its own pid.
     drop(held);
