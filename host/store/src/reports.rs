@@ -500,29 +500,7 @@ mod tests {
     }
 
     fn channel(id: ChannelId, fee_ppm: u32) -> NodeChannel {
-        NodeChannel {
-            id,
-            channel_point: format!("{id:064x}:0"),
-            peer_pubkey: "02".repeat(33),
-            capacity_sat: 1_000_000,
-            local_balance_sat: 500_000,
-            remote_balance_sat: 500_000,
-            commit_fee_sat: 0,
-            unsettled_balance_sat: 0,
-            local_reserve_sat: 10_000,
-            remote_reserve_sat: 10_000,
-            pending_htlcs: Vec::new(),
-            max_accepted_htlcs: 483,
-            max_in_flight_msat: 990_000_000,
-            min_htlc_msat: 1000,
-            active: true,
-            private: false,
-            initiator: true,
-            total_sent_sat: 0,
-            total_received_sat: 0,
-            local_policy: policy(fee_ppm),
-            peer_policy: None,
-        }
+        crate::tests::node_channel(id, policy(fee_ppm))
     }
 
     /// One decision of `strategy` on `channel` at `at`, in a cycle of its own.

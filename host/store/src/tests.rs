@@ -828,7 +828,8 @@ fn open_costs_keep_node_figures_over_estimates() {
     );
 }
 
-fn node_channel(
+/// A plain open channel with `local_policy`, for the store's tests (reports' too).
+pub(crate) fn node_channel(
     id: lnpolicy_core::ChannelId,
     local_policy: FeePolicy,
 ) -> lnpolicy_core::NodeChannel {
