@@ -33,13 +33,14 @@
 //! section, because a single channel of a typical routing node forwards a handful of
 //! payments a day, and with heavy-tailed amounts its daily revenue is mostly noise (the
 //! backtests in the README measure this). Once a day the last day of all the channels is
-//! added to the evidence for the current position: revenue divided by the mean forward size
-//! (fee per sat × forwards, which the few large payments do not swing). The position moves
-//! by the same rules when that evidence differs from the previous position's by more than
-//! its Poisson noise, `sqrt(1/n₁ + 1/n₂)`, or after `max_days_per_position` days; steps are
-//! fractions of the position (first 25%, within 5%..=50%, at least 10 ppm), since a 50 ppm
-//! step moves revenue by less than the noise of any day. The pool lives under
-//! `pool:<hash of the parameters>`, so each section and experiment arm climbs on its own.
+//! added to the evidence for the current position: each channel's fee per sat times its
+//! forwards, summed (which the few large payments do not swing). The position moves by the
+//! same rules when that evidence differs from the previous position's by more than its
+//! Poisson noise, `sqrt(1/n₁ + 1/n₂)`, or after `max_days_per_position` days, when a
+//! difference within the noise counts as flat whatever its sign; steps are fractions of the
+//! position (first 25%, within 5%..=50%, at least 10 ppm), since a 50 ppm step moves revenue
+//! by less than the noise of any day. The pool lives under `pool:<hash of the parameters>`,
+//! so each section and experiment arm climbs on its own.
 
 use lnpolicy_sdk::{
     ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Runway,
@@ -50,7 +51,7 @@ use lnpolicy_sdk::{
 pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.2.0";
+pub const VERSION: &str = "0.3.0";
 
 /// How many standard errors apart two positions' evidence must be to count as different.
 /// The test is repeated every day a position is observed, and the mix of channels that
@@ -219,14 +220,21 @@ pub fn balance_factor(local_ratio: f64, weight: f64) -> f64 {
 /// has observed one position.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Sample {
-    pub fees_msat: f64,
-    pub sats: f64,
+    /// Each channel's fee per sat forwarded (msat per sat) times its forwards, summed.
+    pub signal: f64,
+    /// Forwards.
     pub forwards: f64,
+    /// Days observed.
     pub days: f64,
 }
 
 impl Sample {
-    /// The last day of `channels` (their `day` flow window).
+    /// The last day (`day` flow window) of `channels`.
+    ///
+    /// Amounts on Lightning are heavy-tailed, so a day's revenue swings with the few large
+    /// payments that happened to come; a channel's fee per sat times its count of forwards
+    /// does not, and still falls when a higher fee drives payments away. Taken channel by
+    /// channel, so that a large payment through a dear channel does not tilt the others'.
     pub fn last_day(channels: &[&ChannelView]) -> Self {
         channels.iter().fold(
             Sample {
@@ -235,10 +243,15 @@ impl Sample {
             },
             |acc, c| {
                 let day = &c.flow.day;
+                let forwards = f64::from(day.htlcs_out);
+                let fee_per_sat = if day.sats_out > 0 {
+                    day.fees_earned_msat as f64 / day.sats_out as f64
+                } else {
+                    0.0
+                };
                 Sample {
-                    fees_msat: acc.fees_msat + day.fees_earned_msat as f64,
-                    sats: acc.sats + day.sats_out as f64,
-                    forwards: acc.forwards + f64::from(day.htlcs_out),
+                    signal: acc.signal + fee_per_sat * forwards,
+                    forwards: acc.forwards + forwards,
                     days: acc.days,
                 }
             },
@@ -247,23 +260,18 @@ impl Sample {
 
     fn add(self, other: Sample) -> Sample {
         Sample {
-            fees_msat: self.fees_msat + other.fees_msat,
-            sats: self.sats + other.sats,
+            signal: self.signal + other.signal,
             forwards: self.forwards + other.forwards,
             days: self.days + other.days,
         }
     }
 
-    /// Revenue per day divided by the mean forward size, i.e. `fee per sat forwarded ×
-    /// forwards per day`. Amounts on Lightning are heavy-tailed, so a day's revenue swings
-    /// with the few large payments that happened to come; the count of forwards times the fee
-    /// they paid does not, and still falls when a higher fee drives payments away. Zero
-    /// without forwards.
+    /// Fee per sat × forwards, per day; zero before any day.
     pub fn rate(&self) -> f64 {
-        if self.sats <= 0.0 || self.days <= 0.0 {
+        if self.days <= 0.0 {
             return 0.0;
         }
-        self.fees_msat / self.sats * self.forwards / self.days
+        self.signal / self.days
     }
 
     /// Whether `self` (the current position) and `before` differ by more than their noise:
@@ -299,13 +307,13 @@ pub struct Pool {
 }
 
 /// Encoding version, the first byte of a stored [`Pool`].
-pub const POOL_VERSION: u8 = 2;
+pub const POOL_VERSION: u8 = 3;
 /// Length of a stored [`Pool`] in bytes.
-pub const POOL_LEN: usize = 1 + 4 + 1 + 8 + 8 + 8 * 8 + 8;
+pub const POOL_LEN: usize = 1 + 4 + 1 + 8 + 8 + 6 * 8 + 8;
 
 impl Pool {
     /// Fixed little-endian layout: version, position u32, direction (1 up, 0 down), step
-    /// f64, moved-at u64, the two samples as eight f64, observed-at u64.
+    /// f64, moved-at u64, the two samples as six f64, observed-at u64.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(POOL_LEN);
         out.push(POOL_VERSION);
@@ -314,7 +322,7 @@ impl Pool {
         out.extend_from_slice(&self.step.to_le_bytes());
         out.extend_from_slice(&self.moved_at.to_le_bytes());
         for sample in [self.before, self.current] {
-            for v in [sample.fees_msat, sample.sats, sample.forwards, sample.days] {
+            for v in [sample.signal, sample.forwards, sample.days] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
@@ -336,12 +344,11 @@ impl Pool {
         }
         let sample = |at: usize| {
             let s = Sample {
-                fees_msat: f64_at(at),
-                sats: f64_at(at + 8),
-                forwards: f64_at(at + 16),
-                days: f64_at(at + 24),
+                signal: f64_at(at),
+                forwards: f64_at(at + 8),
+                days: f64_at(at + 16),
             };
-            [s.fees_msat, s.sats, s.forwards, s.days]
+            [s.signal, s.forwards, s.days]
                 .iter()
                 .all(|v| v.is_finite() && *v >= 0.0)
                 .then_some(s)
@@ -352,8 +359,8 @@ impl Pool {
             step,
             moved_at: u64_at(14),
             before: sample(22)?,
-            current: sample(54)?,
-            observed_at: u64_at(86),
+            current: sample(46)?,
+            observed_at: u64_at(70),
         })
     }
 }
@@ -429,6 +436,7 @@ struct Config {
     balance_weight: f64,
     pool_channels: bool,
     max_days_per_position: f64,
+    initial_fee_ppm: u32,
     runway: Runway,
 }
 
@@ -444,6 +452,7 @@ impl Config {
             balance_weight: params.f64("balance_weight")?,
             pool_channels: params.bool("pool_channels")?,
             max_days_per_position: f64::from(params.u32("max_days_per_position")?),
+            initial_fee_ppm: params.u32("initial_fee_ppm")?,
             runway: Runway::read(params)?,
         };
         if config.min_fee_ppm > config.max_fee_ppm {
@@ -508,12 +517,16 @@ impl Config {
 
     /// Pooled mode's rules: those of [`Config::next_move`] with steps that are fractions of
     /// the position ([`POOL_FIRST_STEP`], within [`POOL_MIN_STEP`]..=[`POOL_MAX_STEP`], and
-    /// never under [`MIN_STEP_PPM`]), judged on the pool's evidence.
+    /// never under [`MIN_STEP_PPM`]), judged on the pool's evidence. Evidence within its
+    /// noise counts as flat, whatever its sign: it shows no change.
     fn next_pool_move(&self, pool: Option<&Pool>, start: u32) -> (Move, f64) {
         let (obs, pct, base, mut up, step) = match pool {
             None => (Observation::First, None, start, true, POOL_FIRST_STEP),
             Some(p) => {
-                let (obs, pct) = observe(p.before.rate(), p.current.rate());
+                let (mut obs, pct) = observe(p.before.rate(), p.current.rate());
+                if p.before.rate() > 0.0 && !p.current.differs_from(&p.before) {
+                    obs = Observation::Flat;
+                }
                 let (up, step) = match obs {
                     Observation::First => (true, POOL_FIRST_STEP),
                     Observation::Reset { gain } => (p.up == gain, POOL_FIRST_STEP),
@@ -680,7 +693,11 @@ impl Config {
             }
             None => {
                 // The last day shows what the current fees earn: the first evidence.
-                let (moved, step) = self.next_pool_move(None, median_fee(&active));
+                let start = match self.initial_fee_ppm {
+                    0 => median_fee(&active),
+                    set => ppm::clamp(set, self.min_fee_ppm, self.max_fee_ppm),
+                };
+                let (moved, step) = self.next_pool_move(None, start);
                 let pool = Pool {
                     position_ppm: moved.target,
                     up: moved.up,
@@ -777,6 +794,13 @@ impl Strategy for HillClimber {
                     4,
                 )
                 .range(1.0, 60.0),
+                ParamSpec::integer(
+                    "initial_fee_ppm",
+                    "Pooled mode: where a new pool starts, ppm; 0 = the median of the \
+                     channels' current fees.",
+                    0,
+                )
+                .range(0.0, f64::from(ppm::MILLION)),
                 ParamSpec::integer(
                     "low_balance_floor_ppm",
                     "Least fee on a channel whose local ratio is below low_balance_ratio, \
@@ -1219,6 +1243,22 @@ mod tests {
     }
 
     #[test]
+    fn pooled_climber_can_start_where_the_operator_says() {
+        let mut host = TestHost::new();
+        let start = [Param::new("initial_fee_ppm", 800)];
+        let d = run::<HillClimber>(&mut host, &start, &pool_of_three(300, 100)).unwrap();
+        assert_eq!(fees(&d), [Some(1000); 3], "{}", d[0].reason);
+        // beyond max_fee_ppm it starts at the ceiling, and turns down from there
+        let high = [
+            Param::new("initial_fee_ppm", 5000),
+            Param::new("max_fee_ppm", 1000),
+        ];
+        let d = run::<HillClimber>(&mut TestHost::new(), &high, &pool_of_three(300, 100)).unwrap();
+        assert_eq!(fees(&d), [Some(750); 3], "{}", d[0].reason);
+        assert!(d[0].reason.contains("turned at bound"), "{}", d[0].reason);
+    }
+
+    #[test]
     fn pooled_position_holds_within_a_day_and_while_the_evidence_is_noise() {
         let mut host = TestHost::new();
         run::<HillClimber>(&mut host, &[], &pool_of_three(300, 100)).unwrap();
@@ -1275,6 +1315,50 @@ mod tests {
     }
 
     #[test]
+    fn pooled_evidence_within_noise_is_flat_whatever_its_sign() {
+        let mut host = TestHost::new();
+        // 300 forwards at 300 ppm: 90 msat per sat-forward a day; the pool moves to 375
+        run::<HillClimber>(&mut host, &[], &pool_of_three(300, 100)).unwrap();
+        // at 375 ppm, 216 forwards a day: 81, 10% less, but within 2 × sqrt(1/300 + 1/864)
+        // ≈ 13% after four days; 0.2 read this as a loss and turned back
+        for day in 1..=4 {
+            host.advance(24 * HOUR);
+            let d = run::<HillClimber>(&mut host, &[], &pool_of_three(375, 72)).unwrap();
+            if day < 4 {
+                assert_eq!(fees(&d), [Some(375); 3], "day {day}: {}", d[0].reason);
+            } else {
+                assert_eq!(fees(&d), [Some(422); 3], "{}", d[0].reason);
+                assert!(
+                    d[0].reason
+                        .contains("revenue flat, step halved (-10%): up 13%"),
+                    "{}",
+                    d[0].reason
+                );
+            }
+        }
+        assert!(pool(&host).up);
+    }
+
+    #[test]
+    fn pooled_signal_is_each_channels_fee_rate_times_its_forwards() {
+        // 10 forwards at 100 ppm and 10 at 1000 ppm: 0.1 × 10 + 1 × 10 msat per sat
+        let small_on_dear = [
+            pooled_chan(1, 100, 10, 50_000).build(),
+            pooled_chan(2, 1000, 10, 1_000).build(),
+        ];
+        let large_on_dear = [
+            pooled_chan(1, 100, 10, 1_000).build(),
+            pooled_chan(2, 1000, 10, 500_000).build(),
+        ];
+        for channels in [&small_on_dear, &large_on_dear] {
+            let refs: Vec<&ChannelView> = channels.iter().collect();
+            let day = Sample::last_day(&refs);
+            assert!((day.rate() - 11.0).abs() < 1e-9, "{}", day.rate());
+            assert_eq!(day.forwards, 20.0);
+        }
+    }
+
+    #[test]
     fn pooled_signal_ignores_the_size_of_forwards() {
         let big = pooled_chan(1, 500, 10, 1_000_000).build();
         let small = pooled_chan(1, 500, 10, 1_000).build();
@@ -1327,7 +1411,7 @@ mod tests {
             week: no_flow(),
             month: no_flow(),
         };
-        // 490,000 sat spendable, 24,500 sat a day net out: 20 days, against 30 → ×1.5
+        // 490,000 sat spendable, 24,500 sat a day out, nothing in: 20 days, against 30 → ×1.5
         windows.week.sats_out = 7 * 24_500;
         let draining = chan(100, 0.0).flow(windows).build();
         let thirty = [Param::new("target_runway_days", 30.0)];
