@@ -7,6 +7,9 @@
 //! that earned it most. Channels interact (a payment enters through one and leaves through
 //! another), so this per-channel maximum over uniform runs is an approximation of the best
 //! static assignment, and the one SIMULATOR.md asks for.
+//!
+//! Several policies can be compared in one run: each plays the same seeded markets, and the
+//! grid, nearly as costly as a policy run, is searched once per seed for all of them.
 
 use std::collections::BTreeMap;
 
@@ -25,10 +28,17 @@ pub const DEFAULT_GRID_PPM: &[u32] = &[
     0, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300, 1700, 2200, 3000,
 ];
 
+/// One policy of a backtest, with the name its report carries.
+pub struct Policy<'a> {
+    pub label: String,
+    pub config: &'a Config,
+}
+
 /// What to run.
 pub struct Spec<'a> {
     pub scenario: &'a Scenario,
-    pub config: &'a Config,
+    /// Run on the same markets and measured against the same hindsight grid.
+    pub policies: Vec<Policy<'a>>,
     pub days: u64,
     /// One run per seed (each replaces the scenario's own seed).
     pub seeds: Vec<u64>,
@@ -42,7 +52,7 @@ pub struct Spec<'a> {
 pub struct Progress {
     pub seed_index: usize,
     pub seeds: usize,
-    /// Finished steps of this seed: policy cycles, then one per grid level.
+    /// Finished steps of this seed: one per grid level, then every policy's cycles.
     pub done: u64,
     pub steps: u64,
 }
@@ -97,9 +107,11 @@ pub struct SeedResult {
     pub best_static_ppm: BTreeMap<ChannelId, u32>,
 }
 
-/// Every seed, and the groups summed over seeds.
+/// One policy's report: every seed, and the groups summed over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The policy's label.
+    pub policy: String,
     pub scenario: String,
     pub days: u64,
     pub cycle_secs: u64,
@@ -122,12 +134,13 @@ pub enum BacktestError {
     Empty(&'static str),
 }
 
-/// Runs `spec` for every seed; `progress` is called after every step.
+/// Runs every policy of `spec` for every seed; one report per policy, in order. `progress`
+/// is called after every step.
 pub async fn run(
     spec: &Spec<'_>,
     registry: &StrategyRegistry,
     progress: &dyn Fn(Progress),
-) -> Result<Report, BacktestError> {
+) -> Result<Vec<Report>, BacktestError> {
     if spec.seeds.is_empty() || spec.days == 0 || spec.cycle_secs == 0 {
         return Err(BacktestError::Empty(
             "give at least one seed, one day and a cycle length",
@@ -136,7 +149,10 @@ pub async fn run(
     if spec.grid_ppm.is_empty() {
         return Err(BacktestError::Empty("the hindsight grid has no fee levels"));
     }
-    let mut seeds = Vec::with_capacity(spec.seeds.len());
+    if spec.policies.is_empty() {
+        return Err(BacktestError::Empty("no policy to run"));
+    }
+    let mut by_policy: Vec<Vec<SeedResult>> = vec![Vec::new(); spec.policies.len()];
     for (seed_index, &seed) in spec.seeds.iter().enumerate() {
         let mut scenario = spec.scenario.clone();
         scenario.seed = seed;
@@ -148,8 +164,21 @@ pub async fn run(
                 steps,
             })
         };
-        seeds.push(run_seed(spec, &scenario, registry, &report).await?);
+        let results = run_seed(spec, &scenario, registry, &report).await?;
+        for (seeds, result) in by_policy.iter_mut().zip(results) {
+            seeds.push(result);
+        }
     }
+    Ok(spec
+        .policies
+        .iter()
+        .zip(by_policy)
+        .map(|(policy, seeds)| summarise(spec, &policy.label, seeds))
+        .collect())
+}
+
+/// One policy's seeds, and their groups summed.
+fn summarise(spec: &Spec<'_>, label: &str, seeds: Vec<SeedResult>) -> Report {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
@@ -167,30 +196,47 @@ pub async fn run(
         }
         total.add(&seed.total);
     }
-    Ok(Report {
+    Report {
+        policy: label.to_owned(),
         scenario: spec.scenario.name.clone(),
         days: spec.days,
         cycle_secs: spec.cycle_secs,
         seeds,
         groups: groups.into_values().collect(),
         total,
-    })
+    }
 }
 
+/// One seed: the hindsight grid, then every policy measured against it.
 async fn run_seed(
     spec: &Spec<'_>,
     scenario: &Scenario,
     registry: &StrategyRegistry,
     progress: &dyn Fn(u64, u64),
-) -> Result<SeedResult, BacktestError> {
+) -> Result<Vec<SeedResult>, BacktestError> {
     let cycles = (spec.days * 86_400).div_ceil(spec.cycle_secs);
-    let steps = cycles + spec.grid_ppm.len() as u64;
-    let labels = run_policy(spec, scenario, registry, cycles, &|done| {
-        progress(done, steps)
-    })
-    .await?;
-    let (policy_totals, labels) = labels;
+    let grid = spec.grid_ppm.len() as u64;
+    let steps = grid + cycles * spec.policies.len() as u64;
+    let best = hindsight_best(spec, scenario, &|done| progress(done, steps))?;
+    let mut results = Vec::with_capacity(spec.policies.len());
+    for (i, policy) in spec.policies.iter().enumerate() {
+        let done = grid + cycles * i as u64;
+        let (totals, labels) = run_policy(spec, policy.config, scenario, registry, cycles, &|c| {
+            progress(done + c, steps)
+        })
+        .await?;
+        results.push(measure(scenario.seed, &totals, &labels, &best));
+    }
+    Ok(results)
+}
 
+/// Each channel's best level of the grid and what it earned there: one run of the seeded
+/// market per level, every channel held at it.
+fn hindsight_best(
+    spec: &Spec<'_>,
+    scenario: &Scenario,
+    progress: &dyn Fn(u64),
+) -> Result<BTreeMap<ChannelId, (u32, u64)>, BacktestError> {
     let mut best: BTreeMap<ChannelId, (u32, u64)> = BTreeMap::new();
     for (i, &level) in spec.grid_ppm.iter().enumerate() {
         let mut sim = Simulation::try_new(scenario.clone())?;
@@ -215,15 +261,24 @@ async fn run_seed(
                 *entry = (level, totals.revenue_msat);
             }
         }
-        progress(cycles + i as u64 + 1, steps);
+        progress(i as u64 + 1);
     }
+    Ok(best)
+}
 
+/// A policy run's channels, grouped by label, against the hindsight best.
+fn measure(
+    seed: u64,
+    policy_totals: &[lnpolicy_sim::ChannelTotals],
+    labels: &BTreeMap<ChannelId, String>,
+    best: &BTreeMap<ChannelId, (u32, u64)>,
+) -> SeedResult {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
         ..GroupResult::default()
     };
-    for totals in &policy_totals {
+    for totals in policy_totals {
         let label = labels
             .get(&totals.id)
             .cloned()
@@ -246,12 +301,12 @@ async fn run_seed(
             .add(&channel);
         total.add(&channel);
     }
-    Ok(SeedResult {
-        seed: scenario.seed,
+    SeedResult {
+        seed,
         groups: groups.into_values().collect(),
         total,
-        best_static_ppm: best.into_iter().map(|(id, (ppm, _))| (id, ppm)).collect(),
-    })
+        best_static_ppm: best.iter().map(|(id, (ppm, _))| (*id, *ppm)).collect(),
+    }
 }
 
 type PolicyRun = (
@@ -263,6 +318,7 @@ type PolicyRun = (
 /// Each channel is labelled by the strategy that decided it most often.
 async fn run_policy(
     spec: &Spec<'_>,
+    config: &Config,
     scenario: &Scenario,
     registry: &StrategyRegistry,
     cycles: u64,
@@ -280,7 +336,7 @@ async fn run_policy(
             &node,
             &store,
             registry,
-            ConfiguredPlan::new(spec.config, &guard, false),
+            ConfiguredPlan::new(config, &guard, false),
             now,
         )
         .await?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lnpolicy_backtest::{DEFAULT_GRID_PPM, Spec, run};
+use lnpolicy_backtest::{DEFAULT_GRID_PPM, Policy, Spec, run};
 use lnpolicy_core::NullEventSink;
 use lnpolicy_policy::config::Config;
 use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
@@ -19,9 +19,23 @@ fn registry() -> StrategyRegistry {
 }
 
 fn spec<'a>(scenario: &'a Scenario, config: &'a Config, seeds: Vec<u64>) -> Spec<'a> {
+    compare(scenario, vec![("policy", config)], seeds)
+}
+
+fn compare<'a>(
+    scenario: &'a Scenario,
+    policies: Vec<(&str, &'a Config)>,
+    seeds: Vec<u64>,
+) -> Spec<'a> {
     Spec {
         scenario,
-        config,
+        policies: policies
+            .into_iter()
+            .map(|(label, config)| Policy {
+                label: label.to_owned(),
+                config,
+            })
+            .collect(),
         days: 3,
         seeds,
         cycle_secs: 3600,
@@ -39,11 +53,15 @@ async fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
     .unwrap();
     let registry = registry();
     let steps = std::sync::Mutex::new(0u64);
-    let report = run(&spec(&scenario, &config, vec![1, 2]), &registry, &|_| {
+    let reports = run(&spec(&scenario, &config, vec![1, 2]), &registry, &|_| {
         *steps.lock().unwrap() += 1;
     })
     .await
     .unwrap();
+    let [report] = reports.as_slice() else {
+        panic!("one report per policy: {}", reports.len());
+    };
+    assert_eq!(report.policy, "policy");
     assert_eq!(report.seeds.len(), 2);
     assert_eq!(
         *steps.lock().unwrap(),
@@ -93,13 +111,51 @@ async fn the_same_seed_gives_the_same_report_and_arms_are_reported_apart() {
     let registry = registry();
     let first = run(&spec(&scenario, &config, vec![7]), &registry, &|_| {})
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
     let second = run(&spec(&scenario, &config, vec![7]), &registry, &|_| {})
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
     assert_eq!(first, second, "a backtest is deterministic");
     let labels: Vec<&str> = first.groups.iter().map(|g| g.label.as_str()).collect();
     assert_eq!(labels, ["static (bt arm a)", "static (bt arm b)"]);
     let channels: usize = first.groups.iter().map(|g| g.channels).sum();
     assert_eq!(channels, 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_compared_in_one_run_report_what_each_reports_alone() {
+    let scenario = Scenario::builtin("balanced").unwrap();
+    let cheap = Config::parse("cheap", "[default]\nstrategy = static\nfee_ppm = 100\n").unwrap();
+    let dear = Config::parse("dear", "[default]\nstrategy = static\nfee_ppm = 1300\n").unwrap();
+    let registry = registry();
+    let steps = std::sync::Mutex::new(0u64);
+    let both = run(
+        &compare(&scenario, vec![("cheap", &cheap), ("dear", &dear)], vec![3]),
+        &registry,
+        &|_| *steps.lock().unwrap() += 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        *steps.lock().unwrap(),
+        DEFAULT_GRID_PPM.len() as u64 + 2 * 72,
+        "the grid is searched once for both policies"
+    );
+    let labels: Vec<&str> = both.iter().map(|r| r.policy.as_str()).collect();
+    assert_eq!(labels, ["cheap", "dear"]);
+    for (report, config) in both.iter().zip([&cheap, &dear]) {
+        let alone = run(&spec(&scenario, config, vec![3]), &registry, &|_| {})
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(report.seeds, alone.seeds, "{}", report.policy);
+        assert_eq!(report.total, alone.total, "{}", report.policy);
+    }
+    assert_ne!(both[0].total.revenue_msat, both[1].total.revenue_msat);
+    assert_eq!(
+        both[0].total.best_static_revenue_msat, both[1].total.best_static_revenue_msat,
+        "one hindsight reference for both"
+    );
 }

@@ -1,5 +1,5 @@
-//! `lnpolicy backtest`: a policy run on the simulator in virtual time, reported per strategy
-//! (and experiment arm) against the hindsight-best static fee.
+//! `lnpolicy backtest`: policies run on the simulator in virtual time, each reported per
+//! strategy (and experiment arm) against the hindsight-best static fee.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lnpolicy_backtest::{DEFAULT_GRID_PPM, GroupResult, Progress, Report, Spec};
+use lnpolicy_backtest::{DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec};
 use lnpolicy_policy::config::Config;
 
 use crate::charge_cmd::load_registry;
@@ -16,13 +16,13 @@ use crate::strategy_cmd::parse_params;
 
 #[derive(Args, Debug)]
 pub struct BacktestArgs {
-    /// Policy config (charge-lnd format, experiments included).
-    #[arg(short = 'c', long = "config", conflicts_with = "strategy")]
-    config: Option<PathBuf>,
-    /// Instead of a config: one strategy for every channel.
-    #[arg(long, required_unless_present = "config")]
-    strategy: Option<String>,
-    /// A parameter of --strategy, NAME=VALUE (repeatable).
+    /// Policy config (charge-lnd format, experiments included); repeat to compare several.
+    #[arg(short = 'c', long = "config")]
+    configs: Vec<PathBuf>,
+    /// Instead of a config: one strategy for every channel; repeat to compare several.
+    #[arg(long, required_unless_present = "configs")]
+    strategy: Vec<String>,
+    /// A parameter of every --strategy, NAME=VALUE (repeatable).
     #[arg(long = "param", requires = "strategy")]
     params: Vec<String>,
     /// A scenario file, or a built-in scenario (balanced, one-way-drains, lnd-heavy, cln-heavy).
@@ -43,15 +43,16 @@ pub struct BacktestArgs {
     /// Folder of extra strategy `.wasm` files.
     #[arg(long, default_value = "~/.lnpolicy/strategies")]
     strategies: String,
-    /// Print the report as JSON.
+    /// Print the report as JSON (a list of reports, one per policy, when comparing several).
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     let scenario = load_scenario(&args.scenario)?;
-    let config = match (&args.config, &args.strategy) {
-        (Some(path), _) => Config::load(path).map_err(|errors| {
+    let mut configs: Vec<(String, Config)> = Vec::new();
+    for path in &args.configs {
+        let config = Config::load(path).map_err(|errors| {
             anyhow::anyhow!(
                 "{}",
                 errors
@@ -61,29 +62,45 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join("\n")
             )
-        })?,
-        (None, Some(strategy)) => {
-            let mut text = format!("[default]\nstrategy = {strategy}\n");
-            for (name, value) in parse_params(&args.params)? {
-                text += &format!("{name} = {value}\n");
-            }
-            Config::parse("--strategy", &text).map_err(|e| anyhow::anyhow!("{e}"))?
+        })?;
+        configs.push((path.display().to_string(), config));
+    }
+    let params = parse_params(&args.params)?;
+    for strategy in &args.strategy {
+        let mut text = format!("[default]\nstrategy = {strategy}\n");
+        let mut label = strategy.clone();
+        for (name, value) in &params {
+            text += &format!("{name} = {value}\n");
+            label += &format!(" {name}={value}");
         }
-        (None, None) => bail!("give -c CONFIG or --strategy NAME"),
-    };
+        let source = format!("--strategy {strategy}");
+        let config = Config::parse(&source, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        configs.push((label, config));
+    }
+    if configs.is_empty() {
+        bail!("give -c CONFIG or --strategy NAME");
+    }
     let registry = load_registry(&args.strategies)?;
     let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
     let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
-    let (errors, _) = config.check_strategies(&lookup, &known);
-    if let Some(first) = errors.first() {
-        bail!("{first}");
+    for (_, config) in &configs {
+        let (errors, _) = config.check_strategies(&lookup, &known);
+        if let Some(first) = errors.first() {
+            bail!("{first}");
+        }
     }
     if args.seeds == 0 || args.days == 0 || args.cycle_minutes == 0 {
         bail!("--seeds, --days and --cycle-minutes must be at least 1");
     }
     let spec = Spec {
         scenario: &scenario,
-        config: &config,
+        policies: configs
+            .iter()
+            .map(|(label, config)| Policy {
+                label: label.clone(),
+                config,
+            })
+            .collect(),
         days: args.days,
         seeds: (args.seed..args.seed + args.seeds).collect(),
         cycle_secs: args.cycle_minutes * 60,
@@ -104,16 +121,23 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
             );
         }
     };
-    let report = tokio::runtime::Runtime::new()?
+    let reports = tokio::runtime::Runtime::new()?
         .block_on(lnpolicy_backtest::run(&spec, &registry, &progress))
         .context("backtest")?;
     if show_progress {
         eprintln!();
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
+    match (args.json, reports.as_slice()) {
+        (true, [one]) => println!("{}", serde_json::to_string_pretty(one)?),
+        (true, many) => println!("{}", serde_json::to_string_pretty(many)?),
+        (false, [one]) => print_report(one),
+        (false, many) => {
+            for report in many {
+                println!("policy: {}", report.policy);
+                print_report(report);
+                println!();
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -61,8 +61,8 @@ enum Command {
         #[command(flatten)]
         node: charge_cmd::NodeArgs,
     },
-    /// Run a policy on the simulator in virtual time and compare it with the hindsight-best
-    /// static fee per channel.
+    /// Run one or more policies on the simulator in virtual time and compare each with the
+    /// hindsight-best static fee per channel.
     Backtest(backtest_cmd::BacktestArgs),
     /// Run the config on a schedule until stopped: collect and decide on their own
     /// intervals, reload strategies and config while running, serve metrics.

@@ -155,10 +155,11 @@ pub async fn run_configured(
             extra_node_calls += 1;
         }
     }
-    extra_node_calls += refresh_peer_fees(node, store, &channels, &peers, now).await?;
+    let mut stored = StoreHistory::load(store, &channels, now)?;
+    extra_node_calls += refresh_peer_fees(node, store, &mut stored, &peers, now).await?;
     let history = Arc::new(CycleHistory {
         pinned: plan.history,
-        stored: StoreHistory::load(store, &channels, now)?,
+        stored,
         rates: fee_rates,
     });
     let plans = configured::decide(
@@ -340,23 +341,20 @@ const PEER_FEES_MAX_AGE: u64 = 24 * 3600;
 /// How far back guests can look into a channel's fee history.
 const FEE_HISTORY_DAYS: u64 = 90;
 
-/// Refreshes the stored fee levels of peers never asked about or asked more than
-/// [`PEER_FEES_MAX_AGE`] ago, reusing `known` (this cycle's answers, when the config asked).
-/// A peer the node fails on keeps its old levels: stale competitor fees are no reason to
-/// skip a cycle. Returns the node calls made.
+/// Refreshes the fee levels of peers never asked about or asked more than
+/// [`PEER_FEES_MAX_AGE`] ago, in the store and in `history`, reusing `known` (this cycle's
+/// answers, when the config asked). A peer the node fails on keeps its old levels: stale
+/// competitor fees are no reason to skip a cycle. Returns the node calls made.
 async fn refresh_peer_fees(
     node: &dyn NodeClient,
     store: &Store,
-    channels: &[NodeChannel],
+    history: &mut StoreHistory,
     known: &BTreeMap<String, Option<PeerInfo>>,
     now: u64,
 ) -> Result<u32, EngineError> {
     let mut calls = 0;
-    let pubkeys: BTreeSet<&str> = channels.iter().map(|c| c.peer_pubkey.as_str()).collect();
-    for pubkey in pubkeys {
-        let fresh = store
-            .peer_fees(pubkey)?
-            .is_some_and(|(at, _)| now.saturating_sub(at) < PEER_FEES_MAX_AGE);
+    for (pubkey, row) in &mut history.peer_fees {
+        let fresh = row.is_some_and(|(at, _)| now.saturating_sub(at) < PEER_FEES_MAX_AGE);
         if fresh {
             continue;
         }
@@ -375,6 +373,7 @@ async fn refresh_peer_fees(
         };
         let fees = info.and_then(|info| fee_percentiles(&info.fee_rates_ppm));
         store.record_peer_fees(pubkey, now, fees)?;
+        *row = Some((now, fees));
     }
     Ok(calls)
 }
@@ -384,7 +383,9 @@ async fn refresh_peer_fees(
 #[derive(Debug, Default)]
 pub struct StoreHistory {
     fee_history: BTreeMap<ChannelId, Vec<FeeChange>>,
-    competitor_fees: BTreeMap<String, FeePercentiles>,
+    /// Each peer's stored row: when its levels were last asked and what they were; `None`
+    /// for a peer never asked.
+    peer_fees: BTreeMap<String, Option<(u64, Option<FeePercentiles>)>>,
     now: u64,
 }
 
@@ -401,10 +402,9 @@ impl StoreHistory {
             history
                 .fee_history
                 .insert(channel.id, store.fee_history(channel.id, since, now)?);
-            if let Some((_, Some(fees))) = store.peer_fees(&channel.peer_pubkey)? {
-                history
-                    .competitor_fees
-                    .insert(channel.peer_pubkey.clone(), fees);
+            if !history.peer_fees.contains_key(&channel.peer_pubkey) {
+                let row = store.peer_fees(&channel.peer_pubkey)?;
+                history.peer_fees.insert(channel.peer_pubkey.clone(), row);
             }
         }
         Ok(history)
@@ -425,7 +425,7 @@ impl HistorySource for StoreHistory {
     }
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
-        self.competitor_fees.get(peer_pubkey).copied()
+        self.peer_fees.get(peer_pubkey).copied().flatten()?.1
     }
 }
 

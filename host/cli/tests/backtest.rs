@@ -1,0 +1,75 @@
+//! `lnpolicy backtest`, run as the real binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn lnpolicy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+        .args(args)
+        .output()
+        .expect("run lnpolicy")
+}
+
+fn static_300() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/backtest/static-300.config")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn several_policies_are_compared_on_one_hindsight_grid() {
+    let config = static_300();
+    let output = lnpolicy(&[
+        "backtest",
+        "-c",
+        &config,
+        "--strategy",
+        "static",
+        "--param",
+        "fee_ppm=1300",
+        "--days",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let reports = reports.as_array().expect("one report per policy");
+    let labels: Vec<&str> = reports
+        .iter()
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, [config.as_str(), "static fee_ppm=1300"]);
+    let total = |i: usize, field: &str| reports[i]["total"][field].as_u64().unwrap();
+    assert_eq!(
+        total(0, "best_static_revenue_msat"),
+        total(1, "best_static_revenue_msat")
+    );
+    assert_ne!(total(0, "revenue_msat"), total(1, "revenue_msat"));
+
+    // one policy: one report, not a list, as before
+    let output = lnpolicy(&["backtest", "-c", &config, "--days", "1", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["policy"], config.as_str());
+    assert_eq!(report["total"], reports[0]["total"]);
+}
+
+#[test]
+fn an_unknown_strategy_is_named_before_anything_runs() {
+    let output = lnpolicy(&[
+        "backtest",
+        "--strategy",
+        "static",
+        "--strategy",
+        "no_such",
+        "--days",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("no_such"), "{err}");
+}
