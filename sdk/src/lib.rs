@@ -193,26 +193,21 @@ macro_rules! export_strategy {
 ///
 /// The local ratio says how much liquidity is left; the runway says how fast it goes. Two
 /// channels at 30% local balance are not equally scarce if one loses 1% a week and the other
-/// 10% a day. The net outflow counts in proportion to how one-way the week's flow was,
-/// `(out − in) / (out + in)`: a channel that forwards both ways drifts by chance (a single
-/// large payment can make a week's net), a channel whose flow all leaves is draining.
+/// 10% a day.
 pub fn runway_days(channel: &ChannelView) -> Option<f64> {
     let week = &channel.flow.week;
-    let (out, inn) = (week.sats_out as f64, week.sats_in as f64);
-    let net = out - inn;
-    if net <= 0.0 {
+    let net_out_per_day = (week.sats_out as f64 - week.sats_in as f64) / 7.0;
+    if net_out_per_day <= 0.0 {
         return None;
     }
-    let one_way = net / (out + inn);
-    let drain_per_day = net * one_way / 7.0;
     let spendable = channel
         .local_balance_sat
         .saturating_sub(channel.local_reserve_sat) as f64;
-    Some(spendable / drain_per_day)
+    Some(spendable / net_out_per_day)
 }
 
 /// The runway rule shared by strategies: a channel that would empty within `target_days`
-/// at last week's drain ([`runway_days`]) charges `target_days / runway` times more, at most
+/// at last week's net outflow charges `target_days / runway` times more, at most
 /// `max_factor` times.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Runway {
@@ -229,9 +224,9 @@ impl Runway {
         [
             ParamSpec::float(
                 "target_runway_days",
-                "A channel whose drain over the last week (net outflow, counted by how one-way \
-                 the flow was) would empty it sooner than this many days is charged more: the \
-                 fee is multiplied by target / runway (0 switches this off).",
+                "A channel whose net outflow over the last week would empty it sooner than \
+                 this many days is charged more: the fee is multiplied by target / runway (0 \
+                 switches this off).",
                 default_target_days,
             )
             .range(0.0, 365.0),

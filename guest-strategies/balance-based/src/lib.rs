@@ -28,7 +28,7 @@ use lnpolicy_sdk::{
 pub struct BalanceBased;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.3.0";
+pub const VERSION: &str = "0.2.0";
 
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
