@@ -1382,6 +1382,11 @@ mod tests {
         let stored = pool(&host);
         assert_eq!(Pool::decode(&stored.encode()), Some(stored));
         assert_eq!(stored.encode().len(), POOL_LEN);
+        // a pool 0.2 wrote (version 2, other layout) is not misread: it starts over
+        let mut older = stored.encode();
+        older[0] = 2;
+        assert_eq!(Pool::decode(&older), None);
+        assert_eq!(Pool::decode(&[2; 94]), None);
         let mut restarted = TestHost::new();
         restarted.state = host.state.clone();
         restarted.now = host.now + 24 * HOUR;
