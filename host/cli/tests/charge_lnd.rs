@@ -2,7 +2,7 @@
 //! against the simulator's real LND server (gRPC, TLS, macaroon). A dry run prints the table
 //! and sends nothing; the apply run then leaves the node with exactly the table's policies.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lnpolicy_core::{FeePolicy, short_channel_id};
@@ -105,17 +105,24 @@ fn args(config: &Path, server: &LndServerHandle, db: &Path, extra: &[&str]) -> V
     args
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
+/// `live` served over LND's protocol from a temporary folder, with the paths of a run's config
+/// and database in it (the folder lives as long as the first value).
+async fn serve(live: &LiveSimulation) -> (tempfile::TempDir, LndServerHandle, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
         .await
         .unwrap();
     let config = dir.path().join("charge.config");
-    std::fs::write(&config, CONFIG).unwrap();
     let db = dir.path().join("lnpolicy.db");
+    (dir, server, config, db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let (_dir, server, config, db) = serve(&live).await;
+    std::fs::write(&config, CONFIG).unwrap();
     let before: Vec<(u64, FeePolicy)> = {
         let state = live.shared();
         let state = state.lock().unwrap();
@@ -247,12 +254,7 @@ async fn arms(config: &Path, server: &LndServerHandle, db: &Path) -> Vec<(String
 async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
     const CHANNELS: usize = 400;
     let live = LiveSimulation::new(Simulation::new(Scenario::synthetic(CHANNELS, 1_000.0, 7)));
-    let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
-        .await
-        .unwrap();
-    let config = dir.path().join("charge.config");
-    let db = dir.path().join("lnpolicy.db");
+    let (_dir, server, config, db) = serve(&live).await;
 
     std::fs::write(&config, experiment_config(0.3, "ab-1", "")).unwrap();
     let first = arms(&config, &server, &db).await;
@@ -288,13 +290,8 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_channel_explains_sections_strategy_output_and_guard() {
     let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
-        .await
-        .unwrap();
-    let config = dir.path().join("charge.config");
+    let (_dir, server, config, db) = serve(&live).await;
     std::fs::write(&config, CONFIG).unwrap();
-    let db = dir.path().join("lnpolicy.db");
     let (big, before) = {
         let state = live.shared();
         let state = state.lock().unwrap();
@@ -362,13 +359,8 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
 async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     live.advance(3_600);
-    let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path().join("lnd")))
-        .await
-        .unwrap();
-    let config = dir.path().join("charge.config");
+    let (_dir, server, config, db) = serve(&live).await;
     std::fs::write(&config, CONFIG).unwrap();
-    let db = dir.path().join("lnpolicy.db");
     let policies = || -> Vec<FeePolicy> {
         let state = live.shared();
         let state = state.lock().unwrap();

@@ -3,7 +3,8 @@
 //! private and small, and one that already carries an inbound discount.
 
 use crate::{
-    Channel, FeePolicy, FlowClass, FlowStats, NodeKind, Profitability, SharedChannels, Window,
+    Channel, ChannelId, FeePolicy, FlowClass, FlowStats, NodeChannel, NodeKind, Profitability,
+    SharedChannels, Window,
 };
 
 /// A common routing policy: 1 sat base, 100 ppm, cltv 80.
@@ -108,4 +109,32 @@ pub fn many_channels(count: usize) -> Vec<Channel> {
             channel(n + 1, capacity, local)
         })
         .collect()
+}
+
+/// A channel as a node lists it: 1,000,000 sat at even balance, reserves of 1%, active,
+/// public, opened by us, no HTLCs in flight, with `local_policy` and no peer policy.
+pub fn node_channel(id: ChannelId, peer_pubkey: &str, local_policy: FeePolicy) -> NodeChannel {
+    NodeChannel {
+        id,
+        channel_point: format!("{id:064x}:0"),
+        peer_pubkey: peer_pubkey.to_owned(),
+        capacity_sat: 1_000_000,
+        local_balance_sat: 500_000,
+        remote_balance_sat: 500_000,
+        commit_fee_sat: 0,
+        unsettled_balance_sat: 0,
+        local_reserve_sat: 10_000,
+        remote_reserve_sat: 10_000,
+        pending_htlcs: Vec::new(),
+        max_accepted_htlcs: 483,
+        max_in_flight_msat: 990_000_000,
+        min_htlc_msat: 1000,
+        active: true,
+        private: false,
+        initiator: true,
+        total_sent_sat: 0,
+        total_received_sat: 0,
+        local_policy,
+        peer_policy: None,
+    }
 }

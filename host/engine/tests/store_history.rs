@@ -180,34 +180,16 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
 }
 
 fn channel(id: u64, peer: &str, fee_ppm: u32) -> NodeChannel {
+    let policy = FeePolicy {
+        base_fee_msat: 1000,
+        fee_ppm,
+        max_htlc_msat: 990_000_000,
+        time_lock_delta: 80,
+        ..FeePolicy::default()
+    };
     NodeChannel {
-        id,
-        channel_point: format!("{id:064x}:0"),
-        peer_pubkey: peer.to_owned(),
-        capacity_sat: 1_000_000,
-        local_balance_sat: 500_000,
-        remote_balance_sat: 500_000,
-        commit_fee_sat: 0,
-        unsettled_balance_sat: 0,
-        local_reserve_sat: 10_000,
-        remote_reserve_sat: 10_000,
-        pending_htlcs: Vec::new(),
-        max_accepted_htlcs: 483,
-        max_in_flight_msat: 990_000_000,
-        min_htlc_msat: 1000,
-        active: true,
-        private: false,
         initiator: false,
-        total_sent_sat: 0,
-        total_received_sat: 0,
-        local_policy: FeePolicy {
-            base_fee_msat: 1000,
-            fee_ppm,
-            max_htlc_msat: 990_000_000,
-            time_lock_delta: 80,
-            ..FeePolicy::default()
-        },
-        peer_policy: None,
+        ..lnpolicy_core::fixtures::node_channel(id, peer, policy)
     }
 }
 

@@ -106,27 +106,9 @@ mod tests {
 
     fn node_channel() -> NodeChannel {
         NodeChannel {
-            id: 1,
             channel_point: "aa:0".into(),
-            peer_pubkey: "02".into(),
-            capacity_sat: 1_000_000,
-            local_balance_sat: 500_000,
-            remote_balance_sat: 500_000,
-            commit_fee_sat: 0,
-            unsettled_balance_sat: 0,
-            local_reserve_sat: 10_000,
-            remote_reserve_sat: 10_000,
-            pending_htlcs: Vec::new(),
-            max_accepted_htlcs: 483,
             max_in_flight_msat: 900_000_000,
-            min_htlc_msat: 1_000,
-            active: true,
-            private: false,
-            initiator: true,
-            total_sent_sat: 0,
-            total_received_sat: 0,
-            local_policy: current(),
-            peer_policy: None,
+            ..lnpolicy_core::fixtures::node_channel(1, "02", current())
         }
     }
 

@@ -833,29 +833,7 @@ pub(crate) fn node_channel(
     id: lnpolicy_core::ChannelId,
     local_policy: FeePolicy,
 ) -> lnpolicy_core::NodeChannel {
-    lnpolicy_core::NodeChannel {
-        id,
-        channel_point: format!("{id:064x}:0"),
-        peer_pubkey: "02".repeat(33),
-        capacity_sat: 1_000_000,
-        local_balance_sat: 500_000,
-        remote_balance_sat: 500_000,
-        commit_fee_sat: 0,
-        unsettled_balance_sat: 0,
-        local_reserve_sat: 10_000,
-        remote_reserve_sat: 10_000,
-        pending_htlcs: Vec::new(),
-        max_accepted_htlcs: 483,
-        max_in_flight_msat: 990_000_000,
-        min_htlc_msat: 1000,
-        active: true,
-        private: false,
-        initiator: true,
-        total_sent_sat: 0,
-        total_received_sat: 0,
-        local_policy,
-        peer_policy: None,
-    }
+    lnpolicy_core::fixtures::node_channel(id, &"02".repeat(33), local_policy)
 }
 
 /// A settled forward of `fee_msat` leaving through `chan_out` at `at` (unix seconds).
