@@ -10,6 +10,7 @@ use clap::Args;
 use lnpolicy_backtest::{DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec};
 use lnpolicy_policy::config::Config;
 
+use crate::Stdout;
 use crate::charge_cmd::load_registry;
 use crate::sim_cmd::load_scenario;
 use crate::strategy_cmd::parse_params;
@@ -128,59 +129,65 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         eprintln!();
     }
     match (args.json, reports.as_slice()) {
-        (true, [one]) => println!("{}", serde_json::to_string_pretty(one)?),
-        (true, many) => println!("{}", serde_json::to_string_pretty(many)?),
-        (false, [one]) => print_report(one),
+        (true, [one]) => writeln!(Stdout, "{}", serde_json::to_string_pretty(one)?)?,
+        (true, many) => writeln!(Stdout, "{}", serde_json::to_string_pretty(many)?)?,
+        (false, [one]) => print_report(one)?,
         (false, many) => {
             for report in many {
-                println!("policy: {}", report.policy);
-                print_report(report);
-                println!();
+                writeln!(Stdout, "policy: {}", report.policy)?;
+                print_report(report)?;
+                writeln!(Stdout)?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(report: &Report) {
+fn print_report(report: &Report) -> Result<()> {
     let seeds: Vec<String> = report.seeds.iter().map(|s| s.seed.to_string()).collect();
-    println!(
+    writeln!(
+        Stdout,
         "backtest: scenario {}, {} days, a decision every {} min, seeds {}",
         report.scenario,
         report.days,
         report.cycle_secs / 60,
         seeds.join(", ")
-    );
-    println!(
+    )?;
+    writeln!(
+        Stdout,
         "{:<36} {:>8} {:>14} {:>16} {:>8} {:>12}",
         "STRATEGY", "CHANNELS", "REVENUE (sat)", "VOLUME (sat)", "SUCCESS", "% OF BEST"
-    );
+    )?;
     for group in report.groups.iter().chain([&report.total]) {
-        print_group(group);
+        print_group(group)?;
     }
     if report.seeds.len() > 1 {
-        println!("per seed:");
+        writeln!(Stdout, "per seed:")?;
         for seed in &report.seeds {
-            println!(
+            writeln!(
+                Stdout,
                 "  seed {}: revenue {} sat, {} of best static",
                 seed.seed,
                 seed.total.revenue_msat / 1000,
                 percent(seed.total.percent_of_best_static())
-            );
+            )?;
         }
     }
-    println!(
+    writeln!(
+        Stdout,
         "% OF BEST: revenue against each channel's hindsight-best static fee (grid search over {} levels on the same seeded market)",
         DEFAULT_GRID_PPM.len()
-    );
+    )?;
+    Ok(())
 }
 
 fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}%"))
 }
 
-fn print_group(group: &GroupResult) {
-    println!(
+fn print_group(group: &GroupResult) -> Result<()> {
+    writeln!(
+        Stdout,
         "{:<36} {:>8} {:>14} {:>16} {:>8} {:>12}",
         group.label,
         group.channels,
@@ -188,5 +195,6 @@ fn print_group(group: &GroupResult) {
         group.volume_msat / 1000,
         percent(group.success_rate().map(|r| r * 100.0)),
         percent(group.percent_of_best_static()),
-    );
+    )?;
+    Ok(())
 }

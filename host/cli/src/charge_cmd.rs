@@ -22,6 +22,8 @@ use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_store::Store;
 
+use crate::Stdout;
+
 /// Where the node is and how to reach it: charge-lnd's flags and environment variables,
 /// or `--cln-rpc` for Core Lightning.
 #[derive(Args, Debug, Clone)]
@@ -173,7 +175,8 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
     }
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    println!(
+    writeln!(
+        Stdout,
         "{}: OK ({} sections{})",
         path.display(),
         config.sections().len() + usize::from(config.fallback().is_some()),
@@ -182,7 +185,7 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
         } else {
             ""
         }
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -192,13 +195,17 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
     let config = load_config(path, &registry, node.kind())?;
     let lock = lock_database(node)?;
     let outcome = cycle(&lock, &registry, &config, node, dry_run)?;
-    print_table(&outcome, dry_run, verbose);
-    let failed = outcome.applied.as_ref().map_or(0, |a| a.failed.len());
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let printed = print_table(&outcome, dry_run, verbose);
+    // Failed updates decide the exit code even when the reader has gone (`| head`).
+    if outcome
+        .applied
+        .as_ref()
+        .is_some_and(|a| !a.failed.is_empty())
+    {
+        return Ok(ExitCode::FAILURE);
+    }
+    printed?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `lnpolicy rollback -c FILE [--execute]`: the changes whose revenue fell past their
@@ -210,15 +217,17 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
     let lock = lock_database(node)?;
     let outcome = cycle(&lock, &registry, &config, node, true)?;
     if outcome.rollbacks.is_empty() {
-        println!("no rollback candidates");
+        writeln!(Stdout, "no rollback candidates")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        Stdout,
         "{:<16} {:>12} {:>14} {:>14} {:>10} {:>10}",
         "CHANNEL", "CHANGED AT", "BEFORE msat/h", "AFTER msat/h", "NOW ppm", "RESTORE"
-    );
+    )?;
     for c in &outcome.rollbacks {
-        println!(
+        writeln!(
+            Stdout,
             "{:<16} {:>12} {:>14.0} {:>14.0} {:>10} {:>10}",
             short_channel_id(c.channel_id),
             c.changed_at,
@@ -226,13 +235,14 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
             c.rate_after_msat_per_hour,
             c.current.fee_ppm,
             c.restore.fee_ppm
-        );
+        )?;
     }
     if !execute {
-        println!(
+        writeln!(
+            Stdout,
             "{} candidate(s); run with --execute to restore them",
             outcome.rollbacks.len()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = tokio::runtime::Runtime::new()?.block_on(async {
@@ -252,11 +262,12 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
             .await?,
         )
     })?;
-    println!(
+    writeln!(
+        Stdout,
         "{} rolled back, {} failed",
         report.applied.len(),
         report.failed.len()
-    );
+    )?;
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -280,19 +291,20 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
     let channel = &outcome.channels[index];
     let input = &outcome.inputs[index];
     let plan = &outcome.plans[index];
-    println!(
+    writeln!(
+        Stdout,
         "channel {} ({}) with {}",
         short_channel_id(channel.id),
         channel.id,
         channel.peer_pubkey
-    );
+    )?;
     explain_sections(&config, input, verbose)?;
-    explain_plan(channel, plan);
+    explain_plan(channel, plan)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn explain_sections(config: &Config, input: &MatchInput, verbose: u8) -> Result<()> {
-    println!("sections:");
+    writeln!(Stdout, "sections:")?;
     for section in config.sections().iter().chain(config.fallback()) {
         let verdict = if section.name == config::FALLBACK_SECTION {
             "fallback (applies when no final section matched)".to_owned()
@@ -314,52 +326,55 @@ fn explain_sections(config: &Config, input: &MatchInput, verbose: u8) -> Result<
                 }
             }
         };
-        println!(
+        writeln!(
+            Stdout,
             "  [{}] {}:{}: {verdict}",
             section.name,
             section.file.display(),
             section.line
-        );
+        )?;
     }
     if verbose > 0 {
-        println!("facts: {input:#?}");
+        writeln!(Stdout, "facts: {input:#?}")?;
     }
     Ok(())
 }
 
-fn explain_plan(channel: &NodeChannel, plan: &ChannelPlan) {
+fn explain_plan(channel: &NodeChannel, plan: &ChannelPlan) -> Result<()> {
     if let Some(section) = &plan.section {
-        println!(
+        writeln!(
+            Stdout,
             "deciding section: [{}] ({}:{})",
             section.name,
             section.file.display(),
             section.line
-        );
+        )?;
     }
     if let Some((name, arm)) = &plan.experiment {
-        println!("experiment: {name}, arm {}", arm.as_str());
+        writeln!(Stdout, "experiment: {name}, arm {}", arm.as_str())?;
     }
     if let Some(strategy) = &plan.strategy {
-        println!("strategy: {strategy}");
+        writeln!(Stdout, "strategy: {strategy}")?;
     }
-    println!("current: {}", show_policy(&channel.local_policy));
+    writeln!(Stdout, "current: {}", show_policy(&channel.local_policy))?;
     match &plan.outcome {
-        PlanOutcome::NoPolicy => println!("result: no section applies; left unchanged"),
-        PlanOutcome::Failed(error) => println!("result: left unchanged: {error}"),
-        PlanOutcome::Held(reason) => println!("result: held: {reason}"),
+        PlanOutcome::NoPolicy => writeln!(Stdout, "result: no section applies; left unchanged")?,
+        PlanOutcome::Failed(error) => writeln!(Stdout, "result: left unchanged: {error}")?,
+        PlanOutcome::Held(reason) => writeln!(Stdout, "result: held: {reason}")?,
         PlanOutcome::Decided { raw, guarded, .. } => {
-            println!("strategy output: {:?}", raw.change);
-            println!("reason: {}", raw.reason);
+            writeln!(Stdout, "strategy output: {:?}", raw.change)?;
+            writeln!(Stdout, "reason: {}", raw.reason)?;
             for clamp in &guarded.clamps {
-                println!("guard: {clamp:?}");
+                writeln!(Stdout, "guard: {clamp:?}")?;
             }
             match &guarded.policy {
-                Some(policy) => println!("guarded: {}", show_policy(policy)),
-                None => println!("guarded: no update"),
+                Some(policy) => writeln!(Stdout, "guarded: {}", show_policy(policy))?,
+                None => writeln!(Stdout, "guarded: no update")?,
             }
-            println!("action: {}", action(channel, plan, false));
+            writeln!(Stdout, "action: {}", action(channel, plan, false))?;
         }
     }
+    Ok(())
 }
 
 fn parse_channel_id(text: &str) -> Result<ChannelId> {
@@ -463,11 +478,12 @@ fn action(channel: &NodeChannel, plan: &ChannelPlan, applied: bool) -> String {
     }
 }
 
-fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) {
-    println!(
+fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Result<()> {
+    writeln!(
+        Stdout,
         "{:<16} {:<20} {:<14} {:<36} {:<36} ACTION",
         "CHANNEL", "SECTION", "STRATEGY", "CURRENT", "NEW"
-    );
+    )?;
     let failed: Vec<ChannelId> = outcome
         .applied
         .as_ref()
@@ -489,49 +505,57 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) {
             (Some(s), None) => s.clone(),
             (None, _) => "-".into(),
         };
-        println!(
+        writeln!(
+            Stdout,
             "{:<16} {:<20} {:<14} {:<36} {:<36} {action}",
             short_channel_id(channel.id),
             plan.section.as_ref().map_or("-", |s| s.name.as_str()),
             strategy,
             show_policy(&channel.local_policy),
             new,
-        );
+        )?;
         if verbose > 0
             && let PlanOutcome::Decided { raw, guarded, .. } = &plan.outcome
         {
-            println!("    reason: {}", raw.reason);
+            writeln!(Stdout, "    reason: {}", raw.reason)?;
             for clamp in &guarded.clamps {
-                println!("    guard: {clamp:?}");
+                writeln!(Stdout, "    guard: {clamp:?}")?;
             }
         }
     }
     if let Some(report) = &outcome.rolled_back {
         for candidate in &outcome.rollbacks {
-            println!(
+            writeln!(
+                Stdout,
                 "{}: {}",
                 short_channel_id(candidate.channel_id),
                 candidate.reason()
-            );
+            )?;
         }
-        println!(
+        writeln!(
+            Stdout,
             "{} change(s) rolled back, {} failed",
             report.applied.len(),
             report.failed.len()
-        );
+        )?;
     }
     let updates = outcome.updates();
     let worth = updates.iter().filter(|u| u.is_worth_sending()).count();
     match &outcome.applied {
-        None => println!("dry run: {worth} update(s) would be sent; nothing was sent"),
-        Some(report) => println!(
+        None => writeln!(
+            Stdout,
+            "dry run: {worth} update(s) would be sent; nothing was sent"
+        )?,
+        Some(report) => writeln!(
+            Stdout,
             "{} update(s) applied, {} failed, {} below delta, {} unchanged",
             report.applied.len(),
             report.failed.len(),
             report.below_delta,
             report.unchanged
-        ),
+        )?,
     }
+    Ok(())
 }
 
 #[cfg(test)]

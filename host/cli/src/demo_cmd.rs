@@ -14,6 +14,7 @@ use lnpolicy_daemon::{DaemonOptions, DbLock, NodeSource};
 use lnpolicy_report::{ExperimentOptions, experiment_report, html, text};
 use lnpolicy_store::Store;
 
+use crate::Stdout;
 use crate::sim_cmd::load_scenario;
 
 /// The shipped config.
@@ -56,17 +57,19 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let db = dir.join("lnpolicy.db");
     let start = scenario.start_unix;
     let end = start + args.days * 86_400;
-    println!(
+    writeln!(
+        Stdout,
         "lnpolicy demo: the daemon runs {} on the simulated node '{}' ({} channels) for {} virtual days,",
         config.display(),
         scenario.name,
         scenario.channels.len(),
         args.days
-    );
-    println!(
+    )?;
+    writeln!(
+        Stdout,
         "deciding every virtual hour; one virtual day takes {:.1} s. Half the channels run hill_climber, half balance_based.",
         86_400.0 / args.speed as f64
-    );
+    )?;
     let options = DaemonOptions {
         config,
         db: db.clone(),
@@ -93,28 +96,32 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         )
         .await;
         done.store(true, Ordering::Relaxed);
-        let _ = progress.await;
-        result
+        let shown = progress.await;
+        result?;
+        shown?
     })?;
 
     let store = Store::open(&db)?;
     let report = experiment_report(&store, EXPERIMENT, end, &ExperimentOptions::default())?;
-    println!();
-    print!("{}", text::experiment_table(&report));
+    writeln!(Stdout)?;
+    write!(Stdout, "{}", text::experiment_table(&report))?;
     let page = dir.join("demo-report.html");
     if args.dir.is_some() {
         std::fs::write(&page, html::experiment_html(&report))
             .with_context(|| format!("writing {}", page.display()))?;
-        println!("HTML report with charts: {}", page.display());
+        writeln!(Stdout, "HTML report with charts: {}", page.display())?;
     } else {
-        println!("(run with --dir DIR to keep the database and an HTML report with charts)");
+        writeln!(
+            Stdout,
+            "(run with --dir DIR to keep the database and an HTML report with charts)"
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One line per virtual day: strategy calls (one per group of channels per cycle), updates
 /// applied, revenue so far.
-async fn progress(db: PathBuf, start: u64, done: Arc<AtomicBool>) {
+async fn progress(db: PathBuf, start: u64, done: Arc<AtomicBool>) -> Result<()> {
     let mut shown_day = 0;
     let mut store = None;
     while !done.load(Ordering::Relaxed) {
@@ -128,12 +135,14 @@ async fn progress(db: PathBuf, start: u64, done: Arc<AtomicBool>) {
         let day = summary.last_cycle_at.saturating_sub(start) / 86_400;
         if day > shown_day {
             shown_day = day;
-            println!(
+            writeln!(
+                Stdout,
                 "day {day:>3}: {} strategy calls, {} updates applied, {} sat earned",
                 summary.cycles,
                 summary.updates_applied,
                 summary.fees_msat / 1000
-            );
+            )?;
         }
     }
+    Ok(())
 }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use crate::Stdout;
+
 /// The example; a test checks that it loads and that its strategies and parameters exist.
 pub const EXAMPLE: &str = include_str!("example.config");
 
@@ -23,10 +25,11 @@ pub fn write(path: &Path) -> Result<ExitCode> {
         })?;
     file.write_all(EXAMPLE.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    println!(
+    writeln!(
+        Stdout,
         "wrote {}; check it with: lnpolicy -c {} --check",
         path.display(),
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,9 @@ mod report_cmd;
 mod sim_cmd;
 mod strategy_cmd;
 
+use std::error::Error;
+use std::fmt;
+use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -143,9 +146,47 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader left (`lnpolicy ... | head`): it has all it wanted.
+        Err(err) if closed_stdout(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Standard output for `write!` and `writeln!`, the commands' only way to print: unlike
+/// `println!`, which panics when the reader has gone (`lnpolicy ... | head`), it returns the
+/// error for `?`.
+struct Stdout;
+
+impl Stdout {
+    fn write_fmt(&self, args: fmt::Arguments<'_>) -> Result<(), StdoutError> {
+        std::io::stdout().write_fmt(args).map_err(StdoutError)
+    }
+}
+
+/// A failed write to standard output, kept apart from the node's and the database's I/O
+/// errors: only a closed standard output ends a command quietly.
+#[derive(Debug)]
+struct StdoutError(std::io::Error);
+
+impl fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("writing to standard output")
+    }
+}
+
+impl Error for StdoutError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn closed_stdout(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<StdoutError>()
+            .is_some_and(|e| e.0.kind() == ErrorKind::BrokenPipe)
+    })
 }

@@ -12,6 +12,7 @@ use lnpolicy_report::{
 };
 use lnpolicy_store::Store;
 
+use crate::Stdout;
 use crate::charge_cmd::{DEFAULT_DB, expand_home};
 
 #[derive(Args, Debug)]
@@ -86,10 +87,7 @@ fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the report to {}", path.display())),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => Ok(write!(Stdout, "{text}")?),
     }
 }
 

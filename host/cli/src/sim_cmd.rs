@@ -21,6 +21,8 @@ use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
+use crate::Stdout;
+
 #[derive(Subcommand)]
 pub enum SimCommand {
     /// Serve a simulated node (LND gRPC over TLS and CLN JSON-RPC) until interrupted.
@@ -159,7 +161,8 @@ async fn run_cycles(run: SimRun) -> Result<()> {
             Box::new(ClnClient::connect(ClnConfig::new(cln.socket_path())).await?)
         }
     };
-    println!(
+    writeln!(
+        Stdout,
         "{name} over {}: {} channels, {} cycles of {} min",
         if run.node == NodeKind::Lnd {
             "LND gRPC"
@@ -169,11 +172,12 @@ async fn run_cycles(run: SimRun) -> Result<()> {
         live.simulation().state().channels.len(),
         run.cycles,
         run.cycle_secs / 60
-    );
-    println!(
+    )?;
+    writeln!(
+        Stdout,
         "{:>6} {:>10} {:>14} {:>9} {:>8}",
         "HOUR", "FORWARDS", "REVENUE (sat)", "UPDATES", "FAILED"
-    );
+    )?;
     let mut updates = 0;
     let mut failed_cycles = 0;
     for cycle in 1..=run.cycles {
@@ -191,13 +195,13 @@ async fn run_cycles(run: SimRun) -> Result<()> {
             Ok(outcome) => {
                 if let Some(error) = &outcome.decided.error {
                     failed_cycles += 1;
-                    println!("cycle {cycle}: strategy failed: {error}");
+                    writeln!(Stdout, "cycle {cycle}: strategy failed: {error}")?;
                 }
                 updates += outcome.applied.map_or(0, |a| a.applied.len());
             }
             Err(error) => {
                 failed_cycles += 1;
-                println!("cycle {cycle}: {error}");
+                writeln!(Stdout, "cycle {cycle}: {error}")?;
             }
         }
         if cycle == run.cycles || (cycle * run.cycle_secs).is_multiple_of(6 * 3600) {
@@ -208,17 +212,21 @@ async fn run_cycles(run: SimRun) -> Result<()> {
                 .map(|t| t.revenue_msat)
                 .sum();
             let market = live.simulation().market_totals();
-            println!(
+            writeln!(
+                Stdout,
                 "{:>6} {:>10} {:>14} {updates:>9} {:>8}",
                 cycle * run.cycle_secs / 3600,
                 market.forwards,
                 revenue / 1000,
                 market.failures
-            );
+            )?;
         }
     }
     let calls = live.shared().lock().map(|s| s.calls.len()).unwrap_or(0);
-    println!("done: {updates} policy updates, {calls} node calls, {failed_cycles} failed cycles");
+    writeln!(
+        Stdout,
+        "done: {updates} policy updates, {calls} node calls, {failed_cycles} failed cycles"
+    )?;
     Ok(())
 }
 
@@ -297,21 +305,30 @@ async fn serve(
         .lock()
         .map(|s| s.info.clone())
         .unwrap_or_else(|e| e.into_inner().info.clone());
-    println!(
+    writeln!(
+        Stdout,
         "simulated node {} ({}) with {} channels",
         info.alias,
         info.pubkey,
         live.simulation().state().channels.len()
-    );
-    println!("LND gRPC:      {}", lnd.addr());
-    println!("  tls cert:    {}", lnd.cert_path().display());
-    println!(
+    )?;
+    writeln!(Stdout, "LND gRPC:      {}", lnd.addr())?;
+    writeln!(Stdout, "  tls cert:    {}", lnd.cert_path().display())?;
+    writeln!(
+        Stdout,
         "  macaroon:    {} (exactly lnpolicy's methods)",
         lnd.lnpolicy_macaroon_path().display()
-    );
-    println!("  admin:       {}", lnd.admin_macaroon_path().display());
-    println!("CLN JSON-RPC:  {}", cln.socket_path().display());
-    println!("market: {speed} virtual seconds per second; Ctrl-C stops");
+    )?;
+    writeln!(
+        Stdout,
+        "  admin:       {}",
+        lnd.admin_macaroon_path().display()
+    )?;
+    writeln!(Stdout, "CLN JSON-RPC:  {}", cln.socket_path().display())?;
+    writeln!(
+        Stdout,
+        "market: {speed} virtual seconds per second; Ctrl-C stops"
+    )?;
     let deadline = duration.map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

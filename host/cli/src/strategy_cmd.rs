@@ -15,6 +15,8 @@ use lnpolicy_runtime::{
 };
 use lnpolicy_store::Store;
 
+use crate::Stdout;
+
 /// Prefix that names a built-in strategy instead of a file.
 const BUILTIN_PREFIX: &str = "builtin:";
 
@@ -85,19 +87,21 @@ fn load(runtime: &Runtime, file: &str) -> Result<Strategy> {
 
 fn list(dir: &Path) -> Result<ExitCode> {
     let runtime = runtime()?;
-    println!(
+    writeln!(
+        Stdout,
         "{:<24} {:<10} {:<9} {:<16} SOURCE",
         "NAME", "VERSION", "CONTRACT", "SHA256"
-    );
+    )?;
     for name in lnpolicy_builtins::names() {
         let strategy = load(&runtime, &format!("{BUILTIN_PREFIX}{name}"))?;
-        println!(
+        writeln!(
+            Stdout,
             "{:<24} {:<10} {:<9} {:<16} built-in",
             name,
             strategy.info().version,
             strategy.contract_version(),
             &strategy.sha256()[..16]
-        );
+        )?;
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -113,17 +117,18 @@ fn list(dir: &Path) -> Result<ExitCode> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         match runtime.load_file(&path) {
-            Ok(strategy) => println!(
+            Ok(strategy) => writeln!(
+                Stdout,
                 "{:<24} {:<10} {:<9} {:<16} {}",
                 name,
                 strategy.info().version,
                 strategy.contract_version(),
                 &strategy.sha256()[..16],
                 path.display()
-            ),
+            )?,
             Err(err) => {
                 failed = true;
-                println!("{name:<24} REJECTED   {err}");
+                writeln!(Stdout, "{name:<24} REJECTED   {err}")?;
             }
         }
     }
@@ -138,23 +143,25 @@ fn inspect(file: &str) -> Result<ExitCode> {
     let runtime = runtime()?;
     let strategy = load(&runtime, file)?;
     let info = strategy.info();
-    println!("name:        {}", info.name);
-    println!("version:     {}", info.version);
-    println!(
+    writeln!(Stdout, "name:        {}", info.name)?;
+    writeln!(Stdout, "version:     {}", info.version)?;
+    writeln!(
+        Stdout,
         "contract:    {}@{}",
         lnpolicy_runtime::CONTRACT_PACKAGE,
         strategy.contract_version()
-    );
-    println!("sha256:      {}", strategy.sha256());
-    println!("description: {}", info.description);
+    )?;
+    writeln!(Stdout, "sha256:      {}", strategy.sha256())?;
+    writeln!(Stdout, "description: {}", info.description)?;
     if info.params.is_empty() {
-        println!("parameters:  none");
+        writeln!(Stdout, "parameters:  none")?;
     } else {
-        println!("parameters:");
-        println!(
+        writeln!(Stdout, "parameters:")?;
+        writeln!(
+            Stdout,
             "  {:<24} {:<8} {:<12} {:<16} DESCRIPTION",
             "NAME", "KIND", "DEFAULT", "RANGE"
-        );
+        )?;
         for param in &info.params {
             let range = match (param.min, param.max) {
                 (None, None) => "-".to_owned(),
@@ -164,7 +171,8 @@ fn inspect(file: &str) -> Result<ExitCode> {
                     max.map_or(String::new(), |v| v.to_string())
                 ),
             };
-            println!(
+            writeln!(
+                Stdout,
                 "  {:<24} {:<8} {:<12} {:<16} {}",
                 param.name,
                 format!("{:?}", param.kind).to_lowercase(),
@@ -175,7 +183,7 @@ fn inspect(file: &str) -> Result<ExitCode> {
                 },
                 range,
                 param.description
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -252,9 +260,9 @@ fn check(
             "logs": report.logs,
             "truncations": report.truncations,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(Stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        print_check(&channels, &report);
+        print_check(&channels, &report)?;
     }
     Ok(if report.error.is_some() {
         ExitCode::FAILURE
@@ -263,16 +271,20 @@ fn check(
     })
 }
 
-fn print_check(channels: &[lnpolicy_core::Channel], report: &lnpolicy_policy::cycle::CycleReport) {
+fn print_check(
+    channels: &[lnpolicy_core::Channel],
+    report: &lnpolicy_policy::cycle::CycleReport,
+) -> Result<()> {
     if let Some(error) = &report.error {
-        println!("strategy failed: {error}");
-        println!("no channel would change.");
-        return;
+        writeln!(Stdout, "strategy failed: {error}")?;
+        writeln!(Stdout, "no channel would change.")?;
+        return Ok(());
     }
-    println!(
+    writeln!(
+        Stdout,
         "{:<20} {:>6} {:>13} {:>20} {:>22}  REASON / CLAMPS",
         "CHANNEL", "LOCAL", "CURRENT", "RAW (ppm/inbound)", "GUARDED (ppm/inbound)"
-    );
+    )?;
     for (channel, outcome) in channels.iter().zip(&report.outcomes) {
         let local = 100 * channel.local_balance_sat / channel.capacity_sat.max(1);
         let raw = &outcome.raw.change;
@@ -303,7 +315,8 @@ fn print_check(channels: &[lnpolicy_core::Channel], report: &lnpolicy_policy::cy
                 )
             })
             .collect();
-        println!(
+        writeln!(
+            Stdout,
             "{:<20} {:>5}% {:>13} {:>20} {:>22}  {}{}",
             lnpolicy_core::short_channel_id(channel.id),
             local,
@@ -319,14 +332,15 @@ fn print_check(channels: &[lnpolicy_core::Channel], report: &lnpolicy_policy::cy
             } else {
                 format!(" [{}]", clamps.join(", "))
             }
-        );
+        )?;
     }
     for log in &report.logs {
-        println!("log {:?}: {}", log.level, log.message);
+        writeln!(Stdout, "log {:?}: {}", log.level, log.message)?;
     }
     for note in &report.truncations {
-        println!("cut: {note}");
+        writeln!(Stdout, "cut: {note}")?;
     }
+    Ok(())
 }
 
 /// `--param NAME=VALUE` arguments as (name, text) pairs.
