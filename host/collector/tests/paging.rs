@@ -122,7 +122,7 @@ impl NodeClient for FlakyLog {
     async fn fee_rate(&self, _conf_target: u32) -> Result<Option<f64>, NodeError> {
         unreachable!("the collector does not ask")
     }
-    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+    async fn funding_fees(&self, _txids: &[String]) -> Result<Vec<FundingFee>, NodeError> {
         unreachable!("the collector does not ask")
     }
     async fn update_policy(&self, _c: &NodeChannel, _p: &FeePolicy) -> Result<(), NodeError> {

@@ -93,8 +93,8 @@ pub struct PeerInfo {
 /// The on-chain fee our wallet paid for one transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundingFee {
-    /// As displayed (big-endian hex), the form channel points use: a channel's opening cost is
-    /// the entry whose txid is its channel point's txid.
+    /// As displayed (big-endian hex, lowercase), the form channel points use: a channel's
+    /// opening cost is the entry whose txid is its channel point's txid.
     pub txid: String,
     pub fee_sat: u64,
 }
@@ -216,11 +216,12 @@ pub trait NodeClient: Send + Sync {
     /// what it would cost to replace it on chain.
     async fn fee_rate(&self, conf_target: u32) -> Result<Option<f64>, NodeError>;
 
-    /// On-chain fees our wallet paid, one entry per transaction with a fee, covering at least
-    /// the funding transaction of every channel we opened (a node may list other transactions
-    /// too). What opening a channel cost is the entry for its channel point's txid. Confirmed
-    /// fees never change, so callers can keep what they have read.
-    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError>;
+    /// On-chain fees our wallet paid for the transactions `txids` (as displayed, in any
+    /// case), one entry per transaction the node knows with a fee, its txid in lowercase; a
+    /// txid the node does not know is left out. What opening a channel cost is the entry for
+    /// its channel point's txid. Asking only for the txids wanted keeps the node's work to
+    /// them; confirmed fees never change, so callers can keep what they have read.
+    async fn funding_fees(&self, txids: &[String]) -> Result<Vec<FundingFee>, NodeError>;
 
     /// Sets one channel's full forwarding policy.
     async fn update_policy(

@@ -21,7 +21,7 @@ use lnpolicy_policy::configured::{self, ChannelPlan, ConfiguredChannel, PlanOutc
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::{self, Candidate};
 use lnpolicy_runtime::{HistorySource, NoHistory, StrategyRegistry};
-use lnpolicy_store::{CostSource, Store, fee_percentiles};
+use lnpolicy_store::{Store, fee_percentiles};
 
 use crate::EngineError;
 
@@ -211,8 +211,17 @@ fn planned_updates(channels: &[NodeChannel], plans: &[ChannelPlan]) -> Vec<Plann
         .collect()
 }
 
-/// Fetches what opening our channels cost, once: only when a channel we opened has no cost
-/// on record yet. Returns the node calls made.
+/// How long a channel whose open cost the node did not report waits before it is asked
+/// again. A node that could not find a funding transaction (a bookkeeper enabled after the
+/// open, a pruned wallet) rarely finds it later, and each lookup costs it a bookkeeping
+/// query per txid or its whole wallet history: asking every cycle would repeat that work,
+/// and a refusal's warning, for nothing.
+const OPEN_COST_RETRY_SECS: u64 = 24 * 3600;
+
+/// Fetches what opening our channels cost, once: only for channels we opened with no cost
+/// on record, not asked in the last [`OPEN_COST_RETRY_SECS`], and only their funding txids.
+/// Records what was found and when each was asked, also when the node refused. Returns the
+/// node calls made.
 async fn record_open_costs(
     node: &dyn NodeClient,
     store: &Store,
@@ -220,31 +229,59 @@ async fn record_open_costs(
     now: u64,
 ) -> Result<u32, EngineError> {
     let known = store.open_costs()?;
-    let missing: Vec<&NodeChannel> = channels
+    let asked = store.open_cost_lookups()?;
+    let due = |c: &NodeChannel| {
+        asked
+            .get(&c.id)
+            .is_none_or(|&at| now.saturating_sub(at) >= OPEN_COST_RETRY_SECS)
+    };
+    let missing: Vec<(ChannelId, String)> = channels
         .iter()
-        .filter(|c| c.initiator && !known.contains_key(&c.id))
+        .filter(|c| c.initiator && !known.contains_key(&c.id) && due(c))
+        .map(|c| (c.id, funding_txid(c)))
         .collect();
     if missing.is_empty() {
         return Ok(0);
     }
-    let fees = match node.funding_fees().await {
+    let txids: Vec<String> = missing
+        .iter()
+        .map(|(_, txid)| txid.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: Vec<ChannelId> = missing.iter().map(|(id, _)| *id).collect();
+    let fees = match node.funding_fees(&txids).await {
         Ok(fees) => fees,
         Err(error @ (NodeError::Rejected { .. } | NodeError::PermissionDenied { .. })) => {
-            tracing::warn!(%error, "the node did not report funding fees; open costs stay unknown");
+            tracing::warn!(
+                %error,
+                channels = ids.len(),
+                "the node did not report funding fees; open costs stay unknown, asked again in a day"
+            );
+            store.record_open_cost_lookup(&[], &ids, now)?;
             return Ok(1);
         }
         Err(error) => return Err(error.into()),
     };
-    let by_txid: BTreeMap<&str, u64> = fees.iter().map(|f| (f.txid.as_str(), f.fee_sat)).collect();
-    let found: Vec<(ChannelId, u64, CostSource)> = missing
-        .iter()
-        .filter_map(|c| {
-            let txid = c.channel_point.split(':').next()?;
-            by_txid.get(txid).map(|&fee| (c.id, fee, CostSource::Node))
-        })
+    let by_txid: BTreeMap<String, u64> = fees
+        .into_iter()
+        .map(|f| (f.txid.to_ascii_lowercase(), f.fee_sat))
         .collect();
-    store.record_open_costs(&found, now)?;
+    let found: Vec<(ChannelId, u64)> = missing
+        .iter()
+        .filter_map(|(id, txid)| by_txid.get(txid).map(|&fee| (*id, fee)))
+        .collect();
+    store.record_open_cost_lookup(&found, &ids, now)?;
     Ok(1)
+}
+
+/// A channel's funding txid, lowercase: its channel point's part before the `:`.
+fn funding_txid(channel: &NodeChannel) -> String {
+    let point = &channel.channel_point;
+    point
+        .split_once(':')
+        .map_or(point.as_str(), |(txid, _)| txid)
+        .to_ascii_lowercase()
 }
 
 /// The facts every channel's conditions look at.

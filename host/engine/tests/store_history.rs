@@ -1,8 +1,11 @@
-//! Guests' history imports answered from lnpolicy's own store: a cycle refreshes stale peer
-//! fee levels (surviving a node error on one peer), and the cycle's history source reports
-//! the stored fee changes and competitor fees. The node is a small in-test fake because
-//! this crate has no async runtime or simulator among its dependencies; the store is real.
+//! What a cycle reads from the node once and keeps in lnpolicy's own store: guests' history
+//! imports (a cycle refreshes stale peer fee levels, surviving a node error on one peer, and
+//! the cycle's history source reports the stored fee changes and competitor fees) and open
+//! costs (asked only for the channels missing one, at most daily per channel). The node is a
+//! small in-test fake because this crate has no async runtime or simulator among its
+//! dependencies; the store is real.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -12,11 +15,11 @@ use lnpolicy_core::{
     FailedForwardPage, FeePercentiles, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel,
     NodeClient, NodeError, NodeInfo, NodeKind, NullEventSink, PeerInfo,
 };
-use lnpolicy_engine::{ConfiguredPlan, StoreHistory, run_configured};
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{HistorySource, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
-use lnpolicy_store::Store;
+use lnpolicy_store::{CostSource, Store};
 
 const HOUR: u64 = 3600;
 const KNOWN_PEER: &str = "02aa";
@@ -24,11 +27,18 @@ const FAILING_PEER: &str = "02bb";
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, NodeError>> + Send + 'a>>;
 
-/// A node whose answers are ready at once; it counts `peer_info` calls per peer.
+/// A node whose answers are ready at once; it counts `peer_info` calls per peer and records
+/// the txids each `funding_fees` call asked for.
+#[derive(Default)]
 struct FakeNode {
     channels: Mutex<Vec<NodeChannel>>,
     forwards: Vec<Forward>,
     peer_calls: Mutex<Vec<String>>,
+    /// The funding fees the node knows, by txid.
+    funding: Mutex<BTreeMap<String, u64>>,
+    /// Answer `funding_fees` as a CLN without its bookkeeper does.
+    refuse_funding: bool,
+    funding_calls: Mutex<Vec<Vec<String>>>,
 }
 
 impl FakeNode {
@@ -138,12 +148,29 @@ impl NodeClient for FakeNode {
         ready(Ok(None))
     }
 
-    fn funding_fees<'a, 'b>(&'a self) -> Answer<'b, Vec<FundingFee>>
+    fn funding_fees<'a, 't, 'b>(&'a self, txids: &'t [String]) -> Answer<'b, Vec<FundingFee>>
     where
         'a: 'b,
+        't: 'b,
         Self: 'b,
     {
-        ready(Ok(Vec::new()))
+        self.funding_calls.lock().unwrap().push(txids.to_vec());
+        if self.refuse_funding {
+            return ready(Err(NodeError::Rejected {
+                method: "bkpr-listaccountevents",
+                detail: "Unknown command (code -32601): is the bookkeeper plugin disabled?".into(),
+            }));
+        }
+        let known = self.funding.lock().unwrap();
+        ready(Ok(txids
+            .iter()
+            .filter_map(|txid| {
+                known.get(txid).map(|&fee_sat| FundingFee {
+                    txid: txid.clone(),
+                    fee_sat,
+                })
+            })
+            .collect()))
     }
 
     fn update_policy<'a, 'c, 'p, 'b>(
@@ -193,6 +220,53 @@ fn channel(id: u64, peer: &str, fee_ppm: u32) -> NodeChannel {
     }
 }
 
+/// A channel we opened, funded by [`txid`]`(id)`.
+fn opened(id: u64) -> NodeChannel {
+    NodeChannel {
+        initiator: true,
+        ..channel(id, KNOWN_PEER, 100)
+    }
+}
+
+/// The funding txid of the sample channel `id` (its channel point's txid).
+fn txid(id: u64) -> String {
+    format!("{id:064x}")
+}
+
+/// Dry-run cycles of an empty config, the daemon's way: strategies and the guard as
+/// configured, guests' history from the store.
+struct Cycles {
+    registry: StrategyRegistry,
+    config: Config,
+    guard: GuardConfig,
+}
+
+impl Cycles {
+    fn new() -> Self {
+        let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        Cycles {
+            registry: StrategyRegistry::new(
+                runtime,
+                Arc::new(NullEventSink),
+                RegistryConfig::default(),
+            ),
+            config: Config::parse("empty.config", "").unwrap(),
+            guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+        }
+    }
+
+    fn run(&self, node: &FakeNode, store: &Store, now: u64) -> ConfiguredOutcome {
+        block_on(run_configured(
+            node,
+            store,
+            &self.registry,
+            ConfiguredPlan::new(&self.config, &self.guard, true),
+            now,
+        ))
+        .unwrap()
+    }
+}
+
 fn forward(index: u64, chan_out: u64, at: u64, fee_msat: u64) -> Forward {
     Forward {
         index,
@@ -218,25 +292,12 @@ fn guests_get_the_stored_fee_history_and_competitor_fees() {
             forward(2, 1, start + 2 * HOUR + 10, 7),
             forward(3, 2, start + 10, 1000),
         ],
-        peer_calls: Mutex::new(Vec::new()),
+        ..FakeNode::default()
     };
-    let dir = tempfile_dir();
+    let dir = tempfile_dir("guests_history");
     let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    let config = Config::parse("empty.config", "").unwrap();
-    let guard = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
-    let cycle = |now: u64| {
-        block_on(run_configured(
-            &node,
-            &store,
-            &registry,
-            ConfiguredPlan::new(&config, &guard, true),
-            now,
-        ))
-        .unwrap()
-    };
+    let cycles = Cycles::new();
+    let cycle = |now: u64| cycles.run(&node, &store, now);
 
     cycle(start);
     node.set_fee(1, 200);
@@ -297,9 +358,104 @@ fn guests_get_the_stored_fee_history_and_competitor_fees() {
     assert_eq!(history.competitor_fees(FAILING_PEER), None);
 }
 
-/// A fresh directory under the target's temp dir, removed before use so reruns start clean.
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("store_history");
+#[test]
+fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
+    let start = 1_700_000_000;
+    let node = FakeNode {
+        channels: Mutex::new(vec![
+            opened(1),
+            opened(2),
+            opened(3),
+            channel(4, KNOWN_PEER, 100),
+        ]),
+        funding: Mutex::new(BTreeMap::from([(txid(1), 1_500), (txid(3), 999)])),
+        ..FakeNode::default()
+    };
+    let dir = tempfile_dir("open_costs");
+    let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+    store
+        .record_open_costs(&[(3, 800, CostSource::Node)], start - HOUR)
+        .unwrap();
+    let cycles = Cycles::new();
+    let funding_calls = || node.funding_calls.lock().unwrap().clone();
+
+    let first = cycles.run(&node, &store, start);
+    assert_eq!(
+        funding_calls(),
+        [vec![txid(1), txid(2)]],
+        "only our channels without a cost on record are asked about"
+    );
+    assert_eq!(
+        store.open_costs().unwrap(),
+        BTreeMap::from([(1, 1_500), (3, 800)])
+    );
+    assert_eq!(
+        first.extra_node_calls, 3,
+        "get_info, funding_fees and the peer's fee levels"
+    );
+
+    for hour in 1..24 {
+        let later = cycles.run(&node, &store, start + hour * HOUR);
+        assert_eq!(
+            later.extra_node_calls, 1,
+            "hour {hour}: get_info only, the unfound cost is not asked again"
+        );
+    }
+    assert_eq!(funding_calls().len(), 1, "{:?}", funding_calls());
+
+    node.funding.lock().unwrap().insert(txid(2), 2_100);
+    cycles.run(&node, &store, start + 24 * HOUR);
+    assert_eq!(
+        funding_calls()[1..],
+        [vec![txid(2)]],
+        "a day later only the channel still missing its cost is asked again"
+    );
+    assert_eq!(
+        store.open_costs().unwrap(),
+        BTreeMap::from([(1, 1_500), (2, 2_100), (3, 800)])
+    );
+    cycles.run(&node, &store, start + 48 * HOUR);
+    assert_eq!(
+        funding_calls().len(),
+        2,
+        "every cost is known: no more lookups"
+    );
+}
+
+#[test]
+fn a_node_refusing_funding_fees_is_asked_once_a_day() {
+    let start = 1_700_000_000;
+    let node = FakeNode {
+        channels: Mutex::new(vec![opened(1), opened(2)]),
+        refuse_funding: true,
+        ..FakeNode::default()
+    };
+    let dir = tempfile_dir("refused_open_costs");
+    let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+    let cycles = Cycles::new();
+
+    for hour in 0..=24 {
+        cycles.run(&node, &store, start + hour * HOUR);
+    }
+    let calls = node.funding_calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [vec![txid(1), txid(2)], vec![txid(1), txid(2)]],
+        "asked at the start and a day later, not every cycle"
+    );
+    assert!(store.open_costs().unwrap().is_empty());
+    assert_eq!(
+        store.open_cost_lookups().unwrap(),
+        BTreeMap::from([(1, start + 24 * HOUR), (2, start + 24 * HOUR)])
+    );
+}
+
+/// A fresh directory per test under the target's temp dir, removed before use so reruns
+/// start clean.
+fn tempfile_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("store_history")
+        .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

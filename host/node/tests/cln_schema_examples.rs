@@ -355,24 +355,6 @@ fn bkpr_listaccountevents_examples_decode_into_onchain_fees() {
 }
 
 #[test]
-fn funding_txids_are_those_of_channels_we_opened() {
-    let peers = decode_all::<ListPeerChannels>().pop().unwrap();
-    let ours: Vec<String> = peers
-        .channels
-        .iter()
-        .filter(|c| c.opener == "local")
-        .filter_map(|c| c.funding_txid.clone())
-        .collect();
-    assert!(!ours.is_empty());
-    let txids = wire::funding_txids(&peers);
-    assert!(ours.iter().all(|t| txids.contains(t)));
-    assert_eq!(
-        txids.len(),
-        ours.iter().collect::<std::collections::BTreeSet<_>>().len()
-    );
-}
-
-#[test]
 fn setchannel_examples_decode_and_confirm() {
     let answers = decode_all::<SetChannel>();
     let second = &answers[1];

@@ -3,6 +3,7 @@
 //! reads and writes the same `NodeState` the LND and CLN servers serve, with the same policy
 //! validation; tests of the real clients go through those servers instead.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lnpolicy_core::{
@@ -133,17 +134,18 @@ impl NodeClient for InProcessNode {
         Ok(self.state().fee_rate(conf_target))
     }
 
-    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+    async fn funding_fees(&self, txids: &[String]) -> Result<Vec<FundingFee>, NodeError> {
+        let wanted: BTreeSet<String> = txids.iter().map(|t| t.to_ascii_lowercase()).collect();
         let state = self.state();
         Ok(state
             .channels
             .iter()
             .filter_map(|c| {
                 let fee_sat = *state.funding_fees.get(&c.id)?;
-                Some(FundingFee {
-                    txid: NodeState::funding_txid(c).to_owned(),
-                    fee_sat,
-                })
+                let txid = NodeState::funding_txid(c).to_ascii_lowercase();
+                wanted
+                    .contains(&txid)
+                    .then_some(FundingFee { txid, fee_sat })
             })
             .collect())
     }

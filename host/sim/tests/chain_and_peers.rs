@@ -96,11 +96,14 @@ async fn check(client: &dyn NodeClient, state: &NodeState) {
         );
     }
 
-    // Funding fees: one per channel we opened, the state's, at the 6-block
-    // rate for 150-200 vB.
-    let fees = client.funding_fees().await.unwrap();
+    // Funding fees, asked for every channel's txid: one per channel we opened,
+    // the state's, at the 6-block rate for 150-200 vB.
+    let txid = |c: &NodeChannel| c.channel_point.split(':').next().unwrap().to_owned();
+    let all: Vec<String> = state.channels.iter().map(txid).collect();
+    let fees = client.funding_fees(&all).await.unwrap();
     let opened: Vec<&NodeChannel> = state.channels.iter().filter(|c| c.initiator).collect();
     assert!(opened.len() >= 5, "balanced opens most of its channels");
+    assert_eq!(fees.len(), opened.len(), "{fees:?}");
     for c in &opened {
         let txid = c.channel_point.split(':').next().unwrap();
         let fee = fees
@@ -118,6 +121,15 @@ async fn check(client: &dyn NodeClient, state: &NodeState) {
         let txid = c.channel_point.split(':').next().unwrap();
         assert!(fees.iter().all(|f| f.txid != txid), "peer-opened {txid}");
     }
+    // Only the txids asked for, in any case.
+    let one = txid(opened[1]);
+    assert_eq!(
+        client.funding_fees(&[one.to_uppercase()]).await.unwrap(),
+        [lnpolicy_core::FundingFee {
+            txid: one,
+            fee_sat: state.funding_fees[&opened[1].id]
+        }]
+    );
 
     // Peer info: the graph's count, capacity and competing rates.
     for c in &state.channels {

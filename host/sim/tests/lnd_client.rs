@@ -112,10 +112,17 @@ async fn fee_rate_is_the_wallets_estimate_per_target() {
 async fn funding_fees_are_what_the_wallet_paid_per_transaction() {
     let sim = Sim::start(fixture()).await;
     let client = sim.admin_client().await;
-    let mut fees = client.funding_fees().await.unwrap();
+    let state = sim.state().clone();
+    let mut txids: Vec<String> = state
+        .channels
+        .iter()
+        .map(|c| c.channel_point.split(':').next().unwrap().to_owned())
+        .collect();
+    txids.push(state.deposit_txid());
+    let mut fees = client.funding_fees(&txids).await.unwrap();
     fees.sort_by(|a, b| a.txid.cmp(&b.txid));
-    // Channels 1 and 3 are ours; the deposit that paid for them cost us
-    // nothing and is left out.
+    // Channels 1 and 3 are ours; channel 2's funding is the peer's, and the
+    // deposit that paid for ours cost us nothing: both are left out.
     assert_eq!(
         fees,
         [
@@ -130,12 +137,20 @@ async fn funding_fees_are_what_the_wallet_paid_per_transaction() {
         ]
     );
     // Matching a channel point's txid gives its opening cost.
-    let state = sim.state().clone();
     for c in state.channels.iter().filter(|c| c.initiator) {
         let txid = c.channel_point.split(':').next().unwrap();
         let fee = fees.iter().find(|f| f.txid == txid).unwrap();
         assert_eq!(fee.fee_sat, state.funding_fees[&c.id]);
     }
+    // Only the txids asked for are reported, whatever else the wallet paid.
+    assert_eq!(
+        client.funding_fees(&["03".repeat(32)]).await.unwrap(),
+        [FundingFee {
+            txid: "03".repeat(32),
+            fee_sat: 1_950
+        }]
+    );
+    assert!(client.funding_fees(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -153,7 +168,7 @@ async fn client_uses_only_whitelisted_methods() {
     client.failed_forwards(0, 5).await.unwrap();
     client.peer_info(&peer_key(1)).await.unwrap();
     client.fee_rate(6).await.unwrap();
-    client.funding_fees().await.unwrap();
+    client.funding_fees(&["01".repeat(32)]).await.unwrap();
     let mut policy = channels[0].local_policy;
     policy.fee_ppm += 1;
     client.update_policy(&channels[0], &policy).await.unwrap();

@@ -109,7 +109,10 @@ async fn failing_wallet_and_graph_reads_are_node_errors() {
         assert!(err.is_transient());
     };
     named(client.fee_rate(6).await.unwrap_err(), ESTIMATE_FEE);
-    named(client.funding_fees().await.unwrap_err(), GET_TRANSACTIONS);
+    named(
+        client.funding_fees(&["01".repeat(32)]).await.unwrap_err(),
+        GET_TRANSACTIONS,
+    );
     named(
         client.peer_info(&peer_key(1)).await.unwrap_err(),
         GET_NODE_INFO,

@@ -155,7 +155,8 @@ async fn on_chain_reads_need_onchain_read() {
     };
     assert_eq!(*method, ESTIMATE_FEE);
     assert!(detail.contains("needs onchain:read"), "{detail}");
-    let err = client.funding_fees().await.unwrap_err();
+    let ours = ["01".repeat(32), "03".repeat(32)];
+    let err = client.funding_fees(&ours).await.unwrap_err();
     assert!(
         matches!(&err, NodeError::PermissionDenied { method, .. } if *method == GET_TRANSACTIONS),
         "{err:?}"
@@ -177,7 +178,7 @@ async fn on_chain_reads_need_onchain_read() {
         .await
         .unwrap();
     assert_eq!(client.fee_rate(6).await.unwrap(), Some(12.0));
-    assert_eq!(client.funding_fees().await.unwrap().len(), 2);
+    assert_eq!(client.funding_fees(&ours).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
-//! What opening each channel cost on chain, kept once known.
+//! What opening each channel cost on chain, kept once known, and when the node was last
+//! asked for it.
 
 use std::collections::BTreeMap;
 
 use lnpolicy_core::ChannelId;
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
-use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+use crate::{
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+};
 
 /// Where an open cost came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +49,58 @@ impl Store {
         costs: &[(ChannelId, u64, CostSource)],
         at: u64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction()
-            .map_err(self.sql("recording open costs"))?;
+        self.write("recording open costs", |tx| {
+            self.insert_open_costs(tx, costs.iter().copied(), at)
+        })
+    }
+
+    /// When each channel's open cost was last asked of the node (unix seconds), for every
+    /// channel ever asked: one the node had no answer for waits before it is asked again.
+    pub fn open_cost_lookups(&self) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
+        let rows: Vec<(i64, i64)> = self
+            .lock()
+            .prepare("SELECT channel_id, asked_at FROM channel_open_cost_lookups")
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
+            .map_err(self.sql("reading open cost lookups"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, at)| (channel_id_from_sql(channel), time_from_sql(at)))
+            .collect())
+    }
+
+    /// Records one lookup at `at`: the node-reported costs it `found` and that every channel
+    /// in `asked` was asked, in one transaction, so no channel is marked asked without the
+    /// cost the node gave for it.
+    pub fn record_open_cost_lookup(
+        &self,
+        found: &[(ChannelId, u64)],
+        asked: &[ChannelId],
+        at: u64,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "recording an open cost lookup";
+        self.write(OP, |tx| {
+            let costs = found
+                .iter()
+                .map(|&(channel, fee_sat)| (channel, fee_sat, CostSource::Node));
+            self.insert_open_costs(tx, costs, at)?;
+            for channel in asked {
+                tx.execute(
+                    "INSERT OR REPLACE INTO channel_open_cost_lookups (channel_id, asked_at)
+                     VALUES (?1, ?2)",
+                    params![channel_id_to_sql(*channel), time_to_sql(at)],
+                )
+                .map_err(self.sql(OP))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn insert_open_costs(
+        &self,
+        tx: &Transaction<'_>,
+        costs: impl IntoIterator<Item = (ChannelId, u64, CostSource)>,
+        at: u64,
+    ) -> Result<(), StoreError> {
         for (channel, fee_sat, source) in costs {
             tx.execute(
                 "INSERT INTO channel_open_costs (channel_id, fee_sat, source, recorded_at)
@@ -59,14 +110,14 @@ impl Store {
                      recorded_at = excluded.recorded_at
                  WHERE channel_open_costs.source = 'estimate'",
                 params![
-                    channel_id_to_sql(*channel),
-                    i64::try_from(*fee_sat).unwrap_or(i64::MAX),
+                    channel_id_to_sql(channel),
+                    i64::try_from(fee_sat).unwrap_or(i64::MAX),
                     source.as_str(),
                     time_to_sql(at),
                 ],
             )
             .map_err(self.sql("recording open costs"))?;
         }
-        tx.commit().map_err(self.sql("recording open costs"))
+        Ok(())
     }
 }

@@ -37,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0006_fee_changes.sql",
         sql: include_str!("../migrations/0006_fee_changes.sql"),
     },
+    Migration {
+        file: "0007_open_cost_lookups.sql",
+        sql: include_str!("../migrations/0007_open_cost_lookups.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

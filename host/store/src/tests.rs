@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use lnpolicy_core::{
@@ -68,6 +69,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
         table_names(&store),
         [
             "channel_fee_changes",
+            "channel_open_cost_lookups",
             "channel_open_costs",
             "channel_snapshots",
             "collector_cursors",
@@ -148,7 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0006_fee_changes.sql"), "{message}");
+    assert!(message.contains("0007_open_cost_lookups.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -828,6 +830,33 @@ fn open_costs_keep_node_figures_over_estimates() {
     );
 }
 
+#[test]
+fn open_cost_lookups_round_trip_with_what_they_found() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    assert!(store.open_cost_lookups().unwrap().is_empty());
+    store
+        .record_open_costs(&[(3, 700, CostSource::Estimate)], 5)
+        .unwrap();
+    store
+        .record_open_cost_lookup(&[(1, 1500), (3, 900)], &[1, 2, 3], 100)
+        .unwrap();
+    store.record_open_cost_lookup(&[], &[2], 3700).unwrap();
+    drop(store);
+
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(
+        reopened.open_cost_lookups().unwrap(),
+        BTreeMap::from([(1, 100), (2, 3700), (3, 100)]),
+        "each channel keeps its latest lookup, found or not"
+    );
+    assert_eq!(
+        reopened.open_costs().unwrap(),
+        BTreeMap::from([(1, 1500), (3, 900)]),
+        "a found cost is the node's, replacing an estimate"
+    );
+}
+
 /// A plain open channel with `local_policy`, for the store's tests (reports' too).
 pub(crate) fn node_channel(
     id: lnpolicy_core::ChannelId,
@@ -980,8 +1009,11 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
     };
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE channel_fee_changes; PRAGMA user_version = 5;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.fee_history(1, 0, 21_600).unwrap(), expected);

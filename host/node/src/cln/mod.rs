@@ -14,6 +14,7 @@
 pub mod scid;
 pub mod wire;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -371,18 +372,24 @@ impl NodeClient for ClnClient {
         Ok(rates.sat_per_vbyte(conf_target))
     }
 
-    /// The bookkeeper plugin's `onchain_fee` events (see
-    /// [`wire::onchain_fees`]), asked per funding transaction of the channels
-    /// we opened (`payment_id=<txid>`): the whole event log also holds every
-    /// forward, far too much to ship for a few fees. A CLN before v24.08,
-    /// which lacks `payment_id`, is asked once for the whole log instead.
-    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+    /// The bookkeeper plugin's `onchain_fee` events (see [`wire::onchain_fees`])
+    /// of each of `txids`, asked one by one (`payment_id=<txid>`): the whole
+    /// event log also holds every forward, far too much to ship for a few fees.
+    /// A CLN before v24.08, which lacks `payment_id`, is asked once for the
+    /// whole log instead. A txid that is not 64 hex digits names no transaction
+    /// and is not sent: CLN would refuse it as a bad `payment_id`, which reads
+    /// like an older CLN.
+    async fn funding_fees(&self, txids: &[String]) -> Result<Vec<FundingFee>, NodeError> {
         let method = ListAccountEvents::METHOD;
-        let peers: ListPeerChannels = self.call(&NoParams {}).await?;
+        let wanted: BTreeSet<String> = txids
+            .iter()
+            .filter(|txid| wire::is_hash(txid))
+            .map(|txid| txid.to_ascii_lowercase())
+            .collect();
         let mut fees = Vec::new();
-        for txid in wire::funding_txids(&peers) {
+        for txid in &wanted {
             let events: ListAccountEvents = match self
-                .exchange(&AccountEventsParams { payment_id: &txid })
+                .exchange(&AccountEventsParams { payment_id: txid })
                 .await
             {
                 Ok(events) => events,
@@ -393,7 +400,10 @@ impl NodeClient for ClnClient {
                         "this CLN cannot select bookkeeping events by txid; reading them all"
                     );
                     let all: ListAccountEvents = self.call(&NoParams {}).await?;
-                    return Ok(wire::onchain_fees(&all));
+                    return Ok(wire::onchain_fees(&all)
+                        .into_iter()
+                        .filter(|fee| wanted.contains(&fee.txid))
+                        .collect());
                 }
                 Err(CallError::Rpc { code, message, .. }) if code == JSONRPC2_METHOD_NOT_FOUND => {
                     return Err(NodeError::Rejected {
@@ -408,7 +418,7 @@ impl NodeClient for ClnClient {
             fees.extend(
                 wire::onchain_fees(&events)
                     .into_iter()
-                    .filter(|fee| fee.txid == txid),
+                    .filter(|fee| fee.txid == *txid),
             );
         }
         Ok(fees)

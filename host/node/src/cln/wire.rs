@@ -13,7 +13,7 @@
 //! so the conformance tests that feed CLN's own schema examples through them
 //! exercise exactly the client's path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use lnpolicy_core::{
@@ -844,9 +844,13 @@ impl AccountEvent {
 
     /// Our wallet or one of our channels (a channel account is its channel id).
     fn is_ours(&self) -> bool {
-        self.account == "wallet"
-            || (self.account.len() == 64 && self.account.bytes().all(|b| b.is_ascii_hexdigit()))
+        self.account == "wallet" || is_hash(&self.account)
     }
+}
+
+/// 32 bytes as 64 hex digits: the form of a txid and of a channel id.
+pub fn is_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// On-chain fees per transaction from the bookkeeper's `onchain_fee` events of
@@ -878,19 +882,6 @@ pub fn onchain_fees(events: &ListAccountEvents) -> Vec<FundingFee> {
             let fee_sat = u64::try_from(msat / 1000).ok().filter(|sat| *sat > 0)?;
             Some(FundingFee { txid, fee_sat })
         })
-        .collect()
-}
-
-/// Funding txids of the channels we opened, sorted and without repeats.
-pub fn funding_txids(peers: &ListPeerChannels) -> Vec<String> {
-    peers
-        .channels
-        .iter()
-        .filter(|c| c.opener == "local")
-        .filter_map(|c| c.funding_txid.as_deref())
-        .map(str::to_ascii_lowercase)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect()
 }
 

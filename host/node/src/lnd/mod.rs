@@ -18,8 +18,8 @@ pub mod macaroon;
 pub mod permissions;
 pub mod tls;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -383,18 +383,20 @@ fn sat_per_vbyte(sat_per_kw: i64) -> Option<f64> {
     (sat_per_kw > 0).then(|| sat_per_kw as f64 * 4.0 / 1000.0)
 }
 
-/// Wallet transactions that paid a fee. LND reports `total_fees` only for
-/// transactions our wallet funded (0 for deposits from others).
-fn funding_fees(details: &lnrpc::TransactionDetails) -> Vec<FundingFee> {
+/// The wallet transactions among `txids` that paid a fee. LND reports
+/// `total_fees` only for transactions our wallet funded (0 for deposits from
+/// others).
+fn funding_fees(details: &lnrpc::TransactionDetails, txids: &[String]) -> Vec<FundingFee> {
+    let wanted: BTreeSet<String> = txids.iter().map(|t| t.to_ascii_lowercase()).collect();
     details
         .transactions
         .iter()
         .filter_map(|tx| {
             let fee_sat = u64::try_from(tx.total_fees).ok().filter(|fee| *fee > 0)?;
-            Some(FundingFee {
-                txid: tx.tx_hash.to_ascii_lowercase(),
-                fee_sat,
-            })
+            let txid = tx.tx_hash.to_ascii_lowercase();
+            wanted
+                .contains(&txid)
+                .then_some(FundingFee { txid, fee_sat })
         })
         .collect()
 }
@@ -693,8 +695,9 @@ impl NodeClient for LndClient {
     }
 
     /// `GetTransactions` over the whole wallet history (end height -1: up to
-    /// the tip, unconfirmed included), keeping transactions with a fee.
-    async fn funding_fees(&self) -> Result<Vec<FundingFee>, NodeError> {
+    /// the tip, unconfirmed included; LND cannot select by txid), keeping
+    /// those of `txids` with a fee.
+    async fn funding_fees(&self, txids: &[String]) -> Result<Vec<FundingFee>, NodeError> {
         let request = lnrpc::GetTransactionsRequest {
             start_height: 0,
             end_height: -1,
@@ -705,7 +708,7 @@ impl NodeClient for LndClient {
                 c.get_transactions(r).await
             })
             .await?;
-        Ok(funding_fees(&details))
+        Ok(funding_fees(&details, txids))
     }
 
     /// Sends the whole policy, every field set: LND overwrites base fee and
@@ -768,21 +771,35 @@ mod tests {
     }
 
     #[test]
-    fn only_transactions_with_a_fee_count() {
+    fn only_asked_transactions_with_a_fee_count() {
         let tx = |hash: &str, total_fees| lnrpc::Transaction {
             tx_hash: hash.into(),
             total_fees,
             ..lnrpc::Transaction::default()
         };
         let details = lnrpc::TransactionDetails {
-            transactions: vec![tx("AA", 1_500), tx("bb", 0), tx("cc", -3)],
+            transactions: vec![
+                tx("AA", 1_500),
+                tx("bb", 0),
+                tx("cc", -3),
+                tx("dd", 700),
+                tx("ee", 900),
+            ],
         };
+        let asked = ["aa", "bb", "cc", "EE", "ff"].map(String::from);
         assert_eq!(
-            funding_fees(&details),
-            [FundingFee {
-                txid: "aa".into(),
-                fee_sat: 1_500
-            }]
+            funding_fees(&details, &asked),
+            [
+                FundingFee {
+                    txid: "aa".into(),
+                    fee_sat: 1_500
+                },
+                FundingFee {
+                    txid: "ee".into(),
+                    fee_sat: 900
+                }
+            ],
+            "txids compare in any case; unasked and fee-less ones are left out"
         );
     }
 

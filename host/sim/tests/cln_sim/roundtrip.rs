@@ -14,7 +14,7 @@ use lnpolicy_sim::cln_server::{ClnServerConfig, FaultConfig, MethodFaults};
 use lnpolicy_sim::state::NodeState;
 use serde_json::Value;
 
-use super::fixture::{RecordingProxy, add_log, node_state, serve};
+use super::fixture::{RecordingProxy, add_log, node_state, scid, serve};
 use super::schema::assert_request;
 
 /// A client talking to `state` through a recording proxy.
@@ -135,6 +135,16 @@ async fn channels_info_and_peer_fees_round_trip() {
     );
 }
 
+/// The funding txids of `state`'s channels, ours (`initiator`) or the peers'.
+fn funding_txids(state: &NodeState, ours: bool) -> Vec<String> {
+    state
+        .channels
+        .iter()
+        .filter(|c| c.initiator == ours)
+        .map(|c| NodeState::funding_txid(c).to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn fee_rates_and_funding_fees_round_trip() {
     let expected = node_state();
@@ -158,9 +168,14 @@ async fn fee_rates_and_funding_fees_round_trip() {
         );
     }
 
-    // We opened channels 2 and 4: one bookkeeping query per funding txid,
-    // and each fee is what the node paid.
-    let fees = r.client.funding_fees().await.unwrap();
+    // We opened channels 2 and 4; asked for theirs, one the peer opened and
+    // something that is no txid: one bookkeeping query per txid asked, none
+    // for the non-txid, and each fee is what the node paid.
+    let mut asked = funding_txids(&expected, true);
+    asked[0] = asked[0].to_uppercase();
+    asked.push(funding_txids(&expected, false)[0].clone());
+    asked.push("not-a-txid".into());
+    let fees = r.client.funding_fees(&asked).await.unwrap();
     let ours: Vec<FundingFee> = expected
         .channels
         .iter()
@@ -175,9 +190,18 @@ async fn fee_rates_and_funding_fees_round_trip() {
         assert!(fees.contains(fee), "{fee:?} not in {fees:?}");
     }
     assert_eq!(fees.len(), ours.len());
-    let queried: Vec<Value> = r.sent("bkpr-listaccountevents");
-    assert_eq!(queried.len(), 2);
-    assert!(queried.iter().all(|p| p["payment_id"].is_string()));
+    let queried: Vec<String> = r
+        .sent("bkpr-listaccountevents")
+        .iter()
+        .map(|p| p["payment_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut wanted: Vec<String> = asked[..3].iter().map(|t| t.to_lowercase()).collect();
+    wanted.sort();
+    assert_eq!(queried, wanted);
+    assert!(
+        r.sent("listpeerchannels").is_empty(),
+        "the txids asked are all it needs"
+    );
 
     // A node without estimates.
     r.state.lock().unwrap().fee_estimates.clear();
@@ -193,17 +217,31 @@ async fn an_older_cln_gets_one_unfiltered_bookkeeping_query() {
         ..ClnServerConfig::default()
     };
     let r = rig(expected.clone(), config, |_| {}).await;
-    let mut fees = r.client.funding_fees().await.unwrap();
+    let ours = funding_txids(&expected, true);
+    let mut fees = r.client.funding_fees(&ours).await.unwrap();
     fees.sort_by_key(|f| f.fee_sat);
     assert_eq!(
         fees.iter().map(|f| f.fee_sat).collect::<Vec<_>>(),
         [1_870, 2_310]
     );
-    // The txid query was refused as an unknown parameter; then one without.
+    // The whole log is kept to the txids asked for.
+    let channel_4 = expected
+        .channels
+        .iter()
+        .find(|c| c.id == scid(800_004, 4, 1));
+    let fees = r
+        .client
+        .funding_fees(&[NodeState::funding_txid(channel_4.unwrap()).to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(fees.iter().map(|f| f.fee_sat).collect::<Vec<_>>(), [1_870]);
+    // Each time the txid query was refused as an unknown parameter; then one
+    // without.
     let sent = r.sent("bkpr-listaccountevents");
-    assert_eq!(sent.len(), 2);
-    assert!(sent[0]["payment_id"].is_string());
+    assert_eq!(sent.len(), 4);
+    assert!(sent[0]["payment_id"].is_string() && sent[2]["payment_id"].is_string());
     assert_eq!(sent[1], serde_json::json!({}));
+    assert_eq!(sent[3], serde_json::json!({}));
     r.assert_requests_conform();
 }
 
@@ -214,7 +252,11 @@ async fn without_the_bookkeeper_funding_fees_say_so() {
         ..ClnServerConfig::default()
     };
     let r = rig(node_state(), config, |_| {}).await;
-    match r.client.funding_fees().await {
+    match r
+        .client
+        .funding_fees(&funding_txids(&node_state(), true))
+        .await
+    {
         Err(NodeError::Rejected { method, detail }) => {
             assert_eq!(method, "bkpr-listaccountevents");
             assert!(detail.contains("bookkeeper plugin"), "{detail}");
@@ -252,7 +294,10 @@ async fn failing_new_reads_are_node_errors() {
     };
     rejected(r.client.fee_rate(6).await.unwrap_err(), "feerates");
     rejected(
-        r.client.funding_fees().await.unwrap_err(),
+        r.client
+            .funding_fees(&funding_txids(&node_state(), true))
+            .await
+            .unwrap_err(),
         "bkpr-listaccountevents",
     );
     let peer = node_state().channels[0].peer_pubkey.clone();
