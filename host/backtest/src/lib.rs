@@ -9,7 +9,8 @@
 //! static assignment, and the one SIMULATOR.md asks for.
 //!
 //! Several policies can be compared in one run: each plays the same seeded markets, and the
-//! grid, nearly as costly as a policy run, is searched once per seed for all of them.
+//! grid, nearly as costly as a policy run, is searched once per seed for all of them;
+//! [`compare`] then sets each against the first, seed by seed.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use lnpolicy_engine::{ConfiguredPlan, EngineError, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_report::stats::{Paired, paired_interval};
 use lnpolicy_runtime::StrategyRegistry;
 use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, ScenarioError, Simulation};
 use lnpolicy_store::{Store, StoreError};
@@ -207,6 +209,53 @@ fn summarise(spec: &Spec<'_>, label: &str, seeds: Vec<SeedResult>) -> Report {
     }
 }
 
+/// One policy against the run's first, seed by seed: both played the same seeded markets,
+/// so the difference on each seed is free of the market's luck, and a few seeds can tell
+/// policies apart that their totals' spread would not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub policy: String,
+    /// The run's first policy.
+    pub baseline: String,
+    /// Per seed, the policy's percentage of the hindsight-best static revenue minus the
+    /// baseline's, in percentage points; seeds where either has no reference are left out.
+    pub differences: Vec<f64>,
+    /// Seeds on which the policy scored above the baseline.
+    pub better_on: usize,
+    /// The 95% paired t interval of the mean difference; `None` below two seeds.
+    pub paired: Option<Paired>,
+}
+
+/// Every policy after the first compared with the first (see [`Comparison`]).
+pub fn compare(reports: &[Report]) -> Vec<Comparison> {
+    let Some((baseline, others)) = reports.split_first() else {
+        return Vec::new();
+    };
+    others
+        .iter()
+        .map(|report| {
+            let differences: Vec<f64> = report
+                .seeds
+                .iter()
+                .zip(&baseline.seeds)
+                .filter_map(|(ours, theirs)| {
+                    Some(
+                        ours.total.percent_of_best_static()?
+                            - theirs.total.percent_of_best_static()?,
+                    )
+                })
+                .collect();
+            Comparison {
+                policy: report.policy.clone(),
+                baseline: baseline.policy.clone(),
+                better_on: differences.iter().filter(|&&d| d > 0.0).count(),
+                paired: paired_interval(&differences, 0.95).ok(),
+                differences,
+            }
+        })
+        .collect()
+}
+
 /// One seed: the hindsight grid, then every policy measured against it.
 async fn run_seed(
     spec: &Spec<'_>,
@@ -368,4 +417,76 @@ async fn run_policy(
         })
         .collect();
     Ok((live.simulation().totals().to_vec(), labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report whose seeds earned `percents` of a 1000 msat reference (`None`: no reference).
+    fn report(policy: &str, percents: &[Option<u64>]) -> Report {
+        let seeds = percents
+            .iter()
+            .enumerate()
+            .map(|(i, percent)| SeedResult {
+                seed: i as u64,
+                groups: Vec::new(),
+                total: GroupResult {
+                    revenue_msat: 10 * percent.unwrap_or(0),
+                    best_static_revenue_msat: if percent.is_some() { 1000 } else { 0 },
+                    ..GroupResult::default()
+                },
+                best_static_ppm: BTreeMap::new(),
+            })
+            .collect();
+        Report {
+            policy: policy.into(),
+            scenario: "s".into(),
+            days: 1,
+            cycle_secs: 3600,
+            seeds,
+            groups: Vec::new(),
+            total: GroupResult::default(),
+        }
+    }
+
+    #[test]
+    fn policies_are_compared_with_the_first_seed_by_seed() {
+        let base = report("base", &[Some(50), Some(60), Some(70), Some(40)]);
+        let better = report("better", &[Some(55), Some(58), Some(80), None]);
+        let same = report("same", &[Some(50), Some(60), Some(70), Some(40)]);
+        let comparisons = compare(&[base.clone(), better, same]);
+        assert_eq!(comparisons.len(), 2);
+
+        let c = &comparisons[0];
+        assert_eq!((c.policy.as_str(), c.baseline.as_str()), ("better", "base"));
+        assert_eq!(
+            c.differences,
+            [5.0, -2.0, 10.0],
+            "the seed without a reference is left out"
+        );
+        assert_eq!(c.better_on, 2);
+        let paired = c.paired.unwrap();
+        assert!((paired.difference - 13.0 / 3.0).abs() < 1e-9);
+        assert!(
+            paired.interval.contains(0.0),
+            "three noisy seeds prove nothing"
+        );
+
+        let c = &comparisons[1];
+        assert_eq!(c.differences, [0.0; 4]);
+        assert_eq!(c.better_on, 0);
+        assert_eq!(
+            c.paired.unwrap().interval,
+            lnpolicy_report::stats::Interval {
+                low: 0.0,
+                high: 0.0
+            }
+        );
+
+        assert!(compare(std::slice::from_ref(&base)).is_empty());
+        let one_seed = compare(&[report("a", &[Some(10)]), report("b", &[Some(12)])]);
+        assert_eq!(one_seed[0].differences, [2.0]);
+        assert_eq!(one_seed[0].paired, None, "one seed has no spread");
+    }
 }

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lnpolicy_backtest::{DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec};
+use lnpolicy_backtest::{
+    Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
+};
 use lnpolicy_policy::config::Config;
 
 use crate::Stdout;
@@ -138,9 +140,50 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
                 print_report(report)?;
                 writeln!(Stdout)?;
             }
+            print_comparisons(&lnpolicy_backtest::compare(many))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each policy against the first, seed by seed (see [`lnpolicy_backtest::Comparison`]).
+fn print_comparisons(comparisons: &[Comparison]) -> Result<()> {
+    let Some(first) = comparisons.first() else {
+        return Ok(());
+    };
+    writeln!(
+        Stdout,
+        "compared with {}, seed by seed (% OF BEST, difference in percentage points):",
+        first.baseline
+    )?;
+    writeln!(
+        Stdout,
+        "{:<36} {:>8} {:>20} {:>12}",
+        "POLICY", "MEAN", "95% INTERVAL", "BETTER ON"
+    )?;
+    for c in comparisons {
+        let (mean, interval) = match &c.paired {
+            Some(p) => (
+                format!("{:+.1}", p.difference),
+                format!("{:+.1} to {:+.1}", p.interval.low, p.interval.high),
+            ),
+            None => (
+                c.differences
+                    .first()
+                    .map_or_else(|| "-".to_owned(), |d| format!("{d:+.1}")),
+                "-".to_owned(),
+            ),
+        };
+        writeln!(
+            Stdout,
+            "{:<36} {:>8} {:>20} {:>12}",
+            c.policy,
+            mean,
+            interval,
+            format!("{} of {}", c.better_on, c.differences.len())
+        )?;
+    }
+    Ok(())
 }
 
 fn print_report(report: &Report) -> Result<()> {

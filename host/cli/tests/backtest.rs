@@ -59,6 +59,41 @@ fn several_policies_are_compared_on_one_hindsight_grid() {
 }
 
 #[test]
+fn the_text_output_compares_each_policy_with_the_first_seed_by_seed() {
+    let config = static_300();
+    let output = lnpolicy(&[
+        "backtest",
+        "-c",
+        &config,
+        "--strategy",
+        "static",
+        "--param",
+        "fee_ppm=1300",
+        "--days",
+        "1",
+        "--seeds",
+        "2",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let heading = format!("compared with {config}, seed by seed");
+    let after = stdout
+        .split_once(&heading)
+        .unwrap_or_else(|| panic!("no comparison in:\n{stdout}"))
+        .1;
+    let row = after
+        .lines()
+        .find(|line| line.starts_with("static fee_ppm=1300"))
+        .unwrap_or_else(|| panic!("no row for the second policy in:\n{after}"));
+    assert!(row.ends_with("of 2"), "{row}");
+    assert!(row.contains(" to "), "two seeds give an interval: {row}");
+}
+
+#[test]
 fn an_unknown_strategy_is_named_before_anything_runs() {
     let output = lnpolicy(&[
         "backtest",
