@@ -17,26 +17,33 @@ fn static_300() -> String {
         .into_owned()
 }
 
-#[test]
-fn several_policies_are_compared_on_one_hindsight_grid() {
-    let config = static_300();
-    let output = lnpolicy(&[
+/// One day of `config` (static 300 ppm) against static 1300 ppm, which must succeed.
+fn static_300_against_1300(config: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
         "backtest",
         "-c",
-        &config,
+        config,
         "--strategy",
         "static",
         "--param",
         "fee_ppm=1300",
         "--days",
         "1",
-        "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let output = lnpolicy(&args);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+#[test]
+fn several_policies_are_compared_on_one_hindsight_grid() {
+    let config = static_300();
+    let output = static_300_against_1300(&config, &["--json"]);
     let reports: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let reports = reports.as_array().expect("one report per policy");
     let labels: Vec<&str> = reports
@@ -61,24 +68,7 @@ fn several_policies_are_compared_on_one_hindsight_grid() {
 #[test]
 fn the_text_output_compares_each_policy_with_the_first_seed_by_seed() {
     let config = static_300();
-    let output = lnpolicy(&[
-        "backtest",
-        "-c",
-        &config,
-        "--strategy",
-        "static",
-        "--param",
-        "fee_ppm=1300",
-        "--days",
-        "1",
-        "--seeds",
-        "2",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = static_300_against_1300(&config, &["--seeds", "2"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let heading = format!("compared with {config}, seed by seed");
     let after = stdout

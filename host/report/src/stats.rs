@@ -42,6 +42,14 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// `center ± half_width`.
+    fn around(center: f64, half_width: f64) -> Interval {
+        Interval {
+            low: center - half_width,
+            high: center + half_width,
+        }
+    }
+
     /// Whether `value` lies inside, ends included: an interval touching 0
     /// does not rule out "no difference".
     pub fn contains(&self, value: f64) -> bool {
@@ -118,10 +126,7 @@ pub fn welch_interval(a: &[f64], b: &[f64], confidence: f64) -> Result<Welch, St
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Welch {
         difference,
-        interval: Interval {
-            low: difference - t * standard_error,
-            high: difference + t * standard_error,
-        },
+        interval: Interval::around(difference, t * standard_error),
         degrees_of_freedom,
         t,
         standard_error,
@@ -158,10 +163,7 @@ pub fn paired_interval(differences: &[f64], confidence: f64) -> Result<Paired, S
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Paired {
         difference,
-        interval: Interval {
-            low: difference - t * standard_error,
-            high: difference + t * standard_error,
-        },
+        interval: Interval::around(difference, t * standard_error),
         degrees_of_freedom,
         t,
         standard_error,
