@@ -55,6 +55,7 @@ mod decision;
 mod params;
 pub mod ppm;
 mod reason;
+pub mod state;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

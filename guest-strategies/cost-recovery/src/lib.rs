@@ -34,6 +34,7 @@
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, ParamSpec, Params, Reason,
     Strategy, StrategyInfo, ppm,
+    state::{Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -67,24 +68,22 @@ pub const STATE_LEN: usize = 17;
 
 impl Ledger {
     /// Fixed little-endian layout: version (1), earned msat u64 (8), at u64 (8).
-    pub fn encode(&self) -> [u8; STATE_LEN] {
-        let mut out = [0u8; STATE_LEN];
-        out[0] = STATE_VERSION;
-        out[1..9].copy_from_slice(&self.earned_msat.to_le_bytes());
-        out[9..17].copy_from_slice(&self.at.to_le_bytes());
-        out
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(STATE_VERSION);
+        w.u64(self.earned_msat).u64(self.at);
+        w.finish()
     }
 
     /// The stored ledger, or `None` for anything this version did not write (the ledger
     /// then starts over from the 30-day fees).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != STATE_LEN || bytes[0] != STATE_VERSION {
-            return None;
-        }
-        Some(Ledger {
-            earned_msat: u64::from_le_bytes(bytes[1..9].try_into().ok()?),
-            at: u64::from_le_bytes(bytes[9..17].try_into().ok()?),
-        })
+        let mut r = Reader::new(bytes, STATE_VERSION)?;
+        let ledger = Ledger {
+            earned_msat: r.u64()?,
+            at: r.u64()?,
+        };
+        r.finish()?;
+        Some(ledger)
     }
 
     /// The ledger brought up to `now`: started at the 30-day fees, or advanced by the
@@ -531,6 +530,20 @@ mod tests {
         assert_eq!(Ledger::decode(&l.encode()), Some(l));
         assert_eq!(Ledger::decode(&l.encode()[..STATE_LEN - 1]), None);
         assert_eq!(state_key(42), "ch:42");
+    }
+
+    /// The bytes of a stored ledger, pinned: a layout change must come with a new version.
+    #[test]
+    fn ledger_encoding_is_pinned() {
+        let l = Ledger {
+            earned_msat: 123_456_789_012,
+            at: 1_767_225_600,
+        };
+        let golden: [u8; 17] = [
+            1, 20, 26, 153, 190, 28, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0,
+        ];
+        assert_eq!(l.encode()[..], golden);
+        assert_eq!(Ledger::decode(&golden), Some(l));
     }
 
     #[test]

@@ -45,6 +45,7 @@
 use lnpolicy_sdk::{
     ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Runway,
     Strategy, StrategyInfo, local_ratio, ppm,
+    state::{Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -117,34 +118,33 @@ pub const STATE_LEN: usize = 26;
 impl Climber {
     /// Fixed little-endian layout: version (1), base fee u32 (4), last rate f64 (8),
     /// direction (1: 1 up, 0 down), step u32 (4), moved-at u64 (8).
-    pub fn encode(&self) -> [u8; STATE_LEN] {
-        let mut out = [0u8; STATE_LEN];
-        out[0] = STATE_VERSION;
-        out[1..5].copy_from_slice(&self.base_fee_ppm.to_le_bytes());
-        out[5..13].copy_from_slice(&self.last_rate.to_le_bytes());
-        out[13] = u8::from(self.up);
-        out[14..18].copy_from_slice(&self.step_ppm.to_le_bytes());
-        out[18..26].copy_from_slice(&self.moved_at.to_le_bytes());
-        out
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(STATE_VERSION);
+        w.u32(self.base_fee_ppm)
+            .f64(self.last_rate)
+            .bool(self.up)
+            .u32(self.step_ppm)
+            .u64(self.moved_at);
+        w.finish()
     }
 
     /// The stored climber, or `None` for anything this version did not write (the channel
     /// then starts over).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != STATE_LEN || bytes[0] != STATE_VERSION || bytes[13] > 1 {
-            return None;
-        }
-        let base_fee_ppm = u32::from_le_bytes(bytes[1..5].try_into().ok()?);
-        let last_rate = f64::from_le_bytes(bytes[5..13].try_into().ok()?);
-        let step_ppm = u32::from_le_bytes(bytes[14..18].try_into().ok()?);
-        let moved_at = u64::from_le_bytes(bytes[18..26].try_into().ok()?);
+        let mut r = Reader::new(bytes, STATE_VERSION)?;
+        let base_fee_ppm = r.u32()?;
+        let last_rate = r.f64()?;
+        let up = r.bool()?;
+        let step_ppm = r.u32()?;
+        let moved_at = r.u64()?;
+        r.finish()?;
         if !last_rate.is_finite() || last_rate < 0.0 {
             return None;
         }
         Some(Climber {
             base_fee_ppm,
             last_rate,
-            up: bytes[13] == 1,
+            up,
             step_ppm: ppm::clamp(step_ppm, MIN_STEP_PPM, MAX_STEP_PPM),
             moved_at,
         })
@@ -315,53 +315,46 @@ impl Pool {
     /// Fixed little-endian layout: version, position u32, direction (1 up, 0 down), step
     /// f64, moved-at u64, the two samples as six f64, observed-at u64.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(POOL_LEN);
-        out.push(POOL_VERSION);
-        out.extend_from_slice(&self.position_ppm.to_le_bytes());
-        out.push(u8::from(self.up));
-        out.extend_from_slice(&self.step.to_le_bytes());
-        out.extend_from_slice(&self.moved_at.to_le_bytes());
+        let mut w = Writer::new(POOL_VERSION);
+        w.u32(self.position_ppm)
+            .bool(self.up)
+            .f64(self.step)
+            .u64(self.moved_at);
         for sample in [self.before, self.current] {
-            for v in [sample.signal, sample.forwards, sample.days] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+            w.f64(sample.signal).f64(sample.forwards).f64(sample.days);
         }
-        out.extend_from_slice(&self.observed_at.to_le_bytes());
-        out
+        w.u64(self.observed_at);
+        w.finish()
     }
 
     /// The stored pool, or `None` for anything this version did not write (the pool then
     /// starts over).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != POOL_LEN || bytes[0] != POOL_VERSION || bytes[5] > 1 {
-            return None;
-        }
-        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
-        let f64_at = |at: usize| f64::from_bits(u64_at(at));
-        let step = f64_at(6);
-        if !(POOL_MIN_STEP..=POOL_MAX_STEP).contains(&step) {
-            return None;
-        }
-        let sample = |at: usize| {
+        let mut r = Reader::new(bytes, POOL_VERSION)?;
+        let sample = |r: &mut Reader| {
             let s = Sample {
-                signal: f64_at(at),
-                forwards: f64_at(at + 8),
-                days: f64_at(at + 16),
+                signal: r.f64()?,
+                forwards: r.f64()?,
+                days: r.f64()?,
             };
             [s.signal, s.forwards, s.days]
                 .iter()
                 .all(|v| v.is_finite() && *v >= 0.0)
                 .then_some(s)
         };
-        Some(Pool {
-            position_ppm: u32::from_le_bytes(bytes[1..5].try_into().ok()?),
-            up: bytes[5] == 1,
-            step,
-            moved_at: u64_at(14),
-            before: sample(22)?,
-            current: sample(46)?,
-            observed_at: u64_at(70),
-        })
+        let pool = Pool {
+            position_ppm: r.u32()?,
+            up: r.bool()?,
+            step: r.f64()?,
+            moved_at: r.u64()?,
+            before: sample(&mut r)?,
+            current: sample(&mut r)?,
+            observed_at: r.u64()?,
+        };
+        r.finish()?;
+        (POOL_MIN_STEP..=POOL_MAX_STEP)
+            .contains(&pool.step)
+            .then_some(pool)
     }
 }
 
@@ -925,6 +918,24 @@ mod tests {
         assert_eq!(Climber::decode(&wrong_version), None);
     }
 
+    /// The bytes of a stored climber, pinned: a layout change must come with a new version.
+    #[test]
+    fn climber_encoding_is_pinned() {
+        let c = Climber {
+            base_fee_ppm: 1234,
+            last_rate: 567.25,
+            up: true,
+            step_ppm: 37,
+            moved_at: 1_767_225_600,
+        };
+        let golden: [u8; 26] = [
+            1, 210, 4, 0, 0, 0, 0, 0, 0, 0, 186, 129, 64, 1, 37, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0,
+            0,
+        ];
+        assert_eq!(c.encode()[..], golden);
+        assert_eq!(Climber::decode(&golden), Some(c));
+    }
+
     #[test]
     fn first_move_explores_upward_and_stores_state() {
         let mut host = TestHost::new();
@@ -1407,6 +1418,36 @@ mod tests {
         }
         let d = run::<HillClimber>(&mut restarted, &[], &pool_of_three(375, 100)).unwrap();
         assert!(d[0].reason.contains("first move"), "{}", d[0].reason);
+    }
+
+    /// The bytes of a stored pool, pinned: a layout change must come with a new version.
+    #[test]
+    fn pool_encoding_is_pinned() {
+        let p = Pool {
+            position_ppm: 300,
+            up: true,
+            step: 0.125,
+            moved_at: 1_767_225_600,
+            before: Sample {
+                signal: 1.5,
+                forwards: 12.0,
+                days: 3.0,
+            },
+            current: Sample {
+                signal: 0.75,
+                forwards: 4.0,
+                days: 1.0,
+            },
+            observed_at: 1_767_312_000,
+        };
+        let golden: [u8; 78] = [
+            3, 44, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 192, 63, 0, 185, 85, 105, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 248, 63, 0, 0, 0, 0, 0, 0, 40, 64, 0, 0, 0, 0, 0, 0, 8, 64, 0, 0, 0, 0, 0, 0,
+            232, 63, 0, 0, 0, 0, 0, 0, 16, 64, 0, 0, 0, 0, 0, 0, 240, 63, 128, 10, 87, 105, 0, 0,
+            0, 0,
+        ];
+        assert_eq!(p.encode()[..], golden);
+        assert_eq!(Pool::decode(&golden), Some(p));
     }
 
     #[test]

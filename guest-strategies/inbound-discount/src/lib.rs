@@ -34,6 +34,7 @@
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, NodeKind, ParamSpec, Params,
     Strategy, StrategyInfo, ppm,
+    state::{Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -96,57 +97,58 @@ impl Controller {
     /// Fixed little-endian layout: version (1), X u32 (4), since u64 (8), phase (1: 0
     /// probing, 1 settled), windows u32 (4), has measurement (1), measurement: X u32 (4),
     /// revenue f64 (8), forwards f64 (8).
-    pub fn encode(&self) -> [u8; STATE_LEN] {
+    pub fn encode(&self) -> Vec<u8> {
         let (tag, windows, measurement) = match self.phase {
             Phase::Probing { below } => (0, 0, Some(below)),
             Phase::Settled { windows, last } => (1, windows, last),
         };
-        let mut out = [0u8; STATE_LEN];
-        out[0] = STATE_VERSION;
-        out[1..5].copy_from_slice(&self.x_ppm.to_le_bytes());
-        out[5..13].copy_from_slice(&self.since.to_le_bytes());
-        out[13] = tag;
-        out[14..18].copy_from_slice(&windows.to_le_bytes());
-        if let Some(m) = measurement {
-            out[18] = 1;
-            out[19..23].copy_from_slice(&m.x_ppm.to_le_bytes());
-            out[23..31].copy_from_slice(&m.revenue.to_le_bytes());
-            out[31..39].copy_from_slice(&m.forwards.to_le_bytes());
-        }
-        out
+        // without a measurement its bytes are zero
+        let m = measurement.unwrap_or(Measurement {
+            x_ppm: 0,
+            revenue: 0.0,
+            forwards: 0.0,
+        });
+        let mut w = Writer::new(STATE_VERSION);
+        w.u32(self.x_ppm)
+            .u64(self.since)
+            .u8(tag)
+            .u32(windows)
+            .bool(measurement.is_some())
+            .u32(m.x_ppm)
+            .f64(m.revenue)
+            .f64(m.forwards);
+        w.finish()
     }
 
     /// The stored controller, or `None` for anything this version did not write (the
     /// search then starts over from a fresh baseline).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != STATE_LEN || bytes[0] != STATE_VERSION {
-            return None;
-        }
-        let u32_at = |at: usize| bytes[at..at + 4].try_into().ok().map(u32::from_le_bytes);
-        let f64_at = |at: usize| {
-            let value = f64::from_le_bytes(bytes[at..at + 8].try_into().ok()?);
-            (value.is_finite() && value >= 0.0).then_some(value)
+        let mut r = Reader::new(bytes, STATE_VERSION)?;
+        let x_ppm = r.u32()?;
+        let since = r.u64()?;
+        let tag = r.u8()?;
+        let windows = r.u32()?;
+        let has_measurement = r.bool()?;
+        let m = Measurement {
+            x_ppm: r.u32()?,
+            revenue: r.f64()?,
+            forwards: r.f64()?,
         };
-        let measurement = match bytes[18] {
-            0 => None,
-            1 => Some(Measurement {
-                x_ppm: u32_at(19)?,
-                revenue: f64_at(23)?,
-                forwards: f64_at(31)?,
-            }),
-            _ => return None,
+        r.finish()?;
+        let valid = |v: f64| v.is_finite() && v >= 0.0;
+        let measurement = match has_measurement {
+            false => None,
+            true if valid(m.revenue) && valid(m.forwards) => Some(m),
+            true => return None,
         };
-        let phase = match (bytes[13], measurement) {
+        let phase = match (tag, measurement) {
             (0, Some(below)) => Phase::Probing { below },
-            (1, last) => Phase::Settled {
-                windows: u32_at(14)?,
-                last,
-            },
+            (1, last) => Phase::Settled { windows, last },
             _ => return None,
         };
         Some(Controller {
-            x_ppm: u32_at(1)?,
-            since: u64::from_le_bytes(bytes[5..13].try_into().ok()?),
+            x_ppm,
+            since,
             phase,
         })
     }
@@ -878,6 +880,40 @@ mod tests {
         bytes[18] = 0; // probing without the level below
         assert_eq!(Controller::decode(&bytes), None);
         assert_eq!(Controller::decode(&c.encode()[..STATE_LEN - 1]), None);
+    }
+
+    /// The bytes of stored controllers, pinned (a probe, and a settled X without a
+    /// measurement, whose measurement bytes stay zero): a layout change must come with a new
+    /// version.
+    #[test]
+    fn controller_encoding_is_pinned() {
+        let probing = Controller {
+            x_ppm: 75,
+            since: 1_767_225_600,
+            phase: Phase::Probing {
+                below: measured(50, 1250.5, 0.25),
+            },
+        };
+        let golden: [u8; 39] = [
+            1, 75, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 50, 0, 0, 0, 0, 0, 0, 0,
+            0, 138, 147, 64, 0, 0, 0, 0, 0, 0, 208, 63,
+        ];
+        assert_eq!(probing.encode()[..], golden);
+        assert_eq!(Controller::decode(&golden), Some(probing));
+        let settled = Controller {
+            x_ppm: 100,
+            since: 1_767_312_000,
+            phase: Phase::Settled {
+                windows: 3,
+                last: None,
+            },
+        };
+        let golden: [u8; 39] = [
+            1, 100, 0, 0, 0, 128, 10, 87, 105, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(settled.encode()[..], golden);
+        assert_eq!(Controller::decode(&golden), Some(settled));
     }
 
     #[test]

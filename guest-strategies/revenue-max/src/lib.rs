@@ -24,6 +24,7 @@
 
 use lnpolicy_sdk::{
     ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Reason, Strategy, StrategyInfo, ppm,
+    state::{Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -64,50 +65,45 @@ pub struct History {
 
 /// Encoding version, the first byte of a stored [`History`].
 pub const STATE_VERSION: u8 = 1;
-const HEADER_LEN: usize = 14;
-const LEVEL_LEN: usize = 20;
 
 impl History {
     /// Little-endian: version (1), decisions u32 (4), decided-at u64 (8), count (1), then
     /// per level fee u32 (4), rate f64 (8), seen u64 (8).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + LEVEL_LEN * self.levels.len());
-        out.push(STATE_VERSION);
-        out.extend_from_slice(&self.decisions.to_le_bytes());
-        out.extend_from_slice(&self.decided_at.to_le_bytes());
-        out.push(self.levels.len() as u8);
+        let mut w = Writer::new(STATE_VERSION);
+        w.u32(self.decisions)
+            .u64(self.decided_at)
+            .u8(self.levels.len() as u8);
         for level in &self.levels {
-            out.extend_from_slice(&level.fee_ppm.to_le_bytes());
-            out.extend_from_slice(&level.rate.to_le_bytes());
-            out.extend_from_slice(&level.seen.to_le_bytes());
+            w.u32(level.fee_ppm).f64(level.rate).u64(level.seen);
         }
-        out
+        w.finish()
     }
 
     /// The stored history, or `None` for anything this version did not write (the channel
     /// then starts over).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let count = usize::from(*bytes.get(13)?);
-        if bytes[0] != STATE_VERSION
-            || count > MAX_LEVELS
-            || bytes.len() != HEADER_LEN + LEVEL_LEN * count
-        {
+        let mut r = Reader::new(bytes, STATE_VERSION)?;
+        let decisions = r.u32()?;
+        let decided_at = r.u64()?;
+        let count = usize::from(r.u8()?);
+        if count > MAX_LEVELS {
             return None;
         }
-        let levels = bytes[HEADER_LEN..]
-            .chunks_exact(LEVEL_LEN)
-            .map(|chunk| {
-                let rate = f64::from_le_bytes(chunk[4..12].try_into().ok()?);
-                (rate.is_finite() && rate >= 0.0).then_some(Level {
-                    fee_ppm: u32::from_le_bytes(chunk[0..4].try_into().ok()?),
-                    rate,
-                    seen: u64::from_le_bytes(chunk[12..20].try_into().ok()?),
-                })
+        let levels = (0..count)
+            .map(|_| {
+                let level = Level {
+                    fee_ppm: r.u32()?,
+                    rate: r.f64()?,
+                    seen: r.u64()?,
+                };
+                (level.rate.is_finite() && level.rate >= 0.0).then_some(level)
             })
             .collect::<Option<Vec<Level>>>()?;
+        r.finish()?;
         Some(History {
-            decisions: u32::from_le_bytes(bytes[1..5].try_into().ok()?),
-            decided_at: u64::from_le_bytes(bytes[5..13].try_into().ok()?),
+            decisions,
+            decided_at,
             levels,
         })
     }
@@ -560,6 +556,34 @@ mod tests {
         );
         let encoded = h.encode();
         assert_eq!(History::decode(&encoded), Some(h));
+    }
+
+    /// The bytes of a stored history, pinned: a layout change must come with a new version.
+    #[test]
+    fn history_encoding_is_pinned() {
+        let h = History {
+            decisions: 7,
+            decided_at: 1_767_225_600,
+            levels: vec![
+                Level {
+                    fee_ppm: 300,
+                    rate: 1250.5,
+                    seen: 1_767_139_200,
+                },
+                Level {
+                    fee_ppm: 450,
+                    rate: 0.0,
+                    seen: 1_767_225_600,
+                },
+            ],
+        };
+        let golden: [u8; 54] = [
+            1, 7, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0, 2, 44, 1, 0, 0, 0, 0, 0, 0, 0, 138, 147,
+            64, 128, 103, 84, 105, 0, 0, 0, 0, 194, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 185, 85,
+            105, 0, 0, 0, 0,
+        ];
+        assert_eq!(h.encode()[..], golden);
+        assert_eq!(History::decode(&golden), Some(h));
     }
 
     #[test]
