@@ -753,6 +753,9 @@ impl Simulation {
         } else {
             self.competition.route_count(from, to)
         };
+        let fee_scale = self
+            .scenario
+            .competitor_fee_scale(now.saturating_sub(self.start_ns) / NS);
         self.candidates.clear();
         for _ in 0..routes {
             let route = self
@@ -760,7 +763,8 @@ impl Simulation {
                 .draw_route(self.table, &mut self.demand_rng);
             let z = self.demand_rng.normal();
             let u = self.demand_rng.uniform();
-            let q = route.quote(&self.models, kind, a);
+            let mut q = route.quote(&self.models, kind, a);
+            q.fee_msat *= fee_scale;
             if q.fee_msat > limit || q.success < MIN_SUCCESS {
                 continue;
             }

@@ -118,6 +118,22 @@ pub struct Scenario {
     /// Extra demand between two named peers, on top of the per-peer weights.
     #[serde(default)]
     pub pairs: Vec<PairSpec>,
+    /// Changes of the market during the run, in time order: what a fee curve fixed in
+    /// advance cannot follow and a learning strategy should.
+    #[serde(default)]
+    pub shifts: Vec<ShiftSpec>,
+}
+
+/// From `day` on, competing routes charge `competitor_fees` times what they charge at the
+/// start: the network's fee level moving under the node (a fee war, a mempool spike that
+/// makes everyone dearer).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftSpec {
+    /// Days since the start.
+    pub day: f64,
+    /// Multiplier of every competing route's fee; 1 is the starting level.
+    pub competitor_fees: f64,
 }
 
 /// Our node.
@@ -663,6 +679,16 @@ impl Scenario {
         Some(scenario)
     }
 
+    /// What competing routes charge `secs` after the start, relative to the start: the
+    /// latest shift's multiplier, 1 before the first.
+    pub fn competitor_fee_scale(&self, secs: u64) -> f64 {
+        self.shifts
+            .iter()
+            .take_while(|shift| shift.day * 86_400.0 <= secs as f64)
+            .last()
+            .map_or(1.0, |shift| shift.competitor_fees)
+    }
+
     /// The scenario's default run length in seconds.
     pub fn duration_secs(&self) -> u64 {
         libm::round(self.duration_days * 86_400.0) as u64
@@ -901,6 +927,20 @@ impl Scenario {
                     .map_err(|(k, msg)| invalid(&key(&format!("amount.{k}")), msg))?;
             }
         }
+        let mut after = 0.0;
+        for (i, shift) in self.shifts.iter().enumerate() {
+            let key = |field: &str| format!("shifts[{i}].{field}");
+            if !(shift.day.is_finite() && shift.day >= after) {
+                return Err(invalid(
+                    &key("day"),
+                    format!("must be a number of days, at least {after} (shifts in time order)"),
+                ));
+            }
+            after = shift.day;
+            if !(shift.competitor_fees.is_finite() && shift.competitor_fees > 0.0) {
+                return Err(invalid(&key("competitor_fees"), "must be > 0".into()));
+            }
+        }
         Ok(())
     }
 
@@ -970,6 +1010,7 @@ impl Scenario {
             chain: ChainSpec::default(),
             channels,
             pairs: Vec::new(),
+            shifts: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Scenario files: the shipped ones load and run; broken ones are rejected with an error
 //! that names the file and the key (and the line, where the parser knows it).
 
+use lnpolicy_sim::scenario::ShiftSpec;
 use lnpolicy_sim::{Scenario, ScenarioError, Simulation};
 
 const GOOD: &str = r#"
@@ -129,6 +130,17 @@ fn out_of_range_values_name_the_key() {
             GOOD.replace("peer_alias = \"b\"", "peer_alias = \"a\""),
             "channels[1].peer_alias",
         ),
+        (
+            format!(
+                "{GOOD}[[shifts]]\nday = 5\ncompetitor_fees = 2.0\n\
+                 [[shifts]]\nday = 3\ncompetitor_fees = 1.0\n"
+            ),
+            "shifts[1].day",
+        ),
+        (
+            format!("{GOOD}[[shifts]]\nday = 5\ncompetitor_fees = 0.0\n"),
+            "shifts[0].competitor_fees",
+        ),
     ];
     for (src, key) in cases {
         let err = parse(&src);
@@ -238,4 +250,39 @@ fn a_bad_fee_curve_or_too_many_htlcs_names_the_key() {
         let err = parse(&src);
         assert_eq!(err.key(), Some(key), "{err}");
     }
+}
+
+/// The market before a shift is the unshifted market to the forward; from its day on,
+/// competing routes that got cheaper take forwards from us.
+#[test]
+fn a_shift_changes_what_competitors_charge_from_its_day_on() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/backtest/rising-fees.toml"
+    );
+    let rising = Scenario::from_file(file).unwrap();
+    assert_eq!(rising.competitor_fee_scale(0), 1.0);
+    assert_eq!(rising.competitor_fee_scale(10 * 86_400 - 1), 1.0);
+    assert_eq!(rising.competitor_fee_scale(10 * 86_400), 2.0);
+
+    let steady = Scenario::builtin("balanced").unwrap();
+    let mut cheaper = steady.clone();
+    cheaper.shifts = vec![ShiftSpec {
+        day: 1.0,
+        competitor_fees: 0.05,
+    }];
+    let (mut a, mut b) = (Simulation::new(steady), Simulation::new(cheaper));
+    a.advance(86_400);
+    b.advance(86_400);
+    assert_eq!(a.state().forwards, b.state().forwards, "before the shift");
+    let before = a.state().forwards.len();
+    a.advance(2 * 86_400);
+    b.advance(2 * 86_400);
+    let after = |sim: &Simulation| sim.state().forwards.len() - before;
+    assert!(
+        after(&b) * 2 < after(&a),
+        "competitors at 5% of their fees left us {} forwards, against {}",
+        after(&b),
+        after(&a)
+    );
 }
