@@ -31,14 +31,13 @@ impl CostSource {
 impl Store {
     /// The open cost of every channel that has one, in satoshi.
     pub fn open_costs(&self) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
-        let rows: Vec<(i64, i64)> = self
-            .lock()
-            .prepare("SELECT channel_id, fee_sat FROM channel_open_costs")
-            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
-            .map_err(self.sql("reading open costs"))?;
+        let rows = self.per_channel(
+            "SELECT channel_id, fee_sat FROM channel_open_costs",
+            "reading open costs",
+        )?;
         Ok(rows
             .into_iter()
-            .map(|(channel, fee)| (channel_id_from_sql(channel), fee.max(0) as u64))
+            .map(|(channel, fee)| (channel, fee.max(0) as u64))
             .collect())
     }
 
@@ -57,14 +56,30 @@ impl Store {
     /// When each channel's open cost was last asked of the node (unix seconds), for every
     /// channel ever asked: one the node had no answer for waits before it is asked again.
     pub fn open_cost_lookups(&self) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
-        let rows: Vec<(i64, i64)> = self
-            .lock()
-            .prepare("SELECT channel_id, asked_at FROM channel_open_cost_lookups")
-            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
-            .map_err(self.sql("reading open cost lookups"))?;
+        let rows = self.per_channel(
+            "SELECT channel_id, asked_at FROM channel_open_cost_lookups",
+            "reading open cost lookups",
+        )?;
         Ok(rows
             .into_iter()
-            .map(|(channel, at)| (channel_id_from_sql(channel), time_from_sql(at)))
+            .map(|(channel, at)| (channel, time_from_sql(at)))
+            .collect())
+    }
+
+    /// Rows of `sql`, which selects a channel id and one integer per channel.
+    fn per_channel(
+        &self,
+        sql: &str,
+        op: &'static str,
+    ) -> Result<Vec<(ChannelId, i64)>, StoreError> {
+        let rows: Vec<(i64, i64)> = self
+            .lock()
+            .prepare(sql)
+            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
+            .map_err(self.sql(op))?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, value)| (channel_id_from_sql(channel), value))
             .collect())
     }
 
