@@ -3,9 +3,11 @@
 //! and sends nothing; the apply run then leaves the node with exactly the table's policies.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use lnpolicy_core::{FeePolicy, short_channel_id};
+use lnpolicy_node::lnd::permissions::UPDATE_CHANNEL_POLICY;
+use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 
@@ -396,4 +398,40 @@ async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
         String::from_utf8_lossy(&apply.stderr)
     );
     assert_ne!(policies(), before, "once the lock is free the run applies");
+}
+
+/// A run whose fee updates the node refuses exits 1, also when its reader has gone (`| head`):
+/// the updates decide the exit code, not the closed output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_updates_exit_1_even_when_the_output_is_closed() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let (_dir, server, config, db) = serve(&live).await;
+    std::fs::write(&config, CONFIG).unwrap();
+    let refused = MethodFaults {
+        error_rate: 1.0,
+        ..MethodFaults::default()
+    };
+    server.set_faults(FaultConfig {
+        seed: 1,
+        default: MethodFaults::default(),
+        per_method: [(UPDATE_CHANNEL_POLICY.to_owned(), refused)].into(),
+    });
+    let run = args(&config, &server, &db, &[]);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+            .args(run)
+            .env_remove("CONFIG_LOCATION")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
 }
