@@ -119,12 +119,26 @@ async fn serve(live: &LiveSimulation) -> (tempfile::TempDir, LndServerHandle, Pa
     (dir, server, config, db)
 }
 
+/// [`serve`] with [`CONFIG`] written to the run's config path.
+async fn serve_config(
+    live: &LiveSimulation,
+) -> (tempfile::TempDir, LndServerHandle, PathBuf, PathBuf) {
+    let served = serve(live).await;
+    std::fs::write(&served.2, CONFIG).unwrap();
+    served
+}
+
+/// The balanced market after `secs` of trading.
+fn balanced_after(secs: u64) -> LiveSimulation {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(secs);
+    live
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
-    let (_dir, server, config, db) = serve(&live).await;
-    std::fs::write(&config, CONFIG).unwrap();
+    let live = balanced_after(86_400);
+    let (_dir, server, config, db) = serve_config(&live).await;
     let before: Vec<(u64, FeePolicy)> = {
         let state = live.shared();
         let state = state.lock().unwrap();
@@ -292,8 +306,7 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_channel_explains_sections_strategy_output_and_guard() {
     let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    let (_dir, server, config, db) = serve(&live).await;
-    std::fs::write(&config, CONFIG).unwrap();
+    let (_dir, server, config, db) = serve_config(&live).await;
     let (big, before) = {
         let state = live.shared();
         let state = state.lock().unwrap();
@@ -359,10 +372,8 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(3_600);
-    let (_dir, server, config, db) = serve(&live).await;
-    std::fs::write(&config, CONFIG).unwrap();
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve_config(&live).await;
     let policies = || -> Vec<FeePolicy> {
         let state = live.shared();
         let state = state.lock().unwrap();
@@ -404,10 +415,8 @@ async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
 /// the updates decide the exit code, not the closed output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_updates_exit_1_even_when_the_output_is_closed() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
-    let (_dir, server, config, db) = serve(&live).await;
-    std::fs::write(&config, CONFIG).unwrap();
+    let live = balanced_after(86_400);
+    let (_dir, server, config, db) = serve_config(&live).await;
     let refused = MethodFaults {
         error_rate: 1.0,
         ..MethodFaults::default()
