@@ -127,7 +127,6 @@ fn windows_classes_and_failures_come_from_the_history() {
 
 #[test]
 fn profitability_weighs_what_was_earned_against_the_open_cost() {
-    use lnpolicy_store::CostSource;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
     let [paid_off, even, underwater, estimated, theirs] = [
@@ -157,13 +156,14 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
     forwards.push(forward(index, paid_off, theirs, 10_000, 2)); // the peer's channel earns 500 msat
     store.add_forwards(&forwards, index).unwrap();
     store
-        .record_open_costs(
+        .record_open_cost_lookup(
             &[
-                (paid_off, 1_000, CostSource::Node),
-                (even, 1_000, CostSource::Node),
-                (underwater, 5_000, CostSource::Node),
-                (theirs, 9_000, CostSource::Node),
+                (paid_off, 1_000),
+                (even, 1_000),
+                (underwater, 5_000),
+                (theirs, 9_000),
             ],
+            &[paid_off, even, underwater, theirs],
             NOW,
         )
         .unwrap();

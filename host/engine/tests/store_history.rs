@@ -19,7 +19,7 @@ use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_confi
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{HistorySource, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
-use lnpolicy_store::{CostSource, Store};
+use lnpolicy_store::Store;
 
 const HOUR: u64 = 3600;
 const KNOWN_PEER: &str = "02aa";
@@ -374,7 +374,7 @@ fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
     let dir = tempfile_dir("open_costs");
     let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
     store
-        .record_open_costs(&[(3, 800, CostSource::Node)], start - HOUR)
+        .record_open_cost_lookup(&[(3, 800)], &[3], start - HOUR)
         .unwrap();
     let cycles = Cycles::new();
     let funding_calls = || node.funding_calls.lock().unwrap().clone();

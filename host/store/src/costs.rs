@@ -1,32 +1,15 @@
 //! What opening each channel cost on chain, kept once known, and when the node was last
-//! asked for it.
+//! asked for it. Only the node's figures are stored: the operator's configured estimate
+//! stands in when costs are read for analysis, so a later-found figure needs no precedence rule.
 
 use std::collections::BTreeMap;
 
 use lnpolicy_core::ChannelId;
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 
 use crate::{
     Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
 };
-
-/// Where an open cost came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CostSource {
-    /// The node's wallet reported the funding transaction's fee.
-    Node,
-    /// The operator's configured estimate, for channels the node has no record of.
-    Estimate,
-}
-
-impl CostSource {
-    fn as_str(self) -> &'static str {
-        match self {
-            CostSource::Node => "node",
-            CostSource::Estimate => "estimate",
-        }
-    }
-}
 
 impl Store {
     /// The open cost of every channel that has one, in satoshi.
@@ -39,18 +22,6 @@ impl Store {
             .into_iter()
             .map(|(channel, fee)| (channel, fee.max(0) as u64))
             .collect())
-    }
-
-    /// Records open costs, in one transaction. A node-reported cost replaces an estimate;
-    /// nothing replaces a node-reported cost (it cannot change).
-    pub fn record_open_costs(
-        &self,
-        costs: &[(ChannelId, u64, CostSource)],
-        at: u64,
-    ) -> Result<(), StoreError> {
-        self.write("recording open costs", |tx| {
-            self.insert_open_costs(tx, costs.iter().copied(), at)
-        })
     }
 
     /// When each channel's open cost was last asked of the node (unix seconds), for every
@@ -85,7 +56,7 @@ impl Store {
 
     /// Records one lookup at `at`: the node-reported costs it `found` and that every channel
     /// in `asked` was asked, in one transaction, so no channel is marked asked without the
-    /// cost the node gave for it.
+    /// cost the node gave for it. A cost already on record is kept: a funding fee cannot change.
     pub fn record_open_cost_lookup(
         &self,
         found: &[(ChannelId, u64)],
@@ -94,10 +65,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         const OP: &str = "recording an open cost lookup";
         self.write(OP, |tx| {
-            let costs = found
-                .iter()
-                .map(|&(channel, fee_sat)| (channel, fee_sat, CostSource::Node));
-            self.insert_open_costs(tx, costs, at)?;
+            for &(channel, fee_sat) in found {
+                tx.execute(
+                    "INSERT INTO channel_open_costs (channel_id, fee_sat, source, recorded_at)
+                     VALUES (?1, ?2, 'node', ?3)
+                     ON CONFLICT (channel_id) DO NOTHING",
+                    params![
+                        channel_id_to_sql(channel),
+                        i64::try_from(fee_sat).unwrap_or(i64::MAX),
+                        time_to_sql(at),
+                    ],
+                )
+                .map_err(self.sql(OP))?;
+            }
             for channel in asked {
                 tx.execute(
                     "INSERT OR REPLACE INTO channel_open_cost_lookups (channel_id, asked_at)
@@ -108,31 +88,5 @@ impl Store {
             }
             Ok(())
         })
-    }
-
-    fn insert_open_costs(
-        &self,
-        tx: &Transaction<'_>,
-        costs: impl IntoIterator<Item = (ChannelId, u64, CostSource)>,
-        at: u64,
-    ) -> Result<(), StoreError> {
-        for (channel, fee_sat, source) in costs {
-            tx.execute(
-                "INSERT INTO channel_open_costs (channel_id, fee_sat, source, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (channel_id) DO UPDATE
-                 SET fee_sat = excluded.fee_sat, source = excluded.source,
-                     recorded_at = excluded.recorded_at
-                 WHERE channel_open_costs.source = 'estimate'",
-                params![
-                    channel_id_to_sql(channel),
-                    i64::try_from(fee_sat).unwrap_or(i64::MAX),
-                    source.as_str(),
-                    time_to_sql(at),
-                ],
-            )
-            .map_err(self.sql("recording open costs"))?;
-        }
-        Ok(())
     }
 }

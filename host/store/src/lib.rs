@@ -29,7 +29,6 @@ use std::time::Duration;
 use lnpolicy_core::ChannelId;
 use rusqlite::{Connection, TransactionBehavior};
 
-pub use costs::CostSource;
 pub use cycles::{Cycle, CycleStatus, ProgressSummary};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;

@@ -799,34 +799,19 @@ fn experiment_arms_are_checked_by_the_schema() {
 }
 
 #[test]
-fn open_costs_keep_node_figures_over_estimates() {
+fn a_recorded_open_cost_is_never_replaced() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
     store
-        .record_open_costs(
-            &[(1, 900, CostSource::Estimate), (2, 1500, CostSource::Node)],
-            10,
-        )
+        .record_open_cost_lookup(&[(2, 1500)], &[1, 2], 10)
         .unwrap();
     store
-        .record_open_costs(
-            &[(1, 1200, CostSource::Node), (2, 99, CostSource::Estimate)],
-            20,
-        )
+        .record_open_cost_lookup(&[(1, 1200), (2, 99)], &[1, 2], 20)
         .unwrap();
-    store
-        .record_open_costs(&[(1, 5, CostSource::Node)], 30)
-        .unwrap();
-    let costs = store.open_costs().unwrap();
     assert_eq!(
-        costs.get(&1),
-        Some(&1200),
-        "node figure replaces the estimate, once"
-    );
-    assert_eq!(
-        costs.get(&2),
-        Some(&1500),
-        "an estimate never replaces a node figure"
+        store.open_costs().unwrap(),
+        BTreeMap::from([(1, 1200), (2, 1500)]),
+        "a later lookup adds what was missing and keeps what was known"
     );
 }
 
@@ -835,9 +820,6 @@ fn open_cost_lookups_round_trip_with_what_they_found() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
     assert!(store.open_cost_lookups().unwrap().is_empty());
-    store
-        .record_open_costs(&[(3, 700, CostSource::Estimate)], 5)
-        .unwrap();
     store
         .record_open_cost_lookup(&[(1, 1500), (3, 900)], &[1, 2, 3], 100)
         .unwrap();
@@ -853,7 +835,7 @@ fn open_cost_lookups_round_trip_with_what_they_found() {
     assert_eq!(
         reopened.open_costs().unwrap(),
         BTreeMap::from([(1, 1500), (3, 900)]),
-        "a found cost is the node's, replacing an estimate"
+        "found costs are kept, unfound ones stay missing"
     );
 }
 
