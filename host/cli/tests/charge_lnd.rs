@@ -128,9 +128,14 @@ async fn serve_config(
     served
 }
 
+/// The balanced market at its start.
+fn balanced() -> LiveSimulation {
+    LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()))
+}
+
 /// The balanced market after `secs` of trading.
 fn balanced_after(secs: u64) -> LiveSimulation {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let mut live = balanced();
     live.advance(secs);
     live
 }
@@ -305,7 +310,7 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_channel_explains_sections_strategy_output_and_guard() {
-    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let live = balanced();
     let (_dir, server, config, db) = serve_config(&live).await;
     let (big, before) = {
         let state = live.shared();
