@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0007_open_cost_lookups.sql",
         sql: include_str!("../migrations/0007_open_cost_lookups.sql"),
     },
+    Migration {
+        file: "0008_cycle_read_indexes.sql",
+        sql: include_str!("../migrations/0008_cycle_read_indexes.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

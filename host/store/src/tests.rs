@@ -150,7 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0007_open_cost_lookups.sql"), "{message}");
+    assert!(message.contains("0008_cycle_read_indexes.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -993,6 +993,9 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
+             DROP INDEX forwards_by_time; DROP INDEX failed_forwards_by_time;
+             DROP INDEX update_intents_applied_by_channel; DROP INDEX forwards_by_chan_out;
+             CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns);
              PRAGMA user_version = 5;",
         )
         .unwrap();
