@@ -189,15 +189,20 @@ macro_rules! export_strategy {
     };
 }
 
-/// Days until the channel's spendable local balance runs out at its net outflow over the
-/// last week, or `None` when it is not draining (more came in than went out).
+/// Days until the channel's spendable local balance runs out at its net outflow per day over
+/// the last 30 days, or `None` when it is not draining (more came in than went out).
 ///
 /// The local ratio says how much liquidity is left; the runway says how fast it goes. Two
 /// channels at 30% local balance are not equally scarce if one loses 1% a week and the other
-/// 10% a day.
+/// 10% a day. The month, not the week: in a two-way market one large payment makes a week
+/// look like a drain, and a month averages that out while a true drain keeps its rate. The
+/// month's flow is spread over the days of history behind it (`history-secs`, at least one
+/// day), so a fresh install sees a drain's rate from its first days instead of a thirtieth
+/// of it.
 pub fn runway_days(channel: &ChannelView) -> Option<f64> {
-    let week = &channel.flow.week;
-    let net_out_per_day = (week.sats_out as f64 - week.sats_in as f64) / 7.0;
+    let month = &channel.flow.month;
+    let days = (channel.history_secs as f64 / 86_400.0).clamp(1.0, 30.0);
+    let net_out_per_day = (month.sats_out as f64 - month.sats_in as f64) / days;
     if net_out_per_day <= 0.0 {
         return None;
     }
@@ -208,7 +213,7 @@ pub fn runway_days(channel: &ChannelView) -> Option<f64> {
 }
 
 /// The runway rule shared by strategies: a channel that would empty within `target_days`
-/// at last week's net outflow charges `target_days / runway` times more, at most
+/// at its net outflow (see [`runway_days`]) charges `target_days / runway` times more, at most
 /// `max_factor` times.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Runway {
@@ -225,8 +230,8 @@ impl Runway {
         [
             ParamSpec::float(
                 "target_runway_days",
-                "A channel whose net outflow over the last week would empty it sooner than \
-                 this many days is charged more: the fee is multiplied by target / runway (0 \
+                "A channel whose net outflow over the last 30 days would empty it sooner \
+                 than this many days is charged more: the fee is multiplied by target / runway (0 \
                  switches this off).",
                 default_target_days,
             )

@@ -202,6 +202,7 @@ impl ChannelBuilder {
                     week: no_flow(),
                     month: no_flow(),
                 },
+                history_secs: 30 * 86_400,
                 flow_class: FlowClass::Unknown,
                 profitability: Profitability::Unknown,
                 revenue_rate_msat_per_hour: 0.0,
@@ -340,6 +341,12 @@ impl ChannelBuilder {
     /// Sets the flow statistics of the last day, week and 30 days.
     pub fn flow(mut self, windows: FlowWindows) -> Self {
         self.view.flow = windows;
+        self
+    }
+
+    /// Days of forwarding history behind the flow windows (30 unless set).
+    pub fn history_days(mut self, days: f64) -> Self {
+        self.view.history_secs = (days * 86_400.0).round() as u64;
         self
     }
 
@@ -564,22 +571,25 @@ mod tests {
     use crate::{ParamSpec, Params, Runway, local_ratio, runway_days};
 
     /// A 1,000,000 sat channel at even balance (490,000 sat spendable above the reserve)
-    /// whose last week sent `out` and received `inn` sat.
-    fn week_flow(out: u64, inn: u64) -> ChannelView {
+    /// whose last 30 days sent `out` and received `inn` sat, over `days` of history.
+    fn month_flow(out: u64, inn: u64, days: f64) -> ChannelView {
         let mut windows = FlowWindows {
             day: no_flow(),
             week: no_flow(),
             month: no_flow(),
         };
-        windows.week.sats_out = out;
-        windows.week.sats_in = inn;
-        ChannelBuilder::new(1).flow(windows).build()
+        windows.month.sats_out = out;
+        windows.month.sats_in = inn;
+        ChannelBuilder::new(1)
+            .flow(windows)
+            .history_days(days)
+            .build()
     }
 
     #[test]
     fn runway_is_spendable_balance_over_net_daily_outflow() {
         // net 24,500 sat a day out of 490,000 spendable: 20 days
-        let draining = week_flow(7 * 30_000, 7 * 5_500);
+        let draining = month_flow(30 * 30_000, 30 * 5_500, 30.0);
         assert_eq!(runway_days(&draining), Some(20.0));
         let rule = |target_days| Runway {
             target_days,
@@ -590,9 +600,9 @@ mod tests {
         assert_eq!(rule(0.0).factor(&draining), 1.0, "switched off");
         assert_eq!(rule(200.0).factor(&draining), 3.0, "capped");
         // filling, or no flow at all: not draining
-        assert_eq!(runway_days(&week_flow(1_000, 2_000)), None);
-        assert_eq!(runway_days(&week_flow(0, 0)), None);
-        assert_eq!(rule(30.0).factor(&week_flow(0, 0)), 1.0);
+        assert_eq!(runway_days(&month_flow(1_000, 2_000, 30.0)), None);
+        assert_eq!(runway_days(&month_flow(0, 0, 30.0)), None);
+        assert_eq!(rule(30.0).factor(&month_flow(0, 0, 30.0)), 1.0);
         // nothing spendable left: the factor is at its cap, not infinite
         let empty = ChannelBuilder::new(2)
             .balances_sat(5_000, 995_000)
@@ -604,6 +614,18 @@ mod tests {
         let specs = Runway::params(45.0);
         let read = Runway::read(&Params::new(vec![], &specs)).unwrap();
         assert_eq!(read, rule(45.0));
+    }
+
+    #[test]
+    fn runway_spreads_the_month_over_the_history_behind_it() {
+        // 245,000 sat net out: over 10 days of history 24,500 a day, 20 days of runway
+        assert_eq!(runway_days(&month_flow(245_000, 0, 10.0)), Some(20.0));
+        // the same flow over a full month is a slower drain
+        assert_eq!(runway_days(&month_flow(245_000, 0, 30.0)), Some(60.0));
+        // more than 30 days of history still means a 30-day window
+        assert_eq!(runway_days(&month_flow(245_000, 0, 400.0)), Some(60.0));
+        // an hour of history counts as a day, so one payment is not a drain's daily rate
+        assert_eq!(runway_days(&month_flow(245_000, 0, 0.04)), Some(2.0));
     }
 
     /// Sets every channel to the `fee_ppm` parameter and logs once.

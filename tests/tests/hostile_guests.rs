@@ -345,7 +345,7 @@ fn other_contract_version_is_refused_at_load() {
         &h,
         "other_contract",
         &bytes,
-        "(0.9.0), but this host implements lnpolicy:strategy@0.2.0",
+        "(0.9.0), but this host implements lnpolicy:strategy@0.3.0",
     );
 }
 

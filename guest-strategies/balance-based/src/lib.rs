@@ -28,7 +28,7 @@ use lnpolicy_sdk::{
 pub struct BalanceBased;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.2.0";
+pub const VERSION: &str = "0.3.0";
 
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -376,25 +376,25 @@ mod tests {
 
     #[test]
     fn a_draining_channel_is_charged_by_its_runway_up_to_max_fee() {
-        let week = |out: u64| {
+        let month = |out: u64| {
             let mut windows = FlowWindows {
                 day: no_flow(),
                 week: no_flow(),
                 month: no_flow(),
             };
-            windows.week.sats_out = out;
+            windows.month.sats_out = out;
             windows
         };
         // even balance, 490,000 sat spendable, 24,500 sat a day out: 20 days of runway
         // against the default 30: the curve's 775 ppm × 1.5
-        let draining = ChannelBuilder::new(1).flow(week(7 * 24_500)).build();
+        let draining = ChannelBuilder::new(1).flow(month(30 * 24_500)).build();
         let d = decide(&[], std::slice::from_ref(&draining))
             .unwrap()
             .remove(0);
         assert_eq!(d.fee_ppm, Some(1163));
         assert_eq!(d.reason, "local 50%, runway 20 days x150% → 1163 ppm");
         // a fast drain is capped by max_runway_factor, then by max_fee_ppm
-        let fast = ChannelBuilder::new(2).flow(week(7 * 200_000)).build();
+        let fast = ChannelBuilder::new(2).flow(month(30 * 200_000)).build();
         let capped = [Param::new("max_runway_factor", 1.2)];
         assert_eq!(
             decide(&capped, std::slice::from_ref(&fast)).unwrap()[0].fee_ppm,
@@ -404,7 +404,7 @@ mod tests {
         // switched off, or a slow drain: the plain curve
         let off = [Param::new("target_runway_days", 0.0)];
         assert_eq!(decide(&off, &[draining]).unwrap()[0].fee_ppm, Some(775));
-        let slow = ChannelBuilder::new(3).flow(week(7 * 10_000)).build();
+        let slow = ChannelBuilder::new(3).flow(month(30 * 10_000)).build();
         assert_eq!(decide(&[], &[slow]).unwrap()[0].fee_ppm, Some(775));
     }
 

@@ -52,7 +52,7 @@ use lnpolicy_sdk::{
 pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.3.0";
+pub const VERSION: &str = "0.4.0";
 
 /// How many standard errors apart two positions' evidence must be to count as different.
 /// The test is repeated every day a position is observed, and the mix of channels that
@@ -1458,7 +1458,7 @@ mod tests {
             month: no_flow(),
         };
         // 490,000 sat spendable, 24,500 sat a day out, nothing in: 20 days, against 30 → ×1.5
-        windows.week.sats_out = 7 * 24_500;
+        windows.month.sats_out = 30 * 24_500;
         let draining = chan(100, 0.0).flow(windows).build();
         let thirty = [Param::new("target_runway_days", 30.0)];
         let d = one(&mut TestHost::new(), &thirty, draining.clone());

@@ -12,6 +12,8 @@ use lnpolicy_core::{
 use lnpolicy_store::{FlowTotals, Store, StoreError};
 
 const NS: u64 = 1_000_000_000;
+/// Bitcoin's target block interval, for a channel's age in seconds from its age in blocks.
+const SECS_PER_BLOCK: u64 = 600;
 
 /// Thresholds of the classifications.
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ pub fn channel_views(
     }
     let last_changes = store.last_policy_changes()?;
     let open_costs = store.open_costs()?;
+    let history_start = store.history_start()?.unwrap_or(now);
     channels
         .iter()
         .map(|c| {
@@ -93,6 +96,7 @@ pub fn channel_views(
                 })
                 .collect();
             let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
+            let opened_at = now.saturating_sub(u64::from(age_blocks) * SECS_PER_BLOCK);
             let last_fee_change = last_changes.get(&c.id).copied();
             let revenue_rate = revenue_rate(store, c.id, last_fee_change, &flow, now)?;
             let costs = ChannelCosts {
@@ -144,6 +148,7 @@ pub fn channel_views(
                 flow_class: flow_class(c, &flow, config),
                 profitability: profitability(&flow, age_blocks, &costs, config),
                 flow,
+                history_secs: now.saturating_sub(history_start.max(opened_at)),
                 revenue_rate_msat_per_hour: revenue_rate,
                 last_fee_change,
             })

@@ -195,3 +195,37 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
         "the peer paid for its channel: a cost recorded for it is not charged"
     );
 }
+
+#[test]
+fn history_reaches_back_to_the_first_record_or_the_channels_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let old = 800_000u64 << 40;
+    // opened 288 blocks (two days) before the node's height of 900,000
+    let young = 899_712u64 << 40;
+    let channels = [channel(old, 1_000_000), channel(young, 1_000_000)];
+    let history = |store: &Store| -> Vec<u64> {
+        channel_views(store, &node(), &channels, NOW, &AnalyticsConfig::default())
+            .unwrap()
+            .iter()
+            .map(|view| view.history_secs)
+            .collect()
+    };
+    assert_eq!(history(&store), [0, 0], "an empty store has no history");
+    store
+        .add_forwards(&[forward(1, young, old, 10_000, 20)], 1)
+        .unwrap();
+    assert_eq!(
+        history(&store),
+        [20 * 86_400, 2 * 86_400],
+        "from the first forward, and never before the channel opened"
+    );
+    store
+        .add_channel_snapshot(NOW - 45 * 86_400, &[channel(old, 1_000_000)])
+        .unwrap();
+    assert_eq!(
+        history(&store),
+        [45 * 86_400, 2 * 86_400],
+        "an older snapshot shows the store was watching before the first forward"
+    );
+}

@@ -156,6 +156,8 @@ pub struct Channel {
     pub local_policy: FeePolicy,
     pub peer_policy: Option<FeePolicy>,
     pub flow: Vec<FlowStats>,
+    /// Seconds of forwarding history behind `flow` (see the WIT's `history-secs`).
+    pub history_secs: u64,
     pub flow_class: FlowClass,
     pub profitability: Profitability,
     pub revenue_rate_msat_per_hour: f64,

@@ -66,6 +66,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
                 }
             })
             .collect(),
+        history_secs: 90 * 86_400,
         flow_class: FlowClass::Balanced,
         profitability: Profitability::Profitable,
         revenue_rate_msat_per_hour: 62.5 * n as f64,

@@ -546,6 +546,7 @@ mod tests {
             },
             peer_policy: None,
             flow: Vec::new(),
+            history_secs: 0,
             flow_class: FlowClass::Unknown,
             profitability: Profitability::Unknown,
             revenue_rate_msat_per_hour: 0.0,

@@ -96,6 +96,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     local_policy,
                     peer_policy: None,
                     flow: Vec::new(),
+                    history_secs: 0,
                     flow_class: FlowClass::Unknown,
                     profitability: Profitability::Unknown,
                     revenue_rate_msat_per_hour: 0.0,

@@ -108,6 +108,7 @@ impl From<&core::Channel> for wit::ChannelView {
                 week: flow_stats(&c.flow, core::Window::Week),
                 month: flow_stats(&c.flow, core::Window::Month),
             },
+            history_secs: c.history_secs,
             flow_class: match c.flow_class {
                 core::FlowClass::Source => wit::FlowClass::Source,
                 core::FlowClass::Sink => wit::FlowClass::Sink,

@@ -380,6 +380,22 @@ impl Store {
 }
 
 impl Store {
+    /// Unix seconds of the oldest record the store holds, the first forward or the first
+    /// channel snapshot, whichever is older; `None` for an empty store. The collector pages
+    /// the node's whole forwarding history in, so flow before this time never happened or
+    /// predates the node's own records.
+    pub fn history_start(&self) -> Result<Option<u64>, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT MIN(t) FROM (SELECT MIN(at_ns) / 1000000000 AS t FROM forwards
+                                     UNION ALL SELECT MIN(at) FROM channel_snapshots)",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .map(|start| start.map(time_from_sql))
+            .map_err(self.sql("reading when the history starts"))
+    }
+
     /// Fees earned on forwards leaving through `channel` with `at_ns` in `[from_ns, to_ns)`.
     pub fn fees_out(
         &self,
