@@ -189,16 +189,19 @@ macro_rules! export_strategy {
     };
 }
 
-/// Days until the channel's spendable local balance runs out at its net outflow per day over
-/// the last 30 days, or `None` when it is not draining (more came in than went out).
+/// Days the channel's net outflow per day over the last 30 days would take to move half its
+/// capacity: its runway from an even balance. `None` when it is not draining (more came in
+/// than went out).
 ///
-/// The local ratio says how much liquidity is left; the runway says how fast it goes. Two
-/// channels at 30% local balance are not equally scarce if one loses 1% a week and the other
-/// 10% a day. The month, not the week: in a two-way market one large payment makes a week
-/// look like a drain, and a month averages that out while a true drain keeps its rate. The
-/// month's flow is spread over the days of history behind it (`history-secs`, at least one
-/// day), so a fresh install sees a drain's rate from its first days instead of a thirtieth
-/// of it.
+/// The runway prices how fast liquidity goes; how much is left is the balance curve's job.
+/// Two channels at 30% local balance are not equally scarce if one loses 1% a week and the
+/// other 10% a day. Counted from the spendable balance instead, the runway priced the level a
+/// second time, and a channel drained by chance in a two-way market was charged twice over
+/// for it (hill_climber's README has the measurements). The month, not the week: in a two-way
+/// market one large payment makes a week look like a drain, and a month averages that out
+/// while a true drain keeps its rate. The month's flow is spread over the days of history
+/// behind it (`history-secs`, at least one day), so a fresh install sees a drain's rate from
+/// its first days instead of a thirtieth of it.
 pub fn runway_days(channel: &ChannelView) -> Option<f64> {
     let month = &channel.flow.month;
     let days = (channel.history_secs as f64 / 86_400.0).clamp(1.0, 30.0);
@@ -206,15 +209,12 @@ pub fn runway_days(channel: &ChannelView) -> Option<f64> {
     if net_out_per_day <= 0.0 {
         return None;
     }
-    let spendable = channel
-        .local_balance_sat
-        .saturating_sub(channel.local_reserve_sat) as f64;
-    Some(spendable / net_out_per_day)
+    Some(channel.capacity_sat as f64 / 2.0 / net_out_per_day)
 }
 
-/// The runway rule shared by strategies: a channel that would empty within `target_days`
-/// at its net outflow (see [`runway_days`]) charges `target_days / runway` times more, at most
-/// `max_factor` times.
+/// The runway rule shared by strategies: a channel whose runway (see [`runway_days`]) is
+/// shorter than `target_days` charges `target_days / runway` times more, at most `max_factor`
+/// times.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Runway {
     /// 0 switches the rule off.
@@ -230,9 +230,9 @@ impl Runway {
         [
             ParamSpec::float(
                 "target_runway_days",
-                "A channel whose net outflow over the last 30 days would empty it sooner \
-                 than this many days is charged more: the fee is multiplied by target / runway (0 \
-                 switches this off).",
+                "A channel whose net outflow over the last 30 days would move half its \
+                 capacity sooner than this many days is charged more: the fee is multiplied by \
+                 target / runway (0 switches this off).",
                 default_target_days,
             )
             .range(0.0, 365.0),

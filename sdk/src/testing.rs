@@ -570,8 +570,7 @@ mod tests {
     use super::*;
     use crate::{ParamSpec, Params, Runway, local_ratio, runway_days};
 
-    /// A 1,000,000 sat channel at even balance (490,000 sat spendable above the reserve)
-    /// whose last 30 days sent `out` and received `inn` sat, over `days` of history.
+    /// A 1,000,000 sat channel at even balance whose last 30 days sent `out` and received `inn` sat, over `days` of history.
     fn month_flow(out: u64, inn: u64, days: f64) -> ChannelView {
         let mut windows = FlowWindows {
             day: no_flow(),
@@ -587,9 +586,9 @@ mod tests {
     }
 
     #[test]
-    fn runway_is_spendable_balance_over_net_daily_outflow() {
-        // net 24,500 sat a day out of 490,000 spendable: 20 days
-        let draining = month_flow(30 * 30_000, 30 * 5_500, 30.0);
+    fn runway_is_half_the_capacity_over_net_daily_outflow() {
+        // net 25,000 sat a day against half of 1,000,000 sat: 20 days
+        let draining = month_flow(30 * 30_000, 30 * 5_000, 30.0);
         assert_eq!(runway_days(&draining), Some(20.0));
         let rule = |target_days| Runway {
             target_days,
@@ -603,13 +602,16 @@ mod tests {
         assert_eq!(runway_days(&month_flow(1_000, 2_000, 30.0)), None);
         assert_eq!(runway_days(&month_flow(0, 0, 30.0)), None);
         assert_eq!(rule(30.0).factor(&month_flow(0, 0, 30.0)), 1.0);
-        // nothing spendable left: the factor is at its cap, not infinite
+        // the balance left is the balance curve's to price, not the runway's: a nearly
+        // empty channel with the same flow has the same runway
         let empty = ChannelBuilder::new(2)
             .balances_sat(5_000, 995_000)
             .flow(draining.flow)
             .build();
-        assert_eq!(runway_days(&empty), Some(0.0));
-        assert_eq!(rule(30.0).factor(&empty), 3.0);
+        assert_eq!(runway_days(&empty), Some(20.0));
+        assert_eq!(rule(30.0).factor(&empty), 1.5);
+        // a fast drain: the factor is at its cap, not unbounded
+        assert_eq!(rule(30.0).factor(&month_flow(30 * 1_000_000, 0, 30.0)), 3.0);
         // the parameters read back as declared
         let specs = Runway::params(45.0);
         let read = Runway::read(&Params::new(vec![], &specs)).unwrap();
@@ -618,14 +620,16 @@ mod tests {
 
     #[test]
     fn runway_spreads_the_month_over_the_history_behind_it() {
-        // 245,000 sat net out: over 10 days of history 24,500 a day, 20 days of runway
-        assert_eq!(runway_days(&month_flow(245_000, 0, 10.0)), Some(20.0));
+        let runway = |days| runway_days(&month_flow(250_000, 0, days)).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // 250,000 sat net out: over 10 days of history 25,000 a day, 20 days of runway
+        assert!(close(runway(10.0), 20.0));
         // the same flow over a full month is a slower drain
-        assert_eq!(runway_days(&month_flow(245_000, 0, 30.0)), Some(60.0));
+        assert!(close(runway(30.0), 60.0));
         // more than 30 days of history still means a 30-day window
-        assert_eq!(runway_days(&month_flow(245_000, 0, 400.0)), Some(60.0));
+        assert!(close(runway(400.0), 60.0));
         // an hour of history counts as a day, so one payment is not a drain's daily rate
-        assert_eq!(runway_days(&month_flow(245_000, 0, 0.04)), Some(2.0));
+        assert!(close(runway(0.04), 2.0));
     }
 
     /// Sets every channel to the `fee_ppm` parameter and logs once.

@@ -28,7 +28,7 @@ use lnpolicy_sdk::{
 pub struct BalanceBased;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.3.0";
+pub const VERSION: &str = "0.4.0";
 
 /// The parameters of one call, read and cross-checked once per batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,9 +385,9 @@ mod tests {
             windows.month.sats_out = out;
             windows
         };
-        // even balance, 490,000 sat spendable, 24,500 sat a day out: 20 days of runway
-        // against the default 30: the curve's 775 ppm × 1.5
-        let draining = ChannelBuilder::new(1).flow(month(30 * 24_500)).build();
+        // 25,000 sat a day out moves half of 1,000,000 sat in 20 days of runway, against the
+        // default 30: the curve's 775 ppm × 1.5
+        let draining = ChannelBuilder::new(1).flow(month(30 * 25_000)).build();
         let d = decide(&[], std::slice::from_ref(&draining))
             .unwrap()
             .remove(0);

@@ -52,7 +52,7 @@ use lnpolicy_sdk::{
 pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.4.0";
+pub const VERSION: &str = "0.5.0";
 
 /// How many standard errors apart two positions' evidence must be to count as different.
 /// The test is repeated every day a position is observed, and the mix of channels that
@@ -803,7 +803,7 @@ impl Strategy for HillClimber {
                 .range(0.0, f64::from(ppm::MILLION)),
             ]
             .into_iter()
-            .chain(Runway::params(60.0))
+            .chain(Runway::params(40.0))
             .collect(),
         }
     }
@@ -1457,16 +1457,17 @@ mod tests {
             week: no_flow(),
             month: no_flow(),
         };
-        // 490,000 sat spendable, 24,500 sat a day out, nothing in: 20 days, against 30 → ×1.5
-        windows.month.sats_out = 30 * 24_500;
+        // 25,000 sat a day out, nothing in, moves half of 1,000,000 sat in 20 days: against
+        // 30 → ×1.5
+        windows.month.sats_out = 30 * 25_000;
         let draining = chan(100, 0.0).flow(windows).build();
         let thirty = [Param::new("target_runway_days", 30.0)];
         let d = one(&mut TestHost::new(), &thirty, draining.clone());
         assert_eq!(d.fee_ppm, Some(225), "{}", d.reason);
         assert!(d.reason.contains("runway x150%"), "{}", d.reason);
-        // the default target, 60 days, hits the default cap of 3
+        // against the default target, 40 days → ×2
         let d = one(&mut TestHost::new(), &[], draining.clone());
-        assert_eq!(d.fee_ppm, Some(450), "{}", d.reason);
+        assert_eq!(d.fee_ppm, Some(300), "{}", d.reason);
         let off = [Param::new("target_runway_days", 0.0)];
         assert_eq!(one(&mut TestHost::new(), &off, draining).fee_ppm, Some(150));
     }
