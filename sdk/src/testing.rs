@@ -570,7 +570,8 @@ mod tests {
     use super::*;
     use crate::{ParamSpec, Params, Runway, local_ratio, runway_days};
 
-    /// A 1,000,000 sat channel at even balance whose last 30 days sent `out` and received `inn` sat, over `days` of history.
+    /// A 1,000,000 sat channel at even balance whose last 30 days sent `out` and received
+    /// `inn` sat, over `days` of history.
     fn month_flow(out: u64, inn: u64, days: f64) -> ChannelView {
         let mut windows = FlowWindows {
             day: no_flow(),
