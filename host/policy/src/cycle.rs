@@ -120,10 +120,11 @@ pub fn run_cycle(
         .map(
             |(i, (channel, raw))| match input.rules.and_then(|rules| rules.get(i)) {
                 Some(rules) => {
-                    let decided = rules.overlay.apply(&channel.local_policy, raw);
-                    guard(&rules.guard, channel, &decided, input.now)
+                    let decided = rules.overlay.apply(raw);
+                    let level = rules.overlay.inbound_level_ppm;
+                    guard(&rules.guard, channel, &decided, level, input.now)
                 }
-                None => guard(input.guard, channel, raw, input.now),
+                None => guard(input.guard, channel, raw, None, input.now),
             },
         )
         .collect();

@@ -225,12 +225,18 @@ impl GuardConfig {
 ///   time an update is allowed. The held policy is not recorded: the strategy decides afresh
 ///   next cycle.
 ///
+/// `inbound_level_ppm` is charge-lnd's `inbound_level_ppm` property: unless the decision sets
+/// an inbound rate itself, the rate becomes min(0, level − the outbound rate being emitted),
+/// so a discount follows the outbound fee the bounds and step limit let through, not the one
+/// the strategy asked for.
+///
 /// Each clamp records one rule's effect on one field, with `requested` the value before that
 /// rule; a value that several rules touch shows as a chain, in the order the rules ran.
 pub fn guard(
     config: &GuardConfig,
     channel: &Channel,
     decision: &Decision,
+    inbound_level_ppm: Option<u32>,
     now: u64,
 ) -> GuardedDecision {
     let leave = |clamps| GuardedDecision {
@@ -254,12 +260,18 @@ pub fn guard(
         );
         return leave(Vec::new());
     }
-    if decision.change.is_empty() {
+    if decision.change.is_empty() && inbound_level_ppm.is_none() {
         return leave(Vec::new());
     }
 
     let mut clamps = Clamps::default();
-    let policy = guarded_policy(config, channel, &decision.change, &mut clamps);
+    let policy = guarded_policy(
+        config,
+        channel,
+        &decision.change,
+        inbound_level_ppm,
+        &mut clamps,
+    );
     if policy == channel.local_policy {
         return leave(clamps.0);
     }
@@ -287,6 +299,7 @@ fn guarded_policy(
     config: &GuardConfig,
     channel: &Channel,
     change: &PolicyChange,
+    inbound_level_ppm: Option<u32>,
     clamps: &mut Clamps,
 ) -> FeePolicy {
     let current = &channel.local_policy;
@@ -313,6 +326,11 @@ fn guarded_policy(
             config.max_fee_ppm,
         );
     }
+    let requested_inbound_ppm = change.inbound_fee_ppm.or_else(|| {
+        let level = i64::from(inbound_level_ppm?);
+        let rate = (level - i64::from(policy.fee_ppm)).min(0);
+        Some(i32::try_from(rate).unwrap_or(i32::MIN))
+    });
     if let Some(requested) = change.base_fee_msat {
         policy.base_fee_msat = clamps.limit(
             "base_fee_msat",
@@ -328,7 +346,7 @@ fn guarded_policy(
             policy.inbound_fee_ppm = clamps.limit(
                 "inbound_fee_ppm",
                 Rule::NoInboundOnNode,
-                policy.inbound_fee_ppm,
+                requested_inbound_ppm.unwrap_or(policy.inbound_fee_ppm),
                 0,
                 0,
             );
@@ -346,7 +364,7 @@ fn guarded_policy(
                 clamps,
                 InboundField {
                     name: "inbound_fee_ppm",
-                    requested: change.inbound_fee_ppm,
+                    requested: requested_inbound_ppm,
                     current: current.inbound_fee_ppm,
                     step: config.max_inbound_step_ppm,
                     min: config.min_inbound_fee_ppm,
@@ -564,7 +582,7 @@ mod tests {
             change,
             reason: "test".to_owned(),
         };
-        guard(config, channel, &decision, NOW)
+        guard(config, channel, &decision, None, NOW)
     }
 
     fn clamp(field: &str, requested: i64, applied: i64, rule: Rule) -> Clamp {
@@ -613,7 +631,7 @@ mod tests {
             change: fee(250),
             reason: String::new(),
         };
-        let out = guard(&lnd(), &channel, &decision, NOW);
+        let out = guard(&lnd(), &channel, &decision, None, NOW);
         assert_eq!(
             out,
             GuardedDecision {
@@ -962,6 +980,71 @@ mod tests {
                 -100,
                 Rule::InboundNotBelowOutbound
             )]
+        );
+    }
+
+    fn with_level(config: &GuardConfig, channel: &Channel, change: PolicyChange) -> FeePolicy {
+        let decision = Decision {
+            channel_id: channel.id,
+            change,
+            reason: "test".to_owned(),
+        };
+        guard(config, channel, &decision, Some(100), NOW)
+            .policy
+            .expect("an update")
+    }
+
+    #[test]
+    fn inbound_level_follows_the_outbound_fee_the_guard_lets_through() {
+        let mut channel = channel();
+        channel.local_policy.fee_ppm = 300;
+        let bounded = GuardConfig {
+            max_fee_ppm: 1000,
+            ..lnd()
+        };
+        let policy = with_level(&bounded, &channel, fee(2000));
+        assert_eq!(
+            (policy.fee_ppm, policy.inbound_fee_ppm),
+            (1000, -900),
+            "min(0, 100 − 1000), not 100 − 2000"
+        );
+        let stepped = GuardConfig {
+            max_fee_step_ppm: Some(50),
+            ..lnd()
+        };
+        let policy = with_level(&stepped, &channel, fee(2000));
+        assert_eq!((policy.fee_ppm, policy.inbound_fee_ppm), (350, -250));
+        let kept = with_level(&lnd(), &channel, PolicyChange::default());
+        assert_eq!(
+            (kept.fee_ppm, kept.inbound_fee_ppm),
+            (300, -200),
+            "a level alone is an update, against the current fee"
+        );
+        let low = with_level(&lnd(), &channel, fee(50));
+        assert_eq!(low.inbound_fee_ppm, 0, "never a positive inbound fee");
+        let explicit = PolicyChange {
+            inbound_fee_ppm: Some(-20),
+            ..fee(2000)
+        };
+        assert_eq!(
+            with_level(&bounded, &channel, explicit).inbound_fee_ppm,
+            -20,
+            "an explicit inbound rate wins over the level"
+        );
+        let cln = GuardConfig::new(NodeKind::Cln);
+        channel.node = NodeKind::Cln;
+        let decision = Decision {
+            channel_id: channel.id,
+            change: fee(2000),
+            reason: String::new(),
+        };
+        let out = guard(&cln, &channel, &decision, Some(100), NOW);
+        assert_eq!(out.policy.map(|p| p.inbound_fee_ppm), Some(0));
+        assert!(
+            out.clamps
+                .contains(&clamp("inbound_fee_ppm", -1900, 0, Rule::NoInboundOnNode)),
+            "{:?}",
+            out.clamps
         );
     }
 

@@ -4,7 +4,7 @@
 //! node reports (negotiated HTLC minimum, max in flight, the peer's reserve), before the
 //! guard sees the result.
 
-use lnpolicy_core::{Decision, FeePolicy, NodeChannel};
+use lnpolicy_core::{Decision, NodeChannel};
 
 use crate::config::Properties;
 
@@ -23,7 +23,8 @@ pub struct Overlay {
     pub time_lock_delta: Option<u32>,
     pub inbound_fee_ppm: Option<i32>,
     pub inbound_base_fee_msat: Option<i32>,
-    /// inbound ppm = min(0, level - effective outbound ppm), unless `inbound_fee_ppm` is set.
+    /// inbound ppm = min(0, level - effective outbound ppm), unless `inbound_fee_ppm` is set:
+    /// resolved by the guard against the outbound rate it lets through.
     pub inbound_level_ppm: Option<u32>,
     /// Re-enable the channel unless the strategy decided about it.
     pub enable: bool,
@@ -66,8 +67,8 @@ impl Overlay {
         }
     }
 
-    /// `decision` with these properties over it; `current` is the channel's policy now.
-    pub fn apply(&self, current: &FeePolicy, decision: &Decision) -> Decision {
+    /// `decision` with these properties over it (`inbound_level_ppm` is left to the guard).
+    pub fn apply(&self, decision: &Decision) -> Decision {
         let mut out = decision.clone();
         let change = &mut out.change;
         macro_rules! set {
@@ -86,10 +87,6 @@ impl Overlay {
         );
         if self.inbound_fee_ppm.is_some() {
             change.inbound_fee_ppm = self.inbound_fee_ppm;
-        } else if let Some(level) = self.inbound_level_ppm {
-            let outbound = change.fee_ppm.unwrap_or(current.fee_ppm);
-            let inbound = (i64::from(level) - i64::from(outbound)).min(0);
-            change.inbound_fee_ppm = Some(i32::try_from(inbound).unwrap_or(i32::MIN));
         }
         if self.enable && change.disabled.is_none() {
             change.disabled = Some(false);
@@ -100,7 +97,7 @@ impl Overlay {
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_core::PolicyChange;
+    use lnpolicy_core::{FeePolicy, PolicyChange};
 
     use super::*;
 
@@ -176,7 +173,7 @@ mod tests {
         for strategy in PROPERTY_FREE_STRATEGIES {
             let overlay = Overlay::for_channel(&properties, &node_channel(), strategy);
             assert_eq!(overlay, Overlay::default());
-            assert_eq!(overlay.apply(&current(), &decision(None)), decision(None));
+            assert_eq!(overlay.apply(&decision(None)), decision(None));
         }
     }
 
@@ -189,31 +186,23 @@ mod tests {
             ..Properties::default()
         };
         let overlay = Overlay::for_channel(&properties, &node_channel(), "proportional");
-        let out = overlay.apply(&current(), &decision(Some(250)));
+        let out = overlay.apply(&decision(Some(250)));
         assert_eq!(out.change.fee_ppm, Some(250));
         assert_eq!(out.change.base_fee_msat, Some(0));
         assert_eq!(out.change.time_lock_delta, Some(40));
-        assert_eq!(out.change.inbound_fee_ppm, Some(-150), "min(0, 100 − 250)");
+        assert_eq!(
+            out.change.inbound_fee_ppm, None,
+            "the level is resolved by the guard, against the fee it lets through"
+        );
+        assert_eq!(overlay.inbound_level_ppm, Some(100));
         assert_eq!(out.change.disabled, Some(false));
-        let kept = overlay.apply(&current(), &decision(None));
-        assert_eq!(
-            kept.change.inbound_fee_ppm,
-            Some(-200),
-            "level against the current 300"
-        );
-        let low = overlay.apply(&current(), &decision(Some(50)));
-        assert_eq!(
-            low.change.inbound_fee_ppm,
-            Some(0),
-            "never a positive inbound fee"
-        );
         let explicit = Properties {
             inbound_fee_ppm: Some(-20),
             inbound_level_ppm: Some(100),
             ..Properties::default()
         };
         let overlay = Overlay::for_channel(&explicit, &node_channel(), "static");
-        let out = overlay.apply(&current(), &decision(Some(250)));
+        let out = overlay.apply(&decision(Some(250)));
         assert_eq!(
             out.change.inbound_fee_ppm,
             Some(-20),

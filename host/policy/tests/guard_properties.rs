@@ -258,10 +258,13 @@ fn check(
     config: &GuardConfig,
     channel: &Channel,
     decision: &Decision,
+    level: Option<u32>,
     now: u64,
     out: &GuardedDecision,
 ) -> Result<(), TestCaseError> {
     let change = &decision.change;
+    // An inbound rate is requested directly or through charge-lnd's `inbound_level_ppm`.
+    let inbound_requested = change.inbound_fee_ppm.is_some() || level.is_some();
     let current = &channel.local_policy;
     prop_assert_eq!(out.channel_id, channel.id);
     for clamp in &out.clamps {
@@ -281,8 +284,9 @@ fn check(
         return Ok(());
     };
 
-    // (h) an update is only ever the strategy's doing, and never a no-op.
-    prop_assert!(!change.is_empty());
+    // (h) an update is only ever the strategy's (or the section's properties') doing, and never
+    // a no-op.
+    prop_assert!(!change.is_empty() || level.is_some());
     prop_assert_ne!(&policy, current);
 
     // (g) never inside the minimum interval.
@@ -329,7 +333,7 @@ fn check(
             config.max_base_fee_msat
         ));
     }
-    if change.inbound_fee_ppm.is_some() {
+    if inbound_requested {
         let max = inbound_ceiling(config.max_inbound_fee_ppm);
         prop_assert!(in_range(
             policy.inbound_fee_ppm,
@@ -362,7 +366,7 @@ fn check(
     // The same for inbound, except where the total-fee floor forces a larger move.
     if let Some(step) = config.max_inbound_step_ppm
         && config.node == NodeKind::Lnd
-        && change.inbound_fee_ppm.is_some()
+        && inbound_requested
         && in_range(
             current.inbound_fee_ppm,
             config.min_inbound_fee_ppm,
@@ -419,9 +423,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn emitted_policies_are_safe((config, channel, decision, now) in case()) {
-        let out = guard(&config, &channel, &decision, now);
-        check(&config, &channel, &decision, now, &out)?;
+    fn emitted_policies_are_safe(
+        (config, channel, decision, now) in case(),
+        level in proptest::option::of(0u32..5_000),
+    ) {
+        let out = guard(&config, &channel, &decision, level, now);
+        check(&config, &channel, &decision, level, now, &out)?;
     }
 
     /// A strategy that keeps asking for the same thing must not cause an update every cycle:
@@ -430,13 +437,14 @@ proptest! {
     #[test]
     fn repeating_a_decision_after_its_update_changes_nothing(
         (config, mut channel, decision, now) in case(),
+        level in proptest::option::of(0u32..5_000),
     ) {
         let config = GuardConfig { max_fee_step_ppm: None, max_inbound_step_ppm: None, ..config };
         let decision = Decision { channel_id: channel.id, ..decision };
-        if let Some(policy) = guard(&config, &channel, &decision, now).policy {
+        if let Some(policy) = guard(&config, &channel, &decision, level, now).policy {
             channel.local_policy = policy;
             channel.last_fee_change = None;
-            prop_assert_eq!(guard(&config, &channel, &decision, now).policy, None);
+            prop_assert_eq!(guard(&config, &channel, &decision, level, now).policy, None);
         }
     }
 
@@ -445,11 +453,11 @@ proptest! {
         (config, channel, change, now) in (any_config(), channel(), change(), seconds()),
     ) {
         let decision = Decision { channel_id: channel.id, change, reason: String::new() };
-        let out = guard(&config, &channel, &decision, now);
+        let out = guard(&config, &channel, &decision, None, now);
         if config.validate().is_err() {
             prop_assert_eq!(out.policy, None);
         } else {
-            check(&config, &channel, &decision, now, &out)?;
+            check(&config, &channel, &decision, None, now, &out)?;
         }
     }
 }
