@@ -12,6 +12,10 @@ use crate::config::Properties;
 /// `disable` only disables it.
 pub const PROPERTY_FREE_STRATEGIES: &[&str] = &["ignore", "disable"];
 
+/// charge-lnd's `ignore_fees` keeps every fee: of the properties only the HTLC limits and the
+/// time lock delta apply (and the channel is re-enabled), not the base fee or the inbound keys.
+pub const FEE_KEEPING_STRATEGIES: &[&str] = &["ignore_fees"];
+
 /// The properties of one channel's section, resolved for that channel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overlay {
@@ -53,7 +57,7 @@ impl Overlay {
                 max
             }
         });
-        Overlay {
+        let overlay = Overlay {
             base_fee_msat: properties.base_fee_msat,
             min_htlc_msat: properties
                 .min_htlc_msat
@@ -64,7 +68,17 @@ impl Overlay {
             inbound_base_fee_msat: properties.inbound_base_fee_msat,
             inbound_level_ppm: properties.inbound_level_ppm,
             enable: true,
+        };
+        if FEE_KEEPING_STRATEGIES.contains(&strategy) {
+            return Overlay {
+                base_fee_msat: None,
+                inbound_fee_ppm: None,
+                inbound_base_fee_msat: None,
+                inbound_level_ppm: None,
+                ..overlay
+            };
         }
+        overlay
     }
 
     /// `decision` with these properties over it (`inbound_level_ppm` is left to the guard).
@@ -175,6 +189,34 @@ mod tests {
             assert_eq!(overlay, Overlay::default());
             assert_eq!(overlay.apply(&decision(None)), decision(None));
         }
+    }
+
+    #[test]
+    fn ignore_fees_takes_only_htlc_limits_and_the_time_lock_delta() {
+        let properties = Properties {
+            base_fee_msat: Some(1000),
+            min_htlc_msat: Some(5_000),
+            time_lock_delta: Some(40),
+            inbound_fee_ppm: Some(-20),
+            inbound_base_fee_msat: Some(-5),
+            inbound_level_ppm: Some(100),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&properties, &node_channel(), "ignore_fees");
+        let out = overlay.apply(&decision(None));
+        let expected = PolicyChange {
+            min_htlc_msat: Some(5_000),
+            time_lock_delta: Some(40),
+            disabled: Some(false),
+            ..PolicyChange::default()
+        };
+        assert_eq!(out.change, expected, "no fee of any kind");
+        assert_eq!(overlay.inbound_level_ppm, None);
+        let other = Overlay::for_channel(&properties, &node_channel(), "static");
+        assert_eq!(
+            other.apply(&decision(None)).change.base_fee_msat,
+            Some(1000)
+        );
     }
 
     #[test]
