@@ -17,7 +17,8 @@ use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
-/// The read methods the daemon may call on LND, and its one write.
+/// The read methods the daemon may call on LND, and its two writes (a channel's policy, and
+/// its disabled flag, which only `UpdateChanStatus` sets).
 const LND_ALLOWED: &[&str] = &[
     "lnrpc.Lightning/GetInfo",
     "lnrpc.Lightning/ListChannels",
@@ -29,6 +30,7 @@ const LND_ALLOWED: &[&str] = &[
     "walletrpc.WalletKit/EstimateFee",
     "routerrpc.Router/SubscribeHtlcEvents",
     "lnrpc.Lightning/UpdateChannelPolicy",
+    "routerrpc.Router/UpdateChanStatus",
 ];
 const CLN_ALLOWED: &[&str] = &[
     "getinfo",

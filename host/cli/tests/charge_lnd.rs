@@ -88,6 +88,20 @@ fn run_cli(args: Vec<String>) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the binary off the async runtime; it must succeed. Its standard output.
+async fn run_ok(args: Vec<String>) -> String {
+    let output = tokio::task::spawn_blocking(move || run_cli(args))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 fn args(config: &Path, server: &LndServerHandle, db: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-c".into(),
@@ -155,15 +169,7 @@ async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
     };
 
     let dry = args(&config, &server, &db, &["--dry-run"]);
-    let dry = tokio::task::spawn_blocking(move || run_cli(dry))
-        .await
-        .unwrap();
-    let dry_out = String::from_utf8_lossy(&dry.stdout).into_owned();
-    assert!(
-        dry.status.success(),
-        "{dry_out}\n{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    let dry_out = run_ok(dry).await;
     assert!(dry_out.contains("nothing was sent"), "{dry_out}");
     let table = rows(&dry_out);
     assert_eq!(table.len(), before.len(), "one row per channel:\n{dry_out}");
@@ -191,15 +197,7 @@ async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
     }
 
     let apply = args(&config, &server, &db, &[]);
-    let applied = tokio::task::spawn_blocking(move || run_cli(apply))
-        .await
-        .unwrap();
-    let applied_out = String::from_utf8_lossy(&applied.stdout).into_owned();
-    assert!(
-        applied.status.success(),
-        "{applied_out}\n{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    let applied_out = run_ok(apply).await;
     assert!(
         applied_out.contains(&format!("{updates} update(s) applied, 0 failed")),
         "{applied_out}"
@@ -243,15 +241,7 @@ fn experiment_config(split: f64, name: &str, extra: &str) -> String {
 /// Arms by channel, read from a dry run's table ("static (a)" / "static (b)").
 async fn arms(config: &Path, server: &LndServerHandle, db: &Path) -> Vec<(String, String)> {
     let args = args(config, server, db, &["--dry-run"]);
-    let output = tokio::task::spawn_blocking(move || run_cli(args))
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ok(args).await;
     rows(&stdout)
         .into_iter()
         .map(|row| {
@@ -324,15 +314,7 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
     };
     let mut cli = vec!["test-channel".to_owned(), big.clone()];
     cli.extend(args(&config, &server, &db, &[]));
-    let output = tokio::task::spawn_blocking(move || run_cli(cli))
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ok(cli).await;
     for expected in [
         format!("channel {big}"),
         "[leave-private]".to_owned(),
@@ -448,4 +430,58 @@ async fn refused_updates_exit_1_even_when_the_output_is_closed() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(1), "{stderr}");
+}
+
+/// charge-lnd's `disable` reaches the node as LND's `UpdateChanStatus` and leaves the fees
+/// alone; once disabled nothing more is sent; a fee strategy re-enables the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_disables_the_channel_once_and_a_fee_strategy_re_enables_it() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve(&live).await;
+    let (id, before) = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        let channel = state
+            .channels
+            .iter()
+            .find(|c| c.active && !c.local_policy.disabled)
+            .expect("an active, enabled channel");
+        (channel.id, channel.local_policy)
+    };
+    let scid = short_channel_id(id);
+    let policy_now = || {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state.channel(id).unwrap().local_policy
+    };
+    let run = |text: String| {
+        std::fs::write(&config, text).unwrap();
+        run_ok(args(&config, &server, &db, &[]))
+    };
+    let disable =
+        format!("[off]\nchan.id = {scid}\nstrategy = disable\n\n[default]\nstrategy = ignore\n");
+
+    let first = run(disable.clone()).await;
+    assert!(first.contains("1 update(s) applied, 0 failed"), "{first}");
+    assert_eq!(
+        policy_now(),
+        FeePolicy {
+            disabled: true,
+            ..before
+        },
+        "disabled, every fee as it was"
+    );
+
+    let second = run(disable).await;
+    assert!(second.contains("0 update(s) applied, 0 failed"), "{second}");
+    assert!(policy_now().disabled);
+
+    let fee = before.fee_ppm;
+    let third = run(format!("[default]\nstrategy = static\nfee_ppm = {fee}\n")).await;
+    let row = rows(&third)
+        .into_iter()
+        .find(|r| r.channel == scid)
+        .expect("a row for the channel");
+    assert_eq!(row.action, "applied", "{third}");
+    assert_eq!(policy_now(), before, "enabled again, fees unchanged");
 }

@@ -64,6 +64,12 @@ pub enum Rule {
     MinInterval,
     /// HTLC limits inconsistent with each other or the channel.
     HtlcLimits,
+    /// The node cannot set this per channel (Core Lightning: the cltv delta is node-wide and
+    /// `setchannel` cannot disable a channel).
+    NotPerChannelOnNode,
+    /// Enabling waits until the peer is online: LND refuses to enable an inactive channel,
+    /// and re-enables one it disabled itself when the peer returns.
+    ChannelInactive,
 }
 
 /// One value the guard changed, with the rule that made it.

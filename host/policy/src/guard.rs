@@ -400,7 +400,42 @@ fn guarded_policy(
             config.max_time_lock_delta,
         );
     }
+    if config.node == NodeKind::Cln {
+        policy.time_lock_delta = clamps.limit(
+            "time_lock_delta",
+            Rule::NotPerChannelOnNode,
+            policy.time_lock_delta,
+            current.time_lock_delta,
+            current.time_lock_delta,
+        );
+    }
+    policy.disabled = guard_disabled(config, channel, clamps, policy.disabled);
     policy
+}
+
+/// The disabled flag a node can be sent: unchanged on Core Lightning (no per-channel switch),
+/// and on LND a channel whose peer is offline is not enabled (LND refuses, and re-enables on
+/// its own a channel it disabled for being offline). Recorded as 1 = disabled.
+fn guard_disabled(
+    config: &GuardConfig,
+    channel: &Channel,
+    clamps: &mut Clamps,
+    requested: bool,
+) -> bool {
+    let current = channel.local_policy.disabled;
+    let rule = match config.node {
+        NodeKind::Cln => Rule::NotPerChannelOnNode,
+        NodeKind::Lnd if !channel.active && !requested => Rule::ChannelInactive,
+        NodeKind::Lnd => return requested,
+    };
+    let kept = clamps.limit(
+        "disabled",
+        rule,
+        i64::from(requested),
+        i64::from(current),
+        i64::from(current),
+    );
+    kept != 0
 }
 
 /// One of the two inbound components (rate or base) with what its rules need.
@@ -1046,6 +1081,74 @@ mod tests {
             "{:?}",
             out.clamps
         );
+    }
+
+    #[test]
+    fn cln_keeps_the_cltv_delta_and_the_disabled_flag() {
+        let mut channel = channel();
+        channel.node = NodeKind::Cln;
+        let cln = GuardConfig::new(NodeKind::Cln);
+        let change = PolicyChange {
+            time_lock_delta: Some(40),
+            disabled: Some(true),
+            ..PolicyChange::default()
+        };
+        let out = run(&cln, &channel, change);
+        assert_eq!(
+            out.policy, None,
+            "nothing CLN could apply: no update at all"
+        );
+        assert_eq!(
+            out.clamps,
+            vec![
+                clamp("time_lock_delta", 40, 80, Rule::NotPerChannelOnNode),
+                clamp("disabled", 1, 0, Rule::NotPerChannelOnNode),
+            ]
+        );
+        let with_fee = run(
+            &cln,
+            &channel,
+            PolicyChange {
+                fee_ppm: Some(250),
+                ..change
+            },
+        );
+        assert_eq!(
+            with_fee.policy,
+            Some(FeePolicy {
+                fee_ppm: 250,
+                ..channel.local_policy
+            })
+        );
+    }
+
+    #[test]
+    fn lnd_disables_any_channel_but_enables_only_one_whose_peer_is_online() {
+        let mut channel = channel();
+        let disable = PolicyChange {
+            disabled: Some(true),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &channel, disable);
+        assert_eq!(out.policy.map(|p| p.disabled), Some(true));
+        channel.active = false;
+        let out = run(&lnd(), &channel, disable);
+        assert_eq!(out.policy.map(|p| p.disabled), Some(true));
+
+        channel.local_policy.disabled = true;
+        let enable = PolicyChange {
+            disabled: Some(false),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &channel, enable);
+        assert_eq!(out.policy, None, "an offline peer's channel stays disabled");
+        assert_eq!(
+            out.clamps,
+            vec![clamp("disabled", 0, 1, Rule::ChannelInactive)]
+        );
+        channel.active = true;
+        let out = run(&lnd(), &channel, enable);
+        assert_eq!(out.policy.map(|p| p.disabled), Some(false));
     }
 
     #[test]

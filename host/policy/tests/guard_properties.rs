@@ -63,6 +63,7 @@ fn channel() -> impl Strategy<Value = Channel> {
         (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
         fee_policy(),
         proptest::option::of(seconds()),
+        prop_oneof![4 => Just(true), 1 => Just(false)],
     )
         .prop_map(
             |(
@@ -71,6 +72,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                 (local, remote, local_reserve, remote_reserve),
                 local_policy,
                 last_fee_change,
+                active,
             )| {
                 Channel {
                     node: NodeKind::Lnd,
@@ -87,7 +89,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     pending_out_sat: 0,
                     commit_fee_sat: 0,
                     max_accepted_htlcs: 483,
-                    active: true,
+                    active,
                     private: false,
                     initiator: true,
                     age_blocks: 1000,
@@ -298,12 +300,20 @@ fn check(
     prop_assert!(i64::from(policy.inbound_fee_ppm) >= -i64::from(policy.fee_ppm));
     prop_assert!(i64::from(policy.inbound_base_fee_msat) >= -i64::from(policy.base_fee_msat));
 
-    // (b) Core Lightning has no inbound fees.
+    // (b) Core Lightning has no inbound fees, and no per-channel cltv delta or disabled flag.
     if config.node == NodeKind::Cln {
         prop_assert_eq!(
             (policy.inbound_fee_ppm, policy.inbound_base_fee_msat),
             (0, 0)
         );
+        prop_assert_eq!(
+            (policy.time_lock_delta, policy.disabled),
+            (current.time_lock_delta, current.disabled)
+        );
+    }
+    // (b') LND is never asked to enable a channel whose peer is offline.
+    if !channel.active && current.disabled {
+        prop_assert!(policy.disabled);
     }
 
     // (c) positive inbound fees only when the operator enabled them.
@@ -349,7 +359,7 @@ fn check(
             max
         ));
     }
-    if change.time_lock_delta.is_some() {
+    if change.time_lock_delta.is_some() && config.node == NodeKind::Lnd {
         prop_assert!(in_range(
             policy.time_lock_delta,
             config.min_time_lock_delta,

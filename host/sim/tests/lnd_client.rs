@@ -7,8 +7,8 @@ mod lnd_support;
 use std::collections::BTreeSet;
 
 use lnd_support::{Sim, admin_request, chan_id, fixture, peer_key, raw_client};
-use lnpolicy_core::{FundingFee, NodeClient, NodeKind, PeerInfo, PendingHtlc};
-use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, DESCRIBE_GRAPH};
+use lnpolicy_core::{FeePolicy, FundingFee, NodeClient, NodeKind, PeerInfo, PendingHtlc};
+use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, DESCRIBE_GRAPH, UPDATE_CHANNEL_POLICY};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
 use lnpolicy_node::lnrpc::ChannelGraphRequest;
 
@@ -172,6 +172,31 @@ async fn client_uses_only_whitelisted_methods() {
     let mut policy = channels[0].local_policy;
     policy.fee_ppm += 1;
     client.update_policy(&channels[0], &policy).await.unwrap();
+    // The disabled flag alone goes as UpdateChanStatus, with no policy call.
+    let updated = client.list_channels().await.unwrap().remove(0);
+    assert_eq!(updated.local_policy, policy);
+    let policy_calls = |sim: &Sim| {
+        sim.state()
+            .calls
+            .iter()
+            .filter(|m| *m == UPDATE_CHANNEL_POLICY)
+            .count()
+    };
+    let before = policy_calls(&sim);
+    let disabled = FeePolicy {
+        disabled: true,
+        ..policy
+    };
+    client.update_policy(&updated, &disabled).await.unwrap();
+    assert_eq!(
+        sim.state().channel(updated.id).unwrap().local_policy,
+        disabled
+    );
+    assert_eq!(
+        policy_calls(&sim),
+        before,
+        "no UpdateChannelPolicy for the flag alone"
+    );
 
     let called: BTreeSet<String> = sim.state().calls.iter().cloned().collect();
     let allowed: BTreeSet<String> = CLIENT_METHODS.iter().map(|m| m.to_string()).collect();

@@ -41,12 +41,12 @@ use htlc_events::FailureBuffer;
 pub use htlc_events::SubscriptionStatus;
 use permissions::{
     ESTIMATE_FEE, FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO,
-    GET_TRANSACTIONS, LIST_CHANNELS, Permission, UPDATE_CHANNEL_POLICY,
+    GET_TRANSACTIONS, LIST_CHANNELS, Permission, UPDATE_CHAN_STATUS, UPDATE_CHANNEL_POLICY,
 };
 
 use crate::lnrpc::lightning_client::LightningClient;
 use crate::lnrpc::{self, UpdateFailure, policy_update_request::Scope};
-use crate::routerrpc::router_client::RouterClient;
+use crate::routerrpc::{self, ChanStatusAction, router_client::RouterClient};
 use crate::walletrpc::{self, wallet_kit_client::WalletKitClient};
 
 /// LND's default gRPC port.
@@ -113,6 +113,8 @@ impl LndConfig {
 pub struct LndClient {
     lightning: LightningClient<Channel>,
     wallet: WalletKitClient<Channel>,
+    /// For `UpdateChanStatus`; the HTLC event subscription holds its own.
+    router: RouterClient<Channel>,
     macaroon: MetadataValue<Ascii>,
     /// What the macaroon grants, for naming what a refused call lacks.
     granted: Arc<Vec<Permission>>,
@@ -200,6 +202,7 @@ impl LndClient {
             .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
         let wallet = WalletKitClient::new(channel.clone());
         let router = RouterClient::new(channel);
+        let status_router = router.clone();
         let granted = Arc::new(granted);
         let failures = Arc::new(FailureBuffer::new(config.failure_buffer));
         let mut status = failures.subscribe_status();
@@ -226,6 +229,7 @@ impl LndClient {
         Ok(LndClient {
             lightning,
             wallet,
+            router: status_router,
             macaroon,
             granted,
             call_timeout: config.call_timeout,
@@ -711,8 +715,11 @@ impl NodeClient for LndClient {
         Ok(funding_fees(&details, txids))
     }
 
-    /// Sends the whole policy, every field set: LND overwrites base fee and
-    /// rate with 0 when omitted and validates time_lock_delta on every call.
+    /// A change of the disabled flag goes first, as `routerrpc.UpdateChanStatus` (manual
+    /// DISABLE or ENABLE: UpdateChannelPolicy cannot set it), so that a failure there leaves
+    /// the fees untouched. Then, if anything else changes, the whole policy with every field
+    /// set: LND overwrites base fee and rate with 0 when omitted and validates time_lock_delta
+    /// on every call.
     async fn update_policy(
         &self,
         channel: &NodeChannel,
@@ -724,6 +731,32 @@ impl NodeClient for LndClient {
                 detail,
             }
         })?;
+        let current = &channel.local_policy;
+        if policy.disabled != current.disabled {
+            let action = if policy.disabled {
+                ChanStatusAction::Disable
+            } else {
+                ChanStatusAction::Enable
+            };
+            let request = routerrpc::UpdateChanStatusRequest {
+                chan_point: Some(point.clone()),
+                action: action as i32,
+            };
+            self.call_on(
+                self.router.clone(),
+                UPDATE_CHAN_STATUS,
+                request,
+                |mut c, r| async move { c.update_chan_status(r).await },
+            )
+            .await?;
+        }
+        let status_only = FeePolicy {
+            disabled: current.disabled,
+            ..*policy
+        } == *current;
+        if status_only {
+            return Ok(());
+        }
         let request = lnrpc::PolicyUpdateRequest {
             scope: Some(Scope::ChanPoint(point)),
             base_fee_msat: i64::from(policy.base_fee_msat),

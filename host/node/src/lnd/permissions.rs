@@ -69,11 +69,12 @@ pub const FEE_REPORT: &str = "lnrpc.Lightning/FeeReport";
 pub const UPDATE_CHANNEL_POLICY: &str = "lnrpc.Lightning/UpdateChannelPolicy";
 pub const FORWARDING_HISTORY: &str = "lnrpc.Lightning/ForwardingHistory";
 pub const SUBSCRIBE_HTLC_EVENTS: &str = "routerrpc.Router/SubscribeHtlcEvents";
+pub const UPDATE_CHAN_STATUS: &str = "routerrpc.Router/UpdateChanStatus";
 pub const GET_TRANSACTIONS: &str = "lnrpc.Lightning/GetTransactions";
 pub const ESTIMATE_FEE: &str = "walletrpc.WalletKit/EstimateFee";
 
 /// Every method of our proto subset with LND's required permission.
-pub const METHODS: [MethodPermission; 11] = [
+pub const METHODS: [MethodPermission; 12] = [
     MethodPermission {
         method: GET_INFO,
         entity: "info",
@@ -110,6 +111,11 @@ pub const METHODS: [MethodPermission; 11] = [
         action: "write",
     },
     MethodPermission {
+        method: UPDATE_CHAN_STATUS,
+        entity: "offchain",
+        action: "write",
+    },
+    MethodPermission {
         method: FORWARDING_HISTORY,
         entity: "offchain",
         action: "read",
@@ -134,7 +140,7 @@ pub const METHODS: [MethodPermission; 11] = [
 /// The methods `LndClient` calls: the whitelist, and what an operator
 /// grants with `lncli bakemacaroon uri:/...`. DescribeGraph is not among
 /// them (see `peer_info`).
-pub const CLIENT_METHODS: [&str; 10] = [
+pub const CLIENT_METHODS: [&str; 11] = [
     GET_INFO,
     LIST_CHANNELS,
     FEE_REPORT,
@@ -144,6 +150,7 @@ pub const CLIENT_METHODS: [&str; 10] = [
     GET_TRANSACTIONS,
     ESTIMATE_FEE,
     UPDATE_CHANNEL_POLICY,
+    UPDATE_CHAN_STATUS,
     SUBSCRIBE_HTLC_EVENTS,
 ];
 
