@@ -19,6 +19,10 @@ fn calls(store: &Store) -> Option<u64> {
 
 /// Opens the database and the strategy as a fresh daemon would, runs one cycle.
 fn run_once(db: &std::path::Path) -> Store {
+    run(db, false)
+}
+
+fn run(db: &std::path::Path, dry_run: bool) -> Store {
     let store = Store::open(db).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let registry =
@@ -37,6 +41,7 @@ fn run_once(db: &std::path::Path) -> Store {
             history: Arc::new(NoHistory),
             guard: &GuardConfig::new(NodeKind::Lnd),
             rules: None,
+            dry_run,
         },
     )
     .unwrap();
@@ -55,4 +60,15 @@ fn state_survives_a_restart() {
         Some(3),
         "each restart continues from the stored count"
     );
+}
+
+/// A dry run sends nothing, so it must not move the strategy on either: the next real cycle
+/// continues from the state the last real one left.
+#[test]
+fn a_dry_run_leaves_the_state_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    assert_eq!(calls(&run_once(&db)), Some(1));
+    assert_eq!(calls(&run(&db, true)), Some(1), "a dry run writes no state");
+    assert_eq!(calls(&run_once(&db)), Some(2));
 }

@@ -24,6 +24,7 @@ fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig)
             history: Arc::new(NoHistory),
             guard,
             rules: None,
+            dry_run: false,
         },
     )
     .expect("cycle bookkeeping")

@@ -43,7 +43,8 @@ pub enum StrategyCommand {
         /// Which node's rules the guard applies (CLN has no inbound fees).
         #[arg(long, default_value = "lnd", value_parser = ["lnd", "cln"])]
         node: String,
-        /// Record the run into this SQLite database (default: a temporary one).
+        /// Record the cycle and its decisions into this SQLite database (default: a temporary
+        /// one). The strategy's state is never written: the channels are samples.
         #[arg(long)]
         db: Option<PathBuf>,
         /// Print JSON instead of a table.
@@ -244,6 +245,7 @@ fn check(
             history: Arc::new(NoHistory),
             guard: &guard,
             rules: None,
+            dry_run: true,
         },
     )?;
     if json {

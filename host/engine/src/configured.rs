@@ -148,7 +148,8 @@ pub async fn run_configured(
         plan.guard,
         &held,
         now,
-    )?;
+    )?
+    .with_dry_run(plan.dry_run);
     for target in prepared.conf_targets() {
         if let std::collections::btree_map::Entry::Vacant(entry) = fee_rates.entry(target) {
             entry.insert(node.fee_rate(target).await?);

@@ -75,6 +75,7 @@ pub async fn run_once(
             history: plan.history,
             guard: plan.guard,
             rules: None,
+            dry_run: plan.dry_run,
         },
     )?;
     if plan.dry_run {

@@ -68,6 +68,7 @@ pub struct ChannelPlan {
 pub struct Prepared {
     plans: Vec<ChannelPlan>,
     groups: Vec<Group>,
+    dry_run: bool,
 }
 
 struct Group {
@@ -79,6 +80,12 @@ struct Group {
 }
 
 impl Prepared {
+    /// Marks the plan as a dry run: [`decide`] then keeps the guests' state as it was, since
+    /// nothing they decide is sent.
+    pub fn with_dry_run(self, dry_run: bool) -> Self {
+        Prepared { dry_run, ..self }
+    }
+
     /// The confirmation targets the groups' `conf-target` parameters name: fetch the
     /// node's fee estimates for these and serve them through the history source.
     pub fn conf_targets(&self) -> Vec<u32> {
@@ -227,7 +234,11 @@ pub fn prepare(
             }),
         }
     }
-    Ok(Prepared { plans, groups })
+    Ok(Prepared {
+        plans,
+        groups,
+        dry_run: false,
+    })
 }
 
 /// Draws (or reads back) the arm of every channel in an experiment section, one store
@@ -279,7 +290,11 @@ pub fn decide(
     history: Arc<dyn HistorySource>,
     now: u64,
 ) -> Result<Vec<ChannelPlan>, CycleError> {
-    let Prepared { mut plans, groups } = prepared;
+    let Prepared {
+        mut plans,
+        groups,
+        dry_run,
+    } = prepared;
     for group in groups {
         let batch: Vec<Channel> = group
             .members
@@ -298,6 +313,7 @@ pub fn decide(
                 history: Arc::clone(&history),
                 guard: base_guard,
                 rules: Some(&rules),
+                dry_run,
             },
         )?;
         if let Some(error) = &report.error {

@@ -35,6 +35,9 @@ pub struct CycleInput<'a> {
     /// Per channel, in batch order: replaces `guard` and adds properties (config-driven
     /// cycles). `None` = `guard` for every channel, no properties.
     pub rules: Option<&'a [ChannelRules]>,
+    /// Nothing decided will be sent: the guest's state writes are dropped, so that a dry run
+    /// (or `test-channel`) does not move a strategy on from a fee the node never had.
+    pub dry_run: bool,
 }
 
 /// One channel's result: the guest's raw decision and what the guard made of it.
@@ -111,7 +114,9 @@ pub fn run_cycle(
     for log in &output.logs {
         emit(input.strategy, log);
     }
-    store.state_apply(input.strategy, &output.state_writes, input.now)?;
+    if !input.dry_run {
+        store.state_apply(input.strategy, &output.state_writes, input.now)?;
+    }
     let guarded: Vec<_> = input
         .channels
         .iter()
