@@ -86,6 +86,13 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         if hour == 1 {
             bad_fees_at_hour_1 = fees();
         }
+        if hour == 5 {
+            // The operator halves every HTLC maximum by hand, fees untouched.
+            let mut state = shared.lock().unwrap();
+            for channel in &mut state.channels {
+                channel.local_policy.max_htlc_msat = channel.capacity_sat * 500;
+            }
+        }
     }
     assert!(
         bad_fees_at_hour_1.values().all(|&fee| fee == 4_500),
@@ -101,6 +108,13 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         assert_eq!(
             now[id], original[id].fee_ppm,
             "channel {id} has its previous fee back and keeps it during the hold"
+        );
+        let state = shared.lock().unwrap();
+        let channel = state.channel(*id).unwrap();
+        assert_eq!(
+            channel.local_policy.max_htlc_msat,
+            channel.capacity_sat * 500,
+            "a rollback restores fees only, not the HTLC maximum of before"
         );
     }
     for (_, id) in &rolled_back {

@@ -3,7 +3,8 @@
 //! After a change, once `rollback_window` has passed, the channel's revenue rate over that
 //! window is compared with its rate over the same length before the change; when it fell by
 //! more than `rollback_threshold`, the policy the change replaced is restored (recorded as a
-//! decision of the pseudo-strategy `rollback`, sent like any update with its intent), and the
+//! decision of the pseudo-strategy `rollback`, sent like any update with its intent; only the
+//! fees are restored, the rest of the policy stays as the node has it now), and the
 //! channel is held for one more window so the strategy cannot undo the undo at once. A
 //! rollback is never itself rolled back, and a channel whose policy changed since (by hand,
 //! or by another tool) is left alone.
@@ -43,7 +44,9 @@ impl RollbackRule {
 pub struct Candidate {
     pub channel_id: ChannelId,
     pub changed_at: u64,
-    /// What the change replaced: the policy to restore.
+    /// The policy to send: the node's current one with the fees the change replaced. Only
+    /// fees are rolled back; HTLC limits, the cltv delta and the disabled flag stay as they
+    /// are now, since the operator may have changed them since.
     pub restore: FeePolicy,
     /// What the change set (and the node still has).
     pub current: FeePolicy,
@@ -122,7 +125,13 @@ pub fn candidates(
             found.push(Candidate {
                 channel_id: change.channel_id,
                 changed_at: change.at,
-                restore: change.previous,
+                restore: FeePolicy {
+                    base_fee_msat: change.previous.base_fee_msat,
+                    fee_ppm: change.previous.fee_ppm,
+                    inbound_base_fee_msat: change.previous.inbound_base_fee_msat,
+                    inbound_fee_ppm: change.previous.inbound_fee_ppm,
+                    ..channel.local_policy
+                },
                 current: change.applied,
                 rate_before_msat_per_hour: before,
                 rate_after_msat_per_hour: after,
