@@ -268,19 +268,24 @@ impl ClnClient {
         self.call(&NoParams {}).await
     }
 
-    /// Pages of the forwarding log by created_index, keeping what `pick`
-    /// selects. Reads further pages while a page yields nothing for this
-    /// caller but the log goes on, so an empty answer means "caught up" (or
-    /// waiting on a forward in flight), never "a page of the other kind".
+    /// Pages of the forwarding log by created_index, keeping what `pick` selects, until
+    /// `limit` entries are kept or the log ends (or waits on a forward in flight). A short
+    /// answer therefore always means "caught up", which is how the collector reads it,
+    /// however the log mixes settled and failed entries (on mainnet mostly `local_failed`).
+    /// Entries beyond `limit` are cut, and the cursor then stops after the last one kept
+    /// (`index` gives an entry's created_index).
     async fn scan<T>(
         &self,
         from_index: u64,
         limit: u32,
         pick: fn(&ListForwards, u64) -> Result<PageScan<T>, wire::WireError>,
+        index: fn(&T) -> u64,
     ) -> Result<(Vec<T>, u64), NodeError> {
         let mut next = from_index;
-        if limit == 0 {
-            return Ok((Vec::new(), next));
+        let mut items = Vec::new();
+        let wanted = limit as usize;
+        if wanted == 0 {
+            return Ok((items, next));
         }
         loop {
             let page: ListForwards = self
@@ -294,9 +299,15 @@ impl ClnClient {
             // No progress means a node that ignored `start`: stop rather than spin.
             let stuck = scan.next_index == next;
             next = scan.next_index;
-            let end = scan.stalled || stuck || page.forwards.len() < limit as usize;
-            if !scan.items.is_empty() || end {
-                return Ok((scan.items, next));
+            items.extend(scan.items);
+            if items.len() > wanted {
+                items.truncate(wanted);
+                next = items.last().map_or(next, |last| index(last) + 1);
+                return Ok((items, next));
+            }
+            let end = scan.stalled || stuck || page.forwards.len() < wanted;
+            if items.len() == wanted || end {
+                return Ok((items, next));
             }
         }
     }
@@ -331,7 +342,9 @@ impl NodeClient for ClnClient {
     }
 
     async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError> {
-        let (forwards, next_index) = self.scan(from_index, limit, wire::settled_forwards).await?;
+        let (forwards, next_index) = self
+            .scan(from_index, limit, wire::settled_forwards, |f| f.index)
+            .await?;
         Ok(ForwardPage {
             forwards,
             next_index,
@@ -343,7 +356,9 @@ impl NodeClient for ClnClient {
         from_index: u64,
         limit: u32,
     ) -> Result<FailedForwardPage, NodeError> {
-        let (failures, next_index) = self.scan(from_index, limit, wire::failed_forwards).await?;
+        let (failures, next_index) = self
+            .scan(from_index, limit, wire::failed_forwards, |f| f.index)
+            .await?;
         Ok(FailedForwardPage {
             failures,
             next_index,
