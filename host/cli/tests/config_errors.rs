@@ -113,3 +113,48 @@ fn the_generated_example_passes_check() {
     );
     assert!(stdout.contains("OK (11 sections)"), "{stdout}");
 }
+
+/// charge-lnd merges a matching non-final section's keys into the final one, so a required
+/// parameter set there is not missing at load (a channel no such section matches is reported
+/// when it is decided). The same section without the one above is still an error.
+#[test]
+fn a_required_parameter_set_by_a_section_above_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let file = dir.path().join("charge.config");
+        std::fs::write(&file, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+            .arg("-c")
+            .arg(&file)
+            .arg("--check")
+            .arg("--strategies")
+            .arg(dir.path())
+            .env_remove("CONFIG_LOCATION")
+            .output()
+            .unwrap()
+    };
+    let sections = "\
+[big]
+chan.min_capacity = 1_000_000
+strategy = proportional
+
+[default]
+strategy = proportional
+";
+    let bounds = "[bounds]\nmin_fee_ppm = 10\nmax_fee_ppm = 500\n\n";
+    let with_bounds = check(&format!("{bounds}{sections}"));
+    assert!(
+        with_bounds.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_bounds.stderr)
+    );
+    let without = check(sections);
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert_eq!(without.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "charge.config:1: key min_fee_ppm: strategy `proportional`: parameter `min_fee_ppm` is required"
+        ),
+        "{stderr}"
+    );
+}

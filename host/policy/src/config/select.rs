@@ -6,7 +6,7 @@
 //! - `use_config` hands the channel to another file, whose selection then applies as a whole
 //!   (only `min_fee_ppm_delta` carries over from this file when the other file leaves it out).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -279,11 +279,24 @@ impl Config {
     }
 }
 
+/// Whether `error` is a missing required parameter that a non-final section above sets.
+fn supplied_upstream(error: &ConfigError, upstream: &BTreeSet<&str>) -> bool {
+    match &error.kind {
+        ErrorKind::StrategyParam { source, .. } => {
+            matches!(source.as_ref(), ParamError::Missing { name } if upstream.contains(name.as_str()))
+        }
+        _ => false,
+    }
+}
+
 impl Config {
     /// Checks every final section's strategy against what is loaded: `strategies` gives the
     /// parameter schema of a strategy name, or `None` when no strategy has that name.
     /// Unknown strategies and parameters the strategy does not take (or mistypes) are errors
-    /// with file and line; `use_config` sections are checked in their own file.
+    /// with file and line; `use_config` sections are checked in their own file. A required
+    /// parameter a section leaves out is an error only when no non-final section above it
+    /// (any, for `[default]`) sets it: one that matches the channel supplies it, as in
+    /// charge-lnd, and a channel no such section matches is reported when it is decided.
     pub fn check_strategies(
         &self,
         strategies: &dyn Fn(&str) -> Option<Vec<ParamSpec>>,
@@ -291,8 +304,10 @@ impl Config {
     ) -> (Vec<ConfigError>, Vec<Note>) {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
+        let mut upstream: BTreeSet<&str> = BTreeSet::new();
         for section in self.sections.iter().chain(&self.fallback) {
             let Some(strategy) = section.settings.strategy.as_deref() else {
+                upstream.extend(section.settings.params.keys().map(String::as_str));
                 continue;
             };
             if strategy == USE_CONFIG {
@@ -336,6 +351,7 @@ impl Config {
                 };
                 match resolved {
                     Ok(resolved) => notes.extend(resolved.notes),
+                    Err(error) if supplied_upstream(&error, &upstream) => {}
                     Err(error) => errors.push(error),
                 }
             }
