@@ -2,9 +2,9 @@
 //! On restart the node's actual policy decides how it is resolved, and
 //! reconciliation itself sends nothing.
 
-use lnpolicy_core::{FeePolicy, NodeClient};
+use lnpolicy_core::{FeePolicy, NodeClient, NodeError};
 use lnpolicy_node::lnd::LndClient;
-use lnpolicy_policy::apply::{ReconcileReport, reconcile_pending};
+use lnpolicy_policy::apply::{PlannedUpdate, ReconcileReport, apply_updates, reconcile_pending};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::{IntentStatus, Store};
@@ -98,4 +98,91 @@ fn writes(live: &LiveSimulation) -> usize {
         .iter()
         .filter(|m| m.ends_with("UpdateChannelPolicy"))
         .count()
+}
+
+/// The node applies an update but its answer never arrives, as when LND answers after the
+/// client's timeout.
+struct LateAnswers(lnpolicy_sim::InProcessNode);
+
+#[async_trait::async_trait]
+impl NodeClient for LateAnswers {
+    fn kind(&self) -> lnpolicy_core::NodeKind {
+        self.0.kind()
+    }
+    async fn get_info(&self) -> Result<lnpolicy_core::NodeInfo, NodeError> {
+        self.0.get_info().await
+    }
+    async fn list_channels(&self) -> Result<Vec<lnpolicy_core::NodeChannel>, NodeError> {
+        self.0.list_channels().await
+    }
+    async fn forwards(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> Result<lnpolicy_core::ForwardPage, NodeError> {
+        self.0.forwards(from, limit).await
+    }
+    async fn failed_forwards(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> Result<lnpolicy_core::FailedForwardPage, NodeError> {
+        self.0.failed_forwards(from, limit).await
+    }
+    async fn peer_info(&self, peer: &str) -> Result<Option<lnpolicy_core::PeerInfo>, NodeError> {
+        self.0.peer_info(peer).await
+    }
+    async fn fee_rate(&self, target: u32) -> Result<Option<f64>, NodeError> {
+        self.0.fee_rate(target).await
+    }
+    async fn funding_fees(
+        &self,
+        txids: &[String],
+    ) -> Result<Vec<lnpolicy_core::FundingFee>, NodeError> {
+        self.0.funding_fees(txids).await
+    }
+    async fn update_policy(
+        &self,
+        channel: &lnpolicy_core::NodeChannel,
+        policy: &FeePolicy,
+    ) -> Result<(), NodeError> {
+        self.0.update_policy(channel, policy).await?;
+        Err(NodeError::Timeout {
+            method: "update_policy",
+        })
+    }
+}
+
+/// An unanswered update is not recorded as failed, since the node may well have applied it:
+/// the intent stays pending and the next run's reconciliation finds it applied, so the change
+/// counts for the minimum interval and for rollback like any other.
+#[tokio::test]
+async fn an_update_whose_answer_timed_out_is_reconciled_not_failed() {
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let node = LateAnswers(lnpolicy_sim::InProcessNode::new(live.shared()));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let channel = node.list_channels().await.unwrap().remove(0);
+    let desired = FeePolicy {
+        fee_ppm: channel.local_policy.fee_ppm + 137,
+        ..channel.local_policy
+    };
+    let update = PlannedUpdate {
+        channel: channel.clone(),
+        desired,
+        decision_id: None,
+        min_fee_ppm_delta: 0,
+        min_inbound_fee_ppm_delta: 0,
+    };
+    let report = apply_updates(&node, &store, &[update], 10).await.unwrap();
+    assert_eq!(report.failed.len(), 1, "the run reports it unanswered");
+    let pending = store.pending_intents().unwrap();
+    assert_eq!(pending.len(), 1, "not resolved as failed");
+
+    let reconciled = reconcile_pending(&node, &store, 20).await.unwrap();
+    assert_eq!(reconciled.applied, vec![channel.id]);
+    assert_eq!(
+        store.intent(pending[0].id).unwrap().unwrap().status,
+        IntentStatus::Applied
+    );
 }

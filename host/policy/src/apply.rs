@@ -70,8 +70,10 @@ pub struct ApplyReport {
 }
 
 /// Sends each update that changes something, one full-policy call per
-/// channel. A node error fails that channel only; a store error stops the
-/// run (the intent of the update in flight stays pending for reconciliation).
+/// channel. A node error fails that channel only: its intent is resolved as
+/// failed, or left pending for reconciliation when the error (a timeout, a
+/// lost connection) leaves open whether the node applied it. A store error
+/// stops the run (the intent of the update in flight stays pending too).
 pub async fn apply_updates(
     node: &dyn NodeClient,
     store: &Store,
@@ -107,6 +109,13 @@ pub async fn apply_updates(
                     "policy applied"
                 );
                 report.applied.push(id);
+            }
+            Err(error) if error.is_transient() => {
+                // A timeout or a dropped connection does not say whether the node applied the
+                // update: the intent stays pending and the next run's reconciliation reads
+                // the answer from the node.
+                tracing::warn!(channel = id, %error, "policy update unanswered; left pending for reconciliation");
+                report.failed.push((id, error));
             }
             Err(error) => {
                 store.resolve_intent(intent, IntentOutcome::Failed(error.to_string()), now)?;
