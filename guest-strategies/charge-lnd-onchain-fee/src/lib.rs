@@ -34,7 +34,8 @@ impl Strategy for OnchainFee {
             "Confirmation target, blocks, of the on-chain fee estimate.",
             6,
         );
-        numblocks.min = Some(2.0);
+        // charge-lnd takes 1; nodes estimate from 2 blocks on, so the host asks for 2 then.
+        numblocks.min = Some(1.0);
         StrategyInfo {
             name: "onchain_fee".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -167,10 +168,18 @@ mod tests {
     }
 
     #[test]
-    fn numblocks_below_two_is_rejected() {
+    fn numblocks_of_one_is_taken_as_in_charge_lnd_and_zero_is_rejected() {
+        // (0.01 / 0.1) × (223 × 12.5) = 278.75 → 278: the estimate the host serves for 1
         assert_eq!(
-            decide(&[(1, 10.0)], &[Param::new("onchain_fee_numblocks", 1)]).unwrap_err(),
-            "parameter `onchain_fee_numblocks`: 1 is below the minimum 2"
+            fee(
+                &[(1, 12.5), (6, 40.0)],
+                &[Param::new("onchain_fee_numblocks", 1)]
+            ),
+            Some(278)
+        );
+        assert_eq!(
+            decide(&[(1, 10.0)], &[Param::new("onchain_fee_numblocks", 0)]).unwrap_err(),
+            "parameter `onchain_fee_numblocks`: 0 is below the minimum 1"
         );
     }
 
