@@ -8,9 +8,11 @@
 //! grow, also across daemon restarts: a resume point stored by a previous
 //! run is below every index of this run and the caller simply gets
 //! everything buffered. What LND emitted while no subscription was open
-//! (daemon down, connection lost) is gone: LND does not replay.
+//! (daemon down, connection lost) is gone. LND may send an event again after
+//! it restarts; the buffer drops an event whose HTLC (incoming and outgoing
+//! channel and HTLC ids) it has already recorded, as LND's API asks.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,12 +45,18 @@ pub enum SubscriptionStatus {
     Refused(NodeError),
 }
 
+/// An HTLC as LND identifies it: incoming channel and HTLC id, outgoing channel and HTLC id.
+type HtlcKey = (u64, u64, u64, u64);
+
 struct Ring {
     events: VecDeque<FailedForward>,
     capacity: usize,
     next_index: u64,
     /// Events evicted unread since the last warning.
     evicted: u64,
+    /// The HTLCs of the last `capacity` failures recorded, to drop LND's replays.
+    seen: HashSet<HtlcKey>,
+    seen_order: VecDeque<HtlcKey>,
 }
 
 /// The ring of buffered failures plus the subscription's status.
@@ -69,6 +77,8 @@ impl FailureBuffer {
                 capacity: capacity.max(1),
                 next_index: base + 1,
                 evicted: 0,
+                seen: HashSet::new(),
+                seen_order: VecDeque::new(),
             }),
             status: watch::channel(SubscriptionStatus::Connecting).0,
         }
@@ -96,6 +106,22 @@ impl FailureBuffer {
             return;
         }
         let mut ring = self.ring.lock().expect("failure ring lock");
+        let key = (
+            event.incoming_channel_id,
+            event.incoming_htlc_id,
+            event.outgoing_channel_id,
+            event.outgoing_htlc_id,
+        );
+        if !ring.seen.insert(key) {
+            debug!(?key, "HTLC event replayed by LND; already recorded");
+            return;
+        }
+        ring.seen_order.push_back(key);
+        if ring.seen_order.len() > ring.capacity
+            && let Some(oldest) = ring.seen_order.pop_front()
+        {
+            ring.seen.remove(&oldest);
+        }
         let index = ring.next_index;
         ring.next_index += 1;
         if ring.events.len() == ring.capacity {
@@ -255,6 +281,28 @@ mod tests {
         let next = buffer.page(page.next_index, 10).unwrap();
         assert_eq!(next.failures.len(), 1);
         assert_eq!(next.failures[0].chan_in, 5);
+    }
+
+    #[test]
+    fn an_event_lnd_replays_is_recorded_once() {
+        let buffer = FailureBuffer::new(10);
+        let first = HtlcEvent {
+            incoming_htlc_id: 41,
+            outgoing_htlc_id: 9,
+            ..link_fail(1, EventType::Forward)
+        };
+        buffer.record(&first);
+        buffer.record(&first);
+        buffer.record(&HtlcEvent {
+            incoming_htlc_id: 42,
+            ..first.clone()
+        });
+        let page = buffer.page(0, 10).unwrap();
+        assert_eq!(
+            page.failures.len(),
+            2,
+            "the replay is dropped, the next HTLC kept"
+        );
     }
 
     #[test]
