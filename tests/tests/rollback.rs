@@ -1,7 +1,8 @@
 //! Automatic rollback against the simulator's real LND server: a deliberately bad strategy
 //! (a static fee far above the market) makes the channels earn almost nothing; once the
 //! rollback window has passed, the previous policies come back, recorded as `rollback`
-//! decisions with their reason, and the strategy is held off for one more window.
+//! decisions with their reason, and the strategy is held off for one more window. Restored fees
+//! pass the section's guard: a floor the operator set since the change holds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ fee_ppm = 4_500
 enable_auto_rollback = true
 rollback_threshold = 0.5
 rollback_window = 12h
+guard.min_fee_ppm = 300
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,10 +106,15 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         "no rollback before the window has passed: {rolled_back:?}"
     );
     let now = fees();
+    assert!(
+        rolled_back.iter().any(|(_, id)| original[id].fee_ppm < 300),
+        "some channel had a fee below the floor before: {original:?}"
+    );
     for (_, id) in &rolled_back {
         assert_eq!(
-            now[id], original[id].fee_ppm,
-            "channel {id} has its previous fee back and keeps it during the hold"
+            now[id],
+            original[id].fee_ppm.max(300),
+            "channel {id} has its previous fee back (within the floor) and keeps it during the hold"
         );
         let state = shared.lock().unwrap();
         let channel = state.channel(*id).unwrap();
@@ -134,7 +141,12 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         );
         assert_eq!(
             rollbacks[0].guarded.policy.unwrap().fee_ppm,
-            original[id].fee_ppm
+            original[id].fee_ppm.max(300)
+        );
+        assert_eq!(
+            rollbacks[0].guarded.clamps.is_empty(),
+            original[id].fee_ppm >= 300,
+            "a clamp records the floor where it applied"
         );
     }
 }

@@ -126,8 +126,8 @@ pub async fn run_configured(
         .collect();
 
     let selected = configured::select(plan.config, &configured);
-    let rules = selected.rollback_rules();
-    let rollbacks = rollback::candidates(store, &channels, &rules, now)?;
+    let rules = selected.rollback_rules(plan.guard);
+    let rollbacks = rollback::candidates(store, &views, &rules, now)?;
     let rolled_back = if plan.dry_run || rollbacks.is_empty() {
         None
     } else {

@@ -108,13 +108,16 @@ pub struct Selected {
 }
 
 impl Selected {
-    /// The rollback rule of each channel whose section enables it.
-    pub fn rollback_rules(&self) -> BTreeMap<ChannelId, RollbackRule> {
+    /// The rollback rule of each channel whose section enables it, with the section's guard
+    /// over `base_guard`.
+    pub fn rollback_rules(&self, base_guard: &GuardConfig) -> BTreeMap<ChannelId, RollbackRule> {
         self.plans
             .iter()
             .zip(&self.selections)
             .filter_map(|(plan, selection)| {
-                let rule = RollbackRule::from_keys(&selection.as_ref()?.settings.rollback)?;
+                let settings = &selection.as_ref()?.settings;
+                let guard = settings.guard.apply(base_guard);
+                let rule = RollbackRule::from_keys(&settings.rollback, guard)?;
                 Some((plan.channel_id, rule))
             })
             .collect()

@@ -2,20 +2,25 @@
 //!
 //! After a change, once `rollback_window` has passed, the channel's revenue rate over that
 //! window is compared with its rate over the same length before the change; when it fell by
-//! more than `rollback_threshold`, the policy the change replaced is restored (recorded as a
-//! decision of the pseudo-strategy `rollback`, sent like any update with its intent; only the
-//! fees are restored, the rest of the policy stays as the node has it now), and the
+//! more than `rollback_threshold`, the fees the change replaced are restored (recorded as a
+//! decision of the pseudo-strategy `rollback`, sent like any update with its intent; the rest
+//! of the policy stays as the node has it now, and the restored fees pass the section's guard
+//! without its step limits: bounds, inbound rules and the minimum interval hold), and the
 //! channel is held for one more window so the strategy cannot undo the undo at once. A
 //! rollback is never itself rolled back, and a channel whose policy changed since (by hand,
 //! or by another tool) is left alone.
 
 use std::collections::BTreeMap;
 
-use lnpolicy_core::{ChannelId, FeePolicy, GuardedDecision, NodeChannel, NodeClient};
+use lnpolicy_core::{
+    Channel, ChannelId, Clamp, Decision, FeePolicy, GuardedDecision, NodeChannel, NodeClient,
+    PolicyChange,
+};
 use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 
 use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, same_fees};
 use crate::config::RollbackKeys;
+use crate::guard::{GuardConfig, guard};
 
 /// The strategy name rollbacks are recorded under.
 pub const ROLLBACK_STRATEGY: &str = "rollback";
@@ -23,18 +28,26 @@ pub const ROLLBACK_STRATEGY: &str = "rollback";
 const NS: u64 = 1_000_000_000;
 
 /// A channel's rollback settings, defaults filled in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RollbackRule {
     pub threshold: f64,
     pub window_secs: u64,
+    /// The section's guard, which a restored fee passes like any decision (its step limits
+    /// aside: a rollback is one move back, not the first of several).
+    pub guard: GuardConfig,
 }
 
 impl RollbackRule {
-    /// The rule a section's keys give, when they enable rollback.
-    pub fn from_keys(keys: &RollbackKeys) -> Option<Self> {
+    /// The rule a section's keys give, when they enable rollback, with the section's guard.
+    pub fn from_keys(keys: &RollbackKeys, guard: GuardConfig) -> Option<Self> {
         keys.enabled.unwrap_or(false).then(|| RollbackRule {
             threshold: keys.threshold.unwrap_or(0.25),
             window_secs: keys.window_secs.unwrap_or(86_400),
+            guard: GuardConfig {
+                max_fee_step_ppm: None,
+                max_inbound_step_ppm: None,
+                ..guard
+            },
         })
     }
 }
@@ -44,10 +57,12 @@ impl RollbackRule {
 pub struct Candidate {
     pub channel_id: ChannelId,
     pub changed_at: u64,
-    /// The policy to send: the node's current one with the fees the change replaced. Only
-    /// fees are rolled back; HTLC limits, the cltv delta and the disabled flag stay as they
-    /// are now, since the operator may have changed them since.
+    /// The policy to send: the node's current one with the fees the change replaced, as the
+    /// guard lets them through. Only fees are rolled back; HTLC limits, the cltv delta and
+    /// the disabled flag stay as they are now, since the operator may have changed them since.
     pub restore: FeePolicy,
+    /// What the guard changed in the fees the change replaced (bounds tightened since).
+    pub clamps: Vec<Clamp>,
     /// What the change set (and the node still has).
     pub current: FeePolicy,
     pub rate_before_msat_per_hour: f64,
@@ -91,15 +106,17 @@ pub fn held(
 }
 
 /// The changes that qualify for rollback now, among `channels` (as the node reports them).
+/// A change whose restored fees the guard holds (the minimum interval) or reduces to the
+/// current ones is not a candidate.
 pub fn candidates(
     store: &Store,
-    channels: &[NodeChannel],
+    channels: &[Channel],
     rules: &BTreeMap<ChannelId, RollbackRule>,
     now: u64,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut found = Vec::new();
     for change in store.last_applied_changes()? {
-        let Some(rule) = rules.get(&change.channel_id).copied() else {
+        let Some(rule) = rules.get(&change.channel_id).cloned() else {
             continue;
         };
         if change.strategy.as_deref() == Some(ROLLBACK_STRATEGY) {
@@ -122,16 +139,27 @@ pub fn candidates(
         let before = rate(change.at - window)?;
         let after = rate(change.at)?;
         if before > 0.0 && after < before * (1.0 - rule.threshold) {
+            let previous = &change.previous;
+            let decision = Decision {
+                channel_id: change.channel_id,
+                change: PolicyChange {
+                    fee_ppm: Some(previous.fee_ppm),
+                    base_fee_msat: Some(previous.base_fee_msat),
+                    inbound_fee_ppm: Some(previous.inbound_fee_ppm),
+                    inbound_base_fee_msat: Some(previous.inbound_base_fee_msat),
+                    ..PolicyChange::default()
+                },
+                reason: String::new(),
+            };
+            let guarded = guard(&rule.guard, channel, &decision, None, now);
+            let Some(restore) = guarded.policy else {
+                continue;
+            };
             found.push(Candidate {
                 channel_id: change.channel_id,
                 changed_at: change.at,
-                restore: FeePolicy {
-                    base_fee_msat: change.previous.base_fee_msat,
-                    fee_ppm: change.previous.fee_ppm,
-                    inbound_base_fee_msat: change.previous.inbound_base_fee_msat,
-                    inbound_fee_ppm: change.previous.inbound_fee_ppm,
-                    ..channel.local_policy
-                },
+                restore,
+                clamps: guarded.clamps,
                 current: change.applied,
                 rate_before_msat_per_hour: before,
                 rate_after_msat_per_hour: after,
@@ -161,7 +189,7 @@ pub async fn execute(
         .map(|c| GuardedDecision {
             channel_id: c.channel_id,
             policy: Some(c.restore),
-            clamps: Vec::new(),
+            clamps: c.clamps.clone(),
         })
         .collect();
     let reasons: Vec<String> = candidates.iter().map(Candidate::reason).collect();
