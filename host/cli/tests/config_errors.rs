@@ -158,3 +158,41 @@ strategy = proportional
         "{stderr}"
     );
 }
+
+/// A non-final section's key that is neither a property nor a parameter of any strategy the
+/// config uses cannot do anything: `--check` names it (charge-lnd ignores it silently), and
+/// the config still loads, as charge-lnd's would.
+#[test]
+fn a_key_without_effect_in_a_non_final_section_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("charge.config");
+    std::fs::write(
+        &file,
+        "[mydefaults]\nbase_fee_msta = 0\nfee_ppm = 300\n\n[default]\nstrategy = static\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+        .arg("-c")
+        .arg(&file)
+        .arg("--check")
+        .arg("--strategies")
+        .arg(dir.path())
+        .env_remove("CONFIG_LOCATION")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let notes: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("no strategy of this config takes"))
+        .collect();
+    assert_eq!(
+        notes.len(),
+        1,
+        "only the typo, not static's fee_ppm: {stderr}"
+    );
+    assert!(
+        notes[0].starts_with(&format!("note: {}:2: key base_fee_msta:", file.display())),
+        "{stderr}"
+    );
+}

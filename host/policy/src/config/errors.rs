@@ -237,6 +237,11 @@ pub enum NoteKind {
     },
     #[error("inherited parameter not used by strategy `{strategy}`; ignored")]
     InheritedParamIgnored { strategy: String },
+    #[error(
+        "not a property, and no strategy of this config takes a parameter of this name: it has \
+         no effect (a typo?)"
+    )]
+    KeyWithoutEffect,
 }
 
 impl NoteKind {

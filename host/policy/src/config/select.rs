@@ -305,9 +305,12 @@ impl Config {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
         let mut upstream: BTreeSet<&str> = BTreeSet::new();
+        let mut taken: BTreeSet<String> = BTreeSet::new();
+        let mut non_final: Vec<&Section> = Vec::new();
         for section in self.sections.iter().chain(&self.fallback) {
             let Some(strategy) = section.settings.strategy.as_deref() else {
                 upstream.extend(section.settings.params.keys().map(String::as_str));
+                non_final.push(section);
                 continue;
             };
             if strategy == USE_CONFIG {
@@ -345,6 +348,7 @@ impl Config {
                     ));
                     continue;
                 };
+                taken.extend(specs.iter().map(|spec| spec.name.clone()));
                 let resolved = match arm {
                     Some(arm) => selection.resolve_arm_params(arm, &specs),
                     None => selection.resolve_params(&specs),
@@ -353,6 +357,28 @@ impl Config {
                     Ok(resolved) => notes.extend(resolved.notes),
                     Err(error) if supplied_upstream(&error, &upstream) => {}
                     Err(error) => errors.push(error),
+                }
+            }
+        }
+        // A key of a non-final section that no strategy here takes has no effect: a typo, most
+        // likely. Included files' strategies may take it, so only a config without them says so.
+        if self.includes.is_empty() {
+            for section in non_final {
+                for key in section.settings.params.keys() {
+                    let own = section
+                        .settings
+                        .origins
+                        .get(key)
+                        .is_none_or(|o| o.section == section.name && o.file == section.file);
+                    if own && !key.starts_with("experiment.") && !taken.contains(key) {
+                        let at = section.location(Some(key));
+                        notes.push(Note::new(
+                            &at.file,
+                            at.line,
+                            Some(key),
+                            NoteKind::KeyWithoutEffect,
+                        ));
+                    }
                 }
             }
         }
