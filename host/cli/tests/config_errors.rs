@@ -7,7 +7,20 @@
 //! is in another file.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// `lnpolicy -c FILE --check` with the built-in strategies and those of `strategies`.
+fn check(file: &Path, strategies: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
+        .arg("-c")
+        .arg(file)
+        .arg("--check")
+        .arg("--strategies")
+        .arg(strategies)
+        .env_remove("CONFIG_LOCATION")
+        .output()
+        .unwrap()
+}
 
 fn fixtures(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -58,15 +71,7 @@ fn every_broken_config_gives_one_located_error_and_exit_1() {
     assert!(corpus.len() >= 30, "{corpus:?}");
     let empty = tempfile::tempdir().unwrap();
     for path in corpus {
-        let output = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
-            .arg("-c")
-            .arg(&path)
-            .arg("--check")
-            .arg("--strategies")
-            .arg(empty.path())
-            .env_remove("CONFIG_LOCATION")
-            .output()
-            .unwrap();
+        let output = check(&path, empty.path());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             output.status.code(),
@@ -120,18 +125,10 @@ fn the_generated_example_passes_check() {
 #[test]
 fn a_required_parameter_set_by_a_section_above_passes_check() {
     let dir = tempfile::tempdir().unwrap();
-    let check = |text: &str| {
+    let check_text = |text: &str| {
         let file = dir.path().join("charge.config");
         std::fs::write(&file, text).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
-            .arg("-c")
-            .arg(&file)
-            .arg("--check")
-            .arg("--strategies")
-            .arg(dir.path())
-            .env_remove("CONFIG_LOCATION")
-            .output()
-            .unwrap()
+        check(&file, dir.path())
     };
     let sections = "\
 [big]
@@ -142,13 +139,13 @@ strategy = proportional
 strategy = proportional
 ";
     let bounds = "[bounds]\nmin_fee_ppm = 10\nmax_fee_ppm = 500\n\n";
-    let with_bounds = check(&format!("{bounds}{sections}"));
+    let with_bounds = check_text(&format!("{bounds}{sections}"));
     assert!(
         with_bounds.status.success(),
         "{}",
         String::from_utf8_lossy(&with_bounds.stderr)
     );
-    let without = check(sections);
+    let without = check_text(sections);
     let stderr = String::from_utf8_lossy(&without.stderr);
     assert_eq!(without.status.code(), Some(1), "{stderr}");
     assert!(
@@ -171,15 +168,7 @@ fn a_key_without_effect_in_a_non_final_section_is_noted() {
         "[mydefaults]\nbase_fee_msta = 0\nfee_ppm = 300\n\n[default]\nstrategy = static\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
-        .arg("-c")
-        .arg(&file)
-        .arg("--check")
-        .arg("--strategies")
-        .arg(dir.path())
-        .env_remove("CONFIG_LOCATION")
-        .output()
-        .unwrap();
+    let output = check(&file, dir.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let notes: Vec<&str> = stderr
