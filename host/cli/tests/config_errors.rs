@@ -145,6 +145,26 @@ strategy = proportional
         "{}",
         String::from_utf8_lossy(&with_bounds.stderr)
     );
+    let half = check_text(&format!("[bounds]\nmin_fee_ppm = 10\n\n{sections}"));
+    let stderr = String::from_utf8_lossy(&half.stderr);
+    assert_eq!(
+        half.status.code(),
+        Some(1),
+        "max_fee_ppm is set nowhere: {stderr}"
+    );
+    assert!(
+        stderr.contains("parameter `max_fee_ppm` is required"),
+        "{stderr}"
+    );
+    let bad = check_text(&format!(
+        "[bounds]\nmin_fee_ppm = 10\nmax_fee_ppm = abc\n\n{sections}"
+    ));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("charge.config:3: key max_fee_ppm"),
+        "the value is checked where it is written: {stderr}"
+    );
     let without = check_text(sections);
     let stderr = String::from_utf8_lossy(&without.stderr);
     assert_eq!(without.status.code(), Some(1), "{stderr}");

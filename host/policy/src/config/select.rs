@@ -279,24 +279,34 @@ impl Config {
     }
 }
 
-/// Whether `error` is a missing required parameter that a non-final section above sets.
-fn supplied_upstream(error: &ConfigError, upstream: &BTreeSet<&str>) -> bool {
-    match &error.kind {
-        ErrorKind::StrategyParam { source, .. } => {
-            matches!(source.as_ref(), ParamError::Missing { name } if upstream.contains(name.as_str()))
+/// `selection` with the parameters of `specs` it leaves out taken from `upstream` (the keys of
+/// the non-final sections above it, with where they were written): those sections supply them
+/// to every channel they match, and their values are checked like the section's own.
+fn with_upstream(selection: &Selection, upstream: &Settings, specs: &[ParamSpec]) -> Selection {
+    let mut supplied = selection.clone();
+    let settings = &mut supplied.settings;
+    for spec in specs {
+        if settings.params.contains_key(&spec.name) {
+            continue;
         }
-        _ => false,
+        if let Some(value) = upstream.params.get(&spec.name) {
+            settings.params.insert(spec.name.clone(), value.clone());
+            if let Some(origin) = upstream.origins.get(&spec.name) {
+                settings.origins.insert(spec.name.clone(), origin.clone());
+            }
+        }
     }
+    supplied
 }
 
 impl Config {
     /// Checks every final section's strategy against what is loaded: `strategies` gives the
     /// parameter schema of a strategy name, or `None` when no strategy has that name.
     /// Unknown strategies and parameters the strategy does not take (or mistypes) are errors
-    /// with file and line; `use_config` sections are checked in their own file. A required
-    /// parameter a section leaves out is an error only when no non-final section above it
-    /// (any, for `[default]`) sets it: one that matches the channel supplies it, as in
-    /// charge-lnd, and a channel no such section matches is reported when it is decided.
+    /// with file and line; `use_config` sections are checked in their own file. A parameter a
+    /// section leaves out is taken from the non-final sections above it (any, for `[default]`)
+    /// and checked there: one that matches the channel supplies it, as in charge-lnd, and a
+    /// channel no such section matches is reported when it is decided.
     pub fn check_strategies(
         &self,
         strategies: &dyn Fn(&str) -> Option<Vec<ParamSpec>>,
@@ -304,12 +314,13 @@ impl Config {
     ) -> (Vec<ConfigError>, Vec<Note>) {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
-        let mut upstream: BTreeSet<&str> = BTreeSet::new();
+        // The plain keys of the non-final sections so far, as merging them would leave them.
+        let mut upstream = Settings::default();
         let mut taken: BTreeSet<String> = BTreeSet::new();
         let mut non_final: Vec<&Section> = Vec::new();
         for section in self.sections.iter().chain(&self.fallback) {
             let Some(strategy) = section.settings.strategy.as_deref() else {
-                upstream.extend(section.settings.params.keys().map(String::as_str));
+                upstream.merge(&section.settings);
                 non_final.push(section);
                 continue;
             };
@@ -349,13 +360,13 @@ impl Config {
                     continue;
                 };
                 taken.extend(specs.iter().map(|spec| spec.name.clone()));
+                let selection = with_upstream(&selection, &upstream, &specs);
                 let resolved = match arm {
                     Some(arm) => selection.resolve_arm_params(arm, &specs),
                     None => selection.resolve_params(&specs),
                 };
                 match resolved {
                     Ok(resolved) => notes.extend(resolved.notes),
-                    Err(error) if supplied_upstream(&error, &upstream) => {}
                     Err(error) => errors.push(error),
                 }
             }
