@@ -7,8 +7,12 @@ mod lnd_support;
 use std::collections::BTreeSet;
 
 use lnd_support::{Sim, admin_request, chan_id, fixture, peer_key, raw_client};
-use lnpolicy_core::{FeePolicy, FundingFee, NodeClient, NodeKind, PeerInfo, PendingHtlc};
-use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, DESCRIBE_GRAPH, UPDATE_CHANNEL_POLICY};
+use lnpolicy_core::{
+    FeePolicy, FundingFee, NodeClient, NodeError, NodeKind, PeerInfo, PendingHtlc,
+};
+use lnpolicy_node::lnd::permissions::{
+    CLIENT_METHODS, DESCRIBE_GRAPH, Permission, UPDATE_CHAN_STATUS, UPDATE_CHANNEL_POLICY,
+};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
 use lnpolicy_node::lnrpc::ChannelGraphRequest;
 
@@ -258,4 +262,49 @@ async fn describe_graph_is_served_beyond_tonics_default_limit() {
         err.message().contains("message length too large"),
         "{err:?}"
     );
+}
+
+/// A macaroon baked before lnpolicy used `UpdateChanStatus` (all the other client methods):
+/// re-enabling is refused, but the fee change that comes with it still lands; a status change
+/// alone reports the refusal.
+#[tokio::test]
+async fn a_macaroon_without_the_status_call_still_sets_fees() {
+    let sim = Sim::start(fixture()).await;
+    let old: Vec<Permission> = CLIENT_METHODS
+        .iter()
+        .filter(|m| **m != UPDATE_CHAN_STATUS)
+        .map(|m| Permission::uri(m))
+        .collect();
+    let path = sim.dir.path().join("old.macaroon");
+    sim.server.bake_macaroon(&old, &path).unwrap();
+    let client = LndClient::connect(&sim.server.client_config(&path))
+        .await
+        .unwrap();
+    let mut channel = client.list_channels().await.unwrap().remove(0);
+    let disabled = FeePolicy {
+        disabled: true,
+        ..channel.local_policy
+    };
+    let refused = client.update_policy(&channel, &disabled).await.unwrap_err();
+    assert!(
+        matches!(refused, NodeError::PermissionDenied { .. }),
+        "{refused:?}"
+    );
+    sim.state()
+        .channels
+        .iter_mut()
+        .find(|c| c.id == channel.id)
+        .unwrap()
+        .local_policy
+        .disabled = true;
+    channel.local_policy.disabled = true;
+    let wanted = FeePolicy {
+        fee_ppm: channel.local_policy.fee_ppm + 11,
+        disabled: false,
+        ..channel.local_policy
+    };
+    client.update_policy(&channel, &wanted).await.unwrap();
+    let now = sim.state().channel(channel.id).unwrap().local_policy;
+    assert_eq!(now.fee_ppm, wanted.fee_ppm, "the fee landed");
+    assert!(now.disabled, "the flag stayed");
 }

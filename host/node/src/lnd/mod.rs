@@ -732,6 +732,10 @@ impl NodeClient for LndClient {
             }
         })?;
         let current = &channel.local_policy;
+        let status_only = FeePolicy {
+            disabled: current.disabled,
+            ..*policy
+        } == *current;
         if policy.disabled != current.disabled {
             let action = if policy.disabled {
                 ChanStatusAction::Disable
@@ -742,18 +746,25 @@ impl NodeClient for LndClient {
                 chan_point: Some(point.clone()),
                 action: action as i32,
             };
-            self.call_on(
-                self.router.clone(),
-                UPDATE_CHAN_STATUS,
-                request,
-                |mut c, r| async move { c.update_chan_status(r).await },
-            )
-            .await?;
+            let changed = self
+                .call_on(
+                    self.router.clone(),
+                    UPDATE_CHAN_STATUS,
+                    request,
+                    |mut c, r| async move { c.update_chan_status(r).await },
+                )
+                .await;
+            match changed {
+                Ok(_) => {}
+                // A macaroon baked before lnpolicy used the status call must not stop the fees.
+                Err(error @ NodeError::PermissionDenied { .. }) if !status_only => warn!(
+                    channel = channel.id,
+                    %error,
+                    "disabled flag left as it is (the macaroon lacks UpdateChanStatus); sending the fees"
+                ),
+                Err(error) => return Err(error),
+            }
         }
-        let status_only = FeePolicy {
-            disabled: current.disabled,
-            ..*policy
-        } == *current;
         if status_only {
             return Ok(());
         }
