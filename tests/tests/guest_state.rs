@@ -72,3 +72,41 @@ fn a_dry_run_leaves_the_state_as_it_was() {
     assert_eq!(calls(&run(&db, true)), Some(1), "a dry run writes no state");
     assert_eq!(calls(&run_once(&db)), Some(2));
 }
+
+/// The same through a charge-lnd config, the path `--dry-run` and `test-channel` take: the
+/// climber's pooled position is not stored by a dry run, and is by the real run after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_dry_run_leaves_the_climber_where_it_was() {
+    use lnpolicy_engine::{ConfiguredPlan, run_configured};
+    use lnpolicy_policy::config::Config;
+    use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, Simulation};
+
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let node = InProcessNode::new(live.shared());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    registry
+        .add_builtin(
+            "hill_climber",
+            lnpolicy_builtins::get("hill_climber").unwrap(),
+        )
+        .unwrap();
+    let config = Config::parse("climber.config", "[default]\nstrategy = hill_climber\n").unwrap();
+    let guard = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
+    let now = live.simulation().now_ns() / 1_000_000_000;
+    for (dry_run, stored) in [(true, false), (false, true)] {
+        let plan = ConfiguredPlan::new(&config, &guard, dry_run);
+        run_configured(&node, &store, &registry, plan, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            !store.state_all("hill_climber").unwrap().is_empty(),
+            stored,
+            "dry run {dry_run}"
+        );
+    }
+}
