@@ -186,3 +186,42 @@ async fn an_update_whose_answer_timed_out_is_reconciled_not_failed() {
         IntentStatus::Applied
     );
 }
+
+/// An update that only disables a channel leaves its fees as they were, so the fees alone
+/// cannot tell whether it landed: the flag decides.
+#[tokio::test]
+async fn a_pending_status_change_is_reconciled_by_the_flag() {
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let node = lnpolicy_sim::InProcessNode::new(live.shared());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let channels = node.list_channels().await.unwrap();
+    let (landed, lost) = (&channels[0], &channels[1]);
+    assert!(!landed.local_policy.disabled && !lost.local_policy.disabled);
+    let disable = |p: &FeePolicy| FeePolicy {
+        disabled: true,
+        ..*p
+    };
+    for channel in [landed, lost] {
+        store
+            .record_intent(
+                channel.id,
+                None,
+                &channel.local_policy,
+                &disable(&channel.local_policy),
+                10,
+            )
+            .unwrap();
+    }
+    node.update_policy(landed, &disable(&landed.local_policy))
+        .await
+        .unwrap();
+    let report = reconcile_pending(&node, &store, 20).await.unwrap();
+    assert_eq!(
+        report,
+        ReconcileReport {
+            applied: vec![landed.id],
+            not_applied: vec![lost.id]
+        }
+    );
+}

@@ -162,7 +162,7 @@ pub async fn reconcile_pending(
     for intent in pending {
         let current = channels.iter().find(|c| c.id == intent.channel_id);
         let outcome = match current {
-            Some(channel) if same_fees(&channel.local_policy, &intent.desired) => {
+            Some(channel) if landed(&channel.local_policy, &intent.previous, &intent.desired) => {
                 report.applied.push(intent.channel_id);
                 IntentOutcome::Applied
             }
@@ -186,6 +186,14 @@ pub async fn reconcile_pending(
         store.resolve_intent(intent.id, outcome, now)?;
     }
     Ok(report)
+}
+
+/// Whether the node shows an update as landed: its fees, and its disabled flag when the
+/// update changed that flag (a status change alone leaves the fees as they were). cltv and
+/// HTLC limits do not count: they are not settable per channel everywhere (CLN).
+fn landed(node: &FeePolicy, previous: &FeePolicy, desired: &FeePolicy) -> bool {
+    same_fees(node, desired)
+        && (previous.disabled == desired.disabled || node.disabled == desired.disabled)
 }
 
 /// The fees decide whether an update landed: every node reports them,

@@ -253,7 +253,10 @@ pub struct AppliedChange {
 type AppliedChangeRow = (i64, i64, Option<i64>, String, String, Option<String>);
 
 impl Store {
-    /// Every channel's last applied change: what rollback weighs and may undo.
+    /// Every channel's last applied change of its fees: what rollback weighs and may undo.
+    /// A change of only the disabled flag, HTLC limits or cltv delta (say, re-enabling a
+    /// channel when its peer returns) earns nothing by itself, and must not hide the fee
+    /// change before it.
     pub fn last_applied_changes(&self) -> Result<Vec<AppliedChange>, StoreError> {
         let rows: Vec<AppliedChangeRow> = self
             .lock()
@@ -261,8 +264,18 @@ impl Store {
                 "SELECT i.id, i.channel_id, i.resolved_at, i.previous_json, i.policy_json,
                         d.strategy
                  FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
-                 WHERE i.id IN (SELECT MAX(id) FROM update_intents
-                                WHERE status = 'applied' GROUP BY channel_id)
+                 WHERE i.id IN (
+                     SELECT MAX(id) FROM update_intents
+                     WHERE status = 'applied'
+                       AND (json_extract(previous_json, '$.fee_ppm')
+                                IS NOT json_extract(policy_json, '$.fee_ppm')
+                            OR json_extract(previous_json, '$.base_fee_msat')
+                                IS NOT json_extract(policy_json, '$.base_fee_msat')
+                            OR json_extract(previous_json, '$.inbound_fee_ppm')
+                                IS NOT json_extract(policy_json, '$.inbound_fee_ppm')
+                            OR json_extract(previous_json, '$.inbound_base_fee_msat')
+                                IS NOT json_extract(policy_json, '$.inbound_base_fee_msat'))
+                     GROUP BY channel_id)
                  ORDER BY i.channel_id",
             )
             .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())

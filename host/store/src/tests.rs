@@ -1027,3 +1027,43 @@ fn a_snapshot_retaken_at_the_same_second_replaces_its_change() {
         [(0, 100)]
     );
 }
+
+#[test]
+fn the_last_applied_change_is_the_last_one_of_the_fees() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let raised = store
+        .record_intent(5, None, &policy(100), &policy(400), 10)
+        .unwrap();
+    store
+        .resolve_intent(raised, IntentOutcome::Applied, 11)
+        .unwrap();
+    let disabled = FeePolicy {
+        disabled: true,
+        ..policy(400)
+    };
+    let status_only = store
+        .record_intent(5, None, &policy(400), &disabled, 20)
+        .unwrap();
+    store
+        .resolve_intent(status_only, IntentOutcome::Applied, 21)
+        .unwrap();
+    let changes = store.last_applied_changes().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (
+            changes[0].intent_id,
+            changes[0].at,
+            changes[0].applied.fee_ppm
+        ),
+        (raised, 11, 400),
+        "the status change does not hide the fee change before it"
+    );
+    let lowered = store
+        .record_intent(5, None, &disabled, &policy(300), 30)
+        .unwrap();
+    store
+        .resolve_intent(lowered, IntentOutcome::Applied, 31)
+        .unwrap();
+    assert_eq!(store.last_applied_changes().unwrap()[0].intent_id, lowered);
+}
