@@ -732,10 +732,11 @@ impl NodeClient for LndClient {
             }
         })?;
         let current = &channel.local_policy;
-        let status_only = FeePolicy {
-            disabled: current.disabled,
-            ..*policy
-        } == *current;
+        let status_only = policy.disabled != current.disabled
+            && FeePolicy {
+                disabled: current.disabled,
+                ..*policy
+            } == *current;
         if policy.disabled != current.disabled {
             let action = if policy.disabled {
                 ChanStatusAction::Disable
