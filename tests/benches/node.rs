@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lnpolicy_collector::{CollectConfig, collect};
-use lnpolicy_core::{NodeKind, NullEventSink};
+use lnpolicy_core::NodeKind;
 use lnpolicy_engine::{ConfiguredPlan, CyclePlan, run_configured, run_once};
 use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{NoHistory, StrategyRegistry};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
@@ -61,15 +61,10 @@ fn main() {
         }
         print_figures("full collect (empty store)", &times, &calls);
 
-        let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-        let registry =
-            StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-        registry
-            .add_builtin(
-                "balance_based",
-                lnpolicy_builtins::get("balance_based").unwrap(),
-            )
-            .unwrap();
+        let registry = lnpolicy_tests::registry_of(&[(
+            "balance_based",
+            lnpolicy_builtins::get("balance_based").unwrap(),
+        )]);
         let guard = GuardConfig {
             min_update_interval_secs: 0,
             ..GuardConfig::new(NodeKind::Lnd)

@@ -18,6 +18,21 @@ pub fn test_guest(name: &str) -> PathBuf {
     path
 }
 
+/// A registry as a fresh daemon builds it (default runtime, no event sink), holding each
+/// `(name, wasm)` of `strategies` as a built-in.
+pub fn registry_of(strategies: &[(&str, &[u8])]) -> StrategyRegistry {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let registry = StrategyRegistry::new(
+        runtime,
+        Arc::new(lnpolicy_core::NullEventSink),
+        RegistryConfig::default(),
+    );
+    for (name, wasm) in strategies {
+        registry.add_builtin(name, wasm).unwrap();
+    }
+    registry
+}
+
 /// The limits the daemon ships with: the hostile guests must be stopped by
 /// exactly what protects operators.
 pub fn test_limits() -> SandboxLimits {

@@ -6,17 +6,15 @@
 //! decision's reason; `static` changes every channel's fee in between.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use lnpolicy_core::{ChannelId, NodeClient, NodeKind, NullEventSink};
+use lnpolicy_core::{ChannelId, NodeClient, NodeKind};
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
 use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::{Store, fee_percentiles};
-use lnpolicy_tests::test_guest;
+use lnpolicy_tests::{registry_of, test_guest};
 
 const PROBE: &str = "\
 [default]
@@ -117,18 +115,15 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
     let node = InProcessNode::new(live.shared());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    registry
-        .add_builtin(
+    let registry = registry_of(&[
+        (
             "history_probe",
-            &std::fs::read(test_guest("history_probe")).unwrap(),
-        )
-        .unwrap();
-    registry
-        .add_builtin("static", lnpolicy_builtins::get("static").unwrap())
-        .unwrap();
+            std::fs::read(test_guest("history_probe"))
+                .unwrap()
+                .as_slice(),
+        ),
+        ("static", lnpolicy_builtins::get("static").unwrap()),
+    ]);
     let probe = Config::parse("probe.config", PROBE).unwrap();
     let fixed = Config::parse("static.config", STATIC).unwrap();
     let guard = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use lnpolicy_core::{NodeKind, NullEventSink, fixtures};
+use lnpolicy_core::{NodeKind, fixtures};
 use lnpolicy_policy::cycle::{CycleInput, run_cycle};
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::NoHistory;
 use lnpolicy_store::Store;
-use lnpolicy_tests::test_guest;
+use lnpolicy_tests::{registry_of, test_guest};
 
 fn calls(store: &Store) -> Option<u64> {
     store
@@ -24,12 +24,10 @@ fn run_once(db: &std::path::Path) -> Store {
 
 fn run(db: &std::path::Path, dry_run: bool) -> Store {
     let store = Store::open(db).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    registry
-        .add_builtin("counter", &std::fs::read(test_guest("good_v1")).unwrap())
-        .unwrap();
+    let registry = registry_of(&[(
+        "counter",
+        std::fs::read(test_guest("good_v1")).unwrap().as_slice(),
+    )]);
     let report = run_cycle(
         &registry,
         &store,
@@ -86,15 +84,10 @@ async fn a_configured_dry_run_leaves_the_climber_where_it_was() {
     let node = InProcessNode::new(live.shared());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    registry
-        .add_builtin(
-            "hill_climber",
-            lnpolicy_builtins::get("hill_climber").unwrap(),
-        )
-        .unwrap();
+    let registry = registry_of(&[(
+        "hill_climber",
+        lnpolicy_builtins::get("hill_climber").unwrap(),
+    )]);
     let config = Config::parse("climber.config", "[default]\nstrategy = hill_climber\n").unwrap();
     let guard = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
     let now = live.simulation().now_ns() / 1_000_000_000;

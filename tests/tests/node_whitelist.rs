@@ -6,16 +6,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use lnpolicy_core::{NodeClient, NodeKind, NullEventSink};
+use lnpolicy_core::{NodeClient, NodeKind};
 use lnpolicy_engine::{CyclePlan, run_once};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{NoHistory, StrategyRegistry};
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
+use lnpolicy_tests::registry_of;
 
 /// The read methods the daemon may call on LND, and its two writes (a channel's policy, and
 /// its disabled flag, which only `UpdateChanStatus` sets).
@@ -43,16 +44,10 @@ const CLN_ALLOWED: &[&str] = &[
 ];
 
 fn registry() -> StrategyRegistry {
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    registry
-        .add_builtin(
-            "balance_based",
-            lnpolicy_builtins::get("balance_based").unwrap(),
-        )
-        .unwrap();
-    registry
+    registry_of(&[(
+        "balance_based",
+        lnpolicy_builtins::get("balance_based").unwrap(),
+    )])
 }
 
 /// A day of market history, so the collector has forwards to page through.
