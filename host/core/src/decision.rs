@@ -70,6 +70,9 @@ pub enum Rule {
     /// Enabling waits until the peer is online: LND refuses to enable an inactive channel,
     /// and re-enables one it disabled itself when the peer returns.
     ChannelInactive,
+    /// LND lists the channel but its graph holds no edge for it, so the cltv delta and HTLC
+    /// limits are unknown (reported as 0) and LND refuses every update until the edge is back.
+    NoGraphEdge,
 }
 
 /// One value the guard changed, with the rule that made it.

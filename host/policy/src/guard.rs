@@ -220,6 +220,8 @@ impl GuardConfig {
 ///   (the runtime already matches ids, so this only guards against a wrong pairing);
 /// - the config is invalid (see [`GuardConfig::validate`]): nothing is safe to send;
 /// - the decision changes nothing, or nothing survives the guard (its clamps still say why);
+/// - the channel is on LND without a graph edge (cltv delta 0): the one clamp is `NoGraphEdge`,
+///   since LND refuses the update and a complete policy cannot be formed from unknown fields;
 /// - the channel was updated less than `min_update_interval_secs` ago: the only clamp is a
 ///   `MinInterval` one on field `"policy"` with `requested` = `now` and `applied` = the earliest
 ///   time an update is allowed. The held policy is not recorded: the strategy decides afresh
@@ -262,6 +264,15 @@ pub fn guard(
     }
     if decision.change.is_empty() && inbound_level_ppm.is_none() {
         return leave(Vec::new());
+    }
+    if config.node == NodeKind::Lnd && channel.local_policy.time_lock_delta == 0 {
+        // LND's smallest cltv delta is 18: 0 means the policy was not in the graph.
+        return leave(vec![Clamp {
+            field: "time_lock_delta".to_owned(),
+            requested: 0,
+            applied: 0,
+            rule: Rule::NoGraphEdge,
+        }]);
     }
 
     let mut clamps = Clamps::default();
@@ -1149,6 +1160,44 @@ mod tests {
         channel.active = true;
         let out = run(&lnd(), &channel, enable);
         assert_eq!(out.policy.map(|p| p.disabled), Some(false));
+    }
+
+    #[test]
+    fn an_lnd_channel_without_a_graph_edge_is_left_alone_with_the_reason() {
+        let mut channel = channel();
+        channel.local_policy.time_lock_delta = 0;
+        let with_cltv = PolicyChange {
+            time_lock_delta: Some(80),
+            ..fee(400)
+        };
+        for change in [fee(400), with_cltv] {
+            let out = run(&lnd(), &channel, change);
+            assert_eq!(out.policy, None);
+            assert_eq!(
+                out.clamps,
+                vec![clamp("time_lock_delta", 0, 0, Rule::NoGraphEdge)]
+            );
+        }
+        let level_only = Decision {
+            channel_id: channel.id,
+            change: PolicyChange::default(),
+            reason: "test".to_owned(),
+        };
+        let level = guard(&lnd(), &channel, &level_only, Some(100), NOW);
+        assert_eq!(
+            level.policy, None,
+            "an inbound level alone is no way round it"
+        );
+
+        let out = run(&GuardConfig::new(NodeKind::Cln), &channel, fee(400));
+        assert_eq!(
+            out.policy.map(|p| p.fee_ppm),
+            Some(400),
+            "Core Lightning always knows its own policy"
+        );
+        channel.local_policy.time_lock_delta = 18;
+        let out = run(&lnd(), &channel, fee(400));
+        assert_eq!(out.policy.map(|p| p.fee_ppm), Some(400));
     }
 
     #[test]
