@@ -142,8 +142,11 @@ fn load_config(path: &Path, registry: &StrategyRegistry, kind: NodeKind) -> Resu
     };
     let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
     let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
-    let (mut errors, notes) = config.check_strategies(&lookup, &known);
-    errors.extend(config.validate_guard(&GuardConfig::charge_lnd_compatible(kind)));
+    let (mut errors, mut notes) = config.check_strategies(&lookup, &known);
+    let (guard_errors, guard_notes) =
+        config.validate_guard(&GuardConfig::charge_lnd_compatible(kind));
+    errors.extend(guard_errors);
+    notes.extend(guard_notes);
     for note in config.notes().iter().chain(&notes) {
         print_note(note);
     }

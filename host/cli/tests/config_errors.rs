@@ -205,3 +205,21 @@ fn a_key_without_effect_in_a_non_final_section_is_noted() {
         "{stderr}"
     );
 }
+
+/// charge-lnd sends any fee it is given; lnpolicy's guard caps it, and `--check` says where.
+#[test]
+fn a_fee_above_the_guard_ceiling_is_noted_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("charge.config");
+    std::fs::write(&file, "[default]\nstrategy = static\nfee_ppm = 75000\n").unwrap();
+    let output = check(&file, dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "a note, not an error: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: {}:3: key fee_ppm: 75000 is above guard.max_fee_ppm (50000)",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}

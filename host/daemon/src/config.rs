@@ -56,8 +56,11 @@ pub(crate) fn load(
     let config = Config::load(path).map_err(|errors| rejected(errors.0))?;
     let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
     let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
-    let (mut errors, notes) = config.check_strategies(&lookup, &known);
-    errors.extend(config.validate_guard(&GuardConfig::charge_lnd_compatible(kind)));
+    let (mut errors, mut notes) = config.check_strategies(&lookup, &known);
+    let (guard_errors, guard_notes) =
+        config.validate_guard(&GuardConfig::charge_lnd_compatible(kind));
+    errors.extend(guard_errors);
+    notes.extend(guard_notes);
     if !errors.is_empty() {
         return Err(rejected(errors));
     }

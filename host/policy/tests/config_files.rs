@@ -394,7 +394,8 @@ fn guard_keys_are_per_section_and_checked_against_the_daemon_limits() {
         Some(300)
     );
     let base = GuardConfig::new(NodeKind::Lnd);
-    let errors = config.validate_guard(&base);
+    let (errors, notes) = config.validate_guard(&base);
+    assert_eq!(notes, [], "no fee above a ceiling");
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].line, Some(7));
     assert_eq!(errors[0].key.as_deref(), Some("guard.min_fee_ppm"));
@@ -405,6 +406,55 @@ fn guard_keys_are_per_section_and_checked_against_the_daemon_limits() {
             .contains("min_fee_ppm (6000) is above max_fee_ppm (5000)"),
         "{}",
         errors[0]
+    );
+}
+
+#[test]
+fn fees_above_every_guard_ceiling_of_the_config_are_noted() {
+    use lnpolicy_core::NodeKind;
+    use lnpolicy_policy::guard::GuardConfig;
+    let config = parse(
+        "[high]\nchan.private = true\nstrategy = static\nfee_ppm = 60000\n\
+         [arms]\nchan.min_capacity = 5000000\nstrategy = proportional\nmin_fee_ppm = 10\n\
+         max_fee_ppm = 50000\nexperiment.a.max_fee_ppm = 70000\nexperiment.b.max_fee_ppm = 900\n\
+         [stop]\nchan.min_capacity = 1000000\nstrategy = static\nfee_ppm = 1\n\
+         base_fee_msat = 12000000\n\
+         [default]\nstrategy = static\nfee_ppm = 80000\nguard.max_fee_ppm = 100000\n",
+    );
+    let base = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
+    let (errors, notes) = config.validate_guard(&base);
+    assert_eq!(errors, []);
+    let noted: Vec<(Option<u32>, Option<&str>, String)> = notes
+        .iter()
+        .map(|n| (n.line, n.key.as_deref(), n.kind.to_string()))
+        .collect();
+    assert_eq!(
+        noted,
+        [(
+            Some(16),
+            Some("base_fee_msat"),
+            "12000000 is above guard.max_base_fee_msat (10000000): the guard sends 10000000 \
+             instead; set guard.max_base_fee_msat in this section to allow it"
+                .to_owned()
+        )],
+        "[default] raises the fee ceiling to 100000 for every fee asked here"
+    );
+
+    let config = parse(
+        "[high]\nchan.private = true\nstrategy = static\nfee_ppm = 60000\n\
+         [arms]\nstrategy = proportional\nmin_fee_ppm = 10\nmax_fee_ppm = 50000\n\
+         experiment.a.max_fee_ppm = 70000\n",
+    );
+    let (_, notes) = config.validate_guard(&base);
+    let noted: Vec<(Option<u32>, Option<&str>)> =
+        notes.iter().map(|n| (n.line, n.key.as_deref())).collect();
+    assert_eq!(
+        noted,
+        [
+            (Some(4), Some("fee_ppm")),
+            (Some(9), Some("experiment.a.max_fee_ppm"))
+        ],
+        "{notes:#?}"
     );
 }
 

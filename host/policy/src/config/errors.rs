@@ -242,6 +242,15 @@ pub enum NoteKind {
          no effect (a typo?)"
     )]
     KeyWithoutEffect,
+    #[error(
+        "{value} is above guard.{limit_key} ({limit}): the guard sends {limit} instead; set \
+         guard.{limit_key} in this section to allow it"
+    )]
+    AboveGuardCeiling {
+        value: u64,
+        limit_key: &'static str,
+        limit: u32,
+    },
 }
 
 impl NoteKind {

@@ -161,9 +161,22 @@ impl Config {
     /// Checks each section's `guard.*` keys against the daemon-wide limits `base`: a section
     /// may combine with them into a range that allows nothing. Combinations of several
     /// sections' keys are only known per channel; validate the merged result there too.
-    pub fn validate_guard(&self, base: &GuardConfig) -> Vec<ConfigError> {
+    ///
+    /// The notes name fees a section asks for above every guard ceiling this config can
+    /// apply: the guard would send the ceiling instead, which charge-lnd never does.
+    pub fn validate_guard(&self, base: &GuardConfig) -> (Vec<ConfigError>, Vec<Note>) {
         let mut errors = Vec::new();
-        for section in self.sections.iter().chain(&self.fallback) {
+        let mut notes = Vec::new();
+        let sections = || self.sections.iter().chain(&self.fallback);
+        let ceiling = |limit: fn(&GuardOverrides) -> Option<u32>, base: u32| {
+            sections()
+                .filter_map(|s| limit(&s.settings.guard))
+                .fold(base, u32::max)
+        };
+        let max_fee_ppm = ceiling(|g| g.max_fee_ppm, base.max_fee_ppm);
+        let max_base_fee_msat = ceiling(|g| g.max_base_fee_msat, base.max_base_fee_msat);
+        for section in sections() {
+            notes.extend(fees_above_ceiling(section, max_fee_ppm, max_base_fee_msat));
             let overrides = &section.settings.guard;
             if overrides.is_empty() {
                 continue;
@@ -191,10 +204,54 @@ impl Config {
             }
         }
         for included in self.includes.values() {
-            errors.extend(included.validate_guard(base));
+            let (more_errors, more_notes) = included.validate_guard(base);
+            errors.extend(more_errors);
+            notes.extend(more_notes);
         }
-        errors
+        (errors, notes)
     }
+}
+
+/// Notes for a section's outbound fees above the highest ceiling the guard could apply:
+/// parameters named `fee_ppm`, `min_fee_ppm` or `max_fee_ppm` (an arm's too) and the
+/// `base_fee_msat` property.
+fn fees_above_ceiling(section: &Section, max_fee_ppm: u32, max_base_fee_msat: u32) -> Vec<Note> {
+    let ppm_params = section.settings.params.iter().filter_map(|(key, value)| {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let fee = matches!(name, "fee_ppm" | "min_fee_ppm" | "max_fee_ppm")
+            .then(|| value.trim().parse::<u64>().ok())
+            .flatten()?;
+        (fee > u64::from(max_fee_ppm)).then_some((key.as_str(), fee, "max_fee_ppm", max_fee_ppm))
+    });
+    let base = section
+        .settings
+        .properties
+        .base_fee_msat
+        .filter(|&fee| fee > max_base_fee_msat)
+        .map(|fee| {
+            (
+                "base_fee_msat",
+                u64::from(fee),
+                "max_base_fee_msat",
+                max_base_fee_msat,
+            )
+        });
+    ppm_params
+        .chain(base)
+        .map(|(key, value, limit_key, limit)| {
+            let at = section.location(Some(key));
+            Note::new(
+                &at.file,
+                at.line,
+                Some(key),
+                NoteKind::AboveGuardCeiling {
+                    value,
+                    limit_key,
+                    limit,
+                },
+            )
+        })
+        .collect()
 }
 
 fn canonical(path: &Path) -> PathBuf {
