@@ -308,3 +308,46 @@ async fn a_macaroon_without_the_status_call_still_sets_fees() {
     assert_eq!(now.fee_ppm, wanted.fee_ppm, "the fee landed");
     assert!(now.disabled, "the flag stayed");
 }
+
+/// An update that changes the flag and a fee, where LND refuses the fee part: the flag set by
+/// the first call is set back, so the update failed as a whole and the node kept its policy.
+#[tokio::test]
+async fn a_refused_policy_sets_the_disabled_flag_back() {
+    let sim = Sim::start(fixture()).await;
+    let client = LndClient::connect(&sim.admin_config()).await.unwrap();
+    let channel = client.list_channels().await.unwrap().remove(0);
+    assert!(!channel.local_policy.disabled);
+    let refused_cltv = FeePolicy {
+        fee_ppm: channel.local_policy.fee_ppm + 11,
+        time_lock_delta: 5,
+        disabled: true,
+        ..channel.local_policy
+    };
+    let error = client
+        .update_policy(&channel, &refused_cltv)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NodeError::Rejected { .. }), "{error:?}");
+    assert_eq!(
+        sim.state().channel(channel.id).unwrap().local_policy,
+        channel.local_policy,
+        "neither the fee nor the flag changed"
+    );
+    let status_calls = sim
+        .state()
+        .calls
+        .iter()
+        .filter(|m| *m == UPDATE_CHAN_STATUS)
+        .count();
+    assert_eq!(status_calls, 2, "disable, then enable again");
+
+    let accepted = FeePolicy {
+        time_lock_delta: 40,
+        ..refused_cltv
+    };
+    client.update_policy(&channel, &accepted).await.unwrap();
+    assert_eq!(
+        sim.state().channel(channel.id).unwrap().local_policy,
+        accepted
+    );
+}

@@ -348,6 +348,72 @@ impl LndClient {
             Err(err) => Err(err),
         }
     }
+
+    /// A manual DISABLE or ENABLE: LND keeps it until the next manual one.
+    async fn set_status(
+        &self,
+        point: &lnrpc::ChannelPoint,
+        disabled: bool,
+    ) -> Result<(), NodeError> {
+        let action = if disabled {
+            ChanStatusAction::Disable
+        } else {
+            ChanStatusAction::Enable
+        };
+        let request = routerrpc::UpdateChanStatusRequest {
+            chan_point: Some(point.clone()),
+            action: action as i32,
+        };
+        self.call_on(
+            self.router.clone(),
+            UPDATE_CHAN_STATUS,
+            request,
+            |mut c, r| async move { c.update_chan_status(r).await },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `UpdateChannelPolicy` for one channel; a per-channel refusal in `failed_updates` is
+    /// an error too.
+    async fn send_policy(
+        &self,
+        channel: &NodeChannel,
+        point: lnrpc::ChannelPoint,
+        policy: &FeePolicy,
+    ) -> Result<(), NodeError> {
+        let request = lnrpc::PolicyUpdateRequest {
+            scope: Some(Scope::ChanPoint(point)),
+            base_fee_msat: i64::from(policy.base_fee_msat),
+            fee_rate: 0.0,
+            fee_rate_ppm: policy.fee_ppm,
+            time_lock_delta: policy.time_lock_delta,
+            max_htlc_msat: policy.max_htlc_msat,
+            min_htlc_msat: policy.min_htlc_msat,
+            min_htlc_msat_specified: true,
+            inbound_fee: Some(lnrpc::InboundFee {
+                base_fee_msat: policy.inbound_base_fee_msat,
+                fee_rate_ppm: policy.inbound_fee_ppm,
+            }),
+        };
+        let response = self
+            .call(UPDATE_CHANNEL_POLICY, request, |mut c, r| async move {
+                c.update_channel_policy(r).await
+            })
+            .await?;
+        match response.failed_updates.first() {
+            None => Ok(()),
+            Some(failed) if failed.reason() == UpdateFailure::NotFound => {
+                Err(NodeError::UnknownChannel {
+                    channel: channel.id,
+                })
+            }
+            Some(failed) => Err(NodeError::Rejected {
+                method: UPDATE_CHANNEL_POLICY,
+                detail: format!("{}: {}", failed.reason().as_str_name(), failed.update_error),
+            }),
+        }
+    }
 }
 
 fn is_not_found(detail: &str) -> bool {
@@ -719,7 +785,8 @@ impl NodeClient for LndClient {
     /// DISABLE or ENABLE: UpdateChannelPolicy cannot set it), so that a failure there leaves
     /// the fees untouched. Then, if anything else changes, the whole policy with every field
     /// set: LND overwrites base fee and rate with 0 when omitted and validates time_lock_delta
-    /// on every call.
+    /// on every call. If LND refuses that policy, the flag is set back, so a failed update
+    /// leaves the channel as it was.
     async fn update_policy(
         &self,
         channel: &NodeChannel,
@@ -737,26 +804,10 @@ impl NodeClient for LndClient {
                 disabled: current.disabled,
                 ..*policy
             } == *current;
+        let mut status_changed = false;
         if policy.disabled != current.disabled {
-            let action = if policy.disabled {
-                ChanStatusAction::Disable
-            } else {
-                ChanStatusAction::Enable
-            };
-            let request = routerrpc::UpdateChanStatusRequest {
-                chan_point: Some(point.clone()),
-                action: action as i32,
-            };
-            let changed = self
-                .call_on(
-                    self.router.clone(),
-                    UPDATE_CHAN_STATUS,
-                    request,
-                    |mut c, r| async move { c.update_chan_status(r).await },
-                )
-                .await;
-            match changed {
-                Ok(_) => {}
+            match self.set_status(&point, policy.disabled).await {
+                Ok(()) => status_changed = true,
                 // A macaroon baked before lnpolicy used the status call must not stop the fees.
                 Err(error @ NodeError::PermissionDenied { .. }) if !status_only => warn!(
                     channel = channel.id,
@@ -769,37 +820,20 @@ impl NodeClient for LndClient {
         if status_only {
             return Ok(());
         }
-        let request = lnrpc::PolicyUpdateRequest {
-            scope: Some(Scope::ChanPoint(point)),
-            base_fee_msat: i64::from(policy.base_fee_msat),
-            fee_rate: 0.0,
-            fee_rate_ppm: policy.fee_ppm,
-            time_lock_delta: policy.time_lock_delta,
-            max_htlc_msat: policy.max_htlc_msat,
-            min_htlc_msat: policy.min_htlc_msat,
-            min_htlc_msat_specified: true,
-            inbound_fee: Some(lnrpc::InboundFee {
-                base_fee_msat: policy.inbound_base_fee_msat,
-                fee_rate_ppm: policy.inbound_fee_ppm,
-            }),
-        };
-        let response = self
-            .call(UPDATE_CHANNEL_POLICY, request, |mut c, r| async move {
-                c.update_channel_policy(r).await
-            })
-            .await?;
-        match response.failed_updates.first() {
-            None => Ok(()),
-            Some(failed) if failed.reason() == UpdateFailure::NotFound => {
-                Err(NodeError::UnknownChannel {
-                    channel: channel.id,
-                })
-            }
-            Some(failed) => Err(NodeError::Rejected {
-                method: UPDATE_CHANNEL_POLICY,
-                detail: format!("{}: {}", failed.reason().as_str_name(), failed.update_error),
-            }),
+        let sent = self.send_policy(channel, point.clone(), policy).await;
+        if let Err(refused) = &sent
+            && status_changed
+            && !refused.is_transient()
+            && let Err(error) = self.set_status(&point, current.disabled).await
+        {
+            // The next cycle reads the flag as the node has it and decides again.
+            warn!(
+                channel = channel.id,
+                %error,
+                "the policy was refused and the disabled flag could not be set back"
+            );
         }
+        sent
     }
 }
 
