@@ -14,7 +14,6 @@ use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{NoHistory, StrategyRegistry};
-use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
@@ -37,12 +36,7 @@ fn main() {
         live.advance(86_400);
         let forwards = live.shared().lock().unwrap().forwards.len();
         let dir = tempfile::tempdir().unwrap();
-        let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
-            .await
-            .unwrap();
-        let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
-            .await
-            .unwrap();
+        let (server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
         println!("1,000-channel simulated LND node with {forwards} forwards in its log");
 
         let mut times = Vec::new();

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use lnpolicy_node::lnd::LndClient;
 use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, SandboxLimits, StrategyRegistry};
+use lnpolicy_sim::LiveSimulation;
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_store::Store;
 
 /// The `.wasm` of a guest from `tests/hostile-guests` (package name with `_`).
@@ -31,6 +34,18 @@ pub fn registry_of(strategies: &[(&str, &[u8])]) -> StrategyRegistry {
         registry.add_builtin(name, wasm).unwrap();
     }
     registry
+}
+
+/// The simulated LND serving `live` from the lnddir `dir`, and the client an operator would
+/// run against it: the least-privilege macaroon of the `bakemacaroon` line.
+pub async fn lnd_serving(live: &LiveSimulation, dir: &Path) -> (LndServerHandle, LndClient) {
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir))
+        .await
+        .unwrap();
+    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    (server, client)
 }
 
 /// The limits the daemon ships with: the hostile guests must be stopped by

@@ -1,7 +1,7 @@
 //! The collector over the real protocols while the market keeps trading and
 //! the server fails 10% of calls: over 200 cycles nothing panics, no row is
 //! duplicated, and once the faults stop the store holds the node's history
-//! exactly.
+//! exactly. Likewise while the operator deletes the start of LND's log.
 
 use std::time::Duration;
 
@@ -123,4 +123,70 @@ async fn cln_collector_survives_ten_percent_errors() {
         .unwrap();
     let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
     run(&mut live, &client, || server.set_faults(faults(0.0))).await;
+}
+
+/// What a stored forward was, apart from the key it is stored under.
+fn forward_facts(f: &lnpolicy_core::Forward) -> (u64, u64, u64, u64, u64, u64) {
+    (
+        f.at_ns,
+        f.chan_in,
+        f.chan_out,
+        f.amt_in_msat,
+        f.amt_out_msat,
+        f.fee_msat,
+    )
+}
+
+/// `lncli deletefwdhistory` shifts the offsets of LND's log. A store collected by the
+/// offset-paging client (positions as keys, the count as cursor) is moved to a time cursor
+/// first; then every other day the operator deletes all but the last day of LND's log.
+/// Every forward the market settled is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_log_deletions_and_an_offset_cursor_lose_and_repeat_nothing() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    live.advance(2 * 86_400);
+    let early = live.simulation().state().forwards.clone();
+    assert!(early.len() > 50, "{} forwards", early.len());
+    store.add_forwards(&early, early.len() as u64).unwrap();
+
+    let config = CollectConfig {
+        page_size: 50,
+        max_pages: 4,
+    };
+    let mut deleted = 0;
+    for day in 0..6 {
+        live.advance(86_400);
+        if day % 2 == 1 {
+            let now_ns = live.simulation().state().now_ns;
+            deleted += live.delete_forwards_before(now_ns - 86_400 * 1_000_000_000);
+        }
+        let mut rounds = 0;
+        while !collect(&client, &store, day, &config)
+            .await
+            .unwrap()
+            .caught_up
+        {
+            rounds += 1;
+            assert!(rounds < 100, "the collector must catch up");
+        }
+    }
+    assert!(deleted > early.len(), "{deleted} forwards deleted");
+    let settled: Vec<_> = live
+        .simulation()
+        .state()
+        .forwards
+        .iter()
+        .map(forward_facts)
+        .collect();
+    let stored: Vec<_> = store
+        .forwards_between(0, u64::MAX)
+        .unwrap()
+        .iter()
+        .map(forward_facts)
+        .collect();
+    assert_eq!(stored.len(), settled.len(), "none lost or stored twice");
+    assert_eq!(stored, settled);
 }

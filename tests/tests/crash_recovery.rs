@@ -3,9 +3,7 @@
 //! reconciliation itself sends nothing.
 
 use lnpolicy_core::{FeePolicy, NodeClient, NodeError};
-use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::apply::{PlannedUpdate, ReconcileReport, apply_updates, reconcile_pending};
-use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::{IntentStatus, Store};
 
@@ -13,12 +11,7 @@ use lnpolicy_store::{IntentStatus, Store};
 async fn pending_intents_are_resolved_from_the_node_without_resending() {
     let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
-        .await
-        .unwrap();
-    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
-        .await
-        .unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let db = dir.path().join("lnpolicy.db");
     let channels = client.list_channels().await.unwrap();
     let (landed, lost) = (&channels[0], &channels[1]);

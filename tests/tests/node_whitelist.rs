@@ -9,11 +9,9 @@ use std::sync::Arc;
 use lnpolicy_core::{NodeClient, NodeKind};
 use lnpolicy_engine::{CyclePlan, run_once};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
-use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{NoHistory, StrategyRegistry};
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
-use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 use lnpolicy_tests::registry_of;
@@ -127,12 +125,7 @@ fn assert_within(calls: &[String], allowed: &[&str]) {
 async fn lnd_cycle_calls_only_whitelisted_methods() {
     let live = live_market();
     let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
-        .await
-        .unwrap();
-    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
-        .await
-        .unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let (calls, writes, changed) = cycle(
         &client,
         &live,

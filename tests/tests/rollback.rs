@@ -9,12 +9,10 @@ use std::sync::Arc;
 
 use lnpolicy_core::{FeePolicy, NullEventSink};
 use lnpolicy_engine::{ConfiguredPlan, run_configured};
-use lnpolicy_node::lnd::LndClient;
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::ROLLBACK_STRATEGY;
 use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
-use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
@@ -33,12 +31,7 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     live.advance(2 * 86_400);
     let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
-        .await
-        .unwrap();
-    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
-        .await
-        .unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let registry =

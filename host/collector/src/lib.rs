@@ -4,7 +4,7 @@
 //! crash or a node error mid-way loses nothing and duplicates nothing: the
 //! next run resumes at the last committed page.
 
-use lnpolicy_core::{NodeChannel, NodeClient, NodeError};
+use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeKind};
 use lnpolicy_store::{Store, StoreError, Stream};
 
 /// How much to fetch per call and per run.
@@ -70,6 +70,14 @@ pub async fn collect(
     report.channels = channels.len();
     report.node_channels = channels;
 
+    if node.kind() == NodeKind::Lnd
+        && let Some(cursor) = store.lnd_forwards_cursor_to_time()?
+    {
+        tracing::info!(
+            cursor,
+            "LND forwards cursor moved from a log offset to the last stored forward's time"
+        );
+    }
     let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
         let page = node.forwards(from, config.page_size).await?;
         let count = page.forwards.len();

@@ -102,8 +102,8 @@ pub struct FundingFee {
 /// One settled forward.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forward {
-    /// The node's own position of this event in its log (LND offset index,
-    /// CLN created_index): the collector's resume point.
+    /// The node's own key for this event (LND `timestamp_ns`, CLN
+    /// `created_index`): the collector's resume point.
     pub index: u64,
     /// Unix time in nanoseconds when it settled.
     pub at_ns: u64,
@@ -194,7 +194,9 @@ pub trait NodeClient: Send + Sync {
     /// Settled forwards whose index is above `from_index` (0 = from the
     /// start), oldest first, at most `limit`. `next_index` is the index of
     /// the last one returned (`from_index` when none), so passing it back
-    /// continues the stream without gaps or repeats.
+    /// continues the stream without gaps or repeats. The index is the node's
+    /// key for the event: CLN's `created_index`, LND's `timestamp_ns` (LND's
+    /// offsets shift when the start of its log is deleted).
     async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError>;
 
     /// Failed forwards above `from_index`, same paging as [`NodeClient::forwards`],

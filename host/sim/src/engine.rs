@@ -976,9 +976,15 @@ impl Simulation {
         self.write_balances(i);
         self.write_balances(j);
         let (chan_in, chan_out) = (self.state.channels[i].id, self.state.channels[j].id);
+        // LND keys its forwarding log by time and moves a tie on by a nanosecond.
+        let at_ns = self
+            .state
+            .forwards
+            .last()
+            .map_or(p.now, |last| p.now.max(last.at_ns + 1));
         self.state.forwards.push(Forward {
             index: self.state.forwards.len() as u64 + 1,
-            at_ns: p.now,
+            at_ns,
             chan_in,
             chan_out,
             amt_in_msat: amt_in,

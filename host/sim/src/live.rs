@@ -11,12 +11,19 @@ use crate::state::NodeState;
 pub struct LiveSimulation {
     sim: Simulation,
     shared: Arc<Mutex<NodeState>>,
+    /// The market's forwards handed to the servers so far, deleted ones included.
+    forwards_published: usize,
 }
 
 impl LiveSimulation {
     pub fn new(sim: Simulation) -> LiveSimulation {
         let shared = Arc::new(Mutex::new(sim.state().clone()));
-        LiveSimulation { sim, shared }
+        let forwards_published = sim.state().forwards.len();
+        LiveSimulation {
+            sim,
+            shared,
+            forwards_published,
+        }
     }
 
     /// The state to hand to `LndServer::start` / `ClnServer::start`.
@@ -33,6 +40,15 @@ impl LiveSimulation {
         self.take_policy_changes();
         self.sim.advance(seconds);
         self.publish();
+    }
+
+    /// LND's `deletefwdhistory`: the served log loses its forwards settled before `before_ns`
+    /// (which shifts LND's offsets); the market keeps its own record. Returns how many went.
+    pub fn delete_forwards_before(&mut self, before_ns: u64) -> usize {
+        let mut shared = lock(&self.shared);
+        let deleted = shared.forwards.partition_point(|f| f.at_ns < before_ns);
+        shared.forwards.drain(..deleted);
+        deleted
     }
 
     /// Policies the servers accepted (they validated them already) go to
@@ -58,14 +74,13 @@ impl LiveSimulation {
 
     /// Appends what happened since the last step; never rewrites history the
     /// clients may already have paged through.
-    fn publish(&self) {
+    fn publish(&mut self) {
         let market = self.sim.state();
         let mut shared = lock(&self.shared);
         shared.channels.clone_from(&market.channels);
-        let seen = shared.forwards.len();
-        shared
-            .forwards
-            .extend_from_slice(&market.forwards[seen.min(market.forwards.len())..]);
+        let seen = self.forwards_published.min(market.forwards.len());
+        shared.forwards.extend_from_slice(&market.forwards[seen..]);
+        self.forwards_published = market.forwards.len();
         let seen = shared.failures.len();
         shared
             .failures

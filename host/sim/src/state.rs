@@ -59,7 +59,9 @@ pub enum PolicyRejection {
 }
 
 /// Everything the servers expose. Indexes: `forwards[i].index == i + 1`,
-/// likewise for `failures`, so paging is by position.
+/// likewise for `failures`, so paging is by position (until
+/// [`LiveSimulation::delete_forwards_before`](crate::LiveSimulation::delete_forwards_before)
+/// deletes the start of an LND log, which LND pages by time).
 #[derive(Debug, Clone)]
 pub struct NodeState {
     pub info: NodeInfo,

@@ -6,7 +6,7 @@ mod lnd_support;
 
 use std::collections::BTreeSet;
 
-use lnd_support::{Sim, admin_request, chan_id, fixture, peer_key, raw_client};
+use lnd_support::{Sim, admin_request, chan_id, fixture, keyed_by_time, peer_key, raw_client};
 use lnpolicy_core::{
     FeePolicy, FundingFee, NodeClient, NodeError, NodeKind, PeerInfo, PendingHtlc,
 };
@@ -32,8 +32,9 @@ async fn client_reads_the_node_over_pinned_tls() {
     assert_eq!(channels, sim.state().channels);
 
     let page = client.forwards(0, 100).await.unwrap();
-    assert_eq!(page.forwards, sim.state().forwards);
-    assert_eq!(page.next_index, 10);
+    let expected = keyed_by_time(&sim.state().forwards);
+    assert_eq!(page.forwards, expected);
+    assert_eq!(page.next_index, expected[9].at_ns);
 }
 
 #[tokio::test]

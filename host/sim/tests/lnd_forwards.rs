@@ -4,10 +4,27 @@
 mod lnd_support;
 
 use lnd_support::{
-    NANOS, NOW_SECS, Sim, admin_request, failure, fixture, forwards, raw_client, wait_for_failures,
+    NANOS, NOW_SECS, Sim, admin_request, failure, fixture, forwards, keyed_by_time, raw_client,
+    wait_for_failures,
 };
-use lnpolicy_core::{FailureReason, NodeClient};
+use lnpolicy_core::{FailureReason, Forward, NodeClient};
 use lnpolicy_node::lnrpc::ForwardingHistoryRequest;
+
+/// Pages through the client until an empty page; each page's cursor is its last forward's.
+async fn read_all(client: &impl NodeClient, mut from: u64, limit: u32) -> (Vec<Forward>, u64) {
+    let mut seen = Vec::new();
+    loop {
+        let page = client.forwards(from, limit).await.unwrap();
+        assert!(page.forwards.len() <= limit as usize);
+        let Some(last) = page.forwards.last() else {
+            assert_eq!(page.next_index, from);
+            return (seen, from);
+        };
+        assert_eq!(page.next_index, last.index);
+        from = page.next_index;
+        seen.extend(page.forwards);
+    }
+}
 
 #[tokio::test]
 async fn paging_returns_every_forward_exactly_once() {
@@ -16,26 +33,71 @@ async fn paging_returns_every_forward_exactly_once() {
     let sim = Sim::start(state).await;
     let client = sim.admin_client().await;
 
-    let mut seen = Vec::new();
-    let mut from = 0;
-    loop {
-        let page = client.forwards(from, 37).await.unwrap();
-        assert!(page.forwards.len() <= 37);
-        if page.forwards.is_empty() {
-            assert_eq!(page.next_index, from);
-            break;
-        }
-        assert_eq!(page.next_index, from + page.forwards.len() as u64);
-        from = page.next_index;
-        seen.extend(page.forwards);
-    }
-    assert_eq!(seen, sim.state().forwards, "all 1000, in order, once each");
+    let (seen, from) = read_all(&client, 0, 37).await;
+    assert_eq!(
+        seen,
+        keyed_by_time(&sim.state().forwards),
+        "all 1000, in order, once each"
+    );
 
-    // New forwards after the last page continue from the same index.
-    let late = forwards(1_001).pop().unwrap();
-    sim.state().forwards.push(late.clone());
+    // New forwards after the last page continue from the same cursor.
+    let late = settle_more(&sim, 1);
     let page = client.forwards(from, 37).await.unwrap();
-    assert_eq!(page.forwards, [late]);
+    assert_eq!(page.forwards, keyed_by_time(&late));
+}
+
+/// `count` more forwards on the node, one a second after its last, with the clock moved on.
+fn settle_more(sim: &Sim, count: u64) -> Vec<Forward> {
+    let mut node = sim.state();
+    let last = node.forwards.last().unwrap().clone();
+    let more: Vec<Forward> = (1..=count)
+        .map(|i| Forward {
+            index: last.index + i,
+            at_ns: last.at_ns + i * NANOS,
+            fee_msat: last.fee_msat + i,
+            ..last.clone()
+        })
+        .collect();
+    node.forwards.extend_from_slice(&more);
+    node.now_ns = node.now_ns.max(more.last().unwrap().at_ns);
+    more
+}
+
+/// LND's `start_time` is whole seconds: forwards sharing the cursor's second, more than a
+/// page of them, are read past without a repeat or a gap.
+#[tokio::test]
+async fn a_busy_second_is_paged_through_once() {
+    let mut state = fixture();
+    let second = (NOW_SECS - 10) * NANOS;
+    state.forwards = forwards(250)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| Forward {
+            at_ns: second + 1_000 * i as u64,
+            ..f
+        })
+        .collect();
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    let (seen, _) = read_all(&client, 0, 7).await;
+    assert_eq!(seen, keyed_by_time(&sim.state().forwards));
+}
+
+/// `lncli deletefwdhistory` removes the start of LND's log, which moves every offset down.
+/// The cursor is a time, so the forwards settled after the deletion all arrive.
+#[tokio::test]
+async fn deleting_the_start_of_the_log_loses_no_new_forward() {
+    let mut state = fixture();
+    state.forwards = forwards(400);
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    let (_, from) = read_all(&client, 0, 50).await;
+
+    let cut = sim.state().forwards[300].at_ns;
+    sim.state().forwards.retain(|f| f.at_ns >= cut);
+    let new = settle_more(&sim, 5);
+    let (after, _) = read_all(&client, from, 50).await;
+    assert_eq!(after, keyed_by_time(&new), "the five new forwards");
 }
 
 #[tokio::test]

@@ -63,6 +63,28 @@ impl Store {
         Ok(value.map_or(0, |v| v as u64))
     }
 
+    /// Moves an LND forwards cursor written as a log offset (below 2^32: the LND client paged
+    /// by offset before it paged by time) to the time of the last stored forward, where LND's
+    /// time-keyed log resumes without gaps or repeats. Returns the new cursor when it moved.
+    /// Only for LND: a Core Lightning cursor is its `created_index`.
+    pub fn lnd_forwards_cursor_to_time(&self) -> Result<Option<u64>, StoreError> {
+        self.write("moving the LND forwards cursor to a time", |tx| {
+            let moved: Option<i64> = tx
+                .query_row(
+                    "UPDATE collector_cursors
+                     SET next_index = (SELECT MAX(at_ns) FROM forwards)
+                     WHERE stream = 'forwards' AND next_index BETWEEN 1 AND 4294967295
+                       AND EXISTS (SELECT 1 FROM forwards)
+                     RETURNING next_index",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(self.sql("moving the LND forwards cursor to a time"))?;
+            Ok(moved.map(|v| v as u64))
+        })
+    }
+
     /// Stores one page of settled forwards and the cursor after it in one
     /// transaction. Rows already present (a page fetched twice) are skipped,
     /// so history is never duplicated. Returns how many rows were new.

@@ -718,6 +718,38 @@ fn forwards_are_stored_once_and_the_cursor_never_moves_back() {
 }
 
 #[test]
+fn an_lnd_offset_cursor_moves_to_the_last_forwards_time_once() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.lnd_forwards_cursor_to_time().unwrap(),
+        None,
+        "nothing collected yet: nothing to move"
+    );
+    let page: Vec<_> = (1..=5).map(forward).collect();
+    store.add_forwards(&page, 5).unwrap();
+    store.add_failed_forwards(&[], 3).unwrap();
+    assert_eq!(
+        store.lnd_forwards_cursor_to_time().unwrap(),
+        Some(5_000_000_000)
+    );
+    assert_eq!(
+        store.cursor(crate::Stream::Forwards).unwrap(),
+        5_000_000_000
+    );
+    assert_eq!(
+        store.lnd_forwards_cursor_to_time().unwrap(),
+        None,
+        "a time is above any offset: moved once"
+    );
+    assert_eq!(
+        store.cursor(crate::Stream::FailedForwards).unwrap(),
+        3,
+        "the failure stream's own sequence stays"
+    );
+}
+
+#[test]
 fn failed_forwards_and_snapshots_round_trip() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();

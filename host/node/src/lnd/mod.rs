@@ -567,16 +567,24 @@ fn node_channel(
     })
 }
 
-fn forward(index: u64, event: &lnrpc::ForwardingEvent) -> Forward {
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// LND's key for the event: `timestamp_ns`, or the seconds of an LND too old to send it.
+fn forward_time_ns(event: &lnrpc::ForwardingEvent) -> u64 {
     #[allow(deprecated)]
     let seconds = event.timestamp;
+    if event.timestamp_ns != 0 {
+        event.timestamp_ns
+    } else {
+        seconds.saturating_mul(NANOS_PER_SEC)
+    }
+}
+
+/// A forward keyed by its time, the cursor LND's log can be resumed from.
+fn forward(at_ns: u64, event: &lnrpc::ForwardingEvent) -> Forward {
     Forward {
-        index,
-        at_ns: if event.timestamp_ns != 0 {
-            event.timestamp_ns
-        } else {
-            seconds.saturating_mul(1_000_000_000)
-        },
+        index: at_ns,
+        at_ns,
         chan_in: event.chan_id_in,
         chan_out: event.chan_id_out,
         amt_in_msat: event.amt_in_msat,
@@ -656,49 +664,61 @@ impl NodeClient for LndClient {
         Ok(out)
     }
 
-    /// ForwardingHistory paged by offset: start_time stays 0 so the offset
-    /// is the absolute position in LND's log, end_time 0 means "now".
+    /// ForwardingHistory paged by time: the cursor is the `timestamp_ns` of the last forward
+    /// returned, which LND keeps unique and uses as the log's key. Offsets are only a position
+    /// and shift when the log's start is deleted (`deletefwdhistory`); the time does not.
+    /// Asks from the cursor's second (`start_time` is whole seconds, inclusive) and skips what
+    /// is not newer than the cursor, reading on while a full answer held only old events.
     async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError> {
-        if limit == 0 {
-            return Ok(ForwardPage {
-                forwards: Vec::new(),
-                next_index: from_index,
-            });
+        let start_time = from_index / NANOS_PER_SEC;
+        let mut forwards = Vec::new();
+        let mut index_offset = 0u32;
+        let mut last = from_index;
+        while forwards.len() < limit as usize {
+            let request = lnrpc::ForwardingHistoryRequest {
+                start_time,
+                end_time: 0,
+                index_offset,
+                num_max_events: limit,
+            };
+            let response = self
+                .call(FORWARDING_HISTORY, request, |mut c, r| async move {
+                    c.forwarding_history(r).await
+                })
+                .await?;
+            let answered = response.forwarding_events.len();
+            for event in &response.forwarding_events {
+                let at_ns = forward_time_ns(event);
+                if at_ns <= from_index {
+                    continue;
+                }
+                if at_ns <= last {
+                    return Err(protocol(
+                        FORWARDING_HISTORY,
+                        format!("forward at {at_ns} ns after one at {last} ns: not in time order"),
+                    ));
+                }
+                last = at_ns;
+                forwards.push(forward(at_ns, event));
+            }
+            if answered < limit as usize {
+                break;
+            }
+            if response.last_offset_index <= index_offset {
+                return Err(protocol(
+                    FORWARDING_HISTORY,
+                    format!(
+                        "last_offset_index {} after {answered} events from offset {index_offset}",
+                        response.last_offset_index
+                    ),
+                ));
+            }
+            index_offset = response.last_offset_index;
         }
-        let index_offset = u32::try_from(from_index).map_err(|_| NodeError::Rejected {
-            method: FORWARDING_HISTORY,
-            detail: format!("index {from_index} is beyond LND's 32-bit offsets"),
-        })?;
-        let request = lnrpc::ForwardingHistoryRequest {
-            start_time: 0,
-            end_time: 0,
-            index_offset,
-            num_max_events: limit,
-        };
-        let response = self
-            .call(FORWARDING_HISTORY, request, |mut c, r| async move {
-                c.forwarding_history(r).await
-            })
-            .await?;
-        let forwards = response
-            .forwarding_events
-            .iter()
-            .zip(from_index + 1..)
-            .map(|(event, index)| forward(index, event))
-            .collect::<Vec<_>>();
-        let next_index = u64::from(response.last_offset_index);
-        if next_index != from_index + forwards.len() as u64 {
-            return Err(protocol(
-                FORWARDING_HISTORY,
-                format!(
-                    "last_offset_index {next_index} after {} events from offset {from_index}",
-                    forwards.len()
-                ),
-            ));
-        }
+        forwards.truncate(limit as usize);
         Ok(ForwardPage {
+            next_index: forwards.last().map_or(from_index, |f| f.index),
             forwards,
-            next_index,
         })
     }
 

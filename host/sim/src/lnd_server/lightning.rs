@@ -545,13 +545,12 @@ pub(super) fn forwarding_history(
     state: &NodeState,
     req: &ForwardingHistoryRequest,
 ) -> ForwardingHistoryResponse {
-    let end_secs = if req.end_time == 0 {
-        state.now_secs()
-    } else {
-        req.end_time
-    };
     let start_ns = req.start_time.saturating_mul(NANOS);
-    let end_ns = end_secs.saturating_mul(NANOS);
+    let end_ns = if req.end_time == 0 {
+        state.now_ns
+    } else {
+        req.end_time.saturating_mul(NANOS)
+    };
     let max = match req.num_max_events {
         0 => DEFAULT_MAX_EVENTS,
         n => n.min(MAX_RESPONSE_EVENTS),

@@ -130,6 +130,17 @@ pub fn forwards(count: u64) -> Vec<Forward> {
         .collect()
 }
 
+/// The forwards as the LND client reports them: keyed by their time, LND's log key.
+pub fn keyed_by_time(forwards: &[Forward]) -> Vec<Forward> {
+    forwards
+        .iter()
+        .map(|f| Forward {
+            index: f.at_ns,
+            ..f.clone()
+        })
+        .collect()
+}
+
 pub fn failure(index: u64, reason: FailureReason) -> FailedForward {
     FailedForward {
         index,
