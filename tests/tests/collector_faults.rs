@@ -190,3 +190,74 @@ async fn lnd_log_deletions_and_an_offset_cursor_lose_and_repeat_nothing() {
     assert_eq!(stored.len(), settled.len(), "none lost or stored twice");
     assert_eq!(stored, settled);
 }
+
+/// Core Lightning lists a forward `offered` from the moment its HTLC arrives. One held
+/// downstream for hours used to stop the collection of everything after it; now the rest is
+/// collected at once, and its outcome, read by `updated_index` once it settles, is stored
+/// once under its created_index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_htlc_on_cln_holds_back_only_its_own_forward() {
+    let mut sim = Simulation::new(Scenario::builtin("balanced").unwrap());
+    sim.advance(2 * 86_400);
+    let mut state = sim.into_state();
+    let held = state.forwards.len() / 3;
+    let hour = 3_600 * 1_000_000_000;
+    state.held_forwards.insert(held, state.forwards[held].at_ns);
+    state.forwards[held].at_ns = state.now_ns + hour;
+    let settled = state.forwards.clone();
+    let failed = state.failures.clone();
+    assert!(held > 50, "{} forwards", settled.len());
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(state));
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lightning-rpc");
+    let _server = ClnServer::start(shared.clone(), &socket, ClnServerConfig::default())
+        .await
+        .unwrap();
+    let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig {
+        page_size: 50,
+        max_pages: 1_000,
+    };
+    let stored = |store: &Store| {
+        let forwards = store.forwards_between(0, u64::MAX).unwrap();
+        let failures = store.failed_forwards_between(0, u64::MAX).unwrap();
+        (forwards, failures.len())
+    };
+    let first = collect(&client, &store, 1, &config).await.unwrap();
+    assert!(first.caught_up);
+    let (forwards, failures) = stored(&store);
+    assert_eq!(failures, failed.len(), "every failure, once");
+    assert_eq!(
+        forwards.len(),
+        settled.len() - 1,
+        "all but the held one, those after it too"
+    );
+    assert!(forwards.iter().all(|f| f.at_ns < settled[held].at_ns));
+
+    shared.lock().unwrap().now_ns += 2 * hour;
+    let second = collect(&client, &store, 2, &config).await.unwrap();
+    assert!(second.caught_up);
+    assert_eq!(second.resolved_added, 1);
+    let (forwards, failures) = stored(&store);
+    assert_eq!(failures, failed.len());
+    assert_eq!(forwards.len(), settled.len(), "the held one, once");
+    let last = forwards.last().unwrap();
+    assert_eq!(
+        (last.chan_in, last.chan_out, last.fee_msat),
+        (
+            settled[held].chan_in,
+            settled[held].chan_out,
+            settled[held].fee_msat
+        ),
+        "settled last, at its own time"
+    );
+    assert_eq!(
+        collect(&client, &store, 3, &config)
+            .await
+            .unwrap()
+            .resolved_added,
+        0
+    );
+}

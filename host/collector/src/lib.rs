@@ -1,6 +1,7 @@
 //! The collector: brings the store's copy of the node up to date. Channels
 //! are snapshotted; forwards and failed forwards are paged from where the
-//! last run stopped. Each page and its cursor are committed together, so a
+//! last run stopped, and so are the forwards a node listed in flight and that
+//! resolved since (CLN). Each page and its cursor are committed together, so a
 //! crash or a node error mid-way loses nothing and duplicates nothing: the
 //! next run resumes at the last committed page.
 
@@ -36,6 +37,8 @@ pub struct CollectReport {
     pub channels: usize,
     pub forwards_added: usize,
     pub failures_added: usize,
+    /// Rows of forwards settled or failed after the node listed them in flight (CLN).
+    pub resolved_added: usize,
     pub node_calls: u32,
     /// Both streams reached the end of the node's history.
     pub caught_up: bool,
@@ -82,7 +85,11 @@ pub async fn collect(
         let page = node.forwards(from, config.page_size).await?;
         let count = page.forwards.len();
         let added = store.add_forwards(&page.forwards, page.next_index)?;
-        Ok((count, added, page.next_index))
+        Ok(Some(Paged {
+            count,
+            added,
+            next: page.next_index,
+        }))
     })
     .await?;
     let failures_done = page_through(
@@ -94,15 +101,40 @@ pub async fn collect(
             let page = node.failed_forwards(from, config.page_size).await?;
             let count = page.failures.len();
             let added = store.add_failed_forwards(&page.failures, page.next_index)?;
-            Ok((count, added, page.next_index))
+            Ok(Some(Paged {
+                count,
+                added,
+                next: page.next_index,
+            }))
         },
     )
     .await?;
-    report.caught_up = forwards_done && failures_done;
+    let resolved_done = page_through(
+        store,
+        config,
+        &mut report,
+        Stream::ResolvedForwards,
+        async |from| {
+            let Some(page) = node.resolved_forwards(from, config.page_size).await? else {
+                return Ok(None);
+            };
+            let count = page.forwards.len() + page.failures.len();
+            let added =
+                store.add_resolved_forwards(&page.forwards, &page.failures, page.next_index)?;
+            Ok(Some(Paged {
+                count,
+                added,
+                next: page.next_index,
+            }))
+        },
+    )
+    .await?;
+    report.caught_up = forwards_done && failures_done && resolved_done;
     tracing::debug!(
         channels = report.channels,
         forwards = report.forwards_added,
         failures = report.failures_added,
+        resolved = report.resolved_added,
         calls = report.node_calls,
         caught_up = report.caught_up,
         "collected"
@@ -110,28 +142,40 @@ pub async fn collect(
     Ok(report)
 }
 
+/// One page as stored: events in it, rows new to the store, where the stream goes on.
+struct Paged {
+    count: usize,
+    added: usize,
+    next: u64,
+}
+
 /// Fetches pages of one stream until it is exhausted or `max_pages` is
-/// reached; `fetch(from)` stores a page and returns (events, new rows, next index).
+/// reached; `fetch(from)` stores a page, or answers `None` when the node has
+/// no such stream (nothing to do, no call made).
 async fn page_through(
     store: &Store,
     config: &CollectConfig,
     report: &mut CollectReport,
     stream: Stream,
-    fetch: impl AsyncFn(u64) -> Result<(usize, usize, u64), CollectError>,
+    fetch: impl AsyncFn(u64) -> Result<Option<Paged>, CollectError>,
 ) -> Result<bool, CollectError> {
     let mut from = store.cursor(stream)?;
     for _ in 0..config.max_pages {
-        let (count, added, next) = fetch(from).await?;
+        let Some(Paged { count, added, next }) = fetch(from).await? else {
+            return Ok(true);
+        };
         report.node_calls += 1;
         match stream {
             Stream::Forwards => report.forwards_added += added,
             Stream::FailedForwards => report.failures_added += added,
+            Stream::ResolvedForwards => report.resolved_added += added,
         }
         if count > 0 && next <= from {
             return Err(CollectError::Rewind {
                 stream: match stream {
                     Stream::Forwards => "forwards",
                     Stream::FailedForwards => "failed forwards",
+                    Stream::ResolvedForwards => "resolved forwards",
                 },
                 from,
                 next,

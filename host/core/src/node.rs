@@ -121,6 +121,15 @@ pub struct ForwardPage {
     pub next_index: u64,
 }
 
+/// Forwards that resolved after the node had listed them in flight, in the order they
+/// resolved; `next_index` is where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedPage {
+    pub forwards: Vec<Forward>,
+    pub failures: Vec<FailedForward>,
+    pub next_index: u64,
+}
+
 /// A forward that failed at our node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedForward {
@@ -207,6 +216,22 @@ pub trait NodeClient: Send + Sync {
         from_index: u64,
         limit: u32,
     ) -> Result<FailedForwardPage, NodeError>;
+
+    /// Forwards the node listed while in flight and that resolved since, settled or failed,
+    /// by the node's update index (CLN's `updated_index`) above `from_index` (0 = from the
+    /// start), at most `limit` together. [`NodeClient::forwards`] and
+    /// [`NodeClient::failed_forwards`] pass over a forward in flight, so a held HTLC does not
+    /// stop them, and it arrives here once it resolves; each keeps the index those two give
+    /// it, so one seen by both is the same row. `None`: the node lists a forward only once it
+    /// has resolved (LND), and those two see everything.
+    async fn resolved_forwards(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<ResolvedPage>, NodeError> {
+        let _ = (from_index, limit);
+        Ok(None)
+    }
 
     /// The peer as the public graph knows it: its public channels and capacity, and the fee
     /// rates it charges on its other channels. `None` when the graph does not know the peer

@@ -303,6 +303,7 @@ impl Daemon {
                     channels = report.channels,
                     forwards = report.forwards_added,
                     failures = report.failures_added,
+                    resolved = report.resolved_added,
                     elapsed_ms,
                     "collected"
                 );

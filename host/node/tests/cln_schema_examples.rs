@@ -167,14 +167,15 @@ fn listforwards_examples_decode_and_page() {
         }
     }
     // Example 2 is the whole log: 1-6 settled, 7-8 local_failed, 9 offered,
-    // 10 local_failed, 11-12 settled.
+    // 10 local_failed, 11-12 settled; the settled ones have updated_index 1-8.
     let log = &pages[1];
     let settled = wire::settled_forwards(log, 0).unwrap();
     assert_eq!(
         settled.items.iter().map(|f| f.index).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5, 6]
+        [1, 2, 3, 4, 5, 6, 11, 12],
+        "forward 9, in flight, is passed over"
     );
-    assert_eq!((settled.next_index, settled.stalled), (9, true));
+    assert_eq!(settled.next_index, 13);
     let first = &settled.items[0];
     assert_eq!(first.chan_in, parse_scid("116x1x1").unwrap());
     assert_eq!(first.chan_out, parse_scid("118x1x0").unwrap());
@@ -190,24 +191,28 @@ fn listforwards_examples_decode_and_page() {
         reasons,
         [
             (7, FailureReason::IncorrectCltv),
-            (8, FailureReason::ChannelUnavailable)
+            (8, FailureReason::ChannelUnavailable),
+            (10, FailureReason::FeeInsufficient)
         ]
     );
     assert_eq!(
         failed.items[0].chan_out,
         Some(parse_scid("118x1x0").unwrap())
     );
-    assert_eq!((failed.next_index, failed.stalled), (9, true));
+    assert_eq!(failed.next_index, 13);
 
-    // Once forward 9 resolves the cursor moves on; from 10 the rest is final.
-    let rest = wire::settled_forwards(log, 10).unwrap();
+    // The same page read by updated_index: the settled ones, under their created_index.
+    let resolved = wire::resolved_forwards(log, 7).unwrap();
     assert_eq!(
-        rest.items.iter().map(|f| f.index).collect::<Vec<_>>(),
+        resolved
+            .forwards
+            .iter()
+            .map(|f| f.index)
+            .collect::<Vec<_>>(),
         [11, 12]
     );
-    assert_eq!((rest.next_index, rest.stalled), (13, false));
-    let rest_failed = wire::failed_forwards(log, 10).unwrap();
-    assert_eq!(rest_failed.items[0].reason, FailureReason::FeeInsufficient);
+    assert!(resolved.failures.is_empty());
+    assert_eq!(resolved.next_index, 9);
 }
 
 #[test]

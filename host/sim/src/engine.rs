@@ -455,6 +455,7 @@ impl Simulation {
             calls: Vec::new(),
             fee_estimates: s.chain.fee_rates.clone(),
             funding_fees,
+            held_forwards: BTreeMap::new(),
         };
 
         let demand = Demand::new(s);

@@ -82,6 +82,10 @@ pub struct NodeState {
     pub fee_estimates: Vec<FeeEstimate>,
     /// What the funding transaction of each channel we opened cost our wallet, sat.
     pub funding_fees: BTreeMap<ChannelId, u64>,
+    /// Settled forwards whose HTLC was held downstream: position in `forwards` → when it
+    /// arrived (unix ns). Until `now_ns` reaches the forward's `at_ns`, CLN lists it
+    /// `offered` under the created_index of its arrival, and LND not at all.
+    pub held_forwards: BTreeMap<usize, u64>,
 }
 
 /// LND's default bounds on time_lock_delta.

@@ -7,7 +7,9 @@ mod lnd_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lnd_support::{Sim, failure, fixture, forwards, peer_key, retry, wait_for_failures};
+use lnd_support::{
+    Sim, failure, fixture, forwards, keyed_by_time, peer_key, retry, wait_for_failures,
+};
 use lnpolicy_core::{FailureReason, FeePolicy, NodeClient, NodeError};
 use lnpolicy_node::lnd::SubscriptionStatus;
 use lnpolicy_node::lnd::permissions::{
@@ -42,7 +44,7 @@ async fn ten_percent_errors_are_transient_and_retries_get_everything() {
         from = page.next_index;
         collected.extend(page.forwards);
     }
-    assert_eq!(collected, sim.state().forwards);
+    assert_eq!(collected, keyed_by_time(&sim.state().forwards));
 
     let peer = peer_key(1);
     for _ in 0..10 {
@@ -164,7 +166,7 @@ async fn dropped_connections_reconnect_and_the_subscription_resumes() {
         from = page.next_index;
         collected.extend(page.forwards);
     }
-    assert_eq!(collected, sim.state().forwards);
+    assert_eq!(collected, keyed_by_time(&sim.state().forwards));
     assert!(drops > 0, "no connection was dropped");
 
     // The HTLC stream shared the dropped connections; it comes back by

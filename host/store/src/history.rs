@@ -13,6 +13,9 @@ use crate::{
 pub enum Stream {
     Forwards,
     FailedForwards,
+    /// Forwards settled or failed after the node listed them in flight (CLN's
+    /// `updated_index`); their rows go to the two tables above.
+    ResolvedForwards,
 }
 
 impl Stream {
@@ -20,6 +23,7 @@ impl Stream {
         match self {
             Stream::Forwards => "forwards",
             Stream::FailedForwards => "failed_forwards",
+            Stream::ResolvedForwards => "resolved_forwards",
         }
     }
 }
@@ -90,27 +94,7 @@ impl Store {
     /// so history is never duplicated. Returns how many rows were new.
     pub fn add_forwards(&self, forwards: &[Forward], next_index: u64) -> Result<usize, StoreError> {
         self.write("storing forwards", |tx| {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO forwards
-                     (node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(self.sql("storing forwards"))?;
-            let mut added = 0;
-            for f in forwards {
-                added += insert
-                    .execute(params![
-                        to_sql(f.index),
-                        to_sql(f.at_ns),
-                        channel_id_to_sql(f.chan_in),
-                        channel_id_to_sql(f.chan_out),
-                        to_sql(f.amt_in_msat),
-                        to_sql(f.amt_out_msat),
-                        to_sql(f.fee_msat),
-                    ])
-                    .map_err(self.sql("storing forwards"))?;
-            }
+            let added = self.insert_forwards(tx, forwards)?;
             self.set_cursor(tx, Stream::Forwards, next_index)?;
             Ok(added)
         })
@@ -123,29 +107,83 @@ impl Store {
         next_index: u64,
     ) -> Result<usize, StoreError> {
         self.write("storing failed forwards", |tx| {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO failed_forwards
-                     (node_index, at_ns, chan_in, chan_out, amt_in_msat, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(self.sql("storing failed forwards"))?;
-            let mut added = 0;
-            for f in failures {
-                added += insert
-                    .execute(params![
-                        to_sql(f.index),
-                        to_sql(f.at_ns),
-                        channel_id_to_sql(f.chan_in),
-                        f.chan_out.map(channel_id_to_sql),
-                        to_sql(f.amt_in_msat),
-                        reason_str(f.reason),
-                    ])
-                    .map_err(self.sql("storing failed forwards"))?;
-            }
+            let added = self.insert_failures(tx, failures)?;
             self.set_cursor(tx, Stream::FailedForwards, next_index)?;
             Ok(added)
         })
+    }
+
+    /// One page of [`Stream::ResolvedForwards`] and its cursor, in one transaction. The rows
+    /// keep the index the created-order streams give them, so a forward both streams saw is
+    /// stored once. Returns how many rows were new.
+    pub fn add_resolved_forwards(
+        &self,
+        forwards: &[Forward],
+        failures: &[FailedForward],
+        next_index: u64,
+    ) -> Result<usize, StoreError> {
+        self.write("storing resolved forwards", |tx| {
+            let added = self.insert_forwards(tx, forwards)? + self.insert_failures(tx, failures)?;
+            self.set_cursor(tx, Stream::ResolvedForwards, next_index)?;
+            Ok(added)
+        })
+    }
+
+    fn insert_forwards(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        forwards: &[Forward],
+    ) -> Result<usize, StoreError> {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO forwards
+                 (node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(self.sql("storing forwards"))?;
+        let mut added = 0;
+        for f in forwards {
+            added += insert
+                .execute(params![
+                    to_sql(f.index),
+                    to_sql(f.at_ns),
+                    channel_id_to_sql(f.chan_in),
+                    channel_id_to_sql(f.chan_out),
+                    to_sql(f.amt_in_msat),
+                    to_sql(f.amt_out_msat),
+                    to_sql(f.fee_msat),
+                ])
+                .map_err(self.sql("storing forwards"))?;
+        }
+        Ok(added)
+    }
+
+    fn insert_failures(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        failures: &[FailedForward],
+    ) -> Result<usize, StoreError> {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO failed_forwards
+                 (node_index, at_ns, chan_in, chan_out, amt_in_msat, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(self.sql("storing failed forwards"))?;
+        let mut added = 0;
+        for f in failures {
+            added += insert
+                .execute(params![
+                    to_sql(f.index),
+                    to_sql(f.at_ns),
+                    channel_id_to_sql(f.chan_in),
+                    f.chan_out.map(channel_id_to_sql),
+                    to_sql(f.amt_in_msat),
+                    reason_str(f.reason),
+                ])
+                .map_err(self.sql("storing failed forwards"))?;
+        }
+        Ok(added)
     }
 
     fn set_cursor(
@@ -169,7 +207,7 @@ impl Store {
         self.lock()
             .prepare_cached(
                 "SELECT node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat
-                 FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 ORDER BY node_index",
+                 FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 ORDER BY at_ns, node_index",
             )
             .and_then(|mut stmt| {
                 stmt.query_map(params![to_sql(from_ns), to_sql(to_ns)], |row| {
@@ -197,7 +235,7 @@ impl Store {
         self.lock()
             .prepare_cached(
                 "SELECT node_index, at_ns, chan_in, chan_out, amt_in_msat, reason
-                 FROM failed_forwards WHERE at_ns >= ?1 AND at_ns < ?2 ORDER BY node_index",
+                 FROM failed_forwards WHERE at_ns >= ?1 AND at_ns < ?2 ORDER BY at_ns, node_index",
             )
             .and_then(|mut stmt| {
                 stmt.query_map(params![to_sql(from_ns), to_sql(to_ns)], |row| {

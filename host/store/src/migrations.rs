@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0008_cycle_read_indexes.sql",
         sql: include_str!("../migrations/0008_cycle_read_indexes.sql"),
     },
+    Migration {
+        file: "0009_resolved_forwards_cursor.sql",
+        sql: include_str!("../migrations/0009_resolved_forwards_cursor.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

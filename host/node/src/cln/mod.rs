@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use cln_rpc::ClnRpc;
 use lnpolicy_core::{
     FailedForwardPage, FeePolicy, ForwardPage, FundingFee, NodeChannel, NodeClient, NodeError,
-    NodeInfo, NodeKind, PeerInfo,
+    NodeInfo, NodeKind, PeerInfo, ResolvedPage,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -269,8 +269,8 @@ impl ClnClient {
     }
 
     /// Pages of the forwarding log by created_index, keeping what `pick` selects, until
-    /// `limit` entries are kept or the log ends (or waits on a forward in flight). A short
-    /// answer therefore always means "caught up", which is how the collector reads it,
+    /// `limit` entries are kept or the log ends. A short answer therefore always means
+    /// "caught up", which is how the collector reads it,
     /// however the log mixes settled and failed entries (on mainnet mostly `local_failed`).
     /// Entries beyond `limit` are cut, and the cursor then stops after the last one kept
     /// (`index` gives an entry's created_index).
@@ -305,7 +305,7 @@ impl ClnClient {
                 next = items.last().map_or(next, |last| index(last) + 1);
                 return Ok((items, next));
             }
-            let end = scan.stalled || stuck || page.forwards.len() < wanted;
+            let end = stuck || page.forwards.len() < wanted;
             if items.len() == wanted || end {
                 return Ok((items, next));
             }
@@ -363,6 +363,25 @@ impl NodeClient for ClnClient {
             failures,
             next_index,
         })
+    }
+
+    /// One `listforwards index=updated` page: forwards listed `offered` that have settled
+    /// or failed since, in the order they did.
+    async fn resolved_forwards(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<ResolvedPage>, NodeError> {
+        let page: ListForwards = self
+            .call(&ListForwardsParams {
+                index: "updated",
+                start: from_index,
+                limit,
+            })
+            .await?;
+        wire::resolved_forwards(&page, from_index)
+            .map(Some)
+            .map_err(|e| e.into_node_error(ListForwards::METHOD))
     }
 
     /// `listchannels source=<peer>`: the gossip store's view of the peer.

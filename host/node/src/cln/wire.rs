@@ -18,7 +18,7 @@ use std::fmt;
 
 use lnpolicy_core::{
     ChannelId, FailedForward, FailureReason, FeePolicy, Forward, FundingFee, NodeChannel,
-    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc,
+    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc, ResolvedPage,
 };
 use serde::de::{self, DeserializeOwned, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -499,6 +499,9 @@ impl ClnResponse for ListForwards {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WireForward {
     pub created_index: u64,
+    /// Present once a forward listed `offered` has settled or failed (CLN 23.11+).
+    #[serde(default)]
+    pub updated_index: Option<u64>,
     pub in_channel: String,
     pub in_msat: Msat,
     pub status: String,
@@ -615,16 +618,13 @@ pub struct PageScan<T> {
     pub items: Vec<T>,
     /// The created_index after the last entry consumed.
     pub next_index: u64,
-    /// The scan stopped at a forward still in flight (see [`scan_forwards`]).
-    pub stalled: bool,
 }
 
 /// Walks one page in created_index order from `from_index`, keeping what
-/// `pick` selects. It stops at the first forward still `offered`: CLN lists
-/// a forward under the created_index it got when it arrived, so a cursor
-/// moved past it would never see it settle or fail. Stopping there keeps
-/// every forward exactly once, at the cost of waiting while an HTLC is in
-/// flight (normally seconds).
+/// `pick` selects. A forward still `offered` is passed over: CLN lists it
+/// under the created_index it got when it arrived, and its outcome comes with
+/// an `updated_index` ([`resolved_forwards`]), so a held HTLC never stops the
+/// created-order streams.
 pub fn scan_forwards<T>(
     page: &ListForwards,
     from_index: u64,
@@ -639,20 +639,42 @@ pub fn scan_forwards<T>(
     let mut scan = PageScan {
         items: Vec::new(),
         next_index: from_index,
-        stalled: false,
     };
     for entry in entries {
-        let outcome = entry.outcome()?;
-        if outcome == ForwardOutcome::InFlight {
-            scan.stalled = true;
-            break;
-        }
-        if let Some(item) = pick(outcome) {
+        if let Some(item) = pick(entry.outcome()?) {
             scan.items.push(item);
         }
         scan.next_index = entry.created_index + 1;
     }
     Ok(scan)
+}
+
+/// The forwards of a `listforwards index=updated` page that settled or failed
+/// after being listed in flight, in `updated_index` order from `from_index`,
+/// each under its created_index like in the created-order streams;
+/// `next_index` is after the last updated_index read.
+pub fn resolved_forwards(page: &ListForwards, from_index: u64) -> Result<ResolvedPage, WireError> {
+    let mut entries: Vec<(u64, &WireForward)> = page
+        .forwards
+        .iter()
+        .filter_map(|f| Some((f.updated_index?, f)))
+        .filter(|(updated, _)| *updated >= from_index)
+        .collect();
+    entries.sort_by_key(|(updated, _)| *updated);
+    let mut resolved = ResolvedPage {
+        forwards: Vec::new(),
+        failures: Vec::new(),
+        next_index: from_index,
+    };
+    for (updated, entry) in entries {
+        match entry.outcome()? {
+            ForwardOutcome::Settled(f) => resolved.forwards.push(f),
+            ForwardOutcome::Failed(f) => resolved.failures.push(f),
+            ForwardOutcome::InFlight | ForwardOutcome::Unknown => {}
+        }
+        resolved.next_index = updated + 1;
+    }
+    Ok(resolved)
 }
 
 /// Settled forwards of a page.
@@ -1017,6 +1039,7 @@ mod tests {
     fn forward(index: u64, status: &str) -> WireForward {
         WireForward {
             created_index: index,
+            updated_index: None,
             in_channel: "1x1x1".into(),
             in_msat: Msat(1001),
             status: status.into(),
@@ -1031,7 +1054,7 @@ mod tests {
     }
 
     #[test]
-    fn a_scan_stops_at_a_forward_in_flight() {
+    fn a_scan_passes_over_a_forward_in_flight() {
         let page = ListForwards {
             forwards: vec![
                 forward(3, "settled"),
@@ -1041,22 +1064,49 @@ mod tests {
             ],
         };
         let scan = settled_forwards(&page, 3).unwrap();
-        assert_eq!(scan.items.iter().map(|f| f.index).collect::<Vec<_>>(), [3]);
-        assert_eq!(scan.next_index, 5);
-        assert!(scan.stalled);
+        assert_eq!(
+            scan.items.iter().map(|f| f.index).collect::<Vec<_>>(),
+            [3, 6]
+        );
+        assert_eq!(scan.next_index, 7);
         let failed = failed_forwards(&page, 3).unwrap();
         assert_eq!(failed.items.len(), 1);
-        assert_eq!(failed.next_index, 5);
+        assert_eq!(failed.next_index, 7);
     }
 
     #[test]
-    fn unknown_statuses_are_skipped_not_stalled() {
+    fn resolved_forwards_come_in_update_order_under_their_created_index() {
+        let resolved = |created, updated, status| WireForward {
+            updated_index: Some(updated),
+            ..forward(created, status)
+        };
+        let page = ListForwards {
+            forwards: vec![
+                resolved(9, 4, "settled"),
+                resolved(5, 3, "failed"),
+                resolved(2, 1, "settled"),
+                forward(6, "local_failed"),
+            ],
+        };
+        let page = resolved_forwards(&page, 3).unwrap();
+        assert_eq!(
+            page.forwards.iter().map(|f| f.index).collect::<Vec<_>>(),
+            [9]
+        );
+        assert_eq!(
+            page.failures.iter().map(|f| f.index).collect::<Vec<_>>(),
+            [5]
+        );
+        assert_eq!(page.next_index, 5, "after updated_index 4");
+    }
+
+    #[test]
+    fn unknown_statuses_are_skipped() {
         let page = ListForwards {
             forwards: vec![forward(1, "teleported"), forward(2, "settled")],
         };
         let scan = settled_forwards(&page, 0).unwrap();
         assert_eq!(scan.items.len(), 1);
         assert_eq!(scan.next_index, 3);
-        assert!(!scan.stalled);
     }
 }

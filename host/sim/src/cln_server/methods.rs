@@ -327,21 +327,26 @@ fn listpeerchannels(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcErro
 
 // -------------------------------------------------------- listforwards
 
-fn settled_json(entry: &Entry, f: &Forward) -> Value {
-    // The ledger gives every settled forward an updated_index.
-    json!({
+/// A settled forward, or while its HTLC is held, the `offered` entry CLN lists
+/// (no `updated_index` or `resolved_time` yet).
+fn settled_json(entry: &Entry, f: &Forward, arrived_ns: u64) -> Value {
+    let mut out = json!({
         "created_index": entry.created_index,
-        "updated_index": entry.updated_index.unwrap_or(entry.created_index),
         "in_channel": format_scid(f.chan_in),
         "out_channel": format_scid(f.chan_out),
         "in_msat": f.amt_in_msat,
         "out_msat": f.amt_out_msat,
         "fee_msat": f.fee_msat,
-        "status": "settled",
+        "status": "offered",
         "style": "tlv",
-        "received_time": seconds(f.at_ns),
-        "resolved_time": seconds(f.at_ns),
-    })
+        "received_time": seconds(arrived_ns),
+    });
+    if let Some(updated) = entry.updated_index {
+        out["updated_index"] = json!(updated);
+        out["status"] = json!("settled");
+        out["resolved_time"] = seconds(f.at_ns);
+    }
+    out
 }
 
 /// BOLT 4 code and CLN's name for a failure our node decided on.
@@ -387,7 +392,11 @@ fn failed_json(entry: &Entry, f: &FailedForward) -> Value {
 
 fn entry_json(state: &NodeState, entry: &Entry) -> Value {
     match entry.source {
-        Source::Settled(i) => settled_json(entry, &state.forwards[i]),
+        Source::Settled(i) => {
+            let f = &state.forwards[i];
+            let arrived_ns = state.held_forwards.get(&i).copied().unwrap_or(f.at_ns);
+            settled_json(entry, f, arrived_ns)
+        }
         Source::Failed(i) => failed_json(entry, &state.failures[i]),
     }
 }
@@ -402,7 +411,12 @@ fn entry_matches(
     let (this_status, this_in, this_out) = match entry.source {
         Source::Settled(i) => {
             let f = &state.forwards[i];
-            ("settled", f.chan_in, Some(f.chan_out))
+            let status = if entry.in_flight() {
+                "offered"
+            } else {
+                "settled"
+            };
+            (status, f.chan_in, Some(f.chan_out))
         }
         Source::Failed(i) => {
             let f = &state.failures[i];

@@ -159,6 +159,7 @@ pub fn node_state() -> NodeState {
         policy_updated_at: Vec::new(),
         fee_estimates: ChainSpec::default().fee_rates,
         funding_fees: [(scid(800_002, 2, 2), 2_310), (scid(800_004, 4, 1), 1_870)].into(),
+        held_forwards: Default::default(),
     }
 }
 
