@@ -66,13 +66,20 @@ async fn pending_intents_are_resolved_from_the_node_without_resending() {
         "reconciliation sends no update"
     );
     assert!(store.pending_intents().unwrap().is_empty());
+    let landed_row = store.intent(landed_intent).unwrap().unwrap();
     assert_eq!(
-        store.intent(landed_intent).unwrap().unwrap().status,
-        IntentStatus::Applied
+        (landed_row.status, landed_row.resolved_at),
+        (IntentStatus::Applied, Some(10)),
+        "it landed when it was sent, not when the restart found it"
+    );
+    let lost_row = store.intent(lost_intent).unwrap().unwrap();
+    assert_eq!(
+        (lost_row.status, lost_row.resolved_at),
+        (IntentStatus::Failed, Some(20))
     );
     assert_eq!(
-        store.intent(lost_intent).unwrap().unwrap().status,
-        IntentStatus::Failed
+        store.last_policy_changes().unwrap().get(&landed.id),
+        Some(&10)
     );
     let again = reconcile_pending(&client, &store, 30).await.unwrap();
     assert_eq!(

@@ -23,7 +23,7 @@ pub struct AnalyticsConfig {
     pub flow_class_threshold: f64,
     /// Share of HTLC slots in use above which a channel is CONGESTED.
     pub congestion_share: f64,
-    /// Days without an outgoing forward after which an old channel is a ZOMBIE.
+    /// Age in days after which a channel without a forward for a month is a ZOMBIE.
     pub zombie_after_days: u64,
     /// What opening a channel costs when the node does not say (its funding transaction is
     /// not in the wallet): charged to channels we opened.
@@ -98,7 +98,9 @@ pub fn channel_views(
             let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
             let opened_at = now.saturating_sub(u64::from(age_blocks) * SECS_PER_BLOCK);
             let last_fee_change = last_changes.get(&c.id).copied();
-            let revenue_rate = revenue_rate(store, c.id, last_fee_change, &flow, now)?;
+            let history_secs = now.saturating_sub(history_start.max(opened_at));
+            let revenue_rate =
+                revenue_rate(store, c.id, last_fee_change, &flow, history_secs, now)?;
             let costs = ChannelCosts {
                 open_sat: match (c.initiator, open_costs.get(&c.id)) {
                     (false, _) => 0,
@@ -146,9 +148,9 @@ pub fn channel_views(
                 local_policy: c.local_policy,
                 peer_policy: c.peer_policy,
                 flow_class: flow_class(c, &flow, config),
-                profitability: profitability(&flow, age_blocks, &costs, config),
+                profitability: profitability(&flow, age_blocks, history_secs, &costs, config),
                 flow,
-                history_secs: now.saturating_sub(history_start.max(opened_at)),
+                history_secs,
                 revenue_rate_msat_per_hour: revenue_rate,
                 last_fee_change,
             })
@@ -207,22 +209,25 @@ impl ChannelCosts {
     }
 }
 
-/// ZOMBIE: old and no outgoing forward for a month, whatever it earned before. Otherwise by
-/// ROI: PROFITABLE above the band, UNDERWATER below its negative, BREAK_EVEN within; a channel
-/// that cost nothing is PROFITABLE once it earns and UNKNOWN before.
+/// ZOMBIE: old, and no forward in or out for a month of history, whatever it earned before
+/// (with less history than a month, idle may only mean not yet collected). Otherwise by ROI:
+/// PROFITABLE above the band, UNDERWATER below its negative, BREAK_EVEN within; a channel that
+/// cost nothing is PROFITABLE once it earns and UNKNOWN before.
 pub fn profitability(
     flow: &[FlowStats],
     age_blocks: u32,
+    history_secs: u64,
     costs: &ChannelCosts,
     config: &AnalyticsConfig,
 ) -> Profitability {
-    let month_out = flow
+    let month_forwards = flow
         .iter()
         .find(|f| f.window == Window::Month)
-        .map_or(0, |f| f.htlcs_out);
+        .map_or(0, |f| f.htlcs_in + f.htlcs_out);
     // ~144 blocks a day.
-    let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144;
-    if month_out == 0 && old_enough {
+    let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144
+        && history_secs >= Window::Month.seconds();
+    if month_forwards == 0 && old_enough {
         return Profitability::Zombie;
     }
     match costs.roi() {
@@ -234,13 +239,15 @@ pub fn profitability(
     }
 }
 
-/// Fees per hour since the last fee change (or over the last 30 days when
-/// lnpolicy never changed it), the hill climber's feedback signal.
+/// Fees per hour since the last fee change, or when lnpolicy never changed it, over the
+/// month window as far as history reaches (a channel opened three days ago earned its month's
+/// fees in three days): the hill climber's feedback signal.
 fn revenue_rate(
     store: &Store,
     channel: ChannelId,
     last_change: Option<u64>,
     flow: &[FlowStats],
+    history_secs: u64,
     now: u64,
 ) -> Result<f64, StoreError> {
     match last_change {
@@ -249,9 +256,17 @@ fn revenue_rate(
             Ok(fees as f64 * 3600.0 / (now - since) as f64)
         }
         Some(_) => Ok(0.0),
-        None => Ok(flow
-            .iter()
-            .find(|f| f.window == Window::Month)
-            .map_or(0.0, |f| f.fees_earned_msat as f64 / (30.0 * 24.0))),
+        None => {
+            let covered = history_secs.min(Window::Month.seconds());
+            let month_fees = flow
+                .iter()
+                .find(|f| f.window == Window::Month)
+                .map_or(0, |f| f.fees_earned_msat);
+            Ok(if covered == 0 {
+                0.0
+            } else {
+                month_fees as f64 * 3600.0 / covered as f64
+            })
+        }
     }
 }

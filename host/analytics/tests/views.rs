@@ -75,8 +75,10 @@ fn windows_classes_and_failures_come_from_the_history() {
         forward(2, sink, source, 300_000, 3),
         forward(3, source, sink, 100_000, 5),
         forward(4, sink, source, 50_000, 20),
+        // Outside every window; history reaches back 35 days.
+        forward(5, sink, source, 10_000, 35),
     ];
-    store.add_forwards(&forwards, 4).unwrap();
+    store.add_forwards(&forwards, 5).unwrap();
     let failure = FailedForward {
         index: 1,
         at_ns: (NOW - 3600) * NS,
@@ -227,5 +229,61 @@ fn history_reaches_back_to_the_first_record_or_the_channels_opening() {
         history(&store),
         [45 * 86_400, 2 * 86_400],
         "an older snapshot shows the store was watching before the first forward"
+    );
+}
+
+/// Until lnpolicy changes a fee, the revenue rate is the month window's fees over the hours
+/// of history behind it; and a month without forwards makes a ZOMBIE only when a month of
+/// history stands behind it.
+#[test]
+fn a_short_history_neither_dilutes_the_revenue_rate_nor_makes_zombies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let earner = 800_000u64 << 40;
+    let idle = 700_000u64 << 40;
+    // opened two days before the node's height of 900,000
+    let young = 899_712u64 << 40;
+    let dead = 600_000u64 << 40;
+    let channels = [
+        channel(earner, 1_000_000),
+        channel(idle, 1_000_000),
+        channel(young, 1_000_000),
+        channel(dead, 1_000_000),
+    ];
+    let views = |store: &Store| {
+        channel_views(store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap()
+    };
+    store
+        .add_forwards(
+            &[
+                forward(1, idle, earner, 10_000, 10),
+                forward(2, earner, young, 10_000, 1),
+            ],
+            2,
+        )
+        .unwrap();
+    let short = views(&store);
+    let rates: Vec<f64> = short.iter().map(|v| v.revenue_rate_msat_per_hour).collect();
+    assert_eq!(
+        rates,
+        [500.0 / 240.0, 0.0, 500.0 / 48.0, 0.0],
+        "over the 10 days of history, and the 2 days the young channel has been open"
+    );
+    assert_ne!(
+        short[3].profitability,
+        Profitability::Zombie,
+        "10 days of history cannot show a month without forwards"
+    );
+
+    store
+        .add_channel_snapshot(NOW - 40 * 86_400, &channels)
+        .unwrap();
+    let long = views(&store);
+    assert!((long[0].revenue_rate_msat_per_hour - 500.0 / 720.0).abs() < 1e-9);
+    assert_eq!(long[3].profitability, Profitability::Zombie);
+    assert_ne!(
+        long[1].profitability,
+        Profitability::Zombie,
+        "a forward in, none out: not idle"
     );
 }

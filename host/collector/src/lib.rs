@@ -14,9 +14,21 @@ pub struct CollectConfig {
     /// Events per page (LND allows up to 50,000; smaller pages keep each
     /// transaction and each answer small).
     pub page_size: u32,
-    /// Pages per stream per run, so one run on a node with years of history
-    /// cannot stall the daemon; the next run continues.
+    /// Pages per stream per run, so a collection between cycles on a node with years of
+    /// history cannot hold the daemon up; the next run continues.
     pub max_pages: u32,
+}
+
+impl CollectConfig {
+    /// Every page there is: what a cycle that decides needs, since windows missing their
+    /// recent forwards read as idle channels and collapsed revenue. It still commits page by
+    /// page, so an interrupted catch-up resumes where it stopped.
+    pub fn to_the_end() -> Self {
+        CollectConfig {
+            max_pages: u32::MAX,
+            ..CollectConfig::default()
+        }
+    }
 }
 
 impl Default for CollectConfig {

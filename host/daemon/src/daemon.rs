@@ -212,16 +212,23 @@ impl Daemon {
                 }
                 Wake::Due => {
                     let now = clock.now();
-                    if now >= next_decide {
-                        let run = self.decide(&mut control, now).await;
-                        next_decide = after(next_decide, decide_every, now);
-                        next_collect = now + collect_every;
-                        run
+                    let decided = now >= next_decide;
+                    let run = if decided {
+                        self.decide(&mut control, now).await
                     } else {
-                        let run = self.collect(&mut control, now).await;
-                        next_collect = after(next_collect, collect_every, now);
-                        run
-                    }
+                        self.collect(&mut control, now).await
+                    };
+                    (next_decide, next_collect) = reschedule(
+                        Slots {
+                            decide: next_decide,
+                            collect: next_collect,
+                        },
+                        decided,
+                        clock.now(),
+                        decide_every,
+                        collect_every,
+                    );
+                    run
                 }
             };
             if let Some(signal) = after_run.shutdown {
@@ -428,6 +435,32 @@ async fn finish_or_abandon<T>(
     }
 }
 
+/// When the next config cycle and the next collection are due.
+struct Slots {
+    decide: u64,
+    collect: u64,
+}
+
+/// The slots after a run (a cycle when `decided`, else a collection) that ended at `ended`:
+/// counted from its end, so a run that took longer than its interval is not followed by
+/// another at once; a collection follows a cycle `collect_every` later.
+fn reschedule(
+    slots: Slots,
+    decided: bool,
+    ended: u64,
+    decide_every: u64,
+    collect_every: u64,
+) -> (u64, u64) {
+    if decided {
+        (
+            after(slots.decide, decide_every, ended),
+            ended + collect_every,
+        )
+    } else {
+        (slots.decide, after(slots.collect, collect_every, ended))
+    }
+}
+
 /// The first time after `now` on the grid `last + k * every`: a run that overran, or a
 /// daemon that was suspended, skips the missed runs instead of running them back to back.
 fn after(last: u64, every: u64, now: u64) -> u64 {
@@ -477,7 +510,20 @@ fn log_cycle(outcome: &ConfiguredOutcome, elapsed_ms: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::after;
+    use super::{Slots, after, reschedule};
+
+    #[test]
+    fn a_run_that_overran_is_not_followed_by_another_at_once() {
+        let slots = || Slots {
+            decide: 1_000,
+            collect: 1_300,
+        };
+        // A cycle due at 1,000 (every 600) that took 900 s: the next is at 2,200, not 1,600.
+        assert_eq!(reschedule(slots(), true, 1_900, 600, 300), (2_200, 2_200));
+        assert_eq!(reschedule(slots(), true, 1_010, 600, 300), (1_600, 1_310));
+        // A collection due at 1,300 that ran until 1,700 leaves the cycle where it was.
+        assert_eq!(reschedule(slots(), false, 1_700, 600, 300), (1_000, 1_900));
+    }
 
     #[test]
     fn missed_runs_are_skipped_not_replayed() {

@@ -87,7 +87,7 @@ pub async fn run_configured(
     now: u64,
 ) -> Result<ConfiguredOutcome, EngineError> {
     let info = node.get_info().await?;
-    let collected = collect(node, store, now, &CollectConfig::default()).await?;
+    let collected = collect(node, store, now, &CollectConfig::to_the_end()).await?;
     let channels = collected.node_channels.clone();
     let mut extra_node_calls = 1;
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;
@@ -251,9 +251,19 @@ async fn record_open_costs(
         .into_iter()
         .collect();
     let ids: Vec<ChannelId> = missing.iter().map(|(id, _)| *id).collect();
+    // Open costs only refine the profitability class: no failure here holds the fees back.
     let fees = match node.funding_fees(&txids).await {
         Ok(fees) => fees,
-        Err(error @ (NodeError::Rejected { .. } | NodeError::PermissionDenied { .. })) => {
+        Err(error @ NodeError::Unavailable { .. }) => {
+            tracing::warn!(
+                %error,
+                channels = ids.len(),
+                "funding fees not read; open costs stay unknown, asked again next cycle"
+            );
+            return Ok(1);
+        }
+        // Refused, no bookkeeper, or a wallet too large to list within the call timeout.
+        Err(error) => {
             tracing::warn!(
                 %error,
                 channels = ids.len(),
@@ -262,7 +272,6 @@ async fn record_open_costs(
             store.record_open_cost_lookup(&[], &ids, now)?;
             return Ok(1);
         }
-        Err(error) => return Err(error.into()),
     };
     let by_txid: BTreeMap<String, u64> = fees
         .into_iter()

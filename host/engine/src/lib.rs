@@ -61,7 +61,7 @@ pub async fn run_once(
     now: u64,
 ) -> Result<CycleOutcome, EngineError> {
     let info = node.get_info().await?;
-    let collected = collect(node, store, now, &CollectConfig::default()).await?;
+    let collected = collect(node, store, now, &CollectConfig::to_the_end()).await?;
     let channels = &collected.node_channels;
     let views = channel_views(store, &info, channels, now, &AnalyticsConfig::default())?;
     let decided = run_cycle(

@@ -38,6 +38,8 @@ struct FakeNode {
     funding: Mutex<BTreeMap<String, u64>>,
     /// Answer `funding_fees` as a CLN without its bookkeeper does.
     refuse_funding: bool,
+    /// Answer `funding_fees` as an LND whose wallet is too large to list within the timeout.
+    funding_times_out: bool,
     funding_calls: Mutex<Vec<Vec<String>>>,
 }
 
@@ -155,6 +157,11 @@ impl NodeClient for FakeNode {
         Self: 'b,
     {
         self.funding_calls.lock().unwrap().push(txids.to_vec());
+        if self.funding_times_out {
+            return ready(Err(NodeError::Timeout {
+                method: "lnrpc.Lightning/GetTransactions",
+            }));
+        }
         if self.refuse_funding {
             return ready(Err(NodeError::Rejected {
                 method: "bkpr-listaccountevents",
@@ -422,32 +429,69 @@ fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
     );
 }
 
+/// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
+/// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 #[test]
 fn a_node_refusing_funding_fees_is_asked_once_a_day() {
+    for (name, refuse_funding, funding_times_out) in [
+        ("refused_open_costs", true, false),
+        ("timed_out_open_costs", false, true),
+    ] {
+        let start = 1_700_000_000;
+        let node = FakeNode {
+            channels: Mutex::new(vec![opened(1), opened(2)]),
+            refuse_funding,
+            funding_times_out,
+            ..FakeNode::default()
+        };
+        let dir = tempfile_dir(name);
+        let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+        let cycles = Cycles::new();
+
+        for hour in 0..=24 {
+            cycles.run(&node, &store, start + hour * HOUR);
+        }
+        let calls = node.funding_calls.lock().unwrap().clone();
+        assert_eq!(
+            calls,
+            [vec![txid(1), txid(2)], vec![txid(1), txid(2)]],
+            "{name}: asked at the start and a day later, not every cycle"
+        );
+        assert!(store.open_costs().unwrap().is_empty());
+        assert_eq!(
+            store.open_cost_lookups().unwrap(),
+            BTreeMap::from([(1, start + 24 * HOUR), (2, start + 24 * HOUR)])
+        );
+    }
+}
+
+/// A cycle decides on the whole history: a node with more forwards than one collection
+/// run between cycles reads (100 pages of 1,000) is read to the end first, so no window lacks
+/// its recent forwards and no channel looks idle because its forwards are not read yet.
+#[test]
+fn a_cycle_reads_the_history_to_the_end_before_deciding() {
     let start = 1_700_000_000;
+    let count = 100 * 1000 + 1;
+    let forwards = (0..count)
+        .map(|i| {
+            let at_ns = (start - 10 * 86_400) * 1_000_000_000 + i * 7_000_000_000;
+            Forward {
+                index: at_ns,
+                at_ns,
+                ..forward(0, 1, 0, 3)
+            }
+        })
+        .collect();
     let node = FakeNode {
-        channels: Mutex::new(vec![opened(1), opened(2)]),
-        refuse_funding: true,
+        channels: Mutex::new(vec![channel(1, KNOWN_PEER, 100)]),
+        forwards,
         ..FakeNode::default()
     };
-    let dir = tempfile_dir("refused_open_costs");
+    let dir = tempfile_dir("read_to_the_end");
     let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
-    let cycles = Cycles::new();
-
-    for hour in 0..=24 {
-        cycles.run(&node, &store, start + hour * HOUR);
-    }
-    let calls = node.funding_calls.lock().unwrap().clone();
-    assert_eq!(
-        calls,
-        [vec![txid(1), txid(2)], vec![txid(1), txid(2)]],
-        "asked at the start and a day later, not every cycle"
-    );
-    assert!(store.open_costs().unwrap().is_empty());
-    assert_eq!(
-        store.open_cost_lookups().unwrap(),
-        BTreeMap::from([(1, start + 24 * HOUR), (2, start + 24 * HOUR)])
-    );
+    let outcome = Cycles::new().run(&node, &store, start);
+    assert!(outcome.collected.caught_up);
+    assert_eq!(store.forward_count().unwrap(), count);
 }
 
 /// A fresh directory per test under the target's temp dir, removed before use so reruns

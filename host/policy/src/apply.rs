@@ -161,9 +161,13 @@ pub async fn reconcile_pending(
     let channels = node.list_channels().await?;
     for intent in pending {
         let current = channels.iter().find(|c| c.id == intent.channel_id);
+        // One that landed did so when it was sent, not now: the revenue since the change and
+        // rollback's windows start there.
+        let mut resolved_at = now;
         let outcome = match current {
             Some(channel) if landed(&channel.local_policy, &intent.previous, &intent.desired) => {
                 report.applied.push(intent.channel_id);
+                resolved_at = intent.created_at;
                 IntentOutcome::Applied
             }
             Some(_) => {
@@ -183,7 +187,7 @@ pub async fn reconcile_pending(
             ?outcome,
             "reconciled a pending update"
         );
-        store.resolve_intent(intent.id, outcome, now)?;
+        store.resolve_intent(intent.id, outcome, resolved_at)?;
     }
     Ok(report)
 }

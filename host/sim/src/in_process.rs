@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lnpolicy_core::{
-    FailedForwardPage, FeePolicy, ForwardPage, FundingFee, NodeChannel, NodeClient, NodeError,
-    NodeInfo, NodeKind, PeerInfo,
+    FailedForwardPage, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
+    NodeError, NodeInfo, NodeKind, PeerInfo,
 };
 
 use crate::state::NodeState;
@@ -48,24 +48,34 @@ impl NodeClient for InProcessNode {
         Ok(self.state().channels.clone())
     }
 
+    /// Keyed as the real client of the node's kind keys them: LND by `timestamp_ns` (the
+    /// simulator keeps settlement times unique, as LND does), CLN by position.
     async fn forwards(&self, from_index: u64, limit: u32) -> Result<ForwardPage, NodeError> {
         let state = self.state();
-        let start = usize::try_from(from_index).unwrap_or(usize::MAX);
+        let (start, key): (usize, fn(u64, &Forward) -> u64) = match self.kind {
+            NodeKind::Lnd => (
+                state.forwards.partition_point(|f| f.at_ns <= from_index),
+                |_, f| f.at_ns,
+            ),
+            NodeKind::Cln => (
+                usize::try_from(from_index).unwrap_or(usize::MAX),
+                |position, _| position,
+            ),
+        };
         let forwards: Vec<_> = state
             .forwards
             .iter()
+            .enumerate()
             .skip(start)
             .take(limit as usize)
-            .zip(from_index + 1..)
-            .map(|(forward, index)| lnpolicy_core::Forward {
-                index,
+            .map(|(i, forward)| Forward {
+                index: key(i as u64 + 1, forward),
                 ..forward.clone()
             })
             .collect();
-        let next_index = from_index + forwards.len() as u64;
         Ok(ForwardPage {
+            next_index: forwards.last().map_or(from_index, |f| f.index),
             forwards,
-            next_index,
         })
     }
 

@@ -214,18 +214,30 @@ impl Store {
     }
 }
 
+/// An update changed one of the four fees, not only the disabled flag, HTLC limits or cltv
+/// delta (which earn nothing by themselves).
+const FEES_CHANGED: &str = "(json_extract(previous_json, '$.fee_ppm')
+         IS NOT json_extract(policy_json, '$.fee_ppm')
+     OR json_extract(previous_json, '$.base_fee_msat')
+         IS NOT json_extract(policy_json, '$.base_fee_msat')
+     OR json_extract(previous_json, '$.inbound_fee_ppm')
+         IS NOT json_extract(policy_json, '$.inbound_fee_ppm')
+     OR json_extract(previous_json, '$.inbound_base_fee_msat')
+         IS NOT json_extract(policy_json, '$.inbound_base_fee_msat'))";
+
 impl Store {
-    /// When each channel's policy was last changed by lnpolicy (unix
-    /// seconds): the guard's minimum interval and strategies' revenue rate
-    /// since the last change start there.
+    /// When lnpolicy last changed each channel's fees (unix seconds): strategies' revenue
+    /// rate since the last fee change and the guard's minimum interval start there. A
+    /// status-only change (re-enabling a channel) neither restarts the one nor holds the
+    /// next fee change back.
     pub fn last_policy_changes(
         &self,
     ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
         self.lock()
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT channel_id, MAX(resolved_at) FROM update_intents
-                 WHERE status = 'applied' GROUP BY channel_id",
-            )
+                 WHERE status = 'applied' AND {FEES_CHANGED} GROUP BY channel_id"
+            ))
             .and_then(|mut stmt| {
                 stmt.query_map([], |row| {
                     Ok((channel_id_from_sql(row.get(0)?), time_from_sql(row.get(1)?)))
@@ -260,24 +272,17 @@ impl Store {
     pub fn last_applied_changes(&self) -> Result<Vec<AppliedChange>, StoreError> {
         let rows: Vec<AppliedChangeRow> = self
             .lock()
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT i.id, i.channel_id, i.resolved_at, i.previous_json, i.policy_json,
                         d.strategy
                  FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
                  WHERE i.id IN (
                      SELECT MAX(id) FROM update_intents
                      WHERE status = 'applied'
-                       AND (json_extract(previous_json, '$.fee_ppm')
-                                IS NOT json_extract(policy_json, '$.fee_ppm')
-                            OR json_extract(previous_json, '$.base_fee_msat')
-                                IS NOT json_extract(policy_json, '$.base_fee_msat')
-                            OR json_extract(previous_json, '$.inbound_fee_ppm')
-                                IS NOT json_extract(policy_json, '$.inbound_fee_ppm')
-                            OR json_extract(previous_json, '$.inbound_base_fee_msat')
-                                IS NOT json_extract(policy_json, '$.inbound_base_fee_msat'))
+                       AND {FEES_CHANGED}
                      GROUP BY channel_id)
-                 ORDER BY i.channel_id",
-            )
+                 ORDER BY i.channel_id"
+            ))
             .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("reading the last applied changes"))?;
         rows.into_iter()

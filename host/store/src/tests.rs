@@ -150,7 +150,10 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0008_cycle_read_indexes.sql"), "{message}");
+    assert!(
+        message.contains("0009_resolved_forwards_cursor.sql"),
+        "{message}"
+    );
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1091,6 +1094,11 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
         (raised, 11, 400),
         "the status change does not hide the fee change before it"
     );
+    assert_eq!(
+        store.last_policy_changes().unwrap().get(&5),
+        Some(&11),
+        "nor restart the time since the last fee change"
+    );
     let lowered = store
         .record_intent(5, None, &disabled, &policy(300), 30)
         .unwrap();
@@ -1098,4 +1106,5 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
         .resolve_intent(lowered, IntentOutcome::Applied, 31)
         .unwrap();
     assert_eq!(store.last_applied_changes().unwrap()[0].intent_id, lowered);
+    assert_eq!(store.last_policy_changes().unwrap().get(&5), Some(&31));
 }
