@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use lnpolicy_collector::{CollectConfig, collect};
-use lnpolicy_core::NodeClient;
+use lnpolicy_core::{FailedForward, FailureReason, NodeClient};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, FaultConfig, MethodFaults};
@@ -204,6 +204,21 @@ async fn a_held_htlc_on_cln_holds_back_only_its_own_forward() {
     let hour = 3_600 * 1_000_000_000;
     state.held_forwards.insert(held, state.forwards[held].at_ns);
     state.forwards[held].at_ns = state.now_ns + hour;
+    // Mostly `local_failed`, as on mainnet: more entries that are never updated than a page
+    // holds, which `listforwards index=updated start=0` would list first.
+    let refused: Vec<FailedForward> = state.forwards[..120]
+        .iter()
+        .map(|f| FailedForward {
+            index: 0,
+            at_ns: f.at_ns + 1,
+            chan_in: f.chan_in,
+            chan_out: Some(f.chan_out),
+            amt_in_msat: f.amt_in_msat,
+            reason: FailureReason::FeeInsufficient,
+        })
+        .collect();
+    state.failures.extend(refused);
+    state.failures.sort_by_key(|f| f.at_ns);
     let settled = state.forwards.clone();
     let failed = state.failures.clone();
     assert!(held > 50, "{} forwards", settled.len());

@@ -310,8 +310,8 @@ async fn a_macaroon_without_the_status_call_still_sets_fees() {
     assert!(now.disabled, "the flag stayed");
 }
 
-/// An update that changes the flag and a fee, where LND refuses the fee part: the flag set by
-/// the first call is set back, so the update failed as a whole and the node kept its policy.
+/// An update that disables a channel and changes a fee, where LND refuses the fee part: the
+/// channel is enabled again, so the update failed as a whole and the node kept its policy.
 #[tokio::test]
 async fn a_refused_policy_sets_the_disabled_flag_back() {
     let sim = Sim::start(fixture()).await;
@@ -350,5 +350,22 @@ async fn a_refused_policy_sets_the_disabled_flag_back() {
     assert_eq!(
         sim.state().channel(channel.id).unwrap().local_policy,
         accepted
+    );
+
+    // Enabling is not undone: that would be a manual DISABLE, which LND keeps.
+    let disabled = client.list_channels().await.unwrap().remove(0);
+    let enable_refused = FeePolicy {
+        disabled: false,
+        ..refused_cltv
+    };
+    client
+        .update_policy(&disabled, &enable_refused)
+        .await
+        .unwrap_err();
+    let now = sim.state().channel(channel.id).unwrap().local_policy;
+    assert_eq!(
+        (now.disabled, now.fee_ppm),
+        (false, accepted.fee_ppm),
+        "enabled, the refused fee not applied"
     );
 }

@@ -365,23 +365,48 @@ impl NodeClient for ClnClient {
         })
     }
 
-    /// One `listforwards index=updated` page: forwards listed `offered` that have settled
-    /// or failed since, in the order they did.
+    /// `listforwards index=updated`: forwards listed `offered` that have settled or failed
+    /// since, in the order they did, read on until `limit` of them or the end (as `scan`
+    /// does, so a short answer means caught up). CLN's `updated_index` counts from 1, and
+    /// every entry never updated (created final, or still in flight) holds 0 and comes first
+    /// from `start=0`: asking from 1 skips them.
     async fn resolved_forwards(
         &self,
         from_index: u64,
         limit: u32,
     ) -> Result<Option<ResolvedPage>, NodeError> {
-        let page: ListForwards = self
-            .call(&ListForwardsParams {
-                index: "updated",
-                start: from_index,
-                limit,
-            })
-            .await?;
-        wire::resolved_forwards(&page, from_index)
-            .map(Some)
-            .map_err(|e| e.into_node_error(ListForwards::METHOD))
+        let mut resolved = ResolvedPage {
+            forwards: Vec::new(),
+            failures: Vec::new(),
+            next_index: from_index.max(1),
+        };
+        if limit == 0 {
+            return Ok(Some(resolved));
+        }
+        let mut kept = 0;
+        loop {
+            let start = resolved.next_index;
+            // Never more than `limit` in all: each entry listed is at most one kept.
+            let want = limit - kept;
+            let page: ListForwards = self
+                .call(&ListForwardsParams {
+                    index: "updated",
+                    start,
+                    limit: want,
+                })
+                .await?;
+            let more = wire::resolved_forwards(&page, start)
+                .map_err(|e| e.into_node_error(ListForwards::METHOD))?;
+            kept += u32::try_from(more.forwards.len() + more.failures.len()).unwrap_or(u32::MAX);
+            resolved.forwards.extend(more.forwards);
+            resolved.failures.extend(more.failures);
+            resolved.next_index = more.next_index;
+            // No progress means a node that ignored `start`: stop rather than spin.
+            let end = page.forwards.len() < want as usize || more.next_index == start;
+            if kept >= limit || end {
+                return Ok(Some(resolved));
+            }
+        }
     }
 
     /// `listchannels source=<peer>`: the gossip store's view of the peer.

@@ -805,8 +805,8 @@ impl NodeClient for LndClient {
     /// DISABLE or ENABLE: UpdateChannelPolicy cannot set it), so that a failure there leaves
     /// the fees untouched. Then, if anything else changes, the whole policy with every field
     /// set: LND overwrites base fee and rate with 0 when omitted and validates time_lock_delta
-    /// on every call. If LND refuses that policy, the flag is set back, so a failed update
-    /// leaves the channel as it was.
+    /// on every call. If LND refuses that policy after the channel was disabled for it, the
+    /// channel is enabled again, so the failed update leaves it as it was.
     async fn update_policy(
         &self,
         channel: &NodeChannel,
@@ -841,10 +841,19 @@ impl NodeClient for LndClient {
             return Ok(());
         }
         let sent = self.send_policy(channel, point.clone(), policy).await;
-        if let Err(refused) = &sent
+        // Only a channel we disabled is enabled again, and only on a definite refusal: an
+        // unreadable answer may follow an applied policy, and undoing an enable would be a
+        // manual DISABLE, which LND keeps even where it had disabled the channel itself.
+        let refused = matches!(
+            sent,
+            Err(NodeError::Rejected { .. }
+                | NodeError::UnknownChannel { .. }
+                | NodeError::PermissionDenied { .. })
+        );
+        if refused
             && status_changed
-            && !refused.is_transient()
-            && let Err(error) = self.set_status(&point, current.disabled).await
+            && policy.disabled
+            && let Err(error) = self.set_status(&point, false).await
         {
             // The next cycle reads the flag as the node has it and decides again.
             warn!(

@@ -464,14 +464,16 @@ fn listforwards(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
             .iter()
             .filter(|e| e.created_index >= start)
             .collect(),
+        // CLN stores 0 for an entry never updated (created final, or still offered): from
+        // `start=0` those come first, and they are listed without an `updated_index`.
         Some("updated") => {
             let mut v: Vec<&Entry> = ctx
                 .ledger
                 .entries()
                 .iter()
-                .filter(|e| e.updated_index.is_some_and(|u| u >= start))
+                .filter(|e| e.updated_index.unwrap_or(0) >= start)
                 .collect();
-            v.sort_by_key(|e| e.updated_index);
+            v.sort_by_key(|e| (e.updated_index.unwrap_or(0), e.created_index));
             v
         }
         Some(other) => {
