@@ -410,51 +410,78 @@ fn guard_keys_are_per_section_and_checked_against_the_daemon_limits() {
 }
 
 #[test]
-fn fees_above_every_guard_ceiling_of_the_config_are_noted() {
+fn fees_above_the_guard_ceiling_their_channels_get_are_noted() {
     use lnpolicy_core::NodeKind;
     use lnpolicy_policy::guard::GuardConfig;
-    let config = parse(
-        "[high]\nchan.private = true\nstrategy = static\nfee_ppm = 60000\n\
-         [arms]\nchan.min_capacity = 5000000\nstrategy = proportional\nmin_fee_ppm = 10\n\
-         max_fee_ppm = 50000\nexperiment.a.max_fee_ppm = 70000\nexperiment.b.max_fee_ppm = 900\n\
-         [stop]\nchan.min_capacity = 1000000\nstrategy = static\nfee_ppm = 1\n\
-         base_fee_msat = 12000000\n\
-         [default]\nstrategy = static\nfee_ppm = 80000\nguard.max_fee_ppm = 100000\n",
-    );
     let base = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
-    let (errors, notes) = config.validate_guard(&base);
-    assert_eq!(errors, []);
-    let noted: Vec<(Option<u32>, Option<&str>, String)> = notes
-        .iter()
-        .map(|n| (n.line, n.key.as_deref(), n.kind.to_string()))
-        .collect();
+    let noted = |text: &str| -> Vec<(Option<u32>, String)> {
+        let (errors, notes) = parse(text).validate_guard(&base);
+        assert_eq!(errors, []);
+        notes
+            .iter()
+            .map(|n| {
+                (
+                    n.line,
+                    format!("{}: {}", n.key.as_deref().unwrap_or(""), n.kind),
+                )
+            })
+            .collect()
+    };
+    let above = |line, key: &str, value: u64, limit_key: &str, limit: u32| {
+        (
+            Some(line),
+            format!(
+                "{key}: {value} is above guard.{limit_key} ({limit}): the guard sends {limit} \
+                 instead; set guard.{limit_key} in this section to allow it"
+            ),
+        )
+    };
     assert_eq!(
-        noted,
-        [(
-            Some(16),
-            Some("base_fee_msat"),
-            "12000000 is above guard.max_base_fee_msat (10000000): the guard sends 10000000 \
-             instead; set guard.max_base_fee_msat in this section to allow it"
-                .to_owned()
-        )],
-        "[default] raises the fee ceiling to 100000 for every fee asked here"
-    );
-
-    let config = parse(
-        "[high]\nchan.private = true\nstrategy = static\nfee_ppm = 60000\n\
-         [arms]\nstrategy = proportional\nmin_fee_ppm = 10\nmax_fee_ppm = 50000\n\
-         experiment.a.max_fee_ppm = 70000\n",
-    );
-    let (_, notes) = config.validate_guard(&base);
-    let noted: Vec<(Option<u32>, Option<&str>)> =
-        notes.iter().map(|n| (n.line, n.key.as_deref())).collect();
-    assert_eq!(
-        noted,
+        noted(
+            "[high]\nchan.private = true\nstrategy = static\nfee_ppm = 60000\n\
+             [arms]\nchan.min_capacity = 5000000\nstrategy = proportional\nmin_fee_ppm = 10\n\
+             max_fee_ppm = 50000\nexperiment.a.max_fee_ppm = 70000\n\
+             experiment.b.max_fee_ppm = 900\n\
+             [stop]\nchan.min_capacity = 1000000\nstrategy = static\nfee_ppm = 1\n\
+             base_fee_msat = 12000000\n\
+             [default]\nstrategy = static\nfee_ppm = 80000\nguard.max_fee_ppm = 100000\n",
+        ),
         [
-            (Some(4), Some("fee_ppm")),
-            (Some(9), Some("experiment.a.max_fee_ppm"))
+            above(4, "fee_ppm", 60_000, "max_fee_ppm", 50_000),
+            above(
+                10,
+                "experiment.a.max_fee_ppm",
+                70_000,
+                "max_fee_ppm",
+                50_000
+            ),
+            above(
+                16,
+                "base_fee_msat",
+                12_000_000,
+                "max_base_fee_msat",
+                10_000_000
+            ),
         ],
-        "{notes:#?}"
+        "[default]'s own ceiling covers its fee, and only its channels"
+    );
+    assert_eq!(
+        noted(
+            "[raise]\nchan.private = true\nguard.max_fee_ppm = 100000\n\
+             [high]\nstrategy = static\nfee_ppm = 60000\n\
+             [low]\nchan.min_capacity = 1000000\nstrategy = static\nfee_ppm = 3000\n\
+             guard.max_fee_ppm = 2000\n",
+        ),
+        [above(10, "fee_ppm", 3_000, "max_fee_ppm", 2_000)],
+        "a non-final section above may raise the ceiling for [high]'s channels; [low] lowers its own"
+    );
+    assert_eq!(
+        noted(
+            "[DEFAULT]\nfee_ppm = 70000\n[a]\nchan.private = true\nstrategy = static\n\
+             [b]\nstrategy = static\n"
+        ),
+        [above(2, "fee_ppm", 70_000, "max_fee_ppm", 50_000)],
+        "a fee every section inherits from [DEFAULT] is noted once, where it is written"
     );
 }
 

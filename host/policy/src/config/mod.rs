@@ -162,21 +162,23 @@ impl Config {
     /// may combine with them into a range that allows nothing. Combinations of several
     /// sections' keys are only known per channel; validate the merged result there too.
     ///
-    /// The notes name fees a section asks for above every guard ceiling this config can
-    /// apply: the guard would send the ceiling instead, which charge-lnd never does.
+    /// The notes name fees a section asks for above every guard ceiling that can apply to
+    /// its channels: the guard would send the ceiling instead, which charge-lnd never does.
     pub fn validate_guard(&self, base: &GuardConfig) -> (Vec<ConfigError>, Vec<Note>) {
         let mut errors = Vec::new();
-        let mut notes = Vec::new();
-        let sections = || self.sections.iter().chain(&self.fallback);
-        let ceiling = |limit: fn(&GuardOverrides) -> Option<u32>, base: u32| {
-            sections()
-                .filter_map(|s| limit(&s.settings.guard))
-                .fold(base, u32::max)
-        };
-        let max_fee_ppm = ceiling(|g| g.max_fee_ppm, base.max_fee_ppm);
-        let max_base_fee_msat = ceiling(|g| g.max_base_fee_msat, base.max_base_fee_msat);
-        for section in sections() {
-            notes.extend(fees_above_ceiling(section, max_fee_ppm, max_base_fee_msat));
+        let mut notes: Vec<Note> = Vec::new();
+        let sections: Vec<&Section> = self.sections.iter().chain(&self.fallback).collect();
+        for (position, section) in sections.iter().enumerate() {
+            let ceilings = ceilings(&sections, position, self.sections.len(), base);
+            for note in fees_above_ceiling(section, &ceilings) {
+                // A key from [DEFAULT] is in every section, written once.
+                if !notes
+                    .iter()
+                    .any(|n| (&n.file, n.line, &n.key) == (&note.file, note.line, &note.key))
+                {
+                    notes.push(note);
+                }
+            }
             let overrides = &section.settings.guard;
             if overrides.is_empty() {
                 continue;
@@ -212,10 +214,49 @@ impl Config {
     }
 }
 
+/// The highest fee ceilings the guard can apply to a fee written in `sections[position]`.
+struct Ceilings {
+    max_fee_ppm: u32,
+    max_base_fee_msat: u32,
+}
+
+/// A final section's own guard key wins, being merged last; without one, a non-final section
+/// above it may set the key for some of its channels, and the rest keep `base`. The fees of a
+/// non-final section reach the sections after it, so any key of the file may apply to them.
+/// `[default]`, final, comes after the `regular` sections when the file has one.
+fn ceilings(
+    sections: &[&Section],
+    position: usize,
+    regular: usize,
+    base: &GuardConfig,
+) -> Ceilings {
+    let section = sections[position];
+    let is_final = section.settings.strategy.is_some() || position >= regular;
+    let highest = |limit: fn(&GuardOverrides) -> Option<u32>, base: u32| {
+        if is_final && let Some(own) = limit(&section.settings.guard) {
+            return own;
+        }
+        sections
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !is_final || (*i < position && s.settings.strategy.is_none()))
+            .filter_map(|(_, s)| limit(&s.settings.guard))
+            .fold(base, u32::max)
+    };
+    Ceilings {
+        max_fee_ppm: highest(|g| g.max_fee_ppm, base.max_fee_ppm),
+        max_base_fee_msat: highest(|g| g.max_base_fee_msat, base.max_base_fee_msat),
+    }
+}
+
 /// Notes for a section's outbound fees above the highest ceiling the guard could apply:
 /// parameters named `fee_ppm`, `min_fee_ppm` or `max_fee_ppm` (an arm's too) and the
 /// `base_fee_msat` property.
-fn fees_above_ceiling(section: &Section, max_fee_ppm: u32, max_base_fee_msat: u32) -> Vec<Note> {
+fn fees_above_ceiling(section: &Section, ceilings: &Ceilings) -> Vec<Note> {
+    let Ceilings {
+        max_fee_ppm,
+        max_base_fee_msat,
+    } = *ceilings;
     let ppm_params = section.settings.params.iter().filter_map(|(key, value)| {
         let name = key.rsplit('.').next().unwrap_or(key);
         let fee = matches!(name, "fee_ppm" | "min_fee_ppm" | "max_fee_ppm")
