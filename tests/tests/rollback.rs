@@ -1,8 +1,9 @@
 //! Automatic rollback against the simulator's real LND server: a deliberately bad strategy
 //! (a static fee far above the market) makes the channels earn almost nothing; once the
 //! rollback window has passed, the previous policies come back, recorded as `rollback`
-//! decisions with their reason, and the strategy is held off for one more window. Restored fees
-//! pass the section's guard: a floor the operator set since the change holds.
+//! decisions with their reason, and the strategy is held off for one more window. It sets the
+//! bad fee again after the hold and is rolled back again, then held for two windows. Restored
+//! fees pass the section's guard: a floor the operator set since the change holds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,7 +63,7 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
 
     let mut rolled_back = Vec::new();
     let mut bad_fees_at_hour_1 = BTreeMap::new();
-    for hour in 0..20 {
+    for hour in 0..60 {
         let now = live.simulation().now_ns() / 1_000_000_000;
         let outcome = run_configured(
             &client,
@@ -98,17 +99,39 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         rolled_back.iter().all(|(hour, _)| *hour >= 12),
         "no rollback before the window has passed: {rolled_back:?}"
     );
+    let mut hours: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (hour, id) in &rolled_back {
+        hours.entry(*id).or_default().push(*hour);
+    }
+    assert!(
+        hours.values().any(|h| h.len() == 2),
+        "the bad fee came back after the hold and was rolled back again: {hours:?}"
+    );
+    for (id, h) in &hours {
+        assert!(h.len() <= 2, "channel {id}: {h:?}");
+        if let [first, second] = h[..] {
+            assert!(
+                second >= first + 24,
+                "channel {id}: held a window, then a window at the bad fee: {h:?}"
+            );
+        }
+    }
     let now = fees();
     assert!(
         rolled_back.iter().any(|(_, id)| original[id].fee_ppm < 300),
         "some channel had a fee below the floor before: {original:?}"
     );
+    for (id, h) in &hours {
+        if h.len() == 2 {
+            assert_eq!(
+                now[id],
+                original[id].fee_ppm.max(300),
+                "channel {id} has its previous fee back (within the floor) and keeps it during \
+                 the second hold, two windows long"
+            );
+        }
+    }
     for (_, id) in &rolled_back {
-        assert_eq!(
-            now[id],
-            original[id].fee_ppm.max(300),
-            "channel {id} has its previous fee back (within the floor) and keeps it during the hold"
-        );
         let state = shared.lock().unwrap();
         let channel = state.channel(*id).unwrap();
         assert_eq!(
@@ -117,27 +140,32 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
             "a rollback restores fees only, not the HTLC maximum of before"
         );
     }
-    for (_, id) in &rolled_back {
+    for (id, h) in &hours {
         let rollbacks: Vec<_> = store
-            .decisions_for_channel(*id, 100)
+            .decisions_for_channel(*id, 1000)
             .unwrap()
             .into_iter()
             .filter(|d| d.strategy == ROLLBACK_STRATEGY)
             .collect();
-        assert_eq!(rollbacks.len(), 1, "one recorded rollback for channel {id}");
-        assert!(
-            rollbacks[0]
-                .reason
-                .starts_with("rollback: revenue fell from"),
-            "{}",
-            rollbacks[0].reason
-        );
         assert_eq!(
-            rollbacks[0].guarded.policy.unwrap().fee_ppm,
-            original[id].fee_ppm.max(300)
+            rollbacks.len(),
+            h.len(),
+            "a recorded rollback each for channel {id}"
         );
+        for rollback in &rollbacks {
+            assert!(
+                rollback.reason.starts_with("rollback: revenue fell from"),
+                "{}",
+                rollback.reason
+            );
+            assert_eq!(
+                rollback.guarded.policy.unwrap().fee_ppm,
+                original[id].fee_ppm.max(300)
+            );
+        }
+        // Newest first: the first rollback restored the fee of before the floor was set.
         assert_eq!(
-            rollbacks[0].guarded.clamps.is_empty(),
+            rollbacks.last().unwrap().guarded.clamps.is_empty(),
             original[id].fee_ppm >= 300,
             "a clamp records the floor where it applied"
         );

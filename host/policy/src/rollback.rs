@@ -6,9 +6,10 @@
 //! decision of the pseudo-strategy `rollback`, sent like any update with its intent; the rest
 //! of the policy stays as the node has it now, and the restored fees pass the section's guard
 //! without its step limits: bounds, inbound rules and the minimum interval hold), and the
-//! channel is held for one more window so the strategy cannot undo the undo at once. A
-//! rollback is never itself rolled back, and a channel whose policy changed since (by hand,
-//! or by another tool) is left alone.
+//! channel is held for one more window per rollback it had in the last 30 days, so the
+//! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
+//! forwards in the window before it is not weighed. A rollback is never itself rolled back,
+//! and a channel whose policy changed since (by hand, or by another tool) is left alone.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,14 @@ use crate::guard::{GuardConfig, guard};
 pub const ROLLBACK_STRATEGY: &str = "rollback";
 
 const NS: u64 = 1_000_000_000;
+
+/// Forwards out in the window before a change, at least, for its revenue to be weighed: with
+/// fewer, a fall is as likely chance as the change (one forward before and none after is a
+/// coin toss, five and none is not).
+pub const MIN_FORWARDS_BEFORE: u64 = 5;
+
+/// How far back a channel's earlier rollbacks lengthen its hold.
+const REPEATS_SPAN_SECS: u64 = 30 * 86_400;
 
 /// A channel's rollback settings, defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,20 +95,27 @@ impl Candidate {
     }
 }
 
-/// Channels lnpolicy rolled back less than one window ago, with when the hold ends: no
-/// strategy decides them until then.
+/// Channels lnpolicy rolled back recently, with when the hold ends: no strategy decides them
+/// until then. The hold lasts one window per rollback of the channel in the last 30 days, so
+/// a strategy that keeps returning to a fee that cut revenue waits longer each time instead
+/// of flipping the channel every other window.
 pub fn held(
     store: &Store,
     rules: &BTreeMap<ChannelId, RollbackRule>,
     now: u64,
 ) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
+    let recent =
+        store.applied_count_since(ROLLBACK_STRATEGY, now.saturating_sub(REPEATS_SPAN_SECS))?;
     Ok(store
         .last_applied_changes()?
         .into_iter()
         .filter(|change| change.strategy.as_deref() == Some(ROLLBACK_STRATEGY))
         .filter_map(|change| {
             let rule = rules.get(&change.channel_id)?;
-            let until = change.at.saturating_add(rule.window_secs);
+            let rollbacks = recent.get(&change.channel_id).copied().unwrap_or(1).max(1);
+            let until = change
+                .at
+                .saturating_add(rule.window_secs.saturating_mul(u64::from(rollbacks)));
             (now < until).then_some((change.channel_id, until))
         })
         .collect())
@@ -132,12 +148,15 @@ pub fn candidates(
         if window == 0 || now < change.at.saturating_add(window) || change.at < window {
             continue;
         }
-        let rate = |from: u64| -> Result<f64, StoreError> {
-            let fees = store.fees_out(change.channel_id, from * NS, (from + window) * NS)?;
-            Ok(fees as f64 * 3600.0 / window as f64)
-        };
-        let before = rate(change.at - window)?;
-        let after = rate(change.at)?;
+        let earned =
+            |from: u64| store.earned_out(change.channel_id, from * NS, (from + window) * NS);
+        let per_hour = |fee_msat: u64| fee_msat as f64 * 3600.0 / window as f64;
+        let earned_before = earned(change.at - window)?;
+        if earned_before.forwards < MIN_FORWARDS_BEFORE {
+            continue;
+        }
+        let before = per_hour(earned_before.fee_msat);
+        let after = per_hour(earned(change.at)?.fee_msat);
         if before > 0.0 && after < before * (1.0 - rule.threshold) {
             let previous = &change.previous;
             let decision = Decision {
@@ -224,4 +243,62 @@ pub async fn execute(
         })
         .collect();
     apply_updates(node, store, &updates, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use lnpolicy_core::{Forward, NodeKind, fixtures};
+    use lnpolicy_store::IntentOutcome;
+
+    use super::*;
+
+    const CHANGED_AT: u64 = 1_700_000_000;
+    const WINDOW: u64 = 86_400;
+
+    /// A change from 100 to 900 ppm at CHANGED_AT, `before` forwards in the window before it
+    /// and none after, judged a window later.
+    fn judged(before: u64) -> Vec<Candidate> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut channel = fixtures::channels().remove(0);
+        let previous = channel.local_policy;
+        channel.local_policy.fee_ppm = 900;
+        let forwards: Vec<Forward> = (1..=before)
+            .map(|i| Forward {
+                index: i,
+                at_ns: (CHANGED_AT - 3600 * i) * NS,
+                chan_in: 7,
+                chan_out: channel.id,
+                amt_in_msat: 1_000_100,
+                amt_out_msat: 1_000_000,
+                fee_msat: 100,
+            })
+            .collect();
+        store.add_forwards(&forwards, before).unwrap();
+        let intent = store
+            .record_intent(channel.id, None, &previous, &channel.local_policy, CHANGED_AT)
+            .unwrap();
+        store
+            .resolve_intent(intent, IntentOutcome::Applied, CHANGED_AT)
+            .unwrap();
+        let rule = RollbackRule {
+            threshold: 0.25,
+            window_secs: WINDOW,
+            guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+        };
+        let rules = BTreeMap::from([(channel.id, rule)]);
+        candidates(&store, &[channel], &rules, CHANGED_AT + WINDOW).unwrap()
+    }
+
+    #[test]
+    fn a_fall_is_weighed_only_with_enough_forwards_before_the_change() {
+        assert!(
+            judged(MIN_FORWARDS_BEFORE - 1).is_empty(),
+            "four forwards, then none: chance as likely as the change"
+        );
+        let found = judged(MIN_FORWARDS_BEFORE);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].restore.fee_ppm, 100);
+        assert_eq!(found[0].rate_after_msat_per_hour, 0.0);
+    }
 }

@@ -8,6 +8,13 @@ use crate::{
     Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
 };
 
+/// What a channel's outgoing forwards earned over a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Earned {
+    pub forwards: u64,
+    pub fee_msat: u64,
+}
+
 /// A history stream the collector pages through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -463,14 +470,29 @@ impl Store {
         from_ns: u64,
         to_ns: u64,
     ) -> Result<u64, StoreError> {
+        Ok(self.earned_out(channel, from_ns, to_ns)?.fee_msat)
+    }
+
+    /// The forwards leaving through `channel` with `at_ns` in `[from_ns, to_ns)`: how many,
+    /// and the fees they earned.
+    pub fn earned_out(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<Earned, StoreError> {
         self.lock()
             .query_row(
-                "SELECT COALESCE(SUM(fee_msat), 0) FROM forwards
+                "SELECT COUNT(*), COALESCE(SUM(fee_msat), 0) FROM forwards
                  WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3",
                 params![channel_id_to_sql(channel), to_sql(from_ns), to_sql(to_ns)],
-                |row| row.get::<_, i64>(0),
+                |row| {
+                    Ok(Earned {
+                        forwards: row.get::<_, i64>(0)? as u64,
+                        fee_msat: row.get::<_, i64>(1)? as u64,
+                    })
+                },
             )
-            .map(|v| v as u64)
             .map_err(self.sql("summing a channel's fees"))
     }
 }

@@ -248,6 +248,31 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many updates decided by `strategy` were applied to each channel since `since`
+    /// (unix seconds).
+    pub fn applied_count_since(
+        &self,
+        strategy: &str,
+        since: u64,
+    ) -> Result<std::collections::HashMap<ChannelId, u32>, StoreError> {
+        self.lock()
+            .prepare_cached(
+                "SELECT i.channel_id, COUNT(*)
+                 FROM update_intents i JOIN decisions d ON d.id = i.decision_id
+                 WHERE i.status = 'applied' AND d.strategy = ?1 AND i.resolved_at >= ?2
+                 GROUP BY i.channel_id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![strategy, time_to_sql(since)], |row| {
+                    Ok((channel_id_from_sql(row.get(0)?), row.get::<_, u32>(1)?))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("counting applied updates"))
+    }
+}
+
 /// The last policy change lnpolicy applied to a channel, with what it replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedChange {

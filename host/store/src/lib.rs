@@ -33,7 +33,7 @@ pub use cycles::{Cycle, CycleStatus, ProgressSummary};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;
-pub use history::{FlowTotals, Stream};
+pub use history::{Earned, FlowTotals, Stream};
 pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus};
 pub use peer_fees::fee_percentiles;
 
