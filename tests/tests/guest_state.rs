@@ -33,6 +33,7 @@ fn run(db: &std::path::Path, dry_run: bool) -> Store {
         &store,
         CycleInput {
             strategy: "counter",
+            version: None,
             params: &[],
             channels: &fixtures::channels(),
             now: 1_780_000_000,

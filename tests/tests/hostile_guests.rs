@@ -18,6 +18,7 @@ fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig)
         &h.store,
         CycleInput {
             strategy,
+            version: None,
             params: &[],
             channels,
             now: NOW,

@@ -165,3 +165,43 @@ fn quarantine_lifts_when_the_file_changes() {
     wait_for("the replacement", || decide(&h.registry, "shaky").is_ok());
     assert_eq!(fee(&decide(&h.registry, "shaky").unwrap()), 111);
 }
+
+/// A cycle runs the version its parameters were checked against: a file replaced (or removed)
+/// after that still gets the old version's call, recorded under the old version's hash.
+#[test]
+fn a_cycle_runs_the_version_it_was_prepared_with() {
+    let h = Harness::new();
+    h.install(&test_guest("good_v1"), "live");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    let prepared = h.registry.get("live").expect("v1 loaded");
+    h.install(&test_guest("good_v2"), "live");
+    wait_for("v2 to go live", || {
+        h.registry
+            .get("live")
+            .is_some_and(|now| now.sha256() != prepared.sha256())
+    });
+    let guard = lnpolicy_policy::guard::GuardConfig::new(lnpolicy_core::NodeKind::Lnd);
+    let report = lnpolicy_policy::cycle::run_cycle(
+        &h.registry,
+        &h.store,
+        lnpolicy_policy::cycle::CycleInput {
+            strategy: "live",
+            version: Some(&prepared),
+            params: &[],
+            channels: &fixtures::channels(),
+            now: 1_780_000_000,
+            history: Arc::new(NoHistory),
+            guard: &guard,
+            rules: None,
+            dry_run: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(report.strategy_sha256, prepared.sha256());
+    let fee = report
+        .outcomes
+        .iter()
+        .find_map(|o| o.raw.change.fee_ppm)
+        .expect("an active channel");
+    assert_eq!(fee, 111, "v1 ran, not the v2 now in the folder");
+}

@@ -239,6 +239,7 @@ fn check(
         &store,
         CycleInput {
             strategy: &name,
+            version: None,
             params: &params,
             channels: &channels,
             now,

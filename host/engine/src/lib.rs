@@ -69,6 +69,7 @@ pub async fn run_once(
         store,
         CycleInput {
             strategy: plan.strategy,
+            version: None,
             params: plan.params,
             channels: &views,
             now,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lnpolicy_core::{Channel, ChannelId, Decision, GuardedDecision, NodeChannel, Param};
-use lnpolicy_runtime::{HistorySource, StrategyRegistry};
+use lnpolicy_runtime::{HistorySource, Strategy, StrategyRegistry};
 use lnpolicy_store::Store;
 
 use crate::config::{Config, EXPERIMENT, MatchInput, SectionRef, Selection};
@@ -73,6 +73,8 @@ pub struct Prepared {
 
 struct Group {
     strategy: String,
+    /// The version `params` were resolved against.
+    version: Arc<Strategy>,
     params: Vec<Param>,
     /// Indexes into the batch, with the rules of each channel.
     members: Vec<(usize, ChannelRules)>,
@@ -224,13 +226,15 @@ pub fn prepare(
             continue;
         }
         let conf_targets = params::conf_targets(specs, &resolved.params);
-        match groups
-            .iter_mut()
-            .find(|g| g.strategy == strategy_name && g.params == resolved.params)
-        {
+        match groups.iter_mut().find(|g| {
+            g.strategy == strategy_name
+                && g.version.sha256() == strategy.sha256()
+                && g.params == resolved.params
+        }) {
             Some(group) => group.members.push((index, rules)),
             None => groups.push(Group {
                 strategy: strategy_name,
+                version: Arc::clone(&strategy),
                 params: resolved.params,
                 members: vec![(index, rules)],
                 conf_targets,
@@ -310,6 +314,7 @@ pub fn decide(
             store,
             CycleInput {
                 strategy: &group.strategy,
+                version: Some(&group.version),
                 params: &group.params,
                 channels: &batch,
                 now,

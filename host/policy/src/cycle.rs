@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lnpolicy_core::{Channel, Decision, GuardedDecision, Param};
 use lnpolicy_runtime::{
-    CallError, DecideCall, GuestLog, GuestLogLevel, HistorySource, StrategyRegistry,
+    CallError, DecideCall, GuestLog, GuestLogLevel, HistorySource, Strategy, StrategyRegistry,
 };
 use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 
@@ -25,6 +25,9 @@ pub struct ChannelRules {
 pub struct CycleInput<'a> {
     /// The strategy's registry name.
     pub strategy: &'a str,
+    /// The version to run: the one whose schema `params` were checked against, even if the
+    /// folder has a new one by now. `None` = the registry's current version.
+    pub version: Option<&'a Arc<Strategy>>,
     /// Parameters, checked against the strategy's schema, defaults filled.
     pub params: &'a [Param],
     pub channels: &'a [Channel],
@@ -76,15 +79,19 @@ pub fn run_cycle(
     store: &Store,
     input: CycleInput<'_>,
 ) -> Result<CycleReport, CycleError> {
-    let strategy = registry
-        .get(input.strategy)
-        .ok_or_else(|| CycleError::UnknownStrategy(input.strategy.to_owned()))?;
+    let strategy = match input.version {
+        Some(version) => Arc::clone(version),
+        None => registry
+            .get(input.strategy)
+            .ok_or_else(|| CycleError::UnknownStrategy(input.strategy.to_owned()))?,
+    };
     let sha256 = strategy.sha256().to_owned();
     let channel_count = u32::try_from(input.channels.len()).unwrap_or(u32::MAX);
     let cycle_id = store.begin_cycle(input.strategy, &sha256, input.now, channel_count)?;
     let state = store.state_all(input.strategy)?;
-    let result = registry.decide(
+    let result = registry.decide_version(
         input.strategy,
+        &strategy,
         DecideCall {
             params: input.params,
             channels: input.channels,

@@ -276,7 +276,13 @@ mod tests {
             .collect();
         store.add_forwards(&forwards, before).unwrap();
         let intent = store
-            .record_intent(channel.id, None, &previous, &channel.local_policy, CHANGED_AT)
+            .record_intent(
+                channel.id,
+                None,
+                &previous,
+                &channel.local_policy,
+                CHANGED_AT,
+            )
             .unwrap();
         store
             .resolve_intent(intent, IntentOutcome::Applied, CHANGED_AT)

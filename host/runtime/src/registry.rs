@@ -261,23 +261,39 @@ impl StrategyRegistry {
     /// Calls strategy `name` on a batch, counting failures toward quarantine
     /// and recording every failure and truncation as an event.
     pub fn decide(&self, name: &str, call: DecideCall<'_>) -> Result<DecideOutput, CallError> {
+        let strategy = self
+            .get(name)
+            .ok_or_else(|| CallError::Unknown(name.to_owned()))?;
+        self.decide_version(name, &strategy, call)
+    }
+
+    /// Like [`StrategyRegistry::decide`] with the version `strategy` of `name`, taken from
+    /// [`StrategyRegistry::get`] earlier: a cycle runs the version whose schema its parameters
+    /// were checked against, and records that version's hash, even if the file was replaced
+    /// or removed since.
+    pub fn decide_version(
+        &self,
+        name: &str,
+        strategy: &Arc<Strategy>,
+        call: DecideCall<'_>,
+    ) -> Result<DecideOutput, CallError> {
         let now = call.now;
-        let (strategy, in_folder) = {
+        let in_folder = {
             let folder = read(&self.folder);
             let builtins = read(&self.builtins);
             let (entry, in_folder) = match folder.get(name) {
-                Some(entry) => (entry, true),
-                None => match builtins.get(name) {
-                    Some(entry) => (entry, false),
-                    None => return Err(CallError::Unknown(name.to_owned())),
-                },
+                Some(entry) => (Some(entry), true),
+                None => (builtins.get(name), false),
             };
-            if entry.quarantined {
+            if let Some(entry) = entry
+                && entry.quarantined
+                && entry.strategy.sha256() == strategy.sha256()
+            {
                 return Err(CallError::Quarantined {
                     failures: entry.failures,
                 });
             }
-            (entry.strategy.clone(), in_folder)
+            in_folder
         };
         let result = strategy.decide(call);
         let map = if in_folder {
