@@ -503,6 +503,7 @@ fn log_cycle(outcome: &ConfiguredOutcome, elapsed_ms: u64) {
         failed = applied.map_or(0, |a| a.failed.len()),
         below_delta = applied.map_or(0, |a| a.below_delta),
         unchanged = applied.map_or(0, |a| a.unchanged),
+        rolled_back = outcome.rolled_back.as_ref().map_or(0, |r| r.applied.len()),
         elapsed_ms,
         "cycle done"
     );

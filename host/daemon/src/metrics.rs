@@ -58,6 +58,8 @@ pub struct Metrics {
     quarantines: AtomicU64,
     updates_applied: AtomicU64,
     updates_failed: AtomicU64,
+    updates_unanswered: AtomicU64,
+    rollbacks: AtomicU64,
     updates_below_delta: AtomicU64,
     updates_unchanged: AtomicU64,
     reconciled_applied: AtomicU64,
@@ -84,11 +86,20 @@ impl Metrics {
                 add(&self.clamps, guarded.clamps.len());
             }
         }
-        if let Some(applied) = &outcome.applied {
-            add(&self.updates_applied, applied.applied.len());
-            add(&self.updates_failed, applied.failed.len());
-            add(&self.updates_below_delta, applied.below_delta);
-            add(&self.updates_unchanged, applied.unchanged);
+        for report in [&outcome.applied, &outcome.rolled_back]
+            .into_iter()
+            .flatten()
+        {
+            add(&self.updates_applied, report.applied.len());
+            let unanswered = report.failed.iter().filter(|(_, e)| e.is_transient());
+            let unanswered = unanswered.count();
+            add(&self.updates_unanswered, unanswered);
+            add(&self.updates_failed, report.failed.len() - unanswered);
+            add(&self.updates_below_delta, report.below_delta);
+            add(&self.updates_unchanged, report.unchanged);
+        }
+        if let Some(rolled_back) = &outcome.rolled_back {
+            add(&self.rollbacks, rolled_back.applied.len());
         }
         self.set_channels(outcome.channels.len());
     }
@@ -157,7 +168,7 @@ impl Metrics {
                 .collect();
             labeled("status", &values)
         };
-        let families: [Family; 12] = [
+        let families: [Family; 13] = [
             (
                 "lnpolicy_cycles_total",
                 "counter",
@@ -197,16 +208,24 @@ impl Metrics {
             (
                 "lnpolicy_updates_total",
                 "counter",
-                "Policy updates by result: sent and applied, sent and failed, or not sent.",
+                "Policy updates by result: sent and applied, sent and refused, sent without an \
+                 answer (reconciled later), or not sent.",
                 labeled(
                     "result",
                     &[
                         ("applied", &self.updates_applied),
                         ("failed", &self.updates_failed),
+                        ("unanswered", &self.updates_unanswered),
                         ("below_delta", &self.updates_below_delta),
                         ("unchanged", &self.updates_unchanged),
                     ],
                 ),
+            ),
+            (
+                "lnpolicy_rollbacks_total",
+                "counter",
+                "Changes rolled back because the channel's revenue fell (also in updates_total).",
+                one(&self.rollbacks),
             ),
             (
                 "lnpolicy_reconciled_total",
@@ -263,5 +282,54 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lnpolicy_collector::CollectReport;
+    use lnpolicy_core::NodeError;
+    use lnpolicy_engine::ConfiguredOutcome;
+    use lnpolicy_policy::apply::ApplyReport;
+
+    use super::Metrics;
+
+    #[test]
+    fn rollbacks_and_unanswered_updates_are_counted_apart() {
+        let metrics = Metrics::default();
+        let timeout = || NodeError::Timeout {
+            method: "lnrpc.Lightning/UpdateChannelPolicy",
+        };
+        let refused = || NodeError::Rejected {
+            method: "lnrpc.Lightning/UpdateChannelPolicy",
+            detail: "time lock delta too small".into(),
+        };
+        metrics.record_cycle(&ConfiguredOutcome {
+            collected: CollectReport::default(),
+            channels: Vec::new(),
+            inputs: Vec::new(),
+            plans: Vec::new(),
+            applied: Some(ApplyReport {
+                applied: vec![1],
+                failed: vec![(2, timeout()), (3, refused())],
+                ..ApplyReport::default()
+            }),
+            rollbacks: Vec::new(),
+            rolled_back: Some(ApplyReport {
+                applied: vec![4, 5],
+                failed: vec![(6, refused())],
+                ..ApplyReport::default()
+            }),
+            extra_node_calls: 0,
+        });
+        let text = metrics.render();
+        for series in [
+            "lnpolicy_updates_total{result=\"applied\"} 3",
+            "lnpolicy_updates_total{result=\"failed\"} 2",
+            "lnpolicy_updates_total{result=\"unanswered\"} 1",
+            "lnpolicy_rollbacks_total 2",
+        ] {
+            assert!(text.lines().any(|line| line == series), "{series}\n{text}");
+        }
     }
 }

@@ -72,6 +72,7 @@ fn every_metric_is_exposed_from_the_start() {
         ("lnpolicy_guest_failures_total", "counter"),
         ("lnpolicy_quarantines_total", "counter"),
         ("lnpolicy_updates_total", "counter"),
+        ("lnpolicy_rollbacks_total", "counter"),
         ("lnpolicy_reconciled_total", "counter"),
         ("lnpolicy_config_reloads_total", "counter"),
         ("lnpolicy_strategy_reloads_total", "counter"),
@@ -90,12 +91,14 @@ fn every_metric_is_exposed_from_the_start() {
         "lnpolicy_cycles_total{status=\"abandoned\"} 0",
         "lnpolicy_updates_total{result=\"applied\"} 0",
         "lnpolicy_updates_total{result=\"failed\"} 0",
+        "lnpolicy_updates_total{result=\"unanswered\"} 0",
         "lnpolicy_updates_total{result=\"below_delta\"} 0",
         "lnpolicy_updates_total{result=\"unchanged\"} 0",
         "lnpolicy_config_reloads_total{result=\"ok\"} 0",
         "lnpolicy_config_reloads_total{result=\"rejected\"} 0",
         "lnpolicy_revenue_msat{window=\"1d\"} 0",
         "lnpolicy_revenue_msat{window=\"7d\"} 0",
+        "lnpolicy_rollbacks_total 0",
         "lnpolicy_channels 0",
     ] {
         assert!(text.lines().any(|line| line == series), "{series}\n{text}");
