@@ -33,10 +33,10 @@ pub struct ReportArgs {
     /// Seed of the bootstrap interval (the same seed and data give the same report).
     #[arg(long)]
     seed: Option<u64>,
-    /// Channels each arm needs (with a day or more in the experiment) before a verdict.
+    /// Channels each arm needs (each `--min-days` or more in the experiment) before a verdict.
     #[arg(long, value_name = "N")]
     min_channels: Option<usize>,
-    /// Days the experiment must have run before a verdict.
+    /// Days the experiment must have run before a verdict, and each channel compared.
     #[arg(long, value_name = "DAYS")]
     min_days: Option<f64>,
 }

@@ -31,12 +31,11 @@ pub struct ExperimentOptions {
     /// any interval mostly noise, and a verdict from two channels would mostly
     /// say which peers happened to route.
     pub min_channels_per_arm: usize,
-    /// Days since the first assignment before a verdict: payment demand has a
-    /// weekly rhythm, and fees take days to move traffic.
+    /// Days since the first assignment before a verdict, and days each channel must have
+    /// been in the experiment to be compared: payment demand has a weekly rhythm, fees take
+    /// days to move traffic, and a channel's rate over a day or two swings with a single
+    /// forward.
     pub min_days: f64,
-    /// Days a channel must have been in the experiment to be compared: a rate
-    /// over a few hours swings wildly with a single forward.
-    pub min_channel_days: f64,
     pub bootstrap_resamples: usize,
     /// Seed of the bootstrap: the same database and seed give the same report.
     pub seed: u64,
@@ -48,7 +47,6 @@ impl Default for ExperimentOptions {
             confidence: 0.95,
             min_channels_per_arm: 5,
             min_days: 7.0,
-            min_channel_days: 1.0,
             bootstrap_resamples: 10_000,
             seed: 0x6c6e_706f_6c69_6379, // "lnpolicy"
         }
@@ -93,7 +91,7 @@ pub struct ArmSummary {
     /// most decisions first (the assignments do not record the strategy).
     pub strategies: Vec<StrategyUse>,
     pub channels: usize,
-    /// Channels in the comparison: at least `min_channel_days` in the experiment.
+    /// Channels in the comparison: at least `min_days` in the experiment.
     pub compared_channels: usize,
     pub channel_days: f64,
     pub fees_msat: u64,
@@ -325,7 +323,7 @@ fn check_options(options: &ExperimentOptions) -> Result<(), ReportError> {
     if options.bootstrap_resamples < 100 {
         return invalid("the bootstrap needs at least 100 resamples");
     }
-    if !(options.min_days >= 0.0 && options.min_channel_days >= 0.0) {
+    if options.min_days.is_nan() || options.min_days < 0.0 {
         return invalid("minimum days cannot be negative");
     }
     Ok(())
@@ -350,7 +348,7 @@ fn channel_result(exposure: &Exposure, options: &ExperimentOptions) -> ChannelRe
         forwards: exposure.days.iter().map(|d| d.forwards).sum(),
         revenue_sat_per_day: per_day(fees_msat),
         volume_sat_per_day: per_day(volume_msat),
-        compared: channel_days > 0.0 && channel_days >= options.min_channel_days,
+        compared: channel_days > 0.0 && channel_days >= options.min_days,
     }
 }
 
@@ -429,7 +427,7 @@ fn verdict(
                 "arm {} has {} channel(s) with at least {} day(s) in the experiment; {} are needed",
                 arm.arm.to_uppercase(),
                 arm.compared_channels,
-                options.min_channel_days,
+                options.min_days,
                 options.min_channels_per_arm
             ));
         }
@@ -516,7 +514,7 @@ fn notes(
     if new > 0 {
         notes.push(format!(
             "{new} channel(s) with less than {} day(s) in the experiment are listed but not compared",
-            options.min_channel_days
+            options.min_days
         ));
     }
     let closed = channels.iter().filter(|c| c.closed).count();

@@ -394,15 +394,25 @@ fn too_little_data_says_what_is_missing() {
     let report = report(&store, "young");
     assert_eq!(report.verdict.outcome, Outcome::NotYetDistinguishable);
     let reasons = report.verdict.reasons.join("\n");
-    assert!(reasons.contains("arm A has 3 channel(s)"), "{reasons}");
-    assert!(reasons.contains("arm B has 3 channel(s)"), "{reasons}");
+    assert!(
+        reasons.contains("arm A has 0 channel(s) with at least 7 day(s)"),
+        "two days each: none compared yet; {reasons}"
+    );
+    assert!(reasons.contains("arm B has 0 channel(s)"), "{reasons}");
     assert!(reasons.contains("5 are needed"), "{reasons}");
     assert!(
         reasons.contains("has run 2.0 day(s); 7 are needed"),
         "{reasons}"
     );
-    // The intervals are still shown, for what they are worth.
-    assert!(report.revenue.welch.is_some());
+    assert!(report.revenue.welch.is_none());
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("6 channel(s) with less than 7 day(s)")),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[test]
