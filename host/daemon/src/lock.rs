@@ -22,7 +22,9 @@ pub struct DbLock {
 impl DbLock {
     /// Takes the lock of database `db` without waiting.
     pub fn acquire(db: &Path) -> Result<DbLock, DaemonError> {
-        let mut name = db.as_os_str().to_owned();
+        // One lock per database file, however it is reached: through a symlink, or not.
+        let file = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
+        let mut name = file.into_os_string();
         name.push(".lock");
         let path = PathBuf::from(name);
         let io_error = |source| DaemonError::Lock {

@@ -104,3 +104,18 @@ fn every_metric_is_exposed_from_the_start() {
         assert!(text.lines().any(|line| line == series), "{series}\n{text}");
     }
 }
+
+/// A database reached through a symlink is the same database: one lock.
+#[test]
+fn a_symlink_to_a_locked_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    std::fs::write(&db, b"").unwrap();
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    let _held = DbLock::acquire(&db).unwrap();
+    assert!(matches!(
+        DbLock::acquire(&link).unwrap_err(),
+        DaemonError::AlreadyRunning { .. }
+    ));
+}
