@@ -77,10 +77,7 @@ async fn pending_intents_are_resolved_from_the_node_without_resending() {
         (lost_row.status, lost_row.resolved_at),
         (IntentStatus::Failed, Some(20))
     );
-    assert_eq!(
-        store.last_policy_changes().unwrap().get(&landed.id),
-        Some(&10)
-    );
+    assert_eq!(store.last_fee_changes().unwrap().get(&landed.id), Some(&10));
     let again = reconcile_pending(&client, &store, 30).await.unwrap();
     assert_eq!(
         again,
@@ -100,9 +97,9 @@ fn writes(live: &LiveSimulation) -> usize {
         .count()
 }
 
-/// The node applies an update but its answer never arrives, as when LND answers after the
-/// client's timeout.
-struct LateAnswers(lnpolicy_sim::InProcessNode);
+/// The node applies an update but its answer never arrives (LND answers after the client's
+/// timeout) or cannot be read: the error the client then reports.
+struct LateAnswers(lnpolicy_sim::InProcessNode, fn() -> NodeError);
 
 #[async_trait::async_trait]
 impl NodeClient for LateAnswers {
@@ -147,44 +144,53 @@ impl NodeClient for LateAnswers {
         policy: &FeePolicy,
     ) -> Result<(), NodeError> {
         self.0.update_policy(channel, policy).await?;
-        Err(NodeError::Timeout {
-            method: "update_policy",
-        })
+        Err((self.1)())
     }
 }
 
-/// An unanswered update is not recorded as failed, since the node may well have applied it:
-/// the intent stays pending and the next run's reconciliation finds it applied, so the change
-/// counts for the minimum interval and for rollback like any other.
+/// An unanswered (or unreadable) update is not recorded as failed, since the node may well
+/// have applied it: the intent stays pending and the next run's reconciliation finds it
+/// applied, so the change counts for the minimum interval and for rollback like any other.
 #[tokio::test]
 async fn an_update_whose_answer_timed_out_is_reconciled_not_failed() {
-    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    let node = LateAnswers(lnpolicy_sim::InProcessNode::new(live.shared()));
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let channel = node.list_channels().await.unwrap().remove(0);
-    let desired = FeePolicy {
-        fee_ppm: channel.local_policy.fee_ppm + 137,
-        ..channel.local_policy
-    };
-    let update = PlannedUpdate {
-        channel: channel.clone(),
-        desired,
-        decision_id: None,
-        min_fee_ppm_delta: 0,
-        min_inbound_fee_ppm_delta: 0,
-    };
-    let report = apply_updates(&node, &store, &[update], 10).await.unwrap();
-    assert_eq!(report.failed.len(), 1, "the run reports it unanswered");
-    let pending = store.pending_intents().unwrap();
-    assert_eq!(pending.len(), 1, "not resolved as failed");
+    let errors: [fn() -> NodeError; 2] = [
+        || NodeError::Timeout {
+            method: "update_policy",
+        },
+        || NodeError::Protocol {
+            method: "update_policy",
+            detail: "the answer could not be decoded".into(),
+        },
+    ];
+    for error in errors {
+        let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+        let node = LateAnswers(lnpolicy_sim::InProcessNode::new(live.shared()), error);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+        let channel = node.list_channels().await.unwrap().remove(0);
+        let desired = FeePolicy {
+            fee_ppm: channel.local_policy.fee_ppm + 137,
+            ..channel.local_policy
+        };
+        let update = PlannedUpdate {
+            channel: channel.clone(),
+            desired,
+            decision_id: None,
+            min_fee_ppm_delta: 0,
+            min_inbound_fee_ppm_delta: 0,
+        };
+        let report = apply_updates(&node, &store, &[update], 10).await.unwrap();
+        assert_eq!(report.failed.len(), 1, "the run reports it unanswered");
+        let pending = store.pending_intents().unwrap();
+        assert_eq!(pending.len(), 1, "{:?}: not resolved as failed", error());
 
-    let reconciled = reconcile_pending(&node, &store, 20).await.unwrap();
-    assert_eq!(reconciled.applied, vec![channel.id]);
-    assert_eq!(
-        store.intent(pending[0].id).unwrap().unwrap().status,
-        IntentStatus::Applied
-    );
+        let reconciled = reconcile_pending(&node, &store, 20).await.unwrap();
+        assert_eq!(reconciled.applied, vec![channel.id]);
+        assert_eq!(
+            store.intent(pending[0].id).unwrap().unwrap().status,
+            IntentStatus::Applied
+        );
+    }
 }
 
 /// An update that only disables a channel leaves its fees as they were, so the fees alone

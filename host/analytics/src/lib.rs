@@ -74,7 +74,8 @@ pub fn channel_views(
         }
         windows.push((window, totals, failures));
     }
-    let last_changes = store.last_policy_changes()?;
+    let last_fee_changes = store.last_fee_changes()?;
+    let last_policy_changes = store.last_policy_changes()?;
     let open_costs = store.open_costs()?;
     let history_start = store.history_start()?.unwrap_or(now);
     channels
@@ -97,7 +98,7 @@ pub fn channel_views(
                 .collect();
             let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
             let opened_at = now.saturating_sub(u64::from(age_blocks) * SECS_PER_BLOCK);
-            let last_fee_change = last_changes.get(&c.id).copied();
+            let last_fee_change = last_fee_changes.get(&c.id).copied();
             let history_secs = now.saturating_sub(history_start.max(opened_at));
             let revenue_rate =
                 revenue_rate(store, c.id, last_fee_change, &flow, history_secs, now)?;
@@ -153,6 +154,7 @@ pub fn channel_views(
                 history_secs,
                 revenue_rate_msat_per_hour: revenue_rate,
                 last_fee_change,
+                last_policy_change: last_policy_changes.get(&c.id).copied(),
             })
         })
         .collect()

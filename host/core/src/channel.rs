@@ -161,5 +161,10 @@ pub struct Channel {
     pub flow_class: FlowClass,
     pub profitability: Profitability,
     pub revenue_rate_msat_per_hour: f64,
+    /// When lnpolicy last changed the channel's fees (unix seconds).
     pub last_fee_change: Option<u64>,
+    /// When lnpolicy last changed anything in its policy: fees, the disabled flag, HTLC
+    /// limits or cltv delta. A change that leaves the fees alone waits its minimum interval
+    /// from here, so a flag near a threshold cannot flip every cycle.
+    pub last_policy_change: Option<u64>,
 }

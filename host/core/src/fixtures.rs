@@ -71,6 +71,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
         profitability: Profitability::Profitable,
         revenue_rate_msat_per_hour: 62.5 * n as f64,
         last_fee_change: None,
+        last_policy_change: None,
     }
 }
 

@@ -186,6 +186,12 @@ impl NodeError {
             NodeError::Unavailable { .. } | NodeError::Timeout { .. }
         )
     }
+
+    /// Whether the node may have done what was asked although the call failed: no answer
+    /// (a timeout, a lost connection) or one that could not be read.
+    pub fn outcome_unknown(&self) -> bool {
+        self.is_transient() || matches!(self, NodeError::Protocol { .. })
+    }
 }
 
 /// The only operations lnpolicy performs on a node. There is deliberately

@@ -442,8 +442,9 @@ struct Slots {
 }
 
 /// The slots after a run (a cycle when `decided`, else a collection) that ended at `ended`:
-/// counted from its end, so a run that took longer than its interval is not followed by
-/// another at once; a collection follows a cycle `collect_every` later.
+/// the first slot of the grid after its end, so a run that took longer than its interval is
+/// not followed by the slots it covered, one after another; a collection follows a cycle
+/// `collect_every` later.
 fn reschedule(
     slots: Slots,
     decided: bool,

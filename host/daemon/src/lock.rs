@@ -19,12 +19,34 @@ pub struct DbLock {
     _file: File,
 }
 
+/// The database file `db` names, however it is reached: one lock per file. A file not
+/// created yet is where it will be: a dangling symlink's target, in its folder resolved.
+fn resolved(db: &Path) -> PathBuf {
+    let mut path = db.to_path_buf();
+    // A bounded walk along a chain of links, as the OS bounds it.
+    for _ in 0..40 {
+        if let Ok(file) = std::fs::canonicalize(&path) {
+            return file;
+        }
+        match std::fs::read_link(&path) {
+            Ok(target) => path = path.parent().unwrap_or(Path::new("")).join(target),
+            Err(_) => break,
+        }
+    }
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), path.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => path,
+    }
+}
+
 impl DbLock {
     /// Takes the lock of database `db` without waiting.
     pub fn acquire(db: &Path) -> Result<DbLock, DaemonError> {
-        // One lock per database file, however it is reached: through a symlink, or not.
-        let file = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
-        let mut name = file.into_os_string();
+        let mut name = resolved(db).into_os_string();
         name.push(".lock");
         let path = PathBuf::from(name);
         let io_error = |source| DaemonError::Lock {

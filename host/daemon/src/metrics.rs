@@ -91,7 +91,7 @@ impl Metrics {
             .flatten()
         {
             add(&self.updates_applied, report.applied.len());
-            let unanswered = report.failed.iter().filter(|(_, e)| e.is_transient());
+            let unanswered = report.failed.iter().filter(|(_, e)| e.outcome_unknown());
             let unanswered = unanswered.count();
             add(&self.updates_unanswered, unanswered);
             add(&self.updates_failed, report.failed.len() - unanswered);

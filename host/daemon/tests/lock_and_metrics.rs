@@ -119,3 +119,28 @@ fn a_symlink_to_a_locked_database_is_refused() {
         DaemonError::AlreadyRunning { .. }
     ));
 }
+
+/// Before the database exists, a symlink to where it will be locks the same file as the path
+/// it points to, so the process that creates it through the link and one that opens it
+/// directly cannot both run.
+#[test]
+fn a_dangling_symlink_locks_the_file_it_will_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let db = data.join("lnpolicy.db");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    let held = DbLock::acquire(&link).unwrap();
+    assert_eq!(
+        held.path(),
+        std::fs::canonicalize(&data)
+            .unwrap()
+            .join("lnpolicy.db.lock")
+    );
+    std::fs::write(&db, b"").unwrap();
+    assert!(matches!(
+        DbLock::acquire(&db).unwrap_err(),
+        DaemonError::AlreadyRunning { .. }
+    ));
+}

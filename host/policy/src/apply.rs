@@ -72,7 +72,7 @@ pub struct ApplyReport {
 /// Sends each update that changes something, one full-policy call per
 /// channel. A node error fails that channel only: its intent is resolved as
 /// failed, or left pending for reconciliation when the error (a timeout, a
-/// lost connection) leaves open whether the node applied it. A store error
+/// lost connection, an unreadable answer) leaves open whether the node applied it. A store error
 /// stops the run (the intent of the update in flight stays pending too).
 pub async fn apply_updates(
     node: &dyn NodeClient,
@@ -110,10 +110,10 @@ pub async fn apply_updates(
                 );
                 report.applied.push(id);
             }
-            Err(error) if error.is_transient() => {
-                // A timeout or a dropped connection does not say whether the node applied the
-                // update: the intent stays pending and the next run's reconciliation reads
-                // the answer from the node.
+            Err(error) if error.outcome_unknown() => {
+                // A timeout, a dropped connection or an unreadable answer does not say whether
+                // the node applied the update: the intent stays pending and the next run's
+                // reconciliation reads the answer from the node.
                 tracing::warn!(channel = id, %error, "policy update unanswered; left pending for reconciliation");
                 report.failed.push((id, error));
             }

@@ -20,6 +20,8 @@ use lnpolicy_core::{
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::apply::same_fees;
+
 /// The operator's limits on what any strategy may do to a channel.
 ///
 /// Deserialised from the operator's configuration; every field but `node` has a default so a
@@ -286,7 +288,14 @@ pub fn guard(
     if policy == channel.local_policy {
         return leave(clamps.0);
     }
-    if let Some(last) = channel.last_fee_change {
+    // A fee change waits on the last fee change only: re-enabling a channel must not hold
+    // its next fee back. Anything else waits on the last change of any kind.
+    let last = if same_fees(&policy, &channel.local_policy) {
+        channel.last_policy_change.max(channel.last_fee_change)
+    } else {
+        channel.last_fee_change
+    };
+    if let Some(last) = last {
         let earliest = last.saturating_add(config.min_update_interval_secs);
         if now < earliest {
             return leave(vec![Clamp {
@@ -615,6 +624,7 @@ mod tests {
             profitability: Profitability::Unknown,
             revenue_rate_msat_per_hour: 0.0,
             last_fee_change: None,
+            last_policy_change: None,
         }
     }
 
@@ -737,6 +747,30 @@ mod tests {
         assert_eq!(
             run(&lnd(), &channel, fee(250)).policy.map(|p| p.fee_ppm),
             Some(250)
+        );
+    }
+
+    #[test]
+    fn a_status_change_waits_on_any_change_and_does_not_hold_a_fee_change() {
+        let mut channel = channel();
+        channel.last_fee_change = Some(NOW - 86_400);
+        channel.last_policy_change = Some(NOW - 600);
+        let disable = PolicyChange {
+            disabled: Some(true),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &channel, disable);
+        assert_eq!(out.policy, None, "the flag changed ten minutes ago");
+        assert_eq!(out.clamps[0].rule, Rule::MinInterval);
+        assert_eq!(
+            run(&lnd(), &channel, fee(250)).policy.map(|p| p.fee_ppm),
+            Some(250),
+            "the fees last changed a day ago"
+        );
+        channel.last_policy_change = Some(NOW - 3600);
+        assert_eq!(
+            run(&lnd(), &channel, disable).policy.map(|p| p.disabled),
+            Some(true)
         );
     }
 

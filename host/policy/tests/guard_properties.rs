@@ -62,7 +62,10 @@ fn channel() -> impl Strategy<Value = Channel> {
         prop_oneof![4 => 0..3_000_000u64, 1 => any::<u64>()],
         (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
         fee_policy(),
-        proptest::option::of(seconds()),
+        (
+            proptest::option::of(seconds()),
+            proptest::option::of(seconds()),
+        ),
         prop_oneof![4 => Just(true), 1 => Just(false)],
     )
         .prop_map(
@@ -71,7 +74,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                 capacity_sat,
                 (local, remote, local_reserve, remote_reserve),
                 local_policy,
-                last_fee_change,
+                (last_fee_change, last_policy_change),
                 active,
             )| {
                 Channel {
@@ -103,6 +106,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     profitability: Profitability::Unknown,
                     revenue_rate_msat_per_hour: 0.0,
                     last_fee_change,
+                    last_policy_change,
                 }
             },
         )
@@ -291,8 +295,21 @@ fn check(
     prop_assert!(!change.is_empty() || level.is_some());
     prop_assert_ne!(&policy, current);
 
-    // (g) never inside the minimum interval.
-    if let Some(last) = channel.last_fee_change {
+    // (g) never inside the minimum interval: after the last fee change, and for an update
+    // that leaves the fees alone, after the last change of any kind.
+    let fees = |p: &FeePolicy| {
+        (
+            p.base_fee_msat,
+            p.fee_ppm,
+            p.inbound_base_fee_msat,
+            p.inbound_fee_ppm,
+        )
+    };
+    let mut since = vec![channel.last_fee_change];
+    if fees(&policy) == fees(current) {
+        since.push(channel.last_policy_change);
+    }
+    for last in since.into_iter().flatten() {
         prop_assert!(now >= last.saturating_add(config.min_update_interval_secs));
     }
 

@@ -278,16 +278,18 @@ impl StrategyRegistry {
         call: DecideCall<'_>,
     ) -> Result<DecideOutput, CallError> {
         let now = call.now;
+        // The entry of this very version, folder or built-in: its quarantine holds, and its
+        // failures count, whatever the name now stands for.
         let in_folder = {
             let folder = read(&self.folder);
             let builtins = read(&self.builtins);
-            let (entry, in_folder) = match folder.get(name) {
+            let this = |entry: &&Entry| entry.strategy.sha256() == strategy.sha256();
+            let (entry, in_folder) = match folder.get(name).filter(this) {
                 Some(entry) => (Some(entry), true),
-                None => (builtins.get(name), false),
+                None => (builtins.get(name).filter(this), false),
             };
             if let Some(entry) = entry
                 && entry.quarantined
-                && entry.strategy.sha256() == strategy.sha256()
             {
                 return Err(CallError::Quarantined {
                     failures: entry.failures,

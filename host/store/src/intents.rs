@@ -227,16 +227,31 @@ const FEES_CHANGED: &str = "(json_extract(previous_json, '$.fee_ppm')
 
 impl Store {
     /// When lnpolicy last changed each channel's fees (unix seconds): strategies' revenue
-    /// rate since the last fee change and the guard's minimum interval start there. A
-    /// status-only change (re-enabling a channel) neither restarts the one nor holds the
-    /// next fee change back.
+    /// rate since the last fee change and the guard's minimum interval for a fee change
+    /// start there. A status-only change (re-enabling a channel) neither restarts the one
+    /// nor holds the next fee change back.
+    pub fn last_fee_changes(
+        &self,
+    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
+        self.last_changes_where(FEES_CHANGED)
+    }
+
+    /// When lnpolicy last changed anything in each channel's policy (unix seconds): the
+    /// guard's minimum interval for a change that leaves the fees alone starts there.
     pub fn last_policy_changes(
         &self,
+    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
+        self.last_changes_where("TRUE")
+    }
+
+    fn last_changes_where(
+        &self,
+        filter: &str,
     ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
         self.lock()
             .prepare_cached(&format!(
                 "SELECT channel_id, MAX(resolved_at) FROM update_intents
-                 WHERE status = 'applied' AND {FEES_CHANGED} GROUP BY channel_id"
+                 WHERE status = 'applied' AND {filter} GROUP BY channel_id"
             ))
             .and_then(|mut stmt| {
                 stmt.query_map([], |row| {

@@ -1095,7 +1095,7 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
         "the status change does not hide the fee change before it"
     );
     assert_eq!(
-        store.last_policy_changes().unwrap().get(&5),
+        store.last_fee_changes().unwrap().get(&5),
         Some(&11),
         "nor restart the time since the last fee change"
     );
@@ -1106,5 +1106,5 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
         .resolve_intent(lowered, IntentOutcome::Applied, 31)
         .unwrap();
     assert_eq!(store.last_applied_changes().unwrap()[0].intent_id, lowered);
-    assert_eq!(store.last_policy_changes().unwrap().get(&5), Some(&31));
+    assert_eq!(store.last_fee_changes().unwrap().get(&5), Some(&31));
 }
