@@ -23,6 +23,25 @@ pub struct FeePolicy {
     pub disabled: bool,
 }
 
+impl FeePolicy {
+    /// The same four fees (base, rate and the inbound pair): what a forward pays, and what
+    /// every node reports, while cltv and HTLC limits are not settable per channel everywhere
+    /// (CLN).
+    pub fn same_fees(&self, other: &FeePolicy) -> bool {
+        (
+            self.base_fee_msat,
+            self.fee_ppm,
+            self.inbound_base_fee_msat,
+            self.inbound_fee_ppm,
+        ) == (
+            other.base_fee_msat,
+            other.fee_ppm,
+            other.inbound_base_fee_msat,
+            other.inbound_fee_ppm,
+        )
+    }
+}
+
 /// The time span a block of flow statistics covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

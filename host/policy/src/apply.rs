@@ -196,22 +196,6 @@ pub async fn reconcile_pending(
 /// update changed that flag (a status change alone leaves the fees as they were). cltv and
 /// HTLC limits do not count: they are not settable per channel everywhere (CLN).
 fn landed(node: &FeePolicy, previous: &FeePolicy, desired: &FeePolicy) -> bool {
-    same_fees(node, desired)
+    node.same_fees(desired)
         && (previous.disabled == desired.disabled || node.disabled == desired.disabled)
-}
-
-/// The fees decide whether an update landed: every node reports them,
-/// while cltv and HTLC limits are not settable per channel everywhere (CLN).
-pub(crate) fn same_fees(node: &FeePolicy, desired: &FeePolicy) -> bool {
-    (
-        node.base_fee_msat,
-        node.fee_ppm,
-        node.inbound_base_fee_msat,
-        node.inbound_fee_ppm,
-    ) == (
-        desired.base_fee_msat,
-        desired.fee_ppm,
-        desired.inbound_base_fee_msat,
-        desired.inbound_fee_ppm,
-    )
 }

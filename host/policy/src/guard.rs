@@ -20,8 +20,6 @@ use lnpolicy_core::{
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::apply::same_fees;
-
 /// The operator's limits on what any strategy may do to a channel.
 ///
 /// Deserialised from the operator's configuration; every field but `node` has a default so a
@@ -290,7 +288,7 @@ pub fn guard(
     }
     // A fee change waits on the last fee change only: re-enabling a channel must not hold
     // its next fee back. Anything else waits on the last change of any kind.
-    let last = if same_fees(&policy, &channel.local_policy) {
+    let last = if policy.same_fees(&channel.local_policy) {
         channel.last_policy_change.max(channel.last_fee_change)
     } else {
         channel.last_fee_change

@@ -19,7 +19,7 @@ use lnpolicy_core::{
 };
 use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 
-use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, same_fees};
+use crate::apply::{ApplyReport, PlannedUpdate, apply_updates};
 use crate::config::RollbackKeys;
 use crate::guard::{GuardConfig, guard};
 
@@ -141,7 +141,7 @@ pub fn candidates(
         let Some(channel) = channels.iter().find(|c| c.id == change.channel_id) else {
             continue;
         };
-        if !same_fees(&channel.local_policy, &change.applied) {
+        if !channel.local_policy.same_fees(&change.applied) {
             continue;
         }
         let window = rule.window_secs;

@@ -297,16 +297,8 @@ fn check(
 
     // (g) never inside the minimum interval: after the last fee change, and for an update
     // that leaves the fees alone, after the last change of any kind.
-    let fees = |p: &FeePolicy| {
-        (
-            p.base_fee_msat,
-            p.fee_ppm,
-            p.inbound_base_fee_msat,
-            p.inbound_fee_ppm,
-        )
-    };
     let mut since = vec![channel.last_fee_change];
-    if fees(&policy) == fees(current) {
+    if policy.same_fees(current) {
         since.push(channel.last_policy_change);
     }
     for last in since.into_iter().flatten() {
