@@ -205,3 +205,42 @@ fn a_cycle_runs_the_version_it_was_prepared_with() {
         .expect("an active channel");
     assert_eq!(fee, 111, "v1 ran, not the v2 now in the folder");
 }
+
+/// A cycle that pinned a quarantined version does not run it, even when the file is
+/// replaced between preparing the cycle and calling the strategy.
+#[test]
+fn a_pinned_quarantined_version_stays_quarantined_after_a_replacement() {
+    let h = Harness::new();
+    h.install(&test_guest("hostile_panic"), "shaky");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    for _ in 0..3 {
+        assert!(decide(&h.registry, "shaky").is_err());
+    }
+    let prepared = h
+        .registry
+        .get("shaky")
+        .expect("the panicking version is loaded");
+    h.install(&test_guest("good_v1"), "shaky");
+    wait_for("the replacement", || {
+        h.registry
+            .get("shaky")
+            .is_some_and(|now| now.sha256() != prepared.sha256())
+    });
+    let pinned = h.registry.decide_version(
+        "shaky",
+        &prepared,
+        DecideCall {
+            params: &[],
+            channels: &fixtures::channels(),
+            now: 1_780_000_000,
+            history: Arc::new(NoHistory),
+            state: Default::default(),
+        },
+    );
+    assert_eq!(
+        pinned.unwrap_err(),
+        CallError::Quarantined { failures: 3 },
+        "the quarantined version was called again"
+    );
+    assert_eq!(fee(&decide(&h.registry, "shaky").unwrap()), 111);
+}

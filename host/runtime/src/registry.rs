@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,8 +52,6 @@ pub struct StrategyStatus {
 struct Entry {
     strategy: Arc<Strategy>,
     source: StrategySource,
-    failures: u32,
-    quarantined: bool,
 }
 
 pub struct StrategyRegistry {
@@ -93,8 +92,6 @@ impl StrategyRegistry {
             Entry {
                 strategy: Arc::new(strategy),
                 source: StrategySource::Builtin,
-                failures: 0,
-                quarantined: false,
             },
         );
         Ok(())
@@ -190,8 +187,6 @@ impl StrategyRegistry {
                     Entry {
                         strategy: Arc::new(strategy),
                         source: StrategySource::File(path.to_owned()),
-                        failures: 0,
-                        quarantined: false,
                     },
                 );
             }
@@ -239,8 +234,8 @@ impl StrategyRegistry {
             sha256: entry.strategy.sha256().to_owned(),
             version: entry.strategy.info().version.clone(),
             contract_version: entry.strategy.contract_version().to_owned(),
-            consecutive_failures: entry.failures,
-            quarantined: entry.quarantined,
+            consecutive_failures: entry.strategy.health.failures.load(Ordering::SeqCst),
+            quarantined: entry.strategy.health.quarantined.load(Ordering::SeqCst),
         };
         let mut all: Vec<StrategyStatus> = read(&self.folder)
             .iter()
@@ -270,7 +265,8 @@ impl StrategyRegistry {
     /// Like [`StrategyRegistry::decide`] with the version `strategy` of `name`, taken from
     /// [`StrategyRegistry::get`] earlier: a cycle runs the version whose schema its parameters
     /// were checked against, and records that version's hash, even if the file was replaced
-    /// or removed since.
+    /// or removed since. Failures and quarantine are that version's own, so a quarantined
+    /// version stays uncalled however its file changed since it was pinned.
     pub fn decide_version(
         &self,
         name: &str,
@@ -278,43 +274,16 @@ impl StrategyRegistry {
         call: DecideCall<'_>,
     ) -> Result<DecideOutput, CallError> {
         let now = call.now;
-        // The entry of this very version, folder or built-in: its quarantine holds, and its
-        // failures count, whatever the name now stands for.
-        let in_folder = {
-            let folder = read(&self.folder);
-            let builtins = read(&self.builtins);
-            let this = |entry: &&Entry| entry.strategy.sha256() == strategy.sha256();
-            let (entry, in_folder) = match folder.get(name).filter(this) {
-                Some(entry) => (Some(entry), true),
-                None => (builtins.get(name).filter(this), false),
-            };
-            if let Some(entry) = entry
-                && entry.quarantined
-            {
-                return Err(CallError::Quarantined {
-                    failures: entry.failures,
-                });
-            }
-            in_folder
-        };
+        let health = &strategy.health;
+        if health.quarantined.load(Ordering::SeqCst) {
+            return Err(CallError::Quarantined {
+                failures: health.failures.load(Ordering::SeqCst),
+            });
+        }
         let result = strategy.decide(call);
-        let map = if in_folder {
-            &self.folder
-        } else {
-            &self.builtins
-        };
-        let mut entries = write(map);
-        // The file may have been replaced during the call: only count
-        // against the version that ran.
-        let entry = entries
-            .get_mut(name)
-            .filter(|entry| entry.strategy.sha256() == strategy.sha256());
         match &result {
             Ok(output) => {
-                if let Some(entry) = entry {
-                    entry.failures = 0;
-                }
-                drop(entries);
+                health.failures.store(0, Ordering::SeqCst);
                 if !output.truncations.is_empty() {
                     let detail = output.truncations.join("; ");
                     self.record(
@@ -327,15 +296,9 @@ impl StrategyRegistry {
                 }
             }
             Err(error) => {
-                let quarantined = entry.is_some_and(|entry| {
-                    entry.failures += 1;
-                    if entry.failures >= self.config.quarantine_after && !entry.quarantined {
-                        entry.quarantined = true;
-                        return true;
-                    }
-                    false
-                });
-                drop(entries);
+                let failures = health.failures.fetch_add(1, Ordering::SeqCst) + 1;
+                let quarantined = failures >= self.config.quarantine_after
+                    && !health.quarantined.swap(true, Ordering::SeqCst);
                 self.record(
                     name,
                     strategy.sha256(),

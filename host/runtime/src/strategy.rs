@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::Duration;
 
 use lnpolicy_core::{Channel, Decision, Param, StrategyInfo};
@@ -28,6 +29,16 @@ pub struct Strategy {
     pre: FeeStrategyPre<GuestState>,
     engine: Engine,
     limits: Arc<SandboxLimits>,
+    /// Failures and quarantine belong to this loaded version, so a cycle that pinned it
+    /// sees its quarantine even after the folder's file was replaced.
+    pub(crate) health: Health,
+}
+
+/// Failed calls in a row, and whether the registry stopped calling the version.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    pub(crate) failures: AtomicU32,
+    pub(crate) quarantined: AtomicBool,
 }
 
 /// One batched `decide` call.
@@ -99,6 +110,7 @@ impl Strategy {
             pre,
             engine: engine.clone(),
             limits,
+            health: Health::default(),
         };
         strategy.info = strategy.call_info().map_err(LoadError::Info)?;
         check_info(&strategy.info)?;
