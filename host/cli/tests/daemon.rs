@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lnpolicy_core::FeePolicy;
-use lnpolicy_node::lnd::permissions::UPDATE_CHANNEL_POLICY;
+use lnpolicy_node::lnd::permissions::{FORWARDING_HISTORY, UPDATE_CHANNEL_POLICY};
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_sim::rng::Rng;
@@ -143,9 +143,14 @@ impl Node {
 
 /// Slows every policy update down, so that a signal can arrive in the middle of a cycle.
 fn slow_updates(latency: Duration) -> FaultConfig {
+    slow(UPDATE_CHANNEL_POLICY, latency)
+}
+
+/// Every call of `method` answers `latency` late.
+fn slow(method: &str, latency: Duration) -> FaultConfig {
     let mut faults = FaultConfig::default();
     faults.per_method.insert(
-        UPDATE_CHANNEL_POLICY.to_owned(),
+        method.to_owned(),
         MethodFaults {
             latency,
             ..MethodFaults::default()
@@ -548,6 +553,25 @@ fn sigterm_past_the_grace_abandons_the_cycle_and_the_next_start_reconciles() {
     assert_eq!(intent.status, IntentStatus::Failed);
     assert!(intent.error.unwrap().starts_with("not applied"));
     assert_eq!(node.store().pending_intents().unwrap(), vec![]);
+}
+
+/// A cycle that first catches up with a slow node's history decides, and records its updates,
+/// at the time the catch-up ended rather than the time the cycle was due.
+#[test]
+fn a_cycle_decides_at_the_time_its_catch_up_ended() {
+    let node = Node::start(slow(FORWARDING_HISTORY, Duration::from_secs(3)));
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 111\n");
+    let mut daemon = node.daemon(&["--decide-every", "1h", "--collect-every", "1h"]);
+    let done = daemon.wait_for("cycle done");
+    let due = done["span"]["at"].as_u64().unwrap();
+    let decided_at = done["fields"]["decided_at"].as_u64().unwrap();
+    let cycle = node.store().recent_cycles(1).unwrap().remove(0);
+    assert_eq!(cycle.started_at, decided_at);
+    assert!(
+        decided_at >= due + 3,
+        "due at {due}, decided at {decided_at}: the catch-up's 3 s are missing"
+    );
+    daemon.stop();
 }
 
 #[test]

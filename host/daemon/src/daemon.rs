@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lnpolicy_collector::{CollectConfig, collect};
+use lnpolicy_collector::{CollectConfig, CollectError, collect};
 use lnpolicy_core::NodeClient;
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, EngineError, run_configured};
 use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
@@ -172,6 +172,8 @@ struct AfterRun {
 
 #[derive(Debug, thiserror::Error)]
 enum CycleError {
+    #[error("catching up with the node's history: {0}")]
+    CatchUp(#[from] CollectError),
     #[error("reconciling pending updates: {0}")]
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
@@ -214,7 +216,7 @@ impl Daemon {
                     let now = clock.now();
                     let decided = now >= next_decide;
                     let run = if decided {
-                        self.decide(&mut control, now).await
+                        self.decide(&mut control, clock, now).await
                     } else {
                         self.collect(&mut control, now).await
                     };
@@ -240,21 +242,43 @@ impl Daemon {
         }
     }
 
-    /// One config cycle: reconcile what a crash left pending, then collect, decide, apply.
-    /// Its logs carry the cycle's number and time as span fields.
-    async fn decide(&mut self, control: &mut UnboundedReceiver<Control>, now: u64) -> AfterRun {
+    /// One config cycle: catch up with the node's history, reconcile what a crash left
+    /// pending, then collect, decide, apply. Its logs carry the cycle's number and scheduled
+    /// time as span fields.
+    async fn decide(
+        &mut self,
+        control: &mut UnboundedReceiver<Control>,
+        clock: &Clock,
+        scheduled: u64,
+    ) -> AfterRun {
         self.cycles += 1;
-        let span = tracing::info_span!("cycle", cycle = self.cycles, at = now);
-        self.decide_in_span(control, now).instrument(span).await
+        let span = tracing::info_span!("cycle", cycle = self.cycles, at = scheduled);
+        self.decide_in_span(control, clock, scheduled)
+            .instrument(span)
+            .await
     }
 
     async fn decide_in_span(
         &mut self,
         control: &mut UnboundedReceiver<Control>,
-        now: u64,
+        clock: &Clock,
+        scheduled: u64,
     ) -> AfterRun {
         let started = Instant::now();
+        let mut decided_at = scheduled;
         let work = async {
+            // After a long downtime the catch-up can take minutes; the cycle then decides at
+            // the time it ends, not at the time it was due, so that its updates and the
+            // windows they are judged on carry the time they were really sent.
+            let caught_up = collect(
+                self.client.as_ref(),
+                &self.store,
+                scheduled,
+                &CollectConfig::to_the_end(),
+            )
+            .await?;
+            let now = clock.now().max(scheduled);
+            decided_at = now;
             let reconciled = reconcile_pending(self.client.as_ref(), &self.store, now).await?;
             if !reconciled.applied.is_empty() || !reconciled.not_applied.is_empty() {
                 tracing::info!(
@@ -268,15 +292,15 @@ impl Daemon {
             let outcome =
                 run_configured(self.client.as_ref(), &self.store, &self.registry, plan, now)
                     .await?;
-            Ok::<_, CycleError>(outcome)
+            Ok::<_, CycleError>((caught_up.forwards_added, outcome))
         };
         let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;
         let elapsed_ms = elapsed_ms(started);
         match &run.output {
-            Some(Ok(outcome)) => {
+            Some(Ok((caught_up, outcome))) => {
                 self.metrics.record_cycle(outcome);
-                log_cycle(outcome, elapsed_ms);
-                self.update_revenue(now);
+                log_cycle(outcome, *caught_up, decided_at, elapsed_ms);
+                self.update_revenue(decided_at);
             }
             Some(Err(error)) => {
                 self.metrics.record_cycle_end(RunStatus::Failed);
@@ -475,7 +499,9 @@ fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn log_cycle(outcome: &ConfiguredOutcome, elapsed_ms: u64) {
+/// `forwards` counts those of the catch-up before the cycle too; `decided_at` is the time the
+/// cycle decided at, later than the span's `at` when the catch-up took long.
+fn log_cycle(outcome: &ConfiguredOutcome, caught_up: usize, decided_at: u64, elapsed_ms: u64) {
     let mut decided = 0;
     let mut clamps = 0;
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
@@ -497,7 +523,8 @@ fn log_cycle(outcome: &ConfiguredOutcome, elapsed_ms: u64) {
     let applied = outcome.applied.as_ref();
     tracing::info!(
         channels = outcome.channels.len(),
-        forwards = outcome.collected.forwards_added,
+        decided_at,
+        forwards = caught_up + outcome.collected.forwards_added,
         decided,
         clamps,
         applied = applied.map_or(0, |a| a.applied.len()),
