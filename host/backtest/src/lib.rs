@@ -9,10 +9,15 @@
 //! static assignment, and the one SIMULATOR.md asks for.
 //!
 //! Several policies can be compared in one run: each plays the same seeded markets, and the
-//! grid, nearly as costly as a policy run, is searched once per seed for all of them;
+//! grid, about half as costly as a policy run, is searched once per seed for all of them;
 //! [`compare`] then sets each against the first, seed by seed.
+//!
+//! Every policy run and grid level is an independent job on its own simulated node and
+//! database, so [`Spec::jobs`] threads share them out; the report does not depend on how many.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use lnpolicy_core::ChannelId;
 use lnpolicy_engine::{ConfiguredPlan, EngineError, run_configured};
@@ -47,14 +52,14 @@ pub struct Spec<'a> {
     /// How often the policy decides, virtual seconds.
     pub cycle_secs: u64,
     pub grid_ppm: Vec<u32>,
+    /// Threads running policy runs and grid levels side by side (at least one).
+    pub jobs: usize,
 }
 
 /// Where a long run is, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    pub seed_index: usize,
-    pub seeds: usize,
-    /// Finished steps of this seed: one per grid level, then every policy's cycles.
+    /// Finished steps over every seed: one per grid level, one per cycle of a policy run.
     pub done: u64,
     pub steps: u64,
 }
@@ -134,14 +139,16 @@ pub enum BacktestError {
     TempDir(std::io::Error),
     #[error("nothing to run: {0}")]
     Empty(&'static str),
+    #[error("starting a backtest thread's runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Runs every policy of `spec` for every seed; one report per policy, in order. `progress`
-/// is called after every step.
-pub async fn run(
+/// is called after every step, from whichever thread finished it.
+pub fn run(
     spec: &Spec<'_>,
     registry: &StrategyRegistry,
-    progress: &dyn Fn(Progress),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<Report>, BacktestError> {
     if spec.seeds.is_empty() || spec.days == 0 || spec.cycle_secs == 0 {
         return Err(BacktestError::Empty(
@@ -154,28 +161,163 @@ pub async fn run(
     if spec.policies.is_empty() {
         return Err(BacktestError::Empty("no policy to run"));
     }
-    let mut by_policy: Vec<Vec<SeedResult>> = vec![Vec::new(); spec.policies.len()];
-    for (seed_index, &seed) in spec.seeds.iter().enumerate() {
-        let mut scenario = spec.scenario.clone();
-        scenario.seed = seed;
-        let report = |done, steps| {
-            progress(Progress {
-                seed_index,
-                seeds: spec.seeds.len(),
-                done,
-                steps,
-            })
-        };
-        let results = run_seed(spec, &scenario, registry, &report).await?;
-        for (seeds, result) in by_policy.iter_mut().zip(results) {
-            seeds.push(result);
+    let cycles = (spec.days * 86_400).div_ceil(spec.cycle_secs);
+    // The long policy runs first, the short grid levels after: the threads then finish at
+    // about the same time.
+    let mut jobs = Vec::new();
+    for seed in 0..spec.seeds.len() {
+        jobs.extend((0..spec.policies.len()).map(|policy| Job::Policy { seed, policy }));
+    }
+    for seed in 0..spec.seeds.len() {
+        jobs.extend((0..spec.grid_ppm.len()).map(|level| Job::Grid { seed, level }));
+    }
+    let steps = spec.seeds.len() as u64
+        * (spec.grid_ppm.len() as u64 + cycles * spec.policies.len() as u64);
+    let done = AtomicU64::new(0);
+    let step = || {
+        progress(Progress {
+            done: done.fetch_add(1, Ordering::Relaxed) + 1,
+            steps,
+        })
+    };
+    let outputs = run_jobs(spec, registry, &jobs, cycles, &step)?;
+
+    let mut best: Vec<BTreeMap<ChannelId, (u32, u64)>> = vec![BTreeMap::new(); spec.seeds.len()];
+    let mut runs: BTreeMap<(usize, usize), PolicyRun> = BTreeMap::new();
+    for (job, output) in jobs.iter().zip(outputs) {
+        match (*job, output) {
+            (Job::Grid { seed, level }, JobOutput::Grid(totals)) => {
+                // Levels in grid order, so that a tie goes to the earlier level whatever
+                // thread finished first.
+                for (id, revenue) in totals {
+                    let entry = best[seed].entry(id).or_insert((spec.grid_ppm[level], 0));
+                    if revenue > entry.1 {
+                        *entry = (spec.grid_ppm[level], revenue);
+                    }
+                }
+            }
+            (Job::Policy { seed, policy }, JobOutput::Policy(run)) => {
+                runs.insert((seed, policy), run);
+            }
+            _ => unreachable!("every job gives the output of its kind"),
         }
     }
     Ok(spec
         .policies
         .iter()
-        .zip(by_policy)
-        .map(|(policy, seeds)| summarise(spec, &policy.label, seeds))
+        .enumerate()
+        .map(|(policy_index, policy)| {
+            let seeds = spec
+                .seeds
+                .iter()
+                .enumerate()
+                .map(|(seed_index, &seed)| {
+                    let (totals, labels) = &runs[&(seed_index, policy_index)];
+                    measure(seed, totals, labels, &best[seed_index])
+                })
+                .collect();
+            summarise(spec, &policy.label, seeds)
+        })
+        .collect())
+}
+
+/// One unit of a backtest: a policy's run on one seed, or one level of a seed's grid.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Policy { seed: usize, policy: usize },
+    Grid { seed: usize, level: usize },
+}
+
+enum JobOutput {
+    Policy(PolicyRun),
+    /// Each channel's revenue with every channel held at the level.
+    Grid(Vec<(ChannelId, u64)>),
+}
+
+/// Runs `jobs` on `spec.jobs` threads, each with its own single-threaded runtime; the
+/// outputs come back in the order of `jobs`. The first failure stops the threads from
+/// taking new jobs and is returned.
+fn run_jobs(
+    spec: &Spec<'_>,
+    registry: &StrategyRegistry,
+    jobs: &[Job],
+    cycles: u64,
+    step: &(dyn Fn() + Sync),
+) -> Result<Vec<JobOutput>, BacktestError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let outputs: Mutex<Vec<Option<Result<JobOutput, BacktestError>>>> =
+        Mutex::new(jobs.iter().map(|_| None).collect());
+    let work = || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                failed.store(true, Ordering::SeqCst);
+                return Err(BacktestError::Runtime(error));
+            }
+        };
+        while !failed.load(Ordering::SeqCst) {
+            let index = next.fetch_add(1, Ordering::SeqCst);
+            let Some(&job) = jobs.get(index) else { break };
+            let mut scenario = spec.scenario.clone();
+            let output = match job {
+                Job::Policy { seed, policy } => {
+                    scenario.seed = spec.seeds[seed];
+                    runtime
+                        .block_on(run_policy(
+                            spec,
+                            spec.policies[policy].config,
+                            &scenario,
+                            registry,
+                            cycles,
+                            step,
+                        ))
+                        .map(JobOutput::Policy)
+                }
+                Job::Grid { seed, level } => {
+                    scenario.seed = spec.seeds[seed];
+                    let output = grid_level(spec, &scenario, spec.grid_ppm[level]);
+                    step();
+                    output.map(JobOutput::Grid)
+                }
+            };
+            if output.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            outputs.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(output);
+        }
+        Ok(())
+    };
+    let threads = spec.jobs.clamp(1, jobs.len().max(1));
+    let started: Vec<Result<(), BacktestError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for result in started {
+        result?;
+    }
+    let mut outputs = outputs.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The first failure in job order, for the same error whatever the threads did.
+    if let Some(error) = outputs
+        .iter_mut()
+        .find_map(|output| output.take_if(|o| o.is_err()))
+    {
+        return Err(error.err().expect("taken because it is an error"));
+    }
+    Ok(outputs
+        .into_iter()
+        .map(|output| {
+            output
+                .expect("no failure, so every job ran")
+                .unwrap_or_else(|_| unreachable!("failures returned above"))
+        })
         .collect())
 }
 
@@ -256,63 +398,34 @@ pub fn compare(reports: &[Report]) -> Vec<Comparison> {
         .collect()
 }
 
-/// One seed: the hindsight grid, then every policy measured against it.
-async fn run_seed(
+/// One level of the hindsight grid: the seeded market with every channel held at `level`,
+/// and what each channel earned.
+fn grid_level(
     spec: &Spec<'_>,
     scenario: &Scenario,
-    registry: &StrategyRegistry,
-    progress: &dyn Fn(u64, u64),
-) -> Result<Vec<SeedResult>, BacktestError> {
-    let cycles = (spec.days * 86_400).div_ceil(spec.cycle_secs);
-    let grid = spec.grid_ppm.len() as u64;
-    let steps = grid + cycles * spec.policies.len() as u64;
-    let best = hindsight_best(spec, scenario, &|done| progress(done, steps))?;
-    let mut results = Vec::with_capacity(spec.policies.len());
-    for (i, policy) in spec.policies.iter().enumerate() {
-        let done = grid + cycles * i as u64;
-        let (totals, labels) = run_policy(spec, policy.config, scenario, registry, cycles, &|c| {
-            progress(done + c, steps)
-        })
-        .await?;
-        results.push(measure(scenario.seed, &totals, &labels, &best));
-    }
-    Ok(results)
-}
-
-/// Each channel's best level of the grid and what it earned there: one run of the seeded
-/// market per level, every channel held at it.
-fn hindsight_best(
-    spec: &Spec<'_>,
-    scenario: &Scenario,
-    progress: &dyn Fn(u64),
-) -> Result<BTreeMap<ChannelId, (u32, u64)>, BacktestError> {
-    let mut best: BTreeMap<ChannelId, (u32, u64)> = BTreeMap::new();
-    for (i, &level) in spec.grid_ppm.iter().enumerate() {
-        let mut sim = Simulation::try_new(scenario.clone())?;
-        let ids: Vec<ChannelId> = sim.state().channels.iter().map(|c| c.id).collect();
-        for id in ids {
-            if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
-                let policy = lnpolicy_core::FeePolicy {
-                    fee_ppm: level,
-                    inbound_fee_ppm: 0,
-                    inbound_base_fee_msat: 0,
-                    ..current
-                };
-                if let Err(error) = sim.set_policy(id, policy) {
-                    tracing::warn!(channel = id, level, %error, "grid level refused");
-                }
+    level: u32,
+) -> Result<Vec<(ChannelId, u64)>, BacktestError> {
+    let mut sim = Simulation::try_new(scenario.clone())?;
+    let ids: Vec<ChannelId> = sim.state().channels.iter().map(|c| c.id).collect();
+    for id in ids {
+        if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
+            let policy = lnpolicy_core::FeePolicy {
+                fee_ppm: level,
+                inbound_fee_ppm: 0,
+                inbound_base_fee_msat: 0,
+                ..current
+            };
+            if let Err(error) = sim.set_policy(id, policy) {
+                tracing::warn!(channel = id, level, %error, "grid level refused");
             }
         }
-        sim.advance(spec.days * 86_400);
-        for totals in sim.totals() {
-            let entry = best.entry(totals.id).or_insert((level, 0));
-            if totals.revenue_msat > entry.1 {
-                *entry = (level, totals.revenue_msat);
-            }
-        }
-        progress(i as u64 + 1);
     }
-    Ok(best)
+    sim.advance(spec.days * 86_400);
+    Ok(sim
+        .totals()
+        .iter()
+        .map(|totals| (totals.id, totals.revenue_msat))
+        .collect())
 }
 
 /// A policy run's channels, grouped by label, against the hindsight best.
@@ -371,7 +484,7 @@ async fn run_policy(
     scenario: &Scenario,
     registry: &StrategyRegistry,
     cycles: u64,
-    progress: &dyn Fn(u64),
+    step_done: &(dyn Fn() + Sync),
 ) -> Result<PolicyRun, BacktestError> {
     let mut live = LiveSimulation::new(Simulation::try_new(scenario.clone())?);
     let node = InProcessNode::new(live.shared());
@@ -407,7 +520,7 @@ async fn run_policy(
             .cycle_secs
             .min(spec.days * 86_400 - cycle * spec.cycle_secs);
         live.advance(step);
-        progress(cycle + 1);
+        step_done();
     }
     let labels = counts
         .into_iter()

@@ -40,11 +40,12 @@ fn compare<'a>(
         seeds,
         cycle_secs: 3600,
         grid_ppm: DEFAULT_GRID_PPM.to_vec(),
+        jobs: 2,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
+#[test]
+fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
     let scenario = Scenario::builtin("balanced").unwrap();
     let config = Config::parse(
         "static.config",
@@ -56,7 +57,6 @@ async fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
     let reports = run(&spec(&scenario, &config, vec![1, 2]), &registry, &|_| {
         *steps.lock().unwrap() += 1;
     })
-    .await
     .unwrap();
     let [report] = reports.as_slice() else {
         panic!("one report per policy: {}", reports.len());
@@ -99,8 +99,8 @@ async fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_seed_gives_the_same_report_and_arms_are_reported_apart() {
+#[test]
+fn the_same_seed_gives_the_same_report_and_arms_are_reported_apart() {
     let scenario = Scenario::builtin("balanced").unwrap();
     let config = Config::parse(
         "ab.config",
@@ -110,11 +110,9 @@ async fn the_same_seed_gives_the_same_report_and_arms_are_reported_apart() {
     .unwrap();
     let registry = registry();
     let first = run(&spec(&scenario, &config, vec![7]), &registry, &|_| {})
-        .await
         .unwrap()
         .remove(0);
     let second = run(&spec(&scenario, &config, vec![7]), &registry, &|_| {})
-        .await
         .unwrap()
         .remove(0);
     assert_eq!(first, second, "a backtest is deterministic");
@@ -124,8 +122,8 @@ async fn the_same_seed_gives_the_same_report_and_arms_are_reported_apart() {
     assert_eq!(channels, 14);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policies_compared_in_one_run_report_what_each_reports_alone() {
+#[test]
+fn policies_compared_in_one_run_report_what_each_reports_alone() {
     let scenario = Scenario::builtin("balanced").unwrap();
     let cheap = Config::parse("cheap", "[default]\nstrategy = static\nfee_ppm = 100\n").unwrap();
     let dear = Config::parse("dear", "[default]\nstrategy = static\nfee_ppm = 1300\n").unwrap();
@@ -136,7 +134,6 @@ async fn policies_compared_in_one_run_report_what_each_reports_alone() {
         &registry,
         &|_| *steps.lock().unwrap() += 1,
     )
-    .await
     .unwrap();
     assert_eq!(
         *steps.lock().unwrap(),
@@ -147,7 +144,6 @@ async fn policies_compared_in_one_run_report_what_each_reports_alone() {
     assert_eq!(labels, ["cheap", "dear"]);
     for (report, config) in both.iter().zip([&cheap, &dear]) {
         let alone = run(&spec(&scenario, config, vec![3]), &registry, &|_| {})
-            .await
             .unwrap()
             .remove(0);
         assert_eq!(report.seeds, alone.seeds, "{}", report.policy);
@@ -157,5 +153,33 @@ async fn policies_compared_in_one_run_report_what_each_reports_alone() {
     assert_eq!(
         both[0].total.best_static_revenue_msat, both[1].total.best_static_revenue_msat,
         "one hindsight reference for both"
+    );
+}
+
+/// Threads share out the runs, and the report is the same however many there are.
+#[test]
+fn the_report_does_not_depend_on_the_number_of_threads() {
+    let scenario = Scenario::builtin("balanced").unwrap();
+    let cheap = Config::parse("cheap", "[default]\nstrategy = static\nfee_ppm = 100\n").unwrap();
+    let dear = Config::parse("dear", "[default]\nstrategy = static\nfee_ppm = 1300\n").unwrap();
+    let registry = registry();
+    let mut spec = compare(
+        &scenario,
+        vec![("cheap", &cheap), ("dear", &dear)],
+        vec![4, 5],
+    );
+    spec.jobs = 1;
+    let alone = run(&spec, &registry, &|_| {}).unwrap();
+    spec.jobs = 3;
+    let finished = std::sync::Mutex::new(Vec::new());
+    let shared = run(&spec, &registry, &|p| finished.lock().unwrap().push(p.done)).unwrap();
+    assert_eq!(shared, alone);
+    let mut finished = finished.into_inner().unwrap();
+    finished.sort_unstable();
+    let steps = 2 * (DEFAULT_GRID_PPM.len() as u64 + 2 * 72);
+    assert_eq!(
+        finished,
+        (1..=steps).collect::<Vec<_>>(),
+        "each step counted once"
     );
 }

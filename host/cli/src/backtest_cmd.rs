@@ -17,6 +17,9 @@ use crate::charge_cmd::load_registry;
 use crate::sim_cmd::load_scenario;
 use crate::strategy_cmd::parse_params;
 
+/// Threads by default on a large machine: each holds a simulated node and a database.
+const MAX_DEFAULT_JOBS: usize = 16;
+
 #[derive(Args, Debug)]
 pub struct BacktestArgs {
     /// Policy config (charge-lnd format, experiments included); repeat to compare several.
@@ -43,6 +46,10 @@ pub struct BacktestArgs {
     /// Minutes of virtual time between decisions.
     #[arg(long, default_value_t = 60)]
     cycle_minutes: u64,
+    /// Threads running policies and seeds side by side [default: the CPUs, at most 16]. The
+    /// report is the same whatever the number.
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Folder of extra strategy `.wasm` files.
     #[arg(long, default_value = "~/.lnpolicy/strategies")]
     strategies: String,
@@ -92,9 +99,12 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
             bail!("{first}");
         }
     }
-    if args.seeds == 0 || args.days == 0 || args.cycle_minutes == 0 {
-        bail!("--seeds, --days and --cycle-minutes must be at least 1");
+    if args.seeds == 0 || args.days == 0 || args.cycle_minutes == 0 || args.jobs == Some(0) {
+        bail!("--seeds, --days, --cycle-minutes and --jobs must be at least 1");
     }
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_DEFAULT_JOBS))
+    });
     let spec = Spec {
         scenario: &scenario,
         policies: configs
@@ -108,6 +118,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         seeds: (args.seed..args.seed + args.seeds).collect(),
         cycle_secs: args.cycle_minutes * 60,
         grid_ppm: DEFAULT_GRID_PPM.to_vec(),
+        jobs,
     };
     let show_progress = std::io::stderr().is_terminal();
     let progress = |p: Progress| {
@@ -115,18 +126,15 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
             let width = 30;
             let filled = (p.done * width / p.steps.max(1)) as usize;
             eprint!(
-                "\rseed {}/{} [{}{}] {:>3}%",
-                p.seed_index + 1,
-                p.seeds,
+                "\r{} seed(s) [{}{}] {:>3}%",
+                spec.seeds.len(),
                 "#".repeat(filled),
                 ".".repeat(width as usize - filled),
                 p.done * 100 / p.steps.max(1)
             );
         }
     };
-    let reports = tokio::runtime::Runtime::new()?
-        .block_on(lnpolicy_backtest::run(&spec, &registry, &progress))
-        .context("backtest")?;
+    let reports = lnpolicy_backtest::run(&spec, &registry, &progress).context("backtest")?;
     if show_progress {
         eprintln!();
     }
