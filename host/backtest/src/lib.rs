@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use lnpolicy_core::ChannelId;
 use lnpolicy_engine::{ConfiguredPlan, EngineError, run_configured};
@@ -78,6 +78,9 @@ pub struct GroupResult {
     pub failures: u64,
     /// What the same channels earned at their hindsight-best static fee.
     pub best_static_revenue_msat: u64,
+    /// Decisions that failed (the strategy trapped, timed out or returned something the
+    /// host refused), each leaving a channel unchanged for a cycle.
+    pub failed_decisions: u64,
 }
 
 impl GroupResult {
@@ -100,6 +103,7 @@ impl GroupResult {
         self.forwards += other.forwards;
         self.failures += other.failures;
         self.best_static_revenue_msat += other.best_static_revenue_msat;
+        self.failed_decisions += other.failed_decisions;
     }
 }
 
@@ -173,12 +177,12 @@ pub fn run(
     }
     let steps = spec.seeds.len() as u64
         * (spec.grid_ppm.len() as u64 + cycles * spec.policies.len() as u64);
-    let done = AtomicU64::new(0);
+    // Counted and shown under one lock, so that the bar never steps back.
+    let done = Mutex::new(0u64);
     let step = || {
-        progress(Progress {
-            done: done.fetch_add(1, Ordering::Relaxed) + 1,
-            steps,
-        })
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        *done += 1;
+        progress(Progress { done: *done, steps });
     };
     let outputs = run_jobs(spec, registry, &jobs, cycles, &step)?;
 
@@ -212,8 +216,7 @@ pub fn run(
                 .iter()
                 .enumerate()
                 .map(|(seed_index, &seed)| {
-                    let (totals, labels) = &runs[&(seed_index, policy_index)];
-                    measure(seed, totals, labels, &best[seed_index])
+                    measure(seed, &runs[&(seed_index, policy_index)], &best[seed_index])
                 })
                 .collect();
             summarise(spec, &policy.label, seeds)
@@ -256,6 +259,7 @@ fn run_jobs(
                 return Err(BacktestError::Runtime(error));
             }
         };
+        let _stop_on_panic = StopOnPanic(&failed);
         while !failed.load(Ordering::SeqCst) {
             let index = next.fetch_add(1, Ordering::SeqCst);
             let Some(&job) = jobs.get(index) else { break };
@@ -398,6 +402,17 @@ pub fn compare(reports: &[Report]) -> Vec<Comparison> {
         .collect()
 }
 
+/// Stops the other threads from taking new jobs when this one panics.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// One level of the hindsight grid: the seeded market with every channel held at `level`,
 /// and what each channel earned.
 fn grid_level(
@@ -429,19 +444,15 @@ fn grid_level(
 }
 
 /// A policy run's channels, grouped by label, against the hindsight best.
-fn measure(
-    seed: u64,
-    policy_totals: &[lnpolicy_sim::ChannelTotals],
-    labels: &BTreeMap<ChannelId, String>,
-    best: &BTreeMap<ChannelId, (u32, u64)>,
-) -> SeedResult {
+fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, u64)>) -> SeedResult {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
         ..GroupResult::default()
     };
-    for totals in policy_totals {
-        let label = labels
+    for totals in &run.totals {
+        let label = run
+            .labels
             .get(&totals.id)
             .cloned()
             .unwrap_or_else(|| "none".into());
@@ -453,6 +464,7 @@ fn measure(
             forwards: totals.forwards_out,
             failures: totals.failures,
             best_static_revenue_msat: best.get(&totals.id).map_or(0, |b| b.1),
+            failed_decisions: run.failed.get(&totals.id).copied().unwrap_or(0),
         };
         groups
             .entry(label.clone())
@@ -471,10 +483,12 @@ fn measure(
     }
 }
 
-type PolicyRun = (
-    Vec<lnpolicy_sim::ChannelTotals>,
-    BTreeMap<ChannelId, String>,
-);
+/// What a policy run left: each channel's totals, its label, and its failed decisions.
+struct PolicyRun {
+    totals: Vec<lnpolicy_sim::ChannelTotals>,
+    labels: BTreeMap<ChannelId, String>,
+    failed: BTreeMap<ChannelId, u64>,
+}
 
 /// The config's run: one engine cycle every `cycle_secs` through the in-process node.
 /// Each channel is labelled by the strategy that decided it most often.
@@ -492,6 +506,7 @@ async fn run_policy(
     let store = Store::open(&dir.path().join("backtest.db"))?;
     let guard = GuardConfig::charge_lnd_compatible(scenario.node.kind);
     let mut counts: BTreeMap<ChannelId, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut failed: BTreeMap<ChannelId, u64> = BTreeMap::new();
     for cycle in 0..cycles {
         let now = live.simulation().now_ns() / 1_000_000_000;
         let outcome = run_configured(
@@ -503,6 +518,13 @@ async fn run_policy(
         )
         .await?;
         for plan in &outcome.plans {
+            if let PlanOutcome::Failed(error) = &plan.outcome {
+                let failures = failed.entry(plan.channel_id).or_default();
+                if *failures == 0 {
+                    tracing::warn!(channel = plan.channel_id, seed = scenario.seed, %error, "decision failed; the channel stays unchanged this cycle");
+                }
+                *failures += 1;
+            }
             let label = match (&plan.outcome, &plan.strategy, &plan.experiment) {
                 (PlanOutcome::NoPolicy, _, _) | (_, None, _) => "none".to_owned(),
                 (_, Some(strategy), None) => strategy.clone(),
@@ -529,7 +551,11 @@ async fn run_policy(
             Some((id, label))
         })
         .collect();
-    Ok((live.simulation().totals().to_vec(), labels))
+    Ok(PolicyRun {
+        totals: live.simulation().totals().to_vec(),
+        labels,
+        failed,
+    })
 }
 
 #[cfg(test)]

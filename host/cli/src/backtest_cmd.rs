@@ -11,14 +11,18 @@ use lnpolicy_backtest::{
     Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
 };
 use lnpolicy_policy::config::Config;
+use lnpolicy_runtime::RegistryConfig;
 
 use crate::Stdout;
-use crate::charge_cmd::load_registry;
+use crate::charge_cmd::load_registry_with;
 use crate::sim_cmd::load_scenario;
 use crate::strategy_cmd::parse_params;
 
 /// Threads by default on a large machine: each holds a simulated node and a database.
 const MAX_DEFAULT_JOBS: usize = 16;
+/// Threads at most: half the runtime's pool of guest instances, so that the calls in flight
+/// never wait for a slot, whatever else (validations) holds one.
+const MAX_JOBS: usize = 32;
 
 #[derive(Args, Debug)]
 pub struct BacktestArgs {
@@ -90,7 +94,15 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     if configs.is_empty() {
         bail!("give -c CONFIG or --strategy NAME");
     }
-    let registry = load_registry(&args.strategies)?;
+    // The runs share one registry: a quarantine would let one run's failures switch the
+    // strategy off for the others, at a point that depends on the threads. Every failed
+    // decision is counted in the report instead.
+    let registry = load_registry_with(
+        &args.strategies,
+        RegistryConfig {
+            quarantine_after: u32::MAX,
+        },
+    )?;
     let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
     let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());
     for (_, config) in &configs {
@@ -101,6 +113,11 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     }
     if args.seeds == 0 || args.days == 0 || args.cycle_minutes == 0 || args.jobs == Some(0) {
         bail!("--seeds, --days, --cycle-minutes and --jobs must be at least 1");
+    }
+    if args.jobs.is_some_and(|jobs| jobs > MAX_JOBS) {
+        bail!(
+            "--jobs is at most {MAX_JOBS}: the sandbox keeps that many strategy instances at once"
+        );
     }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_DEFAULT_JOBS))
@@ -211,6 +228,13 @@ fn print_report(report: &Report) -> Result<()> {
     )?;
     for group in report.groups.iter().chain([&report.total]) {
         print_group(group)?;
+    }
+    if report.total.failed_decisions > 0 {
+        writeln!(
+            Stdout,
+            "warning: {} decisions failed and left their channel unchanged for a cycle (the first error of each channel is logged above)",
+            report.total.failed_decisions
+        )?;
     }
     if report.seeds.len() > 1 {
         writeln!(Stdout, "per seed:")?;

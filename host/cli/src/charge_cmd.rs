@@ -112,9 +112,13 @@ impl NodeArgs {
 
 /// Every built-in strategy and every `.wasm` of the strategies folder (when it exists).
 pub fn load_registry(strategies: &str) -> Result<StrategyRegistry> {
+    load_registry_with(strategies, RegistryConfig::default())
+}
+
+/// [`load_registry`] with the registry's own settings.
+pub fn load_registry_with(strategies: &str, config: RegistryConfig) -> Result<StrategyRegistry> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    let registry = StrategyRegistry::new(runtime, Arc::new(NullEventSink), config);
     for name in lnpolicy_builtins::names() {
         let bytes = lnpolicy_builtins::get(name).expect("listed built-in");
         registry

@@ -98,3 +98,60 @@ fn an_unknown_strategy_is_named_before_anything_runs() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("no_such"), "{err}");
 }
+
+/// A strategy that fails every call: every failed decision is counted, the report says so,
+/// and the first error of each channel is logged.
+#[test]
+fn failed_decisions_are_counted_and_reported() {
+    let output = lnpolicy(&[
+        "backtest",
+        "--strategy",
+        "hill_climber",
+        "--param",
+        "min_fee_ppm=2000",
+        "--param",
+        "max_fee_ppm=1000",
+        "--days",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let channels = report["total"]["channels"].as_u64().unwrap();
+    assert_eq!(
+        report["total"]["failed_decisions"].as_u64(),
+        Some(channels * 24),
+        "every channel's decision failed in each of the 24 cycles"
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("min_fee_ppm"), "the error is logged: {err}");
+
+    let text = lnpolicy(&[
+        "backtest",
+        "--strategy",
+        "hill_climber",
+        "--param",
+        "min_fee_ppm=2000",
+        "--param",
+        "max_fee_ppm=1000",
+        "--days",
+        "1",
+    ]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains(&format!("warning: {} decisions failed", channels * 24)),
+        "{out}"
+    );
+}
+
+#[test]
+fn jobs_beyond_the_sandbox_pool_are_refused() {
+    let output = lnpolicy(&["backtest", "--strategy", "static", "--jobs", "33"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("--jobs is at most 32"), "{err}");
+}
