@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
 use sha2::{Digest, Sha256};
 
+use crate::strategy::Health;
 use crate::{CallError, DecideCall, DecideOutput, FileLoadError, Runtime, RuntimeError, Strategy};
 
 #[derive(Debug, Clone)]
@@ -234,8 +234,8 @@ impl StrategyRegistry {
             sha256: entry.strategy.sha256().to_owned(),
             version: entry.strategy.info().version.clone(),
             contract_version: entry.strategy.contract_version().to_owned(),
-            consecutive_failures: entry.strategy.health.failures.load(Ordering::SeqCst),
-            quarantined: entry.strategy.health.quarantined.load(Ordering::SeqCst),
+            consecutive_failures: health(&entry.strategy).failures,
+            quarantined: health(&entry.strategy).quarantined,
         };
         let mut all: Vec<StrategyStatus> = read(&self.folder)
             .iter()
@@ -274,16 +274,20 @@ impl StrategyRegistry {
         call: DecideCall<'_>,
     ) -> Result<DecideOutput, CallError> {
         let now = call.now;
-        let health = &strategy.health;
-        if health.quarantined.load(Ordering::SeqCst) {
+        let before = health(strategy);
+        if before.quarantined {
             return Err(CallError::Quarantined {
-                failures: health.failures.load(Ordering::SeqCst),
+                failures: before.failures,
             });
         }
         let result = strategy.decide(call);
         match &result {
             Ok(output) => {
-                health.failures.store(0, Ordering::SeqCst);
+                let mut health = lock_health(strategy);
+                if !health.quarantined {
+                    health.failures = 0;
+                }
+                drop(health);
                 if !output.truncations.is_empty() {
                     let detail = output.truncations.join("; ");
                     self.record(
@@ -296,9 +300,14 @@ impl StrategyRegistry {
                 }
             }
             Err(error) => {
-                let failures = health.failures.fetch_add(1, Ordering::SeqCst) + 1;
-                let quarantined = failures >= self.config.quarantine_after
-                    && !health.quarantined.swap(true, Ordering::SeqCst);
+                let quarantined = {
+                    let mut health = lock_health(strategy);
+                    health.failures = health.failures.saturating_add(1);
+                    let now_quarantined =
+                        !health.quarantined && health.failures >= self.config.quarantine_after;
+                    health.quarantined |= now_quarantined;
+                    now_quarantined
+                };
                 self.record(
                     name,
                     strategy.sha256(),
@@ -355,6 +364,17 @@ impl StrategyRegistry {
             detail,
         });
     }
+}
+
+fn lock_health(strategy: &Strategy) -> std::sync::MutexGuard<'_, Health> {
+    strategy
+        .health
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn health(strategy: &Strategy) -> Health {
+    *lock_health(strategy)
 }
 
 fn is_strategy_file(path: &Path) -> bool {

@@ -1,8 +1,7 @@
 //! A validated, compiled strategy and the sandboxed call into it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lnpolicy_core::{Channel, Decision, Param, StrategyInfo};
@@ -31,14 +30,15 @@ pub struct Strategy {
     limits: Arc<SandboxLimits>,
     /// Failures and quarantine belong to this loaded version, so a cycle that pinned it
     /// sees its quarantine even after the folder's file was replaced.
-    pub(crate) health: Health,
+    pub(crate) health: Mutex<Health>,
 }
 
-/// Failed calls in a row, and whether the registry stopped calling the version.
-#[derive(Debug, Default)]
+/// Failed calls in a row, and whether the registry stopped calling the version; one lock,
+/// so that the two agree even when calls finish side by side.
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Health {
-    pub(crate) failures: AtomicU32,
-    pub(crate) quarantined: AtomicBool,
+    pub(crate) failures: u32,
+    pub(crate) quarantined: bool,
 }
 
 /// One batched `decide` call.
@@ -110,7 +110,7 @@ impl Strategy {
             pre,
             engine: engine.clone(),
             limits,
-            health: Health::default(),
+            health: Mutex::default(),
         };
         strategy.info = strategy.call_info().map_err(LoadError::Info)?;
         check_info(&strategy.info)?;
