@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lnpolicy_collector::{CollectConfig, CollectError, collect};
 use lnpolicy_core::NodeClient;
-use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, EngineError, run_configured};
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, EngineError, run_configured_on};
 use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
@@ -270,7 +270,7 @@ impl Daemon {
             // After a long downtime the catch-up can take minutes; the cycle then decides at
             // the time it ends, not at the time it was due, so that its updates and the
             // windows they are judged on carry the time they were really sent.
-            let caught_up = collect(
+            let collected = collect(
                 self.client.as_ref(),
                 &self.store,
                 scheduled,
@@ -289,17 +289,23 @@ impl Daemon {
                 self.metrics.record_reconciled(&reconciled);
             }
             let plan = ConfiguredPlan::new(&self.config, &self.guard, false);
-            let outcome =
-                run_configured(self.client.as_ref(), &self.store, &self.registry, plan, now)
-                    .await?;
-            Ok::<_, CycleError>((caught_up.forwards_added, outcome))
+            let outcome = run_configured_on(
+                self.client.as_ref(),
+                &self.store,
+                &self.registry,
+                plan,
+                collected,
+                now,
+            )
+            .await?;
+            Ok::<_, CycleError>(outcome)
         };
         let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;
         let elapsed_ms = elapsed_ms(started);
         match &run.output {
-            Some(Ok((caught_up, outcome))) => {
+            Some(Ok(outcome)) => {
                 self.metrics.record_cycle(outcome);
-                log_cycle(outcome, *caught_up, decided_at, elapsed_ms);
+                log_cycle(outcome, decided_at, elapsed_ms);
                 self.update_revenue(decided_at);
             }
             Some(Err(error)) => {
@@ -499,9 +505,9 @@ fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `forwards` counts those of the catch-up before the cycle too; `decided_at` is the time the
-/// cycle decided at, later than the span's `at` when the catch-up took long.
-fn log_cycle(outcome: &ConfiguredOutcome, caught_up: usize, decided_at: u64, elapsed_ms: u64) {
+/// `decided_at` is the time the cycle decided at, later than the span's `at` when its
+/// catch-up took long.
+fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
     let mut decided = 0;
     let mut clamps = 0;
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
@@ -524,7 +530,7 @@ fn log_cycle(outcome: &ConfiguredOutcome, caught_up: usize, decided_at: u64, ela
     tracing::info!(
         channels = outcome.channels.len(),
         decided_at,
-        forwards = caught_up + outcome.collected.forwards_added,
+        forwards = outcome.collected.forwards_added,
         decided,
         clamps,
         applied = applied.map_or(0, |a| a.applied.len()),

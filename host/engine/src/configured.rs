@@ -86,8 +86,21 @@ pub async fn run_configured(
     plan: ConfiguredPlan<'_>,
     now: u64,
 ) -> Result<ConfiguredOutcome, EngineError> {
-    let info = node.get_info().await?;
     let collected = collect(node, store, now, &CollectConfig::to_the_end()).await?;
+    run_configured_on(node, store, registry, plan, collected, now).await
+}
+
+/// [`run_configured`] after its collection: `collected` read the node's history to the end,
+/// and the cycle decides at `now`, which the daemon reads once that catch-up is over.
+pub async fn run_configured_on(
+    node: &dyn NodeClient,
+    store: &Store,
+    registry: &StrategyRegistry,
+    plan: ConfiguredPlan<'_>,
+    collected: CollectReport,
+    now: u64,
+) -> Result<ConfiguredOutcome, EngineError> {
+    let info = node.get_info().await?;
     let channels = collected.node_channels.clone();
     let mut extra_node_calls = 1;
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;

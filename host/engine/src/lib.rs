@@ -7,7 +7,9 @@ mod configured;
 
 use std::sync::Arc;
 
-pub use configured::{ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_configured};
+pub use configured::{
+    ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_configured, run_configured_on,
+};
 
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectError, CollectReport, collect};
