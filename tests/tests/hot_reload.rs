@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lnpolicy_core::{StrategyEventKind, fixtures};
+use lnpolicy_core::{Channel, StrategyEventKind, fixtures};
 use lnpolicy_runtime::{CallError, DecideCall, DecideOutput, NoHistory, StrategyRegistry};
 use lnpolicy_tests::{Harness, test_guest};
 
@@ -14,17 +14,19 @@ use lnpolicy_tests::{Harness, test_guest};
 /// performance assertion: reloads take ~50 ms; this only bounds a hang.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// A call on the fixture channels with no parameters, history or state.
+fn call_on(channels: &[Channel]) -> DecideCall<'_> {
+    DecideCall {
+        params: &[],
+        channels,
+        now: 1_780_000_000,
+        history: Arc::new(NoHistory),
+        state: Default::default(),
+    }
+}
+
 fn decide(registry: &StrategyRegistry, name: &str) -> Result<DecideOutput, CallError> {
-    registry.decide(
-        name,
-        DecideCall {
-            params: &[],
-            channels: &fixtures::channels(),
-            now: 1_780_000_000,
-            history: Arc::new(NoHistory),
-            state: Default::default(),
-        },
-    )
+    registry.decide(name, call_on(&fixtures::channels()))
 }
 
 /// The fee every active channel got, which tells good_v1 (111) from good_v2 (222).
@@ -226,17 +228,9 @@ fn a_pinned_quarantined_version_stays_quarantined_after_a_replacement() {
             .get("shaky")
             .is_some_and(|now| now.sha256() != prepared.sha256())
     });
-    let pinned = h.registry.decide_version(
-        "shaky",
-        &prepared,
-        DecideCall {
-            params: &[],
-            channels: &fixtures::channels(),
-            now: 1_780_000_000,
-            history: Arc::new(NoHistory),
-            state: Default::default(),
-        },
-    );
+    let pinned = h
+        .registry
+        .decide_version("shaky", &prepared, call_on(&fixtures::channels()));
     assert_eq!(
         pinned.unwrap_err(),
         CallError::Quarantined { failures: 3 },

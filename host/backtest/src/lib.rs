@@ -263,23 +263,21 @@ fn run_jobs(
         while !failed.load(Ordering::SeqCst) {
             let index = next.fetch_add(1, Ordering::SeqCst);
             let Some(&job) = jobs.get(index) else { break };
+            let (Job::Policy { seed, .. } | Job::Grid { seed, .. }) = job;
             let mut scenario = spec.scenario.clone();
+            scenario.seed = spec.seeds[seed];
             let output = match job {
-                Job::Policy { seed, policy } => {
-                    scenario.seed = spec.seeds[seed];
-                    runtime
-                        .block_on(run_policy(
-                            spec,
-                            spec.policies[policy].config,
-                            &scenario,
-                            registry,
-                            cycles,
-                            step,
-                        ))
-                        .map(JobOutput::Policy)
-                }
-                Job::Grid { seed, level } => {
-                    scenario.seed = spec.seeds[seed];
+                Job::Policy { policy, .. } => runtime
+                    .block_on(run_policy(
+                        spec,
+                        spec.policies[policy].config,
+                        &scenario,
+                        registry,
+                        cycles,
+                        step,
+                    ))
+                    .map(JobOutput::Policy),
+                Job::Grid { level, .. } => {
                     let output = grid_level(spec, &scenario, spec.grid_ppm[level]);
                     step();
                     output.map(JobOutput::Grid)

@@ -99,11 +99,9 @@ fn an_unknown_strategy_is_named_before_anything_runs() {
     assert!(err.contains("no_such"), "{err}");
 }
 
-/// A strategy that fails every call: every failed decision is counted, the report says so,
-/// and the first error of each channel is logged.
-#[test]
-fn failed_decisions_are_counted_and_reported() {
-    let output = lnpolicy(&[
+/// One day of a hill_climber whose parameters fail every call (`min_fee_ppm > max_fee_ppm`).
+fn failing_climber(extra: &[&str]) -> Output {
+    let mut args = vec![
         "backtest",
         "--strategy",
         "hill_climber",
@@ -113,8 +111,16 @@ fn failed_decisions_are_counted_and_reported() {
         "max_fee_ppm=1000",
         "--days",
         "1",
-        "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    lnpolicy(&args)
+}
+
+/// A strategy that fails every call: every failed decision is counted, the report says so,
+/// and the first error of each channel is logged.
+#[test]
+fn failed_decisions_are_counted_and_reported() {
+    let output = failing_climber(&["--json"]);
     assert!(
         output.status.success(),
         "{}",
@@ -130,17 +136,7 @@ fn failed_decisions_are_counted_and_reported() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("min_fee_ppm"), "the error is logged: {err}");
 
-    let text = lnpolicy(&[
-        "backtest",
-        "--strategy",
-        "hill_climber",
-        "--param",
-        "min_fee_ppm=2000",
-        "--param",
-        "max_fee_ppm=1000",
-        "--days",
-        "1",
-    ]);
+    let text = failing_climber(&[]);
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(
         out.contains(&format!("warning: {} decisions failed", channels * 24)),
