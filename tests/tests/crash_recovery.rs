@@ -77,7 +77,13 @@ async fn pending_intents_are_resolved_from_the_node_without_resending() {
         (lost_row.status, lost_row.resolved_at),
         (IntentStatus::Failed, Some(20))
     );
-    assert_eq!(store.last_fee_changes().unwrap().get(&landed.id), Some(&10));
+    assert_eq!(
+        store
+            .last_fee_changes(&[landed.id])
+            .unwrap()
+            .get(&landed.id),
+        Some(&10)
+    );
     let again = reconcile_pending(&client, &store, 30).await.unwrap();
     assert_eq!(
         again,

@@ -74,8 +74,9 @@ pub fn channel_views(
         }
         windows.push((window, totals, failures));
     }
-    let last_fee_changes = store.last_fee_changes()?;
-    let last_policy_changes = store.last_policy_changes()?;
+    let ids: Vec<ChannelId> = channels.iter().map(|c| c.id).collect();
+    let last_fee_changes = store.last_fee_changes(&ids)?;
+    let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
     let history_start = store.history_start()?.unwrap_or(now);
     channels

@@ -104,21 +104,30 @@ pub fn held(
     rules: &BTreeMap<ChannelId, RollbackRule>,
     now: u64,
 ) -> Result<BTreeMap<ChannelId, u64>, StoreError> {
-    let recent =
-        store.applied_count_since(ROLLBACK_STRATEGY, now.saturating_sub(REPEATS_SPAN_SECS))?;
-    Ok(store
-        .last_applied_changes()?
-        .into_iter()
-        .filter(|change| change.strategy.as_deref() == Some(ROLLBACK_STRATEGY))
-        .filter_map(|change| {
-            let rule = rules.get(&change.channel_id)?;
-            let rollbacks = recent.get(&change.channel_id).copied().unwrap_or(1).max(1);
-            let until = change
-                .at
-                .saturating_add(rule.window_secs.saturating_mul(u64::from(rollbacks)));
-            (now < until).then_some((change.channel_id, until))
-        })
-        .collect())
+    let ruled: Vec<ChannelId> = rules.keys().copied().collect();
+    let mut held = BTreeMap::new();
+    for change in store.last_applied_changes(&ruled)? {
+        if change.strategy.as_deref() != Some(ROLLBACK_STRATEGY) {
+            continue;
+        }
+        let Some(rule) = rules.get(&change.channel_id) else {
+            continue;
+        };
+        let rollbacks = store
+            .applied_count_since(
+                ROLLBACK_STRATEGY,
+                change.channel_id,
+                now.saturating_sub(REPEATS_SPAN_SECS),
+            )?
+            .max(1);
+        let until = change
+            .at
+            .saturating_add(rule.window_secs.saturating_mul(u64::from(rollbacks)));
+        if now < until {
+            held.insert(change.channel_id, until);
+        }
+    }
+    Ok(held)
 }
 
 /// The changes that qualify for rollback now, among `channels` (as the node reports them).
@@ -130,8 +139,13 @@ pub fn candidates(
     rules: &BTreeMap<ChannelId, RollbackRule>,
     now: u64,
 ) -> Result<Vec<Candidate>, StoreError> {
+    let ruled: Vec<ChannelId> = channels
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| rules.contains_key(id))
+        .collect();
     let mut found = Vec::new();
-    for change in store.last_applied_changes()? {
+    for change in store.last_applied_changes(&ruled)? {
         let Some(rule) = rules.get(&change.channel_id).cloned() else {
             continue;
         };

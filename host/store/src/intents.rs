@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use lnpolicy_core::{ChannelId, FeePolicy};
 use rusqlite::{OptionalExtension, params};
 
@@ -214,75 +216,81 @@ impl Store {
     }
 }
 
-/// An update changed one of the four fees, not only the disabled flag, HTLC limits or cltv
-/// delta (which earn nothing by themselves).
-const FEES_CHANGED: &str = "(json_extract(previous_json, '$.fee_ppm')
-         IS NOT json_extract(policy_json, '$.fee_ppm')
-     OR json_extract(previous_json, '$.base_fee_msat')
-         IS NOT json_extract(policy_json, '$.base_fee_msat')
-     OR json_extract(previous_json, '$.inbound_fee_ppm')
-         IS NOT json_extract(policy_json, '$.inbound_fee_ppm')
-     OR json_extract(previous_json, '$.inbound_base_fee_msat')
-         IS NOT json_extract(policy_json, '$.inbound_base_fee_msat'))";
-
 impl Store {
-    /// When lnpolicy last changed each channel's fees (unix seconds): strategies' revenue
-    /// rate since the last fee change and the guard's minimum interval for a fee change
-    /// start there. A status-only change (re-enabling a channel) neither restarts the one
-    /// nor holds the next fee change back.
+    /// When lnpolicy last changed the fees of each of `channels` (unix seconds): strategies'
+    /// revenue rate since the last fee change and the guard's minimum interval for a fee
+    /// change start there. A status-only change (re-enabling a channel) neither restarts the
+    /// one nor holds the next fee change back. Channels never changed are absent.
     pub fn last_fee_changes(
         &self,
-    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
-        self.last_changes_where(FEES_CHANGED)
+        channels: &[ChannelId],
+    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
+        self.last_changes(
+            "SELECT MAX(resolved_at) FROM update_intents
+             WHERE channel_id = ?1 AND status = 'applied' AND fees_changed = 1",
+            channels,
+        )
     }
 
-    /// When lnpolicy last changed anything in each channel's policy (unix seconds): the
-    /// guard's minimum interval for a change that leaves the fees alone starts there.
+    /// When lnpolicy last changed anything in the policy of each of `channels` (unix
+    /// seconds): the guard's minimum interval for a change that leaves the fees alone starts
+    /// there.
     pub fn last_policy_changes(
         &self,
-    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
-        self.last_changes_where("TRUE")
+        channels: &[ChannelId],
+    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
+        self.last_changes(
+            "SELECT MAX(resolved_at) FROM update_intents
+             WHERE channel_id = ?1 AND status = 'applied'",
+            channels,
+        )
     }
 
-    fn last_changes_where(
+    /// One indexed lookup per channel, so a cycle's cost follows its channels, not the
+    /// number of updates ever made.
+    fn last_changes(
         &self,
-        filter: &str,
-    ) -> Result<std::collections::HashMap<lnpolicy_core::ChannelId, u64>, StoreError> {
-        self.lock()
-            .prepare_cached(&format!(
-                "SELECT channel_id, MAX(resolved_at) FROM update_intents
-                 WHERE status = 'applied' AND {filter} GROUP BY channel_id"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| {
-                    Ok((channel_id_from_sql(row.get(0)?), time_from_sql(row.get(1)?)))
-                })?
-                .collect()
-            })
-            .map_err(self.sql("reading the last policy changes"))
+        sql: &str,
+        channels: &[ChannelId],
+    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(sql)
+            .map_err(self.sql("reading the last policy changes"))?;
+        let mut last = HashMap::new();
+        for &channel in channels {
+            let at: Option<i64> = stmt
+                .query_row([channel_id_to_sql(channel)], |row| row.get(0))
+                .map_err(self.sql("reading the last policy changes"))?;
+            if let Some(at) = at {
+                last.insert(channel, time_from_sql(at));
+            }
+        }
+        Ok(last)
     }
 }
 
 impl Store {
-    /// How many updates decided by `strategy` were applied to each channel since `since`
+    /// How many updates decided by `strategy` were applied to `channel` since `since`
     /// (unix seconds).
     pub fn applied_count_since(
         &self,
         strategy: &str,
+        channel: ChannelId,
         since: u64,
-    ) -> Result<std::collections::HashMap<ChannelId, u32>, StoreError> {
+    ) -> Result<u32, StoreError> {
         self.lock()
             .prepare_cached(
-                "SELECT i.channel_id, COUNT(*)
+                "SELECT COUNT(*)
                  FROM update_intents i JOIN decisions d ON d.id = i.decision_id
-                 WHERE i.status = 'applied' AND d.strategy = ?1 AND i.resolved_at >= ?2
-                 GROUP BY i.channel_id",
+                 WHERE i.channel_id = ?1 AND i.status = 'applied' AND i.resolved_at >= ?3
+                   AND d.strategy = ?2",
             )
             .and_then(|mut stmt| {
-                stmt.query_map(params![strategy, time_to_sql(since)], |row| {
-                    Ok((channel_id_from_sql(row.get(0)?), row.get::<_, u32>(1)?))
-                })?
-                .collect()
+                stmt.query_row(
+                    params![channel_id_to_sql(channel), strategy, time_to_sql(since)],
+                    |row| row.get(0),
+                )
             })
             .map_err(self.sql("counting applied updates"))
     }
@@ -305,26 +313,36 @@ pub struct AppliedChange {
 type AppliedChangeRow = (i64, i64, Option<i64>, String, String, Option<String>);
 
 impl Store {
-    /// Every channel's last applied change of its fees: what rollback weighs and may undo.
-    /// A change of only the disabled flag, HTLC limits or cltv delta (say, re-enabling a
-    /// channel when its peer returns) earns nothing by itself, and must not hide the fee
-    /// change before it.
-    pub fn last_applied_changes(&self) -> Result<Vec<AppliedChange>, StoreError> {
-        let rows: Vec<AppliedChangeRow> = self
-            .lock()
-            .prepare_cached(&format!(
+    /// The last applied change of the fees of each of `channels` that has one, in the order
+    /// given: what rollback weighs and may undo. A change of only the disabled flag, HTLC
+    /// limits or cltv delta (say, re-enabling a channel when its peer returns) earns nothing
+    /// by itself, and must not hide the fee change before it. Last is the latest confirmed
+    /// (the latest intent among those confirmed in the same second), so it is the change
+    /// `last_fee_changes` dates.
+    pub fn last_applied_changes(
+        &self,
+        channels: &[ChannelId],
+    ) -> Result<Vec<AppliedChange>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
                 "SELECT i.id, i.channel_id, i.resolved_at, i.previous_json, i.policy_json,
                         d.strategy
                  FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
-                 WHERE i.id IN (
-                     SELECT MAX(id) FROM update_intents
-                     WHERE status = 'applied'
-                       AND {FEES_CHANGED}
-                     GROUP BY channel_id)
-                 ORDER BY i.channel_id"
-            ))
-            .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
+                 WHERE i.channel_id = ?1 AND i.status = 'applied' AND i.fees_changed = 1
+                 ORDER BY i.resolved_at DESC, i.id DESC LIMIT 1",
+            )
             .map_err(self.sql("reading the last applied changes"))?;
+        let mut rows: Vec<AppliedChangeRow> = Vec::new();
+        for &channel in channels {
+            let row = stmt
+                .query_row([channel_id_to_sql(channel)], |row| row.try_into())
+                .optional()
+                .map_err(self.sql("reading the last applied changes"))?;
+            rows.extend(row);
+        }
+        drop(stmt);
+        drop(conn);
         rows.into_iter()
             .map(|(id, channel, at, previous, applied, strategy)| {
                 Ok(AppliedChange {

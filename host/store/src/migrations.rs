@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0009_resolved_forwards_cursor.sql",
         sql: include_str!("../migrations/0009_resolved_forwards_cursor.sql"),
     },
+    Migration {
+        file: "0010_fee_change_index.sql",
+        sql: include_str!("../migrations/0010_fee_change_index.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

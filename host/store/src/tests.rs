@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use lnpolicy_core::{
@@ -150,10 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(
-        message.contains("0009_resolved_forwards_cursor.sql"),
-        "{message}"
-    );
+    assert!(message.contains("0010_fee_change_index.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1031,6 +1028,8 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP INDEX forwards_by_time; DROP INDEX failed_forwards_by_time;
              DROP INDEX update_intents_applied_by_channel; DROP INDEX forwards_by_chan_out;
              CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns);
+             DROP INDEX update_intents_fee_changes_by_channel;
+             ALTER TABLE update_intents DROP COLUMN fees_changed;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1083,7 +1082,7 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
     store
         .resolve_intent(status_only, IntentOutcome::Applied, 21)
         .unwrap();
-    let changes = store.last_applied_changes().unwrap();
+    let changes = store.last_applied_changes(&[5]).unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(
         (
@@ -1095,7 +1094,7 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
         "the status change does not hide the fee change before it"
     );
     assert_eq!(
-        store.last_fee_changes().unwrap().get(&5),
+        store.last_fee_changes(&[5]).unwrap().get(&5),
         Some(&11),
         "nor restart the time since the last fee change"
     );
@@ -1105,6 +1104,125 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
     store
         .resolve_intent(lowered, IntentOutcome::Applied, 31)
         .unwrap();
-    assert_eq!(store.last_applied_changes().unwrap()[0].intent_id, lowered);
-    assert_eq!(store.last_fee_changes().unwrap().get(&5), Some(&31));
+    assert_eq!(
+        store.last_applied_changes(&[5]).unwrap()[0].intent_id,
+        lowered
+    );
+    assert_eq!(store.last_fee_changes(&[5]).unwrap().get(&5), Some(&31));
+}
+
+/// Two fee changes of one channel, confirmed in the opposite order to their intents
+/// (the first was pending across a restart and reconciled after the second).
+fn changes_confirmed_out_of_order(store: &Store) -> (i64, i64) {
+    let early = store
+        .record_intent(5, None, &policy(100), &policy(200), 10)
+        .unwrap();
+    let late = store
+        .record_intent(5, None, &policy(200), &policy(300), 20)
+        .unwrap();
+    store
+        .resolve_intent(late, IntentOutcome::Applied, 21)
+        .unwrap();
+    store
+        .resolve_intent(early, IntentOutcome::Applied, 30)
+        .unwrap();
+    (early, late)
+}
+
+#[test]
+fn the_last_applied_change_is_the_last_confirmed_and_only_for_the_channels_asked() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let (early, _) = changes_confirmed_out_of_order(&store);
+    let other = store
+        .record_intent(7, None, &policy(100), &policy(150), 40)
+        .unwrap();
+    store
+        .resolve_intent(other, IntentOutcome::Applied, 41)
+        .unwrap();
+    let changes = store.last_applied_changes(&[7, 5, 9]).unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.channel_id, c.intent_id, c.at))
+            .collect::<Vec<_>>(),
+        [(7, other, 41), (5, early, 30)],
+        "in the order asked; the channel without changes is absent"
+    );
+    assert_eq!(
+        store.last_fee_changes(&[5]).unwrap(),
+        HashMap::from([(5, 30)]),
+        "the same change the rollback weighs"
+    );
+    assert!(store.last_policy_changes(&[9]).unwrap().is_empty());
+}
+
+#[test]
+fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
+    let (_dir, path) = temp_db();
+    {
+        let store = Store::open(&path).unwrap();
+        changes_confirmed_out_of_order(&store);
+        let disabled = FeePolicy {
+            disabled: true,
+            ..policy(200)
+        };
+        let status_only = store
+            .record_intent(5, None, &policy(200), &disabled, 50)
+            .unwrap();
+        store
+            .resolve_intent(status_only, IntentOutcome::Applied, 51)
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX update_intents_fee_changes_by_channel;
+             ALTER TABLE update_intents DROP COLUMN fees_changed;
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.last_fee_changes(&[5]).unwrap(),
+        HashMap::from([(5, 30)]),
+        "the status-only update applied before the upgrade is not a fee change"
+    );
+    assert_eq!(
+        store.last_policy_changes(&[5]).unwrap(),
+        HashMap::from([(5, 51)])
+    );
+}
+
+#[test]
+fn every_cycle_read_of_the_last_changes_searches_an_index() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    changes_confirmed_out_of_order(&store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let reads = [
+        "SELECT MAX(resolved_at) FROM update_intents
+         WHERE channel_id = 5 AND status = 'applied' AND fees_changed = 1",
+        "SELECT MAX(resolved_at) FROM update_intents WHERE channel_id = 5 AND status = 'applied'",
+        "SELECT i.id FROM update_intents i LEFT JOIN decisions d ON d.id = i.decision_id
+         WHERE i.channel_id = 5 AND i.status = 'applied' AND i.fees_changed = 1
+         ORDER BY i.resolved_at DESC, i.id DESC LIMIT 1",
+    ];
+    for sql in reads {
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("update_intents_") && plan.contains("(channel_id=?)"),
+            "{sql}: {plan}"
+        );
+        assert!(
+            !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
+            "{sql}: {plan}"
+        );
+    }
 }
