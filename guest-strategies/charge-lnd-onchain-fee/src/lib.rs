@@ -9,9 +9,9 @@
 //! fee_ppm = int((0.01 / onchain_fee_btc) × (223 × sat_per_vbyte))
 //! ```
 //!
-//! charge-lnd asks an Electrum server for the estimate; lnpolicy asks the node itself (the
-//! host fetches it for the `conf-target` parameter). Without an estimate, or below
-//! 1 sat/vB, channels are left unchanged, as charge-lnd does below 1 sat/vB.
+//! The estimate is the node's own (LND's EstimateFee, as current charge-lnd asks; CLN's
+//! feerates), fetched by the host for the `conf-target` parameter. Without an estimate, or
+//! below 1 sat/vB, the fee rate is left unchanged, as charge-lnd does below 1 sat/vB.
 
 use lnpolicy_sdk::{ChannelView, Decision, Host, ParamSpec, Params, Strategy, StrategyInfo};
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use lnpolicy_core::{FeePolicy, short_channel_id};
-use lnpolicy_node::lnd::permissions::UPDATE_CHANNEL_POLICY;
+use lnpolicy_node::lnd::permissions::{
+    CLIENT_METHODS, ESTIMATE_FEE, Permission, UPDATE_CHANNEL_POLICY,
+};
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
@@ -484,4 +486,69 @@ async fn disable_disables_the_channel_once_and_a_fee_strategy_re_enables_it() {
         .expect("a row for the channel");
     assert_eq!(row.action, "applied", "{third}");
     assert_eq!(policy_now(), before, "enabled again, fees unchanged");
+}
+
+/// `onchain_fee` prices a channel from LND's `EstimateFee` as charge-lnd does (sat/kw × 4 /
+/// 1000, then `int(0.01 / onchain_fee_btc × 223 × sat/vB)`); a node that refuses the
+/// estimate (a macaroon without `onchain:read`) costs only that section: the run succeeds,
+/// says why, and leaves that channel's fee rate while the other sections apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_section() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve(&live).await;
+    let (id, chain, others, estimate) = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        let mut active = state.channels.iter().filter(|c| c.active);
+        let chain = active.next().expect("an active channel");
+        let others: Vec<_> = active.map(|c| c.id).collect();
+        let estimate = state.fee_rate(6).expect("the market has fee estimates");
+        (chain.id, chain.local_policy, others, estimate)
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nchan.id = {}\nstrategy = onchain_fee\n\n[default]\nstrategy = static\nfee_ppm = 321\n",
+            short_channel_id(id)
+        ),
+    )
+    .unwrap();
+    let fee_of = |channel: u64| {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state.channel(channel).unwrap().local_policy.fee_ppm
+    };
+
+    let without_estimate = server
+        .lnpolicy_macaroon_path()
+        .with_extension("no-estimate");
+    let granted: Vec<Permission> = CLIENT_METHODS
+        .iter()
+        .filter(|m| **m != ESTIMATE_FEE)
+        .map(|m| Permission::uri(m))
+        .collect();
+    server.bake_macaroon(&granted, &without_estimate).unwrap();
+    let mut refused = args(&config, &server, &db, &[]);
+    let macaroon = refused.iter().position(|a| a == "--macaroon").unwrap() + 1;
+    refused[macaroon] = without_estimate.display().to_string();
+    let output = tokio::task::spawn_blocking(move || run_cli(refused))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no on-chain fee estimate") && stderr.contains("EstimateFee"),
+        "{stderr}"
+    );
+    assert_eq!(fee_of(id), chain.fee_ppm, "its fee rate is left alone");
+    assert!(
+        others.iter().all(|&other| fee_of(other) == 321),
+        "the other section applied"
+    );
+
+    run_ok(args(&config, &server, &db, &[])).await;
+    let sat_per_kw = (estimate * 250.0).round().max(253.0);
+    let expected = ((0.01 / 0.1) * (223.0 * (sat_per_kw * 4.0 / 1000.0))) as u32;
+    assert_ne!(expected, chain.fee_ppm, "the test needs a change to see");
+    assert_eq!(fee_of(id), expected);
 }

@@ -108,7 +108,7 @@ pub async fn run_configured_on(
 
     let mut fee_rates = BTreeMap::new();
     for target in plan.config.conf_targets() {
-        fee_rates.insert(target, node.fee_rate(target).await?);
+        fee_rates.insert(target, chain_fee_rate(node, target).await?);
         extra_node_calls += 1;
     }
     let peers = if plan.config.needs_peer_graph() {
@@ -165,7 +165,7 @@ pub async fn run_configured_on(
     .with_dry_run(plan.dry_run);
     for target in prepared.conf_targets() {
         if let std::collections::btree_map::Entry::Vacant(entry) = fee_rates.entry(target) {
-            entry.insert(node.fee_rate(target).await?);
+            entry.insert(chain_fee_rate(node, target).await?);
             extra_node_calls += 1;
         }
     }
@@ -436,6 +436,20 @@ async fn refresh_peer_fees(
         *row = Some((now, fees));
     }
     Ok(calls)
+}
+
+/// The node's on-chain fee estimate for `conf_target` blocks. A refusal (say, a macaroon
+/// without `onchain:read`, or a node with no estimator yet) costs only the sections that
+/// price by it, which then see no estimate and leave their fee rates alone, as charge-lnd
+/// leaves such a channel; a node that cannot be reached fails the cycle as any call does.
+async fn chain_fee_rate(node: &dyn NodeClient, conf_target: u32) -> Result<Option<f64>, NodeError> {
+    match node.fee_rate(conf_target).await {
+        Err(error) if !error.is_transient() => {
+            tracing::warn!(conf_target, %error, "no on-chain fee estimate this cycle; fee rates priced by it stay as they are");
+            Ok(None)
+        }
+        answer => answer,
+    }
 }
 
 /// What the store knows about the cycle's channels and peers, read once before the guests
