@@ -489,27 +489,40 @@ async fn disable_disables_the_channel_once_and_a_fee_strategy_re_enables_it() {
 }
 
 /// `onchain_fee` prices a channel from LND's `EstimateFee` as charge-lnd does (sat/kw × 4 /
-/// 1000, then `int(0.01 / onchain_fee_btc × 223 × sat/vB)`); a node that refuses the
-/// estimate (a macaroon without `onchain:read`) costs only that section: the run succeeds,
-/// says why, and leaves that channel's fee rate while the other sections apply.
+/// 1000, then `int(0.01 / onchain_fee_btc × 223 × sat/vB)`). A node that refuses the estimate
+/// (a macaroon without `onchain:read`) costs only the channels that need it: the run succeeds
+/// and says why; the `onchain_fee` channel keeps its fee rate, a channel whose section asks an
+/// `onchain.` condition is left as it is (the condition can be neither true nor false), and
+/// the other sections apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_section() {
     let live = balanced_after(3_600);
     let (_dir, server, config, db) = serve(&live).await;
-    let (id, chain, others, estimate) = {
+    let (id, chain, calm, others, estimate) = {
         let state = live.shared();
         let state = state.lock().unwrap();
         let mut active = state.channels.iter().filter(|c| c.active);
         let chain = active.next().expect("an active channel");
+        let calm = active.next().expect("a second active channel");
         let others: Vec<_> = active.map(|c| c.id).collect();
         let estimate = state.fee_rate(6).expect("the market has fee estimates");
-        (chain.id, chain.local_policy, others, estimate)
+        (chain.id, chain.local_policy, calm.id, others, estimate)
     };
+    let calm_before = live
+        .shared()
+        .lock()
+        .unwrap()
+        .channel(calm)
+        .unwrap()
+        .local_policy;
     std::fs::write(
         &config,
         format!(
-            "[chain]\nchan.id = {}\nstrategy = onchain_fee\n\n[default]\nstrategy = static\nfee_ppm = 321\n",
-            short_channel_id(id)
+            "[chain]\nchan.id = {}\nstrategy = onchain_fee\n\n\
+             [calm]\nchan.id = {}\nonchain.max_fee_rate = 1000\nstrategy = static\nfee_ppm = 777\n\n\
+             [default]\nstrategy = static\nfee_ppm = 321\n",
+            short_channel_id(id),
+            short_channel_id(calm)
         ),
     )
     .unwrap();
@@ -541,6 +554,12 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
         "{stderr}"
     );
     assert_eq!(fee_of(id), chain.fee_ppm, "its fee rate is left alone");
+    assert_eq!(fee_of(calm), calm_before.fee_ppm, "not moved to [default]");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("the node gave no on-chain fee estimate for 6 blocks"),
+        "{stdout}"
+    );
     assert!(
         others.iter().all(|&other| fee_of(other) == 321),
         "the other section applied"
@@ -551,4 +570,5 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
     let expected = ((0.01 / 0.1) * (223.0 * (sat_per_kw * 4.0 / 1000.0))) as u32;
     assert_ne!(expected, chain.fee_ppm, "the test needs a change to see");
     assert_eq!(fee_of(id), expected);
+    assert_eq!(fee_of(calm), 777);
 }

@@ -1111,8 +1111,9 @@ fn the_last_applied_change_is_the_last_one_of_the_fees() {
     assert_eq!(store.last_fee_changes(&[5]).unwrap().get(&5), Some(&31));
 }
 
-/// Two fee changes of one channel, confirmed in the opposite order to their intents
-/// (the first was pending across a restart and reconciled after the second).
+/// Two fee changes of one channel, confirmed in the opposite order to their intents. lnpolicy
+/// confirms an intent at the time it recorded it, so only a clock set back could do this; the
+/// store must still name one change, the same for every reader.
 fn changes_confirmed_out_of_order(store: &Store) -> (i64, i64) {
     let early = store
         .record_intent(5, None, &policy(100), &policy(200), 10)

@@ -280,7 +280,7 @@ pub enum MatchError {
     )]
     MissingActivity { period_secs: u64, at: Location },
     #[error(
-        "no on-chain fee estimate for conf target {conf_target}, needed by {} (ask Config::conf_targets)",
+        "the node gave no on-chain fee estimate for {conf_target} blocks, needed by {}",
         at.display()
     )]
     MissingFeeEstimate { conf_target: u32, at: Location },
