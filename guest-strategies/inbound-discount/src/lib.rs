@@ -23,13 +23,18 @@
 //!   one window to the next, and probes one step up again after [`REPROBE_AFTER_WINDOWS`]
 //!   quiet windows, because the share of non-LND senders changes.
 //!
-//! Every active LND channel gets inbound −X and outbound `LND price + X`, where the LND price
-//! is read back from the channel as `outbound + inbound` (inbound counted only when
-//! negative): that is what the strategy promises to keep unchanged, and reading it from the
-//! channel rather than from state means a restart, a changed X or a hand-edited outbound fee
-//! can never make the outbound fee ratchet. Core Lightning channels are left alone (no
-//! inbound fees exist there, so +X would be a plain fee rise), and so are inactive channels.
-//! The controller lives in the host's state under [`STATE_KEY`].
+//! Every active LND channel gets inbound −X and outbound `LND price + X`. The LND price is what
+//! the strategy promises to keep unchanged. It is read from the channel the first time
+//! (`outbound + inbound`, inbound counted only when negative) and then remembered per channel
+//! (see [`Promise`]) for as long as the channel's outbound fee is where the strategy left it or
+//! on its way there. Reading it back every cycle would ratchet: when the inbound fee that
+//! lands is not −X (a guard bound on inbound fees, a section's `inbound_fee_ppm`, an LND that
+//! drops inbound fees), each cycle would add the difference to the outbound fee, and an
+//! outbound fee held back by a step limit would lower the price for good. An outbound fee
+//! moved anywhere else (by hand) is read again as the new price. Core Lightning channels are
+//! left alone (no inbound fees exist there, so +X would be a plain fee rise), and so are
+//! inactive channels. The controller lives in the host's state under [`STATE_KEY`], each
+//! channel's promise under [`promise_key`].
 
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, NodeKind, ParamSpec, Params,
@@ -41,7 +46,7 @@ use lnpolicy_sdk::{
 pub struct InboundDiscount;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
 
 /// The one state key: X is node-wide, so there is one controller, not one per channel.
 pub const STATE_KEY: &str = "controller";
@@ -370,7 +375,61 @@ pub fn lnd_price(channel: &ChannelView) -> u32 {
     u32::try_from(price.max(0)).unwrap_or(u32::MAX)
 }
 
-fn decide_one(channel: &ChannelView, x: u32, note: &str) -> Decision {
+/// Format version of a channel's stored [`Promise`].
+const PROMISE_VERSION: u8 = 1;
+
+/// The state key of a channel's [`Promise`].
+pub fn promise_key(channel_id: u64) -> String {
+    format!("ch:{channel_id}")
+}
+
+/// A channel's LND price as the strategy last promised it, with the outbound fee it asked for
+/// and the one the channel had then: while the channel's fee stays between the two (it
+/// landed, moved part of the way under a step limit, or was held or refused), the price
+/// stands whatever the inbound fee turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promise {
+    pub price_ppm: u32,
+    pub asked_ppm: u32,
+    pub before_ppm: u32,
+}
+
+impl Promise {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(PROMISE_VERSION);
+        w.u32(self.price_ppm)
+            .u32(self.asked_ppm)
+            .u32(self.before_ppm);
+        w.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader::new(bytes, PROMISE_VERSION)?;
+        let promise = Promise {
+            price_ppm: r.u32()?,
+            asked_ppm: r.u32()?,
+            before_ppm: r.u32()?,
+        };
+        r.finish()?;
+        Some(promise)
+    }
+
+    /// The price to keep for `channel`: this promise's, unless its outbound fee went
+    /// somewhere the strategy did not send it.
+    fn price_for(stored: Option<Self>, channel: &ChannelView) -> u32 {
+        let fee = channel.local_policy.fee_ppm;
+        match stored {
+            Some(p)
+                if fee >= p.before_ppm.min(p.asked_ppm) && fee <= p.before_ppm.max(p.asked_ppm) =>
+            {
+                p.price_ppm
+            }
+            _ => lnd_price(channel),
+        }
+    }
+}
+
+fn decide_one(host: &mut dyn Host, channel: &ChannelView, x: u32, note: &str) -> Decision {
     let id = channel.channel_id;
     if channel.node == NodeKind::Cln {
         return Decision::unchanged(
@@ -381,9 +440,20 @@ fn decide_one(channel: &ChannelView, x: u32, note: &str) -> Decision {
     if !channel.active {
         return Decision::unchanged(id, "inactive: peer offline, unchanged");
     }
-    let price = lnd_price(channel);
+    let key = promise_key(id);
+    let stored = host.state_get(&key);
+    let price = Promise::price_for(stored.as_deref().and_then(Promise::decode), channel);
     let outbound = price.saturating_add(x);
     let inbound = ppm::discount(x, outbound);
+    let promise = Promise {
+        price_ppm: price,
+        asked_ppm: outbound,
+        before_ppm: channel.local_policy.fee_ppm,
+    }
+    .encode();
+    if stored.as_deref() != Some(&promise[..]) {
+        host.state_set(&key, &promise);
+    }
     Decision::set(id)
         .fee_ppm(outbound)
         .inbound_fee_ppm(inbound)
@@ -454,7 +524,10 @@ impl Strategy for InboundDiscount {
             .collect();
         if lnd.is_empty() {
             // Nothing to discount and nothing to measure: the controller is not touched.
-            return Ok(channels.iter().map(|c| decide_one(c, 0, "")).collect());
+            return Ok(channels
+                .iter()
+                .map(|c| decide_one(host, c, 0, ""))
+                .collect());
         }
         let now = host.now();
         let stored = host.state_get(STATE_KEY);
@@ -470,7 +543,7 @@ impl Strategy for InboundDiscount {
         );
         Ok(channels
             .iter()
-            .map(|c| decide_one(c, controller.x_ppm, &note))
+            .map(|c| decide_one(host, c, controller.x_ppm, &note))
             .collect())
     }
 }
@@ -483,8 +556,8 @@ mod tests {
     use lnpolicy_sdk::{ChannelView, Decision, FlowStats, FlowWindows, NodeKind, Param};
 
     use super::{
-        Controller, InboundDiscount, Measurement, Phase, REPROBE_AFTER_WINDOWS, STATE_KEY,
-        STATE_LEN, window_hours,
+        Controller, InboundDiscount, Measurement, Phase, Promise, REPROBE_AFTER_WINDOWS, STATE_KEY,
+        STATE_LEN, promise_key, window_hours,
     };
 
     const HOUR: u64 = 3600;
@@ -604,6 +677,72 @@ mod tests {
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(25), Some(-25)));
     }
 
+    /// The inbound fee that lands may not be the −X asked for: a guard bound on inbound fees,
+    /// a section's `inbound_fee_ppm`, or an LND that drops inbound fees. The outbound fee
+    /// must not climb by the difference cycle after cycle.
+    #[test]
+    fn an_inbound_fee_that_lands_other_than_asked_never_ratchets_the_outbound_fee() {
+        for landed in [-10, 0, -200] {
+            let mut host = probing_25();
+            host.now -= WEEK - HOUR;
+            for _ in 0..5 {
+                let d = one(&mut host, &[], lnd(1, 525, landed, traffic(1000, 2)));
+                assert_eq!(d.fee_ppm, Some(525), "inbound landed at {landed}");
+                assert_eq!(d.inbound_fee_ppm, Some(-25));
+                host.advance(HOUR);
+            }
+        }
+    }
+
+    /// An outbound fee held back by a step limit, a minimum interval or a refused update is
+    /// on its way to the promised price, not a new price.
+    #[test]
+    fn an_outbound_fee_on_its_way_keeps_the_price() {
+        let mut host = probing_25();
+        host.now -= WEEK - HOUR;
+        for (fee, inbound) in [(500, 0), (510, -25), (520, -25), (525, -25)] {
+            let d = one(&mut host, &[], lnd(1, fee, inbound, traffic(1000, 2)));
+            assert_eq!(
+                (d.fee_ppm, d.inbound_fee_ppm),
+                (Some(525), Some(-25)),
+                "at {fee}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_outbound_fee_moved_by_hand_is_read_as_the_new_price() {
+        let mut host = probing_25();
+        host.now -= WEEK - HOUR;
+        let d = one(&mut host, &[], lnd(1, 800, -25, traffic(1000, 2)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(800), Some(-25)));
+        assert!(d.reason.contains("LND price 775"), "{}", d.reason);
+        let d = one(&mut host, &[], lnd(1, 800, -25, traffic(1000, 2)));
+        assert_eq!(d.fee_ppm, Some(800), "and kept");
+    }
+
+    #[test]
+    fn promise_encoding_is_pinned_and_rejects_other_versions() {
+        let promise = Promise {
+            price_ppm: 500,
+            asked_ppm: 525,
+            before_ppm: 0x0102_0304,
+        };
+        let bytes = promise.encode();
+        assert_eq!(
+            bytes,
+            [1, 0xf4, 1, 0, 0, 0x0d, 2, 0, 0, 4, 3, 2, 1],
+            "version, then price, asked and before as little-endian u32"
+        );
+        assert_eq!(Promise::decode(&bytes), Some(promise));
+        let mut other = bytes.clone();
+        other[0] = 2;
+        assert_eq!(Promise::decode(&other), None);
+        assert_eq!(Promise::decode(&bytes[..12]), None);
+        let host = probing_25();
+        assert!(host.state.contains_key(&promise_key(1)));
+    }
+
     #[test]
     fn holds_x_during_the_evaluation_window() {
         let mut host = TestHost::new();
@@ -613,7 +752,7 @@ mod tests {
         let d = cycle(&mut host, 25, 9000, 9);
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(525), Some(-25)));
         assert!(d.reason.contains("probing, 167 of 168 h"), "{}", d.reason);
-        assert_eq!(host.state, before);
+        assert_eq!(host.state[STATE_KEY], before[STATE_KEY]);
     }
 
     #[test]

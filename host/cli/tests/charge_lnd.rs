@@ -572,3 +572,42 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
     assert_eq!(fee_of(id), expected);
     assert_eq!(fee_of(calm), 777);
 }
+
+/// `inbound_discount` under a guard that allows a smaller discount than X: the inbound fee
+/// lands at the guard's bound, not at −X. Runs after the first must leave every outbound fee
+/// where the first put it, instead of adding the difference run after run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_discount_under_a_tighter_inbound_bound_does_not_ratchet_the_outbound_fee() {
+    let live = balanced_after(86_400);
+    let (_dir, server, config, db) = serve(&live).await;
+    std::fs::write(
+        &config,
+        "[default]\nstrategy = inbound_discount\nguard.min_inbound_fee_ppm = -5\n",
+    )
+    .unwrap();
+    let fees = || {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .filter(|c| c.active)
+            .map(|c| (c.id, c.local_policy.fee_ppm, c.local_policy.inbound_fee_ppm))
+            .collect::<Vec<_>>()
+    };
+    let before = fees();
+    run_ok(args(&config, &server, &db, &[])).await;
+    let first = fees();
+    assert_ne!(
+        first, before,
+        "the first run discounts and raises the outbound fees"
+    );
+    assert!(
+        first.iter().all(|&(_, _, inbound)| inbound == -5),
+        "{first:?}"
+    );
+    for run in 2..=4 {
+        run_ok(args(&config, &server, &db, &[])).await;
+        assert_eq!(fees(), first, "run {run} moved a fee");
+    }
+}
