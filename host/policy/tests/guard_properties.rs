@@ -3,7 +3,7 @@
 
 use lnpolicy_core::{
     Channel, Decision, FeePolicy, FlowClass, GuardedDecision, NodeKind, PolicyChange,
-    Profitability, SharedChannels,
+    Profitability, Rule, SharedChannels,
 };
 use lnpolicy_policy::guard::{GuardConfig, guard};
 use proptest::prelude::*;
@@ -274,6 +274,12 @@ fn check(
     let current = &channel.local_policy;
     prop_assert_eq!(out.channel_id, channel.id);
     for clamp in &out.clamps {
+        if clamp.rule == Rule::NoGraphEdge {
+            // Not a change but a refusal: an LND channel without a graph edge is left alone.
+            prop_assert!(config.node == NodeKind::Lnd && current.time_lock_delta == 0);
+            prop_assert!(out.policy.is_none() && out.clamps.len() == 1, "{:?}", out);
+            continue;
+        }
         // Clamps hold i64: u64 values above i64::MAX (msat beyond all bitcoin, seconds beyond any
         // clock) saturate and may then look equal.
         let saturated = clamp.applied == i64::MAX;
