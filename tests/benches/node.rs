@@ -82,6 +82,7 @@ fn main() {
                     history: Arc::new(NoHistory),
                     dry_run: false,
                     min_fee_ppm_delta: 0,
+                    max_updates_per_hour: None,
                 },
                 now,
             )

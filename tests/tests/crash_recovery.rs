@@ -185,7 +185,9 @@ async fn an_update_whose_answer_timed_out_is_reconciled_not_failed() {
             min_fee_ppm_delta: 0,
             min_inbound_fee_ppm_delta: 0,
         };
-        let report = apply_updates(&node, &store, &[update], 10).await.unwrap();
+        let report = apply_updates(&node, &store, &[update], 10, None)
+            .await
+            .unwrap();
         assert_eq!(report.failed.len(), 1, "the run reports it unanswered");
         let pending = store.pending_intents().unwrap();
         assert_eq!(pending.len(), 1, "{:?}: not resolved as failed", error());

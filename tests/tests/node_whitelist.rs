@@ -78,6 +78,7 @@ async fn cycle(
             history: Arc::new(NoHistory),
             dry_run: false,
             min_fee_ppm_delta: 0,
+            max_updates_per_hour: None,
         },
         now,
     )

@@ -15,7 +15,7 @@ use lnpolicy_daemon::DbLock;
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
-use lnpolicy_policy::apply::reconcile_pending;
+use lnpolicy_policy::apply::{ApplyReport, reconcile_pending};
 use lnpolicy_policy::config::{self, Config, MatchInput, Note};
 use lnpolicy_policy::configured::{ChannelPlan, PlanOutcome};
 use lnpolicy_policy::guard::GuardConfig;
@@ -265,15 +265,17 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
                 &outcome.rollbacks,
                 &outcome.channels,
                 now,
+                config.max_updates_per_hour(),
             )
             .await?,
         )
     })?;
     writeln!(
         Stdout,
-        "{} rolled back, {} failed",
+        "{} rolled back, {} failed{}",
         report.applied.len(),
-        report.failed.len()
+        report.failed.len(),
+        held_by_cap(&report)
     )?;
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
@@ -496,6 +498,11 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         .as_ref()
         .map(|a| a.failed.iter().map(|(id, _)| *id).collect())
         .unwrap_or_default();
+    let held: Vec<ChannelId> = [&outcome.applied, &outcome.rolled_back]
+        .into_iter()
+        .flatten()
+        .flat_map(|report| report.held.iter().copied())
+        .collect();
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
         let new = match &plan.outcome {
             PlanOutcome::Decided { guarded, .. } => guarded
@@ -506,6 +513,8 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         let mut action = action(channel, plan, !dry_run);
         if failed.contains(&channel.id) {
             action = "update failed".into();
+        } else if held.contains(&channel.id) {
+            action = "held by guard.max_updates_per_hour".into();
         }
         let strategy = match (&plan.strategy, &plan.experiment) {
             (Some(s), Some((_, arm))) => format!("{s} ({})", arm.as_str()),
@@ -541,9 +550,10 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         }
         writeln!(
             Stdout,
-            "{} change(s) rolled back, {} failed",
+            "{} change(s) rolled back, {} failed{}",
             report.applied.len(),
-            report.failed.len()
+            report.failed.len(),
+            held_by_cap(report)
         )?;
     }
     let updates = outcome.updates();
@@ -555,14 +565,23 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         )?,
         Some(report) => writeln!(
             Stdout,
-            "{} update(s) applied, {} failed, {} below delta, {} unchanged",
+            "{} update(s) applied, {} failed, {} below delta, {} unchanged{}",
             report.applied.len(),
             report.failed.len(),
             report.below_delta,
-            report.unchanged
+            report.unchanged,
+            held_by_cap(report)
         )?,
     }
     Ok(())
+}
+
+/// The tail of a summary line counting the updates the hourly cap held, if any.
+fn held_by_cap(report: &ApplyReport) -> String {
+    if report.held.is_empty() {
+        return String::new();
+    }
+    format!(", {} held by guard.max_updates_per_hour", report.held.len())
 }
 
 #[cfg(test)]

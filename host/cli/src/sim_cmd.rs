@@ -190,6 +190,7 @@ async fn run_cycles(run: SimRun) -> Result<()> {
             history: Arc::new(NoHistory),
             dry_run: false,
             min_fee_ppm_delta: 0,
+            max_updates_per_hour: None,
         };
         match run_once(client.as_ref(), &store, &registry, plan, now).await {
             Ok(outcome) => {

@@ -144,6 +144,17 @@ async fn serve_config(
     served
 }
 
+/// Every channel's policy as the node has it now.
+fn policies(live: &LiveSimulation) -> Vec<(u64, FeePolicy)> {
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    state
+        .channels
+        .iter()
+        .map(|c| (c.id, c.local_policy))
+        .collect()
+}
+
 /// The balanced market at its start.
 fn balanced() -> LiveSimulation {
     LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()))
@@ -160,15 +171,7 @@ fn balanced_after(secs: u64) -> LiveSimulation {
 async fn dry_run_then_apply_leaves_the_node_with_the_tables_policies() {
     let live = balanced_after(86_400);
     let (_dir, server, config, db) = serve_config(&live).await;
-    let before: Vec<(u64, FeePolicy)> = {
-        let state = live.shared();
-        let state = state.lock().unwrap();
-        state
-            .channels
-            .iter()
-            .map(|c| (c.id, c.local_policy))
-            .collect()
-    };
+    let before = policies(&live);
 
     let dry = args(&config, &server, &db, &["--dry-run"]);
     let dry_out = run_ok(dry).await;
@@ -610,4 +613,77 @@ async fn inbound_discount_under_a_tighter_inbound_bound_does_not_ratchet_the_out
         run_ok(args(&config, &server, &db, &[])).await;
         assert_eq!(fees(), first, "run {run} moved a fee");
     }
+}
+
+/// `guard.max_updates_per_hour` across two runs of `lnpolicy -c` in the same hour: the first
+/// sends as many updates as the cap allows, the largest relative changes first, and says
+/// which it held; the second, with the hour spent, sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve(&live).await;
+    let read = || policies(&live);
+    let before = read();
+    let fee = before.iter().map(|(_, p)| p.fee_ppm).max().unwrap() + 11;
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nguard.max_updates_per_hour = 2\n\n[default]\nstrategy = static\nfee_ppm = {fee}\n"
+        ),
+    )
+    .unwrap();
+    let held = before.len() - 2;
+
+    let first = run_ok(args(&config, &server, &db, &[])).await;
+    assert!(
+        first.contains(&format!(
+            "2 update(s) applied, 0 failed, 0 below delta, 0 unchanged, {held} held by guard.max_updates_per_hour"
+        )),
+        "{first}"
+    );
+    // One fee for all: the largest relative change is on the cheapest channels.
+    let mut by_urgency = before.clone();
+    by_urgency.sort_by_key(|(id, p)| (p.fee_ppm, *id));
+    let expected: Vec<String> = by_urgency[..2]
+        .iter()
+        .map(|(id, _)| short_channel_id(*id))
+        .collect();
+    let table = rows(&first);
+    let mut applied: Vec<String> = table
+        .iter()
+        .filter(|r| r.action == "applied")
+        .map(|r| r.channel.clone())
+        .collect();
+    applied.sort_by_key(|scid| expected.iter().position(|e| e == scid));
+    assert_eq!(applied, expected, "{first}");
+    assert_eq!(
+        table
+            .iter()
+            .filter(|r| r.action == "held by guard.max_updates_per_hour")
+            .count(),
+        held,
+        "{first}"
+    );
+    let after_first = read();
+    let changed: Vec<u64> = before
+        .iter()
+        .zip(&after_first)
+        .filter(|(b, a)| b.1 != a.1)
+        .map(|(b, _)| b.0)
+        .collect();
+    assert_eq!(changed.len(), 2, "the node saw two updates");
+    assert!(
+        after_first
+            .iter()
+            .all(|(id, p)| !changed.contains(id) || p.fee_ppm == fee)
+    );
+
+    let second = run_ok(args(&config, &server, &db, &[])).await;
+    assert!(
+        second.contains(&format!(
+            "0 update(s) applied, 0 failed, 0 below delta, 0 unchanged, {held} held by guard.max_updates_per_hour"
+        )),
+        "{second}"
+    );
+    assert_eq!(read(), after_first, "a spent hour sends nothing");
 }

@@ -537,6 +537,8 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
         failed = applied.map_or(0, |a| a.failed.len()),
         below_delta = applied.map_or(0, |a| a.below_delta),
         unchanged = applied.map_or(0, |a| a.unchanged),
+        held = applied.map_or(0, |a| a.held.len())
+            + outcome.rolled_back.as_ref().map_or(0, |r| r.held.len()),
         rolled_back = outcome.rolled_back.as_ref().map_or(0, |r| r.applied.len()),
         elapsed_ms,
         "cycle done"

@@ -62,6 +62,7 @@ pub struct Metrics {
     rollbacks: AtomicU64,
     updates_below_delta: AtomicU64,
     updates_unchanged: AtomicU64,
+    updates_held: AtomicU64,
     reconciled_applied: AtomicU64,
     reconciled_not_applied: AtomicU64,
     config_reloads_ok: AtomicU64,
@@ -97,6 +98,7 @@ impl Metrics {
             add(&self.updates_failed, report.failed.len() - unanswered);
             add(&self.updates_below_delta, report.below_delta);
             add(&self.updates_unchanged, report.unchanged);
+            add(&self.updates_held, report.held.len());
         }
         if let Some(rolled_back) = &outcome.rolled_back {
             add(&self.rollbacks, rolled_back.applied.len());
@@ -209,7 +211,8 @@ impl Metrics {
                 "lnpolicy_updates_total",
                 "counter",
                 "Policy updates by result: sent and applied, sent and refused, sent without an \
-                 answer (reconciled later), or not sent.",
+                 answer (reconciled later), or not sent (below delta, unchanged, held by the \
+                 hourly cap).",
                 labeled(
                     "result",
                     &[
@@ -218,6 +221,7 @@ impl Metrics {
                         ("unanswered", &self.updates_unanswered),
                         ("below_delta", &self.updates_below_delta),
                         ("unchanged", &self.updates_unchanged),
+                        ("held", &self.updates_held),
                     ],
                 ),
             ),

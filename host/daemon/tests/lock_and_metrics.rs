@@ -94,6 +94,7 @@ fn every_metric_is_exposed_from_the_start() {
         "lnpolicy_updates_total{result=\"unanswered\"} 0",
         "lnpolicy_updates_total{result=\"below_delta\"} 0",
         "lnpolicy_updates_total{result=\"unchanged\"} 0",
+        "lnpolicy_updates_total{result=\"held\"} 0",
         "lnpolicy_config_reloads_total{result=\"ok\"} 0",
         "lnpolicy_config_reloads_total{result=\"rejected\"} 0",
         "lnpolicy_revenue_msat{window=\"1d\"} 0",

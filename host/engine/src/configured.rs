@@ -144,7 +144,17 @@ pub async fn run_configured_on(
     let rolled_back = if plan.dry_run || rollbacks.is_empty() {
         None
     } else {
-        Some(rollback::execute(node, store, &rollbacks, &channels, now).await?)
+        Some(
+            rollback::execute(
+                node,
+                store,
+                &rollbacks,
+                &channels,
+                now,
+                plan.config.max_updates_per_hour(),
+            )
+            .await?,
+        )
     };
     let mut held: BTreeMap<ChannelId, String> = rollback::held(store, &rules, now)?
         .into_iter()
@@ -190,7 +200,16 @@ pub async fn run_configured_on(
         None
     } else {
         let updates = planned_updates(&channels, &plans);
-        Some(apply_updates(node, store, &updates, now).await?)
+        Some(
+            apply_updates(
+                node,
+                store,
+                &updates,
+                now,
+                plan.config.max_updates_per_hour(),
+            )
+            .await?,
+        )
     };
     Ok(ConfiguredOutcome {
         collected,

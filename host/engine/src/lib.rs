@@ -5,6 +5,7 @@
 
 mod configured;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub use configured::{
@@ -31,6 +32,8 @@ pub struct CyclePlan<'a> {
     /// Skip updates that only move the ppm by less than this (charge-lnd's
     /// `min_fee_ppm_delta`, for both directions).
     pub min_fee_ppm_delta: u32,
+    /// The node-wide cap on updates sent per hour (`guard.max_updates_per_hour`).
+    pub max_updates_per_hour: Option<NonZeroU32>,
 }
 
 /// What one cycle did.
@@ -105,7 +108,7 @@ pub async fn run_once(
             })
         })
         .collect();
-    let applied = apply_updates(node, store, &updates, now).await?;
+    let applied = apply_updates(node, store, &updates, now, plan.max_updates_per_hour).await?;
     Ok(CycleOutcome {
         collected,
         decided,

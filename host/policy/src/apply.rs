@@ -3,8 +3,17 @@
 //! crash in between leaves a pending intent that startup reconciles against
 //! the node: no update is lost or sent twice unnoticed.
 
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+
 use lnpolicy_core::{ChannelId, FeePolicy, NodeChannel, NodeClient, NodeError};
 use lnpolicy_store::{IntentOutcome, Store, StoreError};
+
+/// The window `guard.max_updates_per_hour` counts over: the updates sent in the last 59
+/// minutes. Runs an hour apart each get the whole budget even when one reads its clock a few
+/// seconds later than the last (cron's start, the daemon's catch-up before deciding).
+pub const CAP_WINDOW_SECS: u64 = 3600 - 60;
 
 /// One policy to send: the channel as the node last reported it and the
 /// complete policy the guard produced for it.
@@ -66,6 +75,9 @@ pub struct ApplyReport {
     pub unchanged: usize,
     /// Updates whose only change is a ppm move below its delta: no call made.
     pub below_delta: usize,
+    /// Updates worth sending that the node-wide hourly cap held back: no call made. The next
+    /// run decides them again.
+    pub held: Vec<ChannelId>,
     pub node_calls: u32,
 }
 
@@ -74,22 +86,30 @@ pub struct ApplyReport {
 /// failed, or left pending for reconciliation when the error (a timeout, a
 /// lost connection, an unreadable answer) leaves open whether the node applied it. A store error
 /// stops the run (the intent of the update in flight stays pending too).
+///
+/// With `max_updates_per_hour`, the updates [`held_by_cap`] names are not sent.
 pub async fn apply_updates(
     node: &dyn NodeClient,
     store: &Store,
     updates: &[PlannedUpdate],
     now: u64,
+    max_updates_per_hour: Option<NonZeroU32>,
 ) -> Result<ApplyReport, StoreError> {
+    let held = held_by_cap(store, updates, now, max_updates_per_hour)?;
     let mut report = ApplyReport::default();
+    let mut sendable = Vec::new();
     for update in updates {
         if update.desired == update.channel.local_policy {
             report.unchanged += 1;
-            continue;
-        }
-        if !update.is_worth_sending() {
+        } else if !update.is_worth_sending() {
             report.below_delta += 1;
-            continue;
+        } else if held.contains(&update.channel.id) {
+            report.held.push(update.channel.id);
+        } else {
+            sendable.push(update);
         }
+    }
+    for update in sendable {
         let id = update.channel.id;
         let intent = store.record_intent(
             id,
@@ -125,6 +145,57 @@ pub async fn apply_updates(
         }
     }
     Ok(report)
+}
+
+/// The channels of `updates` the node-wide hourly cap holds back this run: the updates sent in
+/// the last [`CAP_WINDOW_SECS`] (any lnpolicy run's, rollbacks included) spend the budget
+/// first; when fewer calls remain than updates worth sending, the most urgent go (see
+/// `urgency`) and the rest are held. Callers that record something per update (rollback's
+/// decisions) ask before recording, so a held update leaves no trace to be read as done.
+pub fn held_by_cap(
+    store: &Store,
+    updates: &[PlannedUpdate],
+    now: u64,
+    max_updates_per_hour: Option<NonZeroU32>,
+) -> Result<BTreeSet<ChannelId>, StoreError> {
+    let Some(cap) = max_updates_per_hour else {
+        return Ok(BTreeSet::new());
+    };
+    let mut sendable: Vec<&PlannedUpdate> = updates
+        .iter()
+        .filter(|u| u.desired != u.channel.local_policy && u.is_worth_sending())
+        .collect();
+    let spent = store.updates_sent_since(now.saturating_sub(CAP_WINDOW_SECS - 1))?;
+    let left = cap.get().saturating_sub(spent) as usize;
+    if sendable.len() <= left {
+        return Ok(BTreeSet::new());
+    }
+    sendable.sort_by_key(|update| Reverse(urgency(update)));
+    let held: BTreeSet<ChannelId> = sendable[left..].iter().map(|u| u.channel.id).collect();
+    tracing::warn!(
+        cap = cap.get(),
+        spent,
+        held = held.len(),
+        "guard.max_updates_per_hour reached: updates held until the next run"
+    );
+    Ok(held)
+}
+
+/// Which updates go first when the hourly cap cannot take them all: a change of the
+/// disabled flag (routing stops or resumes), then the largest move of the fee rates relative
+/// to the outbound rate now (parts per million of it; 100 -> 300 ppm outranks 1000 -> 1100),
+/// then the channel id, so the choice is the same on every run.
+fn urgency(update: &PlannedUpdate) -> (bool, u64, Reverse<ChannelId>) {
+    let current = &update.channel.local_policy;
+    let desired = &update.desired;
+    let moved = u64::from(current.fee_ppm.abs_diff(desired.fee_ppm))
+        + u64::from(current.inbound_fee_ppm.abs_diff(desired.inbound_fee_ppm));
+    let relative = moved * 1_000_000 / u64::from(current.fee_ppm.max(1));
+    (
+        current.disabled != desired.disabled,
+        relative,
+        Reverse(update.channel.id),
+    )
 }
 
 /// What startup reconciliation found.

@@ -12,6 +12,7 @@
 //! and a channel whose policy changed since (by hand, or by another tool) is left alone.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use lnpolicy_core::{
     Channel, ChannelId, Clamp, Decision, FeePolicy, GuardedDecision, NodeChannel, NodeClient,
@@ -19,7 +20,7 @@ use lnpolicy_core::{
 };
 use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 
-use crate::apply::{ApplyReport, PlannedUpdate, apply_updates};
+use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, held_by_cap};
 use crate::config::RollbackKeys;
 use crate::guard::{GuardConfig, guard};
 
@@ -204,20 +205,69 @@ pub fn candidates(
 }
 
 /// Restores the candidates' previous policies: decisions recorded under
-/// [`ROLLBACK_STRATEGY`], then one update each with its intent.
+/// [`ROLLBACK_STRATEGY`], then one update each with its intent. Restores spend the node-wide
+/// hourly cap like any update. One it holds is neither recorded nor sent (a recorded rollback
+/// would read as done), and is a candidate again at the next run.
 pub async fn execute(
     node: &dyn NodeClient,
     store: &Store,
     candidates: &[Candidate],
     channels: &[NodeChannel],
     now: u64,
+    max_updates_per_hour: Option<NonZeroU32>,
 ) -> Result<ApplyReport, StoreError> {
-    if candidates.is_empty() {
-        return Ok(ApplyReport::default());
-    }
-    let count = u32::try_from(candidates.len()).unwrap_or(u32::MAX);
+    let planned: Vec<PlannedUpdate> = candidates
+        .iter()
+        .filter_map(|candidate| {
+            let channel = channels.iter().find(|c| c.id == candidate.channel_id)?;
+            Some(PlannedUpdate {
+                channel: channel.clone(),
+                desired: candidate.restore,
+                decision_id: None,
+                min_fee_ppm_delta: 0,
+                min_inbound_fee_ppm_delta: 0,
+            })
+        })
+        .collect();
+    let held = held_by_cap(store, &planned, now, max_updates_per_hour)?;
+    let restoring: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| !held.contains(&c.channel_id))
+        .collect();
+    let mut report = if restoring.is_empty() {
+        ApplyReport::default()
+    } else {
+        let ids = record_rollbacks(store, &restoring, now)?;
+        let updates: Vec<PlannedUpdate> = planned
+            .into_iter()
+            .filter_map(|mut update| {
+                update.decision_id = Some(*ids.get(&update.channel.id)?);
+                Some(update)
+            })
+            .collect();
+        for candidate in &restoring {
+            tracing::warn!(channel = candidate.channel_id, reason = %candidate.reason(), "rolling back");
+        }
+        apply_updates(node, store, &updates, now, max_updates_per_hour).await?
+    };
+    report.held.extend(
+        candidates
+            .iter()
+            .map(|c| c.channel_id)
+            .filter(|id| held.contains(id)),
+    );
+    Ok(report)
+}
+
+/// One [`ROLLBACK_STRATEGY`] cycle with a decision per restore; the decision ids by channel.
+fn record_rollbacks(
+    store: &Store,
+    restoring: &[&Candidate],
+    now: u64,
+) -> Result<BTreeMap<ChannelId, i64>, StoreError> {
+    let count = u32::try_from(restoring.len()).unwrap_or(u32::MAX);
     let cycle = store.begin_cycle(ROLLBACK_STRATEGY, "", now, count)?;
-    let guarded: Vec<GuardedDecision> = candidates
+    let guarded: Vec<GuardedDecision> = restoring
         .iter()
         .map(|c| GuardedDecision {
             channel_id: c.channel_id,
@@ -225,7 +275,7 @@ pub async fn execute(
             clamps: c.clamps.clone(),
         })
         .collect();
-    let reasons: Vec<String> = candidates.iter().map(Candidate::reason).collect();
+    let reasons: Vec<String> = restoring.iter().map(|c| c.reason()).collect();
     let records: Vec<DecisionRecord<'_>> = guarded
         .iter()
         .zip(&reasons)
@@ -241,22 +291,7 @@ pub async fn execute(
         .collect();
     let ids = store.record_decisions(&records)?;
     store.finish_cycle(cycle, now, CycleStatus::Ok, None)?;
-    let updates: Vec<PlannedUpdate> = candidates
-        .iter()
-        .zip(ids)
-        .filter_map(|(candidate, id)| {
-            let channel = channels.iter().find(|c| c.id == candidate.channel_id)?;
-            tracing::warn!(channel = candidate.channel_id, reason = %candidate.reason(), "rolling back");
-            Some(PlannedUpdate {
-                channel: channel.clone(),
-                desired: candidate.restore,
-                decision_id: Some(id),
-                min_fee_ppm_delta: 0,
-                min_inbound_fee_ppm_delta: 0,
-            })
-        })
-        .collect();
-    apply_updates(node, store, &updates, now).await
+    Ok(restoring.iter().map(|c| c.channel_id).zip(ids).collect())
 }
 
 #[cfg(test)]

@@ -493,3 +493,31 @@ fn activity_periods_and_conf_targets_the_engine_must_supply() {
     let config = Config::load(fixtures().join("realistic/include-main.ini")).unwrap();
     assert!(config.activity_periods().is_empty());
 }
+
+#[test]
+fn the_hourly_cap_is_read_from_default_and_every_section_inherits_it_without_error() {
+    let config = parse(
+        "[DEFAULT]\nbudget = 40\nguard.max_updates_per_hour = ${budget}\n\
+         [a]\nchan.private = true\nstrategy = ignore\n[default]\nstrategy = static\nfee_ppm = 100\n",
+    );
+    assert_eq!(config.max_updates_per_hour().map(|n| n.get()), Some(40));
+    for section in config.sections().iter().chain(config.fallback()) {
+        assert!(
+            !section
+                .settings
+                .params
+                .contains_key("guard.max_updates_per_hour")
+                && !section
+                    .settings
+                    .origins
+                    .contains_key("guard.max_updates_per_hour"),
+            "[{}] does not carry it",
+            section.name
+        );
+    }
+    assert_eq!(
+        parse("[default]\nstrategy = ignore\n").max_updates_per_hour(),
+        None,
+        "no cap unless the operator sets one"
+    );
+}

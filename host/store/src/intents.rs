@@ -296,6 +296,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many updates were sent to the node at or after `since` (unix seconds), whatever
+    /// decided them: those applied and those still pending (a call without an answer may
+    /// have reached the node and its peers). One the node refused changed nothing and is
+    /// not counted. This is what the node-wide hourly cap spends.
+    pub fn updates_sent_since(&self, since: u64) -> Result<u32, StoreError> {
+        self.lock()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM update_intents
+                 WHERE created_at >= ?1 AND status <> 'failed'",
+            )
+            .and_then(|mut stmt| stmt.query_row([time_to_sql(since)], |row| row.get(0)))
+            .map_err(self.sql("counting the updates sent in the last hour"))
+    }
+}
+
 /// The last policy change lnpolicy applied to a channel, with what it replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedChange {

@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0010_fee_change_index.sql",
         sql: include_str!("../migrations/0010_fee_change_index.sql"),
     },
+    Migration {
+        file: "0011_intents_by_time.sql",
+        sql: include_str!("../migrations/0011_intents_by_time.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -150,7 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0010_fee_change_index.sql"), "{message}");
+    assert!(message.contains("0011_intents_by_time.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1030,6 +1030,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns);
              DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
+             DROP INDEX update_intents_by_created_at;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1178,6 +1179,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
         conn.execute_batch(
             "DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
+             DROP INDEX update_intents_by_created_at;
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1226,4 +1228,42 @@ fn every_cycle_read_of_the_last_changes_searches_an_index() {
             "{sql}: {plan}"
         );
     }
+}
+
+#[test]
+fn the_hourly_count_spends_sent_and_unanswered_updates_but_not_refused_ones() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let sent = |channel, at| {
+        store
+            .record_intent(channel, None, &policy(100), &policy(200), at)
+            .unwrap()
+    };
+    let before_the_hour = sent(1, 999);
+    store
+        .resolve_intent(before_the_hour, IntentOutcome::Applied, 999)
+        .unwrap();
+    let applied = sent(2, 1_000);
+    store
+        .resolve_intent(applied, IntentOutcome::Applied, 1_000)
+        .unwrap();
+    let refused = sent(3, 1_500);
+    store
+        .resolve_intent(refused, IntentOutcome::Failed("refused".into()), 1_500)
+        .unwrap();
+    sent(4, 2_000);
+    assert_eq!(store.updates_sent_since(1_000).unwrap(), 2);
+    assert_eq!(store.updates_sent_since(999).unwrap(), 3);
+    assert_eq!(store.updates_sent_since(2_001).unwrap(), 0);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM update_intents
+             WHERE created_at >= 1000 AND status <> 'failed'",
+            [],
+            |row| row.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("update_intents_by_created_at"), "{plan}");
 }

@@ -103,6 +103,11 @@ pub enum ErrorKind {
     },
     #[error("with the daemon's guard limits: {detail}")]
     Guard { detail: String },
+    #[error(
+        "a node-wide limit, on all channels together: set it once in [DEFAULT] of the main \
+         config file, not in {place}"
+    )]
+    NodeWideKey { place: &'static str },
     #[error("strategy = experiment needs {missing} (see docs/config.md, A/B experiments)")]
     MissingExperimentKey { missing: String },
     #[error(

@@ -59,30 +59,57 @@ pub(crate) fn section_entries(
                     inherited,
                 }),
                 Err(mut detail) => {
-                    // A `[DEFAULT]` value is reported for the first section it fails in only:
-                    // one mistake, one error.
-                    let reported = errors.iter().any(|e| {
-                        e.file == file
-                            && e.line == Some(entry.line)
-                            && e.key.as_deref() == Some(entry.key.as_str())
-                            && matches!(e.kind, ErrorKind::Interpolation { .. })
-                    });
-                    if !reported {
-                        if inherited {
-                            detail.push_str(&format!(" (as inherited by [{}])", section.name));
-                        }
-                        errors.push(ConfigError::new(
-                            file,
-                            entry.line,
-                            Some(&entry.key),
-                            ErrorKind::Interpolation { detail },
-                        ));
+                    if inherited {
+                        detail.push_str(&format!(" (as inherited by [{}])", section.name));
                     }
+                    report_once(errors, file, entry, detail);
                     None
                 }
             }
         })
         .collect()
+}
+
+/// `[DEFAULT]`'s key `key`, interpolated in `[DEFAULT]`'s own context: for a node-wide key,
+/// which is read once for the file and never by a section.
+pub(crate) fn default_entry(
+    ini: &RawIni,
+    key: &str,
+    file: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Entry> {
+    let entry = ini.defaults.iter().find(|e| e.key == key)?;
+    match expand(ini, Scope::Defaults, &entry.value, 1) {
+        Ok(value) => Some(Entry {
+            key: entry.key.clone(),
+            value,
+            line: entry.line,
+            inherited: false,
+        }),
+        Err(detail) => {
+            report_once(errors, file, entry, detail);
+            None
+        }
+    }
+}
+
+/// A `[DEFAULT]` value that cannot be interpolated is reported for the first section it fails
+/// in only: one mistake, one error.
+fn report_once(errors: &mut Vec<ConfigError>, file: &Path, entry: &RawEntry, detail: String) {
+    let reported = errors.iter().any(|e| {
+        e.file == file
+            && e.line == Some(entry.line)
+            && e.key.as_deref() == Some(entry.key.as_str())
+            && matches!(e.kind, ErrorKind::Interpolation { .. })
+    });
+    if !reported {
+        errors.push(ConfigError::new(
+            file,
+            entry.line,
+            Some(&entry.key),
+            ErrorKind::Interpolation { detail },
+        ));
+    }
 }
 
 fn lookup<'a>(ini: &'a RawIni, scope: Scope, key: &str) -> Option<&'a RawEntry> {

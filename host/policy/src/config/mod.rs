@@ -23,6 +23,7 @@ mod select;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,8 +38,8 @@ pub use matchers::{
     DEFAULT_CONF_TARGET, Fact, Flag, SECONDS_PER_BLOCK, Test,
 };
 pub use properties::{
-    EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, Origin, PROPERTY_KEYS, Properties,
-    ROLLBACK_KEYS, RollbackKeys, Settings,
+    EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, MAX_UPDATES_PER_HOUR, Origin,
+    PROPERTY_KEYS, Properties, ROLLBACK_KEYS, RollbackKeys, Settings,
 };
 pub use sections::{EXPERIMENT, FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
 pub use select::{ResolvedParams, SectionRef, Selection};
@@ -56,6 +57,8 @@ pub struct Config {
     /// By resolved `config_file` path.
     includes: BTreeMap<PathBuf, Arc<Config>>,
     notes: Vec<Note>,
+    /// `guard.max_updates_per_hour` from `[DEFAULT]`; always `None` in an included file.
+    max_updates_per_hour: Option<NonZeroU32>,
 }
 
 /// What `lnpolicy --check` reports: every error found (not just the first, so one run shows
@@ -124,6 +127,11 @@ impl Config {
     /// The files `use_config` sections of this file refer to, loaded.
     pub fn includes(&self) -> impl Iterator<Item = (&Path, &Config)> {
         self.includes.iter().map(|(p, c)| (p.as_path(), c.as_ref()))
+    }
+
+    /// The node-wide cap on policy updates sent per hour, if the operator set one.
+    pub fn max_updates_per_hour(&self) -> Option<NonZeroU32> {
+        self.max_updates_per_hour
     }
 
     /// The notes of this file and the files it includes.
@@ -349,6 +357,24 @@ impl Loader {
             errors: &mut self.errors,
             notes: &mut self.notes,
         };
+        // Before the sections, so that a bad value is reported in [DEFAULT]'s own terms.
+        let max_updates_per_hour =
+            interpolate::default_entry(&raw, MAX_UPDATES_PER_HOUR, path, ctx.errors).and_then(
+                |entry| {
+                    let parsed = if self.stack.len() > 1 {
+                        Err(ErrorKind::NodeWideKey {
+                            place: "a file included by use_config",
+                        })
+                    } else {
+                        properties::parse_max_updates_per_hour(&entry.value)
+                    };
+                    parsed
+                        .map_err(|kind| {
+                            ctx.error(entry.line, Some(MAX_UPDATES_PER_HOUR), kind);
+                        })
+                        .ok()
+                },
+            );
         for (index, raw_section) in raw.sections.iter().enumerate() {
             let entries = interpolate::section_entries(&raw, index, path, ctx.errors);
             let section = sections::build(&raw_section.name, raw_section.line, &entries, &mut ctx);
@@ -366,6 +392,7 @@ impl Loader {
             fallback,
             includes,
             notes: self.notes[first_note..].to_vec(),
+            max_updates_per_hour,
         }
     }
 

@@ -3,6 +3,7 @@
 //! They are what matching sections merge, key by key, into the policy of a channel.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -345,7 +346,26 @@ pub const GUARD_KEYS: &[&str] = &[
     "guard.min_update_interval",
     "guard.min_time_lock_delta",
     "guard.max_time_lock_delta",
+    MAX_UPDATES_PER_HOUR,
 ];
+
+/// The node-wide cap on policy updates per hour: set once, in the main file's `[DEFAULT]`.
+/// Sections merge their keys per channel, and a cap on all channels together has no channel.
+pub const MAX_UPDATES_PER_HOUR: &str = "guard.max_updates_per_hour";
+
+/// Parses [`MAX_UPDATES_PER_HOUR`]'s value. Zero is refused: a config that must send nothing
+/// is a dry run (`--dry-run`), not a limit.
+pub(crate) fn parse_max_updates_per_hour(text: &str) -> Result<NonZeroU32, ErrorKind> {
+    int_in(text, 1, u32::MAX.into(), "updates")
+        .ok()
+        .and_then(|v| NonZeroU32::new(v as u32))
+        .ok_or_else(|| {
+            ErrorKind::invalid(
+                "a whole number of updates from 1 up (to send nothing, use --dry-run)",
+                text,
+            )
+        })
+}
 
 /// A whole number in `min..=max`, told in `unit`.
 fn int_in(text: &str, min: i64, max: i64, unit: &str) -> Result<i64, ErrorKind> {
