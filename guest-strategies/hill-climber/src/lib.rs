@@ -52,7 +52,7 @@ use lnpolicy_sdk::{
 pub struct HillClimber;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.5.0";
+pub const VERSION: &str = "0.6.0";
 
 /// How many standard errors apart two positions' evidence must be to count as different.
 /// The test is repeated every day a position is observed, and the mix of channels that
@@ -436,8 +436,12 @@ struct Config {
 impl Config {
     fn read(params: &Params) -> Result<Self, String> {
         let hours = params.f64("min_hours_between_moves")?;
+        let configured_floor = params.u32("min_fee_ppm")?;
+        let rebalance_cost_ppm = params.u32("rebalance_cost_ppm")?;
         let config = Config {
-            min_fee_ppm: params.u32("min_fee_ppm")?,
+            // One floor: the pool key hashes this struct, so a default cost of 0 keeps the
+            // pools of configurations that predate the parameter.
+            min_fee_ppm: configured_floor.max(rebalance_cost_ppm),
             max_fee_ppm: params.u32("max_fee_ppm")?,
             min_interval_secs: (hours * 3600.0).round() as u64,
             low_balance_ratio: params.f64("low_balance_ratio")?,
@@ -448,10 +452,17 @@ impl Config {
             initial_fee_ppm: params.u32("initial_fee_ppm")?,
             runway: Runway::read(params)?,
         };
-        if config.min_fee_ppm > config.max_fee_ppm {
+        if configured_floor > config.max_fee_ppm {
             return Err(format!(
                 "min_fee_ppm ({}) must not exceed max_fee_ppm ({})",
-                config.min_fee_ppm, config.max_fee_ppm
+                configured_floor, config.max_fee_ppm
+            ));
+        }
+        if rebalance_cost_ppm > config.max_fee_ppm {
+            return Err(format!(
+                "rebalance_cost_ppm ({}) must not exceed max_fee_ppm ({}): every fee would \
+                 sell liquidity below what it costs to replace",
+                rebalance_cost_ppm, config.max_fee_ppm
             ));
         }
         Ok(config)
@@ -583,6 +594,9 @@ impl Config {
         if ratio < self.low_balance_ratio {
             fee = fee.max(self.low_balance_floor_ppm);
             reason = reason.text(", low-balance floor");
+        }
+        if fee < self.min_fee_ppm {
+            reason = reason.text(", economic floor");
         }
         let fee = ppm::clamp(fee, self.min_fee_ppm, self.max_fee_ppm);
         Decision::set(channel.channel_id)
@@ -744,8 +758,16 @@ impl Strategy for HillClimber {
             params: [
                 ParamSpec::integer(
                     "min_fee_ppm",
-                    "Economic floor: the fee never goes below this, ppm.",
+                    "Economic floor: the fee never goes below this (nor below \
+                     rebalance_cost_ppm), ppm.",
                     1,
+                )
+                .range(0.0, f64::from(ppm::MILLION)),
+                ParamSpec::integer(
+                    "rebalance_cost_ppm",
+                    "What replacing a sat of outbound liquidity costs (a rebalance, a loop \
+                     out), ppm: the fee never sells liquidity for less. 0 = no cost floor.",
+                    0,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
                 ParamSpec::integer(
@@ -1113,6 +1135,41 @@ mod tests {
     }
 
     #[test]
+    fn never_sells_liquidity_below_what_replacing_it_costs() {
+        let cost = [Param::new("rebalance_cost_ppm", 300)];
+        // A zombie channel, biased down, and a climb that starts below the cost.
+        let c = chan(100, 0.0).profitability(Profitability::Zombie).build();
+        let d = one(&mut TestHost::new(), &cost, c);
+        assert_eq!(d.fee_ppm, Some(300));
+        assert!(d.reason.contains("economic floor"), "{}", d.reason);
+        // The higher of the two floors holds.
+        let both = [
+            Param::new("rebalance_cost_ppm", 300),
+            Param::new("min_fee_ppm", 450),
+        ];
+        let d = one(&mut TestHost::new(), &both, chan(100, 0.0).build());
+        assert_eq!(d.fee_ppm, Some(450));
+        // A market that pays more the cheaper the channel: the climb walks down from 800 ppm
+        // and stops at the cost.
+        let mut host = TestHost::new();
+        let mut fee = 800;
+        let mut lowest = fee;
+        for _ in 0..200 {
+            let rate = f64::from(3000 - fee).powi(3);
+            fee = one(&mut host, &cost, chan(fee, rate).build())
+                .fee_ppm
+                .unwrap();
+            lowest = lowest.min(fee);
+            host.advance(2 * HOUR);
+        }
+        assert_eq!(lowest, 300, "the walk reaches the floor and stays on it");
+        // Without a cost the floor is min_fee_ppm alone, and the reason names it only when
+        // it binds.
+        let d = one(&mut TestHost::new(), &[], chan(400, 0.0).build());
+        assert!(!d.reason.contains("economic floor"), "{}", d.reason);
+    }
+
+    #[test]
     fn stays_within_bounds_and_turns_at_them() {
         let params = [Param::new("max_fee_ppm", 120)];
         let d = one(&mut TestHost::new(), &params, chan(100, 0.0).build());
@@ -1186,6 +1243,11 @@ mod tests {
         let err = |params: &[Param]| {
             run::<HillClimber>(&mut TestHost::new(), params, &fixtures()).unwrap_err()
         };
+        assert_eq!(
+            err(&[Param::new("rebalance_cost_ppm", 3000)]),
+            "rebalance_cost_ppm (3000) must not exceed max_fee_ppm (2500): every fee would \
+             sell liquidity below what it costs to replace"
+        );
         assert_eq!(
             err(&[Param::new("min_fee_ppm", 3000)]),
             "min_fee_ppm (3000) must not exceed max_fee_ppm (2500)"
