@@ -200,8 +200,13 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
 pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<ExitCode> {
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let lock = lock_database(node)?;
-    let outcome = cycle(&lock, &registry, &config, node, dry_run)?;
+    let outcome = if dry_run {
+        let snapshot = Snapshot::of(node)?;
+        cycle(snapshot.path(), &registry, &config, node, true)?
+    } else {
+        let lock = lock_database(node)?;
+        cycle(lock.database(), &registry, &config, node, false)?
+    };
     let printed = print_table(&outcome, dry_run, verbose);
     // Failed updates decide the exit code even when the reader has gone (`| head`).
     if outcome
@@ -220,9 +225,19 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
 pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode> {
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    // Held through `--execute` too: the candidates must not change hands in between.
-    let lock = lock_database(node)?;
-    let outcome = cycle(&lock, &registry, &config, node, true)?;
+    // Held from before the candidates are read until they are restored, so that they cannot
+    // change hands in between.
+    let lock = execute.then(|| lock_database(node)).transpose()?;
+    if let Some(lock) = &lock {
+        // The intents left pending are resolved in the database the restores are recorded in.
+        tokio::runtime::Runtime::new()?.block_on(async {
+            let client = node.connect().await?;
+            let store = Store::open(lock.database())?;
+            reconcile(client.as_ref(), &store, unix_now()?, true).await
+        })?;
+    }
+    let snapshot = Snapshot::of(node)?;
+    let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;
     if outcome.rollbacks.is_empty() {
         writeln!(Stdout, "no rollback candidates")?;
         return Ok(ExitCode::SUCCESS);
@@ -244,20 +259,18 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
             c.restore.fee_ppm
         )?;
     }
-    if !execute {
+    let Some(lock) = lock else {
         writeln!(
             Stdout,
             "{} candidate(s); run with --execute to restore them",
             outcome.rollbacks.len()
         )?;
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let report = tokio::runtime::Runtime::new()?.block_on(async {
         let client = node.connect().await?;
         let store = Store::open(lock.database())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
+        let now = unix_now()?;
         anyhow::Ok(
             lnpolicy_policy::rollback::execute(
                 client.as_ref(),
@@ -289,8 +302,8 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
     let wanted = parse_channel_id(channel)?;
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let lock = lock_database(node)?;
-    let outcome = cycle(&lock, &registry, &config, node, true)?;
+    let snapshot = Snapshot::of(node)?;
+    let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;
     let Some(index) = outcome.channels.iter().position(|c| c.id == wanted) else {
         bail!(
             "channel {} is not open on this node",
@@ -403,16 +416,62 @@ fn parse_channel_id(text: &str) -> Result<ChannelId> {
     bail!("{text:?} is not a channel id (a number, BLOCKxTXxOUT or BLOCK:TX:OUT)")
 }
 
-/// The database's lock, as the daemon takes it: every run reconciles the update intents
-/// left pending, and two processes on one database would each take the other's in-flight
-/// intents for crash leftovers.
+/// The database's lock, as the daemon takes it, for a run that sends updates: every such run
+/// reconciles the update intents left pending, and two processes on one database would each
+/// take the other's in-flight intents for crash leftovers.
 fn lock_database(node: &NodeArgs) -> Result<DbLock> {
     Ok(DbLock::acquire(&expand_home(&node.db))?)
 }
 
-/// One cycle of `config` against the node, on the database `lock` holds.
+/// A copy of the database for a run that must change nothing (a dry run, `test-channel`,
+/// reading rollback candidates): it needs no lock, so it runs beside a daemon, and what the
+/// run records (decisions, reconciled intents) is dropped with the copy. Without a database
+/// yet, the run starts from an empty one.
+struct Snapshot {
+    /// Deleted on drop, with the copy in it.
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Snapshot {
+    fn of(node: &NodeArgs) -> Result<Snapshot> {
+        let source = expand_home(&node.db);
+        let dir = tempfile::Builder::new()
+            .prefix("lnpolicy-snapshot-")
+            .tempdir()
+            .context("creating a folder for a snapshot of the database")?;
+        let path = dir.path().join("lnpolicy.db");
+        Store::snapshot(&source, &path)?;
+        Ok(Snapshot { _dir: dir, path })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Resolves the update intents an earlier run left pending, from the node's policies now.
+async fn reconcile(client: &dyn NodeClient, store: &Store, now: u64, report: bool) -> Result<()> {
+    let reconciled = reconcile_pending(client, store, now).await?;
+    if report && (!reconciled.applied.is_empty() || !reconciled.not_applied.is_empty()) {
+        eprintln!(
+            "reconciled updates left pending by an earlier run: {} applied, {} not applied",
+            reconciled.applied.len(),
+            reconciled.not_applied.len()
+        );
+    }
+    Ok(())
+}
+
+fn unix_now() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
+}
+
+/// One cycle of `config` against the node, on the database at `db`.
 fn cycle(
-    lock: &DbLock,
+    db: &Path,
     registry: &StrategyRegistry,
     config: &Config,
     node: &NodeArgs,
@@ -421,18 +480,11 @@ fn cycle(
     let tokio = tokio::runtime::Runtime::new()?;
     tokio.block_on(async {
         let client = node.connect().await?;
-        let store = Store::open(lock.database())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let reconciled = reconcile_pending(client.as_ref(), &store, now).await?;
-        if !reconciled.applied.is_empty() || !reconciled.not_applied.is_empty() {
-            eprintln!(
-                "reconciled updates left pending by an earlier run: {} applied, {} not applied",
-                reconciled.applied.len(),
-                reconciled.not_applied.len()
-            );
-        }
+        let store = Store::open(db)?;
+        let now = unix_now()?;
+        // On a dry run's snapshot a pending intent may be a daemon's update in flight: it is
+        // resolved in the copy, for this run's view, and not reported.
+        reconcile(client.as_ref(), &store, now, !dry_run).await?;
         let guard = GuardConfig::charge_lnd_compatible(client.kind());
         let outcome = run_configured(
             client.as_ref(),

@@ -282,6 +282,17 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
         "share in arm A {share_a} is not 0.3 within sampling error"
     );
 
+    // A dry run records nothing: the arms are drawn again, at the split the config has then.
+    std::fs::write(&config, experiment_config(0.9, "ab-1", "")).unwrap();
+    let undecided = arms(&config, &server, &db).await;
+    assert!(
+        undecided.iter().zip(&first).any(|(a, b)| a.1 != b.1),
+        "a dry run fixed the arms"
+    );
+    // The experiment starts with a run that applies: its arms are recorded.
+    std::fs::write(&config, experiment_config(0.3, "ab-1", "")).unwrap();
+    run_ok(args(&config, &server, &db, &[])).await;
+
     // A reloaded config (new split, a new section before it) and a new process: no channel moves.
     std::fs::write(
         &config,
@@ -362,45 +373,60 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
     );
 }
 
+/// Beside a daemon (this process holds the database's lock in its place), a run that would send
+/// updates is refused before it contacts the node, and runs that change nothing work on a copy:
+/// they print their tables and leave the node and the database file as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_on_a_database_in_use_is_refused_before_it_sends_anything() {
+async fn a_database_in_use_refuses_a_run_and_serves_dry_runs_from_a_copy() {
     let live = balanced_after(3_600);
     let (_dir, server, config, db) = serve_config(&live).await;
-    let policies = || -> Vec<FeePolicy> {
-        let state = live.shared();
-        let state = state.lock().unwrap();
-        state.channels.iter().map(|c| c.local_policy).collect()
-    };
-    let before = policies();
+    let before = policies(&live);
+    drop(lnpolicy_store::Store::open(&db).unwrap());
+    let database = || std::fs::read(&db).unwrap();
+    let stored = database();
 
-    // This process stands in for a running daemon.
     let held = lnpolicy_daemon::DbLock::acquire(&db).unwrap();
-    for extra in [&[][..], &["--dry-run"][..]] {
-        let refused = args(&config, &server, &db, extra);
-        let refused = tokio::task::spawn_blocking(move || run_cli(refused))
-            .await
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert_eq!(refused.status.code(), Some(1), "{extra:?}: {stderr}");
-        assert!(
-            stderr.contains(&format!("(pid {})", std::process::id()))
-                && stderr.contains("one process at a time per database"),
-            "{stderr}"
-        );
-    }
-    assert_eq!(policies(), before, "a refused run sent nothing");
-
-    drop(held);
-    let apply = args(&config, &server, &db, &[]);
-    let apply = tokio::task::spawn_blocking(move || run_cli(apply))
+    let refused = args(&config, &server, &db, &[]);
+    let refused = tokio::task::spawn_blocking(move || run_cli(refused))
         .await
         .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(
-        apply.status.success(),
-        "{}",
-        String::from_utf8_lossy(&apply.stderr)
+        stderr.contains(&format!("(pid {})", std::process::id()))
+            && stderr.contains("one process at a time per database"),
+        "{stderr}"
     );
-    assert_ne!(policies(), before, "once the lock is free the run applies");
+
+    let dry = run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    assert!(dry.contains("nothing was sent"), "{dry}");
+    let updates = rows(&dry).iter().filter(|r| r.action == "update").count();
+    assert!(updates > 0, "{dry}");
+    let scid = short_channel_id(before[0].0);
+    let mut explain = vec!["test-channel".to_owned(), scid.clone()];
+    explain.extend(args(&config, &server, &db, &[]));
+    let explained = run_ok(explain).await;
+    assert!(
+        explained.contains(&format!("channel {scid}")),
+        "{explained}"
+    );
+    let mut candidates = vec!["rollback".to_owned()];
+    candidates.extend(args(&config, &server, &db, &[]));
+    run_ok(candidates).await;
+    assert_eq!(policies(&live), before, "nothing was sent");
+    assert!(database() == stored, "the database file was not written");
+
+    drop(held);
+    let applied = run_ok(args(&config, &server, &db, &[])).await;
+    assert!(
+        applied.contains(&format!("{updates} update(s) applied, 0 failed")),
+        "{applied}"
+    );
+    assert_ne!(
+        policies(&live),
+        before,
+        "once the lock is free the run applies"
+    );
 }
 
 /// A run whose fee updates the node refuses exits 1, also when its reader has gone (`| head`):

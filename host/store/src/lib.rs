@@ -27,7 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use lnpolicy_core::ChannelId;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use cycles::{Cycle, CycleStatus, ProgressSummary};
 pub use decisions::{DecisionRecord, StoredDecision};
@@ -75,6 +75,31 @@ impl Store {
             );
         }
         Store::setup(conn, path.to_path_buf())
+    }
+
+    /// Copies the database at `source` to `dest` (which must not exist) as it is at one
+    /// instant, without writing to `source` or migrating it: for a run that must change
+    /// nothing while another process, a daemon, may be writing. `Ok(false)`: there is no
+    /// database at `source` yet. Refuses a database a newer lnpolicy wrote, naming `source`.
+    pub fn snapshot(source: &Path, dest: &Path) -> Result<bool, StoreError> {
+        if !source.exists() {
+            return Ok(false);
+        }
+        let open_err = |cause| StoreError::Open {
+            path: source.to_path_buf(),
+            cause,
+        };
+        let conn = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        migrations::refuse_if_newer(migrations::user_version(&conn, source)?, source)?;
+        conn.execute("VACUUM INTO ?1", [dest.to_string_lossy()])
+            .map_err(|cause| StoreError::Sql {
+                path: source.to_path_buf(),
+                op: "copying a snapshot of the database",
+                cause,
+            })?;
+        Ok(true)
     }
 
     /// A private database that disappears on drop, for tools and tests that

@@ -78,7 +78,7 @@ pub(crate) fn user_version(conn: &Connection, path: &Path) -> Result<u32, StoreE
     })
 }
 
-fn refuse_if_newer(version: u32, path: &Path) -> Result<(), StoreError> {
+pub(crate) fn refuse_if_newer(version: u32, path: &Path) -> Result<(), StoreError> {
     let known = latest_version();
     if version > known {
         return Err(StoreError::TooNew {

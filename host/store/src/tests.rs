@@ -1267,3 +1267,52 @@ fn the_hourly_count_spends_sent_and_unanswered_updates_but_not_refused_ones() {
         .unwrap();
     assert!(plan.contains("update_intents_by_created_at"), "{plan}");
 }
+
+#[test]
+fn a_snapshot_copies_what_is_committed_and_leaves_the_source_alone() {
+    let (dir, path) = temp_db();
+    assert!(!Store::snapshot(&path, &dir.path().join("none.db")).unwrap());
+    let store = Store::open(&path).unwrap();
+    let committed = store
+        .record_intent(5, None, &policy(100), &policy(200), 10)
+        .unwrap();
+    // Another process in the middle of a write: what it has not committed is not copied.
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    writer
+        .execute(
+            "UPDATE update_intents SET status = 'applied', resolved_at = 11 WHERE id = ?1",
+            [committed],
+        )
+        .unwrap();
+    let copy = dir.path().join("copy.db");
+    assert!(Store::snapshot(&path, &copy).unwrap());
+    writer.execute_batch("ROLLBACK").unwrap();
+
+    let snapshot = Store::open(&copy).unwrap();
+    let pending = snapshot.pending_intents().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, committed);
+    snapshot
+        .resolve_intent(committed, IntentOutcome::Applied, 12)
+        .unwrap();
+    assert_eq!(
+        store.pending_intents().unwrap().len(),
+        1,
+        "writing the copy leaves the source as it was"
+    );
+
+    // A database from a newer lnpolicy is refused by its own name, not the copy's.
+    drop((store, snapshot));
+    let future = migrations::latest_version() + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", future)
+        .unwrap();
+    let error = Store::snapshot(&path, &dir.path().join("newer.db")).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::TooNew { path: p, found, .. } if *p == path && *found == future),
+        "{error:?}"
+    );
+    assert!(!dir.path().join("newer.db").exists());
+}
