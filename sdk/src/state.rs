@@ -20,6 +20,23 @@
 //! assert!(Reader::new(&bytes, 2).is_none(), "another version starts over");
 //! ```
 
+/// A 64-bit FNV-1a hash of `configuration` (a canonical text of the parameters that make one
+/// configuration of a strategy): two sections or experiment arms that run one strategy with
+/// different parameters can then keep apart what each learns. The hash is fixed by its
+/// definition, so a value stored once is found again by every later build.
+pub fn fingerprint(configuration: &str) -> u64 {
+    configuration
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// The state key of one configuration: `prefix` and its [`fingerprint`] in decimal.
+pub fn configuration_key(prefix: &str, configuration: &str) -> String {
+    format!("{prefix}{}", fingerprint(configuration))
+}
+
 /// Appends fields to a stored entry, the version byte first.
 #[derive(Debug)]
 pub struct Writer(Vec<u8>);
@@ -123,7 +140,7 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Reader, Writer};
+    use super::{Reader, Writer, configuration_key};
 
     #[test]
     fn fields_are_little_endian_after_the_version() {
@@ -189,5 +206,16 @@ mod tests {
         for (byte, flag) in [(0, Some(false)), (1, Some(true)), (2, None), (255, None)] {
             assert_eq!(Reader::new(&[1, byte], 1).unwrap().bool(), flag);
         }
+    }
+
+    #[test]
+    fn configuration_keys_are_fnv_1a_of_the_text() {
+        // The published FNV-1a 64 values of "" and "a".
+        assert_eq!(configuration_key("k:", ""), "k:14695981039346656037");
+        assert_eq!(configuration_key("k:", "a"), "k:12638187200555641996");
+        assert_ne!(
+            configuration_key("k:", "step=25"),
+            configuration_key("k:", "step=50")
+        );
     }
 }

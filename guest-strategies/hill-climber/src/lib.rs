@@ -22,8 +22,9 @@
 //! The fee actually set is the climber's position biased by the channel's profitability
 //! (underwater ×1.2, zombie ×0.8, others ×1.0) and by its balance (× `1 + balance_weight ×
 //! (1 − 2 × local ratio)`), raised to `low_balance_floor_ppm` when the
-//! local balance is below `low_balance_ratio`, and finally kept within
-//! `min_fee_ppm..=max_fee_ppm`. Inactive channels are left unchanged.
+//! local balance is below `low_balance_ratio`, and finally kept between the economic floor
+//! (the larger of `min_fee_ppm` and `rebalance_cost_ppm`) and `max_fee_ppm`. Inactive
+//! channels are left unchanged.
 //!
 //! **Per channel** (`pool_channels = false`): the rules above run on each channel's own
 //! revenue rate. The position, the last revenue rate, the direction, the step and the time
@@ -45,7 +46,7 @@
 use lnpolicy_sdk::{
     ChannelView, Decision, Host, LogLevel, ParamSpec, Params, Profitability, Reason, Runway,
     Strategy, StrategyInfo, local_ratio, ppm,
-    state::{Reader, Writer},
+    state::{self, Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
@@ -361,10 +362,7 @@ impl Pool {
 /// The state key of a pool: `pool:` and a hash of the parameters, so that two sections with
 /// different parameters (say, the two arms of an experiment) climb separately.
 pub fn pool_key(params: &str) -> String {
-    let hash = params.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    Reason::new("pool:").uint(hash).finish()
+    state::configuration_key("pool:", params)
 }
 
 /// The median of the current fees of `channels` (the pool's starting position), 0 for none.
@@ -617,7 +615,23 @@ impl Config {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        // A position outside bounds the operator has changed since starts the climb over.
+        let stored =
+            stored.filter(|s| (self.min_fee_ppm..=self.max_fee_ppm).contains(&s.base_fee_ppm));
         if let Some(waiting) = self.waiting(now, last_move) {
+            let fee = channel.local_policy.fee_ppm;
+            let bounded = ppm::clamp(fee, self.min_fee_ppm, self.max_fee_ppm);
+            if bounded != fee {
+                // Bounds hold at once, not after the wait: a fee under the economic floor
+                // sells liquidity at a loss.
+                return Decision::set(id).fee_ppm(bounded).reason(
+                    waiting
+                        .text(", outside the economic floor..max_fee_ppm → ")
+                        .int(bounded)
+                        .text(" ppm")
+                        .finish(),
+                );
+            }
             return Decision::unchanged(id, waiting.text(", unchanged").finish());
         }
         let rate = sane_rate(channel.revenue_rate_msat_per_hour);
@@ -731,7 +745,7 @@ impl Config {
             .collect()
     }
 
-    /// One step from `base` in a direction, within `min_fee_ppm..=max_fee_ppm`.
+    /// One step from `base` in a direction, within the economic floor..=`max_fee_ppm`.
     fn step_from(&self, base: u32, up: bool, step: u32) -> u32 {
         let moved = if up {
             base.saturating_add(step)
@@ -751,9 +765,9 @@ impl Strategy for HillClimber {
                           channels of the section, moved when their pooled forwards show a \
                           change beyond noise (or per channel on its own revenue rate with \
                           pool_channels = false); each channel's fee is the position steered \
-                          by its balance and profitability, floored when low, kept within \
-                          min_fee_ppm..max_fee_ppm. State survives restarts. Inactive \
-                          channels are left unchanged."
+                          by its balance and profitability, floored when low, kept between \
+                          the economic floor (min_fee_ppm, rebalance_cost_ppm) and max_fee_ppm. \
+                          State survives restarts. Inactive channels are left unchanged."
                 .into(),
             params: [
                 ParamSpec::integer(
@@ -863,7 +877,7 @@ mod tests {
 
     use super::{
         Climber, HillClimber, POOL_LEN, Pool, STATE_LEN, Sample, balance_factor, initial_step,
-        state_key,
+        pool_key, state_key,
     };
 
     const HOUR: u64 = 3600;
@@ -1163,6 +1177,18 @@ mod tests {
             host.advance(2 * HOUR);
         }
         assert_eq!(lowest, 300, "the walk reaches the floor and stays on it");
+        // A cost raised while a channel waits holds at once, and a stored position under it
+        // starts the climb over.
+        let mut host = TestHost::new();
+        one(&mut host, &[], chan(200, 1000.0).build());
+        let moved = stored(&host).base_fee_ppm;
+        assert!(moved < 300, "{moved}");
+        let d = one(&mut host, &cost, chan(moved, 1000.0).build());
+        assert_eq!(d.fee_ppm, Some(300), "{}", d.reason);
+        assert!(d.reason.starts_with("waiting"), "{}", d.reason);
+        host.advance(2 * HOUR);
+        let d = one(&mut host, &cost, chan(300, 1000.0).build());
+        assert!(d.reason.starts_with("first move"), "{}", d.reason);
         // Without a cost the floor is min_fee_ppm alone, and the reason names it only when
         // it binds.
         let d = one(&mut TestHost::new(), &[], chan(400, 0.0).build());
@@ -1198,6 +1224,11 @@ mod tests {
             assert!((50..=300).contains(&fee), "cycle {i}: {fee}");
             host.advance(2 * HOUR);
         }
+    }
+
+    #[test]
+    fn pool_keys_are_those_earlier_releases_stored() {
+        assert_eq!(pool_key("a"), "pool:12638187200555641996");
     }
 
     #[test]

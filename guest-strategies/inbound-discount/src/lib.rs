@@ -39,17 +39,28 @@
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, NodeKind, ParamSpec, Params,
     Strategy, StrategyInfo, ppm,
-    state::{Reader, Writer},
+    state::{self, Reader, Writer},
 };
 
 /// The strategy; see the crate documentation for the rules.
 pub struct InboundDiscount;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.2.0";
+pub const VERSION: &str = "0.3.0";
 
-/// The one state key: X is node-wide, so there is one controller, not one per channel.
+/// The node's controller: X is node-wide, so one configuration's X serves all its channels,
+/// and a change of parameters goes on with the X learnt so far.
 pub const STATE_KEY: &str = "controller";
+
+/// Which configuration ran [`STATE_KEY`] in which cycle. A second configuration in the same
+/// cycle (another section, the other arm of an experiment) runs a controller of its own,
+/// under [`own_controller_key`], instead of judging its channels on the first one's window.
+pub const CLAIM_KEY: &str = "claim";
+
+/// The controller of a configuration that found [`STATE_KEY`] claimed in its cycle.
+pub fn own_controller_key(fingerprint: u64) -> String {
+    format!("controller:{fingerprint}")
+}
 
 /// A settled X probes one step up again after this many windows without a volume drop.
 pub const REPROBE_AFTER_WINDOWS: u32 = 10;
@@ -92,6 +103,10 @@ pub struct Controller {
     /// Whether X is being probed or holds.
     pub phase: Phase,
 }
+
+/// Encoding version, the first byte of the stored claim: the cycle's time and the claiming
+/// configuration's fingerprint, 17 bytes.
+const CLAIM_VERSION: u8 = 1;
 
 /// Encoding version, the first byte of a stored [`Controller`].
 pub const STATE_VERSION: u8 = 1;
@@ -225,6 +240,41 @@ impl Config {
             volume_drop: params.f64("volume_drop_percent")? / 100.0,
             min_gain: params.f64("min_gain_percent")? / 100.0,
         })
+    }
+
+    /// What tells this configuration from another.
+    fn fingerprint(&self) -> u64 {
+        state::fingerprint(&format!(
+            "max {} step {} hours {} drop {} gain {}",
+            self.max_discount_ppm,
+            self.step_ppm,
+            self.evaluation_hours,
+            self.volume_drop,
+            self.min_gain
+        ))
+    }
+
+    /// The key of the controller this configuration runs at `now`, claiming the node's
+    /// controller unless another configuration claimed it at `now`.
+    fn controller_key(&self, host: &mut dyn Host, now: u64) -> String {
+        let fingerprint = self.fingerprint();
+        let claim = host.state_get(CLAIM_KEY);
+        let claimed = claim.as_deref().and_then(|bytes| {
+            let mut r = Reader::new(bytes, CLAIM_VERSION)?;
+            let at_and_owner = (r.u64()?, r.u64()?);
+            r.finish().map(|()| at_and_owner)
+        });
+        match claimed {
+            Some((at, owner)) if at == now && owner != fingerprint => {
+                own_controller_key(fingerprint)
+            }
+            _ => {
+                let mut w = Writer::new(CLAIM_VERSION);
+                w.u64(now).u64(fingerprint);
+                host.state_set(CLAIM_KEY, &w.finish());
+                STATE_KEY.to_owned()
+            }
+        }
     }
 
     /// Forwards fell by more than the tolerance (nothing can fall from nothing).
@@ -530,12 +580,13 @@ impl Strategy for InboundDiscount {
                 .collect());
         }
         let now = host.now();
-        let stored = host.state_get(STATE_KEY);
+        let key = config.controller_key(host, now);
+        let stored = host.state_get(&key);
         let (controller, note) =
             config.controller(stored.as_deref().and_then(Controller::decode), &lnd, now);
         let encoded = controller.encode();
         if stored.as_deref() != Some(&encoded[..]) {
-            host.state_set(STATE_KEY, &encoded);
+            host.state_set(&key, &encoded);
         }
         host.log(
             LogLevel::Info,
@@ -879,7 +930,8 @@ mod tests {
         let d = one(&mut host, &params, lnd(1, 560, -60, traffic(3000, 2)));
         assert_eq!(d.inbound_fee_ppm, Some(-60));
         assert!(d.reason.contains("at max_discount_ppm"), "{}", d.reason);
-        // the operator lowers the ceiling mid-window: X follows at once
+        // the operator lowers the ceiling mid-window: X follows at the next cycle
+        host.advance(HOUR);
         let lower = [Param::new("max_discount_ppm", 30)];
         let d = one(&mut host, &lower, lnd(1, 560, -60, traffic(3000, 2)));
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(530), Some(-30)));
@@ -982,6 +1034,46 @@ mod tests {
             let d = one(&mut corrupt, &[], lnd(1, 500, 0, traffic(0, 0)));
             assert!(d.reason.contains("first run"), "{}", d.reason);
         }
+    }
+
+    #[test]
+    fn a_second_configuration_in_a_cycle_learns_its_own_x_on_its_own_channels() {
+        let mut host = TestHost::new();
+        let small = [Param::new("step_ppm", 25)];
+        let large = [Param::new("step_ppm", 60)];
+        // Two sections (or the two arms of an experiment) in one cycle.
+        let a = one(&mut host, &small, lnd(1, 500, 0, traffic(1000, 2)));
+        let b = one(&mut host, &large, lnd(2, 800, 0, traffic(5000, 9)));
+        assert_eq!(a.inbound_fee_ppm, Some(-25));
+        assert_eq!(b.inbound_fee_ppm, Some(-60));
+        assert_eq!(
+            stored(&host).x_ppm,
+            25,
+            "the first keeps the node's controller"
+        );
+        let own: Vec<&String> = host
+            .state
+            .keys()
+            .filter(|k| k.starts_with("controller:"))
+            .collect();
+        assert_eq!(own.len(), 1, "{own:?}");
+        // A window later each is judged against its own baseline: the first section's
+        // revenue rose, the second's volume fell away.
+        host.advance(WEEK);
+        let a = one(&mut host, &small, lnd(1, 525, -25, traffic(1100, 2)));
+        let b = one(&mut host, &large, lnd(2, 860, -60, traffic(5000, 2)));
+        assert_eq!(a.inbound_fee_ppm, Some(-50), "{}", a.reason);
+        assert_eq!(b.inbound_fee_ppm, Some(0), "{}", b.reason);
+        // Alone in a later cycle, a configuration with new parameters goes on with the node's
+        // controller (the operator changed them), not with a fresh search.
+        host.advance(HOUR);
+        let changed = [
+            Param::new("step_ppm", 25),
+            Param::new("min_gain_percent", 5.0),
+        ];
+        let a = one(&mut host, &changed, lnd(1, 550, -50, traffic(1100, 2)));
+        assert_eq!(a.inbound_fee_ppm, Some(-50), "{}", a.reason);
+        assert!(!a.reason.contains("first run"), "{}", a.reason);
     }
 
     #[test]
