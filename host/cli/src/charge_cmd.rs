@@ -434,14 +434,24 @@ struct Snapshot {
 }
 
 impl Snapshot {
+    /// The copy goes next to the database, on the disk that holds it already (the system's
+    /// temporary folder is often a small memory-backed one).
     fn of(node: &NodeArgs) -> Result<Snapshot> {
         let source = expand_home(&node.db);
-        let dir = tempfile::Builder::new()
-            .prefix("lnpolicy-snapshot-")
-            .tempdir()
-            .context("creating a folder for a snapshot of the database")?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".lnpolicy-snapshot-");
+        let dir = match source.parent().filter(|p| p.is_dir()) {
+            Some(folder) => builder.tempdir_in(folder),
+            None => builder.tempdir(),
+        }
+        .context("creating a folder for a snapshot of the database")?;
         let path = dir.path().join("lnpolicy.db");
-        Store::snapshot(&source, &path)?;
+        if !Store::snapshot(&source, &path)? {
+            eprintln!(
+                "note: no database at {} yet: this run starts from an empty one (no history)",
+                source.display()
+            );
+        }
         Ok(Snapshot { _dir: dir, path })
     }
 

@@ -49,6 +49,12 @@ pub enum StoreError {
     /// A stored value this binary cannot read, or a request the schema forbids.
     #[error("{what} in {}", path.display())]
     Invalid { path: PathBuf, what: String },
+    #[error("copying a snapshot of {} to {}: {cause}", source_path.display(), dest.display())]
+    Snapshot {
+        source_path: PathBuf,
+        dest: PathBuf,
+        cause: String,
+    },
 
     #[error("integrity check of {} failed: {report}", path.display())]
     Integrity { path: PathBuf, report: String },

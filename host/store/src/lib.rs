@@ -82,9 +82,25 @@ impl Store {
     /// nothing while another process, a daemon, may be writing. `Ok(false)`: there is no
     /// database at `source` yet. Refuses a database a newer lnpolicy wrote, naming `source`.
     pub fn snapshot(source: &Path, dest: &Path) -> Result<bool, StoreError> {
-        if !source.exists() {
-            return Ok(false);
+        let failed = |cause: String| StoreError::Snapshot {
+            source_path: source.to_path_buf(),
+            dest: dest.to_path_buf(),
+            cause,
+        };
+        match std::fs::metadata(source) {
+            Ok(_) => {}
+            // A link to nowhere is a mistake to report, not "no database yet".
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return match std::fs::symlink_metadata(source) {
+                    Ok(_) => Err(failed("it is a link to a file that does not exist".into())),
+                    Err(_) => Ok(false),
+                };
+            }
+            Err(e) => return Err(failed(e.to_string())),
         }
+        let dest_text = dest
+            .to_str()
+            .ok_or_else(|| failed("the destination path is not valid UTF-8".into()))?;
         let open_err = |cause| StoreError::Open {
             path: source.to_path_buf(),
             cause,
@@ -93,12 +109,8 @@ impl Store {
             .map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         migrations::refuse_if_newer(migrations::user_version(&conn, source)?, source)?;
-        conn.execute("VACUUM INTO ?1", [dest.to_string_lossy()])
-            .map_err(|cause| StoreError::Sql {
-                path: source.to_path_buf(),
-                op: "copying a snapshot of the database",
-                cause,
-            })?;
+        conn.execute("VACUUM INTO ?1", [dest_text])
+            .map_err(|cause| failed(cause.to_string()))?;
         Ok(true)
     }
 

@@ -1272,6 +1272,13 @@ fn the_hourly_count_spends_sent_and_unanswered_updates_but_not_refused_ones() {
 fn a_snapshot_copies_what_is_committed_and_leaves_the_source_alone() {
     let (dir, path) = temp_db();
     assert!(!Store::snapshot(&path, &dir.path().join("none.db")).unwrap());
+    let dangling = dir.path().join("dangling.db");
+    std::os::unix::fs::symlink(dir.path().join("gone.db"), &dangling).unwrap();
+    let error = Store::snapshot(&dangling, &dir.path().join("d.db")).unwrap_err();
+    assert!(
+        error.to_string().contains("dangling.db") && error.to_string().contains("a link"),
+        "{error}"
+    );
     let store = Store::open(&path).unwrap();
     let committed = store
         .record_intent(5, None, &policy(100), &policy(200), 10)
