@@ -713,3 +713,94 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
     );
     assert_eq!(read(), after_first, "a spent hour sends nothing");
 }
+
+/// `lnpolicy rollback` on a change that cut a channel's revenue: without `--execute` it lists
+/// the candidate and changes nothing, neither the node nor the database; with it, the previous
+/// fee is back on the node and the restore is recorded in the real database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
+    let live = balanced();
+    let (_dir, server, config, db) = serve(&live).await;
+    let (id, current) = policies(&live)
+        .into_iter()
+        .find(|(_, p)| !p.disabled && p.fee_ppm > 100)
+        .expect("an enabled channel above 100 ppm");
+    let previous = FeePolicy {
+        fee_ppm: current.fee_ppm - 100,
+        ..current
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let changed_at = now - 3_600 - 60;
+    {
+        // Ten forwards in the hour before lnpolicy raised the fee, none since.
+        let store = lnpolicy_store::Store::open(&db).unwrap();
+        let forwards: Vec<lnpolicy_core::Forward> = (1..=10)
+            .map(|i| lnpolicy_core::Forward {
+                index: i,
+                at_ns: (changed_at - 60 * i) * 1_000_000_000,
+                chan_in: id ^ 1,
+                chan_out: id,
+                amt_in_msat: 2_001_000,
+                amt_out_msat: 2_000_000,
+                fee_msat: 1_000,
+            })
+            .collect();
+        store.add_forwards(&forwards, 11).unwrap();
+        let intent = store
+            .record_intent(id, None, &previous, &current, changed_at)
+            .unwrap();
+        store
+            .resolve_intent(intent, lnpolicy_store::IntentOutcome::Applied, changed_at)
+            .unwrap();
+    }
+    std::fs::write(
+        &config,
+        "[default]\nstrategy = ignore\nenable_auto_rollback = true\nrollback_threshold = 0.5\n\
+         rollback_window = 1h\n",
+    )
+    .unwrap();
+    let rollback = |extra: &[&str]| {
+        let mut cli = vec!["rollback".to_owned()];
+        cli.extend(args(&config, &server, &db, extra));
+        run_ok(cli)
+    };
+    let stored = std::fs::read(&db).unwrap();
+
+    let listed = rollback(&[]).await;
+    let scid = short_channel_id(id);
+    assert!(
+        listed.contains(&scid) && listed.contains("1 candidate(s); run with --execute"),
+        "{listed}"
+    );
+    assert_eq!(
+        policies(&live).iter().find(|(c, _)| *c == id).unwrap().1,
+        current
+    );
+    assert!(
+        std::fs::read(&db).unwrap() == stored,
+        "listing wrote the database"
+    );
+
+    let executed = rollback(&["--execute"]).await;
+    assert!(executed.contains("1 rolled back, 0 failed"), "{executed}");
+    let restored = policies(&live)
+        .into_iter()
+        .find(|(c, _)| *c == id)
+        .unwrap()
+        .1;
+    assert_eq!(restored.fee_ppm, previous.fee_ppm);
+    let store = lnpolicy_store::Store::open(&db).unwrap();
+    let decisions = store.decisions_for_channel(id, 10).unwrap();
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|d| d.strategy == lnpolicy_policy::rollback::ROLLBACK_STRATEGY)
+            .count(),
+        1,
+        "{decisions:?}"
+    );
+    assert_eq!(rollback(&[]).await.trim_end(), "no rollback candidates");
+}
