@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lnpolicy_core::{
-    ChannelId, FeePolicy, NodeChannel, NodeClient, NodeKind, NullEventSink, short_channel_id,
+    Channel, ChannelId, FeePolicy, FlowClass, NodeChannel, NodeClient, NodeKind, NullEventSink,
+    Profitability, Window, short_channel_id,
 };
 use lnpolicy_daemon::DbLock;
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
@@ -321,8 +322,86 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
         channel.peer_pubkey
     )?;
     explain_sections(&config, input, verbose)?;
+    explain_view(&outcome.views[index])?;
     explain_plan(channel, plan)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the strategy was shown besides the policy: the analytics it decides on.
+fn explain_view(view: &Channel) -> Result<()> {
+    writeln!(Stdout, "what the strategy sees:")?;
+    let settled = view.local_balance_sat + view.remote_balance_sat;
+    let local_percent = if settled == 0 {
+        0.0
+    } else {
+        100.0 * view.local_balance_sat as f64 / settled as f64
+    };
+    writeln!(
+        Stdout,
+        "  balance: {} sat local, {} sat remote ({local_percent:.0}% local) of {} sat; {} HTLC(s) pending of {}",
+        view.local_balance_sat,
+        view.remote_balance_sat,
+        view.capacity_sat,
+        view.pending_htlcs,
+        view.max_accepted_htlcs
+    )?;
+    writeln!(
+        Stdout,
+        "  {:<6} {:>12} {:>12} {:>9} {:>9} {:>12} {:>7}",
+        "window", "out sat", "in sat", "HTLCs out", "HTLCs in", "fees msat", "failed"
+    )?;
+    for flow in &view.flow {
+        let window = match flow.window {
+            Window::Day => "1d",
+            Window::Week => "7d",
+            Window::Month => "30d",
+        };
+        let failed: u32 = flow.failures.iter().map(|f| f.count).sum();
+        writeln!(
+            Stdout,
+            "  {window:<6} {:>12} {:>12} {:>9} {:>9} {:>12} {failed:>7}",
+            flow.sats_out, flow.sats_in, flow.htlcs_out, flow.htlcs_in, flow.fees_earned_msat
+        )?;
+    }
+    writeln!(
+        Stdout,
+        "  flow class: {}; profitability: {}; opening cost: {}; {} h of forwarding history",
+        flow_class_name(view.flow_class),
+        profitability_name(view.profitability),
+        view.open_cost_sat
+            .map_or_else(|| "none known".to_owned(), |sat| format!("{sat} sat")),
+        view.history_secs / 3600
+    )?;
+    let since = match view.last_fee_change {
+        Some(at) => format!("since lnpolicy's last fee change at {at}"),
+        None => "over the last 30 days (lnpolicy never changed its fees)".to_owned(),
+    };
+    writeln!(
+        Stdout,
+        "  revenue rate: {:.0} msat/h {since}",
+        view.revenue_rate_msat_per_hour
+    )?;
+    Ok(())
+}
+
+fn flow_class_name(class: FlowClass) -> &'static str {
+    match class {
+        FlowClass::Source => "source",
+        FlowClass::Sink => "sink",
+        FlowClass::Balanced => "balanced",
+        FlowClass::Congested => "congested",
+        FlowClass::Unknown => "unknown",
+    }
+}
+
+fn profitability_name(class: Profitability) -> &'static str {
+    match class {
+        Profitability::Profitable => "profitable",
+        Profitability::BreakEven => "break_even",
+        Profitability::Underwater => "underwater",
+        Profitability::Zombie => "zombie",
+        Profitability::Unknown => "unknown",
+    }
 }
 
 fn explain_sections(config: &Config, input: &MatchInput, verbose: u8) -> Result<()> {

@@ -328,6 +328,32 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
             .unwrap();
         (short_channel_id(big.id), big.local_policy)
     };
+    // Three forwards out through it in the last hours, by the wall clock `lnpolicy` reads
+    // (the simulated market's own clock stands still here).
+    let big_id = policies(&live)
+        .into_iter()
+        .map(|(id, _)| id)
+        .find(|id| short_channel_id(*id) == big)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forwards: Vec<lnpolicy_core::Forward> = (1..=3u64)
+        .map(|i| lnpolicy_core::Forward {
+            index: i,
+            at_ns: (now - 3_600 * i) * 1_000_000_000,
+            chan_in: big_id ^ 1,
+            chan_out: big_id,
+            amt_in_msat: i * 1_000_000 + 700 * i,
+            amt_out_msat: i * 1_000_000,
+            fee_msat: 700 * i,
+        })
+        .collect();
+    lnpolicy_store::Store::open(&db)
+        .unwrap()
+        .add_forwards(&forwards, 4)
+        .unwrap();
     let mut cli = vec!["test-channel".to_owned(), big.clone()];
     cli.extend(args(&config, &server, &db, &[]));
     let stdout = run_ok(cli).await;
@@ -359,6 +385,32 @@ async fn test_channel_explains_sections_strategy_output_and_guard() {
             .local_policy
     };
     assert_eq!(now, before, "test-channel sends nothing");
+
+    // What the strategy saw: the node's balances and the stored forwards, per window.
+    let channel = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state.channel(big_id).unwrap().clone()
+    };
+    assert!(
+        stdout.contains(&format!(
+            "balance: {} sat local, {} sat remote",
+            channel.local_balance_sat, channel.remote_balance_sat
+        )),
+        "{stdout}"
+    );
+    for window in ["1d", "7d", "30d"] {
+        let row: Vec<u64> = stdout
+            .lines()
+            .find_map(|line| line.trim_start().strip_prefix(&format!("{window} ")))
+            .unwrap_or_else(|| panic!("a {window} flow row in:\n{stdout}"))
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        // out sat, in sat, HTLCs out, HTLCs in, fees msat, failed
+        assert_eq!(row, vec![6_000, 0, 3, 0, 4_200, 0], "{window}: {stdout}");
+    }
+    assert!(stdout.contains("revenue rate: "), "{stdout}");
 
     let mut unknown_args = vec!["test-channel".to_owned(), "1x2x3".to_owned()];
     unknown_args.extend(args(&config, &server, &db, &[]));

@@ -312,16 +312,19 @@ mod tests {
             collected: CollectReport::default(),
             channels: Vec::new(),
             inputs: Vec::new(),
+            views: Vec::new(),
             plans: Vec::new(),
             applied: Some(ApplyReport {
                 applied: vec![1],
                 failed: vec![(2, timeout()), (3, refused())],
+                held: vec![8, 9],
                 ..ApplyReport::default()
             }),
             rollbacks: Vec::new(),
             rolled_back: Some(ApplyReport {
                 applied: vec![4, 5],
                 failed: vec![(6, refused())],
+                held: vec![7],
                 ..ApplyReport::default()
             }),
             extra_node_calls: 0,
@@ -332,6 +335,7 @@ mod tests {
             "lnpolicy_updates_total{result=\"failed\"} 2",
             "lnpolicy_updates_total{result=\"unanswered\"} 1",
             "lnpolicy_rollbacks_total 2",
+            "lnpolicy_updates_total{result=\"held\"} 3",
         ] {
             assert!(text.lines().any(|line| line == series), "{series}\n{text}");
         }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectReport, collect};
 use lnpolicy_core::{
-    ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo, PeerInfo,
+    Channel, ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo,
+    PeerInfo,
 };
 use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
 use lnpolicy_policy::config::{
@@ -59,6 +60,9 @@ pub struct ConfiguredOutcome {
     pub channels: Vec<NodeChannel>,
     /// What the conditions looked at, per channel, in the same order.
     pub inputs: Vec<MatchInput>,
+    /// What the strategies were shown (balances, flow, classes, revenue rate), per channel,
+    /// in the same order.
+    pub views: Vec<Channel>,
     pub plans: Vec<ChannelPlan>,
     /// `None` on a dry run.
     pub applied: Option<ApplyReport>,
@@ -215,6 +219,7 @@ pub async fn run_configured_on(
         collected,
         channels,
         inputs,
+        views,
         plans,
         applied,
         rollbacks,
