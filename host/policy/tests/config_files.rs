@@ -521,3 +521,22 @@ fn the_hourly_cap_is_read_from_default_and_every_section_inherits_it_without_err
         "no cap unless the operator sets one"
     );
 }
+
+#[test]
+fn lnflow_rule_keys_are_explained_where_they_are_written() {
+    let config = parse(
+        "[cheap]\npriority = 10\nfinal = false\nstrategy = static\nfee_ppm = 10\n\
+         [default]\nenabled = true\nstrategy = ignore\n",
+    );
+    let notes: Vec<(Option<u32>, String)> = config
+        .notes()
+        .iter()
+        .filter(|n| matches!(n.kind, NoteKind::LnflowKey { .. }))
+        .map(|n| (n.line, n.to_string()))
+        .collect();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert_eq!(notes[0].0, Some(2));
+    assert!(notes[0].1.contains("file order"), "{}", notes[0].1);
+    assert_eq!(notes[1].0, Some(3));
+    assert_eq!(notes[2].0, Some(7));
+}

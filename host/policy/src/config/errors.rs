@@ -256,6 +256,8 @@ pub enum NoteKind {
         limit_key: &'static str,
         limit: u32,
     },
+    #[error("{meaning}")]
+    LnflowKey { meaning: &'static str },
 }
 
 impl NoteKind {

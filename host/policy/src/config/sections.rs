@@ -26,6 +26,30 @@ pub const EXPERIMENT: &str = "experiment";
 /// non-empty text: `false` there means true.
 const CHARGE_LND_BOOL_PARAMS: &[&str] = &["sum_peer_chans"];
 
+/// lnflow's rule keys, which an operator's lnflow config carries over: what each means there
+/// and what does the job here. They stay strategy parameters (a strategy may take one).
+const LNFLOW_RULE_KEYS: &[(&str, &str)] = &[
+    (
+        "priority",
+        "lnflow sorts its rules by `priority`; lnpolicy, like charge-lnd, tries sections in \
+         file order: move this section to where it should be tried",
+    ),
+    (
+        "final",
+        "lnflow's `final`: here, as in charge-lnd, a section that sets a strategy is final and \
+         one without a strategy is not",
+    ),
+    (
+        "enabled",
+        "lnflow's switch for a rule: here, comment the section out to disable it",
+    ),
+    (
+        "learning_enabled",
+        "lnflow reads `learning_enabled` but nothing of it uses the value; here it is only a \
+         strategy parameter",
+    ),
+];
+
 /// Collects errors and notes for one file while its sections are built.
 pub(crate) struct Ctx<'a> {
     pub file: &'a Arc<Path>,
@@ -335,6 +359,9 @@ fn plain_key(
                             value: value.to_owned(),
                         },
                     );
+                }
+                if let Some((_, meaning)) = LNFLOW_RULE_KEYS.iter().find(|(k, _)| *k == key) {
+                    ctx.note(line, Some(key), NoteKind::LnflowKey { meaning });
                 }
                 settings.params.insert(key.to_owned(), value.to_owned());
             }
