@@ -12,7 +12,7 @@ use lnpolicy_core::{
     Channel, ChannelId, FeePolicy, FlowClass, NodeChannel, NodeClient, NodeKind, NullEventSink,
     Profitability, Window, short_channel_id,
 };
-use lnpolicy_daemon::DbLock;
+use lnpolicy_daemon::{DbLock, Snapshot};
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
@@ -202,7 +202,7 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
     let outcome = if dry_run {
-        let snapshot = Snapshot::of(node)?;
+        let snapshot = snapshot(node)?;
         cycle(snapshot.path(), &registry, &config, node, true)?
     } else {
         let lock = lock_database(node)?;
@@ -237,7 +237,7 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
             reconcile(client.as_ref(), &store, unix_now()?, true).await
         })?;
     }
-    let snapshot = Snapshot::of(node)?;
+    let snapshot = snapshot(node)?;
     let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;
     if outcome.rollbacks.is_empty() {
         writeln!(Stdout, "no rollback candidates")?;
@@ -303,7 +303,7 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
     let wanted = parse_channel_id(channel)?;
     let registry = load_registry(&node.strategies)?;
     let config = load_config(path, &registry, node.kind())?;
-    let snapshot = Snapshot::of(node)?;
+    let snapshot = snapshot(node)?;
     let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;
     let Some(index) = outcome.channels.iter().position(|c| c.id == wanted) else {
         bail!(
@@ -502,41 +502,18 @@ fn lock_database(node: &NodeArgs) -> Result<DbLock> {
     Ok(DbLock::acquire(&expand_home(&node.db))?)
 }
 
-/// A copy of the database for a run that must change nothing (a dry run, `test-channel`,
-/// reading rollback candidates): it needs no lock, so it runs beside a daemon, and what the
-/// run records (decisions, reconciled intents) is dropped with the copy. Without a database
-/// yet, the run starts from an empty one.
-struct Snapshot {
-    /// Deleted on drop, with the copy in it.
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Snapshot {
-    /// The copy goes next to the database, on the disk that holds it already (the system's
-    /// temporary folder is often a small memory-backed one).
-    fn of(node: &NodeArgs) -> Result<Snapshot> {
-        let source = expand_home(&node.db);
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".lnpolicy-snapshot-");
-        let dir = match source.parent().filter(|p| p.is_dir()) {
-            Some(folder) => builder.tempdir_in(folder),
-            None => builder.tempdir(),
-        }
-        .context("creating a folder for a snapshot of the database")?;
-        let path = dir.path().join("lnpolicy.db");
-        if !Store::snapshot(&source, &path)? {
-            eprintln!(
-                "note: no database at {} yet: this run starts from an empty one (no history)",
-                source.display()
-            );
-        }
-        Ok(Snapshot { _dir: dir, path })
+/// A copy of the database for a run that must change nothing (see [`Snapshot`]); says so
+/// when there is no database yet.
+fn snapshot(node: &NodeArgs) -> Result<Snapshot> {
+    let db = expand_home(&node.db);
+    let snapshot = Snapshot::of(&db)?;
+    if !snapshot.found_database() {
+        eprintln!(
+            "note: no database at {} yet: this run starts from an empty one (no history)",
+            db.display()
+        );
     }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
+    Ok(snapshot)
 }
 
 /// Resolves the update intents an earlier run left pending, from the node's policies now.

@@ -47,6 +47,10 @@ pub struct DaemonArgs {
     /// abandoned (its update in flight is then reconciled at the next start); 0 abandons at once.
     #[arg(long, default_value = "30s", value_parser = parse_grace)]
     shutdown_grace: Duration,
+    /// Watch only: decide on schedule and log each update that would be sent ("dry run: would
+    /// update"), on a copy of the database; send nothing, record nothing but the node's history.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,6 +95,7 @@ pub fn run(args: DaemonArgs, verbose: u8) -> Result<ExitCode> {
         decide_every: args.decide_every,
         metrics: args.metrics,
         shutdown_grace: args.shutdown_grace,
+        dry_run: args.dry_run,
         run_for: None,
     };
     let scenario = args

@@ -79,6 +79,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         decide_every: Duration::from_secs(3600),
         metrics: None,
         shutdown_grace: Duration::from_secs(5),
+        dry_run: false,
         run_for: Some(Duration::from_secs(args.days * 86_400)),
     };
     let lock = DbLock::acquire(&db)?;

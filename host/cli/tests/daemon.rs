@@ -775,3 +775,34 @@ fn kill_9_at_random_points_loses_and_duplicates_no_update() {
         }
     }
 }
+
+/// `--dry-run` watches: each cycle decides and logs the updates it would send, and the node
+/// and the database's decisions and intents are left as they were.
+#[test]
+fn dry_run_logs_what_it_would_send_and_sends_and_records_nothing() {
+    let node = Node::start(FaultConfig::default());
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 777\n");
+    let before = node.policies();
+    let mut daemon = node.daemon(&["--dry-run", "--decide-every", "1h"]);
+    let done = daemon.wait_for("cycle done");
+    assert_eq!(done["fields"]["dry_run"], true, "{done}");
+    let would = daemon.messages("dry run: would update");
+    assert_eq!(would.len(), before.len(), "{}", daemon.log());
+    assert!(
+        would
+            .iter()
+            .all(|line| line["fields"]["new_fee_ppm"] == 777),
+        "{would:?}"
+    );
+    daemon.stop();
+
+    assert_eq!(node.update_calls(), 0, "nothing was sent");
+    assert_eq!(node.policies(), before);
+    let store = node.store();
+    assert_eq!(
+        store.activity_counts().unwrap(),
+        vec![],
+        "no decision reached the database"
+    );
+    assert!(intents(&node).is_empty());
+}

@@ -15,7 +15,7 @@ use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
-use lnpolicy_store::Store;
+use lnpolicy_store::{Store, StoreError};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::Instrument;
 
@@ -25,6 +25,7 @@ use crate::control::{self, Control, ReloadCause};
 use crate::events::DaemonEvents;
 use crate::metrics::{Metrics, RunStatus};
 use crate::sim::SimNode;
+use crate::snapshot::{Snapshot, SnapshotError};
 use crate::{DaemonError, DaemonOptions, DbLock, NodeSource, http};
 
 const DAY_SECS: u64 = 86_400;
@@ -178,6 +179,10 @@ enum CycleError {
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error("copying the database for a dry run: {0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("opening the dry run's copy of the database: {0}")]
+    Copy(#[from] StoreError),
 }
 
 impl Daemon {
@@ -288,10 +293,19 @@ impl Daemon {
                 );
                 self.metrics.record_reconciled(&reconciled);
             }
-            let plan = ConfiguredPlan::new(&self.config, &self.guard, false);
+            let dry_run = self.options.dry_run;
+            // A dry run decides on a copy: its decisions never reach the database's reports.
+            let snapshot = dry_run
+                .then(|| Snapshot::of(&self.options.db))
+                .transpose()?;
+            let copy = match &snapshot {
+                Some(snapshot) => Some(Store::open(snapshot.path())?),
+                None => None,
+            };
+            let plan = ConfiguredPlan::new(&self.config, &self.guard, dry_run);
             let outcome = run_configured_on(
                 self.client.as_ref(),
-                &self.store,
+                copy.as_ref().unwrap_or(&self.store),
                 &self.registry,
                 plan,
                 collected,
@@ -526,6 +540,19 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
             PlanOutcome::NoPolicy | PlanOutcome::Held(_) => {}
         }
     }
+    if outcome.applied.is_none() {
+        for update in outcome.updates().iter().filter(|u| u.is_worth_sending()) {
+            let (from, to) = (&update.channel.local_policy, &update.desired);
+            tracing::info!(
+                channel = update.channel.id,
+                fee_ppm = from.fee_ppm,
+                new_fee_ppm = to.fee_ppm,
+                inbound_fee_ppm = from.inbound_fee_ppm,
+                new_inbound_fee_ppm = to.inbound_fee_ppm,
+                "dry run: would update"
+            );
+        }
+    }
     let applied = outcome.applied.as_ref();
     tracing::info!(
         channels = outcome.channels.len(),
@@ -540,6 +567,7 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
         held = applied.map_or(0, |a| a.held.len())
             + outcome.rolled_back.as_ref().map_or(0, |r| r.held.len()),
         rolled_back = outcome.rolled_back.as_ref().map_or(0, |r| r.applied.len()),
+        dry_run = applied.is_none(),
         elapsed_ms,
         "cycle done"
     );

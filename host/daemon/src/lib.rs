@@ -21,6 +21,7 @@ mod http;
 mod lock;
 mod metrics;
 mod sim;
+mod snapshot;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub use config::ConfigRejected;
 pub use daemon::run;
 pub use lock::DbLock;
 pub use metrics::Metrics;
+pub use snapshot::{Snapshot, SnapshotError};
 
 /// Which node the daemon manages.
 pub enum NodeSource {
@@ -60,6 +62,9 @@ pub struct DaemonOptions {
     pub metrics: Option<SocketAddr>,
     /// How long a cycle in flight may still run after SIGTERM/SIGINT before it is abandoned.
     pub shutdown_grace: Duration,
+    /// Decide on schedule and log what would be sent, on a copy of the database: send nothing
+    /// and record nothing but the node's history.
+    pub dry_run: bool,
     /// Stop by itself after this much time on the daemon's clock (virtual time with a
     /// simulated node): for demos and bounded runs. `None` runs until a signal.
     pub run_for: Option<Duration>,
