@@ -48,6 +48,11 @@ pub struct NodeArgs {
     /// Core Lightning's RPC socket; selects CLN instead of LND.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tlscert", "macaroon"])]
     pub cln_rpc: Option<PathBuf>,
+    /// Core Lightning: how long after a fee rise the previous fee is still accepted
+    /// (`setchannel enforcedelay`; e.g. 10m, 1h; 0 enforces a rise at once) [default: CLN's
+    /// own, 10 minutes].
+    #[arg(long, value_name = "PERIOD", requires = "cln_rpc", value_parser = parse_enforce_delay)]
+    pub cln_enforce_delay: Option<u32>,
     /// lnpolicy's database: decisions, update intents, history, experiment arms.
     #[arg(long, env = "LNPOLICY_DB", default_value = DEFAULT_DB)]
     pub db: String,
@@ -58,6 +63,16 @@ pub struct NodeArgs {
         default_value = "~/.lnpolicy/strategies"
     )]
     pub strategies: String,
+}
+
+/// A period in charge-lnd's syntax, or 0, in whole seconds CLN takes (`u32`).
+fn parse_enforce_delay(text: &str) -> Result<u32, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    let secs = config::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a period: expected e.g. 0, 10m, 1h or seconds"))?;
+    u32::try_from(secs).map_err(|_| format!("{text:?} is longer than CLN accepts"))
 }
 
 /// `--db` when not given; `lnpolicy daemon --sim` keeps simulated history out of it.
@@ -90,7 +105,9 @@ impl NodeArgs {
 
     pub(crate) async fn connect(&self) -> Result<Box<dyn NodeClient>> {
         if let Some(socket) = &self.cln_rpc {
-            let client = ClnClient::connect(ClnConfig::new(socket))
+            let mut config = ClnConfig::new(socket);
+            config.enforce_delay_secs = self.cln_enforce_delay;
+            let client = ClnClient::connect(config)
                 .await
                 .with_context(|| format!("connecting to Core Lightning at {}", socket.display()))?;
             return Ok(Box::new(client));

@@ -856,3 +856,64 @@ async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
     );
     assert_eq!(rollback(&[]).await.trim_end(), "no rollback candidates");
 }
+
+/// `--cln-enforce-delay` reaches Core Lightning with every update, and the market keeps
+/// accepting the old fee that long; a bad period, or the flag without `--cln-rpc`, is refused
+/// before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cln_enforce_delay_goes_with_every_update() {
+    let mut scenario = Scenario::builtin("balanced").unwrap();
+    scenario.node.kind = lnpolicy_core::NodeKind::Cln;
+    let live = LiveSimulation::new(Simulation::new(scenario));
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lightning-rpc");
+    let _server = lnpolicy_sim::cln_server::ClnServer::start(
+        live.shared(),
+        &socket,
+        lnpolicy_sim::cln_server::ClnServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let config = dir.path().join("charge.config");
+    std::fs::write(&config, "[default]\nstrategy = static\nfee_ppm = 4321\n").unwrap();
+    let cli = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "-c".into(),
+            config.display().to_string(),
+            "--cln-rpc".into(),
+            socket.display().to_string(),
+            "--db".into(),
+            dir.path().join("lnpolicy.db").display().to_string(),
+            "--strategies".into(),
+            dir.path().join("strategies").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let bad = cli(&["--cln-enforce-delay", "soon"]);
+    let bad = tokio::task::spawn_blocking(move || run_cli(bad))
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("\"soon\" is not a period"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(live.shared().lock().unwrap().enforce_delays.is_empty());
+
+    let applied = run_ok(cli(&["--cln-enforce-delay", "30m"])).await;
+    assert!(applied.contains("0 failed"), "{applied}");
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    let raised: Vec<u64> = state
+        .channels
+        .iter()
+        .filter(|c| c.local_policy.fee_ppm == 4321)
+        .map(|c| c.id)
+        .collect();
+    assert!(!raised.is_empty());
+    for id in raised {
+        assert_eq!(state.enforce_delays.get(&id), Some(&1_800), "channel {id}");
+    }
+}

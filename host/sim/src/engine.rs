@@ -456,6 +456,7 @@ impl Simulation {
             fee_estimates: s.chain.fee_rates.clone(),
             funding_fees,
             held_forwards: BTreeMap::new(),
+            enforce_delays: BTreeMap::new(),
         };
 
         let demand = Demand::new(s);
@@ -558,10 +559,21 @@ impl Simulation {
     pub fn set_policy(&mut self, id: ChannelId, policy: FeePolicy) -> Result<(), PolicyRejection> {
         self.sync_external();
         self.state.set_policy(id, policy)?;
+        // No `enforcedelay` with this change: the scenario's applies.
+        self.state.enforce_delays.remove(&id);
         let k = self.index(id).ok_or(PolicyRejection::NotFound(id))?;
         let now = self.state.now_ns;
         self.record_policy(k, now, policy);
         Ok(())
+    }
+
+    /// CLN's `enforcedelay` for the change just made to `id` (by [`Simulation::set_policy`]):
+    /// how long the previous fee stays accepted; `None` keeps the scenario's.
+    pub fn set_enforce_delay(&mut self, id: ChannelId, secs: Option<u64>) {
+        match secs {
+            Some(secs) => self.state.enforce_delays.insert(id, secs),
+            None => self.state.enforce_delays.remove(&id),
+        };
     }
 
     /// The policy of one of our channels as senders currently see it (after gossip delay).
@@ -919,7 +931,10 @@ impl Simulation {
             NodeKind::Cln => (lnd_fee(out, None, a), out.time_lock_delta),
         };
         let c = &self.chans[p.to];
-        let grace = self.scenario.node.enforce_delay_secs.saturating_mul(NS);
+        let grace = (self.state.enforce_delays.get(&self.state.channels[p.to].id))
+            .copied()
+            .unwrap_or(self.scenario.node.enforce_delay_secs)
+            .saturating_mul(NS);
         if self.state.info.kind == NodeKind::Cln && p.now < c.changed_at_ns.saturating_add(grace) {
             required = required.min(lnd_fee(&c.previous, None, a));
             cltv = cltv.min(c.previous.time_lock_delta);

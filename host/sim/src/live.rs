@@ -54,7 +54,8 @@ impl LiveSimulation {
     /// Policies the servers accepted (they validated them already) go to
     /// the market, which shows them to senders after the gossip delay.
     fn take_policy_changes(&mut self) {
-        let changed: Vec<_> = lock(&self.shared)
+        let shared = lock(&self.shared);
+        let changed: Vec<_> = shared
             .channels
             .iter()
             .filter(|c| {
@@ -63,11 +64,21 @@ impl LiveSimulation {
                     .channel(c.id)
                     .is_some_and(|ours| ours.local_policy != c.local_policy)
             })
-            .map(|c| (c.id, c.local_policy))
+            .map(|c| {
+                (
+                    c.id,
+                    c.local_policy,
+                    shared.enforce_delays.get(&c.id).copied(),
+                )
+            })
             .collect();
-        for (id, policy) in changed {
-            if let Err(error) = self.sim.set_policy(id, policy) {
-                tracing::warn!(channel = id, %error, "the market refused a policy the server accepted");
+        drop(shared);
+        for (id, policy, enforce_delay) in changed {
+            match self.sim.set_policy(id, policy) {
+                Ok(()) => self.sim.set_enforce_delay(id, enforce_delay),
+                Err(error) => {
+                    tracing::warn!(channel = id, %error, "the market refused a policy the server accepted");
+                }
             }
         }
     }

@@ -86,6 +86,10 @@ pub struct NodeState {
     /// arrived (unix ns). Until `now_ns` reaches the forward's `at_ns`, CLN lists it
     /// `offered` under the created_index of its arrival, and LND not at all.
     pub held_forwards: BTreeMap<usize, u64>,
+    /// CLN's `setchannel enforcedelay` given with each channel's last policy change, seconds:
+    /// how long the previous fee is still accepted. A channel without one gets the scenario's
+    /// `enforce_delay_secs`.
+    pub enforce_delays: BTreeMap<ChannelId, u64>,
 }
 
 /// LND's default bounds on time_lock_delta.

@@ -147,6 +147,7 @@ mod tests {
             fee_estimates: Vec::new(),
             funding_fees: Default::default(),
             held_forwards: Default::default(),
+            enforce_delays: Default::default(),
         }
     }
 

@@ -940,8 +940,8 @@ fn setchannel_targets(state: &NodeState, params: &Params) -> Result<Vec<ChannelI
 /// Omitted fields stay as they are; htlcmin is raised to the peer's minimum
 /// and htlcmax lowered to what the channel can send, each with CLN's warning.
 /// Like CLN (its source says "this always enables channel"), it re-enables
-/// the channel. `enforcedelay` is accepted; the old fee's grace period is
-/// the market engine's to model, `NodeState` does not carry it.
+/// the channel. `enforcedelay` is kept per channel for the market engine, which accepts
+/// the old fee that long (the scenario's `enforce_delay_secs` without it).
 fn setchannel(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let targets = setchannel_targets(ctx.state, params)?;
     let base = params
@@ -954,7 +954,7 @@ fn setchannel(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let ppm = params.u32("feeppm")?;
     let htlc_min = params.msat("htlcmin")?;
     let htlc_max = params.msat("htlcmax")?;
-    params.u32("enforcedelay")?;
+    let enforce_delay = params.u32("enforcedelay")?;
     let ignore_fee_limits = params.bool("ignorefeelimits")?.unwrap_or(false);
     if let (Some(min), Some(max)) = (htlc_min, htlc_max)
         && max < min
@@ -1008,6 +1008,10 @@ fn setchannel(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
         ctx.state
             .set_policy(id, policy)
             .map_err(|e| RpcError::new(LIGHTNINGD, e.to_string()))?;
+        match enforce_delay {
+            Some(secs) => ctx.state.enforce_delays.insert(id, u64::from(secs)),
+            None => ctx.state.enforce_delays.remove(&id),
+        };
         let mut entry = json!({
             "peer_id": peer_id,
             "channel_id": cid,

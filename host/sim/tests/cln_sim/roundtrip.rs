@@ -436,6 +436,10 @@ async fn setchannel_changes_the_fee_and_leaves_the_rest() {
     keys.sort();
     assert_eq!(keys, ["enforcedelay", "feebase", "feeppm", "id"]);
     assert_eq!(sent[0]["enforcedelay"], 0);
+    assert_eq!(
+        r.state.lock().unwrap().enforce_delays.get(&target.id),
+        Some(&0)
+    );
 
     // A new htlc maximum is sent and applied; cltv is node-wide on CLN and
     // stays as it is.
@@ -617,4 +621,54 @@ async fn a_missing_socket_fails_at_connect() {
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("connected to nothing"),
     }
+}
+
+/// CLN keeps accepting the previous fee for `enforcedelay` seconds after a change, so that
+/// senders who have not seen the rise yet are not failed: the market honours the delay the
+/// client sends, raise by raise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforcedelay_is_how_long_the_old_fee_is_still_accepted() {
+    let mut refused = Vec::new();
+    for delay in [0u32, 3_600] {
+        // A busy CLN node whose raises take an hour to reach senders.
+        let mut scenario = lnpolicy_sim::Scenario::synthetic(20, 20_000.0, 3);
+        scenario.node.kind = NodeKind::Cln;
+        scenario.market.gossip.delay_secs = 3_600;
+        let mut live = lnpolicy_sim::LiveSimulation::new(lnpolicy_sim::Simulation::new(scenario));
+        live.advance(3_600);
+        let dir = tempfile::tempdir().unwrap();
+        let server = lnpolicy_sim::cln_server::ClnServer::start(
+            live.shared(),
+            &dir.path().join("lightning-rpc"),
+            ClnServerConfig::default(),
+        )
+        .await
+        .unwrap();
+        let mut config = ClnConfig::new(server.socket_path());
+        config.enforce_delay_secs = Some(delay);
+        let client = ClnClient::connect(config).await.unwrap();
+        for channel in client.list_channels().await.unwrap() {
+            let raised = FeePolicy {
+                fee_ppm: channel.local_policy.fee_ppm * 4 + 100,
+                ..channel.local_policy
+            };
+            client.update_policy(&channel, &raised).await.unwrap();
+        }
+        let policy_failures = |live: &lnpolicy_sim::LiveSimulation| -> u64 {
+            let sim = live.simulation();
+            sim.totals().iter().map(|t| t.failures_policy).sum()
+        };
+        let before = policy_failures(&live);
+        // Within the gossip delay: senders still offer the old fee.
+        live.advance(1_800);
+        refused.push(policy_failures(&live) - before);
+    }
+    assert!(
+        refused[0] > 0,
+        "without a delay the rise fails stale senders: {refused:?}"
+    );
+    assert_eq!(
+        refused[1], 0,
+        "an hour's delay accepts the old fee: {refused:?}"
+    );
 }

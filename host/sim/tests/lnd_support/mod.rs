@@ -175,6 +175,7 @@ pub fn fixture() -> NodeState {
         // We opened channels 1 and 3 (the odd ones).
         funding_fees: [(chan_id(1), 2_400), (chan_id(3), 1_950)].into(),
         held_forwards: Default::default(),
+        enforce_delays: Default::default(),
     }
 }
 
