@@ -33,8 +33,8 @@
 //! outbound fee held back by a step limit would lower the price for good. An outbound fee
 //! moved anywhere else (by hand) is read again as the new price. Core Lightning channels are
 //! left alone (no inbound fees exist there, so +X would be a plain fee rise), and so are
-//! inactive channels. The controller lives in the host's state under [`STATE_KEY`], each
-//! channel's promise under [`promise_key`].
+//! inactive channels. Each configuration's controller lives in the host's state under
+//! [`controller_key`], each channel's promise under [`promise_key`].
 
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, NodeKind, ParamSpec, Params,
@@ -48,17 +48,15 @@ pub struct InboundDiscount;
 /// The strategy's own version, reported by `info()`.
 pub const VERSION: &str = "0.3.0";
 
-/// The node's controller: X is node-wide, so one configuration's X serves all its channels,
-/// and a change of parameters goes on with the X learnt so far.
-pub const STATE_KEY: &str = "controller";
+/// Where 0.2.0 and earlier kept the one controller they ran for every configuration. It is
+/// deleted when found: each configuration now starts from the discount its channels carry.
+pub const LEGACY_STATE_KEY: &str = "controller";
 
-/// Which configuration ran [`STATE_KEY`] in which cycle. A second configuration in the same
-/// cycle (another section, the other arm of an experiment) runs a controller of its own,
-/// under [`own_controller_key`], instead of judging its channels on the first one's window.
-pub const CLAIM_KEY: &str = "claim";
-
-/// The controller of a configuration that found [`STATE_KEY`] claimed in its cycle.
-pub fn own_controller_key(fingerprint: u64) -> String {
+/// The state key of one configuration's controller: `controller:` and the fingerprint of its
+/// parameters. X applies to every LND channel of a batch; batches with other parameters
+/// (another section, the other arm of an experiment) learn their own X on their own channels,
+/// whatever order they run in.
+pub fn controller_key(fingerprint: u64) -> String {
     format!("controller:{fingerprint}")
 }
 
@@ -103,10 +101,6 @@ pub struct Controller {
     /// Whether X is being probed or holds.
     pub phase: Phase,
 }
-
-/// Encoding version, the first byte of the stored claim: the cycle's time and the claiming
-/// configuration's fingerprint, 17 bytes.
-const CLAIM_VERSION: u8 = 1;
 
 /// Encoding version, the first byte of a stored [`Controller`].
 pub const STATE_VERSION: u8 = 1;
@@ -210,6 +204,19 @@ fn measure(channels: &[&ChannelView], evaluation_hours: u32, x_ppm: u32) -> Meas
     }
 }
 
+/// The discount the active LND channels carry now, ppm: the median of their inbound fees
+/// below zero (0 for a channel without one), so that a configuration's first run goes on from
+/// where its channels are instead of restarting the search at 0.
+fn carried_discount(channels: &[&ChannelView]) -> u32 {
+    let mut discounts: Vec<u32> = channels
+        .iter()
+        .filter(|c| c.active)
+        .map(|c| c.local_policy.inbound_fee_ppm.min(0).unsigned_abs())
+        .collect();
+    discounts.sort_unstable();
+    discounts.get(discounts.len() / 2).copied().unwrap_or(0)
+}
+
 /// `new` against `old` as a signed percentage, for reasons.
 fn change(new: f64, old: f64) -> String {
     if old > 0.0 {
@@ -254,29 +261,6 @@ impl Config {
         ))
     }
 
-    /// The key of the controller this configuration runs at `now`, claiming the node's
-    /// controller unless another configuration claimed it at `now`.
-    fn controller_key(&self, host: &mut dyn Host, now: u64) -> String {
-        let fingerprint = self.fingerprint();
-        let claim = host.state_get(CLAIM_KEY);
-        let claimed = claim.as_deref().and_then(|bytes| {
-            let mut r = Reader::new(bytes, CLAIM_VERSION)?;
-            let at_and_owner = (r.u64()?, r.u64()?);
-            r.finish().map(|()| at_and_owner)
-        });
-        match claimed {
-            Some((at, owner)) if at == now && owner != fingerprint => {
-                own_controller_key(fingerprint)
-            }
-            _ => {
-                let mut w = Writer::new(CLAIM_VERSION);
-                w.u64(now).u64(fingerprint);
-                host.state_set(CLAIM_KEY, &w.finish());
-                STATE_KEY.to_owned()
-            }
-        }
-    }
-
     /// Forwards fell by more than the tolerance (nothing can fall from nothing).
     fn volume_dropped(&self, now: Measurement, before: Measurement) -> bool {
         now.forwards < before.forwards * (1.0 - self.volume_drop)
@@ -292,10 +276,12 @@ impl Config {
         x.saturating_add(self.step_ppm).min(self.max_discount_ppm)
     }
 
-    /// The first run: the history so far is the baseline at X = 0, and one step up is probed.
+    /// The first run of a configuration: the history so far is the baseline at the X the
+    /// channels carry now (0 on a node new to inbound discounts; the X of an earlier version
+    /// or of this configuration's parameters before a change), and one step up is probed.
     fn start(&self, baseline: Measurement, now: u64) -> (Controller, String) {
-        let x = self.up(0);
-        let phase = if x == 0 {
+        let x = self.up(baseline.x_ppm);
+        let phase = if x == baseline.x_ppm {
             Phase::Settled {
                 windows: 0,
                 last: Some(baseline),
@@ -304,8 +290,8 @@ impl Config {
             Phase::Probing { below: baseline }
         };
         let note = format!(
-            "first run, baseline {:.0} msat/h, {:.2} fwd/h at X 0",
-            baseline.revenue, baseline.forwards
+            "first run, baseline {:.0} msat/h, {:.2} fwd/h at X {}",
+            baseline.revenue, baseline.forwards, baseline.x_ppm
         );
         let controller = Controller {
             x_ppm: x,
@@ -392,7 +378,8 @@ impl Config {
         now: u64,
     ) -> (Controller, String) {
         let Some(mut c) = stored else {
-            return self.start(measure(lnd, self.evaluation_hours, 0), now);
+            let carried = carried_discount(lnd).min(self.max_discount_ppm);
+            return self.start(measure(lnd, self.evaluation_hours, carried), now);
         };
         // The operator may have lowered the ceiling since X was set.
         c.x_ppm = c.x_ppm.min(self.max_discount_ppm);
@@ -580,7 +567,10 @@ impl Strategy for InboundDiscount {
                 .collect());
         }
         let now = host.now();
-        let key = config.controller_key(host, now);
+        if host.state_get(LEGACY_STATE_KEY).is_some() {
+            host.state_delete(LEGACY_STATE_KEY);
+        }
+        let key = controller_key(config.fingerprint());
         let stored = host.state_get(&key);
         let (controller, note) =
             config.controller(stored.as_deref().and_then(Controller::decode), &lnd, now);
@@ -607,8 +597,8 @@ mod tests {
     use lnpolicy_sdk::{ChannelView, Decision, FlowStats, FlowWindows, NodeKind, Param};
 
     use super::{
-        Controller, InboundDiscount, Measurement, Phase, Promise, REPROBE_AFTER_WINDOWS, STATE_KEY,
-        STATE_LEN, promise_key, window_hours,
+        Controller, InboundDiscount, LEGACY_STATE_KEY, Measurement, Phase, Promise,
+        REPROBE_AFTER_WINDOWS, STATE_LEN, promise_key, window_hours,
     };
 
     const HOUR: u64 = 3600;
@@ -643,8 +633,26 @@ mod tests {
             .remove(0)
     }
 
+    /// The state key of the controller of a configuration with `params`.
+    fn key_for(params: &[Param]) -> String {
+        let mut scratch = TestHost::new();
+        one(&mut scratch, params, lnd(1, 500, 0, traffic(0, 0)));
+        let keys: Vec<String> = scratch
+            .state
+            .keys()
+            .filter(|k| k.starts_with("controller:"))
+            .cloned()
+            .collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        keys[0].clone()
+    }
+
+    fn stored_for(host: &TestHost, params: &[Param]) -> Controller {
+        Controller::decode(&host.state[&key_for(params)]).expect("a stored controller")
+    }
+
     fn stored(host: &TestHost) -> Controller {
-        Controller::decode(&host.state[STATE_KEY]).expect("a stored controller")
+        stored_for(host, &[])
     }
 
     fn measured(x_ppm: u32, revenue: f64, forwards: f64) -> Measurement {
@@ -717,15 +725,16 @@ mod tests {
     #[test]
     fn an_existing_discount_is_read_back_as_part_of_the_lnd_price() {
         let mut host = TestHost::new();
-        // 300 out, −50 in (e.g. set by hand): LND senders pay 250 leaving here
+        // 300 out, −50 in (e.g. set by hand): LND senders pay 250 leaving here, and the first
+        // run takes the 50 as the X the channel carries and probes one step above it
         let d = one(&mut host, &[], lnd(6, 300, -50, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(275), Some(-25)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(325), Some(-75)));
         // a positive inbound fee is no discount: replaced, never kept or produced
         let d = one(&mut host, &[], lnd(7, 300, 40, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(325), Some(-25)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(375), Some(-75)));
         // a discount larger than the outbound fee (LND clamps it): price 0
         let d = one(&mut host, &[], lnd(8, 30, -100, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(25), Some(-25)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(75), Some(-75)));
     }
 
     /// The inbound fee that lands may not be the −X asked for: a guard bound on inbound fees,
@@ -803,7 +812,8 @@ mod tests {
         let d = cycle(&mut host, 25, 9000, 9);
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(525), Some(-25)));
         assert!(d.reason.contains("probing, 167 of 168 h"), "{}", d.reason);
-        assert_eq!(host.state[STATE_KEY], before[STATE_KEY]);
+        let key = key_for(&[]);
+        assert_eq!(host.state[&key], before[&key]);
     }
 
     #[test]
@@ -841,10 +851,12 @@ mod tests {
         };
         assert_eq!(stored(&host).phase, settled);
         // a minimum gain the rise does not reach also undoes it
-        let mut host = probing_25();
+        let mut host = TestHost::new();
         let gain = [Param::new("min_gain_percent", 15.0)];
+        one(&mut host, &gain, lnd(1, 500, 0, traffic(1000, 2)));
+        host.advance(WEEK);
         let d = one(&mut host, &gain, lnd(1, 525, -25, traffic(1100, 2)));
-        assert_eq!(d.inbound_fee_ppm, Some(0));
+        assert_eq!(d.inbound_fee_ppm, Some(0), "{}", d.reason);
     }
 
     #[test]
@@ -935,12 +947,13 @@ mod tests {
         let lower = [Param::new("max_discount_ppm", 30)];
         let d = one(&mut host, &lower, lnd(1, 560, -60, traffic(3000, 2)));
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(530), Some(-30)));
+        assert_eq!(stored_for(&host, &lower).x_ppm, 30);
         // and a probe undone back to a level above the new ceiling stays under it
         let mut host = probing_25();
         let none = [Param::new("max_discount_ppm", 0)];
         let d = one(&mut host, &none, lnd(1, 525, -25, traffic(0, 0)));
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(500), Some(0)));
-        assert_eq!(stored(&host).x_ppm, 0);
+        assert_eq!(stored_for(&host, &none).x_ppm, 0);
     }
 
     #[test]
@@ -949,7 +962,7 @@ mod tests {
         let none = [Param::new("max_discount_ppm", 0)];
         let d = one(&mut host, &none, lnd(1, 500, -30, traffic(1000, 2)));
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(470), Some(0)));
-        assert_eq!(stored(&host).x_ppm, 0);
+        assert_eq!(stored_for(&host, &none).x_ppm, 0);
     }
 
     #[test]
@@ -1002,7 +1015,7 @@ mod tests {
         let three_days = [Param::new("evaluation_hours", 72)];
         let mut host = TestHost::new();
         one(&mut host, &three_days, lnd(1, 500, 0, flow));
-        let Phase::Probing { below } = stored(&host).phase else {
+        let Phase::Probing { below } = stored_for(&host, &three_days).phase else {
             panic!("probing expected");
         };
         assert_eq!(below.revenue, 2000.0);
@@ -1019,25 +1032,51 @@ mod tests {
         let d = one(&mut restarted, &[], lnd(1, 525, -25, traffic(1200, 2)));
         assert_eq!(d.inbound_fee_ppm, Some(-50));
         assert!(d.reason.contains("vs X 0"), "{}", d.reason);
-        // without the state the search starts over from a new baseline
+        // without the state the search starts over, from the discount the channel carries
         let d = one(
             &mut TestHost::new(),
             &[],
             lnd(1, 525, -25, traffic(1200, 2)),
         );
-        assert_eq!(d.inbound_fee_ppm, Some(-25));
+        assert_eq!(d.inbound_fee_ppm, Some(-50));
         assert!(d.reason.contains("first run"), "{}", d.reason);
+        assert!(d.reason.contains("at X 25"), "{}", d.reason);
         // unreadable state also starts over
         for junk in [vec![1, 2, 3], vec![9; STATE_LEN]] {
             let mut corrupt = TestHost::new();
-            corrupt.state.insert(STATE_KEY.into(), junk);
+            corrupt.state.insert(key_for(&[]), junk);
             let d = one(&mut corrupt, &[], lnd(1, 500, 0, traffic(0, 0)));
             assert!(d.reason.contains("first run"), "{}", d.reason);
         }
     }
 
     #[test]
-    fn a_second_configuration_in_a_cycle_learns_its_own_x_on_its_own_channels() {
+    fn the_one_controller_of_0_2_0_gives_way_to_the_channels_discount() {
+        let legacy = Controller {
+            x_ppm: 40,
+            since: 0,
+            phase: Phase::Settled {
+                windows: 3,
+                last: None,
+            },
+        };
+        let mut host = TestHost::new();
+        host.state
+            .insert(LEGACY_STATE_KEY.into(), legacy.encode().to_vec());
+        let d = one(&mut host, &[], lnd(1, 540, -40, traffic(1000, 2)));
+        assert!(!host.state.contains_key(LEGACY_STATE_KEY));
+        assert!(d.reason.contains("first run"), "{}", d.reason);
+        assert!(d.reason.contains("at X 40"), "{}", d.reason);
+        assert_eq!(d.inbound_fee_ppm, Some(-65), "probing one step above 40");
+        // the LND price stays what it was: 540 − 40
+        assert_eq!(
+            i64::from(d.fee_ppm.unwrap()) + i64::from(d.inbound_fee_ppm.unwrap()),
+            500
+        );
+    }
+
+    #[test]
+    fn each_configuration_learns_its_own_x_on_its_own_channels_in_any_order() {
         let mut host = TestHost::new();
         let small = [Param::new("step_ppm", 25)];
         let large = [Param::new("step_ppm", 60)];
@@ -1046,34 +1085,26 @@ mod tests {
         let b = one(&mut host, &large, lnd(2, 800, 0, traffic(5000, 9)));
         assert_eq!(a.inbound_fee_ppm, Some(-25));
         assert_eq!(b.inbound_fee_ppm, Some(-60));
-        assert_eq!(
-            stored(&host).x_ppm,
-            25,
-            "the first keeps the node's controller"
-        );
-        let own: Vec<&String> = host
-            .state
-            .keys()
-            .filter(|k| k.starts_with("controller:"))
-            .collect();
-        assert_eq!(own.len(), 1, "{own:?}");
-        // A window later each is judged against its own baseline: the first section's
-        // revenue rose, the second's volume fell away.
+        assert_eq!(stored_for(&host, &small).x_ppm, 25);
+        assert_eq!(stored_for(&host, &large).x_ppm, 60);
+        // A window later, in the other order, each is judged against its own baseline: the
+        // first section's revenue rose, the second's volume fell away.
         host.advance(WEEK);
-        let a = one(&mut host, &small, lnd(1, 525, -25, traffic(1100, 2)));
         let b = one(&mut host, &large, lnd(2, 860, -60, traffic(5000, 2)));
+        let a = one(&mut host, &small, lnd(1, 525, -25, traffic(1100, 2)));
         assert_eq!(a.inbound_fee_ppm, Some(-50), "{}", a.reason);
         assert_eq!(b.inbound_fee_ppm, Some(0), "{}", b.reason);
-        // Alone in a later cycle, a configuration with new parameters goes on with the node's
-        // controller (the operator changed them), not with a fresh search.
+        // New parameters are a new controller, which starts from the X the channels carry,
+        // not from 0: the LND price and the discount go on from where they are.
         host.advance(HOUR);
         let changed = [
             Param::new("step_ppm", 25),
             Param::new("min_gain_percent", 5.0),
         ];
         let a = one(&mut host, &changed, lnd(1, 550, -50, traffic(1100, 2)));
-        assert_eq!(a.inbound_fee_ppm, Some(-50), "{}", a.reason);
-        assert!(!a.reason.contains("first run"), "{}", a.reason);
+        assert!(a.reason.contains("first run"), "{}", a.reason);
+        assert!(a.reason.contains("at X 50"), "{}", a.reason);
+        assert_eq!(a.inbound_fee_ppm, Some(-75), "{}", a.reason);
     }
 
     #[test]
