@@ -348,14 +348,16 @@ pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) ->
 fn explain_view(view: &Channel) -> Result<()> {
     writeln!(Stdout, "what the strategy sees:")?;
     let settled = view.local_balance_sat + view.remote_balance_sat;
-    let local_percent = if settled == 0 {
-        0.0
-    } else {
-        100.0 * view.local_balance_sat as f64 / settled as f64
+    let local_share = match settled {
+        0 => "no settled balance".to_owned(),
+        _ => format!(
+            "{:.0}% local",
+            100.0 * view.local_balance_sat as f64 / settled as f64
+        ),
     };
     writeln!(
         Stdout,
-        "  balance: {} sat local, {} sat remote ({local_percent:.0}% local) of {} sat; {} HTLC(s) pending of {}",
+        "  balance: {} sat local, {} sat remote ({local_share}) of {} sat; {} HTLC(s) pending of {}",
         view.local_balance_sat,
         view.remote_balance_sat,
         view.capacity_sat,
@@ -385,13 +387,19 @@ fn explain_view(view: &Channel) -> Result<()> {
         "  flow class: {}; profitability: {}; opening cost: {}; {} h of forwarding history",
         flow_class_name(view.flow_class),
         profitability_name(view.profitability),
-        view.open_cost_sat
-            .map_or_else(|| "none known".to_owned(), |sat| format!("{sat} sat")),
+        match (view.open_cost_sat, view.initiator) {
+            (Some(sat), _) => format!("{sat} sat"),
+            (None, false) => "none (the peer opened it)".to_owned(),
+            (None, true) => "not known to the node".to_owned(),
+        },
         view.history_secs / 3600
     )?;
     let since = match view.last_fee_change {
         Some(at) => format!("since lnpolicy's last fee change at {at}"),
-        None => "over the last 30 days (lnpolicy never changed its fees)".to_owned(),
+        None => format!(
+            "over the last {} h of history, at most 30 days (lnpolicy never changed its fees)",
+            (view.history_secs / 3600).min(30 * 24)
+        ),
     };
     writeln!(
         Stdout,

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lnpolicy_core::FeePolicy;
-use lnpolicy_node::lnd::permissions::{FORWARDING_HISTORY, UPDATE_CHANNEL_POLICY};
+use lnpolicy_node::lnd::permissions::{
+    FORWARDING_HISTORY, GET_NODE_INFO, GET_TRANSACTIONS, UPDATE_CHANNEL_POLICY,
+};
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_sim::rng::Rng;
@@ -783,17 +785,39 @@ fn dry_run_logs_what_it_would_send_and_sends_and_records_nothing() {
     let node = Node::start(FaultConfig::default());
     node.write_config("[default]\nstrategy = static\nfee_ppm = 777\n");
     let before = node.policies();
-    let mut daemon = node.daemon(&["--dry-run", "--decide-every", "1h"]);
+    let mut daemon = node.daemon(&["--dry-run", "--decide-every", "3s"]);
     let done = daemon.wait_for("cycle done");
     assert_eq!(done["fields"]["dry_run"], true, "{done}");
     let would = daemon.messages("dry run: would update");
-    assert_eq!(would.len(), before.len(), "{}", daemon.log());
+    let mut channels: Vec<u64> = would
+        .iter()
+        .map(|line| line["fields"]["channel"].as_u64().unwrap())
+        .collect();
+    channels.sort_unstable();
+    channels.dedup();
+    assert_eq!(channels.len(), before.len(), "{}", daemon.log());
     assert!(
         would
             .iter()
             .all(|line| line["fields"]["new_fee_ppm"] == 777),
         "{would:?}"
     );
+    // The node facts a cycle keeps (peers' fee levels, opening costs) are kept: the next
+    // cycle looks none of them up again; its one GetNodeInfo is the collector's, as in every
+    // cycle.
+    daemon.wait_until("a second cycle", |d| {
+        (d.messages("cycle done").len() >= 2).then_some(())
+    });
+    let calls: Vec<String> = node.state(|s| s.calls.clone());
+    let cycles: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i] == "lnrpc.Lightning/ListChannels")
+        .collect();
+    let count = |slice: &[String], method: &str| slice.iter().filter(|c| *c == method).count();
+    let (first, second) = (&calls[cycles[0]..cycles[1]], &calls[cycles[1]..]);
+    assert_eq!(count(first, GET_TRANSACTIONS), 1, "{first:?}");
+    assert!(count(first, GET_NODE_INFO) > 2, "{first:?}");
+    assert_eq!(count(second, GET_TRANSACTIONS), 0, "{second:?}");
+    assert_eq!(count(second, GET_NODE_INFO), 1, "{second:?}");
     daemon.stop();
 
     assert_eq!(node.update_calls(), 0, "nothing was sent");

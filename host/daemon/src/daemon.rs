@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use lnpolicy_collector::{CollectConfig, CollectError, collect};
 use lnpolicy_core::NodeClient;
-use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, EngineError, run_configured_on};
+use lnpolicy_engine::{
+    ConfiguredOutcome, ConfiguredPlan, EngineError, record_node_facts, run_configured_on,
+};
 use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
@@ -295,6 +297,17 @@ impl Daemon {
             }
             let dry_run = self.options.dry_run;
             // A dry run decides on a copy: its decisions never reach the database's reports.
+            // The node facts a cycle keeps go to the real database first, or the copy's
+            // lookups would be repeated every cycle.
+            if dry_run {
+                record_node_facts(
+                    self.client.as_ref(),
+                    &self.store,
+                    &collected.node_channels,
+                    now,
+                )
+                .await?;
+            }
             let snapshot = dry_run
                 .then(|| Snapshot::of(&self.options.db))
                 .transpose()?;
@@ -541,14 +554,27 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
         }
     }
     if outcome.applied.is_none() {
+        for candidate in &outcome.rollbacks {
+            tracing::info!(
+                channel = candidate.channel_id,
+                fee_ppm = candidate.current.fee_ppm,
+                new_fee_ppm = candidate.restore.fee_ppm,
+                reason = %candidate.reason(),
+                "dry run: would roll back"
+            );
+        }
         for update in outcome.updates().iter().filter(|u| u.is_worth_sending()) {
             let (from, to) = (&update.channel.local_policy, &update.desired);
             tracing::info!(
                 channel = update.channel.id,
                 fee_ppm = from.fee_ppm,
                 new_fee_ppm = to.fee_ppm,
+                base_fee_msat = from.base_fee_msat,
+                new_base_fee_msat = to.base_fee_msat,
                 inbound_fee_ppm = from.inbound_fee_ppm,
                 new_inbound_fee_ppm = to.inbound_fee_ppm,
+                disabled = from.disabled,
+                new_disabled = to.disabled,
                 "dry run: would update"
             );
         }

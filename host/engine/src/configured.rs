@@ -260,6 +260,22 @@ const OPEN_COST_RETRY_SECS: u64 = 24 * 3600;
 /// on record, not asked in the last [`OPEN_COST_RETRY_SECS`], and only their funding txids.
 /// Records what was found and when each was asked, also when the node refused. Returns the
 /// node calls made.
+/// The node facts a cycle keeps in the store between cycles (what opening each channel cost,
+/// each peer's fee levels), fetched where missing or stale. A cycle does this by itself; a
+/// daemon that decides on a copy of the database (`--dry-run`) calls it on the real one
+/// first, so that the lookups are kept and not repeated every cycle. Returns the node calls.
+pub async fn record_node_facts(
+    node: &dyn NodeClient,
+    store: &Store,
+    channels: &[NodeChannel],
+    now: u64,
+) -> Result<u32, EngineError> {
+    let mut calls = record_open_costs(node, store, channels, now).await?;
+    let mut stored = StoreHistory::load(store, channels, now)?;
+    calls += refresh_peer_fees(node, store, &mut stored, &BTreeMap::new(), now).await?;
+    Ok(calls)
+}
+
 async fn record_open_costs(
     node: &dyn NodeClient,
     store: &Store,
