@@ -33,6 +33,10 @@ use crate::{DaemonError, DaemonOptions, DbLock, NodeSource, http};
 const DAY_SECS: u64 = 86_400;
 const NS: u64 = 1_000_000_000;
 
+/// A database copy untouched this long belongs to a run that was killed: no dry run lasts a
+/// day.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// Runs the daemon until SIGTERM or SIGINT (then `Ok`), or until it cannot start.
 ///
 /// Taking the [`DbLock`] is the caller's first step, before connecting to the node, so that a
@@ -47,6 +51,13 @@ pub async fn run(
     let (control_tx, control_rx) = unbounded_channel();
     control::forward_signals(control_tx.clone())?;
     let store = Arc::new(Store::open(&options.db)?);
+    let removed = Snapshot::remove_leftovers(&options.db, LEFTOVER_AGE);
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed database copies that killed runs left behind"
+        );
+    }
     let metrics = Arc::new(Metrics::default());
     let events = Arc::new(DaemonEvents::new(Arc::clone(&store), Arc::clone(&metrics)));
     let registry = Arc::new(registry(&options, Arc::clone(&events) as _)?);

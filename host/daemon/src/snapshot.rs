@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use lnpolicy_store::{Store, StoreError};
 
+/// How the folders of the copies are named.
+const PREFIX: &str = ".lnpolicy-snapshot-";
+
 /// The copy, in a hidden folder next to the database (on the disk that already holds it; the
 /// system's temporary folder is often a small memory-backed one), deleted on drop.
 #[derive(Debug)]
@@ -29,7 +32,7 @@ impl Snapshot {
     /// an empty one ([`Snapshot::found_database`] says which).
     pub fn of(db: &Path) -> Result<Snapshot, SnapshotError> {
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".lnpolicy-snapshot-");
+        builder.prefix(PREFIX);
         let dir = match db.parent().filter(|p| p.is_dir()) {
             Some(folder) => builder.tempdir_in(folder),
             None => builder.tempdir(),
@@ -47,6 +50,41 @@ impl Snapshot {
         })
     }
 
+    /// Deletes the copies next to `db` that a killed run left behind (a run that ends in any
+    /// other way deletes its own): those untouched for `older_than`, so that the copy of a
+    /// dry run going on beside is left alone. Returns how many went; a folder that cannot be
+    /// read or removed is skipped with a warning.
+    pub fn remove_leftovers(db: &Path, older_than: std::time::Duration) -> usize {
+        let Some(folder) = db.parent().filter(|p| p.is_dir()) else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_some_and(|age| age >= older_than);
+            if !name.to_string_lossy().starts_with(PREFIX) || !stale {
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) => tracing::warn!(
+                    path = %entry.path().display(),
+                    %error,
+                    "could not remove a database copy a killed run left behind"
+                ),
+            }
+        }
+        removed
+    }
+
     /// Where the copy is; open it with [`Store::open`].
     pub fn path(&self) -> &Path {
         &self.path
@@ -55,5 +93,36 @@ impl Snapshot {
     /// Whether there was a database to copy.
     pub fn found_database(&self) -> bool {
         self.found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Snapshot;
+
+    #[test]
+    fn leftovers_of_killed_runs_are_removed_and_a_copy_in_use_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lnpolicy.db");
+        lnpolicy_store::Store::open(&db).unwrap();
+        let in_use = Snapshot::of(&db).unwrap();
+        let left = dir.path().join(".lnpolicy-snapshot-killed");
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("lnpolicy.db"), b"old copy").unwrap();
+        let other = dir.path().join("notes");
+        std::fs::create_dir(&other).unwrap();
+
+        assert_eq!(
+            Snapshot::remove_leftovers(&db, Duration::from_secs(3600)),
+            0
+        );
+        assert_eq!(Snapshot::remove_leftovers(&db, Duration::ZERO), 2);
+        assert!(!left.exists() && other.exists() && db.exists());
+        assert!(
+            !in_use.path().exists(),
+            "with no age limit, even a copy in use goes"
+        );
     }
 }
