@@ -10,7 +10,9 @@
 //! came back. The best X depends on the node's share of non-LND senders, which nobody is
 //! told, so this strategy measures it instead of guessing:
 //!
-//! - the first run takes the traffic before it as the baseline (X = 0) and probes one step up;
+//! - the first run on channels without a discount takes the traffic before it as the baseline
+//!   (X = 0) and probes one step up; on channels that carry one (an earlier version, a
+//!   configuration whose parameters changed) it holds that X and measures it first;
 //! - each X is kept for `evaluation_hours`, then the node's revenue and forwards per hour are
 //!   measured over the longest flow window that fits in that time (so only traffic under that
 //!   X counts, and the first hours, while gossip spreads the new fees, are skipped when the
@@ -135,7 +137,7 @@ impl Controller {
     }
 
     /// The stored controller, or `None` for anything this version did not write (the
-    /// search then starts over from a fresh baseline).
+    /// search then starts over, from the X the channels carry).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let mut r = Reader::new(bytes, STATE_VERSION)?;
         let x_ppm = r.u32()?;
@@ -204,17 +206,30 @@ fn measure(channels: &[&ChannelView], evaluation_hours: u32, x_ppm: u32) -> Meas
     }
 }
 
-/// The discount the active LND channels carry now, ppm: the median of their inbound fees
-/// below zero (0 for a channel without one), so that a configuration's first run goes on from
-/// where its channels are instead of restarting the search at 0.
-fn carried_discount(channels: &[&ChannelView]) -> u32 {
+/// The discount the LND channels carry now, ppm, so that a configuration's first run goes on
+/// from where its channels are: per channel, the X of the strategy's last decision while its
+/// promise holds (what the strategy set, whatever inbound fee a guard bound or a section's
+/// `inbound_fee_ppm` let land), else the inbound fee below zero; the lower median of those.
+/// Inactive channels count: their policy is still what was set.
+fn carried_discount(host: &dyn Host, channels: &[&ChannelView]) -> u32 {
     let mut discounts: Vec<u32> = channels
         .iter()
-        .filter(|c| c.active)
-        .map(|c| c.local_policy.inbound_fee_ppm.min(0).unsigned_abs())
+        .map(|c| {
+            let promise = host
+                .state_get(&promise_key(c.channel_id))
+                .and_then(|bytes| Promise::decode(&bytes))
+                .filter(|p| Promise::price_for(Some(*p), c) == p.price_ppm);
+            match promise {
+                Some(p) => p.asked_ppm.saturating_sub(p.price_ppm),
+                None => c.local_policy.inbound_fee_ppm.min(0).unsigned_abs(),
+            }
+        })
         .collect();
     discounts.sort_unstable();
-    discounts.get(discounts.len() / 2).copied().unwrap_or(0)
+    discounts
+        .get(discounts.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0)
 }
 
 /// `new` against `old` as a signed percentage, for reasons.
@@ -276,12 +291,31 @@ impl Config {
         x.saturating_add(self.step_ppm).min(self.max_discount_ppm)
     }
 
-    /// The first run of a configuration: the history so far is the baseline at the X the
-    /// channels carry now (0 on a node new to inbound discounts; the X of an earlier version
-    /// or of this configuration's parameters before a change), and one step up is probed.
+    /// The first run of a configuration. On channels without a discount, the history so far
+    /// is the baseline at X = 0 and one step up is probed. On channels that carry one (an
+    /// earlier version, or this configuration before its parameters changed), X holds there
+    /// and is measured a window first: an upgrade or an edit moves no fee by itself.
     fn start(&self, baseline: Measurement, now: u64) -> (Controller, String) {
-        let x = self.up(baseline.x_ppm);
-        let phase = if x == baseline.x_ppm {
+        if baseline.x_ppm > 0 {
+            let note = format!(
+                "first run, holding the X {} the channels carry",
+                baseline.x_ppm
+            );
+            let settled = Phase::Settled {
+                windows: 0,
+                last: None,
+            };
+            return (
+                Controller {
+                    x_ppm: baseline.x_ppm,
+                    since: now,
+                    phase: settled,
+                },
+                note,
+            );
+        }
+        let x = self.up(0);
+        let phase = if x == 0 {
             Phase::Settled {
                 windows: 0,
                 last: Some(baseline),
@@ -373,12 +407,17 @@ impl Config {
     /// and a note on it for the reasons.
     fn controller(
         &self,
+        host: &dyn Host,
         stored: Option<Controller>,
         lnd: &[&ChannelView],
         now: u64,
     ) -> (Controller, String) {
-        let Some(mut c) = stored else {
-            let carried = carried_discount(lnd).min(self.max_discount_ppm);
+        // A controller that has not run for two windows (these parameters were replaced and
+        // have come back, or the daemon was down) measured a node that has moved on since.
+        let window_secs = u64::from(self.evaluation_hours) * 3600;
+        let current = stored.filter(|c| now.saturating_sub(c.since) < 2 * window_secs);
+        let Some(mut c) = current else {
+            let carried = carried_discount(host, lnd).min(self.max_discount_ppm);
             return self.start(measure(lnd, self.evaluation_hours, carried), now);
         };
         // The operator may have lowered the ceiling since X was set.
@@ -506,7 +545,8 @@ impl Strategy for InboundDiscount {
             version: VERSION.into(),
             description: "Node-wide inbound discount −X with +X on every outbound fee: LND \
                           senders, who see inbound fees, pay the same; other senders pay X \
-                          more. X starts at step_ppm and grows one step per evaluation window \
+                          more. X starts at step_ppm (or holds the discount the channels already \
+                          carry) and grows one step per evaluation window \
                           while node revenue rises, falls back when forwards drop, and never \
                           exceeds max_discount_ppm. Core Lightning and inactive channels are \
                           left unchanged."
@@ -520,7 +560,8 @@ impl Strategy for InboundDiscount {
                 .range(0.0, 5000.0),
                 ParamSpec::integer(
                     "step_ppm",
-                    "First X and the size of every change of X, ppm.",
+                    "First X on channels without a discount, and the size of every change of \
+                     X, ppm.",
                     25,
                 )
                 .range(1.0, 1000.0),
@@ -572,8 +613,12 @@ impl Strategy for InboundDiscount {
         }
         let key = controller_key(config.fingerprint());
         let stored = host.state_get(&key);
-        let (controller, note) =
-            config.controller(stored.as_deref().and_then(Controller::decode), &lnd, now);
+        let (controller, note) = config.controller(
+            host,
+            stored.as_deref().and_then(Controller::decode),
+            &lnd,
+            now,
+        );
         let encoded = controller.encode();
         if stored.as_deref() != Some(&encoded[..]) {
             host.state_set(&key, &encoded);
@@ -726,15 +771,15 @@ mod tests {
     fn an_existing_discount_is_read_back_as_part_of_the_lnd_price() {
         let mut host = TestHost::new();
         // 300 out, −50 in (e.g. set by hand): LND senders pay 250 leaving here, and the first
-        // run takes the 50 as the X the channel carries and probes one step above it
+        // run takes the 50 as the X the channel carries and holds it: nothing moves
         let d = one(&mut host, &[], lnd(6, 300, -50, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(325), Some(-75)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(300), Some(-50)));
         // a positive inbound fee is no discount: replaced, never kept or produced
         let d = one(&mut host, &[], lnd(7, 300, 40, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(375), Some(-75)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(350), Some(-50)));
         // a discount larger than the outbound fee (LND clamps it): price 0
         let d = one(&mut host, &[], lnd(8, 30, -100, traffic(0, 0)));
-        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(75), Some(-75)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(50), Some(-50)));
     }
 
     /// The inbound fee that lands may not be the −X asked for: a guard bound on inbound fees,
@@ -1038,9 +1083,8 @@ mod tests {
             &[],
             lnd(1, 525, -25, traffic(1200, 2)),
         );
-        assert_eq!(d.inbound_fee_ppm, Some(-50));
-        assert!(d.reason.contains("first run"), "{}", d.reason);
-        assert!(d.reason.contains("at X 25"), "{}", d.reason);
+        assert_eq!(d.inbound_fee_ppm, Some(-25));
+        assert!(d.reason.contains("holding the X 25"), "{}", d.reason);
         // unreadable state also starts over
         for junk in [vec![1, 2, 3], vec![9; STATE_LEN]] {
             let mut corrupt = TestHost::new();
@@ -1065,9 +1109,8 @@ mod tests {
             .insert(LEGACY_STATE_KEY.into(), legacy.encode().to_vec());
         let d = one(&mut host, &[], lnd(1, 540, -40, traffic(1000, 2)));
         assert!(!host.state.contains_key(LEGACY_STATE_KEY));
-        assert!(d.reason.contains("first run"), "{}", d.reason);
-        assert!(d.reason.contains("at X 40"), "{}", d.reason);
-        assert_eq!(d.inbound_fee_ppm, Some(-65), "probing one step above 40");
+        assert!(d.reason.contains("holding the X 40"), "{}", d.reason);
+        assert_eq!(d.inbound_fee_ppm, Some(-40), "no fee moves on the upgrade");
         // the LND price stays what it was: 540 − 40
         assert_eq!(
             i64::from(d.fee_ppm.unwrap()) + i64::from(d.inbound_fee_ppm.unwrap()),
@@ -1102,9 +1145,44 @@ mod tests {
             Param::new("min_gain_percent", 5.0),
         ];
         let a = one(&mut host, &changed, lnd(1, 550, -50, traffic(1100, 2)));
-        assert!(a.reason.contains("first run"), "{}", a.reason);
-        assert!(a.reason.contains("at X 50"), "{}", a.reason);
-        assert_eq!(a.inbound_fee_ppm, Some(-75), "{}", a.reason);
+        assert!(a.reason.contains("holding the X 50"), "{}", a.reason);
+        assert_eq!((a.fee_ppm, a.inbound_fee_ppm), (Some(550), Some(-50)));
+    }
+
+    /// The X a new controller starts from is what the strategy set on the channel, not the
+    /// inbound fee that landed: here a guard bound let only −10 of −100 through.
+    #[test]
+    fn a_new_controller_starts_from_the_x_the_strategy_set_not_a_clipped_inbound_fee() {
+        let mut host = TestHost::new();
+        let wide = [
+            Param::new("step_ppm", 100),
+            Param::new("max_discount_ppm", 300),
+        ];
+        let d = one(&mut host, &wide, lnd(1, 500, 0, traffic(1000, 2)));
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(600), Some(-100)));
+        host.advance(HOUR);
+        let edited = [
+            Param::new("step_ppm", 50),
+            Param::new("max_discount_ppm", 300),
+        ];
+        let d = one(&mut host, &edited, lnd(1, 600, -10, traffic(1000, 2)));
+        assert!(d.reason.contains("holding the X 100"), "{}", d.reason);
+        assert_eq!(d.fee_ppm, Some(600), "the outbound fee does not move");
+    }
+
+    /// A controller that has not run for two windows is not resumed: its measurements are of
+    /// a node that has moved on. Parameters given up and taken back start from the channels.
+    #[test]
+    fn a_controller_idle_for_two_windows_starts_again_from_the_channels() {
+        let mut host = probing_25();
+        let other = [Param::new("step_ppm", 40)];
+        host.advance(HOUR);
+        one(&mut host, &other, lnd(1, 525, -25, traffic(1000, 2)));
+        host.advance(2 * WEEK);
+        // back to the defaults, whose controller probed 25 three weeks ago
+        let d = one(&mut host, &[], lnd(1, 525, -25, traffic(0, 0)));
+        assert!(d.reason.contains("holding the X 25"), "{}", d.reason);
+        assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(525), Some(-25)));
     }
 
     #[test]

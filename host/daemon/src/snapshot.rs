@@ -33,7 +33,7 @@ impl Snapshot {
     pub fn of(db: &Path) -> Result<Snapshot, SnapshotError> {
         let mut builder = tempfile::Builder::new();
         builder.prefix(PREFIX);
-        let dir = match db.parent().filter(|p| p.is_dir()) {
+        let dir = match folder_of(db) {
             Some(folder) => builder.tempdir_in(folder),
             None => builder.tempdir(),
         }
@@ -55,7 +55,7 @@ impl Snapshot {
     /// dry run going on beside is left alone. Returns how many went; a folder that cannot be
     /// read or removed is skipped with a warning.
     pub fn remove_leftovers(db: &Path, older_than: std::time::Duration) -> usize {
-        let Some(folder) = db.parent().filter(|p| p.is_dir()) else {
+        let Some(folder) = folder_of(db) else {
             return 0;
         };
         let Ok(entries) = std::fs::read_dir(folder) else {
@@ -94,6 +94,16 @@ impl Snapshot {
     pub fn found_database(&self) -> bool {
         self.found
     }
+}
+
+/// The folder `db` is in, if it exists: `.` for a bare file name.
+fn folder_of(db: &Path) -> Option<&Path> {
+    let folder = match db.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+        Some(parent) => parent,
+        None => return None,
+    };
+    folder.is_dir().then_some(folder)
 }
 
 #[cfg(test)]

@@ -256,10 +256,6 @@ fn planned_updates(channels: &[NodeChannel], plans: &[ChannelPlan]) -> Vec<Plann
 /// and a refusal's warning, for nothing.
 const OPEN_COST_RETRY_SECS: u64 = 24 * 3600;
 
-/// Fetches what opening our channels cost, once: only for channels we opened with no cost
-/// on record, not asked in the last [`OPEN_COST_RETRY_SECS`], and only their funding txids.
-/// Records what was found and when each was asked, also when the node refused. Returns the
-/// node calls made.
 /// The node facts a cycle keeps in the store between cycles (what opening each channel cost,
 /// each peer's fee levels), fetched where missing or stale. A cycle does this by itself; a
 /// daemon that decides on a copy of the database (`--dry-run`) calls it on the real one
@@ -276,6 +272,10 @@ pub async fn record_node_facts(
     Ok(calls)
 }
 
+/// Fetches what opening our channels cost, once: only for channels we opened with no cost
+/// on record, not asked in the last [`OPEN_COST_RETRY_SECS`], and only their funding txids.
+/// Records what was found and when each was asked, also when the node refused. Returns the
+/// node calls made.
 async fn record_open_costs(
     node: &dyn NodeClient,
     store: &Store,
