@@ -645,6 +645,7 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         .into_iter()
         .flatten()
         .flat_map(|report| report.held.iter().copied())
+        .chain(outcome.would_hold.iter().copied())
         .collect();
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
         let new = match &plan.outcome {
@@ -702,9 +703,16 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
     let updates = outcome.updates();
     let worth = updates.iter().filter(|u| u.is_worth_sending()).count();
     match &outcome.applied {
-        None => writeln!(
+        None if outcome.would_hold.is_empty() => writeln!(
             Stdout,
             "dry run: {worth} update(s) would be sent; nothing was sent"
+        )?,
+        None => writeln!(
+            Stdout,
+            "dry run: {} update(s) would be sent, {} held by guard.max_updates_per_hour; nothing \
+             was sent",
+            worth - outcome.would_hold.len(),
+            outcome.would_hold.len()
         )?,
         Some(report) => writeln!(
             Stdout,

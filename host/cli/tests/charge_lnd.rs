@@ -712,6 +712,16 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
     .unwrap();
     let held = before.len() - 2;
 
+    // A dry run says which the cap would hold, and holds nothing itself.
+    let dry = run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    assert!(
+        dry.contains(&format!(
+            "dry run: 2 update(s) would be sent, {held} held by guard.max_updates_per_hour"
+        )),
+        "{dry}"
+    );
+    assert_eq!(read(), before);
+
     let first = run_ok(args(&config, &server, &db, &[])).await;
     assert!(
         first.contains(&format!(

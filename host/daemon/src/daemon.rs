@@ -586,6 +586,7 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
                 new_inbound_fee_ppm = to.inbound_fee_ppm,
                 disabled = from.disabled,
                 new_disabled = to.disabled,
+                held_by_cap = outcome.would_hold.contains(&update.channel.id),
                 "dry run: would update"
             );
         }

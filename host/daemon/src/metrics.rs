@@ -314,6 +314,7 @@ mod tests {
             inputs: Vec::new(),
             views: Vec::new(),
             plans: Vec::new(),
+            would_hold: Default::default(),
             applied: Some(ApplyReport {
                 applied: vec![1],
                 failed: vec![(2, timeout()), (3, refused())],

@@ -13,7 +13,7 @@ use lnpolicy_core::{
     Channel, ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo,
     PeerInfo,
 };
-use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
+use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates, held_by_cap};
 use lnpolicy_policy::config::{
     ActivityCounts, ChainFacts, ChannelFacts, Config, MatchInput, PeerFacts, PendingHtlc,
     SharedChannel,
@@ -66,6 +66,9 @@ pub struct ConfiguredOutcome {
     pub plans: Vec<ChannelPlan>,
     /// `None` on a dry run.
     pub applied: Option<ApplyReport>,
+    /// On a dry run, the channels whose update `guard.max_updates_per_hour` would hold now
+    /// (rollbacks, which a dry run does not make, spend none of it); empty otherwise.
+    pub would_hold: BTreeSet<ChannelId>,
     /// Changes that qualified for rollback this cycle (restored unless a dry run).
     pub rollbacks: Vec<Candidate>,
     /// What restoring them did; `None` on a dry run.
@@ -200,10 +203,12 @@ pub async fn run_configured_on(
         now,
     )?;
     drop(configured);
+    let updates = planned_updates(&channels, &plans);
+    let mut would_hold = BTreeSet::new();
     let applied = if plan.dry_run {
+        would_hold = held_by_cap(store, &updates, now, plan.config.max_updates_per_hour())?;
         None
     } else {
-        let updates = planned_updates(&channels, &plans);
         Some(
             apply_updates(
                 node,
@@ -221,6 +226,7 @@ pub async fn run_configured_on(
         inputs,
         views,
         plans,
+        would_hold,
         applied,
         rollbacks,
         rolled_back,
