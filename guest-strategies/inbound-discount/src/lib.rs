@@ -36,7 +36,8 @@
 //! moved anywhere else (by hand) is read again as the new price. Core Lightning channels are
 //! left alone (no inbound fees exist there, so +X would be a plain fee rise), and so are
 //! inactive channels. Each configuration's controller lives in the host's state under
-//! [`controller_key`], each channel's promise under [`promise_key`].
+//! `controller:` and a fingerprint of its parameters, each channel's promise under
+//! [`promise_key`].
 
 use lnpolicy_sdk::{
     ChannelView, Decision, FlowStats, FlowWindows, Host, LogLevel, NodeKind, ParamSpec, Params,
@@ -53,14 +54,6 @@ pub const VERSION: &str = "0.3.0";
 /// Where 0.2.0 and earlier kept the one controller they ran for every configuration. It is
 /// deleted when found: each configuration now starts from the discount its channels carry.
 pub const LEGACY_STATE_KEY: &str = "controller";
-
-/// The state key of one configuration's controller: `controller:` and the fingerprint of its
-/// parameters. X applies to every LND channel of a batch; batches with other parameters
-/// (another section, the other arm of an experiment) learn their own X on their own channels,
-/// whatever order they run in.
-pub fn controller_key(fingerprint: u64) -> String {
-    format!("controller:{fingerprint}")
-}
 
 /// A settled X probes one step up again after this many windows without a volume drop.
 pub const REPROBE_AFTER_WINDOWS: u32 = 10;
@@ -264,16 +257,22 @@ impl Config {
         })
     }
 
-    /// What tells this configuration from another.
-    fn fingerprint(&self) -> u64 {
-        state::fingerprint(&format!(
-            "max {} step {} hours {} drop {} gain {}",
-            self.max_discount_ppm,
-            self.step_ppm,
-            self.evaluation_hours,
-            self.volume_drop,
-            self.min_gain
-        ))
+    /// The state key of this configuration's controller: `controller:` and the fingerprint
+    /// of its parameters. X applies to every LND channel of a batch; batches with other
+    /// parameters (another section, the other arm of an experiment) learn their own X on their
+    /// own channels, whatever order they run in.
+    fn controller_key(&self) -> String {
+        state::configuration_key(
+            "controller:",
+            &format!(
+                "max {} step {} hours {} drop {} gain {}",
+                self.max_discount_ppm,
+                self.step_ppm,
+                self.evaluation_hours,
+                self.volume_drop,
+                self.min_gain
+            ),
+        )
     }
 
     /// Forwards fell by more than the tolerance (nothing can fall from nothing).
@@ -611,7 +610,7 @@ impl Strategy for InboundDiscount {
         if host.state_get(LEGACY_STATE_KEY).is_some() {
             host.state_delete(LEGACY_STATE_KEY);
         }
-        let key = controller_key(config.fingerprint());
+        let key = config.controller_key();
         let stored = host.state_get(&key);
         let (controller, note) = config.controller(
             host,
