@@ -276,3 +276,59 @@ async fn a_held_htlc_on_cln_holds_back_only_its_own_forward() {
         0
     );
 }
+
+/// LND stamps forwards with its wall clock and keeps its log in time order. After its clock
+/// steps back, a new forward sorts before forwards already read: one stamped half an hour
+/// before the cursor is stored at the next run, once; one stamped three hours before it is
+/// outside the window read again (`LND_REREAD_WINDOW_NS`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_once() {
+    const HOUR_NS: u64 = 3_600 * 1_000_000_000;
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig {
+        page_size: 7,
+        max_pages: u32::MAX,
+    };
+    live.advance(86_400);
+    collect(&client, &store, 0, &config).await.unwrap();
+    let cursor = store.cursor(lnpolicy_store::Stream::Forwards).unwrap();
+    assert!(cursor > 3 * HOUR_NS);
+
+    let stamped_late = |at_ns: u64| {
+        let shared = live.shared();
+        let mut node = shared.lock().unwrap();
+        let template = node.forwards.last().unwrap().clone();
+        let late = lnpolicy_core::Forward {
+            index: at_ns,
+            at_ns,
+            fee_msat: 4_321,
+            ..template
+        };
+        let at = node.forwards.partition_point(|f| f.at_ns < at_ns);
+        assert_ne!(node.forwards[at].at_ns, at_ns, "a free nanosecond");
+        node.forwards.insert(at, late.clone());
+        late
+    };
+    let in_window = stamped_late(cursor - HOUR_NS / 2 + 1);
+    let outside = stamped_late(cursor - 3 * HOUR_NS + 1);
+    live.advance(3_600);
+
+    let report = collect(&client, &store, 1, &config).await.unwrap();
+    assert_eq!(report.late_forwards_added, 1);
+    let stored = store.forwards_between(0, u64::MAX).unwrap();
+    let facts: Vec<_> = stored.iter().map(forward_facts).collect();
+    assert!(facts.contains(&forward_facts(&in_window)));
+    assert!(!facts.contains(&forward_facts(&outside)));
+    let served = live.shared().lock().unwrap().forwards.len();
+    assert_eq!(stored.len(), served - 1, "every other forward, once");
+
+    let again = collect(&client, &store, 2, &config).await.unwrap();
+    assert_eq!((again.forwards_added, again.late_forwards_added), (0, 0));
+    assert_eq!(
+        store.forwards_between(0, u64::MAX).unwrap().len(),
+        stored.len()
+    );
+}

@@ -3,10 +3,19 @@
 //! last run stopped, and so are the forwards a node listed in flight and that
 //! resolved since (CLN). Each page and its cursor are committed together, so a
 //! crash or a node error mid-way loses nothing and duplicates nothing: the
-//! next run resumes at the last committed page.
+//! next run resumes at the last committed page. LND's log is keyed by its wall
+//! clock, so the last two hours before its cursor are read again each run: a
+//! forward LND stamped there after its clock stepped back is stored then.
 
 use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeKind};
 use lnpolicy_store::{Store, StoreError, Stream};
+
+/// How far before its cursor LND's forwarding log is read again. LND stamps a forward with
+/// its wall clock and keeps its log in time order, so after the clock steps back (NTP after a
+/// boot from a saved clock, a clock that ran fast) new forwards sort before ones already read.
+/// Two hours cover a clock restored from an hourly save; a larger step loses the forwards
+/// stamped before the window.
+pub const LND_REREAD_WINDOW_NS: u64 = 2 * 3600 * 1_000_000_000;
 
 /// How much to fetch per call and per run.
 #[derive(Debug, Clone)]
@@ -48,6 +57,9 @@ pub struct CollectReport {
     pub node_channels: Vec<NodeChannel>,
     pub channels: usize,
     pub forwards_added: usize,
+    /// Of `forwards_added`, those LND stamped before forwards already stored (its clock
+    /// stepped back).
+    pub late_forwards_added: usize,
     pub failures_added: usize,
     /// Rows of forwards settled or failed after the node listed them in flight (CLN).
     pub resolved_added: usize,
@@ -92,6 +104,9 @@ pub async fn collect(
             cursor,
             "LND forwards cursor moved from a log offset to the last stored forward's time"
         );
+    }
+    if node.kind() == NodeKind::Lnd {
+        reread_lnd_window(node, store, config, &mut report).await?;
     }
     let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
         let page = node.forwards(from, config.page_size).await?;
@@ -152,6 +167,55 @@ pub async fn collect(
         "collected"
     );
     Ok(report)
+}
+
+/// Reads LND's log again from [`LND_REREAD_WINDOW_NS`] before the cursor up to it, storing
+/// what is missing; the cursor stays where it is, so the normal pass then reads on from it.
+async fn reread_lnd_window(
+    node: &dyn NodeClient,
+    store: &Store,
+    config: &CollectConfig,
+    report: &mut CollectReport,
+) -> Result<(), CollectError> {
+    let cursor = store.cursor(Stream::Forwards)?;
+    if cursor == 0 {
+        return Ok(());
+    }
+    let mut from = cursor.saturating_sub(LND_REREAD_WINDOW_NS);
+    let mut late = 0;
+    loop {
+        let page = node.forwards(from, config.page_size).await?;
+        report.node_calls += 1;
+        let count = page.forwards.len();
+        if count > 0 && page.next_index <= from {
+            return Err(CollectError::Rewind {
+                stream: "forwards",
+                from,
+                next: page.next_index,
+            });
+        }
+        let before: Vec<_> = page
+            .forwards
+            .into_iter()
+            .take_while(|f| f.index <= cursor)
+            .collect();
+        let reached_cursor = before.len() < count || count < config.page_size as usize;
+        late += store.add_lnd_forwards_read_again(&before)?;
+        if reached_cursor {
+            break;
+        }
+        from = page.next_index;
+    }
+    if late > 0 {
+        tracing::warn!(
+            late,
+            cursor,
+            "LND stamped forwards earlier than forwards already read (its clock stepped back); stored them now"
+        );
+    }
+    report.forwards_added += late;
+    report.late_forwards_added += late;
+    Ok(())
 }
 
 /// One page as stored: events in it, rows new to the store, where the stream goes on.

@@ -512,7 +512,8 @@ struct Slots {
 /// The slots after a run (a cycle when `decided`, else a collection) that ended at `ended`:
 /// the first slot of the grid after its end, so a run that took longer than its interval is
 /// not followed by the slots it covered, one after another; a collection follows a cycle
-/// `collect_every` later.
+/// `collect_every` later. No slot is more than its interval after `ended`: a clock set back
+/// moves the grid with it instead of holding the schedule for as long as the step.
 fn reschedule(
     slots: Slots,
     decided: bool,
@@ -520,14 +521,18 @@ fn reschedule(
     decide_every: u64,
     collect_every: u64,
 ) -> (u64, u64) {
-    if decided {
+    let (decide, collect) = if decided {
         (
             after(slots.decide, decide_every, ended),
             ended + collect_every,
         )
     } else {
         (slots.decide, after(slots.collect, collect_every, ended))
-    }
+    };
+    (
+        decide.min(ended + decide_every),
+        collect.min(ended + collect_every),
+    )
 }
 
 /// The first time after `now` on the grid `last + k * every`: a run that overran, or a
@@ -626,6 +631,19 @@ mod tests {
         assert_eq!(reschedule(slots(), true, 1_010, 600, 300), (1_600, 1_310));
         // A collection due at 1,300 that ran until 1,700 leaves the cycle where it was.
         assert_eq!(reschedule(slots(), false, 1_700, 600, 300), (1_000, 1_900));
+    }
+
+    #[test]
+    fn a_clock_set_back_moves_the_slots_with_it() {
+        let slots = || Slots {
+            decide: 10_000,
+            collect: 10_300,
+        };
+        // The clock went back an hour while a cycle due at 10,000 ran: the next cycle is one
+        // interval after it ended on the new clock, not an hour and an interval.
+        assert_eq!(reschedule(slots(), true, 6_410, 600, 300), (7_010, 6_710));
+        // Likewise after a collection: the cycle is not held for the hour.
+        assert_eq!(reschedule(slots(), false, 6_710, 600, 300), (7_310, 7_010));
     }
 
     #[test]

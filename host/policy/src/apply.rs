@@ -263,10 +263,76 @@ pub async fn reconcile_pending(
     Ok(report)
 }
 
-/// Whether the node shows an update as landed: its fees, and its disabled flag when the
-/// update changed that flag (a status change alone leaves the fees as they were). cltv and
-/// HTLC limits do not count: they are not settable per channel everywhere (CLN).
+/// Whether the node shows an update as landed. Its fees decide when it changed them: LND
+/// sends a change of the disabled flag before the fees, and may flip the flag by itself since
+/// (a peer that left). Else its HTLC limits and cltv delta, when it changed them: each no
+/// longer at its previous value (CLN raises an `htlcmin` below the peer's floor to that
+/// floor). An update of the flag alone is decided by the flag.
 fn landed(node: &FeePolicy, previous: &FeePolicy, desired: &FeePolicy) -> bool {
-    node.same_fees(desired)
-        && (previous.disabled == desired.disabled || node.disabled == desired.disabled)
+    if !previous.same_fees(desired) {
+        return node.same_fees(desired);
+    }
+    let limits = |p: &FeePolicy| {
+        [
+            p.min_htlc_msat,
+            p.max_htlc_msat,
+            u64::from(p.time_lock_delta),
+        ]
+    };
+    let (before, wanted, now) = (limits(previous), limits(desired), limits(node));
+    if before != wanted {
+        return (before.iter().zip(wanted).zip(now))
+            .all(|((was, to), is)| *was == to || is != *was);
+    }
+    node.disabled == desired.disabled
+}
+
+#[cfg(test)]
+mod tests {
+    use lnpolicy_core::FeePolicy;
+
+    use super::landed;
+
+    fn policy(fee_ppm: u32, max_htlc_msat: u64, disabled: bool) -> FeePolicy {
+        FeePolicy {
+            fee_ppm,
+            max_htlc_msat,
+            disabled,
+            time_lock_delta: 80,
+            ..FeePolicy::default()
+        }
+    }
+
+    #[test]
+    fn an_update_of_htlc_limits_alone_landed_only_if_the_node_has_them() {
+        let previous = policy(100, 500_000, false);
+        let desired = policy(100, 200_000, false);
+        assert!(
+            !landed(&previous, &previous, &desired),
+            "the node kept the old limit"
+        );
+        assert!(landed(&desired, &previous, &desired));
+        let clamped = policy(100, 250_000, false);
+        assert!(
+            landed(&clamped, &previous, &desired),
+            "the node adjusted it"
+        );
+    }
+
+    #[test]
+    fn fees_that_landed_count_though_the_node_flipped_the_flag_since() {
+        let previous = policy(100, 500_000, true);
+        let desired = policy(300, 500_000, false);
+        let disabled_again = policy(300, 500_000, true);
+        assert!(landed(&disabled_again, &previous, &desired));
+        assert!(!landed(&previous, &previous, &desired));
+    }
+
+    #[test]
+    fn a_flag_alone_is_decided_by_the_flag() {
+        let previous = policy(100, 500_000, false);
+        let desired = policy(100, 500_000, true);
+        assert!(landed(&desired, &previous, &desired));
+        assert!(!landed(&previous, &previous, &desired));
+    }
 }

@@ -8,8 +8,11 @@
 //! without its step limits: bounds, inbound rules and the minimum interval hold), and the
 //! channel is held for one more window per rollback it had in the last 30 days, so the
 //! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
-//! forwards in the window before it is not weighed. A rollback is never itself rolled back,
-//! and a channel whose policy changed since (by hand, or by another tool) is left alone.
+//! forwards in the window before it is not weighed, nor one whose channel a collection in the
+//! window after it saw offline or disabled (the fall is not the fee's), nor one judged later
+//! than a window after its own ended (the fee has earned since). A rollback is never itself
+//! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
+//! alone.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -160,7 +163,14 @@ pub fn candidates(
             continue;
         }
         let window = rule.window_secs;
-        if window == 0 || now < change.at.saturating_add(window) || change.at < window {
+        // Judged in the window after the one it is judged on: later, the fee has earned
+        // since and that first window says little of it (rollback just switched on, or the
+        // channel just moved into a section that has it).
+        let judged_from = change.at.saturating_add(window);
+        if window == 0 || now < judged_from || now >= judged_from.saturating_add(window) {
+            continue;
+        }
+        if change.at < window {
             continue;
         }
         let earned =
@@ -173,6 +183,14 @@ pub fn candidates(
         let before = per_hour(earned_before.fee_msat);
         let after = per_hour(earned(change.at)?.fee_msat);
         if before > 0.0 && after < before * (1.0 - rule.threshold) {
+            if store.channel_down_between(change.channel_id, change.at, judged_from)? {
+                tracing::info!(
+                    channel = change.channel_id,
+                    changed_at = change.at,
+                    "revenue fell after a change, but the channel was offline or disabled in that window: not rolled back"
+                );
+                continue;
+            }
             let previous = &change.previous;
             let decision = Decision {
                 channel_id: change.channel_id,
@@ -307,6 +325,12 @@ mod tests {
     /// A change from 100 to 900 ppm at CHANGED_AT, `before` forwards in the window before it
     /// and none after, judged a window later.
     fn judged(before: u64) -> Vec<Candidate> {
+        judged_at(before, CHANGED_AT + WINDOW, &[])
+    }
+
+    /// As [`judged`], judged at `now`, with a snapshot of the channel at each of `snapshots`
+    /// (its time, and whether it was active and whether disabled).
+    fn judged_at(before: u64, now: u64, snapshots: &[(u64, bool, bool)]) -> Vec<Candidate> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let mut channel = fixtures::channels().remove(0);
@@ -341,8 +365,51 @@ mod tests {
             window_secs: WINDOW,
             guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
         };
+        for &(at, active, disabled) in snapshots {
+            let mut seen = fixtures::node_channel(channel.id, "peer", channel.local_policy);
+            seen.active = active;
+            seen.local_policy.disabled = disabled;
+            store.add_channel_snapshot(at, &[seen]).unwrap();
+        }
         let rules = BTreeMap::from([(channel.id, rule)]);
-        candidates(&store, &[channel], &rules, CHANGED_AT + WINDOW).unwrap()
+        candidates(&store, &[channel], &rules, now).unwrap()
+    }
+
+    #[test]
+    fn a_change_is_judged_only_in_the_window_after_its_own() {
+        let five = MIN_FORWARDS_BEFORE;
+        assert!(
+            judged_at(five, CHANGED_AT + WINDOW - 1, &[]).is_empty(),
+            "too early"
+        );
+        assert_eq!(judged_at(five, CHANGED_AT + 2 * WINDOW - 1, &[]).len(), 1);
+        assert!(
+            judged_at(five, CHANGED_AT + 2 * WINDOW, &[]).is_empty(),
+            "a window late: rollback just switched on must not undo a fee that earned since"
+        );
+        assert!(judged_at(five, CHANGED_AT + 60 * 86_400, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_fall_while_the_channel_was_down_is_not_the_fees() {
+        let five = MIN_FORWARDS_BEFORE;
+        let now = CHANGED_AT + WINDOW;
+        let up = (CHANGED_AT + 3_600, true, false);
+        assert_eq!(judged_at(five, now, &[up]).len(), 1, "up all along");
+        let offline = (CHANGED_AT + 7_200, false, false);
+        assert!(
+            judged_at(five, now, &[up, offline]).is_empty(),
+            "peer offline"
+        );
+        let disabled = (CHANGED_AT + 7_200, true, true);
+        assert!(judged_at(five, now, &[up, disabled]).is_empty(), "disabled");
+        let before_it = (CHANGED_AT - 7_200, false, false);
+        let after_it = (CHANGED_AT + WINDOW, false, false);
+        assert_eq!(
+            judged_at(five, now, &[before_it, up, after_it]).len(),
+            1,
+            "down outside the window judged"
+        );
     }
 
     #[test]

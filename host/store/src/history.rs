@@ -107,6 +107,23 @@ impl Store {
         })
     }
 
+    /// Stores LND forwards read again behind the cursor, leaving the cursor alone. LND keeps
+    /// each forward's `timestamp_ns` unique, so one already stored at that time is that
+    /// forward, also when a store from the offset-paging client keeps it under its offset.
+    /// Returns how many were new.
+    pub fn add_lnd_forwards_read_again(&self, forwards: &[Forward]) -> Result<usize, StoreError> {
+        self.write("storing forwards read again", |tx| {
+            self.insert_forwards_with(
+                tx,
+                "INSERT OR IGNORE INTO forwards
+                 (node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                 WHERE NOT EXISTS (SELECT 1 FROM forwards WHERE at_ns = ?2)",
+                forwards,
+            )
+        })
+    }
+
     /// Same as [`Store::add_forwards`] for failed forwards.
     pub fn add_failed_forwards(
         &self,
@@ -141,12 +158,24 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         forwards: &[Forward],
     ) -> Result<usize, StoreError> {
+        self.insert_forwards_with(
+            tx,
+            "INSERT OR IGNORE INTO forwards
+             (node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            forwards,
+        )
+    }
+
+    /// Runs `insert`, whose parameters are a forward's columns in table order, per forward.
+    fn insert_forwards_with(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        insert: &str,
+        forwards: &[Forward],
+    ) -> Result<usize, StoreError> {
         let mut insert = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO forwards
-                 (node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
+            .prepare_cached(insert)
             .map_err(self.sql("storing forwards"))?;
         let mut added = 0;
         for f in forwards {
@@ -337,6 +366,30 @@ impl Store {
         rows.iter()
             .map(|json| self.decode_json(|| "a channel snapshot".into(), json))
             .collect()
+    }
+
+    /// Whether any snapshot of `channel` taken in `[from, to)` (unix seconds) shows it
+    /// inactive (its peer offline) or disabled: a span in which it could not forward.
+    pub fn channel_down_between(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from: u64,
+        to: u64,
+    ) -> Result<bool, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM channel_snapshots
+                 WHERE channel_id = ?1 AND at >= ?2 AND at < ?3
+                   AND (json_extract(channel_json, '$.active') = 0
+                        OR json_extract(channel_json, '$.local_policy.disabled') = 1))",
+                params![
+                    channel_id_to_sql(channel),
+                    time_to_sql(from),
+                    time_to_sql(to)
+                ],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("reading whether a channel was down"))
     }
 
     /// Number of stored settled forwards (collector progress, tests).
