@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lnpolicy_collector::{CollectConfig, collect};
 use lnpolicy_core::{
     Channel, ChannelId, FeePolicy, FlowClass, NodeChannel, NodeClient, NodeKind, NullEventSink,
     Profitability, Window, short_channel_id,
 };
 use lnpolicy_daemon::{DbLock, Snapshot};
-use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured_on};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::{LndClient, LndConfig};
 use lnpolicy_policy::apply::{ApplyReport, reconcile_pending};
@@ -554,7 +555,7 @@ async fn reconcile(client: &dyn NodeClient, store: &Store, now: u64, report: boo
     Ok(())
 }
 
-fn unix_now() -> Result<u64> {
+pub(crate) fn unix_now() -> Result<u64> {
     Ok(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs())
@@ -572,16 +573,27 @@ fn cycle(
     tokio.block_on(async {
         let client = node.connect().await?;
         let store = Store::open(db)?;
-        let now = unix_now()?;
+        // A long catch-up (the first run in weeks) comes first: the run then decides, and
+        // dates its updates, at the time it ends, as the daemon does.
+        let started = unix_now()?;
+        let collected = collect(
+            client.as_ref(),
+            &store,
+            started,
+            &CollectConfig::to_the_end(),
+        )
+        .await?;
+        let now = unix_now()?.max(started);
         // On a dry run's snapshot a pending intent may be a daemon's update in flight: it is
         // resolved in the copy, for this run's view, and not reported.
         reconcile(client.as_ref(), &store, now, !dry_run).await?;
         let guard = GuardConfig::charge_lnd_compatible(client.kind());
-        let outcome = run_configured(
+        let outcome = run_configured_on(
             client.as_ref(),
             &store,
             registry,
             ConfiguredPlan::new(config, &guard, dry_run),
+            collected,
             now,
         )
         .await?;

@@ -39,6 +39,14 @@ pub enum SimCommand {
         /// Virtual seconds the market advances per real second.
         #[arg(long, default_value_t = 60)]
         speed: u64,
+        /// Run the market on the machine's clock: it starts `--history-days` before now, plays
+        /// that history at once, then keeps pace with the clock. `lnpolicy -c` and the daemon
+        /// read the machine's clock, so pointed at such a node their windows hold its forwards.
+        #[arg(long, conflicts_with = "speed")]
+        wall_clock: bool,
+        /// With --wall-clock: days of market history played before the node is served.
+        #[arg(long, default_value_t = 7, requires = "wall_clock")]
+        history_days: u64,
         /// Share of calls answered with an error (fault injection), 0..1.
         #[arg(long, default_value_t = 0.0)]
         error_rate: f64,
@@ -77,19 +85,30 @@ pub fn run(command: SimCommand) -> Result<ExitCode> {
             dir,
             grpc_listen,
             speed,
+            wall_clock,
+            history_days,
             error_rate,
             duration,
         } => {
             if !(0.0..=1.0).contains(&error_rate) {
                 bail!("--error-rate {error_rate}: expected a share between 0 and 1");
             }
-            let scenario = load_scenario(&scenario)?;
+            let mut scenario = load_scenario(&scenario)?;
+            let pace = if wall_clock {
+                let history = history_days.saturating_mul(86_400);
+                scenario.start_unix = crate::charge_cmd::unix_now()?.saturating_sub(history);
+                // The scenario's height belongs to its own date; estimated from the new one.
+                scenario.node.block_height = None;
+                Pace::WallClock { history }
+            } else {
+                Pace::Speed(speed)
+            };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve(
                 scenario,
                 dir,
                 grpc_listen,
-                speed,
+                pace,
                 error_rate,
                 duration,
             ))?;
@@ -259,11 +278,19 @@ pub fn load_scenario(name: &str) -> Result<Scenario> {
     })
 }
 
+/// How the served market's clock runs.
+enum Pace {
+    /// Virtual seconds per real second, from the scenario's start.
+    Speed(u64),
+    /// `history` seconds played at once, then the machine's clock.
+    WallClock { history: u64 },
+}
+
 async fn serve(
     scenario: Scenario,
     dir: Option<PathBuf>,
     grpc_listen: SocketAddr,
-    speed: u64,
+    pace: Pace,
     error_rate: f64,
     duration: Option<u64>,
 ) -> Result<()> {
@@ -286,6 +313,9 @@ async fn serve(
         },
     );
     let mut live = LiveSimulation::new(Simulation::try_new(scenario)?);
+    if let Pace::WallClock { history } = pace {
+        live.advance(history);
+    }
     let lnddir = dir.join("lnd");
     let mut lnd_config = LndServerConfig::new(&lnddir);
     lnd_config.listen = grpc_listen;
@@ -326,15 +356,27 @@ async fn serve(
         lnd.admin_macaroon_path().display()
     )?;
     writeln!(Stdout, "CLN JSON-RPC:  {}", cln.socket_path().display())?;
-    writeln!(
-        Stdout,
-        "market: {speed} virtual seconds per second; Ctrl-C stops"
-    )?;
+    match pace {
+        Pace::Speed(speed) => writeln!(
+            Stdout,
+            "market: {speed} virtual seconds per second; Ctrl-C stops"
+        )?,
+        Pace::WallClock { history } => writeln!(
+            Stdout,
+            "market: on this machine's clock, {} days of history; Ctrl-C stops",
+            history / 86_400
+        )?,
+    }
     let deadline = duration.map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = tick.tick() => live.advance(speed),
+            _ = tick.tick() => live.advance(match pace {
+                Pace::Speed(speed) => speed,
+                // What the market owes the clock, so that it never drifts from it.
+                Pace::WallClock { .. } => crate::charge_cmd::unix_now()?
+                    .saturating_sub(live.simulation().state().now_ns / 1_000_000_000),
+            }),
             _ = tokio::signal::ctrl_c() => break,
             _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => break,
         }
