@@ -432,13 +432,39 @@ struct Config {
 }
 
 impl Config {
+    /// The text a pool's key hashes: the parameters as releases up to 0.6.0 wrote them (the
+    /// struct's `Debug` form then), spelled out so that a field added to the struct later does
+    /// not move every operator's pools to new keys. A parameter added later joins the text
+    /// only when it is not at its default, so existing configurations keep their keys.
+    fn pool_text(&self) -> String {
+        let Runway {
+            target_days,
+            max_factor,
+        } = self.runway;
+        format!(
+            "Config {{ min_fee_ppm: {}, max_fee_ppm: {}, min_interval_secs: {}, \
+             low_balance_ratio: {:?}, low_balance_floor_ppm: {}, balance_weight: {:?}, \
+             pool_channels: {}, max_days_per_position: {:?}, initial_fee_ppm: {}, \
+             runway: Runway {{ target_days: {target_days:?}, max_factor: {max_factor:?} }} }}",
+            self.min_fee_ppm,
+            self.max_fee_ppm,
+            self.min_interval_secs,
+            self.low_balance_ratio,
+            self.low_balance_floor_ppm,
+            self.balance_weight,
+            self.pool_channels,
+            self.max_days_per_position,
+            self.initial_fee_ppm,
+        )
+    }
+
     fn read(params: &Params) -> Result<Self, String> {
         let hours = params.f64("min_hours_between_moves")?;
         let configured_floor = params.u32("min_fee_ppm")?;
         let rebalance_cost_ppm = params.u32("rebalance_cost_ppm")?;
         let config = Config {
-            // One floor: the pool key hashes this struct, so a default cost of 0 keeps the
-            // pools of configurations that predate the parameter.
+            // One floor, so a default cost of 0 keeps the pool keys of configurations that
+            // predate the parameter (`pool_text`).
             min_fee_ppm: configured_floor.max(rebalance_cost_ppm),
             max_fee_ppm: params.u32("max_fee_ppm")?,
             min_interval_secs: (hours * 3600.0).round() as u64,
@@ -665,7 +691,7 @@ impl Config {
         if active.is_empty() {
             return channels.iter().map(inactive).collect();
         }
-        let key = pool_key(&format!("{self:?}"));
+        let key = pool_key(&self.pool_text());
         let stored = host.state_get(&key).and_then(|bytes| Pool::decode(&bytes));
         let prefix = Reason::new("pooled over ")
             .uint(active.len() as u64)
@@ -873,11 +899,13 @@ lnpolicy_sdk::export_strategy!(HillClimber);
 #[cfg(test)]
 mod tests {
     use lnpolicy_sdk::testing::{ChannelBuilder, TestHost, fixtures, no_flow, run};
-    use lnpolicy_sdk::{ChannelView, Decision, FlowWindows, Param, Profitability};
+    use lnpolicy_sdk::{
+        ChannelView, Decision, FlowWindows, Param, Params, Profitability, Strategy,
+    };
 
     use super::{
-        Climber, HillClimber, POOL_LEN, Pool, STATE_LEN, Sample, balance_factor, initial_step,
-        pool_key, state_key,
+        Climber, Config, HillClimber, POOL_LEN, Pool, STATE_LEN, Sample, balance_factor,
+        initial_step, pool_key, state_key,
     };
 
     const HOUR: u64 = 3600;
@@ -1229,6 +1257,27 @@ mod tests {
     #[test]
     fn pool_keys_are_those_earlier_releases_stored() {
         assert_eq!(pool_key("a"), "pool:12638187200555641996");
+        let config = |passed: Vec<Param>| {
+            let params = Params::new(passed, &HillClimber::info().params);
+            Config::read(&params).unwrap()
+        };
+        let defaults = config(Vec::new());
+        // Releases up to 0.6.0 hashed the `Debug` form. Once `Config` gains a field these two
+        // lines go; the text below stays as it is.
+        assert_eq!(format!("{defaults:?}"), defaults.pool_text());
+        let edited = config(vec![
+            Param::new("pool_channels", true),
+            Param::new("balance_weight", 0.25),
+            Param::new("target_runway_days", 0.0),
+        ]);
+        assert_eq!(format!("{edited:?}"), edited.pool_text());
+        assert_eq!(
+            edited.pool_text(),
+            "Config { min_fee_ppm: 1, max_fee_ppm: 2500, min_interval_secs: 86400, \
+             low_balance_ratio: 0.15, low_balance_floor_ppm: 200, balance_weight: 0.25, \
+             pool_channels: true, max_days_per_position: 4.0, initial_fee_ppm: 0, \
+             runway: Runway { target_days: 0.0, max_factor: 3.0 } }"
+        );
     }
 
     #[test]
