@@ -109,7 +109,7 @@ pub fn channel_views(
                     (true, Some(&known)) => known,
                     (true, None) => config.estimated_open_cost_sat,
                 },
-                earned_msat: store.fees_out(c.id, 0, now_ns)?,
+                earned_msat: u64::try_from(store.fees_earned(c.id, 0, now_ns)?).unwrap_or(0),
             };
             Ok(Channel {
                 node: node.kind,
@@ -255,7 +255,7 @@ fn revenue_rate(
 ) -> Result<f64, StoreError> {
     match last_change {
         Some(since) if since < now => {
-            let fees = store.fees_out(channel, since * NS, now * NS)?;
+            let fees = store.fees_earned(channel, since * NS, now * NS)?;
             Ok(fees as f64 * 3600.0 / (now - since) as f64)
         }
         Some(_) => Ok(0.0),

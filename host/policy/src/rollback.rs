@@ -173,9 +173,8 @@ pub fn candidates(
         if change.at < window {
             continue;
         }
-        let earned =
-            |from: u64| store.earned_out(change.channel_id, from * NS, (from + window) * NS);
-        let per_hour = |fee_msat: u64| fee_msat as f64 * 3600.0 / window as f64;
+        let earned = |from: u64| store.earned(change.channel_id, from * NS, (from + window) * NS);
+        let per_hour = |fee_msat: i64| fee_msat as f64 * 3600.0 / window as f64;
         let earned_before = earned(change.at - window)?;
         if earned_before.forwards < MIN_FORWARDS_BEFORE {
             continue;
@@ -322,6 +321,32 @@ mod tests {
     const CHANGED_AT: u64 = 1_700_000_000;
     const WINDOW: u64 = 86_400;
 
+    /// Records `channel`'s change from `previous` to its policy as applied at CHANGED_AT;
+    /// returns the rule that judges it (25% over a day).
+    fn applied_at_changed_at(
+        store: &Store,
+        channel: &Channel,
+        previous: &FeePolicy,
+    ) -> RollbackRule {
+        let intent = store
+            .record_intent(
+                channel.id,
+                None,
+                previous,
+                &channel.local_policy,
+                CHANGED_AT,
+            )
+            .unwrap();
+        store
+            .resolve_intent(intent, IntentOutcome::Applied, CHANGED_AT)
+            .unwrap();
+        RollbackRule {
+            threshold: 0.25,
+            window_secs: WINDOW,
+            guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+        }
+    }
+
     /// A change from 100 to 900 ppm at CHANGED_AT, `before` forwards in the window before it
     /// and none after, judged a window later.
     fn judged(before: u64) -> Vec<Candidate> {
@@ -348,23 +373,7 @@ mod tests {
             })
             .collect();
         store.add_forwards(&forwards, before).unwrap();
-        let intent = store
-            .record_intent(
-                channel.id,
-                None,
-                &previous,
-                &channel.local_policy,
-                CHANGED_AT,
-            )
-            .unwrap();
-        store
-            .resolve_intent(intent, IntentOutcome::Applied, CHANGED_AT)
-            .unwrap();
-        let rule = RollbackRule {
-            threshold: 0.25,
-            window_secs: WINDOW,
-            guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
-        };
+        let rule = applied_at_changed_at(&store, &channel, &previous);
         for &(at, active, disabled) in snapshots {
             let mut seen = fixtures::node_channel(channel.id, "peer", channel.local_policy);
             seen.active = active;
@@ -373,6 +382,58 @@ mod tests {
         }
         let rules = BTreeMap::from([(channel.id, rule)]);
         candidates(&store, &[channel], &rules, now).unwrap()
+    }
+
+    /// LND: a channel moved from 100 to 110 ppm while the channel its traffic comes in by
+    /// started a 50 ppm inbound discount. Senders pay 100 msat per forward before and 60 after;
+    /// the channel's own fee earned 110. The discount is not its fee's doing.
+    #[test]
+    fn a_discount_given_by_another_channel_is_not_a_fall_after_this_ones_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let level = |fee_ppm: u32, inbound_fee_ppm: i32| FeePolicy {
+            base_fee_msat: 0,
+            fee_ppm,
+            inbound_base_fee_msat: 0,
+            inbound_fee_ppm,
+            min_htlc_msat: 1_000,
+            max_htlc_msat: 990_000_000,
+            time_lock_delta: 80,
+            disabled: false,
+        };
+        let mut channel = fixtures::channels().remove(0);
+        channel.local_policy = level(100, 0);
+        let snapshot = |at: u64, ours: FeePolicy, theirs: FeePolicy| {
+            let seen = [
+                fixtures::node_channel(channel.id, "peer", ours),
+                fixtures::node_channel(7, "other", theirs),
+            ];
+            store.add_channel_snapshot(at, &seen).unwrap();
+        };
+        snapshot(CHANGED_AT - WINDOW, level(100, 0), level(100, 0));
+        snapshot(CHANGED_AT, level(110, 0), level(100, -50));
+        let paying = |index: u64, at: u64, fee_msat: u64| Forward {
+            index,
+            at_ns: at * NS,
+            chan_in: 7,
+            chan_out: channel.id,
+            amt_in_msat: 1_000_000 + fee_msat,
+            amt_out_msat: 1_000_000,
+            fee_msat,
+        };
+        let forwards: Vec<Forward> = (1..=10)
+            .map(|i| match i {
+                1..=5 => paying(i, CHANGED_AT - 3_600 * i, 100),
+                _ => paying(i, CHANGED_AT + 3_600 * i, 60),
+            })
+            .collect();
+        store.add_forwards(&forwards, 10).unwrap();
+        let previous = channel.local_policy;
+        channel.local_policy = level(110, 0);
+        let rule = applied_at_changed_at(&store, &channel, &previous);
+        let rules = BTreeMap::from([(channel.id, rule)]);
+        let found = candidates(&store, &[channel], &rules, CHANGED_AT + WINDOW).unwrap();
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -59,19 +59,20 @@ impl Counts {
     }
 }
 
-/// Fees earned over the last 1, 7 and 30 days, msat.
+/// What the channels' own fees earned over the last 1, 7 and 30 days, msat: outbound fees on
+/// forwards out, inbound fees (negative for a discount) on forwards in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Revenue {
     #[serde(rename = "1d")]
-    pub day: u64,
+    pub day: i64,
     #[serde(rename = "7d")]
-    pub week: u64,
+    pub week: i64,
     #[serde(rename = "30d")]
-    pub month: u64,
+    pub month: i64,
 }
 
 impl Revenue {
-    fn window_mut(&mut self, days: u64) -> &mut u64 {
+    fn window_mut(&mut self, days: u64) -> &mut i64 {
         match days {
             1 => &mut self.day,
             7 => &mut self.week,
@@ -113,7 +114,7 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
     for days in WINDOWS {
         let from = now.saturating_sub(days * DAY);
         for (channel, totals) in store.flow_totals(from * NS, now * NS)? {
-            *channel_revenue.entry(channel).or_default().window_mut(days) = totals.fees_msat;
+            *channel_revenue.entry(channel).or_default().window_mut(days) = totals.own_fees_msat;
         }
     }
     let (_, snapshots) = store.last_snapshots()?;
@@ -209,7 +210,7 @@ fn strategy_revenue(
             if from >= to {
                 continue;
             }
-            let fees = store.fees_out(change.channel_id, from * NS, to * NS)?;
+            let fees = store.fees_earned(change.channel_id, from * NS, to * NS)?;
             *revenue
                 .entry(change.strategy.clone())
                 .or_default()

@@ -94,7 +94,8 @@ pub struct ArmSummary {
     /// Channels in the comparison: at least `min_days` in the experiment.
     pub compared_channels: usize,
     pub channel_days: f64,
-    pub fees_msat: u64,
+    /// What the channels' own fees earned: inbound discounts they gave count against them.
+    pub fees_msat: i64,
     pub volume_msat: u64,
     pub forwards: u64,
     /// Mean over the compared channels of each one's fees per day, sat.
@@ -165,7 +166,8 @@ pub struct ChannelResult {
     pub until: u64,
     pub closed: bool,
     pub channel_days: f64,
-    pub fees_msat: u64,
+    /// What the channels' own fees earned: inbound discounts they gave count against them.
+    pub fees_msat: i64,
     pub volume_msat: u64,
     pub forwards: u64,
     pub revenue_sat_per_day: Option<f64>,
@@ -331,9 +333,9 @@ fn check_options(options: &ExperimentOptions) -> Result<(), ReportError> {
 
 fn channel_result(exposure: &Exposure, options: &ExperimentOptions) -> ChannelResult {
     let channel_days = exposure.channel_days();
-    let fees_msat = exposure.days.iter().map(|d| d.fees_msat).sum();
-    let volume_msat = exposure.days.iter().map(|d| d.amt_out_msat).sum();
-    let per_day = |msat: u64| (channel_days > 0.0).then(|| msat as f64 / 1000.0 / channel_days);
+    let fees_msat: i64 = exposure.days.iter().map(|d| d.fees_msat).sum();
+    let volume_msat: u64 = exposure.days.iter().map(|d| d.amt_out_msat).sum();
+    let per_day = |msat: f64| (channel_days > 0.0).then(|| msat / 1000.0 / channel_days);
     let id = exposure.assignment.channel_id;
     ChannelResult {
         channel_id: id,
@@ -346,8 +348,8 @@ fn channel_result(exposure: &Exposure, options: &ExperimentOptions) -> ChannelRe
         fees_msat,
         volume_msat,
         forwards: exposure.days.iter().map(|d| d.forwards).sum(),
-        revenue_sat_per_day: per_day(fees_msat),
-        volume_sat_per_day: per_day(volume_msat),
+        revenue_sat_per_day: per_day(fees_msat as f64),
+        volume_sat_per_day: per_day(volume_msat as f64),
         compared: channel_days > 0.0 && channel_days >= options.min_days,
     }
 }
@@ -610,7 +612,7 @@ fn daily_revenue(arm: Arm, exposures: &[Exposure], started_at: u64, now: u64) ->
     let points = (started_at / DAY..now / DAY)
         .filter_map(|day| {
             let exposure: f64 = mine.iter().map(|e| e.share_of_day(day)).sum();
-            let fees_msat: u64 = mine
+            let fees_msat: i64 = mine
                 .iter()
                 .flat_map(|e| e.days.iter().filter(|d| d.day == day))
                 .map(|d| d.fees_msat)

@@ -68,7 +68,7 @@ impl Table {
 }
 
 /// msat as sat with one decimal: small channels earn fractions of a sat a day.
-fn sat(msat: u64) -> String {
+fn sat(msat: i64) -> String {
     format!("{:.1}", msat as f64 / 1000.0)
 }
 

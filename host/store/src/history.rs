@@ -8,11 +8,13 @@ use crate::{
     Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
 };
 
-/// What a channel's outgoing forwards earned over a span.
+/// What a channel's own fees earned over a span: its outbound fee on the forwards that left
+/// by it, and its inbound fee (negative for a discount) on those that came in by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Earned {
+    /// Forwards that left by the channel.
     pub forwards: u64,
-    pub fee_msat: u64,
+    pub fee_msat: i64,
 }
 
 /// A history stream the collector pages through.
@@ -167,7 +169,8 @@ impl Store {
         )
     }
 
-    /// Runs `insert`, whose parameters are a forward's columns in table order, per forward.
+    /// Runs `insert`, whose parameters are a forward's columns in table order, per forward,
+    /// then gives the new rows their outgoing channel's share of the fee.
     fn insert_forwards_with(
         &self,
         tx: &rusqlite::Transaction<'_>,
@@ -191,6 +194,7 @@ impl Store {
                 ])
                 .map_err(self.sql("storing forwards"))?;
         }
+        share_out_fees(tx).map_err(self.sql("sharing forwards' fees between their channels"))?;
         Ok(added)
     }
 
@@ -246,18 +250,8 @@ impl Store {
                  FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 ORDER BY at_ns, node_index",
             )
             .and_then(|mut stmt| {
-                stmt.query_map(params![to_sql(from_ns), to_sql(to_ns)], |row| {
-                    Ok(Forward {
-                        index: row.get::<_, i64>(0)? as u64,
-                        at_ns: row.get::<_, i64>(1)? as u64,
-                        chan_in: channel_id_from_sql(row.get(2)?),
-                        chan_out: channel_id_from_sql(row.get(3)?),
-                        amt_in_msat: row.get::<_, i64>(4)? as u64,
-                        amt_out_msat: row.get::<_, i64>(5)? as u64,
-                        fee_msat: row.get::<_, i64>(6)? as u64,
-                    })
-                })?
-                .collect()
+                stmt.query_map(params![to_sql(from_ns), to_sql(to_ns)], forward_from_row)?
+                    .collect()
             })
             .map_err(self.sql("reading forwards"))
     }
@@ -410,8 +404,11 @@ pub struct FlowTotals {
     pub msat_out: u64,
     pub htlcs_in: u32,
     pub htlcs_out: u32,
-    /// Fees earned on forwards that left through the channel.
+    /// Fees of the forwards that left through the channel, as the node counts them (on LND
+    /// with the inbound fee of the channel each came in by).
     pub fees_msat: u64,
+    /// What the channel's own fees earned ([`Earned`]).
+    pub own_fees_msat: i64,
 }
 
 impl Store {
@@ -426,8 +423,33 @@ impl Store {
         let mut totals: std::collections::HashMap<_, FlowTotals> = Default::default();
         let range = params![to_sql(from_ns), to_sql(to_ns)];
         conn.prepare_cached(
-            "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat) FROM forwards
-             WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_out",
+            "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat), SUM(out_fee_msat)
+             FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_out",
+        )
+        .and_then(|mut stmt| {
+            let rows = stmt.query_map(range, |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (chan, msat, count, fees, own) = row?;
+                let t = totals.entry(channel_id_from_sql(chan)).or_default();
+                t.msat_out = msat as u64;
+                t.htlcs_out = u32::try_from(count).unwrap_or(u32::MAX);
+                t.fees_msat = fees as u64;
+                t.own_fees_msat += own;
+            }
+            Ok(())
+        })
+        .map_err(self.sql("summing outgoing forwards"))?;
+        conn.prepare_cached(
+            "SELECT chan_in, SUM(amt_in_msat), COUNT(*), SUM(fee_msat - out_fee_msat)
+             FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
         )
         .and_then(|mut stmt| {
             let rows = stmt.query_map(range, |row| {
@@ -439,32 +461,11 @@ impl Store {
                 ))
             })?;
             for row in rows {
-                let (chan, msat, count, fees) = row?;
-                let t = totals.entry(channel_id_from_sql(chan)).or_default();
-                t.msat_out = msat as u64;
-                t.htlcs_out = u32::try_from(count).unwrap_or(u32::MAX);
-                t.fees_msat = fees as u64;
-            }
-            Ok(())
-        })
-        .map_err(self.sql("summing outgoing forwards"))?;
-        conn.prepare_cached(
-            "SELECT chan_in, SUM(amt_in_msat), COUNT(*) FROM forwards
-             WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
-        )
-        .and_then(|mut stmt| {
-            let rows = stmt.query_map(range, |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (chan, msat, count) = row?;
+                let (chan, msat, count, inbound) = row?;
                 let t = totals.entry(channel_id_from_sql(chan)).or_default();
                 t.msat_in = msat as u64;
                 t.htlcs_in = u32::try_from(count).unwrap_or(u32::MAX);
+                t.own_fees_msat += inbound;
             }
             Ok(())
         })
@@ -516,19 +517,20 @@ impl Store {
             .map_err(self.sql("reading when the history starts"))
     }
 
-    /// Fees earned on forwards leaving through `channel` with `at_ns` in `[from_ns, to_ns)`.
-    pub fn fees_out(
+    /// What `channel`'s own fees earned on forwards with `at_ns` in `[from_ns, to_ns)` (see
+    /// [`Earned`]).
+    pub fn fees_earned(
         &self,
         channel: lnpolicy_core::ChannelId,
         from_ns: u64,
         to_ns: u64,
-    ) -> Result<u64, StoreError> {
-        Ok(self.earned_out(channel, from_ns, to_ns)?.fee_msat)
+    ) -> Result<i64, StoreError> {
+        Ok(self.earned(channel, from_ns, to_ns)?.fee_msat)
     }
 
-    /// The forwards leaving through `channel` with `at_ns` in `[from_ns, to_ns)`: how many,
-    /// and the fees they earned.
-    pub fn earned_out(
+    /// What `channel`'s own fees earned on forwards with `at_ns` in `[from_ns, to_ns)`, and how
+    /// many left by it. A forward's fee is shared between its two channels (migration 12).
+    pub fn earned(
         &self,
         channel: lnpolicy_core::ChannelId,
         from_ns: u64,
@@ -536,13 +538,17 @@ impl Store {
     ) -> Result<Earned, StoreError> {
         self.lock()
             .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(fee_msat), 0) FROM forwards
-                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3",
+                "SELECT (SELECT COUNT(*) FROM forwards
+                         WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3),
+                        (SELECT COALESCE(SUM(out_fee_msat), 0) FROM forwards
+                         WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3)
+                      + (SELECT COALESCE(SUM(fee_msat - out_fee_msat), 0) FROM forwards
+                         WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3)",
                 params![channel_id_to_sql(channel), to_sql(from_ns), to_sql(to_ns)],
                 |row| {
                     Ok(Earned {
                         forwards: row.get::<_, i64>(0)? as u64,
-                        fee_msat: row.get::<_, i64>(1)? as u64,
+                        fee_msat: row.get(1)?,
                     })
                 },
             )
@@ -624,8 +630,12 @@ impl Store {
         let to_ns = now.saturating_mul(NS_PER_SEC);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT at_ns, fee_msat FROM forwards
-                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3 ORDER BY at_ns",
+                "SELECT at_ns, out_fee_msat FROM forwards
+                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3
+                 UNION ALL
+                 SELECT at_ns, fee_msat - out_fee_msat FROM forwards
+                 WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3
+                 ORDER BY 1",
             )
             .map_err(self.sql("reading a channel's forwards"))?;
         let mut rows = stmt
@@ -636,6 +646,7 @@ impl Store {
             ])
             .map_err(self.sql("reading a channel's forwards"))?;
         let mut segment = 0;
+        let mut earned = vec![0i64; changes.len()];
         while let Some(row) = rows
             .next()
             .map_err(self.sql("reading a channel's forwards"))?
@@ -643,16 +654,84 @@ impl Store {
             let at_ns = row
                 .get::<_, i64>(0)
                 .map_err(self.sql("reading a channel's forwards"))? as u64;
-            let fee_msat =
-                row.get::<_, i64>(1)
-                    .map_err(self.sql("reading a channel's forwards"))? as u64;
+            let fee_msat = row
+                .get::<_, i64>(1)
+                .map_err(self.sql("reading a channel's forwards"))?;
             while segment + 1 < changes.len()
                 && at_ns >= changes[segment + 1].at.saturating_mul(NS_PER_SEC)
             {
                 segment += 1;
             }
-            changes[segment].revenue_msat += fee_msat;
+            earned[segment] += fee_msat;
+        }
+        // A level whose inbound discount cost more than its fees earned earned nothing.
+        for (change, earned) in changes.iter_mut().zip(earned) {
+            change.revenue_msat = u64::try_from(earned).unwrap_or(0);
         }
         Ok(changes)
     }
+}
+
+/// Writes `out_fee_msat` of every forward stored without it: the outgoing channel's share of
+/// the fee ([`Forward::outbound_share_msat`]), from the outgoing channel's outbound level and
+/// the incoming one's inbound rate as the snapshots saw them when the forward settled (the
+/// first level seen, for a forward older than every snapshot of its channel). Returns how
+/// many rows it wrote.
+pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    let unshared: Vec<Forward> = tx
+        .prepare_cached(
+            "SELECT node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat
+             FROM forwards WHERE out_fee_msat IS NULL",
+        )?
+        .query_map([], forward_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    if unshared.is_empty() {
+        return Ok(0);
+    }
+    let mut at_or_before = tx.prepare_cached(
+        "SELECT base_fee_msat, fee_ppm, inbound_fee_ppm FROM channel_fee_changes
+         WHERE channel_id = ?1 AND at <= ?2 ORDER BY at DESC LIMIT 1",
+    )?;
+    let mut first = tx.prepare_cached(
+        "SELECT base_fee_msat, fee_ppm, inbound_fee_ppm FROM channel_fee_changes
+         WHERE channel_id = ?1 ORDER BY at LIMIT 1",
+    )?;
+    let mut level = |channel: lnpolicy_core::ChannelId, at: u64| {
+        let read = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
+        let channel = channel_id_to_sql(channel);
+        match at_or_before
+            .query_row(params![channel, to_sql(at)], read)
+            .optional()?
+        {
+            Some(level) => Ok(Some(level)),
+            None => first.query_row([channel], read).optional(),
+        }
+    };
+    let mut write =
+        tx.prepare_cached("UPDATE forwards SET out_fee_msat = ?1 WHERE node_index = ?2")?;
+    for forward in &unshared {
+        let at = forward.at_ns / NS_PER_SEC;
+        let outbound: Option<(u32, u32, i32)> = level(forward.chan_out, at)?;
+        let inbound: Option<(u32, u32, i32)> = level(forward.chan_in, at)?;
+        let share = forward.outbound_share_msat(
+            outbound.map(|(base, ppm, _)| (base, ppm)),
+            inbound.map_or(0, |(_, _, inbound_ppm)| inbound_ppm),
+        );
+        write.execute(params![to_sql(share), to_sql(forward.index)])?;
+    }
+    Ok(unshared.len())
+}
+
+/// A forward from a row of `node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat,
+/// fee_msat`.
+fn forward_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Forward> {
+    Ok(Forward {
+        index: row.get::<_, i64>(0)? as u64,
+        at_ns: row.get::<_, i64>(1)? as u64,
+        chan_in: channel_id_from_sql(row.get(2)?),
+        chan_out: channel_id_from_sql(row.get(3)?),
+        amt_in_msat: row.get::<_, i64>(4)? as u64,
+        amt_out_msat: row.get::<_, i64>(5)? as u64,
+        fee_msat: row.get::<_, i64>(6)? as u64,
+    })
 }

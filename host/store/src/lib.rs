@@ -132,10 +132,25 @@ impl Store {
                 cause,
             })?;
         migrations::migrate(&mut conn, &path)?;
-        Ok(Store {
+        let store = Store {
             conn: Mutex::new(conn),
             path,
-        })
+        };
+        // Forwards stored before their fee was shared between their channels (migration 12).
+        let shared = store.write(
+            "sharing stored forwards' fees between their channels",
+            |tx| {
+                history::share_out_fees(tx)
+                    .map_err(store.sql("sharing stored forwards' fees between their channels"))
+            },
+        )?;
+        if shared > 0 {
+            tracing::info!(
+                forwards = shared,
+                "shared stored forwards' fees between their channels"
+            );
+        }
+        Ok(store)
     }
 
     /// Where the database lives (`:memory:` for an in-memory one).

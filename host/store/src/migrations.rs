@@ -57,6 +57,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0011_intents_by_time.sql",
         sql: include_str!("../migrations/0011_intents_by_time.sql"),
     },
+    Migration {
+        file: "0012_outbound_fee_share.sql",
+        sql: include_str!("../migrations/0012_outbound_fee_share.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

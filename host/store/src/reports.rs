@@ -42,12 +42,14 @@ pub struct ExperimentSummary {
     pub last_assigned_at: u64,
 }
 
-/// Settled forwards that left through one channel during one UTC day.
+/// Settled forwards that left through one channel during one UTC day, and what its own fees
+/// earned that day ([`crate::Earned`]: its inbound discounts on forwards that came in by it
+/// count against it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayOut {
     /// Days since 1970-01-01 (UTC).
     pub day: u64,
-    pub fees_msat: u64,
+    pub fees_msat: i64,
     pub amt_out_msat: u64,
     pub forwards: u64,
 }
@@ -223,7 +225,7 @@ impl Store {
             .collect()
     }
 
-    /// Forwards out through `channel` with `at_ns` in `[from_ns, to_ns)`,
+    /// Forwards out through `channel` with `at_ns` in `[from_ns, to_ns)`, and what its fees earned,
     /// summed per UTC day, oldest first; days without forwards are absent.
     pub fn daily_out(
         &self,
@@ -234,8 +236,12 @@ impl Store {
         let rows: Vec<(i64, i64, i64, i64)> = self
             .lock()
             .prepare_cached(
-                "SELECT at_ns / ?4, SUM(fee_msat), SUM(amt_out_msat), COUNT(*) FROM forwards
-                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3
+                "SELECT day, SUM(fee), SUM(amt), SUM(n) FROM (
+                     SELECT at_ns / ?4 AS day, out_fee_msat AS fee, amt_out_msat AS amt, 1 AS n
+                     FROM forwards WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3
+                     UNION ALL
+                     SELECT at_ns / ?4, fee_msat - out_fee_msat, 0, 0
+                     FROM forwards WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3)
                  GROUP BY 1 ORDER BY 1",
             )
             .and_then(|mut stmt| {
@@ -255,7 +261,7 @@ impl Store {
             .into_iter()
             .map(|(day, fees, amt, n)| DayOut {
                 day: count(day),
-                fees_msat: count(fees),
+                fees_msat: fees,
                 amt_out_msat: count(amt),
                 forwards: count(n),
             })

@@ -150,7 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0011_intents_by_time.sql"), "{message}");
+    assert!(message.contains("0012_outbound_fee_share.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1027,7 +1027,10 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
             "DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
              DROP INDEX forwards_by_time; DROP INDEX failed_forwards_by_time;
              DROP INDEX update_intents_applied_by_channel; DROP INDEX forwards_by_chan_out;
+             DROP INDEX forwards_without_share; DROP INDEX forwards_by_chan_in;
+             ALTER TABLE forwards DROP COLUMN out_fee_msat;
              CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns);
+             CREATE INDEX forwards_by_chan_in ON forwards (chan_in, at_ns);
              DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
@@ -1180,6 +1183,10 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
             "DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
+             DROP INDEX forwards_by_chan_out; DROP INDEX forwards_without_share;
+             DROP INDEX forwards_by_chan_in; ALTER TABLE forwards DROP COLUMN out_fee_msat;
+             CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns, fee_msat);
+             CREATE INDEX forwards_by_chan_in ON forwards (chan_in, at_ns);
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1322,4 +1329,86 @@ fn a_snapshot_copies_what_is_committed_and_leaves_the_source_alone() {
         "{error:?}"
     );
     assert!(!dir.path().join("newer.db").exists());
+}
+
+/// Channel 1 gives a 500 ppm inbound discount; channel 2 charges 1,000 ppm out; channel 3
+/// asks nothing inbound. An LND sender coming in by 1 pays 500 msat to leave by 2, one that
+/// ignores inbound fees 1,000, and one coming in by 3 pays 1,000.
+fn discounted_forwards(store: &Store) -> Vec<lnpolicy_core::Forward> {
+    let level = |ppm: u32, inbound_ppm: i32| FeePolicy {
+        base_fee_msat: 0,
+        inbound_base_fee_msat: 0,
+        inbound_fee_ppm: inbound_ppm,
+        ..policy(ppm)
+    };
+    store
+        .add_channel_snapshot(
+            0,
+            &[
+                node_channel(1, level(100, -500)),
+                node_channel(2, level(1_000, 0)),
+                node_channel(3, level(100, 0)),
+            ],
+        )
+        .unwrap();
+    let through = |index: u64, chan_in: u64, fee_msat: u64| lnpolicy_core::Forward {
+        chan_in,
+        ..paid(index, 2, 600, fee_msat)
+    };
+    vec![
+        through(1, 1, 500),
+        through(2, 1, 1_000),
+        through(3, 3, 1_000),
+    ]
+}
+
+#[test]
+fn an_inbound_discount_is_not_a_fall_in_the_outgoing_channels_revenue() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let forwards = discounted_forwards(&store);
+    store.add_forwards(&forwards, 3).unwrap();
+    let to = 3_600 * 1_000_000_000;
+    assert_eq!(store.fees_earned(2, 0, to).unwrap(), 3_000, "1,000 each");
+    assert_eq!(store.earned(2, 0, to).unwrap().forwards, 3);
+    assert_eq!(
+        store.fee_history(2, 0, 3_600).unwrap()[0].revenue_msat,
+        3_000
+    );
+    assert_eq!(
+        store.fees_earned(1, 0, to).unwrap(),
+        -500,
+        "the discount it gave"
+    );
+    assert_eq!(store.fees_earned(3, 0, to).unwrap(), 0);
+    let totals = store.flow_totals(0, to).unwrap();
+    assert_eq!(
+        (totals[&2].own_fees_msat, totals[&1].own_fees_msat),
+        (3_000, -500)
+    );
+    assert_eq!(totals[&2].fees_msat, 2_500, "the node's own figure");
+    let stored = store.forwards_between(0, to).unwrap();
+    assert_eq!(
+        stored.iter().map(|f| f.fee_msat).sum::<u64>(),
+        2_500,
+        "the node earned what the senders paid, and the shares add up to it"
+    );
+}
+
+#[test]
+fn forwards_stored_before_the_share_existed_get_it_when_the_store_opens() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let forwards = discounted_forwards(&store);
+    store.add_forwards(&forwards, 3).unwrap();
+    store
+        .lock()
+        .execute("UPDATE forwards SET out_fee_msat = NULL", [])
+        .unwrap();
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(
+        reopened.fees_earned(2, 0, 3_600 * 1_000_000_000).unwrap(),
+        3_000
+    );
 }
