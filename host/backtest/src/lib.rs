@@ -105,6 +105,13 @@ impl GroupResult {
         self.best_static_revenue_msat += other.best_static_revenue_msat;
         self.failed_decisions += other.failed_decisions;
     }
+
+    /// Sums another seed's run of the same group: the same channels, so they are not added.
+    fn add_seed(&mut self, other: &GroupResult) {
+        let channels = self.channels.max(other.channels);
+        self.add(other);
+        self.channels = channels;
+    }
 }
 
 /// One seed's run.
@@ -338,9 +345,9 @@ fn summarise(spec: &Spec<'_>, label: &str, seeds: Vec<SeedResult>) -> Report {
                     label: group.label.clone(),
                     ..GroupResult::default()
                 })
-                .add(group);
+                .add_seed(group);
         }
-        total.add(&seed.total);
+        total.add_seed(&seed.total);
     }
     Report {
         policy: label.to_owned(),

@@ -97,6 +97,11 @@ fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
             .map(|s| s.total.revenue_msat)
             .sum::<u64>()
     );
+    assert_eq!(
+        report.total.channels, 14,
+        "the node's channels, not channels × seeds"
+    );
+    assert_eq!(report.groups[0].channels, 14);
 }
 
 #[test]

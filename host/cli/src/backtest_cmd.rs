@@ -229,6 +229,13 @@ fn print_report(report: &Report) -> Result<()> {
     for group in report.groups.iter().chain([&report.total]) {
         print_group(group)?;
     }
+    if report.seeds.len() > 1 {
+        writeln!(
+            Stdout,
+            "REVENUE and VOLUME are summed over the {} seeds; CHANNELS are one run's",
+            report.seeds.len()
+        )?;
+    }
     if report.total.failed_decisions > 0 {
         writeln!(
             Stdout,
@@ -253,6 +260,23 @@ fn print_report(report: &Report) -> Result<()> {
         "% OF BEST: revenue against each channel's hindsight-best static fee (grid search over {} levels on the same seeded market)",
         DEFAULT_GRID_PPM.len()
     )?;
+    let top = DEFAULT_GRID_PPM.last().copied().unwrap_or_default();
+    let at_top: usize = report
+        .seeds
+        .iter()
+        .map(|seed| {
+            seed.best_static_ppm
+                .values()
+                .filter(|&&ppm| ppm == top)
+                .count()
+        })
+        .sum();
+    if at_top > 0 {
+        writeln!(
+            Stdout,
+            "note: {at_top} channel run(s) earned most at the grid's top level ({top} ppm); their best static fee may be higher, so % OF BEST overstates them"
+        )?;
+    }
     Ok(())
 }
 

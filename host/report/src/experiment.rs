@@ -512,18 +512,33 @@ fn notes(
         )),
         Some(_) => {}
     }
-    let new = channels.iter().filter(|c| !c.compared).count();
-    if new > 0 {
+    let short = channels.iter().filter(|c| !c.compared && !c.closed).count();
+    if short > 0 {
         notes.push(format!(
-            "{new} channel(s) with less than {} day(s) in the experiment are listed but not compared",
+            "{short} channel(s) with less than {} day(s) in the experiment are listed but not compared",
             options.min_days
         ));
     }
-    let closed = channels.iter().filter(|c| c.closed).count();
+    let closed = channels.iter().filter(|c| c.closed && c.compared).count();
     if closed > 0 {
         notes.push(format!(
             "{closed} channel(s) closed; each counts up to its last snapshot"
         ));
+    }
+    for arm in [Arm::A, Arm::B] {
+        let gone = channels
+            .iter()
+            .filter(|c| c.closed && !c.compared && c.arm == arm.as_str())
+            .count();
+        if gone > 0 {
+            notes.push(format!(
+                "{gone} channel(s) of arm {} closed before {} day(s) in the experiment and are \
+                 not compared: if the arm's fees made peers close them, its mean looks better \
+                 than it was",
+                arm.as_str().to_uppercase(),
+                options.min_days
+            ));
+        }
     }
     notes
 }

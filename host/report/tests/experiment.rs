@@ -351,6 +351,34 @@ fn an_arm_earning_five_times_as_much_is_named_the_winner() {
     );
 }
 
+/// A channel of arm B closed three days into the experiment: too short to compare, and the
+/// report says that B's mean leaves it out (a channel its fees drove away would flatter B).
+#[test]
+fn a_channel_that_closed_too_soon_to_compare_is_named_not_counted() {
+    let mut specs = specs(6, 14.0, 100.0, 100.0);
+    specs[1].closed_days_ago = Some(11.0);
+    let (_dir, store) = build("survivors", &specs, 3);
+    let report = report(&store, "survivors");
+    let gone = &report.channels[1];
+    assert!(gone.closed && !gone.compared, "{gone:?}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("1 channel(s) of arm B closed before")),
+        "{:?}",
+        report.notes
+    );
+    assert!(
+        !report
+            .notes
+            .iter()
+            .any(|n| n.contains("closed; each counts")),
+        "it counts nowhere: {:?}",
+        report.notes
+    );
+}
+
 #[test]
 fn reports_are_reproducible() {
     let (_dir, store) = build("fees", &specs(6, 10.0, 50.0, 60.0), 3);
