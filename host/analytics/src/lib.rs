@@ -167,13 +167,19 @@ fn week(flow: &[FlowStats]) -> Option<&FlowStats> {
 
 /// SOURCE when liquidity leaves through the channel faster than it comes
 /// back (net outflow over half the capacity in a week), SINK the reverse.
+/// CONGESTED first, when the HTLCs in flight in one direction fill more than
+/// `congestion_share` of the slots: each direction has its own limit, and the
+/// node reports one (LND the peer's, for what we offer; CLN ours, for what we
+/// accept), so neither direction is held against the two together.
 pub fn flow_class(
     channel: &NodeChannel,
     flow: &[FlowStats],
     config: &AnalyticsConfig,
 ) -> FlowClass {
     let slots = f64::from(channel.max_accepted_htlcs);
-    if slots > 0.0 && channel.pending_htlcs.len() as f64 > config.congestion_share * slots {
+    let incoming = channel.pending_htlcs.iter().filter(|h| h.incoming).count();
+    let busiest = incoming.max(channel.pending_htlcs.len() - incoming);
+    if slots > 0.0 && busiest as f64 > config.congestion_share * slots {
         return FlowClass::Congested;
     }
     let Some(week) = week(flow) else {

@@ -287,3 +287,31 @@ fn a_short_history_neither_dilutes_the_revenue_rate_nor_makes_zombies() {
         "a forward in, none out: not idle"
     );
 }
+
+/// 483 slots a direction: 125 HTLCs each way fill neither half (the sum would have); 250 one
+/// way do.
+#[test]
+fn congestion_is_judged_per_direction() {
+    use lnpolicy_analytics::flow_class;
+    use lnpolicy_core::PendingHtlc;
+    let config = AnalyticsConfig::default();
+    let with = |incoming: usize, outgoing: usize| {
+        let mut ch = channel(1, 1_000_000);
+        ch.max_accepted_htlcs = 483;
+        let htlc = |incoming| PendingHtlc {
+            incoming,
+            ..PendingHtlc::default()
+        };
+        ch.pending_htlcs = std::iter::repeat_n(htlc(true), incoming)
+            .chain(std::iter::repeat_n(htlc(false), outgoing))
+            .collect();
+        flow_class(&ch, &[], &config)
+    };
+    assert_eq!(
+        with(125, 125),
+        FlowClass::Unknown,
+        "no history, not congested"
+    );
+    assert_eq!(with(250, 0), FlowClass::Congested);
+    assert_eq!(with(10, 250), FlowClass::Congested);
+}
