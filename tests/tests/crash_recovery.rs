@@ -79,10 +79,11 @@ async fn pending_intents_are_resolved_from_the_node_without_resending() {
     );
     assert_eq!(
         store
-            .last_fee_changes(&[landed.id])
+            .last_applied_changes(&[landed.id])
             .unwrap()
-            .get(&landed.id),
-        Some(&10)
+            .first()
+            .map(|change| change.at),
+        Some(10)
     );
     let again = reconcile_pending(&client, &store, 30).await.unwrap();
     assert_eq!(

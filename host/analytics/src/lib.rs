@@ -9,7 +9,7 @@ use lnpolicy_core::{
     Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, Profitability,
     SharedChannels, Window,
 };
-use lnpolicy_store::{FlowTotals, Store, StoreError};
+use lnpolicy_store::{AppliedChange, FlowTotals, Store, StoreError};
 
 const NS: u64 = 1_000_000_000;
 /// Bitcoin's target block interval, for a channel's age in seconds from its age in blocks.
@@ -75,7 +75,12 @@ pub fn channel_views(
         windows.push((window, totals, failures));
     }
     let ids: Vec<ChannelId> = channels.iter().map(|c| c.id).collect();
-    let last_fee_changes = store.last_fee_changes(&ids)?;
+    let ours: HashMap<ChannelId, AppliedChange> = store
+        .last_applied_changes(&ids)?
+        .into_iter()
+        .map(|change| (change.channel_id, change))
+        .collect();
+    let seen = store.last_seen_fee_changes(&ids)?;
     let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
     let history_start = store.history_start()?.unwrap_or(now);
@@ -99,7 +104,7 @@ pub fn channel_views(
                 .collect();
             let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
             let opened_at = now.saturating_sub(u64::from(age_blocks) * SECS_PER_BLOCK);
-            let last_fee_change = last_fee_changes.get(&c.id).copied();
+            let last_fee_change = fees_since(c, ours.get(&c.id), seen.get(&c.id).copied());
             let history_secs = now.saturating_sub(history_start.max(opened_at));
             let revenue_rate =
                 revenue_rate(store, c.id, last_fee_change, &flow, history_secs, now)?;
@@ -159,6 +164,23 @@ pub fn channel_views(
             })
         })
         .collect()
+}
+
+/// When the channel's current fees began: lnpolicy's last fee change, unless the fees are no
+/// longer the ones it set (changed since by hand or by another tool), then when the snapshots
+/// saw them change; for a channel lnpolicy never changed, when the snapshots saw its fees
+/// change, if they did. The revenue rate is measured from there, and the guard's minimum
+/// interval counts from there.
+fn fees_since(
+    channel: &NodeChannel,
+    ours: Option<&AppliedChange>,
+    seen: Option<u64>,
+) -> Option<u64> {
+    match ours {
+        Some(change) if channel.local_policy.same_fees(&change.applied) => Some(change.at),
+        Some(change) => Some(seen.map_or(change.at, |at| at.max(change.at))),
+        None => seen,
+    }
 }
 
 fn week(flow: &[FlowStats]) -> Option<&FlowStats> {

@@ -288,6 +288,72 @@ fn a_short_history_neither_dilutes_the_revenue_rate_nor_makes_zombies() {
     );
 }
 
+/// lnpolicy set 100 ppm ten days ago; two days ago the operator set 1,000 ppm by hand, which
+/// the next snapshot saw. The revenue rate is the 1,000 ppm level's: from that snapshot on,
+/// not blended with the eight days before. Back at lnpolicy's own level, its change dates it.
+#[test]
+fn a_fee_changed_by_hand_starts_the_revenue_rate_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let id = 800_000u64 << 40;
+    let at_ppm = |fee_ppm: u32| {
+        let mut c = channel(id, 1_000_000);
+        c.local_policy.fee_ppm = fee_ppm;
+        c
+    };
+    store
+        .add_channel_snapshot(NOW - 20 * 86_400, &[at_ppm(50)])
+        .unwrap();
+    let intent = store
+        .record_intent(
+            id,
+            None,
+            &at_ppm(50).local_policy,
+            &at_ppm(100).local_policy,
+            NOW - 10 * 86_400,
+        )
+        .unwrap();
+    store
+        .resolve_intent(
+            intent,
+            lnpolicy_store::IntentOutcome::Applied,
+            NOW - 10 * 86_400,
+        )
+        .unwrap();
+    store
+        .add_channel_snapshot(NOW - 10 * 86_400 + 600, &[at_ppm(100)])
+        .unwrap();
+    store
+        .add_channel_snapshot(NOW - 2 * 86_400, &[at_ppm(1_000)])
+        .unwrap();
+    store
+        .add_forwards(
+            &[forward(1, 7, id, 10_000, 5), forward(2, 7, id, 10_000, 1)],
+            2,
+        )
+        .unwrap();
+    let view = |channel: NodeChannel| {
+        channel_views(
+            &store,
+            &node(),
+            &[channel],
+            NOW,
+            &AnalyticsConfig::default(),
+        )
+        .unwrap()
+        .remove(0)
+    };
+    let by_hand = view(at_ppm(1_000));
+    assert_eq!(by_hand.last_fee_change, Some(NOW - 2 * 86_400));
+    assert!(
+        (by_hand.revenue_rate_msat_per_hour - 500.0 / 48.0).abs() < 1e-9,
+        "{}",
+        by_hand.revenue_rate_msat_per_hour
+    );
+    let ours = view(at_ppm(100));
+    assert_eq!(ours.last_fee_change, Some(NOW - 10 * 86_400));
+}
+
 /// 483 slots a direction: 125 HTLCs each way fill neither half (the sum would have); 250 one
 /// way do.
 #[test]

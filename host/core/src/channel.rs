@@ -180,7 +180,8 @@ pub struct Channel {
     pub flow_class: FlowClass,
     pub profitability: Profitability,
     pub revenue_rate_msat_per_hour: f64,
-    /// When lnpolicy last changed the channel's fees (unix seconds).
+    /// When the channel's current fees began (unix seconds): lnpolicy's last fee change, or the
+    /// collection that saw them changed by other hands since.
     pub last_fee_change: Option<u64>,
     /// When lnpolicy last changed anything in its policy: fees, the disabled flag, HTLC
     /// limits or cltv delta. A change that leaves the fees alone waits its minimum interval

@@ -217,21 +217,6 @@ impl Store {
 }
 
 impl Store {
-    /// When lnpolicy last changed the fees of each of `channels` (unix seconds): strategies'
-    /// revenue rate since the last fee change and the guard's minimum interval for a fee
-    /// change start there. A status-only change (re-enabling a channel) neither restarts the
-    /// one nor holds the next fee change back. Channels never changed are absent.
-    pub fn last_fee_changes(
-        &self,
-        channels: &[ChannelId],
-    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
-        self.last_changes(
-            "SELECT MAX(resolved_at) FROM update_intents
-             WHERE channel_id = ?1 AND status = 'applied' AND fees_changed = 1",
-            channels,
-        )
-    }
-
     /// When lnpolicy last changed anything in the policy of each of `channels` (unix
     /// seconds): the guard's minimum interval for a change that leaves the fees alone starts
     /// there.
@@ -242,6 +227,21 @@ impl Store {
         self.last_changes(
             "SELECT MAX(resolved_at) FROM update_intents
              WHERE channel_id = ?1 AND status = 'applied'",
+            channels,
+        )
+    }
+
+    /// When the snapshots last saw the fees of each of `channels` change (unix seconds),
+    /// whoever changed them: the first snapshot of a channel is no change. Channels whose
+    /// fees never changed under lnpolicy's eyes are absent.
+    pub fn last_seen_fee_changes(
+        &self,
+        channels: &[ChannelId],
+    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
+        self.last_changes(
+            "SELECT MAX(at) FROM channel_fee_changes
+             WHERE channel_id = ?1
+               AND at > (SELECT MIN(at) FROM channel_fee_changes WHERE channel_id = ?1)",
             channels,
         )
     }
@@ -333,8 +333,7 @@ impl Store {
     /// given: what rollback weighs and may undo. A change of only the disabled flag, HTLC
     /// limits or cltv delta (say, re-enabling a channel when its peer returns) earns nothing
     /// by itself, and must not hide the fee change before it. Last is the latest confirmed
-    /// (the latest intent among those confirmed in the same second), so it is the change
-    /// `last_fee_changes` dates.
+    /// (the latest intent among those confirmed in the same second).
     pub fn last_applied_changes(
         &self,
         channels: &[ChannelId],
