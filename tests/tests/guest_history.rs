@@ -174,9 +174,11 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
         "the graph knows other channels of some peers"
     );
 
-    // t1: every channel moves to NEW_FEE; the next collection (t2) records the change.
+    // t1: every channel moves to NEW_FEE, its level from then on (the next collection, at t2,
+    // sees nothing new).
     live.advance(6 * HOUR);
-    let changed = cycle(&fixed, now(&live)).await;
+    let t1 = now(&live);
+    let changed = cycle(&fixed, t1).await;
     assert_eq!(changed.updates().len(), initial.len());
     live.advance(6 * HOUR);
     let t2 = now(&live);
@@ -185,25 +187,24 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
     let t3 = now(&live);
     let third = cycle(&probe, t3).await;
 
-    let before = earned(&node, t0, t2).await;
-    let after = earned(&node, t2, t3).await;
+    let before = earned(&node, t0, t1).await;
     for (seen, to) in [(seen(&second), t2), (seen(&third), t3)] {
+        let after = earned(&node, t1, to).await;
         for (id, seen) in &seen {
             assert_eq!(seen.changes, 2, "channel {id} at {to}: {seen:?}");
             assert_eq!(seen.fees, [initial[id], NEW_FEE], "channel {id} at {to}");
             assert_eq!(seen.p50, seen_t0[id].p50, "channel {id}");
-            let at_new = if to == t3 {
-                after.get(id).copied().unwrap_or(0)
-            } else {
-                0
-            };
             assert_eq!(
                 seen.revenue,
-                [before.get(id).copied().unwrap_or(0), at_new],
+                [
+                    before.get(id).copied().unwrap_or(0),
+                    after.get(id).copied().unwrap_or(0)
+                ],
                 "channel {id} at {to}: the revenue of each level"
             );
         }
     }
+    let after = earned(&node, t1, t3).await;
     assert!(
         before.values().any(|&msat| msat > 0) && after.values().any(|&msat| msat > 0),
         "the market forwarded through us at both levels: {before:?} {after:?}"

@@ -232,7 +232,9 @@ impl Daemon {
                 }
                 Wake::Due => {
                     let now = clock.now();
-                    let decided = now >= next_decide;
+                    // The slot that was due, not a comparison with the clock: after a clock set
+                    // back, the wait ends by the monotonic clock with the wall clock still short.
+                    let decided = next_decide <= next_collect;
                     let run = if decided {
                         self.decide(&mut control, clock, now).await
                     } else {

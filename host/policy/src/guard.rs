@@ -286,10 +286,11 @@ pub fn guard(
     if policy == channel.local_policy {
         return leave(clamps.0);
     }
-    // A fee change waits on the last fee change only: re-enabling a channel must not hold
-    // its next fee back. Anything else waits on the last change of any kind.
+    // A fee change waits on the last fee change only (lnpolicy's, or one made by hand since):
+    // re-enabling a channel must not hold its next fee back. Anything else waits on
+    // lnpolicy's last change of any kind, which a fee changed by hand does not push back.
     let last = if policy.same_fees(&channel.local_policy) {
-        channel.last_policy_change.max(channel.last_fee_change)
+        channel.last_policy_change
     } else {
         channel.last_fee_change
     };
@@ -766,6 +767,25 @@ mod tests {
             "the fees last changed a day ago"
         );
         channel.last_policy_change = Some(NOW - 3600);
+        assert_eq!(
+            run(&lnd(), &channel, disable).policy.map(|p| p.disabled),
+            Some(true)
+        );
+    }
+
+    /// The operator changed the fees by hand ten minutes ago (the view dates the current level
+    /// then); lnpolicy last touched the channel a day ago. A fee change waits; disabling the
+    /// channel does not.
+    #[test]
+    fn a_fee_changed_by_hand_holds_fee_changes_only() {
+        let mut channel = channel();
+        channel.last_fee_change = Some(NOW - 600);
+        channel.last_policy_change = Some(NOW - 86_400);
+        assert_eq!(run(&lnd(), &channel, fee(250)).policy, None);
+        let disable = PolicyChange {
+            disabled: Some(true),
+            ..PolicyChange::default()
+        };
         assert_eq!(
             run(&lnd(), &channel, disable).policy.map(|p| p.disabled),
             Some(true)

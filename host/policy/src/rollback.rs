@@ -9,8 +9,9 @@
 //! channel is held for one more window per rollback it had in the last 30 days, so the
 //! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
 //! forwards in the window before it is not weighed, nor one whose channel a collection in the
-//! window after it saw offline or disabled (the fall is not the fee's), nor one judged later
-//! than a window after its own ended (the fee has earned since). A rollback is never itself
+//! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
+//! ended more than a window (at least a day, and at least the minimum interval) ago (the fee
+//! has earned since). A rollback is never itself
 //! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
 //! alone.
 
@@ -36,6 +37,9 @@ const NS: u64 = 1_000_000_000;
 /// fewer, a fall is as likely chance as the change (one forward before and none after is a
 /// coin toss, five and none is not).
 pub const MIN_FORWARDS_BEFORE: u64 = 5;
+
+/// How long after its window a change may still be judged, at least.
+const JUDGED_AT_LEAST_SECS: u64 = 86_400;
 
 /// How far back a channel's earlier rollbacks lengthen its hold.
 const REPEATS_SPAN_SECS: u64 = 30 * 86_400;
@@ -163,11 +167,18 @@ pub fn candidates(
             continue;
         }
         let window = rule.window_secs;
-        // Judged in the window after the one it is judged on: later, the fee has earned
-        // since and that first window says little of it (rollback just switched on, or the
-        // channel just moved into a section that has it).
+        // Judged once its window has passed, for a while: later, the fee has earned since and
+        // that first window says little of it (rollback just switched on, or the channel just
+        // moved into a section that has it). The while is a window, at least a day (a daily
+        // `lnpolicy -c` from cron must land in it) and at least the minimum interval (the
+        // restore waits for it).
         let judged_from = change.at.saturating_add(window);
-        if window == 0 || now < judged_from || now >= judged_from.saturating_add(window) {
+        let judged_until = judged_from.saturating_add(
+            window
+                .max(JUDGED_AT_LEAST_SECS)
+                .max(rule.guard.min_update_interval_secs),
+        );
+        if window == 0 || now < judged_from || now >= judged_until {
             continue;
         }
         if change.at < window {
@@ -356,11 +367,22 @@ mod tests {
     /// As [`judged`], judged at `now`, with a snapshot of the channel at each of `snapshots`
     /// (its time, and whether it was active and whether disabled).
     fn judged_at(before: u64, now: u64, snapshots: &[(u64, bool, bool)]) -> Vec<Candidate> {
+        judged_by(before, now, snapshots, |_| {})
+    }
+
+    /// As [`judged_at`], with the rule as `adjust` leaves it.
+    fn judged_by(
+        before: u64,
+        now: u64,
+        snapshots: &[(u64, bool, bool)],
+        adjust: impl FnOnce(&mut RollbackRule),
+    ) -> Vec<Candidate> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let mut channel = fixtures::channels().remove(0);
         let previous = channel.local_policy;
         channel.local_policy.fee_ppm = 900;
+        channel.last_fee_change = Some(CHANGED_AT);
         let forwards: Vec<Forward> = (1..=before)
             .map(|i| Forward {
                 index: i,
@@ -373,7 +395,8 @@ mod tests {
             })
             .collect();
         store.add_forwards(&forwards, before).unwrap();
-        let rule = applied_at_changed_at(&store, &channel, &previous);
+        let mut rule = applied_at_changed_at(&store, &channel, &previous);
+        adjust(&mut rule);
         for &(at, active, disabled) in snapshots {
             let mut seen = fixtures::node_channel(channel.id, "peer", channel.local_policy);
             seen.active = active;
@@ -449,6 +472,29 @@ mod tests {
             "a window late: rollback just switched on must not undo a fee that earned since"
         );
         assert!(judged_at(five, CHANGED_AT + 60 * 86_400, &[]).is_empty());
+    }
+
+    /// A 6-hour window under a 12-hour minimum interval: the restore waits for the interval,
+    /// and the change is still judged then (and a daily run still lands in its time).
+    #[test]
+    fn a_short_window_is_judged_for_as_long_as_the_restore_must_wait() {
+        let short = |rule: &mut RollbackRule| {
+            rule.window_secs = 6 * 3600;
+            rule.guard.min_update_interval_secs = 12 * 3600;
+        };
+        let five = MIN_FORWARDS_BEFORE;
+        let at = |hours: u64| CHANGED_AT + hours * 3600;
+        assert!(
+            judged_by(five, at(8), &[], short).is_empty(),
+            "the interval holds it"
+        );
+        assert_eq!(judged_by(five, at(13), &[], short).len(), 1);
+        assert_eq!(
+            judged_by(five, at(29), &[], short).len(),
+            1,
+            "a day after its window"
+        );
+        assert!(judged_by(five, at(30), &[], short).is_empty());
     }
 
     #[test]

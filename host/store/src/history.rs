@@ -423,7 +423,8 @@ impl Store {
         let mut totals: std::collections::HashMap<_, FlowTotals> = Default::default();
         let range = params![to_sql(from_ns), to_sql(to_ns)];
         conn.prepare_cached(
-            "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat), SUM(out_fee_msat)
+            "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat),
+                    SUM(COALESCE(out_fee_msat, fee_msat))
              FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_out",
         )
         .and_then(|mut stmt| {
@@ -448,7 +449,8 @@ impl Store {
         })
         .map_err(self.sql("summing outgoing forwards"))?;
         conn.prepare_cached(
-            "SELECT chan_in, SUM(amt_in_msat), COUNT(*), SUM(fee_msat - out_fee_msat)
+            "SELECT chan_in, SUM(amt_in_msat), COUNT(*),
+                    SUM(fee_msat - COALESCE(out_fee_msat, fee_msat))
              FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
         )
         .and_then(|mut stmt| {
@@ -540,10 +542,10 @@ impl Store {
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM forwards
                          WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3),
-                        (SELECT COALESCE(SUM(out_fee_msat), 0) FROM forwards
+                        (SELECT COALESCE(SUM(COALESCE(out_fee_msat, fee_msat)), 0) FROM forwards
                          WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3)
-                      + (SELECT COALESCE(SUM(fee_msat - out_fee_msat), 0) FROM forwards
-                         WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3)",
+                      + (SELECT COALESCE(SUM(fee_msat - COALESCE(out_fee_msat, fee_msat)), 0)
+                         FROM forwards WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3)",
                 params![channel_id_to_sql(channel), to_sql(from_ns), to_sql(to_ns)],
                 |row| {
                     Ok(Earned {
@@ -559,7 +561,8 @@ impl Store {
 const NS_PER_SEC: u64 = 1_000_000_000;
 
 impl Store {
-    /// `channel`'s outbound policy changes as the snapshots saw them, each with
+    /// `channel`'s outbound policy changes as the snapshots saw them (and as lnpolicy applied
+    /// them, from the moment it did), each with
     /// the fees it earned until the next change (or `now`, unix seconds). Only
     /// changes in force after `since` are returned, so the first one is the
     /// level that held at `since`; oldest first, empty for an unknown channel.
@@ -630,10 +633,10 @@ impl Store {
         let to_ns = now.saturating_mul(NS_PER_SEC);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT at_ns, out_fee_msat FROM forwards
+                "SELECT at_ns, COALESCE(out_fee_msat, fee_msat) FROM forwards
                  WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3
                  UNION ALL
-                 SELECT at_ns, fee_msat - out_fee_msat FROM forwards
+                 SELECT at_ns, fee_msat - COALESCE(out_fee_msat, fee_msat) FROM forwards
                  WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3
                  ORDER BY 1",
             )
@@ -678,16 +681,10 @@ impl Store {
 /// first level seen, for a forward older than every snapshot of its channel). Returns how
 /// many rows it wrote.
 pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
-    let unshared: Vec<Forward> = tx
-        .prepare_cached(
-            "SELECT node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat
-             FROM forwards WHERE out_fee_msat IS NULL",
-        )?
-        .query_map([], forward_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    if unshared.is_empty() {
-        return Ok(0);
-    }
+    let mut unshared = tx.prepare_cached(
+        "SELECT node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat, fee_msat
+         FROM forwards WHERE out_fee_msat IS NULL LIMIT ?1",
+    )?;
     let mut at_or_before = tx.prepare_cached(
         "SELECT base_fee_msat, fee_ppm, inbound_fee_ppm FROM channel_fee_changes
          WHERE channel_id = ?1 AND at <= ?2 ORDER BY at DESC LIMIT 1",
@@ -709,18 +706,32 @@ pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result
     };
     let mut write =
         tx.prepare_cached("UPDATE forwards SET out_fee_msat = ?1 WHERE node_index = ?2")?;
-    for forward in &unshared {
-        let at = forward.at_ns / NS_PER_SEC;
-        let outbound: Option<(u32, u32, i32)> = level(forward.chan_out, at)?;
-        let inbound: Option<(u32, u32, i32)> = level(forward.chan_in, at)?;
-        let share = forward.outbound_share_msat(
-            outbound.map(|(base, ppm, _)| (base, ppm)),
-            inbound.map_or(0, |(_, _, inbound_ppm)| inbound_ppm),
-        );
-        write.execute(params![to_sql(share), to_sql(forward.index)])?;
+    let mut shared = 0;
+    // In batches, so a store of years of forwards opened for the first time after migration
+    // 12 does not hold them all in memory; every row gets a value, so each batch is new rows.
+    loop {
+        let batch: Vec<Forward> = unshared
+            .query_map([SHARE_BATCH], forward_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        if batch.is_empty() {
+            return Ok(shared);
+        }
+        for forward in &batch {
+            let at = forward.at_ns / NS_PER_SEC;
+            let outbound: Option<(u32, u32, i32)> = level(forward.chan_out, at)?;
+            let inbound: Option<(u32, u32, i32)> = level(forward.chan_in, at)?;
+            let share = forward.outbound_share_msat(
+                outbound.map(|(base, ppm, _)| (base, ppm)),
+                inbound.map_or(0, |(_, _, inbound_ppm)| inbound_ppm),
+            );
+            write.execute(params![to_sql(share), to_sql(forward.index)])?;
+        }
+        shared += batch.len();
     }
-    Ok(unshared.len())
 }
+
+/// Forwards given their share per batch by [`share_out_fees`].
+const SHARE_BATCH: i64 = 10_000;
 
 /// A forward from a row of `node_index, at_ns, chan_in, chan_out, amt_in_msat, amt_out_msat,
 /// fee_msat`.

@@ -140,6 +140,9 @@ impl Store {
                 )
                 .map_err(self.sql("resolving an update intent"))?;
             if changed == 1 {
+                if status == IntentStatus::Applied {
+                    self.record_applied_fees(tx, id, at)?;
+                }
                 return Ok(());
             }
             let current: Option<String> = tx
@@ -159,6 +162,74 @@ impl Store {
                 },
             })
         })
+    }
+
+    /// Enters the fees an applied intent set as the channel's level from `at` on in
+    /// `channel_fee_changes`, which otherwise learns of them at the next snapshot: the forwards
+    /// between are shared between their channels (see `share_out_fees`) at the level really in
+    /// force. A later row of the same level, that snapshot's, is then no change and goes.
+    fn record_applied_fees(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let sql = self.sql("entering the fees an update set");
+        let (channel, policy_json, fees_changed): (i64, String, bool) = tx
+            .query_row(
+                "SELECT channel_id, policy_json, fees_changed FROM update_intents WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .map_err(&sql)?;
+        if !fees_changed {
+            return Ok(());
+        }
+        let policy: FeePolicy = self.decode_json(|| format!("update intent {id}"), &policy_json)?;
+        let level = (policy.fee_ppm, policy.base_fee_msat, policy.inbound_fee_ppm);
+        let read = |row: &rusqlite::Row<'_>| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                (row.get(1)?, row.get(2)?, row.get(3)?),
+            ))
+        };
+        let before: Option<(i64, (u32, u32, i32))> = tx
+            .query_row(
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                 WHERE channel_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
+                params![channel, time_to_sql(at)],
+                read,
+            )
+            .optional()
+            .map_err(&sql)?;
+        if before.is_some_and(|(_, seen)| seen == level) {
+            return Ok(());
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO channel_fee_changes
+             (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![channel, time_to_sql(at), level.0, level.1, level.2],
+        )
+        .map_err(&sql)?;
+        let after: Option<(i64, (u32, u32, i32))> = tx
+            .query_row(
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                 WHERE channel_id = ?1 AND at > ?2 ORDER BY at LIMIT 1",
+                params![channel, time_to_sql(at)],
+                read,
+            )
+            .optional()
+            .map_err(&sql)?;
+        if let Some((next_at, seen)) = after
+            && seen == level
+        {
+            tx.execute(
+                "DELETE FROM channel_fee_changes WHERE channel_id = ?1 AND at = ?2",
+                params![channel, next_at],
+            )
+            .map_err(&sql)?;
+        }
+        Ok(())
     }
 
     /// Intents whose outcome is unknown, oldest first: what startup must

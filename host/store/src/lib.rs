@@ -136,14 +136,28 @@ impl Store {
             conn: Mutex::new(conn),
             path,
         };
-        // Forwards stored before their fee was shared between their channels (migration 12).
-        let shared = store.write(
-            "sharing stored forwards' fees between their channels",
-            |tx| {
-                history::share_out_fees(tx)
-                    .map_err(store.sql("sharing stored forwards' fees between their channels"))
-            },
-        )?;
+        // Forwards stored before their fee was shared between their channels (migration 12),
+        // or by an older lnpolicy still running on the upgraded database. Looked for with a
+        // read first: a report must not queue behind a daemon's writes for nothing.
+        let unshared: bool = store
+            .lock()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM forwards WHERE out_fee_msat IS NULL)",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(store.sql("looking for forwards without their channels' shares"))?;
+        let shared = if unshared {
+            store.write(
+                "sharing stored forwards' fees between their channels",
+                |tx| {
+                    history::share_out_fees(tx)
+                        .map_err(store.sql("sharing stored forwards' fees between their channels"))
+                },
+            )?
+        } else {
+            0
+        };
         if shared > 0 {
             tracing::info!(
                 forwards = shared,

@@ -237,10 +237,11 @@ impl Store {
             .lock()
             .prepare_cached(
                 "SELECT day, SUM(fee), SUM(amt), SUM(n) FROM (
-                     SELECT at_ns / ?4 AS day, out_fee_msat AS fee, amt_out_msat AS amt, 1 AS n
+                     SELECT at_ns / ?4 AS day, COALESCE(out_fee_msat, fee_msat) AS fee,
+                            amt_out_msat AS amt, 1 AS n
                      FROM forwards WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3
                      UNION ALL
-                     SELECT at_ns / ?4, fee_msat - out_fee_msat, 0, 0
+                     SELECT at_ns / ?4, fee_msat - COALESCE(out_fee_msat, fee_msat), 0, 0
                      FROM forwards WHERE chan_in = ?1 AND at_ns >= ?2 AND at_ns < ?3)
                  GROUP BY 1 ORDER BY 1",
             )
