@@ -363,7 +363,7 @@ fn summarise(spec: &Spec<'_>, label: &str, seeds: Vec<SeedResult>) -> Report {
 /// One policy against the run's first, seed by seed: both played the same seeded markets,
 /// so the difference on each seed is free of the market's luck, and a few seeds can tell
 /// policies apart that their totals' spread would not.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
     pub policy: String,
     /// The run's first policy.

@@ -157,7 +157,25 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     }
     match (args.json, reports.as_slice()) {
         (true, [one]) => writeln!(Stdout, "{}", serde_json::to_string_pretty(one)?)?,
-        (true, many) => writeln!(Stdout, "{}", serde_json::to_string_pretty(many)?)?,
+        (true, many) => {
+            // Each policy after the first carries its paired comparison with the first.
+            let comparisons = lnpolicy_backtest::compare(many);
+            let mut listed = Vec::with_capacity(many.len());
+            for (i, report) in many.iter().enumerate() {
+                let mut value = serde_json::to_value(report)?;
+                if let (Some(comparison), Some(fields)) = (
+                    i.checked_sub(1).and_then(|i| comparisons.get(i)),
+                    value.as_object_mut(),
+                ) {
+                    fields.insert(
+                        "compared_with_first".to_owned(),
+                        serde_json::to_value(comparison)?,
+                    );
+                }
+                listed.push(value);
+            }
+            writeln!(Stdout, "{}", serde_json::to_string_pretty(&listed)?)?;
+        }
         (false, [one]) => print_report(one)?,
         (false, many) => {
             for report in many {

@@ -57,6 +57,15 @@ fn several_policies_are_compared_on_one_hindsight_grid() {
         total(1, "best_static_revenue_msat")
     );
     assert_ne!(total(0, "revenue_msat"), total(1, "revenue_msat"));
+    assert!(reports[0].get("compared_with_first").is_none());
+    let compared = &reports[1]["compared_with_first"];
+    assert_eq!(compared["baseline"], config.as_str());
+    assert_eq!(
+        compared["differences"].as_array().unwrap().len(),
+        1,
+        "one seed"
+    );
+    assert!(compared["paired"].is_null(), "no interval from one seed");
 
     // one policy: one report, not a list, as before
     let output = lnpolicy(&["backtest", "-c", &config, "--days", "1", "--json"]);
