@@ -312,6 +312,16 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
         share_a > 0.8,
         "the new split applies to the new experiment: {share_a}"
     );
+
+    // Applying under the new name ends every channel's time in the old experiment.
+    run_ok(args(&config, &server, &db, &[])).await;
+    let store = lnpolicy_store::Store::open(&db).unwrap();
+    let old = store.experiment_assignments("ab-1").unwrap();
+    assert_eq!(old.len(), CHANNELS);
+    assert!(old.iter().all(|a| a.left_at.is_some()), "{old:?}");
+    let new = store.experiment_assignments("ab-2").unwrap();
+    assert_eq!(new.len(), CHANNELS);
+    assert!(new.iter().all(|a| a.left_at.is_none()), "{new:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

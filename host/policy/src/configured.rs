@@ -150,8 +150,8 @@ pub fn select(config: &Config, channels: &[ConfiguredChannel<'_>]) -> Selected {
         };
         if let Some(selection) = &selection {
             plan.section = Some(selection.section.clone());
-            plan.min_fee_ppm_delta = selection.min_fee_ppm_delta();
-            plan.min_inbound_fee_ppm_delta = selection.min_inbound_fee_ppm_delta();
+            plan.min_fee_ppm_delta = selection.min_fee_ppm_delta(None);
+            plan.min_inbound_fee_ppm_delta = selection.min_inbound_fee_ppm_delta(None);
         }
         plans.push(plan);
         selections.push(selection);
@@ -280,8 +280,30 @@ fn assign_arms(
         let ids: Vec<ChannelId> = members.iter().map(|&i| plans[i].channel_id).collect();
         let arms = assign(store, &name, f64::from_bits(split), &ids, now)?;
         for (&index, (_, arm)) in members.iter().zip(arms) {
-            plans[index].experiment = Some((name.clone(), arm));
+            let plan = &mut plans[index];
+            if let Some(selection) = &selections[index] {
+                plan.min_fee_ppm_delta = selection.min_fee_ppm_delta(Some(arm));
+                plan.min_inbound_fee_ppm_delta = selection.min_inbound_fee_ppm_delta(Some(arm));
+            }
+            plan.experiment = Some((name.clone(), arm));
         }
+    }
+    // A channel whose section could not be read, or whose experiment section is incomplete,
+    // has no known place: it neither stays in nor leaves an experiment.
+    let placed: Vec<(ChannelId, Option<&str>)> = plans
+        .iter()
+        .filter(|plan| !matches!(plan.outcome, PlanOutcome::Failed(_)))
+        .map(|plan| {
+            let experiment = plan.experiment.as_ref().map(|(name, _)| name.as_str());
+            (plan.channel_id, experiment)
+        })
+        .collect();
+    let left = store.record_experiment_departures(&placed, now)?;
+    if left > 0 {
+        tracing::info!(
+            channels = left,
+            "channels placed outside their experiment: their time in it ends now"
+        );
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use lnpolicy_policy::config::{
     ActivityCounts, ChainFacts, ChannelFacts, Config, ErrorKind, MatchError, MatchInput, NoteKind,
     PeerFacts, PendingHtlc, Selection, SharedChannel,
 };
+use lnpolicy_policy::experiment::Arm;
 use lnpolicy_policy::params::ParamError;
 
 const DAY: u64 = 86_400;
@@ -205,12 +206,28 @@ fn min_fee_ppm_delta_defaults_like_charge_lnd() {
     );
     let delta = |ratio| {
         let s = select(&config, &channel(ratio));
-        (s.min_fee_ppm_delta(), s.min_inbound_fee_ppm_delta())
+        (s.min_fee_ppm_delta(None), s.min_inbound_fee_ppm_delta(None))
     };
     assert_eq!(delta(0.1), (10, 10));
     assert_eq!(delta(0.3), (0, 4));
     assert_eq!(delta(0.5), (10, 10));
     assert_eq!(delta(0.9), (0, 0));
+}
+
+/// An experiment arm running `proportional` skips small moves as `proportional` does on its own;
+/// the other arm, `static`, sends every change.
+#[test]
+fn min_fee_ppm_delta_follows_the_arms_strategy() {
+    let config = parse(
+        "[ab]\nstrategy = experiment\nexperiment.name = fees\nexperiment.a = proportional\n\
+         experiment.a.min_fee_ppm = 10\nexperiment.a.max_fee_ppm = 500\n\
+         experiment.b = static\nexperiment.b.fee_ppm = 100\n",
+    );
+    let s = select(&config, &channel(0.5));
+    assert_eq!(s.min_fee_ppm_delta(Some(Arm::A)), 10);
+    assert_eq!(s.min_inbound_fee_ppm_delta(Some(Arm::A)), 10);
+    assert_eq!(s.min_fee_ppm_delta(Some(Arm::B)), 0);
+    assert_eq!(s.min_fee_ppm_delta(None), 0);
 }
 
 fn spec(name: &str, kind: ParamKind, default: Option<ParamValue>) -> ParamSpec {
@@ -349,7 +366,7 @@ fn realistic_ruleset_end_to_end() {
         ["house-rules", "zero-base-peers", "pricey-peers"]
     );
     assert_eq!(s.settings.properties.base_fee_msat, Some(0));
-    assert_eq!(s.min_fee_ppm_delta(), 5);
+    assert_eq!(s.min_fee_ppm_delta(None), 5);
 
     let mut input = channel(0.5);
     input.channel.private = true;
@@ -373,7 +390,7 @@ fn realistic_ruleset_end_to_end() {
     assert_eq!(name, "balanced-band");
     assert_eq!(s.strategy(), "proportional");
     // Set explicitly by [house-rules], so not proportional's default of 10.
-    assert_eq!(s.min_fee_ppm_delta(), 5);
+    assert_eq!(s.min_fee_ppm_delta(None), 5);
 
     let mut input = channel(0.95);
     input.channel.id = 712_001 << 40 | 14 << 16 | 1;
@@ -487,13 +504,13 @@ fn realistic_include_end_to_end() {
     assert_eq!(s.strategy(), "static");
     assert_eq!(s.settings.params["fee_ppm"], "100");
     // The including file's min_fee_ppm_delta carries over, as in charge-lnd.
-    assert_eq!(s.min_fee_ppm_delta(), 7);
+    assert_eq!(s.min_fee_ppm_delta(None), 7);
     assert_eq!(s.settings.origins["min_fee_ppm_delta"].line, 8);
 
     // ... unless the included strategy is proportional, whose default of 10 wins there.
     let s = select(&config, &channel(0.5));
     assert_eq!(s.section.name, "balanced");
-    assert_eq!(s.min_fee_ppm_delta(), 10);
+    assert_eq!(s.min_fee_ppm_delta(None), 10);
 
     let s = select(&config, &channel(0.9));
     assert_eq!(s.section.name, "default");

@@ -161,10 +161,12 @@ pub struct ChannelResult {
     pub short_channel_id: String,
     pub arm: &'static str,
     pub assigned_at: u64,
-    /// End of the channel's time in the experiment: now, or its last
-    /// snapshot if it has closed.
+    /// End of the channel's time in the experiment: now, when a cycle placed it outside
+    /// the experiment, or its last snapshot if it closed while in it.
     pub until: u64,
     pub closed: bool,
+    /// When a cycle placed the channel outside the experiment (another section, or none).
+    pub left_at: Option<u64>,
     pub channel_days: f64,
     /// What the channels' own fees earned: inbound discounts they gave count against them.
     pub fees_msat: i64,
@@ -174,6 +176,23 @@ pub struct ChannelResult {
     pub volume_sat_per_day: Option<f64>,
     /// Whether the channel is in the comparison (long enough in the experiment).
     pub compared: bool,
+}
+
+impl ChannelResult {
+    /// Why a reader should look twice at the channel's line.
+    pub fn remarks(&self) -> Vec<&'static str> {
+        let mut remarks = Vec::new();
+        if self.closed {
+            remarks.push("closed");
+        }
+        if self.left_at.is_some() {
+            remarks.push("left");
+        }
+        if !self.compared {
+            remarks.push("not compared");
+        }
+        remarks
+    }
 }
 
 /// One line of a chart: `(unix seconds, value)` points in time order.
@@ -233,11 +252,15 @@ pub fn experiment_report(
     let mut exposures = Vec::with_capacity(assignments.len());
     for assignment in assignments {
         let last = snapshots.get(&assignment.channel_id);
-        let closed =
-            matches!((last, latest_snapshot), (Some(last), Some(latest)) if last.at < latest);
-        let end = match last {
-            Some(last) if closed => last.at,
-            _ => now,
+        let closed_at = match (last, latest_snapshot) {
+            (Some(last), Some(latest)) if last.at < latest => Some(last.at),
+            _ => None,
+        };
+        let (end, closed) = match (assignment.left_at, closed_at) {
+            (Some(left), Some(closed)) if closed < left => (closed, true),
+            (Some(left), _) => (left.min(now), false),
+            (None, Some(closed)) => (closed, true),
+            (None, None) => (now, false),
         };
         let until = end.max(assignment.assigned_at);
         let days = store.daily_out(
@@ -344,6 +367,7 @@ fn channel_result(exposure: &Exposure, options: &ExperimentOptions) -> ChannelRe
         assigned_at: exposure.assignment.assigned_at,
         until: exposure.until,
         closed: exposure.closed,
+        left_at: exposure.assignment.left_at,
         channel_days,
         fees_msat,
         volume_msat,
@@ -523,6 +547,13 @@ fn notes(
     if closed > 0 {
         notes.push(format!(
             "{closed} channel(s) closed; each counts up to its last snapshot"
+        ));
+    }
+    let left = channels.iter().filter(|c| c.left_at.is_some()).count();
+    if left > 0 {
+        notes.push(format!(
+            "{left} channel(s) were placed outside the experiment by a later config (remark \
+             \"left\"); each counts up to the cycle that did so"
         ));
     }
     for arm in [Arm::A, Arm::B] {

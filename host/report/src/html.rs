@@ -205,13 +205,7 @@ pub fn experiment_html(report: &ExperimentReport) -> String {
         .map(str::to_owned),
     );
     for c in &report.channels {
-        let mut remarks = Vec::new();
-        if c.closed {
-            remarks.push("closed");
-        }
-        if !c.compared {
-            remarks.push("not compared");
-        }
+        let remarks = c.remarks();
         cells(
             &mut out,
             "td",

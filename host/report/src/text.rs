@@ -205,13 +205,7 @@ pub fn experiment_table(report: &ExperimentReport) -> String {
         ("", false),
     ]);
     for c in &report.channels {
-        let mut remarks = Vec::new();
-        if c.closed {
-            remarks.push("closed");
-        }
-        if !c.compared {
-            remarks.push("not compared");
-        }
+        let remarks = c.remarks();
         channels.row(vec![
             c.short_channel_id.clone(),
             c.arm.to_uppercase(),

@@ -379,6 +379,55 @@ fn a_channel_that_closed_too_soon_to_compare_is_named_not_counted() {
     );
 }
 
+/// A channel moved to another section 7 days ago earned under another strategy since: only
+/// its week in the experiment counts for its arm, and the decisions made for it since are
+/// not its arm's.
+#[test]
+fn a_channel_moved_out_of_the_experiment_counts_until_it_left() {
+    let specs = specs(6, 14.0, 100.0, 100.0);
+    let (_dir, store) = build("moved", &specs, 4);
+    let before = report(&store, "moved");
+    let moved = before.channels[3].channel_id;
+    let left_at = NOW - 7 * DAY;
+    assert_eq!(
+        store
+            .record_experiment_departures(&[(moved, None)], left_at)
+            .unwrap(),
+        1
+    );
+    let after = report(&store, "moved");
+    let line = &after.channels[3];
+    assert_eq!((line.left_at, line.until), (Some(left_at), left_at));
+    assert!((line.channel_days - 7.0).abs() < 1e-9, "{line:?}");
+    let own_week: i64 = store
+        .daily_out(moved, line.assigned_at * NS, left_at * NS)
+        .unwrap()
+        .iter()
+        .map(|d| d.fees_msat)
+        .sum();
+    assert_eq!(line.fees_msat, own_week);
+    assert!(line.fees_msat < before.channels[3].fees_msat, "{line:?}");
+    assert!(line.remarks().contains(&"left") && !line.closed);
+    assert!(
+        after
+            .notes
+            .iter()
+            .any(|n| n.contains("1 channel(s) were placed outside")),
+        "{:?}",
+        after.notes
+    );
+    let decisions =
+        |r: &ExperimentReport| -> u64 { r.arms[1].strategies.iter().map(|s| s.decisions).sum() };
+    assert!(decisions(&after) < decisions(&before));
+    assert_eq!(
+        store
+            .record_experiment_departures(&[(moved, None)], NOW)
+            .unwrap(),
+        0,
+        "the first departure is final"
+    );
+}
+
 #[test]
 fn reports_are_reproducible() {
     let (_dir, store) = build("fees", &specs(6, 10.0, 50.0, 60.0), 3);

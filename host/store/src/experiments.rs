@@ -86,4 +86,56 @@ impl Store {
             Ok(added)
         })
     }
+
+    /// Ends the time in an experiment of each channel of `placed` that the cycle at `at`
+    /// placed outside it: each entry is a channel with the experiment its section runs now
+    /// (`None` for a section that is no experiment, or no section at all). Only channels whose
+    /// place is known belong in `placed`. A channel keeps its arm; its first departure is final.
+    /// Returns how many channels left.
+    pub fn record_experiment_departures(
+        &self,
+        placed: &[(ChannelId, Option<&str>)],
+        at: u64,
+    ) -> Result<usize, StoreError> {
+        let open: Vec<(String, i64)> = self
+            .lock()
+            .prepare_cached(
+                "SELECT experiment, channel_id FROM experiment_assignments WHERE left_at IS NULL",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(self.sql("reading who is in an experiment"))?;
+        let now_in: BTreeMap<i64, Option<&str>> = placed
+            .iter()
+            .map(|&(channel, experiment)| (channel_id_to_sql(channel), experiment))
+            .collect();
+        let left: Vec<(String, i64)> = open
+            .into_iter()
+            .filter(|(experiment, channel)| {
+                now_in
+                    .get(channel)
+                    .is_some_and(|now| *now != Some(experiment.as_str()))
+            })
+            .collect();
+        if left.is_empty() {
+            return Ok(0);
+        }
+        self.write("recording experiment departures", |tx| {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE experiment_assignments SET left_at = ?3
+                     WHERE experiment = ?1 AND channel_id = ?2 AND left_at IS NULL",
+                )
+                .map_err(self.sql("recording experiment departures"))?;
+            let mut ended = 0;
+            for (experiment, channel) in &left {
+                ended += update
+                    .execute(params![experiment, channel, time_to_sql(at)])
+                    .map_err(self.sql("recording experiment departures"))?;
+            }
+            Ok(ended)
+        })
+    }
 }

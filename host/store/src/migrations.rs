@@ -61,6 +61,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0012_outbound_fee_share.sql",
         sql: include_str!("../migrations/0012_outbound_fee_share.sql"),
     },
+    Migration {
+        file: "0013_experiment_departures.sql",
+        sql: include_str!("../migrations/0013_experiment_departures.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -30,6 +30,9 @@ pub struct Assignment {
     pub arm: Arm,
     /// Unix seconds: when the channel joined; its time in the experiment starts here.
     pub assigned_at: u64,
+    /// Unix seconds: when a cycle first placed the channel outside the experiment; its time
+    /// in the experiment ends here.
+    pub left_at: Option<u64>,
 }
 
 /// An experiment as the assignments table knows it.
@@ -169,10 +172,10 @@ impl Store {
     /// The channels of `experiment` with their arms and when they joined, by
     /// channel id; empty for an unknown experiment.
     pub fn experiment_assignments(&self, experiment: &str) -> Result<Vec<Assignment>, StoreError> {
-        let rows: Vec<(i64, String, i64)> = self
+        let rows: Vec<(i64, String, i64, Option<i64>)> = self
             .lock()
             .prepare(
-                "SELECT channel_id, arm, assigned_at FROM experiment_assignments
+                "SELECT channel_id, arm, assigned_at, left_at FROM experiment_assignments
                  WHERE experiment = ?1 ORDER BY channel_id",
             )
             .and_then(|mut stmt| {
@@ -181,7 +184,7 @@ impl Store {
             })
             .map_err(self.sql("reading experiment assignments"))?;
         rows.into_iter()
-            .map(|(channel, arm, at)| {
+            .map(|(channel, arm, at, left)| {
                 let arm = parse_arm(&arm).ok_or_else(|| {
                     self.invalid(format!("experiment {experiment:?} has unknown arm {arm:?}"))
                 })?;
@@ -189,13 +192,14 @@ impl Store {
                     channel_id: channel_id_from_sql(channel),
                     arm,
                     assigned_at: time_from_sql(at),
+                    left_at: left.map(time_from_sql),
                 })
             })
             .collect()
     }
 
     /// How many decisions each strategy made, per arm, for the channels of
-    /// `experiment` after they joined it: which strategy each arm actually
+    /// `experiment` while they were in it: which strategy each arm actually
     /// ran, since the assignments do not record it.
     pub fn experiment_arm_strategies(
         &self,
@@ -207,6 +211,7 @@ impl Store {
                 "SELECT a.arm, d.strategy, COUNT(*)
                  FROM experiment_assignments a
                  JOIN decisions d ON d.channel_id = a.channel_id AND d.at >= a.assigned_at
+                                  AND (a.left_at IS NULL OR d.at < a.left_at)
                  WHERE a.experiment = ?1
                  GROUP BY a.arm, d.strategy ORDER BY a.arm, COUNT(*) DESC, d.strategy",
             )
@@ -582,10 +587,35 @@ mod tests {
             Assignment {
                 channel_id: 4,
                 arm: Arm::A,
-                assigned_at: 200
+                assigned_at: 200,
+                left_at: None,
             }
         );
         assert!(store.experiment_assignments("nope").unwrap().is_empty());
+    }
+
+    /// Channel 1 moves to experiment "other", 2 to a section without one, 3 stays, 4 is not in
+    /// this run (a failed matcher): only 1 and 2 leave "fees", and only once.
+    #[test]
+    fn a_channel_placed_elsewhere_leaves_its_experiment() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .record_assignments(
+                "fees",
+                &[(1, Arm::A), (2, Arm::B), (3, Arm::A), (4, Arm::B)],
+                100,
+            )
+            .unwrap();
+        let placed = [(1, Some("other")), (2, None), (3, Some("fees"))];
+        assert_eq!(store.record_experiment_departures(&placed, 500).unwrap(), 2);
+        assert_eq!(store.record_experiment_departures(&placed, 900).unwrap(), 0);
+        let left: Vec<(u64, Option<u64>)> = store
+            .experiment_assignments("fees")
+            .unwrap()
+            .iter()
+            .map(|a| (a.channel_id, a.left_at))
+            .collect();
+        assert_eq!(left, [(1, Some(500)), (2, Some(500)), (3, None), (4, None)]);
     }
 
     #[test]

@@ -150,7 +150,10 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0012_outbound_fee_share.sql"), "{message}");
+    assert!(
+        message.contains("0013_experiment_departures.sql"),
+        "{message}"
+    );
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1034,6 +1037,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
+             ALTER TABLE experiment_assignments DROP COLUMN left_at;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1182,6 +1186,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP INDEX forwards_by_chan_in; ALTER TABLE forwards DROP COLUMN out_fee_msat;
              CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns, fee_msat);
              CREATE INDEX forwards_by_chan_in ON forwards (chan_in, at_ns);
+             ALTER TABLE experiment_assignments DROP COLUMN left_at;
              PRAGMA user_version = 9;",
         )
         .unwrap();

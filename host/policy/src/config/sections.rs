@@ -1,6 +1,7 @@
 //! A section as lnpolicy uses it: its keys sorted into conditions (what channels it is for)
 //! and settings (what it sets), with every value checked.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -394,8 +395,31 @@ pub(crate) fn check_file(sections: &[Section], fallback: Option<&Section>, ctx: 
         .iter()
         .chain(fallback)
         .any(|s| s.settings.config_file.is_some());
+    let mut experiments: BTreeMap<&str, &Section> = BTreeMap::new();
     for section in sections.iter().chain(fallback) {
         let keys = &section.settings.experiment;
+        if section.settings.strategy.as_deref() == Some(EXPERIMENT)
+            && let Some(name) = keys.name.as_deref()
+        {
+            let first = *experiments.entry(name).or_insert(section);
+            let arms = |s: &Section| {
+                (
+                    s.settings.experiment.a.clone(),
+                    s.settings.experiment.b.clone(),
+                )
+            };
+            if arms(first) != arms(section) {
+                ctx.error(
+                    section.location(Some("experiment.name")).line,
+                    Some("experiment.name"),
+                    ErrorKind::ExperimentArmsDiffer {
+                        name: name.to_owned(),
+                        section: first.name.clone(),
+                        line: first.location(Some("experiment.name")).line,
+                    },
+                );
+            }
+        }
         if section.settings.strategy.as_deref() == Some(EXPERIMENT) {
             let missing: Vec<&str> = [
                 ("experiment.name", keys.name.is_none()),

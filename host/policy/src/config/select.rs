@@ -70,10 +70,14 @@ impl Selection {
     }
 
     /// `min_fee_ppm_delta` with charge-lnd's default: 10 for `proportional` and
-    /// `onchain_fee`, 0 otherwise.
-    pub fn min_fee_ppm_delta(&self) -> u32 {
+    /// `onchain_fee`, 0 otherwise. In an experiment the default follows the strategy of the
+    /// channel's `arm`, so each arm sends its updates as it would run on its own.
+    pub fn min_fee_ppm_delta(&self, arm: Option<Arm>) -> u32 {
+        let strategy = arm
+            .and_then(|arm| self.arm_strategy(arm))
+            .unwrap_or(self.strategy());
         self.settings.properties.min_fee_ppm_delta.unwrap_or(
-            if DELTA_TEN_STRATEGIES.contains(&self.strategy()) {
+            if DELTA_TEN_STRATEGIES.contains(&strategy) {
                 10
             } else {
                 0
@@ -82,11 +86,11 @@ impl Selection {
     }
 
     /// `min_inbound_fee_ppm_delta`, defaulting to [`Selection::min_fee_ppm_delta`].
-    pub fn min_inbound_fee_ppm_delta(&self) -> u32 {
+    pub fn min_inbound_fee_ppm_delta(&self, arm: Option<Arm>) -> u32 {
         self.settings
             .properties
             .min_inbound_fee_ppm_delta
-            .unwrap_or_else(|| self.min_fee_ppm_delta())
+            .unwrap_or_else(|| self.min_fee_ppm_delta(arm))
     }
 
     /// The strategy's parameters checked against its declared schema, defaults filled in.
