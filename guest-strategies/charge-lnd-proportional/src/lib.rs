@@ -4,9 +4,13 @@
 //! on an empty channel to `min_fee_ppm` on a full one:
 //!
 //! ```text
-//! ratio   = local / (local + remote)            settled balances, as LND's ListChannels
+//! ratio   = local / (local + remote)
 //! fee_ppm = max(0, int(min_fee_ppm + (1 − ratio) × (max_fee_ppm − min_fee_ppm)))
 //! ```
+//!
+//! As in charge-lnd since it learned inbound fees, `local` and `remote` count the HTLCs in
+//! flight on their side: ours offered to the peer are still ours, the peer's offered to us
+//! still the peer's. The commit fee does not count (the `chan.*_ratio` matchers add it).
 //!
 //! `int()` truncates toward zero and `max_fee_ppm < min_fee_ppm` is allowed, as in
 //! charge-lnd. With `sum_peer_chans` the ratio is taken over the peer's active channels,
@@ -29,13 +33,18 @@ enum Scope {
     PeerInactive,
 }
 
-/// Local and remote settled balance to take the ratio over.
+/// Local and remote balance to take the ratio over. The contract gives the peer's channels
+/// settled balances only, so with `sum_peer_chans` in-flight HTLCs do not count.
 fn balances(channel: &ChannelView, sum_peer_chans: bool) -> (u64, u64, Scope) {
     let shared = &channel.shared;
     match sum_peer_chans {
         false => (
-            channel.local_balance_sat,
-            channel.remote_balance_sat,
+            channel
+                .local_balance_sat
+                .saturating_add(channel.pending_out_sat),
+            channel
+                .remote_balance_sat
+                .saturating_add(channel.pending_in_sat),
             Scope::Channel,
         ),
         true if shared.active_local_sat > 0 || shared.active_remote_sat > 0 => (
@@ -64,7 +73,7 @@ fn decide_one(channel: &ChannelView, min: i64, max: i64, sum_peer_chans: bool) -
     if total == 0 {
         return Decision::unchanged(
             channel.channel_id,
-            "proportional: no settled balance, no ratio, unchanged",
+            "proportional: no balance, no ratio, unchanged",
         );
     }
     let ratio = local as f64 / total as f64;
@@ -222,11 +231,13 @@ mod tests {
         assert_eq!(fee(-100, 100, 0, 1), Some(100));
     }
 
+    /// 300k settled and 200k in flight to the peer are ours: ratio 0.5, not 0.375 (628 ppm).
+    /// The peer's 100k in flight to us are still the peer's. The commit fee does not count.
     #[test]
-    fn settled_balances_only_pending_and_commit_fee_do_not_count() {
+    fn htlcs_in_flight_count_on_their_side_the_commit_fee_does_not() {
         let channel = ChannelBuilder::new(1)
-            .balances_sat(500_000, 500_000)
-            .pending_sat(200_000, 0)
+            .balances_sat(300_000, 400_000)
+            .pending_sat(100_000, 200_000)
             .commit_fee_sat(3_000)
             .build();
         assert_eq!(
@@ -241,7 +252,7 @@ mod tests {
         assert!(decision.is_unchanged());
         assert_eq!(
             decision.reason,
-            "proportional: no settled balance, no ratio, unchanged"
+            "proportional: no balance, no ratio, unchanged"
         );
     }
 
