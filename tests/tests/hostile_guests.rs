@@ -13,6 +13,16 @@ use lnpolicy_tests::{Harness, test_guest};
 const NOW: u64 = 1_780_000_000;
 
 fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig) -> CycleReport {
+    cycle_at(h, strategy, channels, guard, NOW)
+}
+
+fn cycle_at(
+    h: &Harness,
+    strategy: &str,
+    channels: &[Channel],
+    guard: &GuardConfig,
+    now: u64,
+) -> CycleReport {
     run_cycle(
         &h.registry,
         &h.store,
@@ -21,7 +31,7 @@ fn cycle(h: &Harness, strategy: &str, channels: &[Channel], guard: &GuardConfig)
             version: None,
             params: &[],
             channels,
-            now: NOW,
+            now,
             history: Arc::new(NoHistory),
             guard,
             rules: None,
@@ -392,11 +402,11 @@ fn repeated_failures_quarantine_until_the_file_changes() {
     h.registry.sync_dir(&h.strategies_dir()).unwrap();
     let guard = GuardConfig::new(NodeKind::Lnd);
     let channels = fixtures::channels();
-    for _ in 0..3 {
-        let report = cycle(&h, "flaky", &channels, &guard);
+    for hour in 0..3 {
+        let report = cycle_at(&h, "flaky", &channels, &guard, NOW + hour * 3600);
         assert!(matches!(report.error, Some(CallError::Trap { .. })));
     }
-    let quarantined = cycle(&h, "flaky", &channels, &guard);
+    let quarantined = cycle_at(&h, "flaky", &channels, &guard, NOW + 3 * 3600);
     assert_eq!(
         quarantined.error,
         Some(CallError::Quarantined { failures: 3 })
@@ -416,4 +426,81 @@ fn repeated_failures_quarantine_until_the_file_changes() {
         "quarantine lifts with a new file: {:?}",
         report.error
     );
+}
+
+/// Three sections running one strategy call it three times in one cycle: a slow machine that
+/// times them all out is one failed cycle, not a quarantine. Writing the same file again is
+/// another try for a quarantined strategy.
+#[test]
+fn failures_count_per_cycle_and_the_same_file_written_again_lifts_quarantine() {
+    let h = Harness::new();
+    let path = h.install(&test_guest("hostile_panic"), "flaky");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let guard = GuardConfig::new(NodeKind::Lnd);
+    let channels = fixtures::channels();
+    for _ in 0..3 {
+        let report = cycle(&h, "flaky", &channels, &guard);
+        assert!(matches!(report.error, Some(CallError::Trap { .. })));
+    }
+    let status = |h: &Harness| {
+        h.registry
+            .statuses()
+            .into_iter()
+            .find(|s| s.name == "flaky")
+            .unwrap()
+    };
+    assert_eq!(
+        (status(&h).consecutive_failures, status(&h).quarantined),
+        (1, false)
+    );
+    for hour in 1..3 {
+        cycle_at(&h, "flaky", &channels, &guard, NOW + hour * 3600);
+    }
+    assert!(status(&h).quarantined);
+
+    let bytes = std::fs::read(&path).unwrap();
+    h.install_bytes(&bytes, "flaky");
+    h.registry.sync_file(&path);
+    assert_eq!(
+        (status(&h).consecutive_failures, status(&h).quarantined),
+        (0, false)
+    );
+    assert!(
+        last_event(&h, "flaky", StrategyEventKind::Reloaded).contains("out of quarantine"),
+        "the retry is in the audit trail"
+    );
+    let report = cycle_at(&h, "flaky", &channels, &guard, NOW + 3 * 3600);
+    assert!(matches!(report.error, Some(CallError::Trap { .. })));
+}
+
+/// A FIFO named like a strategy would block the watcher forever when opened; a device never
+/// ends. Both are refused by name without being opened, and the folder's other strategies load.
+#[test]
+fn a_fifo_or_device_in_the_folder_is_refused_without_being_read() {
+    let h = Harness::new();
+    h.install(&test_guest("good_v1"), "fine");
+    let fifo = h.strategies_dir().join("stuck.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", h.strategies_dir().join("endless.wasm")).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let registry = h.registry.clone();
+    let dir = h.strategies_dir();
+    std::thread::spawn(move || {
+        registry.sync_dir(&dir).unwrap();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("sync_dir returned: the FIFO was not opened");
+    assert!(h.registry.get("fine").is_some());
+    assert!(h.registry.get("stuck").is_none() && h.registry.get("endless").is_none());
+    for name in ["stuck", "endless"] {
+        let event = last_event(&h, name, StrategyEventKind::Rejected);
+        assert!(event.contains("not a regular file"), "{event}");
+        assert!(event.contains(&format!("{name}.wasm")), "{event}");
+    }
 }

@@ -29,6 +29,18 @@ fn decide(registry: &StrategyRegistry, name: &str) -> Result<DecideOutput, CallE
     registry.decide(name, call_on(&fixtures::channels()))
 }
 
+/// A call in the cycle `hours` after the usual one: failures count once per cycle.
+fn decide_at(
+    registry: &StrategyRegistry,
+    name: &str,
+    hours: u64,
+) -> Result<DecideOutput, CallError> {
+    let channels = fixtures::channels();
+    let mut call = call_on(&channels);
+    call.now += hours * 3600;
+    registry.decide(name, call)
+}
+
 /// The fee every active channel got, which tells good_v1 (111) from good_v2 (222).
 fn fee(output: &DecideOutput) -> u32 {
     output
@@ -153,9 +165,9 @@ fn quarantine_lifts_when_the_file_changes() {
     let h = Harness::new();
     h.install(&test_guest("hostile_panic"), "shaky");
     let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
-    for _ in 0..3 {
+    for hour in 0..3 {
         assert!(matches!(
-            decide(&h.registry, "shaky"),
+            decide_at(&h.registry, "shaky", hour),
             Err(CallError::Trap { .. })
         ));
     }
@@ -215,8 +227,8 @@ fn a_pinned_quarantined_version_stays_quarantined_after_a_replacement() {
     let h = Harness::new();
     h.install(&test_guest("hostile_panic"), "shaky");
     let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
-    for _ in 0..3 {
-        assert!(decide(&h.registry, "shaky").is_err());
+    for hour in 0..3 {
+        assert!(decide_at(&h.registry, "shaky", hour).is_err());
     }
     let prepared = h
         .registry

@@ -200,10 +200,28 @@ impl Drop for Runtime {
     }
 }
 
-/// Reads at most one byte past `max`, so an oversized file is refused
-/// without reading all of it.
-fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
+/// Reads a component file of at most `max` bytes. Anything but a regular file is refused
+/// before it is opened: opening a FIFO blocks until a writer comes, and a device such as
+/// `/dev/zero` never ends. At most one byte past `max` is read, so a file that grows after
+/// the check is still refused without reading all of it.
+pub(crate) fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO, socket or device)",
+        ));
+    }
+    if metadata.len() > max as u64 {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "the file is {} bytes, over the {max}-byte limit",
+                metadata.len()
+            ),
+        ));
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(max as u64 + 1)

@@ -11,12 +11,15 @@ use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
 use sha2::{Digest, Sha256};
 
 use crate::strategy::Health;
-use crate::{CallError, DecideCall, DecideOutput, FileLoadError, Runtime, RuntimeError, Strategy};
+use crate::{
+    CallError, DecideCall, DecideOutput, FileLoadError, Runtime, RuntimeError, Strategy,
+    read_capped,
+};
 
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// Failed cycles in a row after which a strategy is no longer called
-    /// until its file changes.
+    /// until its file is written again.
     pub quarantine_after: u32,
 }
 
@@ -137,7 +140,7 @@ impl StrategyRegistry {
         let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
             return;
         };
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_capped(path, self.runtime.limits().max_component_bytes) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 self.unload(&name, path);
@@ -159,10 +162,16 @@ impl StrategyRegistry {
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let previous = read(&self.folder)
+        let (previous, quarantined) = read(&self.folder)
             .get(&name)
-            .map(|entry| entry.strategy.sha256().to_owned());
-        if previous.as_deref() == Some(sha256.as_str()) {
+            .map(|entry| {
+                let sha256 = entry.strategy.sha256().to_owned();
+                (Some(sha256), health(&entry.strategy).quarantined)
+            })
+            .unwrap_or_default();
+        // The same bytes again change nothing, except for a quarantined version: writing its
+        // file again is how an operator asks for another try.
+        if previous.as_deref() == Some(sha256.as_str()) && !quarantined {
             return;
         }
         match self.runtime.load_bytes(&bytes) {
@@ -171,10 +180,15 @@ impl StrategyRegistry {
                     tracing::warn!(strategy = %name, path = %path.display(), "folder file overrides the built-in strategy of the same name");
                 }
                 let detail = format!(
-                    "{} {} from {}",
+                    "{} {} from {}{}",
                     strategy.info().name,
                     strategy.info().version,
-                    path.display()
+                    path.display(),
+                    if quarantined {
+                        ", out of quarantine"
+                    } else {
+                        ""
+                    }
                 );
                 let kind = if previous.is_some() {
                     StrategyEventKind::Reloaded
@@ -284,7 +298,7 @@ impl StrategyRegistry {
         match &result {
             Ok(output) => {
                 let mut health = lock_health(strategy);
-                if !health.quarantined {
+                if !health.quarantined && health.last_failed_at != Some(now) {
                     health.failures = 0;
                 }
                 drop(health);
@@ -302,7 +316,10 @@ impl StrategyRegistry {
             Err(error) => {
                 let quarantined = {
                     let mut health = lock_health(strategy);
-                    health.failures = health.failures.saturating_add(1);
+                    if health.last_failed_at != Some(now) {
+                        health.failures = health.failures.saturating_add(1);
+                        health.last_failed_at = Some(now);
+                    }
                     let now_quarantined =
                         !health.quarantined && health.failures >= self.config.quarantine_after;
                     health.quarantined |= now_quarantined;
@@ -317,7 +334,7 @@ impl StrategyRegistry {
                 );
                 if quarantined {
                     let detail = format!(
-                        "{} failed cycles in a row; not called until its file changes",
+                        "{} failed cycles in a row; not called until its file is written again",
                         self.config.quarantine_after
                     );
                     self.record(

@@ -33,12 +33,16 @@ pub struct Strategy {
     pub(crate) health: Mutex<Health>,
 }
 
-/// Failed calls in a row, and whether the registry stopped calling the version; one lock,
-/// so that the two agree even when calls finish side by side.
+/// Failed cycles in a row, and whether the registry stopped calling the version; one lock,
+/// so that they agree even when calls finish side by side.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Health {
     pub(crate) failures: u32,
     pub(crate) quarantined: bool,
+    /// The cycle time (`DecideCall::now`) of the last failure counted: the calls of one cycle
+    /// (one per section that runs the strategy) count once, and a success in a cycle that had
+    /// a failure does not clear it.
+    pub(crate) last_failed_at: Option<u64>,
 }
 
 /// One batched `decide` call.
