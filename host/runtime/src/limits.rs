@@ -8,7 +8,8 @@ use std::time::Duration;
 /// imports, which fuel does not count.
 #[derive(Debug, Clone)]
 pub struct SandboxLimits {
-    /// Linear memory a guest may grow to, bytes.
+    /// Linear memory a guest may grow to, bytes, summed over all of its memories (a component
+    /// may hold several core modules, each with its own).
     pub max_memory_bytes: usize,
     pub max_table_elements: usize,
     pub max_instances: usize,
@@ -75,5 +76,120 @@ impl SandboxLimits {
 
     pub(crate) fn timeout_for(&self, channels: usize) -> Duration {
         self.timeout_base + self.timeout_per_channel * u32::try_from(channels).unwrap_or(u32::MAX)
+    }
+}
+
+/// What one guest call may allocate, enforced by wasmtime as memories and tables are created
+/// and grown. Memory is counted over every linear memory of the call: wasmtime's own
+/// `StoreLimits` bounds each memory alone, so a component of sixteen modules could hold
+/// sixteen times the limit. Memories never shrink, so the sum of what was granted is what
+/// is held. Refusals trap the call rather than return -1 to the guest, so the failure is
+/// recorded with its cause.
+pub(crate) struct GuestLimits {
+    max_memory_bytes: usize,
+    memory_bytes: usize,
+    max_table_elements: usize,
+    max_instances: usize,
+}
+
+impl GuestLimits {
+    pub(crate) fn new(limits: &SandboxLimits) -> Self {
+        GuestLimits {
+            max_memory_bytes: limits.max_memory_bytes,
+            memory_bytes: 0,
+            max_table_elements: limits.max_table_elements,
+            max_instances: limits.max_instances,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for GuestLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            wasmtime::bail!("memory growth to {desired} bytes is past the memory's own maximum");
+        }
+        let total = self
+            .memory_bytes
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.max_memory_bytes {
+            wasmtime::bail!(
+                "guest memory limit: growing to {total} bytes over all memories, over the {}-byte limit",
+                self.max_memory_bytes
+            );
+        }
+        self.memory_bytes = total;
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing guest memory failed"))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements || maximum.is_some_and(|maximum| desired > maximum) {
+            wasmtime::bail!(
+                "guest table limit: growing a table to {desired} elements, over the {}-element limit",
+                self.max_table_elements
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing a guest table failed"))
+    }
+
+    fn instances(&self) -> usize {
+        self.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.max_instances
+    }
+
+    fn memories(&self) -> usize {
+        self.max_instances
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::{Engine, Instance, Module, Store};
+
+    use super::{GuestLimits, SandboxLimits};
+
+    /// A core module whose only content is one memory of 480 pages (30 MiB), encoded by hand:
+    /// header, then the memory section (id 5, 4 bytes: one memory, no maximum, 480 in LEB128).
+    const THIRTY_MIB_MEMORY: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x04, 0x01, 0x00, 0xe0, 0x03,
+    ];
+
+    /// Three modules of 30 MiB each stay under a 64 MiB limit one by one, not together:
+    /// the third is refused, and the refusal names the limit.
+    #[test]
+    fn memory_is_limited_over_all_memories_of_a_call() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, THIRTY_MIB_MEMORY).unwrap();
+        let limits = SandboxLimits::default();
+        assert_eq!(limits.max_memory_bytes, 64 << 20);
+        let mut store = Store::new(&engine, GuestLimits::new(&limits));
+        store.limiter(|limits| limits);
+        Instance::new(&mut store, &module, &[]).unwrap();
+        Instance::new(&mut store, &module, &[]).unwrap();
+        let refused = Instance::new(&mut store, &module, &[]).unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("over the 67108864-byte limit"),
+            "{refused:?}"
+        );
     }
 }

@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use lnpolicy_core::{ChannelId, FeeChange, FeePercentiles};
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView};
 
 use crate::bindings::{lnpolicy::strategy::host, wit};
-use crate::limits::SandboxLimits;
+use crate::limits::{GuestLimits, SandboxLimits};
 
 /// Read-only history the host imports answer from: a snapshot taken for the
 /// cycle, never a node client, so a guest cannot reach the node.
@@ -78,7 +77,7 @@ pub(crate) struct CallEffects {
 pub(crate) struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: GuestLimits,
     sandbox: SandboxLimits,
     now: u64,
     history: Arc<dyn HistorySource>,
@@ -121,14 +120,7 @@ impl GuestState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(sandbox.max_memory_bytes)
-            .table_elements(sandbox.max_table_elements)
-            .instances(sandbox.max_instances)
-            .tables(sandbox.max_instances)
-            .memories(sandbox.max_instances)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = GuestLimits::new(sandbox);
         let state_bytes = setup.state.iter().map(|(k, v)| k.len() + v.len()).sum();
         let query_budget = sandbox
             .max_query_calls_per_channel
