@@ -7,7 +7,7 @@
 //! [`prepare`] selects and groups and says which confirmation targets the groups'
 //! parameters name; [`decide`] runs the groups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use lnpolicy_core::{Channel, ChannelId, Decision, GuardedDecision, NodeChannel, Param};
@@ -176,6 +176,9 @@ pub fn prepare(
     } = selected;
     assign_arms(store, &selections, &mut plans, now)?;
 
+    // One version per strategy for the whole cycle: a reload while the channels are grouped
+    // must not split one section between the old version and the new.
+    let mut pinned: HashMap<String, Option<Arc<Strategy>>> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for (index, (channel, selection)) in channels.iter().zip(&selections).enumerate() {
         let Some(selection) = selection else {
@@ -191,7 +194,10 @@ pub fn prepare(
             None => selection.strategy().to_owned(),
         };
         plan.strategy = Some(strategy_name.clone());
-        let Some(strategy) = registry.get(&strategy_name) else {
+        let pinned = pinned
+            .entry(strategy_name.clone())
+            .or_insert_with(|| registry.get(&strategy_name));
+        let Some(strategy) = pinned.clone() else {
             plan.outcome = PlanOutcome::Failed(format!(
                 "strategy `{strategy_name}` (section [{}]) is not loaded",
                 selection.section.name

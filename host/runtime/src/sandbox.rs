@@ -148,6 +148,11 @@ impl GuestState {
         self.stderr.contents()
     }
 
+    /// How much of a guest's error or trap message is kept.
+    pub(crate) fn max_error_bytes(&self) -> usize {
+        self.sandbox.max_error_bytes
+    }
+
     fn count_query(&mut self) -> wasmtime::Result<()> {
         self.query_calls += 1;
         if self.query_calls > self.query_budget {

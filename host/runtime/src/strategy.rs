@@ -285,10 +285,18 @@ fn classify(
         Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
         Some(Trap::Interrupt) => CallError::Timeout { after: timeout },
         _ => CallError::Trap {
-            message: crate::error_chain(&err),
+            message: trap_message(&err, store.data().max_error_bytes()),
             stderr: store.data().stderr(),
         },
     }
+}
+
+/// The trap's cause first, then what led to it (the wasm backtrace, whose function names the
+/// guest chose and which can be of any length), cut to `max` bytes: the cause always shows.
+fn trap_message(err: &wasmtime::Error, max: usize) -> String {
+    let mut parts: Vec<String> = err.chain().map(ToString::to_string).collect();
+    parts.reverse();
+    truncate_utf8(parts.join(": "), max)
 }
 
 fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
