@@ -479,6 +479,40 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replace
     daemon.stop();
 }
 
+/// A script that rewrites a `file://` list (a Pool export, a friends list) is followed as a
+/// cron-run charge-lnd would read it on its next run: without a signal.
+#[test]
+fn a_changed_list_file_is_read_again_without_a_signal() {
+    let node = Node::start(FaultConfig::default());
+    let list = node.dir.path().join("friends.list");
+    std::fs::write(&list, "# none yet\n").unwrap();
+    node.write_config(
+        "[friends]\nchan.id = file://friends.list\nstrategy = static\nfee_ppm = 333\n\
+         [default]\nstrategy = static\nfee_ppm = 111\n",
+    );
+    let mut daemon = node.daemon(&["--collect-every", "1s", "--decide-every", "1s"]);
+    daemon.wait_until("every fee at 111 ppm", |_| {
+        node.all_fees_are(111).then_some(())
+    });
+    let friend = node.policies()[0].0;
+    std::fs::write(&list, format!("{friend}\n")).unwrap();
+    daemon.wait_until("the listed channel at 333 ppm", |_| {
+        node.policies()
+            .iter()
+            .all(|(id, p)| p.fee_ppm == if *id == friend { 333 } else { 111 })
+            .then_some(())
+    });
+    let reloaded = daemon.messages("config reloaded");
+    assert!(
+        reloaded
+            .iter()
+            .any(|line| line["fields"]["cause"] == "file changed"),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop();
+}
+
 #[test]
 fn a_second_daemon_on_the_same_database_is_refused() {
     let node = Node::start(FaultConfig::default());

@@ -84,10 +84,11 @@ pub(crate) fn log_rejection(rejected: &ConfigRejected, cause: ReloadCause) {
     }
 }
 
-/// Every file a config is read from that a reload should follow: the file itself and the
-/// `use_config` files it includes, recursively.
+/// Every file a config is read from that a reload should follow: the file itself, its
+/// `file://` lists and the `use_config` files it includes, recursively.
 fn files(config: &Config) -> BTreeSet<PathBuf> {
     let mut all = BTreeSet::from([config.path().to_owned()]);
+    all.extend(config.list_files().map(Path::to_owned));
     for (path, included) in config.includes() {
         all.insert(path.to_owned());
         all.extend(files(included));

@@ -640,6 +640,7 @@ fn read_list<T: Ord>(
         if let Some(path) = item.strip_prefix("file://") {
             let path = ctx.resolve_path(Path::new(path), line, key);
             read_list_file(key, &path, line, ctx, &parse, &mut set);
+            ctx.list_files.insert(path);
             continue;
         }
         if key == "node.id" && item.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -56,6 +56,8 @@ pub struct Config {
     fallback: Option<Section>,
     /// By resolved `config_file` path.
     includes: BTreeMap<PathBuf, Arc<Config>>,
+    /// The `file://` lists this file's matchers read (not those of its includes).
+    list_files: BTreeSet<PathBuf>,
     notes: Vec<Note>,
     /// `guard.max_updates_per_hour` from `[DEFAULT]`; always `None` in an included file.
     max_updates_per_hour: Option<NonZeroU32>,
@@ -127,6 +129,12 @@ impl Config {
     /// The files `use_config` sections of this file refer to, loaded.
     pub fn includes(&self) -> impl Iterator<Item = (&Path, &Config)> {
         self.includes.iter().map(|(p, c)| (p.as_path(), c.as_ref()))
+    }
+
+    /// The `file://` lists (`chan.id`, `node.id`) this file's matchers read when it was
+    /// loaded; a reload reads them again.
+    pub fn list_files(&self) -> impl Iterator<Item = &Path> {
+        self.list_files.iter().map(PathBuf::as_path)
     }
 
     /// The node-wide cap on policy updates sent per hour, if the operator set one.
@@ -352,10 +360,12 @@ impl Loader {
         let raw = ini::read(path, text, &mut self.errors);
         let mut sections = Vec::new();
         let mut fallback = None;
+        let mut list_files = BTreeSet::new();
         let mut ctx = Ctx {
             file: &file,
             errors: &mut self.errors,
             notes: &mut self.notes,
+            list_files: &mut list_files,
         };
         // Before the sections, so that a bad value is reported in [DEFAULT]'s own terms.
         let max_updates_per_hour =
@@ -391,6 +401,7 @@ impl Loader {
             sections,
             fallback,
             includes,
+            list_files,
             notes: self.notes[first_note..].to_vec(),
             max_updates_per_hour,
         }

@@ -1,7 +1,7 @@
 //! A section as lnpolicy uses it: its keys sorted into conditions (what channels it is for)
 //! and settings (what it sets), with every value checked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,6 +56,8 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a Arc<Path>,
     pub errors: &'a mut Vec<ConfigError>,
     pub notes: &'a mut Vec<Note>,
+    /// The `file://` lists the file's matchers read, for a reload to follow.
+    pub list_files: &'a mut BTreeSet<PathBuf>,
 }
 
 impl Ctx<'_> {
