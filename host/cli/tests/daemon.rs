@@ -401,6 +401,17 @@ fn metrics_endpoint_counts_cycles_decisions_and_updates() {
     daemon.stop();
 }
 
+fn assert_reloaded_for_a_file_change(daemon: &Daemon) {
+    let reloaded = daemon.messages("config reloaded");
+    assert!(
+        reloaded
+            .iter()
+            .any(|line| line["fields"]["cause"] == "file changed"),
+        "{}",
+        daemon.log()
+    );
+}
+
 #[test]
 fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replaces_it() {
     let node = Node::start(FaultConfig::default());
@@ -462,14 +473,7 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replace
     daemon.wait_until("every fee at 222 ppm", |_| {
         node.all_fees_are(222).then_some(())
     });
-    let reloaded = daemon.messages("config reloaded");
-    assert!(
-        reloaded
-            .iter()
-            .any(|line| line["fields"]["cause"] == "file changed"),
-        "{}",
-        daemon.log()
-    );
+    assert_reloaded_for_a_file_change(&daemon);
     assert!(
         sample(
             &scrape(addr),
@@ -502,14 +506,7 @@ fn a_changed_list_file_is_read_again_without_a_signal() {
             .all(|(id, p)| p.fee_ppm == if *id == friend { 333 } else { 111 })
             .then_some(())
     });
-    let reloaded = daemon.messages("config reloaded");
-    assert!(
-        reloaded
-            .iter()
-            .any(|line| line["fields"]["cause"] == "file changed"),
-        "{}",
-        daemon.log()
-    );
+    assert_reloaded_for_a_file_change(&daemon);
     daemon.stop();
 }
 
