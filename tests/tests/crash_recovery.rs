@@ -149,7 +149,7 @@ impl NodeClient for LateAnswers {
         &self,
         channel: &lnpolicy_core::NodeChannel,
         policy: &FeePolicy,
-    ) -> Result<(), NodeError> {
+    ) -> Result<FeePolicy, NodeError> {
         self.0.update_policy(channel, policy).await?;
         Err((self.1)())
     }

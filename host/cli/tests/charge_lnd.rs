@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use lnpolicy_core::{FeePolicy, short_channel_id};
 use lnpolicy_node::lnd::permissions::{
-    CLIENT_METHODS, ESTIMATE_FEE, Permission, UPDATE_CHANNEL_POLICY,
+    CLIENT_METHODS, ESTIMATE_FEE, Permission, UPDATE_CHAN_STATUS, UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
@@ -88,6 +88,24 @@ fn run_cli(args: Vec<String>) -> std::process::Output {
         .env_remove("CONFIG_LOCATION")
         .output()
         .unwrap()
+}
+
+/// [`args`] with a macaroon for every method lnpolicy uses but `method`, as an operator's
+/// macaroon baked for an older release would be.
+fn args_without(method: &str, config: &Path, server: &LndServerHandle, db: &Path) -> Vec<String> {
+    let path = server
+        .lnpolicy_macaroon_path()
+        .with_extension(method.replace('/', "-"));
+    let granted: Vec<Permission> = CLIENT_METHODS
+        .iter()
+        .filter(|m| **m != method)
+        .map(|m| Permission::uri(m))
+        .collect();
+    server.bake_macaroon(&granted, &path).unwrap();
+    let mut args = args(config, server, db, &[]);
+    let macaroon = args.iter().position(|a| a == "--macaroon").unwrap() + 1;
+    args[macaroon] = path.display().to_string();
+    args
 }
 
 /// Runs the binary off the async runtime; it must succeed. Its standard output.
@@ -623,18 +641,7 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
         state.channel(channel).unwrap().local_policy.fee_ppm
     };
 
-    let without_estimate = server
-        .lnpolicy_macaroon_path()
-        .with_extension("no-estimate");
-    let granted: Vec<Permission> = CLIENT_METHODS
-        .iter()
-        .filter(|m| **m != ESTIMATE_FEE)
-        .map(|m| Permission::uri(m))
-        .collect();
-    server.bake_macaroon(&granted, &without_estimate).unwrap();
-    let mut refused = args(&config, &server, &db, &[]);
-    let macaroon = refused.iter().position(|a| a == "--macaroon").unwrap() + 1;
-    refused[macaroon] = without_estimate.display().to_string();
+    let refused = args_without(ESTIMATE_FEE, &config, &server, &db);
     let output = tokio::task::spawn_blocking(move || run_cli(refused))
         .await
         .unwrap();
@@ -662,6 +669,33 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
     assert_ne!(expected, chain.fee_ppm, "the test needs a change to see");
     assert_eq!(fee_of(id), expected);
     assert_eq!(fee_of(calm), 777);
+}
+
+/// A macaroon baked before lnpolicy used `UpdateChanStatus`: re-enabling a disabled channel is
+/// refused while its new fee lands. What is recorded as applied is what the node has, the new
+/// fee on a channel still disabled, so no report or rule reads the channel as enabled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_applied_update_is_recorded_as_the_node_has_it() {
+    let live = balanced();
+    let (_dir, server, config, db) = serve(&live).await;
+    let id = {
+        let state = live.shared();
+        let mut state = state.lock().unwrap();
+        let channel = state.channels.iter_mut().find(|c| c.active).unwrap();
+        channel.local_policy.disabled = true;
+        channel.id
+    };
+    std::fs::write(&config, "[default]\nstrategy = static\nfee_ppm = 444\n").unwrap();
+    run_ok(args_without(UPDATE_CHAN_STATUS, &config, &server, &db)).await;
+    let now = {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state.channel(id).unwrap().local_policy
+    };
+    assert_eq!((now.fee_ppm, now.disabled), (444, true));
+    let store = lnpolicy_store::Store::open(&db).unwrap();
+    let recorded = store.last_applied_changes(&[id]).unwrap().remove(0);
+    assert_eq!(recorded.applied, now);
 }
 
 /// `inbound_discount` under a guard that allows a smaller discount than X: the inbound fee

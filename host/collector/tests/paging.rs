@@ -125,7 +125,11 @@ impl NodeClient for FlakyLog {
     async fn funding_fees(&self, _txids: &[String]) -> Result<Vec<FundingFee>, NodeError> {
         unreachable!("the collector does not ask")
     }
-    async fn update_policy(&self, _c: &NodeChannel, _p: &FeePolicy) -> Result<(), NodeError> {
+    async fn update_policy(
+        &self,
+        _c: &NodeChannel,
+        _p: &FeePolicy,
+    ) -> Result<FeePolicy, NodeError> {
         unreachable!("the collector never writes")
     }
 }

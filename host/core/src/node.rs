@@ -282,12 +282,16 @@ pub trait NodeClient: Send + Sync {
     /// them; confirmed fees never change, so callers can keep what they have read.
     async fn funding_fees(&self, txids: &[String]) -> Result<Vec<FundingFee>, NodeError>;
 
-    /// Sets one channel's full forwarding policy.
+    /// Sets one channel's full forwarding policy. Returns the policy the channel has after the
+    /// call, as far as the node's answers tell: `policy`, except for what the node could not
+    /// or would not set (Core Lightning keeps its node-wide cltv delta and cannot disable a
+    /// channel, and adjusts HTLC limits; LND keeps the disabled flag when the macaroon lacks
+    /// `UpdateChanStatus`). What lnpolicy records as applied is this policy, not the one asked.
     async fn update_policy(
         &self,
         channel: &NodeChannel,
         policy: &FeePolicy,
-    ) -> Result<(), NodeError>;
+    ) -> Result<FeePolicy, NodeError>;
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ impl NodeClient for FakeNode {
         &'a self,
         channel: &'c NodeChannel,
         policy: &'p FeePolicy,
-    ) -> Answer<'b, ()>
+    ) -> Answer<'b, FeePolicy>
     where
         'a: 'b,
         'c: 'b,
@@ -197,7 +197,7 @@ impl NodeClient for FakeNode {
             .find(|c| c.id == channel.id)
             .unwrap()
             .local_policy = *policy;
-        ready(Ok(()))
+        ready(Ok(*policy))
     }
 }
 

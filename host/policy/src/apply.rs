@@ -120,12 +120,23 @@ pub async fn apply_updates(
         )?;
         report.node_calls += 1;
         match node.update_policy(&update.channel, &update.desired).await {
-            Ok(()) => {
+            Ok(applied) => {
+                if applied != update.desired {
+                    // What is recorded as applied is what the node has: the minimum interval,
+                    // rollback and the reports read it.
+                    store.amend_intent_policy(intent, &applied)?;
+                    tracing::warn!(
+                        channel = id,
+                        asked = ?update.desired,
+                        applied = ?applied,
+                        "the node set part of the policy asked for"
+                    );
+                }
                 store.resolve_intent(intent, IntentOutcome::Applied, now)?;
                 tracing::info!(
                     channel = id,
-                    fee_ppm = update.desired.fee_ppm,
-                    inbound_fee_ppm = update.desired.inbound_fee_ppm,
+                    fee_ppm = applied.fee_ppm,
+                    inbound_fee_ppm = applied.inbound_fee_ppm,
                     "policy applied"
                 );
                 report.applied.push(id);

@@ -164,9 +164,10 @@ impl NodeClient for InProcessNode {
         &self,
         channel: &NodeChannel,
         policy: &FeePolicy,
-    ) -> Result<(), NodeError> {
+    ) -> Result<FeePolicy, NodeError> {
         self.state()
             .set_policy(channel.id, *policy)
+            .map(|()| *policy)
             .map_err(|rejection| NodeError::Rejected {
                 method: "update_policy",
                 detail: rejection.to_string(),

@@ -304,10 +304,11 @@ async fn a_macaroon_without_the_status_call_still_sets_fees() {
         disabled: false,
         ..channel.local_policy
     };
-    client.update_policy(&channel, &wanted).await.unwrap();
+    let applied = client.update_policy(&channel, &wanted).await.unwrap();
     let now = sim.state().channel(channel.id).unwrap().local_policy;
     assert_eq!(now.fee_ppm, wanted.fee_ppm, "the fee landed");
     assert!(now.disabled, "the flag stayed");
+    assert_eq!(applied, now, "the client says what landed");
 }
 
 /// An update that disables a channel and changes a fee, where LND refuses the fee part: the

@@ -61,9 +61,10 @@ async fn ten_percent_errors_are_transient_and_retries_get_everything() {
         fee_ppm: 4321,
         ..ch.local_policy
     };
-    let ((), failures) = retry(|| client.update_policy(&ch, &policy)).await;
+    let (applied, failures) = retry(|| client.update_policy(&ch, &policy)).await;
     transient += failures;
     assert_eq!(sim.state().channels[0].local_policy, policy);
+    assert_eq!(applied, policy);
 
     // ~27 pages + 10 × (4 + 1) calls + 1 at 10%: some must have failed.
     assert!(transient >= 3, "only {transient} transient errors");

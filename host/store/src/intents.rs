@@ -119,6 +119,29 @@ impl Store {
             .map_err(self.sql("recording an update intent"))
     }
 
+    /// Replaces a pending intent's policy with the one the node reports it set, before the
+    /// intent is resolved as applied: part of an update can be beyond the node (Core
+    /// Lightning's cltv delta, LND's disabled flag without the permission to set it).
+    pub fn amend_intent_policy(&self, id: i64, applied: &FeePolicy) -> Result<(), StoreError> {
+        let policy_json = self.encode_json("the applied policy", applied)?;
+        let changed = self
+            .lock()
+            .execute(
+                "UPDATE update_intents SET policy_json = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, policy_json],
+            )
+            .map_err(self.sql("amending an update intent"))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::IntentNotPending {
+                path: self.path.clone(),
+                id,
+                state: "not pending".to_owned(),
+            })
+        }
+    }
+
     /// Settles a pending intent. Refused for an unknown or already settled
     /// one: that means two parties think they own the update.
     pub fn resolve_intent(

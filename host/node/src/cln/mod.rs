@@ -491,7 +491,7 @@ impl NodeClient for ClnClient {
         &self,
         channel: &NodeChannel,
         policy: &FeePolicy,
-    ) -> Result<(), NodeError> {
+    ) -> Result<FeePolicy, NodeError> {
         let method = SetChannel::METHOD;
         if policy.inbound_fee_ppm != 0 || policy.inbound_base_fee_msat != 0 {
             return Err(NodeError::Rejected {
@@ -547,6 +547,12 @@ impl NodeClient for ClnClient {
         if let Some(warning) = &applied.warning_htlcmax_too_high {
             tracing::warn!(channel = %scid, htlcmax = applied.maximum_htlc_out_msat.0, "{warning}");
         }
-        Ok(())
+        Ok(FeePolicy {
+            min_htlc_msat: applied.minimum_htlc_out_msat.0,
+            max_htlc_msat: applied.maximum_htlc_out_msat.0,
+            time_lock_delta: current.time_lock_delta,
+            disabled: current.disabled,
+            ..*policy
+        })
     }
 }

@@ -811,7 +811,7 @@ impl NodeClient for LndClient {
         &self,
         channel: &NodeChannel,
         policy: &FeePolicy,
-    ) -> Result<(), NodeError> {
+    ) -> Result<FeePolicy, NodeError> {
         let point = convert::channel_point(&channel.channel_point).map_err(|detail| {
             NodeError::Rejected {
                 method: UPDATE_CHANNEL_POLICY,
@@ -825,20 +825,24 @@ impl NodeClient for LndClient {
                 ..*policy
             } == *current;
         let mut status_changed = false;
+        let mut applied = *policy;
         if policy.disabled != current.disabled {
             match self.set_status(&point, policy.disabled).await {
                 Ok(()) => status_changed = true,
                 // A macaroon baked before lnpolicy used the status call must not stop the fees.
-                Err(error @ NodeError::PermissionDenied { .. }) if !status_only => warn!(
-                    channel = channel.id,
-                    %error,
-                    "disabled flag left as it is (the macaroon lacks UpdateChanStatus); sending the fees"
-                ),
+                Err(error @ NodeError::PermissionDenied { .. }) if !status_only => {
+                    warn!(
+                        channel = channel.id,
+                        %error,
+                        "disabled flag left as it is (the macaroon lacks UpdateChanStatus); sending the fees"
+                    );
+                    applied.disabled = current.disabled;
+                }
                 Err(error) => return Err(error),
             }
         }
         if status_only {
-            return Ok(());
+            return Ok(applied);
         }
         let sent = self.send_policy(channel, point.clone(), policy).await;
         // Only a channel we disabled is enabled again, and only on a definite refusal: an
@@ -862,7 +866,7 @@ impl NodeClient for LndClient {
                 "the policy was refused and the disabled flag could not be set back"
             );
         }
-        sent
+        sent.map(|()| applied)
     }
 }
 

@@ -448,7 +448,7 @@ async fn setchannel_changes_the_fee_and_leaves_the_rest() {
         time_lock_delta: 144,
         ..wanted
     };
-    r.client.update_policy(changed, &wider).await.unwrap();
+    let applied = r.client.update_policy(changed, &wider).await.unwrap();
     let after = r.client.list_channels().await.unwrap();
     let changed = after.iter().find(|c| c.id == target.id).unwrap();
     assert_eq!(changed.local_policy.max_htlc_msat, 1_000_000_000);
@@ -456,6 +456,7 @@ async fn setchannel_changes_the_fee_and_leaves_the_rest() {
         changed.local_policy.time_lock_delta,
         target.local_policy.time_lock_delta
     );
+    assert_eq!(applied, changed.local_policy, "the client says what landed");
     assert_eq!(r.sent("setchannel")[1]["htlcmax"], 1_000_000_000);
 
     // Inbound fees do not exist on CLN: refused before anything is sent.
@@ -561,7 +562,7 @@ async fn with_ten_percent_faults_a_retry_loop_gets_everything() {
         fee_ppm: 4242,
         ..target.local_policy
     };
-    let ((), n) = retry(|| r.client.update_policy(target, &wanted)).await;
+    let (applied, n) = retry(|| r.client.update_policy(target, &wanted)).await;
     failed_attempts += n;
     assert_eq!(
         r.state
@@ -572,6 +573,7 @@ async fn with_ten_percent_faults_a_retry_loop_gets_everything() {
             .local_policy,
         wanted
     );
+    assert_eq!(applied, wanted);
 
     // The faults did happen, and the client recovered from dropped connections.
     assert!(failed_attempts >= 5, "only {failed_attempts} faults");
