@@ -180,6 +180,51 @@ fn quarantine_lifts_when_the_file_changes() {
     assert_eq!(fee(&decide(&h.registry, "shaky").unwrap()), 111);
 }
 
+/// Reading a quarantined strategy's file (a backup, `sha256sum`, the registry's own read),
+/// setting its time or writing the same bytes again changes nothing it holds: the quarantine
+/// stays.
+#[test]
+fn reading_touching_or_rewriting_the_same_file_does_not_lift_quarantine() {
+    let h = Harness::new();
+    let path = h.install(&test_guest("hostile_panic"), "shaky");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    for hour in 0..3 {
+        assert!(decide_at(&h.registry, "shaky", hour).is_err());
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    h.install_bytes(&bytes, "shaky");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        decide(&h.registry, "shaky").unwrap_err(),
+        CallError::Quarantined { failures: 3 },
+    );
+}
+
+/// The registry's own read of a file opens it, which the watcher sees: acted on, that read
+/// would read it again, forever, and an invalid file would add a rejection to the audit trail
+/// every 150 ms.
+#[test]
+fn the_watcher_does_not_act_on_its_own_reads() {
+    let h = Harness::new();
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    h.install_bytes(b"not a component", "broken");
+    std::thread::sleep(Duration::from_millis(2000));
+    let rejected = h
+        .store
+        .events(Some("broken"))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == StrategyEventKind::Rejected)
+        .count();
+    assert_eq!(rejected, 1);
+}
+
 /// A cycle runs the version its parameters were checked against: a file replaced (or removed)
 /// after that still gets the old version's call, recorded under the old version's hash.
 #[test]

@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(fee(-100, 100, 0, 1), Some(100));
     }
 
-    /// 300k settled and 200k in flight to the peer are ours: ratio 0.5, not 0.375 (628 ppm).
+    /// 300k settled and 200k in flight to the peer are ours: ratio 0.5, not 0.43 (575 ppm).
     /// The peer's 100k in flight to us are still the peer's. The commit fee does not count.
     #[test]
     fn htlcs_in_flight_count_on_their_side_the_commit_fee_does_not() {

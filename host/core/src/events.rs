@@ -30,7 +30,8 @@ pub enum StrategyEventKind {
     CallFailed,
     /// The guest's output was accepted but something in it was cut (reason, log).
     OutputTruncated,
-    /// Too many failed cycles in a row: not called until its file changes.
+    /// Too many failed cycles in a row: not called until its file changes or the daemon
+    /// restarts.
     Quarantined,
 }
 

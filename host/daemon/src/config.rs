@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use lnpolicy_core::NodeKind;
 use lnpolicy_policy::config::{Config, ConfigError};
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::StrategyRegistry;
-use notify::event::ModifyKind;
-use notify::{EventKind, RecursiveMode, Watcher};
+use lnpolicy_runtime::{StrategyRegistry, is_content_change};
+use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::DaemonError;
@@ -84,16 +83,26 @@ pub(crate) fn log_rejection(rejected: &ConfigRejected, cause: ReloadCause) {
     }
 }
 
-/// Every file a config is read from that a reload should follow: the file itself, its
-/// `file://` lists and the `use_config` files it includes, recursively.
-fn files(config: &Config) -> BTreeSet<PathBuf> {
-    let mut all = BTreeSet::from([config.path().to_owned()]);
-    all.extend(config.list_files().map(Path::to_owned));
+/// Every file a config is read from that a reload should follow: the file itself and the
+/// `use_config` files it includes, recursively, then the `file://` lists they read.
+fn files(config: &Config) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+    let mut configs = BTreeSet::from([config.path().to_owned()]);
+    let mut lists: BTreeSet<PathBuf> = config.list_files().map(Path::to_owned).collect();
     for (path, included) in config.includes() {
-        all.insert(path.to_owned());
-        all.extend(files(included));
+        configs.insert(path.to_owned());
+        let (more_configs, more_lists) = files(included);
+        configs.extend(more_configs);
+        lists.extend(more_lists);
     }
-    all
+    (configs, lists)
+}
+
+/// The folder a file is in, for the watcher.
+fn folder_of(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Follows the config's files until dropped. The folders are watched rather than the files,
@@ -120,17 +129,17 @@ impl ConfigWatcher {
         config: &Config,
         control: UnboundedSender<Control>,
     ) -> Result<ConfigWatcher, DaemonError> {
-        let files = files(config);
-        let names: BTreeSet<OsString> = files
+        let (configs, lists) = files(config);
+        let names: BTreeSet<OsString> = configs
             .iter()
+            .chain(&lists)
             .filter_map(|f| f.file_name().map(ToOwned::to_owned))
             .collect();
-        let folders: BTreeSet<PathBuf> = files
+        let folders: BTreeSet<PathBuf> = configs.iter().map(|f| folder_of(f)).collect();
+        let list_folders: BTreeSet<PathBuf> = lists
             .iter()
-            .map(|f| match f.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-                _ => PathBuf::from("."),
-            })
+            .map(|f| folder_of(f))
+            .filter(|folder| !folders.contains(folder))
             .collect();
         let (tx, rx) = channel::<notify::Result<notify::Event>>();
         let watch_error = |path: &Path| {
@@ -147,6 +156,17 @@ impl ConfigWatcher {
                 .watch(folder, RecursiveMode::NonRecursive)
                 .map_err(watch_error(folder))?;
         }
+        // A list is read when the config is; a folder of lists that cannot be watched (no
+        // read permission, the inotify limit) must not stop the daemon.
+        for folder in &list_folders {
+            if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
+                tracing::warn!(
+                    folder = %folder.display(),
+                    %error,
+                    "file:// lists in this folder are not followed; send SIGHUP after changing one"
+                );
+            }
+        }
         let thread =
             std::thread::Builder::new()
                 .name("lnpolicy-config-watch".into())
@@ -159,7 +179,7 @@ impl ConfigWatcher {
                             .as_ref()
                             .map_or(IDLE, |(_, at)| at.saturating_duration_since(Instant::now()));
                         match rx.recv_timeout(wait) {
-                            Ok(Ok(event)) if is_change(&event.kind) => {
+                            Ok(Ok(event)) if is_content_change(&event.kind) => {
                                 if let Some(path) = event.paths.iter().find(|p| {
                                     p.file_name().is_some_and(|name| names.contains(name))
                                 }) {
@@ -193,15 +213,5 @@ impl ConfigWatcher {
             watcher: Some(watcher),
             thread: Some(thread),
         })
-    }
-}
-
-/// Content changes only: reading the file ourselves (an access, or an atime update) must
-/// not trigger another reload.
-fn is_change(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Modify(ModifyKind::Metadata(_)) => false,
-        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
-        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
     }
 }

@@ -549,11 +549,20 @@ fn notes(
             "{closed} channel(s) closed; each counts up to its last snapshot"
         ));
     }
-    let left = channels.iter().filter(|c| c.left_at.is_some()).count();
-    if left > 0 {
+    let left = |arm: Arm| {
+        channels
+            .iter()
+            .filter(|c| c.left_at.is_some() && c.arm == arm.as_str())
+            .count()
+    };
+    let (left_a, left_b) = (left(Arm::A), left(Arm::B));
+    if left_a + left_b > 0 {
         notes.push(format!(
-            "{left} channel(s) were placed outside the experiment by a later config (remark \
-             \"left\"); each counts up to the cycle that did so"
+            "{left_a} channel(s) of arm A and {left_b} of arm B left the experiment (remark \
+             \"left\": a run placed them in another section, or none) and count up to that \
+             run; if the section matches on something the arms' fees move, such as the \
+             balance, which channels leave depends on the arm, and the comparison can favour \
+             the arm whose channels left"
         ));
     }
     for arm in [Arm::A, Arm::B] {
@@ -629,7 +638,8 @@ fn fee_series(
             let fees: Vec<f64> = mine
                 .iter()
                 .filter(|e| {
-                    e.assignment.assigned_at <= at && (at < e.until || (!e.closed && at == now))
+                    e.assignment.assigned_at <= at
+                        && (at < e.until || (e.until == now && at == now))
                 })
                 .filter_map(|e| fee_at(e.assignment.channel_id, at))
                 .map(f64::from)

@@ -412,13 +412,30 @@ fn a_channel_moved_out_of_the_experiment_counts_until_it_left() {
         after
             .notes
             .iter()
-            .any(|n| n.contains("1 channel(s) were placed outside")),
+            .any(|n| n.contains("0 channel(s) of arm A and 1 of arm B left")),
         "{:?}",
         after.notes
     );
     let decisions =
         |r: &ExperimentReport| -> u64 { r.arms[1].strategies.iter().map(|s| s.decisions).sum() };
     assert!(decisions(&after) < decisions(&before));
+
+    // Another section sets a fee far from the arm's after it left: the arm's fee chart does
+    // not show it.
+    let last_b_fee = |r: &ExperimentReport| r.fee_ppm[1].points.last().unwrap().value;
+    let outlier = store
+        .record_intent(moved, None, &policy(500), &policy(50_000), NOW - DAY)
+        .unwrap();
+    store
+        .resolve_intent(outlier, IntentOutcome::Applied, NOW - DAY)
+        .unwrap();
+    let later = report(&store, "moved");
+    assert_eq!(
+        last_b_fee(&later),
+        last_b_fee(&after),
+        "{:?}",
+        later.fee_ppm
+    );
     assert_eq!(
         store
             .record_experiment_departures(&[(moved, None)], NOW)

@@ -26,7 +26,7 @@ pub use limits::SandboxLimits;
 pub use registry::{RegistryConfig, StrategyRegistry, StrategySource, StrategyStatus};
 pub use sandbox::{GuestLog, GuestLogLevel, HistorySource, NoHistory};
 pub use strategy::{DecideCall, DecideOutput, Strategy};
-pub use watch::FolderWatcher;
+pub use watch::{FolderWatcher, is_content_change};
 
 use sandbox::GuestState;
 

@@ -19,7 +19,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// Failed cycles in a row after which a strategy is no longer called
-    /// until its file is written again.
+    /// until its file changes or the daemon restarts.
     pub quarantine_after: u32,
 }
 
@@ -162,16 +162,10 @@ impl StrategyRegistry {
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let (previous, quarantined) = read(&self.folder)
+        let previous = read(&self.folder)
             .get(&name)
-            .map(|entry| {
-                let sha256 = entry.strategy.sha256().to_owned();
-                (Some(sha256), health(&entry.strategy).quarantined)
-            })
-            .unwrap_or_default();
-        // The same bytes again change nothing, except for a quarantined version: writing its
-        // file again is how an operator asks for another try.
-        if previous.as_deref() == Some(sha256.as_str()) && !quarantined {
+            .map(|entry| entry.strategy.sha256().to_owned());
+        if previous.as_deref() == Some(sha256.as_str()) {
             return;
         }
         match self.runtime.load_bytes(&bytes) {
@@ -180,15 +174,10 @@ impl StrategyRegistry {
                     tracing::warn!(strategy = %name, path = %path.display(), "folder file overrides the built-in strategy of the same name");
                 }
                 let detail = format!(
-                    "{} {} from {}{}",
+                    "{} {} from {}",
                     strategy.info().name,
                     strategy.info().version,
-                    path.display(),
-                    if quarantined {
-                        ", out of quarantine"
-                    } else {
-                        ""
-                    }
+                    path.display()
                 );
                 let kind = if previous.is_some() {
                     StrategyEventKind::Reloaded
@@ -248,7 +237,7 @@ impl StrategyRegistry {
             sha256: entry.strategy.sha256().to_owned(),
             version: entry.strategy.info().version.clone(),
             contract_version: entry.strategy.contract_version().to_owned(),
-            consecutive_failures: health(&entry.strategy).failures,
+            consecutive_failures: health(&entry.strategy).failures(),
             quarantined: health(&entry.strategy).quarantined,
         };
         let mut all: Vec<StrategyStatus> = read(&self.folder)
@@ -291,17 +280,13 @@ impl StrategyRegistry {
         let before = health(strategy);
         if before.quarantined {
             return Err(CallError::Quarantined {
-                failures: before.failures,
+                failures: before.failures(),
             });
         }
         let result = strategy.decide(call);
         match &result {
             Ok(output) => {
-                let mut health = lock_health(strategy);
-                if !health.quarantined && health.last_failed_at != Some(now) {
-                    health.failures = 0;
-                }
-                drop(health);
+                lock_health(strategy).record(now, false);
                 if !output.truncations.is_empty() {
                     let detail = output.truncations.join("; ");
                     self.record(
@@ -316,12 +301,9 @@ impl StrategyRegistry {
             Err(error) => {
                 let quarantined = {
                     let mut health = lock_health(strategy);
-                    if health.last_failed_at != Some(now) {
-                        health.failures = health.failures.saturating_add(1);
-                        health.last_failed_at = Some(now);
-                    }
+                    health.record(now, true);
                     let now_quarantined =
-                        !health.quarantined && health.failures >= self.config.quarantine_after;
+                        !health.quarantined && health.failures() >= self.config.quarantine_after;
                     health.quarantined |= now_quarantined;
                     now_quarantined
                 };
@@ -334,7 +316,7 @@ impl StrategyRegistry {
                 );
                 if quarantined {
                     let detail = format!(
-                        "{} failed cycles in a row; not called until its file is written again",
+                        "{} failed cycles in a row; not called until its file changes or the daemon restarts",
                         self.config.quarantine_after
                     );
                     self.record(

@@ -34,15 +34,39 @@ pub struct Strategy {
 }
 
 /// Failed cycles in a row, and whether the registry stopped calling the version; one lock,
-/// so that they agree even when calls finish side by side.
+/// so that they agree even when calls finish side by side. A cycle is the calls made at one
+/// `DecideCall::now` (one per section that runs the strategy): it failed if any of them
+/// failed, whatever their order, and counts once.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Health {
-    pub(crate) failures: u32,
     pub(crate) quarantined: bool,
-    /// The cycle time (`DecideCall::now`) of the last failure counted: the calls of one cycle
-    /// (one per section that runs the strategy) count once, and a success in a cycle that had
-    /// a failure does not clear it.
-    pub(crate) last_failed_at: Option<u64>,
+    /// Failed cycles in a row before the current one.
+    streak: u32,
+    /// The current cycle's time, and whether a call in it failed.
+    cycle: Option<u64>,
+    cycle_failed: bool,
+}
+
+impl Health {
+    /// Counts one call of the cycle at `now`.
+    pub(crate) fn record(&mut self, now: u64, failed: bool) {
+        if self.cycle != Some(now) {
+            self.streak = self.failures();
+            self.cycle = Some(now);
+            self.cycle_failed = false;
+        }
+        self.cycle_failed |= failed;
+    }
+
+    /// Failed cycles in a row, the current one included once a call in it failed; a cycle
+    /// whose calls all succeeded so far ends the streak.
+    pub(crate) fn failures(&self) -> u32 {
+        if self.cycle_failed {
+            self.streak.saturating_add(1)
+        } else {
+            0
+        }
+    }
 }
 
 /// One batched `decide` call.
@@ -340,4 +364,29 @@ fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
     hasher.update(sha256.as_bytes());
     hasher.update(now.to_le_bytes());
     hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Health;
+
+    /// A cycle fails if any of its calls fails, whatever their order, and counts once.
+    #[test]
+    fn failures_count_cycles_whatever_the_order_of_their_calls() {
+        let mut health = Health::default();
+        for now in 1..=3 {
+            health.record(now, false);
+            health.record(now, true);
+            health.record(now, true);
+            assert_eq!(health.failures(), u32::try_from(now).unwrap());
+        }
+        health.record(4, false);
+        assert_eq!(
+            health.failures(),
+            0,
+            "a cycle without a failure ends the streak"
+        );
+        health.record(5, true);
+        assert_eq!(health.failures(), 1);
+    }
 }

@@ -62,6 +62,8 @@ impl StrategyRegistry {
                 let mut rescan = false;
                 loop {
                     match rx.recv_timeout(DEBOUNCE) {
+                        // The registry's own reads would otherwise trigger reads forever.
+                        Ok(Ok(event)) if !event.need_rescan() && !is_content_change(&event.kind) => {}
                         Ok(Ok(event)) => {
                             rescan |= event.need_rescan();
                             // Event paths may be spelled differently from our
@@ -102,5 +104,18 @@ impl StrategyRegistry {
             watcher: Some(watcher),
             thread: Some(thread),
         })
+    }
+}
+
+/// Whether a watch event may have changed what a file holds: a file created, written,
+/// renamed or removed. Opening or reading one (the registry's own read among them) and
+/// metadata such as `touch` do not, so they neither reload a file nor end a quarantine.
+pub fn is_content_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    match kind {
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
     }
 }

@@ -111,14 +111,14 @@ pub enum ErrorKind {
     #[error("strategy = experiment needs {missing} (see docs/config.md, A/B experiments)")]
     MissingExperimentKey { missing: String },
     #[error(
-        "experiment `{name}` already runs other arm strategies in section [{section}] (line {line}): \
-         a channel moving between the sections would keep its arm under another strategy; give \
-         this experiment its own name, or the same experiment.a and experiment.b"
+        "experiment `{name}` already runs other arm strategies in section {first}: a channel \
+         moving between the sections would keep its arm under another strategy; give this \
+         experiment its own name, or the same experiment.a and experiment.b"
     )]
     ExperimentArmsDiffer {
         name: String,
-        section: String,
-        line: u32,
+        /// The section that runs it first, with its file and line: `[big] (file:5)`.
+        first: String,
     },
     #[error(
         "unknown strategy `{name}`: not a built-in ({builtins}) and no {name}.wasm in the strategies folder"

@@ -137,6 +137,15 @@ impl Config {
         self.list_files.iter().map(PathBuf::as_path)
     }
 
+    /// Every section of this file, then of each file it includes, recursively.
+    fn all_sections(&self) -> Vec<&Section> {
+        let mut all: Vec<&Section> = self.sections.iter().chain(&self.fallback).collect();
+        for included in self.includes.values() {
+            all.extend(included.all_sections());
+        }
+        all
+    }
+
     /// The node-wide cap on policy updates sent per hour, if the operator set one.
     pub fn max_updates_per_hour(&self) -> Option<NonZeroU32> {
         self.max_updates_per_hour
@@ -396,7 +405,7 @@ impl Loader {
         }
         sections::check_file(&sections, fallback.as_ref(), &mut ctx);
         let includes = self.load_includes(&sections, fallback.as_ref());
-        Config {
+        let config = Config {
             path: file,
             sections,
             fallback,
@@ -404,7 +413,11 @@ impl Loader {
             list_files,
             notes: self.notes[first_note..].to_vec(),
             max_updates_per_hour,
+        };
+        if self.stack.len() == 1 {
+            sections::check_experiment_names(config.all_sections(), &mut self.errors);
         }
+        config
     }
 
     fn load_includes(

@@ -397,31 +397,8 @@ pub(crate) fn check_file(sections: &[Section], fallback: Option<&Section>, ctx: 
         .iter()
         .chain(fallback)
         .any(|s| s.settings.config_file.is_some());
-    let mut experiments: BTreeMap<&str, &Section> = BTreeMap::new();
     for section in sections.iter().chain(fallback) {
         let keys = &section.settings.experiment;
-        if section.settings.strategy.as_deref() == Some(EXPERIMENT)
-            && let Some(name) = keys.name.as_deref()
-        {
-            let first = *experiments.entry(name).or_insert(section);
-            let arms = |s: &Section| {
-                (
-                    s.settings.experiment.a.clone(),
-                    s.settings.experiment.b.clone(),
-                )
-            };
-            if arms(first) != arms(section) {
-                ctx.error(
-                    section.location(Some("experiment.name")).line,
-                    Some("experiment.name"),
-                    ErrorKind::ExperimentArmsDiffer {
-                        name: name.to_owned(),
-                        section: first.name.clone(),
-                        line: first.location(Some("experiment.name")).line,
-                    },
-                );
-            }
-        }
         if section.settings.strategy.as_deref() == Some(EXPERIMENT) {
             let missing: Vec<&str> = [
                 ("experiment.name", keys.name.is_none()),
@@ -452,6 +429,53 @@ pub(crate) fn check_file(sections: &[Section], fallback: Option<&Section>, ctx: 
                 Some("strategy"),
                 ErrorKind::MissingConfigFile,
             );
+        }
+    }
+}
+
+/// Refuses an `experiment.name` that `sections` (those of a config and of every file it
+/// includes, in reading order) run with two different pairs of arm strategies: a channel
+/// moving between such sections would keep its arm under another strategy.
+pub(crate) fn check_experiment_names<'a>(
+    sections: impl IntoIterator<Item = &'a Section>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let mut experiments: BTreeMap<&str, &Section> = BTreeMap::new();
+    for section in sections {
+        let keys = &section.settings.experiment;
+        if section.settings.strategy.as_deref() != Some(EXPERIMENT) {
+            continue;
+        }
+        let Some(name) = keys.name.as_deref() else {
+            continue;
+        };
+        let first = *experiments.entry(name).or_insert(section);
+        let arms = |s: &Section| {
+            (
+                s.settings.experiment.a.clone(),
+                s.settings.experiment.b.clone(),
+            )
+        };
+        if arms(first) != arms(section) {
+            let at = section.location(Some("experiment.name"));
+            let first_at = first.location(Some("experiment.name"));
+            let error = ConfigError::new(
+                &at.file,
+                at.line,
+                Some("experiment.name"),
+                ErrorKind::ExperimentArmsDiffer {
+                    name: name.to_owned(),
+                    first: format!(
+                        "[{}] ({}:{})",
+                        first.name,
+                        first_at.file.display(),
+                        first_at.line
+                    ),
+                },
+            );
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
         }
     }
 }
