@@ -273,6 +273,9 @@ fn order_decisions(
         .map(|(i, c)| (c.id, i))
         .collect();
     let mut slots: Vec<Option<Decision>> = vec![None; channels.len()];
+    // One line for all cut reasons, however many channels: the audit trail gets an event
+    // for every cycle of a guest that always writes too much.
+    let (mut cut, mut longest, mut first_cut) = (0usize, 0usize, None);
     for decision in raw {
         let id = decision.channel_id;
         let Some(&slot) = index.get(&id) else {
@@ -285,13 +288,18 @@ fn order_decisions(
         }
         let mut decision: Decision = decision.into();
         if decision.reason.len() > max_reason_bytes {
-            truncations.push(format!(
-                "reason for channel {id} cut from {} to {max_reason_bytes} bytes",
-                decision.reason.len()
-            ));
+            cut += 1;
+            longest = longest.max(decision.reason.len());
+            first_cut.get_or_insert(id);
             decision.reason = truncate_utf8(decision.reason, max_reason_bytes);
         }
         slots[slot] = Some(decision);
+    }
+    if let Some(first) = first_cut {
+        truncations.push(format!(
+            "reasons of {cut} channel(s) (the first {first}) cut to {max_reason_bytes} bytes, \
+             the longest from {longest}"
+        ));
     }
     Ok(slots.into_iter().flatten().collect())
 }
