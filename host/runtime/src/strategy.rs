@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lnpolicy_core::{Channel, Decision, Param, StrategyInfo};
+use lnpolicy_core::{Channel, Decision, Param, ParamKind, ParamSpec, ParamValue, StrategyInfo};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
@@ -345,7 +345,22 @@ fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
         )));
     }
     if info.version.is_empty() || info.version.len() > 64 {
-        return Err(LoadError::BadInfo("version must be 1-64 characters".into()));
+        return Err(LoadError::BadInfo(format!(
+            "version {:?} must be 1-64 characters",
+            truncate_utf8(info.version.clone(), 80)
+        )));
+    }
+    if info.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(LoadError::BadInfo(format!(
+            "description is {} bytes, over the {MAX_DESCRIPTION_BYTES}-byte limit",
+            info.description.len()
+        )));
+    }
+    if info.params.len() > MAX_PARAMS {
+        return Err(LoadError::BadInfo(format!(
+            "{} parameters declared, over the limit of {MAX_PARAMS}",
+            info.params.len()
+        )));
     }
     let mut seen = std::collections::HashSet::new();
     for param in &info.params {
@@ -361,6 +376,63 @@ fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
                 param.name
             )));
         }
+        check_param_spec(param).map_err(|problem| {
+            LoadError::BadInfo(format!("parameter {}: {problem}", param.name))
+        })?;
+    }
+    Ok(())
+}
+
+/// Longest strategy description accepted, bytes.
+const MAX_DESCRIPTION_BYTES: usize = 4096;
+/// Most parameters a strategy may declare.
+const MAX_PARAMS: usize = 128;
+
+/// A parameter's declaration must be one the config reader can honour: bounds that are
+/// numbers, in order, on a numeric kind, and a default of its own kind within them. A
+/// default the strategy cannot read would fail every call instead of the load.
+fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
+    if param.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(format!(
+            "description over the {MAX_DESCRIPTION_BYTES}-byte limit"
+        ));
+    }
+    let numeric = matches!(
+        param.kind,
+        ParamKind::Integer | ParamKind::Float | ParamKind::ConfTarget
+    );
+    for (which, bound) in [("min", param.min), ("max", param.max)] {
+        match bound {
+            Some(_) if !numeric => return Err(format!("a {which} on a non-numeric kind")),
+            Some(value) if !value.is_finite() => {
+                return Err(format!("{which} {value} is not a finite number"));
+            }
+            _ => {}
+        }
+    }
+    if let (Some(min), Some(max)) = (param.min, param.max)
+        && min > max
+    {
+        return Err(format!("min {min} is above max {max}"));
+    }
+    let Some(default) = param.default.value() else {
+        return Ok(());
+    };
+    let number = match (param.kind, default) {
+        (ParamKind::Integer | ParamKind::ConfTarget, ParamValue::Integer(i)) => Some(*i as f64),
+        (ParamKind::Float, ParamValue::Integer(i)) => Some(*i as f64),
+        (ParamKind::Float, ParamValue::Float(f)) if f.is_finite() => Some(*f),
+        (ParamKind::Boolean, ParamValue::Boolean(_)) | (ParamKind::Text, ParamValue::Text(_)) => {
+            None
+        }
+        (kind, value) => {
+            return Err(format!("default {value:?} is not a valid {kind:?} value"));
+        }
+    };
+    if let Some(number) = number
+        && (param.min.is_some_and(|min| number < min) || param.max.is_some_and(|max| number > max))
+    {
+        return Err(format!("default {number} is outside its own bounds"));
     }
     Ok(())
 }
@@ -376,7 +448,78 @@ fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
-    use super::Health;
+    use lnpolicy_core::{ParamDefault, ParamKind, ParamSpec, ParamValue, StrategyInfo};
+
+    use super::{Health, check_info};
+
+    fn info_with(param: ParamSpec) -> StrategyInfo {
+        StrategyInfo {
+            name: "s".into(),
+            version: "1".into(),
+            description: String::new(),
+            params: vec![param],
+        }
+    }
+
+    fn spec(
+        kind: ParamKind,
+        default: ParamDefault,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> ParamSpec {
+        ParamSpec {
+            name: "p".into(),
+            kind,
+            description: String::new(),
+            default,
+            min,
+            max,
+        }
+    }
+
+    /// Each declaration the config reader could not honour is refused at load, naming the
+    /// parameter; a sound one passes.
+    #[test]
+    fn parameter_declarations_are_checked_at_load() {
+        let integer = |v: i64| ParamDefault::Value(ParamValue::Integer(v));
+        let refused = [
+            spec(
+                ParamKind::Integer,
+                ParamDefault::Value(ParamValue::Text("high".into())),
+                None,
+                None,
+            ),
+            spec(ParamKind::Integer, integer(5), Some(f64::NAN), None),
+            spec(ParamKind::Integer, integer(5), Some(10.0), Some(1.0)),
+            spec(ParamKind::Integer, integer(50), Some(0.0), Some(10.0)),
+            spec(ParamKind::Boolean, ParamDefault::Optional, Some(0.0), None),
+            spec(
+                ParamKind::Float,
+                ParamDefault::Value(ParamValue::Float(f64::INFINITY)),
+                None,
+                None,
+            ),
+        ];
+        for param in refused {
+            let error = check_info(&info_with(param.clone())).expect_err(&format!("{param:?}"));
+            assert!(error.to_string().contains("parameter p: "), "{error}");
+        }
+        let sound = spec(ParamKind::Float, integer(5), Some(0.0), Some(10.0));
+        assert!(check_info(&info_with(sound)).is_ok());
+        let mut many = info_with(spec(ParamKind::Text, ParamDefault::Optional, None, None));
+        many.params = (0..200)
+            .map(|i| ParamSpec {
+                name: format!("p{i}"),
+                ..many.params[0].clone()
+            })
+            .collect();
+        assert!(
+            check_info(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("200 parameters")
+        );
+    }
 
     /// A cycle fails if any of its calls fails, whatever their order, and counts once.
     #[test]
