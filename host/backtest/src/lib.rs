@@ -373,7 +373,8 @@ pub struct Comparison {
     pub differences: Vec<f64>,
     /// Seeds on which the policy scored above the baseline.
     pub better_on: usize,
-    /// The 95% paired t interval of the mean difference; `None` below two seeds.
+    /// The 95% paired t interval of the mean difference; `None` below two seeds, or when the
+    /// difference is the same on every seed (no spread to draw an interval from).
     pub paired: Option<Paired>,
 }
 
@@ -621,11 +622,8 @@ mod tests {
         assert_eq!(c.differences, [0.0; 4]);
         assert_eq!(c.better_on, 0);
         assert_eq!(
-            c.paired.unwrap().interval,
-            lnpolicy_report::stats::Interval {
-                low: 0.0,
-                high: 0.0
-            }
+            c.paired, None,
+            "the same on every seed: no spread, so no interval to read as certain"
         );
 
         assert!(compare(std::slice::from_ref(&base)).is_empty());

@@ -26,6 +26,12 @@ pub enum StatsError {
     /// One value has no spread to estimate, so no interval can be drawn.
     #[error("sample {sample} has {n} value(s); at least 2 are needed to estimate its spread")]
     TooFewValues { sample: &'static str, n: usize },
+    /// Every value alike: a spread of 0 would make an interval of width 0, read as certainty.
+    #[error(
+        "no value varies within {what}: the spread is 0, so no interval can say how sure the \
+         difference is"
+    )]
+    NoSpread { what: &'static str },
     #[error("{what} must be {expected}, got {value}")]
     OutOfRange {
         what: &'static str,
@@ -109,8 +115,7 @@ fn check_sizes(a: &[f64], b: &[f64]) -> Result<(), StatsError> {
 ///
 /// The standard error is `sqrt(va/na + vb/nb)` and the degrees of freedom
 /// `(va/na + vb/nb)^2 / ((va/na)^2/(na-1) + (vb/nb)^2/(nb-1))`. When neither
-/// sample varies at all the standard error is 0 and the interval is the
-/// observed difference alone (degrees of freedom `na + nb - 2`).
+/// sample varies at all there is no spread to estimate, and no interval.
 pub fn welch_interval(a: &[f64], b: &[f64], confidence: f64) -> Result<Welch, StatsError> {
     check_confidence(confidence)?;
     check_sizes(a, b)?;
@@ -118,11 +123,12 @@ pub fn welch_interval(a: &[f64], b: &[f64], confidence: f64) -> Result<Welch, St
     let (sa, sb) = (variance(a) / na, variance(b) / nb);
     let difference = mean(b) - mean(a);
     let standard_error = (sa + sb).sqrt();
-    let degrees_of_freedom = if standard_error == 0.0 {
-        na + nb - 2.0
-    } else {
-        (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0))
-    };
+    if standard_error == 0.0 {
+        return Err(StatsError::NoSpread {
+            what: "either sample",
+        });
+    }
+    let degrees_of_freedom = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Welch {
         difference,
@@ -159,6 +165,11 @@ pub fn paired_interval(differences: &[f64], confidence: f64) -> Result<Paired, S
     }
     let difference = mean(differences);
     let standard_error = (variance(differences) / n as f64).sqrt();
+    if standard_error == 0.0 {
+        return Err(StatsError::NoSpread {
+            what: "the differences",
+        });
+    }
     let degrees_of_freedom = n as f64 - 1.0;
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Paired {
@@ -522,14 +533,6 @@ mod tests {
         close(paired.degrees_of_freedom, 3.0, 0.0);
         close(paired.interval.low, 2.5 - 3.182 * 0.645_497, 1e-3);
         close(paired.interval.high, 2.5 + 3.182 * 0.645_497, 1e-3);
-        let same = paired_interval(&[-0.5, -0.5, -0.5], 0.95).unwrap();
-        assert_eq!(
-            same.interval,
-            Interval {
-                low: -0.5,
-                high: -0.5
-            }
-        );
         assert_eq!(
             paired_interval(&[1.0], 0.95),
             Err(StatsError::TooFewValues {
@@ -561,17 +564,23 @@ mod tests {
         assert!(welch_interval(&[1.0, 2.0], &[1.0, 2.0], 1.0).is_err());
     }
 
+    /// Constant samples would give an interval of width 0 around the difference, which a
+    /// verdict would read as certain: there is no interval instead.
     #[test]
-    fn welch_interval_of_constant_samples_is_the_difference() {
-        let w = welch_interval(&[2.0, 2.0], &[5.0, 5.0, 5.0], 0.95).unwrap();
+    fn constant_samples_have_no_interval() {
         assert_eq!(
-            w.interval,
-            Interval {
-                low: 3.0,
-                high: 3.0
-            }
+            welch_interval(&[2.0, 2.0], &[5.0, 5.0, 5.0], 0.95),
+            Err(StatsError::NoSpread {
+                what: "either sample"
+            })
         );
-        assert_eq!(w.degrees_of_freedom, 3.0);
+        assert!(welch_interval(&[2.0, 2.0], &[5.0, 6.0], 0.95).is_ok());
+        assert_eq!(
+            paired_interval(&[3.0, 3.0, 3.0], 0.95),
+            Err(StatsError::NoSpread {
+                what: "the differences"
+            })
+        );
     }
 
     #[test]
