@@ -419,8 +419,10 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-/// One level of the hindsight grid: the seeded market with every channel held at `level`,
-/// and what each channel earned.
+/// One level of the hindsight grid: the seeded market with every channel's outbound rate held
+/// at `level`, and what each channel earned. Everything else stays as the node had it, the
+/// inbound fees included: a strategy that sets only the outbound rate keeps them too, and a
+/// reference without them would credit the grid with discounts it never gave up.
 fn grid_level(
     spec: &Spec<'_>,
     scenario: &Scenario,
@@ -432,8 +434,6 @@ fn grid_level(
         if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
             let policy = lnpolicy_core::FeePolicy {
                 fee_ppm: level,
-                inbound_fee_ppm: 0,
-                inbound_base_fee_msat: 0,
                 ..current
             };
             if let Err(error) = sim.set_policy(id, policy) {

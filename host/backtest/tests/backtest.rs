@@ -44,6 +44,38 @@ fn compare<'a>(
     }
 }
 
+/// On a market whose channels start with inbound discounts, a static outbound fee keeps them,
+/// and so does the grid: a static fee that is a grid level scores its own level's revenue,
+/// not a reference that dropped the discounts.
+#[test]
+fn the_grid_keeps_the_inbound_fees_a_static_outbound_fee_keeps() {
+    let scenario = Scenario::builtin("lnd-heavy").unwrap();
+    assert!(
+        scenario_has_inbound_discounts(&scenario),
+        "the test needs a market with inbound discounts"
+    );
+    let config = Config::parse(
+        "static.config",
+        "[default]\nstrategy = static\nfee_ppm = 300\n",
+    )
+    .unwrap();
+    let mut spec = spec(&scenario, &config, vec![1]);
+    spec.grid_ppm = vec![300];
+    let reports = run(&spec, &registry(), &|_| {}).unwrap();
+    let pct = reports[0].total.percent_of_best_static().unwrap();
+    // Only the first hour, at the scenario's own fees before the first cycle, differs.
+    assert!((97.0..=103.0).contains(&pct), "{pct:.1}% of its own level");
+}
+
+fn scenario_has_inbound_discounts(scenario: &Scenario) -> bool {
+    lnpolicy_sim::Simulation::try_new(scenario.clone())
+        .unwrap()
+        .state()
+        .channels
+        .iter()
+        .any(|c| c.local_policy.inbound_fee_ppm < 0)
+}
+
 #[test]
 fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
     let scenario = Scenario::builtin("balanced").unwrap();
