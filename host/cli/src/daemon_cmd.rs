@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use lnpolicy_daemon::{DaemonOptions, DbLock, NodeSource, parse_interval};
 use tracing_subscriber::EnvFilter;
 
-use crate::charge_cmd::{DEFAULT_DB, NodeArgs, expand_home};
+use crate::charge_cmd::{NodeArgs, expand_home};
 
 #[derive(Args)]
 pub struct DaemonArgs {
@@ -68,11 +68,13 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 
 /// Runs the daemon; exit status 0 after SIGTERM/SIGINT, 1 when it cannot start (another
 /// daemon holds the database, the config has errors, the node cannot be reached).
-pub fn run(args: DaemonArgs, verbose: u8) -> Result<ExitCode> {
+/// `db_typed`: whether `--db` was given on the command line.
+pub fn run(args: DaemonArgs, db_typed: bool, verbose: u8) -> Result<ExitCode> {
     init_logs(args.log_format, verbose);
-    // A simulated node's history must not mix with a real node's in the default database.
-    let temporary_db = match (&args.sim, args.node.db.as_str()) {
-        (Some(_), DEFAULT_DB) => Some(
+    // A simulated node's history must not mix with a real node's: with --sim only a --db typed
+    // for it is used, not the default nor LNPOLICY_DB, which name the real node's database.
+    let temporary_db = match &args.sim {
+        Some(_) if !db_typed => Some(
             tempfile::Builder::new()
                 .prefix("lnpolicy-daemon-")
                 .tempdir()

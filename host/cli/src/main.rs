@@ -16,7 +16,7 @@ use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Without a subcommand, lnpolicy runs like charge-lnd: `lnpolicy -c FILE [--dry-run]
 /// [--check]` applies the config once to the node and exits (0 on success, 1 on failure).
@@ -97,7 +97,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    // Whether `daemon --db` was typed, rather than taken from LNPOLICY_DB or the default.
+    let daemon_db_typed = matches
+        .subcommand_matches("daemon")
+        .and_then(|daemon| daemon.value_source("db"))
+        == Some(clap::parser::ValueSource::CommandLine);
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -124,7 +133,7 @@ fn main() -> ExitCode {
             }),
             _,
         ) => charge_cmd::test_channel(&config, &node, &chan_id, cli.verbose),
-        (Some(Command::Daemon(args)), _) => daemon_cmd::run(args, cli.verbose),
+        (Some(Command::Daemon(args)), _) => daemon_cmd::run(args, daemon_db_typed, cli.verbose),
         (Some(Command::GenerateConfig { file }), _) => generate_config::write(&file),
         (
             Some(Command::Rollback {

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,8 +170,13 @@ struct Daemon {
 
 impl Daemon {
     fn spawn(args: &[String]) -> Daemon {
+        Daemon::spawn_with(args, &[])
+    }
+
+    fn spawn_with(args: &[String], env: &[(&str, &Path)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
             .args(args)
+            .envs(env.iter().copied())
             .env_remove("CONFIG_LOCATION")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -634,7 +639,9 @@ fn sim_mode_runs_the_config_in_virtual_time() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut daemon = Daemon::spawn(&args);
+    // LNPOLICY_DB names the real node's database: simulated history must not go there.
+    let real_db = dir.path().join("real.db");
+    let mut daemon = Daemon::spawn_with(&args, &[("LNPOLICY_DB", &real_db)]);
     let addr = daemon.metrics_addr();
     let text = daemon.wait_until("three cycles and some revenue", |_| {
         let text = scrape(addr);
@@ -651,6 +658,7 @@ fn sim_mode_runs_the_config_in_virtual_time() {
         .collect();
     assert!(at.windows(2).all(|w| w[1] - w[0] == 3600), "{at:?}");
     daemon.stop();
+    assert!(!real_db.exists(), "the simulated node wrote into LNPOLICY_DB");
 }
 
 /// Every intent row: id, status, error.
