@@ -227,11 +227,12 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
         cycle(lock.database(), &registry, &config, node, false)?
     };
     let printed = print_table(&outcome, dry_run, verbose);
-    // Failed updates decide the exit code even when the reader has gone (`| head`).
-    if outcome
-        .applied
-        .as_ref()
-        .is_some_and(|a| !a.failed.is_empty())
+    // Failed updates, rollbacks' restores included, decide the exit code even when the reader
+    // has gone (`| head`).
+    if [&outcome.applied, &outcome.rolled_back]
+        .into_iter()
+        .flatten()
+        .any(|report| !report.failed.is_empty())
     {
         return Ok(ExitCode::FAILURE);
     }
@@ -302,18 +303,19 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
             .await?,
         )
     })?;
-    writeln!(
+    let printed = writeln!(
         Stdout,
         "{} rolled back, {} failed{}",
         report.applied.len(),
         report.failed.len(),
         held_by_cap(&report)
-    )?;
-    Ok(if report.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    );
+    // Failed restores decide the exit code even when the reader has gone (`| head`).
+    if !report.failed.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    printed?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `lnpolicy test-channel CHAN_ID`: a dry run, explained for one channel.

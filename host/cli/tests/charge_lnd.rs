@@ -820,14 +820,15 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
     assert_eq!(read(), after_first, "a spent hour sends nothing");
 }
 
-/// `lnpolicy rollback` on a change that cut a channel's revenue: without `--execute` it lists
-/// the candidate and changes nothing, neither the node nor the database; with it, the previous
-/// fee is back on the node and the restore is recorded in the real database.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
-    let live = balanced();
-    let (_dir, server, config, db) = serve(&live).await;
-    let (id, current) = policies(&live)
+/// A channel whose fee lnpolicy raised 100 ppm an hour ago, after ten forwards in the hour
+/// before and none since, with a config that rolls such changes back: its id, its fee now and
+/// the fee before.
+fn rollback_candidate(
+    live: &LiveSimulation,
+    db: &Path,
+    config: &Path,
+) -> (u64, FeePolicy, FeePolicy) {
+    let (id, current) = policies(live)
         .into_iter()
         .find(|(_, p)| !p.disabled && p.fee_ppm > 100)
         .expect("an enabled channel above 100 ppm");
@@ -842,7 +843,7 @@ async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
     let changed_at = now - 3_600 - 60;
     {
         // Ten forwards in the hour before lnpolicy raised the fee, none since.
-        let store = lnpolicy_store::Store::open(&db).unwrap();
+        let store = lnpolicy_store::Store::open(db).unwrap();
         let forwards: Vec<lnpolicy_core::Forward> = (1..=10)
             .map(|i| lnpolicy_core::Forward {
                 index: i,
@@ -863,11 +864,42 @@ async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
             .unwrap();
     }
     std::fs::write(
-        &config,
+        config,
         "[default]\nstrategy = ignore\nenable_auto_rollback = true\nrollback_threshold = 0.5\n\
          rollback_window = 1h\n",
     )
     .unwrap();
+    (id, current, previous)
+}
+
+/// A rollback whose restore the node refuses is a failed update: `lnpolicy -c` exits 1, so a
+/// cron job's alert sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_rollback_restore_is_a_failed_run() {
+    let live = balanced();
+    let (_dir, server, config, db) = serve(&live).await;
+    let (id, current, _) = rollback_candidate(&live, &db, &config);
+    let refused = args_without(UPDATE_CHANNEL_POLICY, &config, &server, &db);
+    let output = tokio::task::spawn_blocking(move || run_cli(refused))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("rolled back, 1 failed"), "{stdout}");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        policies(&live).iter().find(|(c, _)| *c == id).unwrap().1,
+        current
+    );
+}
+
+/// `lnpolicy rollback` on a change that cut a channel's revenue: without `--execute` it lists
+/// the candidate and changes nothing, neither the node nor the database; with it, the previous
+/// fee is back on the node and the restore is recorded in the real database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_lists_its_candidate_untouched_and_execute_restores_it() {
+    let live = balanced();
+    let (_dir, server, config, db) = serve(&live).await;
+    let (id, current, previous) = rollback_candidate(&live, &db, &config);
     let rollback = |extra: &[&str]| {
         let mut cli = vec!["rollback".to_owned()];
         cli.extend(args(&config, &server, &db, extra));

@@ -658,7 +658,10 @@ fn sim_mode_runs_the_config_in_virtual_time() {
         .collect();
     assert!(at.windows(2).all(|w| w[1] - w[0] == 3600), "{at:?}");
     daemon.stop();
-    assert!(!real_db.exists(), "the simulated node wrote into LNPOLICY_DB");
+    assert!(
+        !real_db.exists(),
+        "the simulated node wrote into LNPOLICY_DB"
+    );
 }
 
 /// Every intent row: id, status, error.
