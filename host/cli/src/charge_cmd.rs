@@ -89,14 +89,10 @@ pub(crate) fn expand_home(path: &str) -> PathBuf {
 impl NodeArgs {
     fn lnd_config(&self) -> LndConfig {
         let lnddir = expand_home(&self.lnddir);
-        let macaroons = lnddir.join("data/chain/bitcoin").join(&self.network);
-        let macaroon = self.macaroon.clone().unwrap_or_else(|| {
-            ["charge-lnd.macaroon", "lnpolicy.macaroon"]
-                .iter()
-                .map(|name| macaroons.join(name))
-                .find(|path| path.exists())
-                .unwrap_or_else(|| macaroons.join("admin.macaroon"))
-        });
+        let macaroon = self
+            .macaroon
+            .clone()
+            .unwrap_or_else(|| LndConfig::default_macaroon(&lnddir, &self.network));
         let tls = self
             .tlscert
             .clone()

@@ -211,7 +211,7 @@ async fn client_uses_only_whitelisted_methods() {
 }
 
 #[tokio::test]
-async fn lnddir_layout_prefers_the_lnpolicy_macaroon() {
+async fn lnddir_layout_prefers_the_charge_lnd_then_the_lnpolicy_macaroon() {
     let sim = Sim::start(fixture()).await;
     let lnddir = sim.dir.path().join("lnd");
     let config = LndConfig::from_lnddir(&lnddir, "regtest");
@@ -223,6 +223,17 @@ async fn lnddir_layout_prefers_the_lnpolicy_macaroon() {
     };
     let client = LndClient::connect(&config).await.unwrap();
     assert_eq!(client.get_info().await.unwrap().alias, "sim-lnd");
+
+    // An operator coming from charge-lnd has its macaroon: that one comes first.
+    let charge_lnd = sim
+        .server
+        .lnpolicy_macaroon_path()
+        .with_file_name("charge-lnd.macaroon");
+    std::fs::copy(sim.server.lnpolicy_macaroon_path(), &charge_lnd).unwrap();
+    assert_eq!(
+        LndConfig::from_lnddir(&lnddir, "regtest").macaroon_path,
+        charge_lnd
+    );
 }
 
 #[tokio::test]

@@ -90,22 +90,26 @@ impl LndConfig {
         }
     }
 
-    /// Paths as LND lays them out under `--lnddir`: `tls.cert`, and in
-    /// `data/chain/bitcoin/<network>/` our least-privilege `lnpolicy.macaroon`
-    /// if the operator baked one, else `admin.macaroon`.
+    /// The defaults for an LND laid out under `lnddir` (charge-lnd's): gRPC on
+    /// `localhost`, `tls.cert`, and [`LndConfig::default_macaroon`].
     pub fn from_lnddir(lnddir: &Path, network: &str) -> Self {
-        let macaroons = lnddir.join("data/chain/bitcoin").join(network);
-        let ours = macaroons.join("lnpolicy.macaroon");
-        let macaroon = if ours.exists() {
-            ours
-        } else {
-            macaroons.join("admin.macaroon")
-        };
         LndConfig::new(
-            format!("127.0.0.1:{DEFAULT_GRPC_PORT}"),
+            format!("localhost:{DEFAULT_GRPC_PORT}"),
             lnddir.join("tls.cert"),
-            macaroon,
+            LndConfig::default_macaroon(lnddir, network),
         )
+    }
+
+    /// In `data/chain/bitcoin/<network>/` under `lnddir`: the `charge-lnd.macaroon` an operator
+    /// coming from charge-lnd has, else a least-privilege `lnpolicy.macaroon`, else
+    /// `admin.macaroon`.
+    pub fn default_macaroon(lnddir: &Path, network: &str) -> PathBuf {
+        let macaroons = lnddir.join("data/chain/bitcoin").join(network);
+        ["charge-lnd.macaroon", "lnpolicy.macaroon"]
+            .iter()
+            .map(|name| macaroons.join(name))
+            .find(|path| path.exists())
+            .unwrap_or_else(|| macaroons.join("admin.macaroon"))
     }
 }
 
