@@ -13,7 +13,9 @@
 //! [`compare`] then sets each against the first, seed by seed.
 //!
 //! Every policy run and grid level is an independent job on its own simulated node and
-//! database, so [`Spec::jobs`] threads share them out; the report does not depend on how many.
+//! database, so [`Spec::jobs`] threads share them out; the report does not depend on how many,
+//! provided the registry bounds guest calls by fuel rather than by the wall clock (the CLI gives
+//! them a deadline no loaded machine reaches).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -11,10 +11,15 @@ use lnpolicy_backtest::{
     Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
 };
 use lnpolicy_policy::config::Config;
-use lnpolicy_runtime::RegistryConfig;
+use lnpolicy_runtime::{RegistryConfig, RuntimeConfig};
 
 use crate::Stdout;
 use crate::charge_cmd::load_registry_with;
+
+/// The wall-clock backstop of one guest call in a backtest (the daemon's is 2 s): far beyond
+/// what the fuel limit allows a guest to compute, so only a guest stuck in a host import
+/// reaches it.
+const BACKTEST_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::sim_cmd::load_scenario;
 use crate::strategy_cmd::parse_params;
 
@@ -96,12 +101,17 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     }
     // The runs share one registry: a quarantine would let one run's failures switch the
     // strategy off for the others, at a point that depends on the threads. Every failed
-    // decision is counted in the report instead.
+    // decision is counted in the report instead. Calls are bounded by fuel, which is
+    // deterministic; the wall-clock deadline, which a loaded machine or more --jobs would
+    // reach sooner, is only a backstop here, so the report does not depend on them.
+    let mut runtime = RuntimeConfig::default();
+    runtime.limits.timeout_base = BACKTEST_CALL_DEADLINE;
     let registry = load_registry_with(
         &args.strategies,
         RegistryConfig {
             quarantine_after: u32::MAX,
         },
+        runtime,
     )?;
     let known = lnpolicy_builtins::names().collect::<Vec<_>>().join(", ");
     let lookup = |name: &str| registry.get(name).map(|s| s.info().params.clone());

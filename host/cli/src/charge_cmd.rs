@@ -127,12 +127,20 @@ impl NodeArgs {
 
 /// Every built-in strategy and every `.wasm` of the strategies folder (when it exists).
 pub fn load_registry(strategies: &str) -> Result<StrategyRegistry> {
-    load_registry_with(strategies, RegistryConfig::default())
+    load_registry_with(
+        strategies,
+        RegistryConfig::default(),
+        RuntimeConfig::default(),
+    )
 }
 
-/// [`load_registry`] with the registry's own settings.
-pub fn load_registry_with(strategies: &str, config: RegistryConfig) -> Result<StrategyRegistry> {
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+/// [`load_registry`] with the registry's and the runtime's own settings.
+pub fn load_registry_with(
+    strategies: &str,
+    config: RegistryConfig,
+    runtime: RuntimeConfig,
+) -> Result<StrategyRegistry> {
+    let runtime = Arc::new(Runtime::new(runtime)?);
     let registry = StrategyRegistry::new(runtime, Arc::new(NullEventSink), config);
     for name in lnpolicy_builtins::names() {
         let bytes = lnpolicy_builtins::get(name).expect("listed built-in");
