@@ -501,6 +501,11 @@ fn check_batch(channels: &[ChannelView], decisions: &[Decision]) -> Result<(), S
     }
 }
 
+/// The host's limits on `info()` (host/runtime/src/strategy.rs), mirrored so that a guest's
+/// own tests fail where the host would refuse it.
+const MAX_DESCRIPTION_BYTES: usize = 4096;
+const MAX_PARAMS: usize = 128;
+
 fn check_info(info: &StrategyInfo) -> Result<(), String> {
     let valid_name = |s: &str| {
         !s.is_empty()
@@ -517,6 +522,17 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
     if info.version.is_empty() || info.version.len() > 64 {
         return Err("version must be 1-64 characters".into());
     }
+    if info.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(format!(
+            "description is over the host's {MAX_DESCRIPTION_BYTES}-byte limit"
+        ));
+    }
+    if info.params.len() > MAX_PARAMS {
+        return Err(format!(
+            "{} parameters, over the host's limit of {MAX_PARAMS}",
+            info.params.len()
+        ));
+    }
     let mut seen = BTreeSet::new();
     for spec in &info.params {
         let name = &spec.name;
@@ -532,8 +548,16 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
             spec.kind,
             ParamKind::Integer | ParamKind::Float | ParamKind::ConfTarget
         );
+        if spec.description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(format!(
+                "parameter {name} has a description over the host's {MAX_DESCRIPTION_BYTES}-byte limit"
+            ));
+        }
         if !numeric && (spec.min.is_some() || spec.max.is_some()) {
             return Err(format!("parameter {name} has bounds but is not a number"));
+        }
+        if spec.min.is_some_and(f64::is_nan) || spec.max.is_some_and(f64::is_nan) {
+            return Err(format!("parameter {name} has a bound that is not a number"));
         }
         if let (Some(min), Some(max)) = (spec.min, spec.max)
             && min > max
@@ -545,9 +569,14 @@ fn check_info(info: &StrategyInfo) -> Result<(), String> {
             ParamDefault::Value(value) => value,
         };
         let default = match (&spec.kind, value) {
+            (ParamKind::ConfTarget, ParamValue::Integer(v)) if u32::try_from(*v).is_err() => {
+                return Err(format!(
+                    "parameter {name} has its default {v}, not a number of blocks"
+                ));
+            }
             (ParamKind::Integer | ParamKind::ConfTarget, ParamValue::Integer(v)) => *v as f64,
             (ParamKind::Float, ParamValue::Integer(v)) => *v as f64,
-            (ParamKind::Float, ParamValue::Float(v)) => *v,
+            (ParamKind::Float, ParamValue::Float(v)) if v.is_finite() => *v,
             (ParamKind::Boolean, ParamValue::Boolean(_))
             | (ParamKind::Text, ParamValue::Text(_)) => continue,
             (kind, value) => {
@@ -761,6 +790,17 @@ mod tests {
         );
         assert!(with(|i| i.params[0].min = Some(2000.0)).contains("above max"));
         assert!(with(|i| i.params[0].kind = ParamKind::Boolean).contains("not a number"));
+        assert!(with(|i| i.params[0].min = Some(f64::NAN)).contains("not a number"));
+        assert!(with(|i| i.description = "x".repeat(5000)).contains("4096-byte"));
+        assert!(
+            with(|i| i.params = (0..200)
+                .map(|n| ParamSpec {
+                    name: format!("p{n}"),
+                    ..i.params[0].clone()
+                })
+                .collect())
+            .contains("200 parameters")
+        );
     }
 
     #[test]

@@ -240,3 +240,31 @@ async fn a_pending_status_change_is_reconciled_by_the_flag() {
         }
     );
 }
+
+/// A crash after an update whose fees landed while the disabled flag did not (LND without the
+/// permission for `UpdateChanStatus`): the intent is recorded as applied with the node's flag.
+#[tokio::test]
+async fn a_pending_update_that_landed_in_part_is_recorded_as_the_node_has_it() {
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let node = lnpolicy_sim::InProcessNode::new(live.shared());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let channel = node.list_channels().await.unwrap().remove(0);
+    let asked = FeePolicy {
+        fee_ppm: channel.local_policy.fee_ppm + 50,
+        disabled: !channel.local_policy.disabled,
+        ..channel.local_policy
+    };
+    store
+        .record_intent(channel.id, None, &channel.local_policy, &asked, 10)
+        .unwrap();
+    let fees_only = FeePolicy {
+        disabled: channel.local_policy.disabled,
+        ..asked
+    };
+    node.update_policy(&channel, &fees_only).await.unwrap();
+    let report = reconcile_pending(&node, &store, 20).await.unwrap();
+    assert_eq!(report.applied, [channel.id]);
+    let recorded = store.last_applied_changes(&[channel.id]).unwrap().remove(0);
+    assert_eq!(recorded.applied, fees_only);
+}

@@ -665,15 +665,23 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         .flat_map(|report| report.held.iter().copied())
         .chain(outcome.would_hold.iter().copied())
         .collect();
+    let in_part: Vec<(ChannelId, FeePolicy)> = outcome
+        .applied
+        .as_ref()
+        .map(|a| a.applied_in_part.clone())
+        .unwrap_or_default();
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
-        let new = match &plan.outcome {
+        let mut new = match &plan.outcome {
             PlanOutcome::Decided { guarded, .. } => guarded
                 .policy
                 .map_or_else(|| "-".to_owned(), |p| show_policy(&p)),
             _ => "-".to_owned(),
         };
         let mut action = action(channel, plan, !dry_run);
-        if failed.contains(&channel.id) {
+        if let Some((_, set)) = in_part.iter().find(|(id, _)| *id == channel.id) {
+            new = show_policy(set);
+            action = "applied in part".into();
+        } else if failed.contains(&channel.id) {
             action = "update failed".into();
         } else if held.contains(&channel.id) {
             action = "held by guard.max_updates_per_hour".into();

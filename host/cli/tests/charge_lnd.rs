@@ -686,13 +686,22 @@ async fn a_partly_applied_update_is_recorded_as_the_node_has_it() {
         channel.id
     };
     std::fs::write(&config, "[default]\nstrategy = static\nfee_ppm = 444\n").unwrap();
-    run_ok(args_without(UPDATE_CHAN_STATUS, &config, &server, &db)).await;
+    let stdout = run_ok(args_without(UPDATE_CHAN_STATUS, &config, &server, &db)).await;
     let now = {
         let state = live.shared();
         let state = state.lock().unwrap();
         state.channel(id).unwrap().local_policy
     };
     assert_eq!((now.fee_ppm, now.disabled), (444, true));
+    let row = rows(&stdout)
+        .into_iter()
+        .find(|r| r.channel == short_channel_id(id))
+        .unwrap();
+    assert_eq!(
+        (row.action.as_str(), row.new.as_str()),
+        ("applied in part", shown(&now).as_str()),
+        "{stdout}"
+    );
     let store = lnpolicy_store::Store::open(&db).unwrap();
     let recorded = store.last_applied_changes(&[id]).unwrap().remove(0);
     assert_eq!(recorded.applied, now);

@@ -70,6 +70,8 @@ impl PlannedUpdate {
 #[derive(Debug, Default)]
 pub struct ApplyReport {
     pub applied: Vec<ChannelId>,
+    /// Of `applied`, those the node set only in part, with the policy it set.
+    pub applied_in_part: Vec<(ChannelId, FeePolicy)>,
     pub failed: Vec<(ChannelId, NodeError)>,
     /// Updates whose policy equals the current one: no call made.
     pub unchanged: usize,
@@ -125,6 +127,7 @@ pub async fn apply_updates(
                     // What is recorded as applied is what the node has: the minimum interval,
                     // rollback and the reports read it.
                     store.amend_intent_policy(intent, &applied)?;
+                    report.applied_in_part.push((id, applied));
                     tracing::warn!(
                         channel = id,
                         asked = ?update.desired,
@@ -250,6 +253,11 @@ pub async fn reconcile_pending(
             Some(channel) if landed(&channel.local_policy, &intent.previous, &intent.desired) => {
                 report.applied.push(intent.channel_id);
                 resolved_at = intent.created_at;
+                // What is recorded as applied is what the node has (part of an update can be
+                // beyond it: LND's disabled flag without the permission, CLN's cltv delta).
+                if channel.local_policy != intent.desired {
+                    store.amend_intent_policy(intent.id, &channel.local_policy)?;
+                }
                 IntentOutcome::Applied
             }
             Some(_) => {

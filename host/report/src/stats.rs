@@ -81,6 +81,12 @@ pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// Whether every value equals the first: tested on the values, since a mean that does not
+/// come out exact (0.1 three times) leaves a variance of 1e-34 rather than 0.
+fn all_alike(values: &[f64]) -> bool {
+    values.iter().all(|v| *v == values[0])
+}
+
 /// Sample variance (divisor `n - 1`); `NaN` below two values.
 fn variance(values: &[f64]) -> f64 {
     let m = mean(values);
@@ -123,7 +129,7 @@ pub fn welch_interval(a: &[f64], b: &[f64], confidence: f64) -> Result<Welch, St
     let (sa, sb) = (variance(a) / na, variance(b) / nb);
     let difference = mean(b) - mean(a);
     let standard_error = (sa + sb).sqrt();
-    if standard_error == 0.0 {
+    if all_alike(a) && all_alike(b) {
         return Err(StatsError::NoSpread {
             what: "either sample",
         });
@@ -165,7 +171,7 @@ pub fn paired_interval(differences: &[f64], confidence: f64) -> Result<Paired, S
     }
     let difference = mean(differences);
     let standard_error = (variance(differences) / n as f64).sqrt();
-    if standard_error == 0.0 {
+    if all_alike(differences) {
         return Err(StatsError::NoSpread {
             what: "the differences",
         });
@@ -575,6 +581,8 @@ mod tests {
             })
         );
         assert!(welch_interval(&[2.0, 2.0], &[5.0, 6.0], 0.95).is_ok());
+        assert!(welch_interval(&[0.1; 3], &[0.2; 3], 0.95).is_err());
+        assert!(paired_interval(&[0.1; 3], 0.95).is_err());
         assert_eq!(
             paired_interval(&[3.0, 3.0, 3.0], 0.95),
             Err(StatsError::NoSpread {

@@ -389,8 +389,8 @@ const MAX_DESCRIPTION_BYTES: usize = 4096;
 const MAX_PARAMS: usize = 128;
 
 /// A parameter's declaration must be one the config reader can honour: bounds that are
-/// numbers, in order, on a numeric kind, and a default of its own kind within them. A
-/// default the strategy cannot read would fail every call instead of the load.
+/// numbers (±∞ is no bound), in order, on a numeric kind, and a default of its own kind
+/// within them. A default the strategy cannot read would fail every call instead of the load.
 fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
     if param.description.len() > MAX_DESCRIPTION_BYTES {
         return Err(format!(
@@ -404,9 +404,7 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
     for (which, bound) in [("min", param.min), ("max", param.max)] {
         match bound {
             Some(_) if !numeric => return Err(format!("a {which} on a non-numeric kind")),
-            Some(value) if !value.is_finite() => {
-                return Err(format!("{which} {value} is not a finite number"));
-            }
+            Some(value) if value.is_nan() => return Err(format!("{which} is not a number")),
             _ => {}
         }
     }
@@ -419,6 +417,9 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
         return Ok(());
     };
     let number = match (param.kind, default) {
+        (ParamKind::ConfTarget, ParamValue::Integer(blocks)) if u32::try_from(*blocks).is_err() => {
+            return Err(format!("default {blocks} is not a number of blocks"));
+        }
         (ParamKind::Integer | ParamKind::ConfTarget, ParamValue::Integer(i)) => Some(*i as f64),
         (ParamKind::Float, ParamValue::Integer(i)) => Some(*i as f64),
         (ParamKind::Float, ParamValue::Float(f)) if f.is_finite() => Some(*f),
@@ -499,6 +500,7 @@ mod tests {
                 None,
                 None,
             ),
+            spec(ParamKind::ConfTarget, integer(-1), None, None),
         ];
         for param in refused {
             let error = check_info(&info_with(param.clone())).expect_err(&format!("{param:?}"));
@@ -506,6 +508,8 @@ mod tests {
         }
         let sound = spec(ParamKind::Float, integer(5), Some(0.0), Some(10.0));
         assert!(check_info(&info_with(sound)).is_ok());
+        let no_upper_bound = spec(ParamKind::Float, integer(5), Some(0.0), Some(f64::INFINITY));
+        assert!(check_info(&info_with(no_upper_bound)).is_ok());
         let mut many = info_with(spec(ParamKind::Text, ParamDefault::Optional, None, None));
         many.params = (0..200)
             .map(|i| ParamSpec {

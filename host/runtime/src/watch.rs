@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
@@ -60,11 +60,20 @@ impl StrategyRegistry {
             .spawn(move || {
                 let mut pending: BTreeSet<PathBuf> = BTreeSet::new();
                 let mut rescan = false;
+                // Quiet time counts from the last change: events that are not (someone
+                // reading the folder) must not put the sync off.
+                let mut last_change = Instant::now();
                 loop {
-                    match rx.recv_timeout(DEBOUNCE) {
+                    let wait = if pending.is_empty() && !rescan {
+                        DEBOUNCE
+                    } else {
+                        (last_change + DEBOUNCE).saturating_duration_since(Instant::now())
+                    };
+                    match rx.recv_timeout(wait) {
                         // The registry's own reads would otherwise trigger reads forever.
                         Ok(Ok(event)) if !event.need_rescan() && !is_content_change(&event.kind) => {}
                         Ok(Ok(event)) => {
+                            last_change = Instant::now();
                             rescan |= event.need_rescan();
                             // Event paths may be spelled differently from our
                             // canonical folder: key files by name within it.
@@ -78,6 +87,7 @@ impl StrategyRegistry {
                         }
                         Ok(Err(err)) => {
                             tracing::warn!(folder = %dir.display(), error = %err, "watch error; rescanning");
+                            last_change = Instant::now();
                             rescan = true;
                         }
                         Err(RecvTimeoutError::Timeout) => {
@@ -108,12 +118,14 @@ impl StrategyRegistry {
 }
 
 /// Whether a watch event may have changed what a file holds: a file created, written,
-/// renamed or removed. Opening or reading one (the registry's own read among them) and
-/// metadata such as `touch` do not, so they neither reload a file nor end a quarantine.
+/// renamed or removed, or (for notify's polling fallback, which sees writes no other way) its
+/// modification time changed. Opening or reading one, the registry's own reads among them, and
+/// other metadata do not: acted on, each read would cause another.
 pub fn is_content_change(kind: &notify::EventKind) -> bool {
     use notify::EventKind;
-    use notify::event::ModifyKind;
+    use notify::event::{MetadataKind, ModifyKind};
     match kind {
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::WriteTime)) => true,
         EventKind::Modify(ModifyKind::Metadata(_)) => false,
         EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
         EventKind::Access(_) | EventKind::Any | EventKind::Other => false,

@@ -549,7 +549,11 @@ impl NodeClient for ClnClient {
         }
         Ok(FeePolicy {
             min_htlc_msat: applied.minimum_htlc_out_msat.0,
-            max_htlc_msat: applied.maximum_htlc_out_msat.0,
+            // 0 asks to leave the maximum alone (LND's convention), and it was not sent.
+            max_htlc_msat: match policy.max_htlc_msat {
+                0 => 0,
+                _ => applied.maximum_htlc_out_msat.0,
+            },
             time_lock_delta: current.time_lock_delta,
             disabled: current.disabled,
             ..*policy
