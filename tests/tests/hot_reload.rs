@@ -135,6 +135,37 @@ fn corrupt_replacement_keeps_the_old_version() {
     assert_eq!(fee(&decide(&h.registry, "steady").unwrap()), 111);
 }
 
+/// Removing a folder file that replaced a built-in brings the built-in back, with the same
+/// parameters: the audit trail says so rather than only "removed".
+#[test]
+fn deleting_a_file_that_replaced_a_built_in_says_the_built_in_runs_again() {
+    let h = Harness::new();
+    let builtin = std::fs::read(test_guest("good_v2")).unwrap();
+    h.registry.add_builtin("both", &builtin).unwrap();
+    let path = h.install(&test_guest("good_v1"), "both");
+    let _watcher = h.registry.watch(&h.strategies_dir()).unwrap();
+    assert_eq!(fee(&decide(&h.registry, "both").unwrap()), 111);
+    std::fs::remove_file(path).unwrap();
+    wait_for("the built-in back", || {
+        decide(&h.registry, "both").is_ok_and(|output| fee(&output) == 222)
+    });
+    let removed = h
+        .store
+        .events(Some("both"))
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == StrategyEventKind::Unloaded)
+        .unwrap();
+    assert!(
+        removed
+            .detail
+            .contains("the built-in both runs from the next cycle"),
+        "{}",
+        removed.detail
+    );
+}
+
 #[test]
 fn deleting_the_file_unloads_the_strategy() {
     let h = Harness::new();

@@ -214,11 +214,20 @@ impl StrategyRegistry {
             .is_some_and(|entry| entry.source == StrategySource::File(path.to_owned()));
         if is_this_file && let Some(entry) = folder.remove(name) {
             drop(folder);
+            let detail = if read(&self.builtins).contains_key(name) {
+                tracing::warn!(strategy = %name, path = %path.display(), "folder file removed: the built-in strategy of the same name runs from the next cycle");
+                format!(
+                    "{} was removed; the built-in {name} runs from the next cycle",
+                    path.display()
+                )
+            } else {
+                format!("{} was removed", path.display())
+            };
             self.record(
                 name,
                 entry.strategy.sha256(),
                 StrategyEventKind::Unloaded,
-                format!("{} was removed", path.display()),
+                detail,
                 None,
             );
         }

@@ -222,7 +222,7 @@ impl host::Host for GuestState {
         };
         self.effects.logs.push(GuestLog {
             level,
-            message: truncate_utf8(message, self.sandbox.max_log_line_bytes),
+            message: one_line(&truncate_utf8(message, self.sandbox.max_log_line_bytes)),
         });
         Ok(())
     }
@@ -285,6 +285,20 @@ impl host::Host for GuestState {
         self.count_query()?;
         Ok(self.history.chain_fee_rate(conf_target))
     }
+}
+
+/// A guest's log line with its control characters escaped (`\n`, `\u{1b}`): written raw, a
+/// newline would let a guest print lines that look like the daemon's own.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -398,5 +412,22 @@ impl tokio::io::AsyncWrite for TruncatingPipe {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn guest_log_lines_cannot_break_into_new_lines() {
+        let forged = "ok\n2026-11-24T00:00:00Z  INFO lnpolicy: policy applied\r\u{1b}[2K";
+        let line = one_line(forged);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert_eq!(
+            line,
+            "ok\\n2026-11-24T00:00:00Z  INFO lnpolicy: policy applied\\r\\u{1b}[2K"
+        );
+        assert_eq!(one_line("plain, ünïcode"), "plain, ünïcode");
     }
 }
