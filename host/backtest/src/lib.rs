@@ -66,8 +66,9 @@ pub struct Progress {
     pub steps: u64,
 }
 
-/// What one group of channels (a strategy, or one arm of an experiment) did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// What one group of channels (a strategy, or one arm of an experiment) did. Serialized with
+/// its share of the hindsight best and its success rate, as the table shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupResult {
     /// The strategy, with the experiment and arm for experiment sections; `none` for
     /// channels no section applied to.
@@ -83,6 +84,24 @@ pub struct GroupResult {
     /// Decisions that failed (the strategy trapped, timed out or returned something the
     /// host refused), each leaving a channel unchanged for a cycle.
     pub failed_decisions: u64,
+}
+
+impl Serialize for GroupResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut group = serializer.serialize_struct("GroupResult", 10)?;
+        group.serialize_field("label", &self.label)?;
+        group.serialize_field("channels", &self.channels)?;
+        group.serialize_field("revenue_msat", &self.revenue_msat)?;
+        group.serialize_field("volume_msat", &self.volume_msat)?;
+        group.serialize_field("forwards", &self.forwards)?;
+        group.serialize_field("failures", &self.failures)?;
+        group.serialize_field("best_static_revenue_msat", &self.best_static_revenue_msat)?;
+        group.serialize_field("failed_decisions", &self.failed_decisions)?;
+        group.serialize_field("percent_of_best_static", &self.percent_of_best_static())?;
+        group.serialize_field("success_rate", &self.success_rate())?;
+        group.end()
+    }
 }
 
 impl GroupResult {

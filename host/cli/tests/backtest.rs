@@ -57,6 +57,19 @@ fn several_policies_are_compared_on_one_hindsight_grid() {
         total(1, "best_static_revenue_msat")
     );
     assert_ne!(total(0, "revenue_msat"), total(1, "revenue_msat"));
+    // The table's two figures are in the JSON too, from the same totals.
+    let share = reports[1]["total"]["percent_of_best_static"]
+        .as_f64()
+        .unwrap();
+    let expected =
+        100.0 * total(1, "revenue_msat") as f64 / total(1, "best_static_revenue_msat") as f64;
+    assert!(
+        (share - expected).abs() < 1e-9,
+        "{share} against {expected}"
+    );
+    let tried = total(1, "forwards") + total(1, "failures");
+    let success = reports[1]["total"]["success_rate"].as_f64().unwrap();
+    assert!((success - total(1, "forwards") as f64 / tried as f64).abs() < 1e-12);
     assert!(reports[0].get("compared_with_first").is_none());
     let compared = &reports[1]["compared_with_first"];
     assert_eq!(compared["baseline"], config.as_str());
