@@ -15,11 +15,6 @@ use lnpolicy_runtime::{RegistryConfig, RuntimeConfig};
 
 use crate::Stdout;
 use crate::charge_cmd::load_registry_with;
-
-/// The wall-clock backstop of one guest call in a backtest (the daemon's is 2 s): far beyond
-/// what the fuel limit allows a guest to compute, so only a guest stuck in a host import
-/// reaches it.
-const BACKTEST_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::sim_cmd::load_scenario;
 use crate::strategy_cmd::parse_params;
 
@@ -28,6 +23,10 @@ const MAX_DEFAULT_JOBS: usize = 16;
 /// Threads at most: half the runtime's pool of guest instances, so that the calls in flight
 /// never wait for a slot, whatever else (validations) holds one.
 const MAX_JOBS: usize = 32;
+/// The wall-clock backstop of one guest call in a backtest (the daemon's is 2 s): far beyond
+/// what the fuel limit allows a guest to compute, so only a guest stuck in a host import
+/// reaches it.
+const BACKTEST_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Args, Debug)]
 pub struct BacktestArgs {

@@ -665,11 +665,10 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         .flat_map(|report| report.held.iter().copied())
         .chain(outcome.would_hold.iter().copied())
         .collect();
-    let in_part: Vec<(ChannelId, FeePolicy)> = outcome
+    let in_part: &[(ChannelId, FeePolicy)] = outcome
         .applied
         .as_ref()
-        .map(|a| a.applied_in_part.clone())
-        .unwrap_or_default();
+        .map_or(&[], |a| a.applied_in_part.as_slice());
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
         let mut new = match &plan.outcome {
             PlanOutcome::Decided { guarded, .. } => guarded

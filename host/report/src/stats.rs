@@ -125,15 +125,15 @@ fn check_sizes(a: &[f64], b: &[f64]) -> Result<(), StatsError> {
 pub fn welch_interval(a: &[f64], b: &[f64], confidence: f64) -> Result<Welch, StatsError> {
     check_confidence(confidence)?;
     check_sizes(a, b)?;
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (sa, sb) = (variance(a) / na, variance(b) / nb);
-    let difference = mean(b) - mean(a);
-    let standard_error = (sa + sb).sqrt();
     if all_alike(a) && all_alike(b) {
         return Err(StatsError::NoSpread {
             what: "either sample",
         });
     }
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (sa, sb) = (variance(a) / na, variance(b) / nb);
+    let difference = mean(b) - mean(a);
+    let standard_error = (sa + sb).sqrt();
     let degrees_of_freedom = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Welch {
@@ -169,13 +169,13 @@ pub fn paired_interval(differences: &[f64], confidence: f64) -> Result<Paired, S
             n,
         });
     }
-    let difference = mean(differences);
-    let standard_error = (variance(differences) / n as f64).sqrt();
     if all_alike(differences) {
         return Err(StatsError::NoSpread {
             what: "the differences",
         });
     }
+    let difference = mean(differences);
+    let standard_error = (variance(differences) / n as f64).sqrt();
     let degrees_of_freedom = n as f64 - 1.0;
     let t = t_quantile(0.5 + confidence / 2.0, degrees_of_freedom)?;
     Ok(Paired {
