@@ -171,3 +171,104 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         );
     }
 }
+
+/// The same bad change, then the operator moves every channel to a strategy that keeps fees,
+/// with rollback still inherited: `ignore` means nothing changes, so the bad fee stays past the
+/// window; after rollbacks under the bad strategy, `disable` disables at once instead of being
+/// held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
+    const KEYS: &str =
+        "enable_auto_rollback = true\nrollback_threshold = 0.5\nrollback_window = 12h\n";
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(2 * 86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let registry =
+        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
+    for name in ["static", "ignore", "disable"] {
+        registry
+            .add_builtin(name, lnpolicy_builtins::get(name).unwrap())
+            .unwrap();
+    }
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let bad = Config::parse("bad.config", BAD).unwrap();
+    let ignore = Config::parse(
+        "ignore.config",
+        &format!("[default]\nstrategy = ignore\n{KEYS}"),
+    )
+    .unwrap();
+    let disable = Config::parse(
+        "disable.config",
+        &format!("[default]\nstrategy = disable\n{KEYS}"),
+    )
+    .unwrap();
+    let shared = live.shared();
+    let policies = || -> BTreeMap<u64, FeePolicy> {
+        let state = shared.lock().unwrap();
+        state
+            .channels
+            .iter()
+            .map(|c| (c.id, c.local_policy))
+            .collect()
+    };
+    let mut rolled_back = 0;
+    for hour in 0..30 {
+        let config = if hour < 2 { &bad } else { &ignore };
+        let now = live.simulation().now_ns() / 1_000_000_000;
+        let outcome = run_configured(
+            &client,
+            &store,
+            &registry,
+            ConfiguredPlan::new(config, &guard, false),
+            now,
+        )
+        .await
+        .unwrap();
+        rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
+        live.advance(3600);
+    }
+    assert_eq!(
+        rolled_back, 0,
+        "a channel under `ignore` had its fee changed"
+    );
+    assert!(policies().values().all(|p| p.fee_ppm == 4_500));
+
+    // Back to the bad fee, which the change of the first hours is still judged against: once
+    // channels are rolled back (and held), the operator disables every channel.
+    let mut disabled_after_rollback = false;
+    for _ in 0..24 {
+        let config = if rolled_back > 0 { &disable } else { &bad };
+        let now = live.simulation().now_ns() / 1_000_000_000;
+        let outcome = run_configured(
+            &client,
+            &store,
+            &registry,
+            ConfiguredPlan::new(config, &guard, false),
+            now,
+        )
+        .await
+        .unwrap();
+        live.advance(3600);
+        if std::ptr::eq(config, &disable) {
+            disabled_after_rollback = true;
+            break;
+        }
+        rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
+    }
+    assert!(
+        disabled_after_rollback,
+        "the test needs a rollback (and its hold) first"
+    );
+    let state = shared.lock().unwrap();
+    assert!(
+        state
+            .channels
+            .iter()
+            .filter(|c| c.active)
+            .all(|c| c.local_policy.disabled),
+        "a rollback hold kept a channel under `disable` enabled"
+    );
+}

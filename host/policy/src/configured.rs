@@ -18,7 +18,7 @@ use crate::config::{Config, EXPERIMENT, MatchInput, SectionRef, Selection};
 use crate::cycle::{ChannelRules, CycleError, CycleInput, run_cycle};
 use crate::experiment::{Arm, assign};
 use crate::guard::GuardConfig;
-use crate::overlay::Overlay;
+use crate::overlay::{Overlay, keeps_fees};
 use crate::params;
 use crate::rollback::RollbackRule;
 
@@ -111,13 +111,19 @@ pub struct Selected {
 
 impl Selected {
     /// The rollback rule of each channel whose section enables it, with the section's guard
-    /// over `base_guard`.
+    /// over `base_guard`. A section whose strategy keeps the fees (`ignore`, `ignore_fees`,
+    /// `disable`) has none, whatever it inherits: rollback neither restores its channels' fees
+    /// nor holds them.
     pub fn rollback_rules(&self, base_guard: &GuardConfig) -> BTreeMap<ChannelId, RollbackRule> {
         self.plans
             .iter()
             .zip(&self.selections)
             .filter_map(|(plan, selection)| {
-                let settings = &selection.as_ref()?.settings;
+                let selection = selection.as_ref()?;
+                if keeps_fees(selection.strategy()) {
+                    return None;
+                }
+                let settings = &selection.settings;
                 let guard = settings.guard.apply(base_guard);
                 let rule = RollbackRule::from_keys(&settings.rollback, guard)?;
                 Some((plan.channel_id, rule))

@@ -16,6 +16,12 @@ pub const PROPERTY_FREE_STRATEGIES: &[&str] = &["ignore", "disable"];
 /// time lock delta apply (and the channel is re-enabled), not the base fee or the inbound keys.
 pub const FEE_KEEPING_STRATEGIES: &[&str] = &["ignore_fees"];
 
+/// Whether `strategy` leaves a channel's fees as they are (`ignore`, `disable`,
+/// `ignore_fees`): automatic rollback must not change them either, nor hold such a channel.
+pub fn keeps_fees(strategy: &str) -> bool {
+    PROPERTY_FREE_STRATEGIES.contains(&strategy) || FEE_KEEPING_STRATEGIES.contains(&strategy)
+}
+
 /// The properties of one channel's section, resolved for that channel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overlay {
