@@ -217,18 +217,8 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     let mut rolled_back = 0;
     for hour in 0..30 {
         let config = if hour < 2 { &bad } else { &ignore };
-        let now = live.simulation().now_ns() / 1_000_000_000;
-        let outcome = run_configured(
-            &client,
-            &store,
-            &registry,
-            ConfiguredPlan::new(config, &guard, false),
-            now,
-        )
-        .await
-        .unwrap();
+        let outcome = hour_of(&mut live, &client, &store, &registry, config, &guard).await;
         rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
-        live.advance(3600);
     }
     assert_eq!(
         rolled_back, 0,
@@ -241,17 +231,7 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     let mut disabled_after_rollback = false;
     for _ in 0..24 {
         let config = if rolled_back > 0 { &disable } else { &bad };
-        let now = live.simulation().now_ns() / 1_000_000_000;
-        let outcome = run_configured(
-            &client,
-            &store,
-            &registry,
-            ConfiguredPlan::new(config, &guard, false),
-            now,
-        )
-        .await
-        .unwrap();
-        live.advance(3600);
+        let outcome = hour_of(&mut live, &client, &store, &registry, config, &guard).await;
         if std::ptr::eq(config, &disable) {
             disabled_after_rollback = true;
             break;
@@ -271,4 +251,27 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
             .all(|c| c.local_policy.disabled),
         "a rollback hold kept a channel under `disable` enabled"
     );
+}
+
+/// One cycle of `config` at the simulation's time, then an hour on.
+async fn hour_of(
+    live: &mut LiveSimulation,
+    client: &lnpolicy_node::lnd::LndClient,
+    store: &Store,
+    registry: &StrategyRegistry,
+    config: &Config,
+    guard: &GuardConfig,
+) -> lnpolicy_engine::ConfiguredOutcome {
+    let now = live.simulation().now_ns() / 1_000_000_000;
+    let outcome = run_configured(
+        client,
+        store,
+        registry,
+        ConfiguredPlan::new(config, guard, false),
+        now,
+    )
+    .await
+    .unwrap();
+    live.advance(3600);
+    outcome
 }
