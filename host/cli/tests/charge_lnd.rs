@@ -830,8 +830,8 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
 }
 
 /// A channel whose fee lnpolicy raised 100 ppm an hour ago, after ten forwards in the hour
-/// before and none since, with a config that rolls such changes back: its id, its fee now and
-/// the fee before.
+/// before and none since, with a config that keeps the raised fee and rolls such changes
+/// back: its id, its fee now and the fee before.
 fn rollback_candidate(
     live: &LiveSimulation,
     db: &Path,
@@ -872,10 +872,16 @@ fn rollback_candidate(
             .resolve_intent(intent, lnpolicy_store::IntentOutcome::Applied, changed_at)
             .unwrap();
     }
+    // The channel's section keeps the raised fee (a strategy that sets fees: rollback leaves
+    // channels under `ignore` alone); the others are ignored.
     std::fs::write(
         config,
-        "[default]\nstrategy = ignore\nenable_auto_rollback = true\nrollback_threshold = 0.5\n\
-         rollback_window = 1h\n",
+        format!(
+            "[raised]\nchan.id = {id}\nstrategy = static\nfee_ppm = {}\n\
+             enable_auto_rollback = true\nrollback_threshold = 0.5\nrollback_window = 1h\n\
+             [default]\nstrategy = ignore\n",
+            current.fee_ppm
+        ),
     )
     .unwrap();
     (id, current, previous)
