@@ -6,14 +6,13 @@
 //! fees pass the section's guard: a floor the operator set since the change holds.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use lnpolicy_core::{FeePolicy, NullEventSink};
-use lnpolicy_engine::{ConfiguredPlan, run_configured};
+use lnpolicy_core::FeePolicy;
+use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::ROLLBACK_STRATEGY;
-use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::StrategyRegistry;
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
@@ -29,21 +28,11 @@ guard.min_fee_ppm = 300
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_strategys_change_is_rolled_back_and_held() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(2 * 86_400);
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    registry
-        .add_builtin("static", lnpolicy_builtins::get("static").unwrap())
-        .unwrap();
+    let mut rig = Rig::new(&["static"]).await;
     let config = Config::parse("bad.config", BAD).unwrap();
     let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
     let original: BTreeMap<u64, FeePolicy> = {
-        let state = live.shared();
+        let state = rig.live.shared();
         let state = state.lock().unwrap();
         state
             .channels
@@ -51,7 +40,7 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
             .map(|c| (c.id, c.local_policy))
             .collect()
     };
-    let shared = live.shared();
+    let shared = rig.live.shared();
     let fees = || -> BTreeMap<u64, u32> {
         let state = shared.lock().unwrap();
         state
@@ -64,21 +53,11 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
     let mut rolled_back = Vec::new();
     let mut bad_fees_at_hour_1 = BTreeMap::new();
     for hour in 0..60 {
-        let now = live.simulation().now_ns() / 1_000_000_000;
-        let outcome = run_configured(
-            &client,
-            &store,
-            &registry,
-            ConfiguredPlan::new(&config, &guard, false),
-            now,
-        )
-        .await
-        .unwrap();
+        let outcome = rig.hour(&config, &guard).await;
         if let Some(report) = &outcome.rolled_back {
             assert!(report.failed.is_empty(), "{:?}", report.failed);
             rolled_back.extend(report.applied.iter().map(|id| (hour, *id)));
         }
-        live.advance(3600);
         if hour == 1 {
             bad_fees_at_hour_1 = fees();
         }
@@ -141,7 +120,8 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
         );
     }
     for (id, h) in &hours {
-        let rollbacks: Vec<_> = store
+        let rollbacks: Vec<_> = rig
+            .store
             .decisions_for_channel(*id, 1000)
             .unwrap()
             .into_iter()
@@ -180,19 +160,7 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
 async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     const KEYS: &str =
         "enable_auto_rollback = true\nrollback_threshold = 0.5\nrollback_window = 12h\n";
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(2 * 86_400);
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let registry =
-        StrategyRegistry::new(runtime, Arc::new(NullEventSink), RegistryConfig::default());
-    for name in ["static", "ignore", "disable"] {
-        registry
-            .add_builtin(name, lnpolicy_builtins::get(name).unwrap())
-            .unwrap();
-    }
+    let mut rig = Rig::new(&["static", "ignore", "disable"]).await;
     let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
     let bad = Config::parse("bad.config", BAD).unwrap();
     let ignore = Config::parse(
@@ -205,7 +173,7 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
         &format!("[default]\nstrategy = disable\n{KEYS}"),
     )
     .unwrap();
-    let shared = live.shared();
+    let shared = rig.live.shared();
     let policies = || -> BTreeMap<u64, FeePolicy> {
         let state = shared.lock().unwrap();
         state
@@ -217,7 +185,7 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     let mut rolled_back = 0;
     for hour in 0..30 {
         let config = if hour < 2 { &bad } else { &ignore };
-        let outcome = hour_of(&mut live, &client, &store, &registry, config, &guard).await;
+        let outcome = rig.hour(config, &guard).await;
         rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
     }
     assert_eq!(
@@ -231,7 +199,7 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     let mut disabled_after_rollback = false;
     for _ in 0..24 {
         let config = if rolled_back > 0 { &disable } else { &bad };
-        let outcome = hour_of(&mut live, &client, &store, &registry, config, &guard).await;
+        let outcome = rig.hour(config, &guard).await;
         if std::ptr::eq(config, &disable) {
             disabled_after_rollback = true;
             break;
@@ -253,25 +221,51 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
     );
 }
 
-/// One cycle of `config` at the simulation's time, then an hour on.
-async fn hour_of(
-    live: &mut LiveSimulation,
-    client: &lnpolicy_node::lnd::LndClient,
-    store: &Store,
-    registry: &StrategyRegistry,
-    config: &Config,
-    guard: &GuardConfig,
-) -> lnpolicy_engine::ConfiguredOutcome {
-    let now = live.simulation().now_ns() / 1_000_000_000;
-    let outcome = run_configured(
-        client,
-        store,
-        registry,
-        ConfiguredPlan::new(config, guard, false),
-        now,
-    )
-    .await
-    .unwrap();
-    live.advance(3600);
-    outcome
+/// The balanced market two days in, served by the simulated LND, with a database and the
+/// built-in strategies `names`.
+struct Rig {
+    live: LiveSimulation,
+    client: lnpolicy_node::lnd::LndClient,
+    store: Store,
+    registry: StrategyRegistry,
+    _server: lnpolicy_sim::lnd_server::LndServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new(names: &[&str]) -> Rig {
+        let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+        live.advance(2 * 86_400);
+        let dir = tempfile::tempdir().unwrap();
+        let (server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+        let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+        let builtins: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(|name| (*name, lnpolicy_builtins::get(name).unwrap()))
+            .collect();
+        Rig {
+            live,
+            client,
+            store,
+            registry: lnpolicy_tests::registry_of(&builtins),
+            _server: server,
+            _dir: dir,
+        }
+    }
+
+    /// One cycle of `config` at the simulation's time, then an hour on.
+    async fn hour(&mut self, config: &Config, guard: &GuardConfig) -> ConfiguredOutcome {
+        let now = self.live.simulation().now_ns() / 1_000_000_000;
+        let outcome = run_configured(
+            &self.client,
+            &self.store,
+            &self.registry,
+            ConfiguredPlan::new(config, guard, false),
+            now,
+        )
+        .await
+        .unwrap();
+        self.live.advance(3600);
+        outcome
+    }
 }
