@@ -3,7 +3,8 @@
 //! rollback window has passed, the previous policies come back, recorded as `rollback`
 //! decisions with their reason, and the strategy is held off for one more window. It sets the
 //! bad fee again after the hold and is rolled back again, then held for two windows. Restored
-//! fees pass the section's guard: a floor the operator set since the change holds.
+//! fees pass the section's guard and carry its fee properties: a floor the operator set
+//! since the change holds, and so does the section's base fee.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,7 @@ const BAD: &str = "\
 [default]
 strategy = static
 fee_ppm = 4_500
+base_fee_msat = 0
 enable_auto_rollback = true
 rollback_threshold = 0.5
 rollback_window = 12h
@@ -97,6 +99,12 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
     }
     let now = fees();
     assert!(
+        rolled_back
+            .iter()
+            .any(|(_, id)| original[id].base_fee_msat != 0),
+        "some channel had a base fee before the section fixed it at 0"
+    );
+    assert!(
         rolled_back.iter().any(|(_, id)| original[id].fee_ppm < 300),
         "some channel had a fee below the floor before: {original:?}"
     );
@@ -138,9 +146,11 @@ async fn a_bad_strategys_change_is_rolled_back_and_held() {
                 "{}",
                 rollback.reason
             );
+            let restored = rollback.guarded.policy.unwrap();
+            assert_eq!(restored.fee_ppm, original[id].fee_ppm.max(300));
             assert_eq!(
-                rollback.guarded.policy.unwrap().fee_ppm,
-                original[id].fee_ppm.max(300)
+                restored.base_fee_msat, 0,
+                "the section's base fee, not the old one"
             );
         }
         // Newest first: the first rollback restored the fee of before the floor was set.

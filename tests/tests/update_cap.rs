@@ -11,6 +11,7 @@ use lnpolicy_core::{
 };
 use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
 use lnpolicy_policy::guard::GuardConfig;
+use lnpolicy_policy::overlay::Overlay;
 use lnpolicy_policy::rollback::{self, ROLLBACK_STRATEGY, RollbackRule};
 use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
@@ -238,6 +239,7 @@ async fn a_rollback_the_cap_holds_is_not_recorded_and_a_later_run_restores_it() 
         threshold: 0.25,
         window_secs: WINDOW,
         guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+        fees: Overlay::default(),
     };
     let rules = BTreeMap::from([(first.id, rule.clone()), (second.id, rule)]);
     let cap = NonZeroU32::new(2);

@@ -125,7 +125,8 @@ impl Selected {
                 }
                 let settings = &selection.settings;
                 let guard = settings.guard.apply(base_guard);
-                let rule = RollbackRule::from_keys(&settings.rollback, guard)?;
+                let fees = Overlay::fees_of(&settings.properties);
+                let rule = RollbackRule::from_keys(&settings.rollback, guard, fees)?;
                 Some((plan.channel_id, rule))
             })
             .collect()

@@ -87,6 +87,18 @@ impl Overlay {
         overlay
     }
 
+    /// Only the fee properties (base fee and inbound keys): where a section fixes a fee, a
+    /// rollback's restore must end there too, while the rest of the policy stays as it is.
+    pub fn fees_of(properties: &Properties) -> Self {
+        Overlay {
+            base_fee_msat: properties.base_fee_msat,
+            inbound_fee_ppm: properties.inbound_fee_ppm,
+            inbound_base_fee_msat: properties.inbound_base_fee_msat,
+            inbound_level_ppm: properties.inbound_level_ppm,
+            ..Overlay::default()
+        }
+    }
+
     /// `decision` with these properties over it (`inbound_level_ppm` is left to the guard).
     pub fn apply(&self, decision: &Decision) -> Decision {
         let mut out = decision.clone();

@@ -4,8 +4,8 @@
 //! window is compared with its rate over the same length before the change; when it fell by
 //! more than `rollback_threshold`, the fees the change replaced are restored (recorded as a
 //! decision of the pseudo-strategy `rollback`, sent like any update with its intent; the rest
-//! of the policy stays as the node has it now, and the restored fees pass the section's guard
-//! without its step limits: bounds, inbound rules and the minimum interval hold), and the
+//! of the policy stays as the node has it now, and the restored fees, with the section's fee
+//! properties over them, pass the section's guard without its step limits: bounds, inbound rules and the minimum interval hold), and the
 //! channel is held for one more window per rollback it had in the last 30 days, so the
 //! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
 //! forwards in the window before it is not weighed, nor one whose channel a collection in the
@@ -27,6 +27,7 @@ use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
 use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, held_by_cap};
 use crate::config::RollbackKeys;
 use crate::guard::{GuardConfig, guard};
+use crate::overlay::Overlay;
 
 /// The strategy name rollbacks are recorded under.
 pub const ROLLBACK_STRATEGY: &str = "rollback";
@@ -52,11 +53,15 @@ pub struct RollbackRule {
     /// The section's guard, which a restored fee passes like any decision (its step limits
     /// aside: a rollback is one move back, not the first of several).
     pub guard: GuardConfig,
+    /// The section's fee properties, which a restore ends at like any decision: a fee the
+    /// section fixes is not restored to what it was before the change.
+    pub fees: Overlay,
 }
 
 impl RollbackRule {
-    /// The rule a section's keys give, when they enable rollback, with the section's guard.
-    pub fn from_keys(keys: &RollbackKeys, guard: GuardConfig) -> Option<Self> {
+    /// The rule a section's keys give, when they enable rollback, with the section's guard
+    /// and fee properties.
+    pub fn from_keys(keys: &RollbackKeys, guard: GuardConfig, fees: Overlay) -> Option<Self> {
         keys.enabled.unwrap_or(false).then(|| RollbackRule {
             threshold: keys.threshold.unwrap_or(0.25),
             window_secs: keys.window_secs.unwrap_or(86_400),
@@ -65,6 +70,7 @@ impl RollbackRule {
                 max_inbound_step_ppm: None,
                 ..guard
             },
+            fees,
         })
     }
 }
@@ -202,18 +208,21 @@ pub fn candidates(
                 continue;
             }
             let previous = &change.previous;
-            let decision = Decision {
+            let follows_level =
+                rule.fees.inbound_level_ppm.is_some() && rule.fees.inbound_fee_ppm.is_none();
+            let decision = rule.fees.apply(&Decision {
                 channel_id: change.channel_id,
                 change: PolicyChange {
                     fee_ppm: Some(previous.fee_ppm),
                     base_fee_msat: Some(previous.base_fee_msat),
-                    inbound_fee_ppm: Some(previous.inbound_fee_ppm),
+                    inbound_fee_ppm: (!follows_level).then_some(previous.inbound_fee_ppm),
                     inbound_base_fee_msat: Some(previous.inbound_base_fee_msat),
                     ..PolicyChange::default()
                 },
                 reason: String::new(),
-            };
-            let guarded = guard(&rule.guard, channel, &decision, None, now);
+            });
+            let level = rule.fees.inbound_level_ppm;
+            let guarded = guard(&rule.guard, channel, &decision, level, now);
             let Some(restore) = guarded.policy else {
                 continue;
             };
@@ -355,6 +364,7 @@ mod tests {
             threshold: 0.25,
             window_secs: WINDOW,
             guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+            fees: Overlay::default(),
         }
     }
 
@@ -517,6 +527,46 @@ mod tests {
             1,
             "down outside the window judged"
         );
+    }
+
+    /// The change replaced a 1000 msat base fee and no discount; the section now fixes
+    /// the base fee and the inbound pair, or derives the discount from a 60 ppm level. The restore sends the
+    /// old rate with the section's base fee and the discount the level gives that rate.
+    #[test]
+    fn a_restore_ends_where_the_sections_fee_properties_put_it() {
+        let restore = |fees: Overlay| {
+            let found = judged_by(MIN_FORWARDS_BEFORE, CHANGED_AT + WINDOW, &[], |rule| {
+                rule.fees = fees;
+            });
+            assert_eq!(found.len(), 1);
+            found[0].restore
+        };
+        let before = restore(Overlay::default());
+        assert_eq!(
+            (before.fee_ppm, before.base_fee_msat, before.inbound_fee_ppm),
+            (100, 1000, 0)
+        );
+        let fixed = restore(Overlay {
+            base_fee_msat: Some(10),
+            inbound_fee_ppm: Some(-30),
+            inbound_base_fee_msat: Some(-5),
+            ..Overlay::default()
+        });
+        assert_eq!(
+            (
+                fixed.fee_ppm,
+                fixed.base_fee_msat,
+                fixed.inbound_fee_ppm,
+                fixed.inbound_base_fee_msat
+            ),
+            (100, 10, -30, -5)
+        );
+        let levelled = restore(Overlay {
+            inbound_level_ppm: Some(60),
+            ..Overlay::default()
+        });
+        assert_eq!(levelled.inbound_fee_ppm, -40, "60 − the restored 100 ppm");
+        assert!(!levelled.disabled);
     }
 
     #[test]
