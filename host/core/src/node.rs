@@ -116,24 +116,24 @@ pub struct Forward {
 
 impl Forward {
     /// What of this forward's fee (amount in − amount out) its outgoing channel earned, given
-    /// the outgoing channel's `(base msat, ppm)` and the incoming channel's inbound rate (ppm)
-    /// in force then. On LND the fee also holds the inbound fee of the channel it came in by,
+    /// the outgoing channel's `(base msat, ppm)` and the incoming channel's inbound
+    /// `(base msat, ppm)` in force then. On LND the fee also holds the inbound fee of the channel it came in by,
     /// computed on the amount out plus the outbound fee: a discount when negative, which an
     /// LND sender takes and others do not. That share is what the fee differs from the
     /// outbound fee, kept within the inbound fee asked, so a sender who ignored the discount
     /// leaves the outgoing channel its whole fee, and a difference the inbound rate cannot
     /// explain (a fee changed since the level was seen) stays with the outgoing channel.
-    /// Without a known outbound level the whole fee is the outgoing channel's. An inbound
-    /// base fee is not split out.
-    pub fn outbound_share_msat(&self, outbound: Option<(u32, u32)>, inbound_ppm: i32) -> u64 {
+    /// Without a known outbound level the whole fee is the outgoing channel's.
+    pub fn outbound_share_msat(&self, outbound: Option<(u32, u32)>, inbound: (i32, i32)) -> u64 {
         let Some((base_msat, ppm)) = outbound else {
             return self.fee_msat;
         };
         const MILLION: i128 = 1_000_000;
         let outbound_fee =
             i128::from(base_msat) + i128::from(self.amt_out_msat) * i128::from(ppm) / MILLION;
-        let inbound_fee =
-            (i128::from(self.amt_out_msat) + outbound_fee) * i128::from(inbound_ppm) / MILLION;
+        let (inbound_base_msat, inbound_ppm) = inbound;
+        let inbound_fee = i128::from(inbound_base_msat)
+            + (i128::from(self.amt_out_msat) + outbound_fee) * i128::from(inbound_ppm) / MILLION;
         let fee = i128::from(self.fee_msat);
         let inbound_share = (fee - outbound_fee).clamp(inbound_fee.min(0), inbound_fee.max(0));
         u64::try_from(fee - inbound_share).unwrap_or(self.fee_msat)
@@ -316,40 +316,54 @@ mod tests {
     fn the_inbound_discount_is_the_incoming_channels_not_the_outgoing_ones() {
         let outbound = Some((0, 1_000));
         assert_eq!(
-            paid(500).outbound_share_msat(outbound, -500),
+            paid(500).outbound_share_msat(outbound, (0, -500)),
             1_000,
             "LND sender"
         );
         assert_eq!(
-            paid(1_000).outbound_share_msat(outbound, -500),
+            paid(1_000).outbound_share_msat(outbound, (0, -500)),
             1_000,
             "ignored it"
         );
-        assert_eq!(paid(1_000).outbound_share_msat(outbound, 0), 1_000);
+        assert_eq!(paid(1_000).outbound_share_msat(outbound, (0, 0)), 1_000);
         // More than the outbound fee (a stale, higher fee): the outgoing channel's.
-        assert_eq!(paid(1_300).outbound_share_msat(outbound, -500), 1_300);
+        assert_eq!(paid(1_300).outbound_share_msat(outbound, (0, -500)), 1_300);
         // Less than the discount explains (a fee cut not seen yet): the outgoing channel's.
-        assert_eq!(paid(400).outbound_share_msat(outbound, -500), 900);
-        assert_eq!(paid(800).outbound_share_msat(outbound, 0), 800);
+        assert_eq!(paid(400).outbound_share_msat(outbound, (0, -500)), 900);
+        assert_eq!(paid(800).outbound_share_msat(outbound, (0, 0)), 800);
         // A discount as large as the outbound fee: LND lets the forward through for nothing.
-        assert_eq!(paid(0).outbound_share_msat(outbound, -5_000), 1_000);
+        assert_eq!(paid(0).outbound_share_msat(outbound, (0, -5_000)), 1_000);
     }
 
     #[test]
     fn a_positive_inbound_fee_paid_is_the_incoming_channels() {
         let outbound = Some((1_000, 1_000));
         // Inbound +100 ppm on 1,002,000 msat: 100.
-        assert_eq!(paid(2_100).outbound_share_msat(outbound, 100), 2_000);
+        assert_eq!(paid(2_100).outbound_share_msat(outbound, (0, 100)), 2_000);
         assert_eq!(
-            paid(2_000).outbound_share_msat(outbound, 100),
+            paid(2_000).outbound_share_msat(outbound, (0, 100)),
             2_000,
             "not paid"
         );
-        assert_eq!(paid(2_500).outbound_share_msat(outbound, 100), 2_400);
+        assert_eq!(paid(2_500).outbound_share_msat(outbound, (0, 100)), 2_400);
+    }
+
+    #[test]
+    fn an_inbound_base_fee_is_the_incoming_channels_too() {
+        let outbound = Some((0, 1_000));
+        // −200 msat base and −500 ppm on 1,001,000 msat: −700.
+        assert_eq!(paid(300).outbound_share_msat(outbound, (-200, -500)), 1_000);
+        assert_eq!(paid(800).outbound_share_msat(outbound, (-200, 0)), 1_000);
+        assert_eq!(
+            paid(1_000).outbound_share_msat(outbound, (-200, -500)),
+            1_000,
+            "ignored it"
+        );
+        assert_eq!(paid(1_250).outbound_share_msat(outbound, (250, 0)), 1_000);
     }
 
     #[test]
     fn without_a_level_the_fee_is_the_outgoing_channels() {
-        assert_eq!(paid(500).outbound_share_msat(None, -500), 500);
+        assert_eq!(paid(500).outbound_share_msat(None, (0, -500)), 500);
     }
 }

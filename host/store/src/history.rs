@@ -305,15 +305,16 @@ impl Store {
                 .map_err(&sql)?;
             let mut previous = tx
                 .prepare_cached(
-                    "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                    "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+                     FROM channel_fee_changes
                      WHERE channel_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
                 )
                 .map_err(&sql)?;
             let mut record = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO channel_fee_changes
-                     (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                     (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(&sql)?;
             // A snapshot retaken at the same second replaces the first one, change included.
@@ -326,10 +327,10 @@ impl Store {
                     .execute(params![time_to_sql(at), id, json])
                     .map_err(&sql)?;
                 let policy = &channel.local_policy;
-                let level = (policy.fee_ppm, policy.base_fee_msat, policy.inbound_fee_ppm);
-                let before: Option<(u32, u32, i32)> = previous
+                let level = fee_level(policy);
+                let before: Option<FeeLevel> = previous
                     .query_row(params![id, time_to_sql(at)], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                     })
                     .optional()
                     .map_err(&sql)?;
@@ -339,7 +340,14 @@ impl Store {
                         .map_err(&sql)?;
                 } else {
                     record
-                        .execute(params![id, time_to_sql(at), level.0, level.1, level.2])
+                        .execute(params![
+                            id,
+                            time_to_sql(at),
+                            level.0,
+                            level.1,
+                            level.2,
+                            level.3
+                        ])
                         .map_err(&sql)?;
                 }
             }
@@ -567,8 +575,8 @@ impl Store {
     /// changes in force after `since` are returned, so the first one is the
     /// level that held at `since`; oldest first, empty for an unknown channel.
     ///
-    /// A change is a snapshot whose (fee_ppm, base_fee_msat, inbound_fee_ppm)
-    /// differs from the channel's previous snapshot; they are kept apart when
+    /// A change is a snapshot whose fees (outbound and inbound, base and rate)
+    /// differ from the channel's previous snapshot's; they are kept apart when
     /// the snapshot is stored, so this reads only the changes, not every snapshot.
     pub fn fee_history(
         &self,
@@ -677,7 +685,7 @@ impl Store {
 
 /// Writes `out_fee_msat` of every forward stored without it: the outgoing channel's share of
 /// the fee ([`Forward::outbound_share_msat`]), from the outgoing channel's outbound level and
-/// the incoming one's inbound rate as the snapshots saw them when the forward settled (the
+/// the incoming one's inbound fees as the snapshots saw them when the forward settled (the
 /// first level seen, for a forward older than every snapshot of its channel). Returns how
 /// many rows it wrote.
 pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
@@ -686,24 +694,28 @@ pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result
          FROM forwards WHERE out_fee_msat IS NULL LIMIT ?1",
     )?;
     let mut at_or_before = tx.prepare_cached(
-        "SELECT base_fee_msat, fee_ppm, inbound_fee_ppm FROM channel_fee_changes
+        "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+         FROM channel_fee_changes
          WHERE channel_id = ?1 AND at <= ?2 ORDER BY at DESC LIMIT 1",
     )?;
     let mut first = tx.prepare_cached(
-        "SELECT base_fee_msat, fee_ppm, inbound_fee_ppm FROM channel_fee_changes
+        "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+         FROM channel_fee_changes
          WHERE channel_id = ?1 ORDER BY at LIMIT 1",
     )?;
-    let mut level = |channel: lnpolicy_core::ChannelId, at: u64| {
-        let read = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
-        let channel = channel_id_to_sql(channel);
-        match at_or_before
-            .query_row(params![channel, to_sql(at)], read)
-            .optional()?
-        {
-            Some(level) => Ok(Some(level)),
-            None => first.query_row([channel], read).optional(),
-        }
-    };
+    let mut level =
+        |channel: lnpolicy_core::ChannelId, at: u64| -> rusqlite::Result<Option<FeeLevel>> {
+            let read =
+                |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?));
+            let channel = channel_id_to_sql(channel);
+            match at_or_before
+                .query_row(params![channel, to_sql(at)], read)
+                .optional()?
+            {
+                Some(level) => Ok(Some(level)),
+                None => first.query_row([channel], read).optional(),
+            }
+        };
     let mut write =
         tx.prepare_cached("UPDATE forwards SET out_fee_msat = ?1 WHERE node_index = ?2")?;
     let mut shared = 0;
@@ -718,16 +730,29 @@ pub(crate) fn share_out_fees(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result
         }
         for forward in &batch {
             let at = forward.at_ns / NS_PER_SEC;
-            let outbound: Option<(u32, u32, i32)> = level(forward.chan_out, at)?;
-            let inbound: Option<(u32, u32, i32)> = level(forward.chan_in, at)?;
+            let outbound = level(forward.chan_out, at)?;
+            let inbound = level(forward.chan_in, at)?;
             let share = forward.outbound_share_msat(
-                outbound.map(|(base, ppm, _)| (base, ppm)),
-                inbound.map_or(0, |(_, _, inbound_ppm)| inbound_ppm),
+                outbound.map(|(ppm, base, _, _)| (base, ppm)),
+                inbound.map_or((0, 0), |(_, _, ppm, base)| (base, ppm)),
             );
             write.execute(params![to_sql(share), to_sql(forward.index)])?;
         }
         shared += batch.len();
     }
+}
+
+/// A channel's fees as `channel_fee_changes` keeps them: (fee_ppm, base_fee_msat,
+/// inbound_fee_ppm, inbound_base_fee_msat). A change of any of them is a fee change.
+pub(crate) type FeeLevel = (u32, u32, i32, i32);
+
+pub(crate) fn fee_level(policy: &lnpolicy_core::FeePolicy) -> FeeLevel {
+    (
+        policy.fee_ppm,
+        policy.base_fee_msat,
+        policy.inbound_fee_ppm,
+        policy.inbound_base_fee_msat,
+    )
 }
 
 /// Forwards given their share per batch by [`share_out_fees`].

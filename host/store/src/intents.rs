@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use lnpolicy_core::{ChannelId, FeePolicy};
 use rusqlite::{OptionalExtension, params};
 
+use crate::history::{FeeLevel, fee_level};
 use crate::{
     Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
 };
@@ -209,16 +210,17 @@ impl Store {
             return Ok(());
         }
         let policy: FeePolicy = self.decode_json(|| format!("update intent {id}"), &policy_json)?;
-        let level = (policy.fee_ppm, policy.base_fee_msat, policy.inbound_fee_ppm);
+        let level = fee_level(&policy);
         let read = |row: &rusqlite::Row<'_>| {
             Ok((
                 row.get::<_, i64>(0)?,
-                (row.get(1)?, row.get(2)?, row.get(3)?),
+                (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
             ))
         };
-        let before: Option<(i64, (u32, u32, i32))> = tx
+        let before: Option<(i64, FeeLevel)> = tx
             .query_row(
-                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+                 FROM channel_fee_changes
                  WHERE channel_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
                 params![channel, time_to_sql(at)],
                 read,
@@ -230,13 +232,15 @@ impl Store {
         }
         tx.execute(
             "INSERT OR REPLACE INTO channel_fee_changes
-             (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![channel, time_to_sql(at), level.0, level.1, level.2],
+             (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![channel, time_to_sql(at), level.0, level.1, level.2, level.3],
         )
         .map_err(&sql)?;
-        let after: Option<(i64, (u32, u32, i32))> = tx
+        let after: Option<(i64, FeeLevel)> = tx
             .query_row(
-                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm FROM channel_fee_changes
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+                 FROM channel_fee_changes
                  WHERE channel_id = ?1 AND at > ?2 ORDER BY at LIMIT 1",
                 params![channel, time_to_sql(at)],
                 read,

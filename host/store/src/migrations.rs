@@ -65,6 +65,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0013_experiment_departures.sql",
         sql: include_str!("../migrations/0013_experiment_departures.sql"),
     },
+    Migration {
+        file: "0014_inbound_base_fee_changes.sql",
+        sql: include_str!("../migrations/0014_inbound_base_fee_changes.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -151,7 +151,7 @@ fn refuses_a_database_from_a_newer_binary() {
         "{message}"
     );
     assert!(
-        message.contains("0013_experiment_departures.sql"),
+        message.contains("0014_inbound_base_fee_changes.sql"),
         "{message}"
     );
     // Refusing must not touch the file.
@@ -1187,6 +1187,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              CREATE INDEX forwards_by_chan_out ON forwards (chan_out, at_ns, fee_msat);
              CREATE INDEX forwards_by_chan_in ON forwards (chan_in, at_ns);
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
+             ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1410,6 +1411,95 @@ fn forwards_stored_before_the_share_existed_get_it_when_the_store_opens() {
     assert_eq!(
         reopened.fees_earned(2, 0, 3_600 * 1_000_000_000).unwrap(),
         3_000
+    );
+}
+
+/// Channel 1 gives a 300 msat inbound base discount and no inbound rate; channel 2 charges
+/// 1,000 ppm out. An LND sender coming in by 1 pays 700 msat to leave by 2.
+fn base_discounted_forward(store: &Store) -> lnpolicy_core::Forward {
+    let level = |ppm: u32, inbound_base_fee_msat: i32| FeePolicy {
+        base_fee_msat: 0,
+        inbound_base_fee_msat,
+        inbound_fee_ppm: 0,
+        ..policy(ppm)
+    };
+    store
+        .add_channel_snapshot(
+            0,
+            &[
+                node_channel(1, level(100, -300)),
+                node_channel(2, level(1_000, 0)),
+            ],
+        )
+        .unwrap();
+    lnpolicy_core::Forward {
+        chan_in: 1,
+        ..paid(1, 2, 600, 700)
+    }
+}
+
+#[test]
+fn an_inbound_base_discount_is_the_incoming_channels() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let forward = base_discounted_forward(&store);
+    store.add_forwards(&[forward], 1).unwrap();
+    let to = 3_600 * 1_000_000_000;
+    assert_eq!(store.fees_earned(2, 0, to).unwrap(), 1_000);
+    assert_eq!(store.fees_earned(1, 0, to).unwrap(), -300);
+}
+
+/// A database of schema 13 kept no inbound base fee and gave the outgoing channel the whole
+/// fee: upgrading reads the base fee from the snapshots and shares the forward again.
+#[test]
+fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
+    let (_dir, path) = temp_db();
+    {
+        let store = Store::open(&path).unwrap();
+        let forward = base_discounted_forward(&store);
+        store.add_forwards(&[forward], 1).unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
+                 UPDATE forwards SET out_fee_msat = fee_msat;
+                 PRAGMA user_version = 13;",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let base: i32 = store
+        .lock()
+        .query_row(
+            "SELECT inbound_base_fee_msat FROM channel_fee_changes WHERE channel_id = 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(base, -300);
+    assert_eq!(
+        store.fees_earned(2, 0, 3_600 * 1_000_000_000).unwrap(),
+        1_000
+    );
+}
+
+/// Someone changes only channel 1's inbound base fee: the minimum interval must see it.
+#[test]
+fn a_change_of_the_inbound_base_fee_alone_is_a_fee_change() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let based = |inbound_base_fee_msat: i32| FeePolicy {
+        inbound_base_fee_msat,
+        ..policy(100)
+    };
+    for (at, base) in [(0, 0), (60, 0), (120, -200), (180, -200)] {
+        store
+            .add_channel_snapshot(at, &[node_channel(1, based(base))])
+            .unwrap();
+    }
+    assert_eq!(
+        store.last_seen_fee_changes(&[1]).unwrap(),
+        HashMap::from([(1, 120)])
     );
 }
 
