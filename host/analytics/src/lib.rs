@@ -84,6 +84,12 @@ pub fn channel_views(
     let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
     let history_start = store.history_start()?.unwrap_or(now);
+    let aliased: Vec<ChannelId> = channels
+        .iter()
+        .filter(|c| funding_block(c.id) > node.block_height)
+        .map(|c| c.id)
+        .collect();
+    let first_seen = store.first_seen(&aliased)?;
     channels
         .iter()
         .map(|c| {
@@ -102,12 +108,11 @@ pub fn channel_views(
                     }
                 })
                 .collect();
-            let age_blocks = node.block_height.saturating_sub((c.id >> 40) as u32);
-            let opened_at = now.saturating_sub(u64::from(age_blocks) * SECS_PER_BLOCK);
+            let (age_blocks, opened_at) =
+                age(c.id, node.block_height, first_seen.get(&c.id).copied(), now);
             let last_fee_change = fees_since(c, ours.get(&c.id), seen.get(&c.id).copied());
             let history_secs = now.saturating_sub(history_start.max(opened_at));
-            let revenue_rate =
-                revenue_rate(store, c.id, last_fee_change, &flow, history_secs, now)?;
+            let revenue_rate = revenue_rate(store, c.id, last_fee_change, history_secs, now)?;
             let costs = ChannelCosts {
                 open_sat: match (c.initiator, open_costs.get(&c.id)) {
                     (false, _) => 0,
@@ -240,10 +245,35 @@ impl ChannelCosts {
     }
 }
 
+/// The block height in a short channel id.
+fn funding_block(id: ChannelId) -> u32 {
+    u32::try_from(id >> 40).unwrap_or(u32::MAX)
+}
+
+/// A channel's age in blocks and when it opened (unix seconds), from the funding height in
+/// its short channel id. An alias id (LND's private and zero-conf channels use heights from
+/// 16,000,000 on) has no funding height: such a channel is as old as lnpolicy's first sight
+/// of it, not a channel opened this block, which would leave it without history.
+fn age(id: ChannelId, tip: u32, first_seen: Option<u64>, now: u64) -> (u32, u64) {
+    let block = funding_block(id);
+    if block <= tip {
+        let blocks = tip - block;
+        return (
+            blocks,
+            now.saturating_sub(u64::from(blocks) * SECS_PER_BLOCK),
+        );
+    }
+    let opened_at = first_seen.unwrap_or(now).min(now);
+    let blocks = (now - opened_at) / SECS_PER_BLOCK;
+    (u32::try_from(blocks).unwrap_or(u32::MAX), opened_at)
+}
+
 /// ZOMBIE: old, and no forward in or out for a month of history, whatever it earned before
 /// (with less history than a month, idle may only mean not yet collected). Otherwise by ROI:
 /// PROFITABLE above the band, UNDERWATER below its negative, BREAK_EVEN within; a channel that
-/// cost nothing is PROFITABLE once it earns and UNKNOWN before.
+/// cost nothing is PROFITABLE once it earns and UNKNOWN before. A channel younger than
+/// `zombie_after_days` is not UNDERWATER but UNKNOWN: it has not had the time to earn its
+/// cost, and pricing it up as a loss would keep away the traffic it needs to find its level.
 pub fn profitability(
     flow: &[FlowStats],
     age_blocks: u32,
@@ -256,48 +286,42 @@ pub fn profitability(
         .find(|f| f.window == Window::Month)
         .map_or(0, |f| f.htlcs_in + f.htlcs_out);
     // ~144 blocks a day.
-    let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144
-        && history_secs >= Window::Month.seconds();
-    if month_forwards == 0 && old_enough {
+    let aged = u64::from(age_blocks) >= config.zombie_after_days * 144;
+    if month_forwards == 0 && aged && history_secs >= Window::Month.seconds() {
         return Profitability::Zombie;
     }
     match costs.roi() {
         Some(roi) if roi >= config.break_even_band => Profitability::Profitable,
-        Some(roi) if roi <= -config.break_even_band => Profitability::Underwater,
+        Some(roi) if roi <= -config.break_even_band && aged => Profitability::Underwater,
+        Some(roi) if roi <= -config.break_even_band => Profitability::Unknown,
         Some(_) => Profitability::BreakEven,
         None if costs.earned_msat > 0 => Profitability::Profitable,
         None => Profitability::Unknown,
     }
 }
 
-/// Fees per hour since the last fee change, or when lnpolicy never changed it, over the
-/// month window as far as history reaches (a channel opened three days ago earned its month's
-/// fees in three days): the hill climber's feedback signal.
+/// What the channel's own fees earned per hour (its share of each forward's fee, see
+/// `Store::fees_earned`) since the last fee change, or when there was none, over the month as
+/// far as history reaches (a channel opened three days ago earned its month's fees in three
+/// days): the hill climber's feedback signal, the same money before and after a change.
 fn revenue_rate(
     store: &Store,
     channel: ChannelId,
     last_change: Option<u64>,
-    flow: &[FlowStats],
     history_secs: u64,
     now: u64,
 ) -> Result<f64, StoreError> {
-    match last_change {
-        Some(since) if since < now => {
-            let fees = store.fees_earned(channel, since * NS, now * NS)?;
-            Ok(fees as f64 * 3600.0 / (now - since) as f64)
-        }
-        Some(_) => Ok(0.0),
-        None => {
-            let covered = history_secs.min(Window::Month.seconds());
-            let month_fees = flow
-                .iter()
-                .find(|f| f.window == Window::Month)
-                .map_or(0, |f| f.fees_earned_msat);
-            Ok(if covered == 0 {
-                0.0
-            } else {
-                month_fees as f64 * 3600.0 / covered as f64
-            })
-        }
+    let (since, hours_secs) = match last_change {
+        Some(since) if since < now => (since, now - since),
+        Some(_) => return Ok(0.0),
+        None => (
+            now.saturating_sub(Window::Month.seconds()),
+            history_secs.min(Window::Month.seconds()),
+        ),
+    };
+    if hours_secs == 0 {
+        return Ok(0.0);
     }
+    let fees = store.fees_earned(channel, since * NS, now * NS)?;
+    Ok(fees as f64 * 3600.0 / hours_secs as f64)
 }

@@ -131,12 +131,14 @@ fn windows_classes_and_failures_come_from_the_history() {
 fn profitability_weighs_what_was_earned_against_the_open_cost() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let [paid_off, even, underwater, estimated, theirs] = [
+    // `new` opened two days before the node's height of 900,000.
+    let [paid_off, even, underwater, estimated, theirs, new] = [
         810_000u64 << 40,
         811_000 << 40,
         812_000 << 40,
         813_000 << 40,
         814_000 << 40,
+        899_712 << 40,
     ];
     // Fees out: 500 msat per forward. paid_off earned 4,000 sat on a 1,000 sat open.
     let mut forwards = Vec::new();
@@ -154,6 +156,7 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
     add(even, 1); //     1,000 sat earned, cost 1,000 → ROI 0
     add(underwater, 1); // 1,000 sat earned, cost 5,000 → ROI −0.8
     add(estimated, 1); // 1,000 sat earned, no node figure: the 2,000 sat estimate → ROI −0.5
+    add(new, 1); // 1,000 sat earned, cost 5,000 → ROI −0.8, but two days old
     index += 1;
     forwards.push(forward(index, paid_off, theirs, 10_000, 2)); // the peer's channel earns 500 msat
     store.add_forwards(&forwards, index).unwrap();
@@ -164,12 +167,13 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
                 (even, 1_000),
                 (underwater, 5_000),
                 (theirs, 9_000),
+                (new, 5_000),
             ],
-            &[paid_off, even, underwater, theirs],
+            &[paid_off, even, underwater, theirs, new],
             NOW,
         )
         .unwrap();
-    let mut channels: Vec<NodeChannel> = [paid_off, even, underwater, estimated, theirs]
+    let mut channels: Vec<NodeChannel> = [paid_off, even, underwater, estimated, theirs, new]
         .into_iter()
         .map(|id| channel(id, 1_000_000))
         .collect();
@@ -185,6 +189,7 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
             Profitability::Underwater,
             Profitability::Underwater,
             Profitability::Profitable,
+            Profitability::Unknown,
         ]
     );
     assert_eq!(views[0].open_cost_sat, Some(1_000));
@@ -285,6 +290,87 @@ fn a_short_history_neither_dilutes_the_revenue_rate_nor_makes_zombies() {
         long[1].profitability,
         Profitability::Zombie,
         "a forward in, none out: not idle"
+    );
+}
+
+/// Channel `a` gives a 300 ppm inbound discount, `b` charges 500 ppm; ten forwards of
+/// 1,000,000 sat came in by `a` and left by `b` over ten days, with 40 days of history and no
+/// fee change yet. Each channel's rate is its own share: `b` its 500 ppm, `a` the discount.
+/// The same money a rate after a change counts, so a first change is not judged against the
+/// whole fee.
+#[test]
+fn the_revenue_rate_before_any_change_counts_the_channels_own_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let [a, b] = [800_000u64 << 40, 801_000 << 40];
+    let with = |id: u64, fee_ppm: u32, inbound_fee_ppm: i32| NodeChannel {
+        local_policy: FeePolicy {
+            fee_ppm,
+            inbound_fee_ppm,
+            ..FeePolicy::default()
+        },
+        ..channel(id, 10_000_000)
+    };
+    let channels = [with(a, 0, -300), with(b, 500, 0)];
+    store
+        .add_channel_snapshot(NOW - 40 * 86_400, &channels)
+        .unwrap();
+    // 500,000 msat out, less 300 ppm of 1,000,500,000 msat (300,150): 199,850 paid.
+    let forwards: Vec<Forward> = (1..=10)
+        .map(|i| Forward {
+            amt_in_msat: 1_000_000_000 + 199_850,
+            fee_msat: 199_850,
+            ..forward(i, a, b, 1_000_000, i)
+        })
+        .collect();
+    store.add_forwards(&forwards, 10).unwrap();
+    let views =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
+    let hours = 30.0 * 24.0;
+    assert_eq!(views[1].last_fee_change, None);
+    assert!(
+        (views[1].revenue_rate_msat_per_hour - 10.0 * 500_000.0 / hours).abs() < 1e-6,
+        "{}",
+        views[1].revenue_rate_msat_per_hour
+    );
+    assert!(
+        (views[0].revenue_rate_msat_per_hour + 10.0 * 300_150.0 / hours).abs() < 1e-6,
+        "{}",
+        views[0].revenue_rate_msat_per_hour
+    );
+}
+
+/// LND gives private and zero-conf channels an alias short channel id, whose "block" is
+/// 16,000,000 or more: such a channel is dated from lnpolicy's first snapshot of it.
+#[test]
+fn an_alias_channel_is_as_old_as_lnpolicys_first_sight_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let alias = (16_000_000u64 << 40) | 4;
+    let other = 800_000u64 << 40;
+    let channels = [channel(alias, 1_000_000), channel(other, 1_000_000)];
+    let views = |store: &Store| {
+        channel_views(store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap()
+    };
+    assert_eq!(
+        (views(&store)[0].age_blocks, views(&store)[0].history_secs),
+        (0, 0),
+        "never seen: new"
+    );
+    store
+        .add_channel_snapshot(NOW - 60 * 86_400, &channels)
+        .unwrap();
+    let seen = views(&store);
+    assert_eq!(seen[0].age_blocks, 60 * 144);
+    assert_eq!(seen[0].history_secs, 60 * 86_400);
+    assert_eq!(
+        seen[0].profitability,
+        Profitability::Zombie,
+        "two idle months"
+    );
+    assert_eq!(
+        seen[1].age_blocks, 100_000,
+        "a real height is used as before"
     );
 }
 

@@ -344,6 +344,18 @@ impl Store {
         )
     }
 
+    /// When a snapshot first saw each of `channels` (unix seconds): the age of a channel
+    /// whose short channel id is an alias, which carries no funding height.
+    pub fn first_seen(
+        &self,
+        channels: &[ChannelId],
+    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
+        self.last_changes(
+            "SELECT MIN(at) FROM channel_snapshots WHERE channel_id = ?1",
+            channels,
+        )
+    }
+
     /// One indexed lookup per channel, so a cycle's cost follows its channels, not the
     /// number of updates ever made.
     fn last_changes(
