@@ -27,7 +27,8 @@ pub struct TestHost {
     pub state: BTreeMap<String, Vec<u8>>,
     /// Every line the strategy logged, in order.
     pub logs: Vec<(LogLevel, String)>,
-    /// Fee changes per channel id, oldest first; [`Host::fee_history`] filters by `since`.
+    /// Fee changes per channel id, oldest first; [`Host::fee_history`] answers from them as
+    /// the host does: the level in force at `since` and every later one, none from `now` on.
     pub fee_history: BTreeMap<u64, Vec<FeeChange>>,
     /// Competitor fee percentiles per peer public key.
     pub competitor_fees: BTreeMap<String, FeePercentiles>,
@@ -82,10 +83,14 @@ impl Host for TestHost {
     }
 
     fn fee_history(&self, channel_id: u64, since: u64) -> Vec<FeeChange> {
-        self.fee_history
-            .get(&channel_id)
-            .map(|changes| changes.iter().filter(|c| c.at >= since).copied().collect())
-            .unwrap_or_default()
+        let Some(changes) = self.fee_history.get(&channel_id) else {
+            return Vec::new();
+        };
+        if since >= self.now {
+            return Vec::new();
+        }
+        let later = changes.partition_point(|change| change.at <= since);
+        changes[later.saturating_sub(1)..].to_vec()
     }
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
@@ -825,8 +830,11 @@ mod tests {
         };
         host.fee_history
             .insert(1, vec![change(10), change(20), change(30)]);
-        let since_20: Vec<u64> = host.fee_history(1, 20).iter().map(|c| c.at).collect();
-        assert_eq!(since_20, vec![20, 30]);
+        let ats = |since| -> Vec<u64> { host.fee_history(1, since).iter().map(|c| c.at).collect() };
+        assert_eq!(ats(20), vec![20, 30]);
+        assert_eq!(ats(25), vec![20, 30], "the level in force at `since` first");
+        assert_eq!(ats(5), vec![10, 20, 30]);
+        assert!(ats(host.now).is_empty());
         assert!(host.fee_history(2, 0).is_empty());
 
         let fees = FeePercentiles {

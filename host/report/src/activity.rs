@@ -2,7 +2,8 @@
 //! and what became of it, next to what the channels earned recently.
 //!
 //! Counts cover the whole database. Revenue covers the last 1, 7 and 30 days:
-//! per channel it is every fee earned on forwards out through the channel; per
+//! per channel it is what the channel's own fees earned (its outbound fee on
+//! forwards out, and its inbound fee on forwards in); per
 //! strategy it is the fees earned while the strategy was the one deciding the
 //! channel (from its first decision there until another strategy's), so a
 //! strategy is credited with what happened under its fees and no more.

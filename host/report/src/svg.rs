@@ -78,7 +78,8 @@ fn time_step(span: u64) -> u64 {
 }
 
 /// A chart of `lines` against time, titled `title`, its y axis labelled
-/// `unit`; the y axis starts at 0 so arms' levels compare by eye.
+/// `unit`; the y axis includes 0 so arms' levels compare by eye (and reaches below it for
+/// a day whose inbound discounts cost more than the fees earned).
 pub(crate) fn line_chart(title: &str, unit: &str, lines: &[Line<'_>]) -> String {
     let mut svg = String::new();
     let _ = write!(
@@ -110,14 +111,17 @@ pub(crate) fn line_chart(title: &str, unit: &str, lines: &[Line<'_>]) -> String 
         (first, last)
     };
     let top = all.iter().map(|p| p.value).fold(0.0, f64::max);
-    let y_step = nice_step(if top > 0.0 { top / 5.0 } else { 0.2 });
-    let y1 = (top / y_step).ceil().max(1.0) * y_step;
+    let bottom = all.iter().map(|p| p.value).fold(0.0, f64::min);
+    let span = top - bottom;
+    let y_step = nice_step(if span > 0.0 { span / 5.0 } else { 0.2 });
+    let y0 = (bottom / y_step).floor() * y_step;
+    let y1 = (top / y_step).ceil().max(if y0 < 0.0 { 0.0 } else { 1.0 }) * y_step;
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x = |at: u64| LEFT + (at.saturating_sub(x0)) as f64 / (x1 - x0) as f64 * plot_w;
-    let y = |value: f64| TOP + plot_h - value / y1 * plot_h;
+    let y = |value: f64| TOP + plot_h - (value - y0) / (y1 - y0) * plot_h;
 
-    let mut tick = 0.0;
+    let mut tick = y0;
     while tick <= y1 + y_step / 2.0 {
         let _ = write!(
             svg,
@@ -268,6 +272,38 @@ mod tests {
         assert!(svg.contains("fees &lt;&amp;&gt;"));
         assert_eq!(svg.matches("<path").count(), 2);
         assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn a_negative_value_stays_inside_the_plot() {
+        let points = [
+            Point { at: 0, value: 3.0 },
+            Point {
+                at: DAY,
+                value: -2.0,
+            },
+        ];
+        let svg = line_chart(
+            "revenue",
+            "sat",
+            &[Line {
+                label: "A",
+                color: "#1f77b4",
+                points: &points,
+                step: false,
+            }],
+        );
+        let ys: Vec<f64> = svg
+            .split("cy=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(ys.len(), 2);
+        assert!(
+            ys.iter().all(|y| (TOP..=HEIGHT - BOTTOM).contains(y)),
+            "{ys:?}"
+        );
+        assert!(svg.contains(">-2</text>"), "a tick below 0");
     }
 
     #[test]
