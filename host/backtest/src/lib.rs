@@ -74,13 +74,18 @@ pub struct GroupResult {
     /// channels no section applied to.
     pub label: String,
     pub channels: usize,
-    pub revenue_msat: u64,
+    /// What the channels' own fees earned: each forward's fee is shared between the channel
+    /// it left by (its outbound fee) and the one it came in by (its inbound fee, negative for
+    /// a discount), as the store counts it, so an arm's inbound discounts are its own cost,
+    /// not the other arm's. Over all channels, what the node earned.
+    pub revenue_msat: i64,
     pub volume_msat: u64,
     pub forwards: u64,
     /// Forwards out through these channels that failed at our node.
     pub failures: u64,
-    /// What the same channels earned at their hindsight-best static fee.
-    pub best_static_revenue_msat: u64,
+    /// What the same channels earned (counted the same way) at their hindsight-best static
+    /// fee.
+    pub best_static_revenue_msat: i64,
     /// Decisions that failed (the strategy trapped, timed out or returned something the
     /// host refused), each leaving a channel unchanged for a cycle.
     pub failed_decisions: u64,
@@ -214,7 +219,7 @@ pub fn run(
     };
     let outputs = run_jobs(spec, registry, &jobs, cycles, &step)?;
 
-    let mut best: Vec<BTreeMap<ChannelId, (u32, u64)>> = vec![BTreeMap::new(); spec.seeds.len()];
+    let mut best: Vec<BTreeMap<ChannelId, (u32, i64)>> = vec![BTreeMap::new(); spec.seeds.len()];
     let mut runs: BTreeMap<(usize, usize), PolicyRun> = BTreeMap::new();
     for (job, output) in jobs.iter().zip(outputs) {
         match (*job, output) {
@@ -222,9 +227,10 @@ pub fn run(
                 // Levels in grid order, so that a tie goes to the earlier level whatever
                 // thread finished first.
                 for (id, revenue) in totals {
-                    let entry = best[seed].entry(id).or_insert((spec.grid_ppm[level], 0));
+                    let level = (spec.grid_ppm[level], revenue);
+                    let entry = best[seed].entry(id).or_insert(level);
                     if revenue > entry.1 {
-                        *entry = (spec.grid_ppm[level], revenue);
+                        *entry = level;
                     }
                 }
             }
@@ -262,7 +268,7 @@ enum Job {
 enum JobOutput {
     Policy(PolicyRun),
     /// Each channel's revenue with every channel held at the level.
-    Grid(Vec<(ChannelId, u64)>),
+    Grid(Vec<(ChannelId, i64)>),
 }
 
 /// Runs `jobs` on `spec.jobs` threads, each with its own single-threaded runtime; the
@@ -448,7 +454,7 @@ fn grid_level(
     spec: &Spec<'_>,
     scenario: &Scenario,
     level: u32,
-) -> Result<Vec<(ChannelId, u64)>, BacktestError> {
+) -> Result<Vec<(ChannelId, i64)>, BacktestError> {
     let mut sim = Simulation::try_new(scenario.clone())?;
     let ids: Vec<ChannelId> = sim.state().channels.iter().map(|c| c.id).collect();
     for id in ids {
@@ -466,12 +472,12 @@ fn grid_level(
     Ok(sim
         .totals()
         .iter()
-        .map(|totals| (totals.id, totals.revenue_msat))
+        .map(|totals| (totals.id, totals.own_revenue_msat))
         .collect())
 }
 
 /// A policy run's channels, grouped by label, against the hindsight best.
-fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, u64)>) -> SeedResult {
+fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, i64)>) -> SeedResult {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
@@ -486,7 +492,7 @@ fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, u64)>) -
         let channel = GroupResult {
             label: label.clone(),
             channels: 1,
-            revenue_msat: totals.revenue_msat,
+            revenue_msat: totals.own_revenue_msat,
             volume_msat: totals.volume_out_msat,
             forwards: totals.forwards_out,
             failures: totals.failures,
@@ -590,7 +596,7 @@ mod tests {
     use super::*;
 
     /// A report whose seeds earned `percents` of a 1000 msat reference (`None`: no reference).
-    fn report(policy: &str, percents: &[Option<u64>]) -> Report {
+    fn report(policy: &str, percents: &[Option<i64>]) -> Report {
         let seeds = percents
             .iter()
             .enumerate()

@@ -127,7 +127,7 @@ fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
             .seeds
             .iter()
             .map(|s| s.total.revenue_msat)
-            .sum::<u64>()
+            .sum::<i64>()
     );
     assert_eq!(
         report.total.channels, 14,

@@ -103,6 +103,10 @@ pub struct ChannelTotals {
     pub revenue_msat: u64,
     /// Fees earned on forwards entering through this channel.
     pub revenue_in_msat: u64,
+    /// What this channel's own fees earned, as lnpolicy's store counts it: its outbound
+    /// share of the forwards that left by it plus its inbound fee (negative for a discount)
+    /// on those that came in by it. Over all channels it sums to what the node earned.
+    pub own_revenue_msat: i64,
     /// Forwards out through this channel that failed at our node, all reasons.
     pub failures: u64,
     /// … of which: not enough outbound balance.
@@ -998,7 +1002,7 @@ impl Simulation {
             .forwards
             .last()
             .map_or(p.now, |last| p.now.max(last.at_ns + 1));
-        self.state.forwards.push(Forward {
+        let forward = Forward {
             index: self.state.forwards.len() as u64 + 1,
             at_ns,
             chan_in,
@@ -1006,16 +1010,29 @@ impl Simulation {
             amt_in_msat: amt_in,
             amt_out_msat: a,
             fee_msat: fee,
-        });
+        };
+        let (out, inbound) = (
+            &self.state.channels[j].local_policy,
+            &self.state.channels[i].local_policy,
+        );
+        let out_share = forward.outbound_share_msat(
+            Some((out.base_fee_msat, out.fee_ppm)),
+            (inbound.inbound_base_fee_msat, inbound.inbound_fee_ppm),
+        );
+        let out_share = i64::try_from(out_share).unwrap_or(i64::MAX);
+        let whole = i64::try_from(fee).unwrap_or(i64::MAX);
+        self.state.forwards.push(forward);
         let t = &mut self.totals[j];
         t.forwards_out += 1;
         t.volume_out_msat += a;
         t.revenue_msat += fee;
+        t.own_revenue_msat += out_share;
         t.forwards_out_by_sender[p.kind.index()] += 1;
         let t = &mut self.totals[i];
         t.forwards_in += 1;
         t.volume_in_msat += amt_in;
         t.revenue_in_msat += fee;
+        t.own_revenue_msat += whole - out_share;
         self.market.forwards += 1;
         self.market.forwards_by_sender[p.kind.index()] += 1;
         Outcome::Forwarded

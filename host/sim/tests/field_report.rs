@@ -114,3 +114,39 @@ fn inbound_discount_of_1000_halves_routing_and_200_keeps_most() {
         x1000.overpaying
     );
 }
+
+/// One channel gives a 500 ppm inbound discount: the discount LND senders take is that
+/// channel's cost in `own_revenue_msat`, not a fall in the revenue of the channels its
+/// traffic left by, and the shares add up to what the node earned.
+#[test]
+fn an_inbound_discount_is_the_giving_channels_own_cost() {
+    let mut sim = Simulation::new(node());
+    let giver = sim.state().channels[0].clone();
+    let policy = FeePolicy {
+        inbound_fee_ppm: -500,
+        fee_ppm: 600,
+        ..giver.local_policy
+    };
+    sim.set_policy(giver.id, policy).unwrap();
+    sim.advance(3 * 86_400);
+    let totals = sim.totals();
+    let node: u64 = totals.iter().map(|t| t.revenue_msat).sum();
+    let own: i64 = totals.iter().map(|t| t.own_revenue_msat).sum();
+    assert_eq!(own, i64::try_from(node).unwrap());
+    let given = sim.channel_totals(giver.id).unwrap();
+    assert!(given.forwards_in > 0);
+    assert!(
+        given.own_revenue_msat < i64::try_from(given.revenue_msat).unwrap(),
+        "{given:?}"
+    );
+    let mut credited = 0;
+    for t in totals.iter().filter(|t| t.id != giver.id) {
+        let whole = i64::try_from(t.revenue_msat).unwrap();
+        assert!(t.own_revenue_msat >= whole, "{t:?}");
+        credited += t.own_revenue_msat - whole;
+    }
+    assert!(
+        credited > 0,
+        "LND senders took the discount on some forwards"
+    );
+}
