@@ -88,6 +88,16 @@ fn listpeerchannels_examples_decode_into_node_channels() {
         let open = peers.channels.iter().filter(|c| c.is_open()).count();
         assert_eq!(from_updates.len(), open, "example {n}");
         assert!(open >= 1);
+        for c in &from_updates {
+            let parts = c.local_balance_sat
+                + c.remote_balance_sat
+                + c.unsettled_balance_sat
+                + c.commit_fee_sat;
+            assert!(
+                c.capacity_sat.abs_diff(parts) <= 3,
+                "example {n}: balances, HTLCs and the fee make up the channel: {c:?}"
+            );
+        }
 
         let c = from_gossip
             .iter()
@@ -101,9 +111,11 @@ fn listpeerchannels_examples_decode_into_node_channels() {
             c.peer_pubkey,
             "038194b5f32bdf0aa59812c86c4ef7ad2f294104fa027d1ace9b469bb6f88cf37b"
         );
+        // The peer opened: the 4,867 sat commitment fee and its 4,000 sat HTLC are not
+        // its balance, as on LND.
         assert_eq!(
             (c.capacity_sat, c.local_balance_sat, c.remote_balance_sat),
-            (1_000_000, 609_507, 390_492)
+            (1_000_000, 609_507, 381_625)
         );
         // The peer offered us one HTLC of 4000082 msat, expiring at block 190.
         assert_eq!(

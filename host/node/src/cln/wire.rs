@@ -413,13 +413,39 @@ impl PeerChannel {
             .ok_or_else(|| self.missing("funding_outnum"))?;
         let local_policy = self.local_policy()?;
         let unsettled_msat: u64 = self.htlcs.iter().map(|h| h.amount_msat.0).sum();
+        // CLN's `to_us_msat` still holds our HTLCs in flight and, when we opened the channel,
+        // the commitment fee; the rest of `total_msat` holds the peer's HTLCs and, when it
+        // opened, the fee. LND's balances (and lnpolicy's) hold neither: both are taken out,
+        // so a balance ratio reads the same on either node.
+        let in_flight = |direction: &str| -> u64 {
+            self.htlcs
+                .iter()
+                .filter(|h| h.direction == direction)
+                .map(|h| h.amount_msat.0)
+                .sum()
+        };
+        let fee = self.last_tx_fee_msat.unwrap_or_default().0;
+        let (our_fee, their_fee) = if self.opener == "local" {
+            (fee, 0)
+        } else {
+            (0, fee)
+        };
+        let local_msat = to_us
+            .0
+            .saturating_sub(in_flight("out"))
+            .saturating_sub(our_fee);
+        let remote_msat = total
+            .0
+            .saturating_sub(to_us.0)
+            .saturating_sub(in_flight("in"))
+            .saturating_sub(their_fee);
         Ok(NodeChannel {
             id,
             channel_point: format!("{txid}:{outnum}"),
             peer_pubkey: self.peer_id.clone(),
             capacity_sat: total.sat(),
-            local_balance_sat: to_us.sat(),
-            remote_balance_sat: Msat(total.0.saturating_sub(to_us.0)).sat(),
+            local_balance_sat: Msat(local_msat).sat(),
+            remote_balance_sat: Msat(remote_msat).sat(),
             commit_fee_sat: self.last_tx_fee_msat.unwrap_or_default().sat(),
             unsettled_balance_sat: unsettled_msat / 1000,
             local_reserve_sat: self.our_reserve_msat.unwrap_or_default().sat(),

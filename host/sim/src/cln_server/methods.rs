@@ -219,6 +219,20 @@ fn peer_channel_json(state: &NodeState, channel: &NodeChannel) -> Value {
     let receivable = channel
         .remote_balance_sat
         .saturating_sub(channel.remote_reserve_sat);
+    // CLN counts our HTLCs in flight and, when we opened, the commitment fee as owed to us.
+    let offered_msat: u64 = channel
+        .pending_htlcs
+        .iter()
+        .filter(|h| !h.incoming)
+        .map(|h| h.amount_msat)
+        .sum();
+    let to_us = msat(channel.local_balance_sat)
+        + offered_msat
+        + if channel.initiator {
+            msat(channel.commit_fee_sat)
+        } else {
+            0
+        };
     // Ids count per direction, as CLN's do.
     let (mut next_in, mut next_out) = (0u64, 0u64);
     let htlcs: Vec<Value> = channel
@@ -274,9 +288,9 @@ fn peer_channel_json(state: &NodeState, channel: &NodeChannel) -> Value {
             "remote_funds_msat": remote_funds,
             "pushed_msat": 0,
         },
-        "to_us_msat": msat(channel.local_balance_sat),
-        "min_to_us_msat": msat(channel.local_balance_sat),
-        "max_to_us_msat": msat(channel.local_balance_sat),
+        "to_us_msat": to_us,
+        "min_to_us_msat": to_us,
+        "max_to_us_msat": to_us,
         "total_msat": msat(channel.capacity_sat),
         "fee_base_msat": local.base_fee_msat,
         "fee_proportional_millionths": local.fee_ppm,

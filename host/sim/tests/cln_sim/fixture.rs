@@ -46,9 +46,10 @@ fn policy(base: u32, ppm: u32, max_htlc_msat: u64) -> FeePolicy {
     }
 }
 
-/// One of our channels, consistent the way CLN reports channels (remote =
-/// capacity - local, our htlc minimum is the peer's, disabled iff the peer is
-/// away), so it survives the trip through CLN's JSON unchanged.
+/// One of our channels, consistent the way CLN reports channels (the balances, the
+/// commitment fee and the HTLCs in flight make up the capacity, our htlc minimum is the
+/// peer's, disabled iff the peer is away), so it survives the trip through CLN's JSON
+/// unchanged.
 fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> NodeChannel {
     let local_policy = policy(1000, 100 * n as u32, capacity_sat * 990);
     NodeChannel {
@@ -57,7 +58,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> NodeChannel {
         peer_pubkey: node_id(n),
         capacity_sat,
         local_balance_sat: local_sat,
-        remote_balance_sat: capacity_sat - local_sat,
+        remote_balance_sat: capacity_sat - local_sat - 2_810,
         commit_fee_sat: 2_810,
         unsettled_balance_sat: 0,
         local_reserve_sat: capacity_sat / 100,
@@ -95,6 +96,8 @@ pub fn node_state() -> NodeState {
         },
     ];
     busy.unsettled_balance_sat = 30_001;
+    // 30,001.4 sat in flight, out of the peer's side in whole sats as CLN's msat allow.
+    busy.remote_balance_sat = (busy.remote_balance_sat * 1000 - 30_001_400) / 1000;
     let incoming = channel(2, 5_000_000, 150_000);
     let mut private = channel(3, 1_000_000, 960_000);
     private.private = true;
