@@ -332,3 +332,33 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
         stored.len()
     );
 }
+
+/// A macaroon baked with every method lnpolicy calls but the HTLC event subscription: the
+/// collection goes on without failed forwards instead of failing, and with it every cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_lnd_macaroon_without_the_htlc_subscription_still_collects() {
+    use lnpolicy_node::lnd::permissions::{METHODS, Permission, SUBSCRIBE_HTLC_EVENTS};
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let granted: Vec<Permission> = METHODS
+        .iter()
+        .filter(|m| m.method != SUBSCRIBE_HTLC_EVENTS)
+        .map(|m| Permission::uri(m.method))
+        .collect();
+    let macaroon = dir.path().join("no-htlc-events.macaroon");
+    server.bake_macaroon(&granted, &macaroon).unwrap();
+    let client = LndClient::connect(&server.client_config(&macaroon))
+        .await
+        .unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let report = collect(&client, &store, 86_400, &CollectConfig::default())
+        .await
+        .unwrap();
+    assert!(report.forwards_added > 0, "{report:?}");
+    assert_eq!(report.failures_added, 0);
+    assert!(report.caught_up);
+}

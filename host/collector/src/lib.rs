@@ -125,7 +125,16 @@ pub async fn collect(
         &mut report,
         Stream::FailedForwards,
         async |from| {
-            let page = node.failed_forwards(from, config.page_size).await?;
+            let page = match node.failed_forwards(from, config.page_size).await {
+                Ok(page) => page,
+                // Failure counts only inform strategies: a macaroon without the right to
+                // them must not stop the collection, and with it every fee update.
+                Err(error @ NodeError::PermissionDenied { .. }) => {
+                    tracing::warn!(%error, "failed forwards are not collected: the node refuses them");
+                    return Ok(None);
+                }
+                Err(error) => return Err(error.into()),
+            };
             let count = page.failures.len();
             let added = store.add_failed_forwards(&page.failures, page.next_index)?;
             Ok(Some(Paged {
