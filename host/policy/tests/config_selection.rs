@@ -592,3 +592,15 @@ fn realistic_extended_matchers_end_to_end() {
     // [competitive] uses lnflow's network namespace, which has no data: never matches.
     assert_eq!(name(&channel(0.5)), "default");
 }
+
+#[test]
+fn a_rollback_window_over_30_days_is_refused_where_it_is_written() {
+    assert!(Config::parse("r.ini", "[r]\nstrategy = static\nrollback_window = 30d\n").is_ok());
+    let error = Config::parse("r.ini", "[r]\nstrategy = static\nrollback_window = 31d\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("r.ini:3: key rollback_window:") && error.contains("at most 30d"),
+        "{error}"
+    );
+}

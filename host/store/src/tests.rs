@@ -1552,3 +1552,41 @@ fn the_fees_an_update_set_are_the_level_from_when_it_was_applied() {
         .collect();
     assert_eq!(levels, [(0, 1_000), (100, 1_200)]);
 }
+
+/// Daily snapshots over 100 days; channel 2 closed on day 10. Snapshots older than 60 days
+/// go, but each channel's first and last: ages, the history's start and closed channels are
+/// still known, and so is every recent day a rollback may ask about.
+#[test]
+fn old_snapshots_go_but_each_channels_first_and_last() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    const DAY: u64 = 86_400;
+    for day in 0..=100u64 {
+        let mut channels = vec![node_channel(1, policy(100))];
+        if day <= 10 {
+            channels.push(node_channel(2, policy(200)));
+        }
+        store.add_channel_snapshot(day * DAY, &channels).unwrap();
+    }
+    let days = |channel: i64| -> Vec<u64> {
+        store
+            .lock()
+            .prepare("SELECT at FROM channel_snapshots WHERE channel_id = ?1 ORDER BY at")
+            .unwrap()
+            .query_map([channel], |row| row.get::<_, i64>(0))
+            .unwrap()
+            .map(|at| at.unwrap() as u64 / DAY)
+            .collect()
+    };
+    let kept: Vec<u64> = std::iter::once(0).chain(40..=100).collect();
+    assert_eq!(days(1), kept);
+    assert_eq!(days(2), [0, 10]);
+    assert_eq!(store.history_start().unwrap(), Some(0));
+    assert_eq!(
+        store.first_seen(&[1, 2]).unwrap(),
+        HashMap::from([(1, 0), (2, 0)])
+    );
+    let (latest, last) = store.last_snapshots().unwrap();
+    assert_eq!(latest, Some(100 * DAY));
+    assert_eq!(last[&2].at, 10 * DAY);
+}

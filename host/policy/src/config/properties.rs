@@ -85,15 +85,23 @@ pub(crate) fn parse_rollback(
             );
         }
         "rollback_window" => {
+            // The store keeps 60 days of snapshots, which judging a change reads (whether its
+            // channel was down) for up to two windows.
             rollback.window_secs = Some(
                 values::parse_duration(text)
-                    .ok_or_else(|| ErrorKind::invalid(values::DURATION, text))?,
+                    .filter(|secs| *secs <= MAX_ROLLBACK_WINDOW_SECS)
+                    .ok_or_else(|| {
+                        ErrorKind::invalid("a period of at most 30d, such as 7d or 12h", text)
+                    })?,
             );
         }
         _ => return Ok(false),
     }
     Ok(true)
 }
+
+/// The longest `rollback_window`.
+pub const MAX_ROLLBACK_WINDOW_SECS: u64 = 30 * 86_400;
 
 /// How a `strategy = experiment` section splits its channels between two strategies.
 #[derive(Debug, Clone, PartialEq, Default)]
