@@ -91,8 +91,10 @@ pub async fn collect(
     config: &CollectConfig,
 ) -> Result<CollectReport, CollectError> {
     let mut report = CollectReport::default();
+    let info = node.get_info().await?;
+    store.bind_node(&info.pubkey, info.kind, at)?;
     let channels = node.list_channels().await?;
-    report.node_calls += 1;
+    report.node_calls += 2;
     store.add_channel_snapshot(at, &channels)?;
     report.channels = channels.len();
     report.node_channels = channels;

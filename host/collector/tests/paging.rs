@@ -19,6 +19,7 @@ struct FlakyLog {
     failures: Mutex<Vec<FailedForward>>,
     error_rate: f64,
     draws: AtomicU64,
+    pubkey: String,
 }
 
 impl FlakyLog {
@@ -80,7 +81,16 @@ impl NodeClient for FlakyLog {
         NodeKind::Cln
     }
     async fn get_info(&self) -> Result<NodeInfo, NodeError> {
-        unreachable!("the collector does not ask")
+        self.maybe_fail("get_info")?;
+        Ok(NodeInfo {
+            kind: NodeKind::Cln,
+            pubkey: self.pubkey.clone(),
+            alias: "flaky".into(),
+            version: "v25.09".into(),
+            block_height: 900_000,
+            synced_to_chain: true,
+            synced_to_graph: true,
+        })
     }
     async fn list_channels(&self) -> Result<Vec<NodeChannel>, NodeError> {
         self.maybe_fail("list_channels")?;
@@ -143,6 +153,7 @@ async fn flaky_node_over_200_cycles_loses_and_duplicates_nothing() {
         failures: Mutex::new(Vec::new()),
         error_rate: 0.10,
         draws: AtomicU64::new(0),
+        pubkey: format!("02{}", "aa".repeat(32)),
     };
     let config = CollectConfig {
         page_size: 37,
@@ -176,4 +187,50 @@ async fn flaky_node_over_200_cycles_loses_and_duplicates_nothing() {
         failures
     );
     store.integrity_check().unwrap();
+}
+
+/// A database that holds one node's history refuses another node's collection, before
+/// reading anything, and says which two nodes they are.
+#[tokio::test]
+async fn a_database_of_another_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let node = |pubkey: String| FlakyLog {
+        forwards: Mutex::new(Vec::new()),
+        failures: Mutex::new(Vec::new()),
+        error_rate: 0.0,
+        draws: AtomicU64::new(0),
+        pubkey,
+    };
+    let first = node(format!("02{}", "aa".repeat(32)));
+    first.grow(10);
+    collect(&first, &store, 1, &CollectConfig::default())
+        .await
+        .unwrap();
+    let rebuilt = node(format!("03{}", "bb".repeat(32)));
+    rebuilt.grow(3);
+    let error = collect(&rebuilt, &store, 2, &CollectConfig::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("the CLN node 02{}", "aa".repeat(32)))
+            && error.contains(&format!("the node is the CLN node 03{}", "bb".repeat(32)))
+            && error.contains("lnpolicy.db"),
+        "{error}"
+    );
+    assert_eq!(
+        store.forward_count().unwrap(),
+        10,
+        "nothing of the other node stored"
+    );
+    let again = node(format!("02{}", "AA".repeat(32)));
+    again.grow(12);
+    let report = collect(&again, &store, 3, &CollectConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.forwards_added, 2,
+        "the same node, its key in capitals"
+    );
 }

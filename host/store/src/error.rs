@@ -56,6 +56,19 @@ pub enum StoreError {
         cause: String,
     },
 
+    /// The database holds another node's history: its cursors would read nothing from this
+    /// node, and every channel would look idle.
+    #[error(
+        "{} holds the history of {stored}, but the node is {node}: give each node its own \
+         database (--db), or move this one aside to start afresh",
+        path.display()
+    )]
+    OtherNode {
+        path: PathBuf,
+        stored: String,
+        node: String,
+    },
+
     #[error("integrity check of {} failed: {report}", path.display())]
     Integrity { path: PathBuf, report: String },
 

@@ -283,6 +283,52 @@ impl Store {
             .map_err(self.sql("reading failed forwards"))
     }
 
+    /// Records `pubkey` as the node whose history this database holds, the first time it is
+    /// asked; after that, refuses another node ([`StoreError::OtherNode`]).
+    pub fn bind_node(
+        &self,
+        pubkey: &str,
+        kind: lnpolicy_core::NodeKind,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let pubkey = pubkey.to_ascii_lowercase();
+        let name = |kind: &str, pubkey: &str| format!("the {kind} node {pubkey}");
+        let kind = match kind {
+            lnpolicy_core::NodeKind::Lnd => "LND",
+            lnpolicy_core::NodeKind::Cln => "CLN",
+        };
+        let read = |conn: &rusqlite::Connection| {
+            conn.query_row(
+                "SELECT pubkey, kind FROM node_identity WHERE id = 1",
+                [],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()
+            .map_err(self.sql("reading which node the history is of"))
+        };
+        let stored = read(&self.lock())?;
+        let stored = match stored {
+            Some(stored) => stored,
+            None => self.write("recording which node the history is of", |tx| {
+                tx.execute(
+                    "INSERT OR IGNORE INTO node_identity (id, pubkey, kind, since)
+                     VALUES (1, ?1, ?2, ?3)",
+                    params![pubkey, kind, time_to_sql(at)],
+                )
+                .map_err(self.sql("recording which node the history is of"))?;
+                Ok(read(tx)?.unwrap_or_else(|| (pubkey.clone(), kind.to_owned())))
+            })?,
+        };
+        if stored.0 == pubkey {
+            return Ok(());
+        }
+        Err(StoreError::OtherNode {
+            path: self.path().to_path_buf(),
+            stored: name(&stored.1, &stored.0),
+            node: name(kind, &pubkey),
+        })
+    }
+
     /// Records what every channel looked like at `at` (unix seconds), and each channel's
     /// policy as a fee change when it differs from the one before `at`. Snapshots come in
     /// time order (one per collection), so a change is never followed by an older snapshot.

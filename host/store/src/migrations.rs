@@ -69,6 +69,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0014_inbound_base_fee_changes.sql",
         sql: include_str!("../migrations/0014_inbound_base_fee_changes.sql"),
     },
+    Migration {
+        file: "0015_node_identity.sql",
+        sql: include_str!("../migrations/0015_node_identity.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

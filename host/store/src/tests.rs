@@ -150,10 +150,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(
-        message.contains("0014_inbound_base_fee_changes.sql"),
-        "{message}"
-    );
+    assert!(message.contains("0015_node_identity.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
