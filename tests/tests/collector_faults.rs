@@ -292,8 +292,9 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
         page_size: 7,
         max_pages: u32::MAX,
     };
+    let now = |live: &LiveSimulation| live.simulation().now_ns() / 1_000_000_000;
     live.advance(86_400);
-    collect(&client, &store, 0, &config).await.unwrap();
+    collect(&client, &store, now(&live), &config).await.unwrap();
     let cursor = store.cursor(lnpolicy_store::Stream::Forwards).unwrap();
     assert!(cursor > 3 * HOUR_NS);
 
@@ -316,7 +317,7 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
     let outside = stamped_late(cursor - 3 * HOUR_NS + 1);
     live.advance(3_600);
 
-    let report = collect(&client, &store, 1, &config).await.unwrap();
+    let report = collect(&client, &store, now(&live), &config).await.unwrap();
     assert_eq!(report.late_forwards_added, 1);
     let stored = store.forwards_between(0, u64::MAX).unwrap();
     let facts: Vec<_> = stored.iter().map(forward_facts).collect();
@@ -325,7 +326,7 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
     let served = live.shared().lock().unwrap().forwards.len();
     assert_eq!(stored.len(), served - 1, "every other forward, once");
 
-    let again = collect(&client, &store, 2, &config).await.unwrap();
+    let again = collect(&client, &store, now(&live), &config).await.unwrap();
     assert_eq!((again.forwards_added, again.late_forwards_added), (0, 0));
     assert_eq!(
         store.forwards_between(0, u64::MAX).unwrap().len(),
@@ -333,32 +334,41 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
     );
 }
 
-/// A macaroon baked with every method lnpolicy calls but the HTLC event subscription: the
-/// collection goes on without failed forwards instead of failing, and with it every cycle.
+/// LND's clock ran eight hours ahead of this machine's, which moved the cursor there; then it
+/// was set right. The forwards of the next hour, stamped before the cursor, are stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_lnd_macaroon_without_the_htlc_subscription_still_collects() {
-    use lnpolicy_node::lnd::permissions::{METHODS, Permission, SUBSCRIBE_HTLC_EVENTS};
+async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored() {
+    const MINUTE_NS: u64 = 60 * 1_000_000_000;
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
     let dir = tempfile::tempdir().unwrap();
-    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
-        .await
-        .unwrap();
-    let granted: Vec<Permission> = METHODS
-        .iter()
-        .filter(|m| m.method != SUBSCRIBE_HTLC_EVENTS)
-        .map(|m| Permission::uri(m.method))
-        .collect();
-    let macaroon = dir.path().join("no-htlc-events.macaroon");
-    server.bake_macaroon(&granted, &macaroon).unwrap();
-    let client = LndClient::connect(&server.client_config(&macaroon))
-        .await
-        .unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let report = collect(&client, &store, 86_400, &CollectConfig::default())
+    let config = CollectConfig::default();
+    live.advance(86_400);
+    let now_ns = live.simulation().now_ns();
+    let shared = live.shared();
+    let stamp = |at_ns: u64| {
+        let mut node = shared.lock().unwrap();
+        let forward = lnpolicy_core::Forward {
+            index: at_ns,
+            at_ns,
+            fee_msat: 4_321,
+            ..node.forwards.last().unwrap().clone()
+        };
+        let at = node.forwards.partition_point(|f| f.at_ns < at_ns);
+        node.forwards.insert(at, forward);
+    };
+    // LND's clock runs eight hours ahead of this machine's while the market trades.
+    live.advance(8 * 3_600);
+    collect(&client, &store, now_ns / 1_000_000_000 + 60, &config)
         .await
         .unwrap();
-    assert!(report.forwards_added > 0, "{report:?}");
-    assert_eq!(report.failures_added, 0);
-    assert!(report.caught_up);
+    let before = store.forward_count().unwrap();
+    assert!(store.cursor(lnpolicy_store::Stream::Forwards).unwrap() > now_ns + 420 * MINUTE_NS);
+    for minute in 1..=10 {
+        stamp(now_ns + minute * 6 * MINUTE_NS);
+    }
+    let an_hour_on = now_ns / 1_000_000_000 + 3_600;
+    collect(&client, &store, an_hour_on, &config).await.unwrap();
+    assert_eq!(store.forward_count().unwrap(), before + 10);
 }

@@ -108,7 +108,7 @@ pub async fn collect(
         );
     }
     if node.kind() == NodeKind::Lnd {
-        reread_lnd_window(node, store, config, &mut report).await?;
+        reread_lnd_window(node, store, at, config, &mut report).await?;
     }
     let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
         let page = node.forwards(from, config.page_size).await?;
@@ -182,9 +182,13 @@ pub async fn collect(
 
 /// Reads LND's log again from [`LND_REREAD_WINDOW_NS`] before the cursor up to it, storing
 /// what is missing; the cursor stays where it is, so the normal pass then reads on from it.
+/// A cursor ahead of `at` (unix seconds, lnpolicy's clock) means LND's clock ran ahead and
+/// was set right since: its new forwards are stamped from about `at` on, so the window then
+/// starts before `at` instead.
 async fn reread_lnd_window(
     node: &dyn NodeClient,
     store: &Store,
+    at: u64,
     config: &CollectConfig,
     report: &mut CollectReport,
 ) -> Result<(), CollectError> {
@@ -192,7 +196,15 @@ async fn reread_lnd_window(
     if cursor == 0 {
         return Ok(());
     }
-    let mut from = cursor.saturating_sub(LND_REREAD_WINDOW_NS);
+    let now_ns = at.saturating_mul(1_000_000_000);
+    if cursor > now_ns.saturating_add(LND_REREAD_WINDOW_NS) {
+        tracing::warn!(
+            cursor,
+            now_ns,
+            "LND stamped forwards later than this machine's clock: reading its log again from before now"
+        );
+    }
+    let mut from = cursor.min(now_ns).saturating_sub(LND_REREAD_WINDOW_NS);
     let mut late = 0;
     loop {
         let page = node.forwards(from, config.page_size).await?;
