@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use lnpolicy_core::{ChannelId, FeePolicy};
 use rusqlite::{OptionalExtension, params};
 
-use crate::history::{FeeLevel, fee_level};
+use crate::history::{FeeLevel, fee_level, share_out_fees};
 use crate::{
     Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
 };
@@ -191,7 +191,8 @@ impl Store {
     /// Enters the fees an applied intent set as the channel's level from `at` on in
     /// `channel_fee_changes`, which otherwise learns of them at the next snapshot: the forwards
     /// between are shared between their channels (see `share_out_fees`) at the level really in
-    /// force. A later row of the same level, that snapshot's, is then no change and goes.
+    /// force, those already stored included. A later row of the same level, that snapshot's,
+    /// is then no change and goes.
     fn record_applied_fees(
         &self,
         tx: &rusqlite::Transaction<'_>,
@@ -256,6 +257,17 @@ impl Store {
             )
             .map_err(&sql)?;
         }
+        // An intent resolved late (reconciled after a timeout) is dated when it was sent:
+        // forwards stored since were shared at the level before it, and are shared again.
+        let from_ns = time_to_sql(at.saturating_mul(1_000_000_000));
+        for sql_text in [
+            "UPDATE forwards SET out_fee_msat = NULL WHERE chan_out = ?1 AND at_ns >= ?2",
+            "UPDATE forwards SET out_fee_msat = NULL WHERE chan_in = ?1 AND at_ns >= ?2",
+        ] {
+            tx.execute(sql_text, params![channel, from_ns])
+                .map_err(&sql)?;
+        }
+        share_out_fees(tx).map_err(&sql)?;
         Ok(())
     }
 

@@ -78,6 +78,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "experiment_assignments",
             "failed_forwards",
             "forwards",
+            "node_identity",
             "peer_fees",
             "strategy_events",
             "strategy_state",
@@ -1035,6 +1036,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
+             DROP TABLE node_identity;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1185,6 +1187,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              CREATE INDEX forwards_by_chan_in ON forwards (chan_in, at_ns);
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
              ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
+             DROP TABLE node_identity;
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1460,6 +1463,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
             .execute_batch(
                 "ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
+                 DROP TABLE node_identity;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1548,6 +1552,41 @@ fn the_fees_an_update_set_are_the_level_from_when_it_was_applied() {
         .map(|c| (c.at, c.fee_ppm))
         .collect();
     assert_eq!(levels, [(0, 1_000), (100, 1_200)]);
+}
+
+/// The raise to 1,200 ppm timed out at t=100 and stayed pending; a forward at t=200 was
+/// stored meanwhile, shared at 1,000 ppm. Reconciled as applied at t=100, the forward is
+/// shared again at the level really in force.
+#[test]
+fn forwards_stored_before_a_late_resolution_are_shared_at_its_level() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    discounted_forwards(&store);
+    let level = |ppm: u32| FeePolicy {
+        base_fee_msat: 0,
+        inbound_base_fee_msat: 0,
+        inbound_fee_ppm: 0,
+        ..policy(ppm)
+    };
+    let intent = store
+        .record_intent(2, None, &level(1_000), &level(1_200), 100)
+        .unwrap();
+    let paid = lnpolicy_core::Forward {
+        chan_in: 1,
+        ..paid(1, 2, 200, 700)
+    };
+    store.add_forwards(&[paid], 1).unwrap();
+    let to = 3_600 * 1_000_000_000;
+    assert_eq!(
+        store.fees_earned(2, 0, to).unwrap(),
+        1_000,
+        "before: 1,000 ppm"
+    );
+    store
+        .resolve_intent(intent, IntentOutcome::Applied, 100)
+        .unwrap();
+    assert_eq!(store.fees_earned(2, 0, to).unwrap(), 1_200);
+    assert_eq!(store.fees_earned(1, 0, to).unwrap(), -500);
 }
 
 /// Daily snapshots over 100 days; channel 2 closed on day 10. Snapshots older than 60 days
