@@ -1513,37 +1513,48 @@ fn last_fee_change(store: &Store, channel: lnpolicy_core::ChannelId) -> Option<u
         .map(|change| change.at)
 }
 
-/// lnpolicy raises channel 2 from 1,000 to 1,200 ppm at t=100; an LND sender coming in by
-/// channel 1 (−500 ppm inbound) pays 700 msat at t=200, before any snapshot saw the raise.
-/// The outgoing channel earned 1,200 and the discount was 500, not 1,000 and 300.
-#[test]
-fn the_fees_an_update_set_are_the_level_from_when_it_was_applied() {
-    let (_dir, path) = temp_db();
-    let store = Store::open(&path).unwrap();
-    discounted_forwards(&store);
-    let level = |ppm: u32| FeePolicy {
+/// Channel 2's fees without base fees or inbound ones, at `ppm`.
+fn flat_level(ppm: u32) -> FeePolicy {
+    FeePolicy {
         base_fee_msat: 0,
         inbound_base_fee_msat: 0,
         inbound_fee_ppm: 0,
         ..policy(ppm)
-    };
+    }
+}
+
+/// [`discounted_forwards`]' levels, and lnpolicy's raise of channel 2 from 1,000 to 1,200 ppm
+/// sent at t=100 (the intent, pending); and the forward an LND sender coming in by channel 1
+/// (−500 ppm inbound) paid at t=200: 700 msat.
+fn raise_and_a_forward_after_it(store: &Store) -> (i64, lnpolicy_core::Forward) {
+    discounted_forwards(store);
     let intent = store
-        .record_intent(2, None, &level(1_000), &level(1_200), 100)
+        .record_intent(2, None, &flat_level(1_000), &flat_level(1_200), 100)
         .unwrap();
-    store
-        .resolve_intent(intent, IntentOutcome::Applied, 100)
-        .unwrap();
-    let paid = lnpolicy_core::Forward {
+    let forward = lnpolicy_core::Forward {
         chan_in: 1,
         ..paid(1, 2, 200, 700)
     };
-    store.add_forwards(&[paid], 1).unwrap();
+    (intent, forward)
+}
+
+/// The raise applied at t=100, then the forward, before any snapshot saw the raise: the
+/// outgoing channel earned 1,200 and the discount was 500, not 1,000 and 300.
+#[test]
+fn the_fees_an_update_set_are_the_level_from_when_it_was_applied() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let (intent, forward) = raise_and_a_forward_after_it(&store);
+    store
+        .resolve_intent(intent, IntentOutcome::Applied, 100)
+        .unwrap();
+    store.add_forwards(&[forward], 1).unwrap();
     let to = 3_600 * 1_000_000_000;
     assert_eq!(store.fees_earned(2, 0, to).unwrap(), 1_200);
     assert_eq!(store.fees_earned(1, 0, to).unwrap(), -500);
     // The next snapshot sees the level lnpolicy entered: no second change.
     store
-        .add_channel_snapshot(600, &[node_channel(2, level(1_200))])
+        .add_channel_snapshot(600, &[node_channel(2, flat_level(1_200))])
         .unwrap();
     let levels: Vec<(u64, u32)> = store
         .fee_history(2, 0, 3_600)
@@ -1554,28 +1565,14 @@ fn the_fees_an_update_set_are_the_level_from_when_it_was_applied() {
     assert_eq!(levels, [(0, 1_000), (100, 1_200)]);
 }
 
-/// The raise to 1,200 ppm timed out at t=100 and stayed pending; a forward at t=200 was
-/// stored meanwhile, shared at 1,000 ppm. Reconciled as applied at t=100, the forward is
-/// shared again at the level really in force.
+/// The raise timed out and stayed pending while the forward was stored, shared at 1,000 ppm;
+/// reconciled as applied at t=100, the forward is shared again at the level really in force.
 #[test]
 fn forwards_stored_before_a_late_resolution_are_shared_at_its_level() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
-    discounted_forwards(&store);
-    let level = |ppm: u32| FeePolicy {
-        base_fee_msat: 0,
-        inbound_base_fee_msat: 0,
-        inbound_fee_ppm: 0,
-        ..policy(ppm)
-    };
-    let intent = store
-        .record_intent(2, None, &level(1_000), &level(1_200), 100)
-        .unwrap();
-    let paid = lnpolicy_core::Forward {
-        chan_in: 1,
-        ..paid(1, 2, 200, 700)
-    };
-    store.add_forwards(&[paid], 1).unwrap();
+    let (intent, forward) = raise_and_a_forward_after_it(&store);
+    store.add_forwards(&[forward], 1).unwrap();
     let to = 3_600 * 1_000_000_000;
     assert_eq!(
         store.fees_earned(2, 0, to).unwrap(),
