@@ -52,6 +52,10 @@ struct Ring {
     events: VecDeque<FailedForward>,
     capacity: usize,
     next_index: u64,
+    /// This process's indexes are above it (the wall clock when the buffer was made).
+    origin: u64,
+    /// Whether a page has been asked for: the first ask may move the indexes up.
+    asked: bool,
     /// Events evicted unread since the last warning.
     evicted: u64,
     /// The HTLCs of the last `capacity` failures recorded, to drop LND's replays.
@@ -76,6 +80,8 @@ impl FailureBuffer {
                 events: VecDeque::with_capacity(capacity.min(4096)),
                 capacity: capacity.max(1),
                 next_index: base + 1,
+                origin: base,
+                asked: false,
                 evicted: 0,
                 seen: HashSet::new(),
                 seen_order: VecDeque::new(),
@@ -144,6 +150,24 @@ impl FailureBuffer {
             return Err(err);
         }
         let mut ring = self.ring.lock().expect("failure ring lock");
+        if !ring.asked {
+            ring.asked = true;
+            // A cursor at or above this process's indexes was left by an earlier process
+            // whose clock ran ahead of this one's start: the indexes move above it once, so
+            // they still grow across restarts instead of hiding below the cursor.
+            if from_index >= ring.origin {
+                let shift = from_index - ring.origin;
+                warn!(
+                    shift,
+                    "failed-forward indexes start below the stored cursor (the clock went back since the last run); moved above it"
+                );
+                ring.origin += shift;
+                ring.next_index += shift;
+                for event in &mut ring.events {
+                    event.index += shift;
+                }
+            }
+        }
         if ring.evicted > 0 {
             warn!(
                 evicted = ring.evicted,
@@ -303,6 +327,31 @@ mod tests {
             2,
             "the replay is dropped, the next HTLC kept"
         );
+    }
+
+    /// The last run's cursor is ahead of this run's start (the clock went back between): the
+    /// first page moves the indexes above it, so the failures are read, and later ones too.
+    #[test]
+    fn a_cursor_ahead_of_this_runs_indexes_moves_them_above_it() {
+        let buffer = FailureBuffer::new(10);
+        buffer.record(&link_fail(1, EventType::Forward));
+        let cursor = buffer.ring.lock().unwrap().next_index + 3_600_000_000_000;
+        let page = buffer.page(cursor, 10).unwrap();
+        assert_eq!(page.failures.len(), 1);
+        assert_eq!(page.failures[0].index, cursor + 1);
+        buffer.record(&link_fail(2, EventType::Forward));
+        let next = buffer.page(page.next_index, 10).unwrap();
+        assert_eq!(next.failures.len(), 1);
+        assert_eq!(next.failures[0].index, cursor + 2);
+    }
+
+    #[test]
+    fn a_cursor_below_this_runs_indexes_leaves_them() {
+        let buffer = FailureBuffer::new(10);
+        buffer.record(&link_fail(1, EventType::Forward));
+        let first = buffer.ring.lock().unwrap().next_index - 1;
+        let page = buffer.page(first - 10, 10).unwrap();
+        assert_eq!(page.failures[0].index, first);
     }
 
     #[test]
