@@ -207,3 +207,34 @@ async fn a_file_that_is_not_a_macaroon_is_refused_before_connecting() {
         .expect("must fail");
     assert!(matches!(err, LndError::Macaroon { .. }), "{err:?}");
 }
+
+/// LND regenerated its certificate (expiry, `tlsautorefresh`) and rewrote tls.cert: the new
+/// certificate is refused until the pinned file holds it, then pinned, and the old one is
+/// refused from then on.
+#[tokio::test]
+async fn a_regenerated_certificate_is_pinned_once_tls_cert_holds_it() {
+    use lnpolicy_node::lnd::tls::{PinnedCertVerifier, crypto_provider};
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::UnixTime;
+    let before = Sim::start(fixture()).await;
+    let after = Sim::start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pin = dir.path().join("tls.cert");
+    std::fs::copy(before.server.cert_path(), &pin).unwrap();
+    let old = load_certificate(&pin).unwrap();
+    let new = load_certificate(after.server.cert_path()).unwrap();
+    let verifier = PinnedCertVerifier::new(old.clone(), pin.clone(), &crypto_provider());
+    let name = ServerName::try_from("localhost").unwrap();
+    let verify = |cert: &rustls::pki_types::CertificateDer<'_>| {
+        verifier
+            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    };
+    assert!(verify(&old));
+    assert!(!verify(&new), "tls.cert still holds the old certificate");
+    assert!(verifier.last_mismatch().is_some());
+    std::fs::copy(after.server.cert_path(), &pin).unwrap();
+    assert!(verify(&new));
+    assert!(verifier.last_mismatch().is_none());
+    assert!(!verify(&old), "the old certificate is no longer the pin");
+}

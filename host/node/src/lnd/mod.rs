@@ -160,7 +160,11 @@ fn read_macaroon(path: &Path) -> Result<(Vec<u8>, Vec<Permission>), LndError> {
 pub async fn connect_channel(config: &LndConfig) -> Result<Channel, LndError> {
     let pinned = tls::load_certificate(&config.tls_cert_path)?;
     let provider = tls::crypto_provider();
-    let verifier = Arc::new(tls::PinnedCertVerifier::new(pinned, &provider));
+    let verifier = Arc::new(tls::PinnedCertVerifier::new(
+        pinned,
+        config.tls_cert_path.clone(),
+        &provider,
+    ));
     let connector = tls::PinnedTlsConnector::new(tls::client_config(verifier.clone()));
     let endpoint = Endpoint::from_shared(format!("https://{}", config.address))
         .map_err(|e| LndError::Address {

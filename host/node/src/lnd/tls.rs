@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use http::Uri;
@@ -77,7 +77,11 @@ pub struct PinMismatch {
 
 /// Accepts exactly one certificate, then checks the handshake signature.
 pub struct PinnedCertVerifier {
-    pinned: CertificateDer<'static>,
+    pinned: Mutex<CertificateDer<'static>>,
+    /// The file the pin was read from, read again when the node presents another
+    /// certificate: LND rewrites its `tls.cert` when it regenerates the certificate (expiry,
+    /// `tlsautorefresh`, a new domain), and the file is what the operator trusts.
+    source: PathBuf,
     algorithms: WebPkiSupportedAlgorithms,
     /// The last mismatch seen, so a failed connect can report it as such
     /// instead of as an opaque transport error.
@@ -87,17 +91,48 @@ pub struct PinnedCertVerifier {
 impl fmt::Debug for PinnedCertVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PinnedCertVerifier")
-            .field("pinned", &fingerprint(&self.pinned))
+            .field(
+                "pinned",
+                &fingerprint(&self.pinned.lock().expect("pin lock")),
+            )
+            .field("source", &self.source)
             .finish()
     }
 }
 
 impl PinnedCertVerifier {
-    pub fn new(pinned: CertificateDer<'static>, provider: &CryptoProvider) -> Self {
+    /// Pins `pinned`, read from `source` (read again on a mismatch).
+    pub fn new(
+        pinned: CertificateDer<'static>,
+        source: PathBuf,
+        provider: &CryptoProvider,
+    ) -> Self {
         PinnedCertVerifier {
-            pinned,
+            pinned: Mutex::new(pinned),
+            source,
             algorithms: provider.signature_verification_algorithms,
             mismatch: Mutex::new(None),
+        }
+    }
+
+    /// Whether the pin's file now holds `presented`: then it is the new pin.
+    fn repinned(&self, presented: &CertificateDer<'_>) -> bool {
+        let path = &self.source;
+        match load_certificate(path) {
+            Ok(cert) if cert.as_ref() == presented.as_ref() => {
+                tracing::info!(
+                    path = %path.display(),
+                    sha256 = %fingerprint(&cert),
+                    "LND presented a new certificate, which its tls.cert holds now: pinned it"
+                );
+                *self.pinned.lock().expect("pin lock") = cert;
+                true
+            }
+            Ok(_) => false,
+            Err(error) => {
+                tracing::warn!(%error, "reading tls.cert again after a certificate mismatch");
+                false
+            }
         }
     }
 
@@ -116,12 +151,13 @@ impl ServerCertVerifier for PinnedCertVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.pinned.as_ref() {
+        let pinned = self.pinned.lock().expect("pin lock").clone();
+        if end_entity.as_ref() == pinned.as_ref() || self.repinned(end_entity) {
             *self.mismatch.lock().expect("mismatch lock") = None;
             return Ok(ServerCertVerified::assertion());
         }
         let mismatch = PinMismatch {
-            pinned: fingerprint(&self.pinned),
+            pinned: fingerprint(&pinned),
             presented: fingerprint(end_entity),
         };
         *self.mismatch.lock().expect("mismatch lock") = Some(mismatch.clone());
