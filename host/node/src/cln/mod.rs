@@ -67,8 +67,9 @@ const JSONRPC2_METHOD_NOT_FOUND: i32 = -32601;
 /// One connection, used by one call at a time (cln-rpc's client is not
 /// multiplexed). A transport failure or timeout drops the connection, since a
 /// late answer would otherwise be read as the next call's; the next call
-/// reconnects. Errors are not retried here: `NodeError::is_transient` tells
-/// the caller which ones to retry.
+/// reconnects. Errors are not retried here: the cycle or collection the call
+/// was part of fails, and the next one, on the daemon's schedule, reconnects
+/// (`NodeError::is_transient` tells which errors a later try may get past).
 pub struct ClnClient {
     config: ClnConfig,
     conn: Mutex<Option<ClnRpc>>,

@@ -3,8 +3,9 @@
 //! - TLS pins the node's exact certificate ([`tls`]); the macaroon travels
 //!   hex-encoded in the `macaroon` metadata header of every call.
 //! - Every call has its own timeout; a lost connection is re-established by
-//!   the channel on the next call (the failed call reports `Unavailable`,
-//!   which is transient, so the caller's retry gets through).
+//!   the channel on the next call (the failed call reports `Unavailable`:
+//!   the cycle or collection it was part of fails, and the next one, on the
+//!   daemon's schedule, gets through).
 //! - Failed forwards come from a background `SubscribeHtlcEvents` task
 //!   ([`htlc_events`]), the only place LND reports them.
 //! - On-chain facts come from the wallet: `GetTransactions` (fees paid) and
