@@ -271,9 +271,11 @@ fn age(id: ChannelId, tip: u32, first_seen: Option<u64>, now: u64) -> (u32, u64)
 /// ZOMBIE: old, and no forward in or out for a month of history, whatever it earned before
 /// (with less history than a month, idle may only mean not yet collected). Otherwise by ROI:
 /// PROFITABLE above the band, UNDERWATER below its negative, BREAK_EVEN within; a channel that
-/// cost nothing is PROFITABLE once it earns and UNKNOWN before. A channel younger than
-/// `zombie_after_days` is not UNDERWATER but UNKNOWN: it has not had the time to earn its
-/// cost, and pricing it up as a loss would keep away the traffic it needs to find its level.
+/// cost nothing is PROFITABLE once it earns and UNKNOWN before. Below the band a channel is
+/// UNDERWATER only when it is old enough as for ZOMBIE, else UNKNOWN: a channel younger than
+/// `zombie_after_days` has not had the time to earn its cost, and with less than a month of
+/// history (a fresh install) its earnings before are unknown; pricing either up as a loss
+/// would keep away the traffic it needs.
 pub fn profitability(
     flow: &[FlowStats],
     age_blocks: u32,
@@ -286,13 +288,14 @@ pub fn profitability(
         .find(|f| f.window == Window::Month)
         .map_or(0, |f| f.htlcs_in + f.htlcs_out);
     // ~144 blocks a day.
-    let aged = u64::from(age_blocks) >= config.zombie_after_days * 144;
-    if month_forwards == 0 && aged && history_secs >= Window::Month.seconds() {
+    let old_enough = u64::from(age_blocks) >= config.zombie_after_days * 144
+        && history_secs >= Window::Month.seconds();
+    if month_forwards == 0 && old_enough {
         return Profitability::Zombie;
     }
     match costs.roi() {
         Some(roi) if roi >= config.break_even_band => Profitability::Profitable,
-        Some(roi) if roi <= -config.break_even_band && aged => Profitability::Underwater,
+        Some(roi) if roi <= -config.break_even_band && old_enough => Profitability::Underwater,
         Some(roi) if roi <= -config.break_even_band => Profitability::Unknown,
         Some(_) => Profitability::BreakEven,
         None if costs.earned_msat > 0 => Profitability::Profitable,

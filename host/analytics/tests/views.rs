@@ -178,20 +178,31 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
         .map(|id| channel(id, 1_000_000))
         .collect();
     channels[4].initiator = false;
+    let classes = |store: &Store| -> Vec<Profitability> {
+        channel_views(store, &node(), &channels, NOW, &AnalyticsConfig::default())
+            .unwrap()
+            .iter()
+            .map(|v| v.profitability)
+            .collect()
+    };
+    use Profitability::{BreakEven, Profitable, Underwater, Unknown};
+    assert_eq!(
+        classes(&store),
+        [Profitable, BreakEven, Unknown, Unknown, Profitable, Unknown],
+        "two days of history: what the old channels earned before is unknown"
+    );
+    store
+        .add_channel_snapshot(NOW - 40 * 86_400, &channels)
+        .unwrap();
+    assert_eq!(
+        classes(&store),
+        [
+            Profitable, BreakEven, Underwater, Underwater, Profitable, Unknown
+        ],
+        "40 days of history; the new channel is still two days old"
+    );
     let views =
         channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
-    let classes: Vec<Profitability> = views.iter().map(|v| v.profitability).collect();
-    assert_eq!(
-        classes,
-        [
-            Profitability::Profitable,
-            Profitability::BreakEven,
-            Profitability::Underwater,
-            Profitability::Underwater,
-            Profitability::Profitable,
-            Profitability::Unknown,
-        ]
-    );
     assert_eq!(views[0].open_cost_sat, Some(1_000));
     assert_eq!(
         views[3].open_cost_sat, None,
