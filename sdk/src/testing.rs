@@ -90,7 +90,11 @@ impl Host for TestHost {
             return Vec::new();
         }
         let later = changes.partition_point(|change| change.at <= since);
-        changes[later.saturating_sub(1)..].to_vec()
+        changes[later.saturating_sub(1)..]
+            .iter()
+            .filter(|change| change.at <= self.now)
+            .copied()
+            .collect()
     }
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
@@ -830,11 +834,19 @@ mod tests {
         };
         host.fee_history
             .insert(1, vec![change(10), change(20), change(30)]);
-        let ats = |since| -> Vec<u64> { host.fee_history(1, since).iter().map(|c| c.at).collect() };
-        assert_eq!(ats(20), vec![20, 30]);
-        assert_eq!(ats(25), vec![20, 30], "the level in force at `since` first");
-        assert_eq!(ats(5), vec![10, 20, 30]);
-        assert!(ats(host.now).is_empty());
+        let ats = |host: &TestHost, since| -> Vec<u64> {
+            host.fee_history(1, since).iter().map(|c| c.at).collect()
+        };
+        assert_eq!(ats(&host, 20), vec![20, 30]);
+        assert_eq!(
+            ats(&host, 25),
+            vec![20, 30],
+            "the level in force at `since` first"
+        );
+        assert_eq!(ats(&host, 5), vec![10, 20, 30]);
+        assert!(ats(&host, host.now).is_empty());
+        host.now = 25;
+        assert_eq!(ats(&host, 5), vec![10, 20], "none after now");
         assert!(host.fee_history(2, 0).is_empty());
 
         let fees = FeePercentiles {

@@ -27,6 +27,11 @@ fn faults(error_rate: f64) -> FaultConfig {
     )
 }
 
+/// The market's clock, unix seconds: what a collection is told the time is.
+fn now(live: &LiveSimulation) -> u64 {
+    live.simulation().now_ns() / 1_000_000_000
+}
+
 /// Runs the cycles, then drains with faults off; checks the store against
 /// the node. `heal` switches the server's faults off.
 async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce()) {
@@ -37,9 +42,9 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
         max_pages: 4,
     };
     let mut failed_cycles = 0;
-    for cycle in 0..CYCLES {
+    for _ in 0..CYCLES {
         live.advance(1800);
-        if collect(node, &store, cycle, &config).await.is_err() {
+        if collect(node, &store, now(live), &config).await.is_err() {
             failed_cycles += 1;
         }
     }
@@ -49,7 +54,7 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
     );
     heal();
     let mut rounds = 0;
-    while !collect(node, &store, CYCLES, &config)
+    while !collect(node, &store, now(live), &config)
         .await
         .unwrap()
         .caught_up
@@ -164,7 +169,7 @@ async fn lnd_log_deletions_and_an_offset_cursor_lose_and_repeat_nothing() {
             deleted += live.delete_forwards_before(now_ns - 86_400 * 1_000_000_000);
         }
         let mut rounds = 0;
-        while !collect(&client, &store, day, &config)
+        while !collect(&client, &store, now(&live), &config)
             .await
             .unwrap()
             .caught_up
@@ -292,7 +297,6 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
         page_size: 7,
         max_pages: u32::MAX,
     };
-    let now = |live: &LiveSimulation| live.simulation().now_ns() / 1_000_000_000;
     live.advance(86_400);
     collect(&client, &store, now(&live), &config).await.unwrap();
     let cursor = store.cursor(lnpolicy_store::Stream::Forwards).unwrap();

@@ -22,7 +22,7 @@ use lnpolicy_core::{
     Channel, ChannelId, Clamp, Decision, FeePolicy, GuardedDecision, NodeChannel, NodeClient,
     PolicyChange,
 };
-use lnpolicy_store::{CycleStatus, DecisionRecord, Store, StoreError};
+use lnpolicy_store::{CycleStatus, DecisionRecord, SNAPSHOTS_KEPT_SECS, Store, StoreError};
 
 use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, held_by_cap};
 use crate::config::RollbackKeys;
@@ -178,12 +178,15 @@ pub fn candidates(
         // moved into a section that has it). The while is a window, at least a day (a daily
         // `lnpolicy -c` from cron must land in it) and at least the minimum interval (the
         // restore waits for it).
+        // Never after the snapshots that tell whether the channel was down are gone.
         let judged_from = change.at.saturating_add(window);
-        let judged_until = judged_from.saturating_add(
-            window
-                .max(JUDGED_AT_LEAST_SECS)
-                .max(rule.guard.min_update_interval_secs),
-        );
+        let judged_until = judged_from
+            .saturating_add(
+                window
+                    .max(JUDGED_AT_LEAST_SECS)
+                    .max(rule.guard.min_update_interval_secs),
+            )
+            .min(change.at.saturating_add(SNAPSHOTS_KEPT_SECS));
         if window == 0 || now < judged_from || now >= judged_until {
             continue;
         }
@@ -505,6 +508,23 @@ mod tests {
             "a day after its window"
         );
         assert!(judged_by(five, at(30), &[], short).is_empty());
+    }
+
+    /// A minimum interval holds the restore: 45 days, and the change is judged once the
+    /// interval is over; 70 days, past the 60 days snapshots are kept, and whether the channel
+    /// was down after the change is unknown by then, so it is never judged.
+    #[test]
+    fn a_change_is_not_judged_once_its_snapshots_are_gone() {
+        let interval = |days: u64| {
+            move |rule: &mut RollbackRule| rule.guard.min_update_interval_secs = days * 86_400
+        };
+        let five = MIN_FORWARDS_BEFORE;
+        let hours = |hours: u64| CHANGED_AT + hours * 3_600;
+        assert_eq!(
+            judged_by(five, hours(45 * 24 + 1), &[], interval(45)).len(),
+            1
+        );
+        assert!(judged_by(five, hours(70 * 24 + 1), &[], interval(70)).is_empty());
     }
 
     #[test]

@@ -283,8 +283,9 @@ impl Store {
             .map_err(self.sql("reading failed forwards"))
     }
 
-    /// Records `pubkey` as the node whose history this database holds, the first time it is
-    /// asked; after that, refuses another node ([`StoreError::OtherNode`]).
+    /// Records `pubkey` and `kind` as the node whose history this database holds, the first
+    /// time it is asked; after that, refuses another node or implementation
+    /// ([`StoreError::OtherNode`]).
     pub fn bind_node(
         &self,
         pubkey: &str,
@@ -319,7 +320,9 @@ impl Store {
                 Ok(read(tx)?.unwrap_or_else(|| (pubkey.clone(), kind.to_owned())))
             })?,
         };
-        if stored.0 == pubkey {
+        // The same key on another implementation (a CLN node restored from an LND seed, a
+        // simulated node switched over) has other logs all the same.
+        if stored.0 == pubkey && stored.1 == kind {
             return Ok(());
         }
         Err(StoreError::OtherNode {
@@ -822,9 +825,9 @@ pub(crate) fn fee_level(policy: &lnpolicy_core::FeePolicy) -> FeeLevel {
     )
 }
 
-/// How long every snapshot is kept: as long as a change is judged by rollback (up to two
-/// 30-day windows), the only reader of snapshots between a channel's first and last.
-const SNAPSHOTS_KEPT_SECS: u64 = 60 * 86_400;
+/// How long every snapshot is kept: rollback, the only reader of snapshots between a
+/// channel's first and last, judges no change older than this.
+pub const SNAPSHOTS_KEPT_SECS: u64 = 60 * 86_400;
 
 /// Snapshots older than [`SNAPSHOTS_KEPT_SECS`] removed per collection, at most.
 const SNAPSHOT_PRUNE_BATCH: i64 = 50_000;

@@ -33,7 +33,7 @@ pub use cycles::{Cycle, CycleStatus, ProgressSummary};
 pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;
-pub use history::{Earned, FlowTotals, Stream};
+pub use history::{Earned, FlowTotals, SNAPSHOTS_KEPT_SECS, Stream};
 pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus};
 pub use peer_fees::fee_percentiles;
 

@@ -2,8 +2,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use lnpolicy_core::{
-    Clamp, Decision, EventSink, FeePolicy, GuardedDecision, PolicyChange, Rule, StrategyEvent,
-    StrategyEventKind,
+    Clamp, Decision, EventSink, FeePolicy, GuardedDecision, NodeKind, PolicyChange, Rule,
+    StrategyEvent, StrategyEventKind,
 };
 use tempfile::TempDir;
 
@@ -1484,6 +1484,61 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
     );
 }
 
+/// Before schema 14, a change of only channel 1's inbound base fee (at t=60) was no change:
+/// upgrading finds it among the snapshots, and the forward after it is shared at its level.
+#[test]
+fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
+    let (_dir, path) = temp_db();
+    {
+        let store = Store::open(&path).unwrap();
+        let level = |ppm: u32, inbound_base_fee_msat: i32| FeePolicy {
+            base_fee_msat: 0,
+            inbound_base_fee_msat,
+            inbound_fee_ppm: 0,
+            ..policy(ppm)
+        };
+        for (at, base) in [(0, 0), (60, -300), (120, -300)] {
+            store
+                .add_channel_snapshot(
+                    at,
+                    &[
+                        node_channel(1, level(100, base)),
+                        node_channel(2, level(1_000, 0)),
+                    ],
+                )
+                .unwrap();
+        }
+        let forward = lnpolicy_core::Forward {
+            chan_in: 1,
+            ..paid(1, 2, 600, 700)
+        };
+        store.add_forwards(&[forward], 1).unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "DELETE FROM channel_fee_changes WHERE channel_id = 1 AND at = 60;
+                 ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
+                 UPDATE forwards SET out_fee_msat = fee_msat;
+                 DROP TABLE node_identity;
+                 PRAGMA user_version = 13;",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.last_seen_fee_changes(&[1]).unwrap(),
+        HashMap::from([(1, 60)])
+    );
+    assert_eq!(
+        store.fees_earned(2, 0, 3_600 * 1_000_000_000).unwrap(),
+        1_000
+    );
+    assert_eq!(
+        store.fees_earned(1, 0, 3_600 * 1_000_000_000).unwrap(),
+        -300
+    );
+}
+
 /// Someone changes only channel 1's inbound base fee: the minimum interval must see it.
 #[test]
 fn a_change_of_the_inbound_base_fee_alone_is_a_fee_change() {
@@ -1622,4 +1677,30 @@ fn old_snapshots_go_but_each_channels_first_and_last() {
     let (latest, last) = store.last_snapshots().unwrap();
     assert_eq!(latest, Some(100 * DAY));
     assert_eq!(last[&2].at, 10 * DAY);
+}
+
+#[test]
+fn a_database_belongs_to_one_node_and_implementation() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let key = format!("02{}", "ab".repeat(32));
+    store.bind_node(&key, NodeKind::Lnd, 10).unwrap();
+    store
+        .bind_node(&key.to_ascii_uppercase(), NodeKind::Lnd, 20)
+        .unwrap();
+    let error = store.bind_node(&key, NodeKind::Cln, 30).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::OtherNode { stored, node, .. }
+            if stored.starts_with("the LND node") && node.starts_with("the CLN node")),
+        "{error}"
+    );
+    let other = format!("03{}", "cd".repeat(32));
+    let error = store.bind_node(&other, NodeKind::Lnd, 40).unwrap_err();
+    assert!(error.to_string().contains(&other), "{error}");
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert!(
+        reopened.bind_node(&other, NodeKind::Lnd, 50).is_err(),
+        "kept"
+    );
 }

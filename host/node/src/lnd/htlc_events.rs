@@ -152,10 +152,10 @@ impl FailureBuffer {
         let mut ring = self.ring.lock().expect("failure ring lock");
         if !ring.asked {
             ring.asked = true;
-            // A cursor at or above this process's indexes was left by an earlier process
+            // A cursor among this process's indexes was left by an earlier process
             // whose clock ran ahead of this one's start: the indexes move above it once, so
             // they still grow across restarts instead of hiding below the cursor.
-            if from_index >= ring.origin {
+            if from_index > ring.origin {
                 let shift = from_index - ring.origin;
                 warn!(
                     shift,
