@@ -64,8 +64,9 @@ enum StatusFormat {
     Json,
 }
 
-/// Opens the database for reading. `Store::open` would create a missing file, and a report
-/// on a fresh empty database would only hide a wrong `--db`.
+/// Opens the database for reading only: a report never migrates or writes the database a
+/// daemon (perhaps an older binary) is running on. `Store::open` would also create a missing
+/// file, and a report on a fresh empty database would only hide a wrong `--db`.
 fn open(db: &str) -> Result<Store> {
     let path = expand_home(db);
     if !path.exists() {
@@ -74,7 +75,7 @@ fn open(db: &str) -> Result<Store> {
             path.display()
         );
     }
-    Ok(Store::open(&path)?)
+    Ok(Store::open_read_only(&path)?)
 }
 
 fn now() -> u64 {

@@ -338,3 +338,50 @@ fn mistakes_are_explained() {
         stderr(&output)
     );
 }
+
+/// `status` and `report` beside a daemon of another version: a database of an older schema is
+/// refused and left as it was (upgrading it under a running older daemon would stop that
+/// daemon's next start), and one of the current schema is read without a write.
+#[test]
+fn reports_never_migrate_or_write_the_database() {
+    let (_dir, db) = database();
+    let schema = |db: &Path| -> (i64, bool) {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let version = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        let identity: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'node_identity')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        (version, identity)
+    };
+    let (current, _) = schema(&db);
+    let output = lnpolicy(&["status", "--db", db_arg(&db)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "DROP TABLE node_identity; PRAGMA user_version = {};",
+            current - 1
+        ))
+        .unwrap();
+    for args in [
+        vec!["status", "--db", db_arg(&db)],
+        vec!["report", "--experiment", "fees", "--db", db_arg(&db)],
+    ] {
+        let output = lnpolicy(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("older than this lnpolicy's")
+                && stderr(&output).contains(db_arg(&db)),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(schema(&db), (current - 1, false), "left as it was");
+}

@@ -24,6 +24,17 @@ pub enum StoreError {
         latest_file: &'static str,
     },
 
+    #[error(
+        "{} has schema version {found}, older than this lnpolicy's {known}: reports do not \
+         change a database; run the daemon or `lnpolicy -c` of this version once to upgrade it",
+        path.display()
+    )]
+    TooOld {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+
     #[error("migrating {} to version {version} ({file}): {cause}", path.display())]
     Migrate {
         path: PathBuf,

@@ -77,6 +77,33 @@ impl Store {
         Store::setup(conn, path.to_path_buf())
     }
 
+    /// Opens the database at `path` for reading only, for reports beside a running daemon:
+    /// nothing is migrated or written. Refuses a database of another schema version than this
+    /// binary's, naming the path: a newer one as [`Store::open`] does, an older one
+    /// ([`StoreError::TooOld`]) because upgrading it is for the process that writes to it.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |cause| StoreError::Open {
+            path: path.to_path_buf(),
+            cause,
+        };
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let version = migrations::user_version(&conn, path)?;
+        migrations::refuse_if_newer(version, path)?;
+        if version < migrations::latest_version() {
+            return Err(StoreError::TooOld {
+                path: path.to_path_buf(),
+                found: version,
+                known: migrations::latest_version(),
+            });
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Copies the database at `source` to `dest` (which must not exist) as it is at one
     /// instant, without writing to `source` or migrating it: for a run that must change
     /// nothing while another process, a daemon, may be writing. `Ok(false)`: there is no
