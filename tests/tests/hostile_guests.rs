@@ -203,6 +203,30 @@ fn panic_is_a_trap_that_carries_the_panic_message() {
     );
 }
 
+/// The same panic from inside a tokio runtime, as the daemon, `lnpolicy -c` and backtests
+/// call guests: the guest's write to stderr must not take the host down with it.
+#[test]
+fn a_panic_inside_a_tokio_runtime_is_still_only_a_trap() {
+    for runtime in [
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap(),
+    ] {
+        let h = Harness::new();
+        let report = runtime.block_on(async { run_hostile(&h, "hostile_panic") });
+        assert!(
+            matches!(&report.error, Some(CallError::Trap { stderr, .. })
+                if stderr.contains("hostile guest panicked on purpose")),
+            "{:?}",
+            report.error
+        );
+    }
+}
+
 #[test]
 fn too_few_decisions_is_malformed() {
     let h = Harness::new();

@@ -231,13 +231,18 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
         cycle(lock.database(), &registry, &config, node, false)?
     };
     let printed = print_table(&outcome, dry_run, verbose);
-    // Failed updates, rollbacks' restores included, decide the exit code even when the reader
-    // has gone (`| head`).
-    if [&outcome.applied, &outcome.rolled_back]
+    // Failed updates, rollbacks' restores included, and channels whose section or strategy
+    // failed (left alone, as when charge-lnd's strategy raises) decide the exit code, even
+    // when the reader has gone (`| head`): cron must hear of a strategy that fails every run.
+    let update_failed = [&outcome.applied, &outcome.rolled_back]
         .into_iter()
         .flatten()
-        .any(|report| !report.failed.is_empty())
-    {
+        .any(|report| !report.failed.is_empty());
+    let strategy_failed = outcome
+        .plans
+        .iter()
+        .any(|plan| matches!(plan.outcome, PlanOutcome::Failed(_)));
+    if update_failed || strategy_failed {
         return Ok(ExitCode::FAILURE);
     }
     printed?;

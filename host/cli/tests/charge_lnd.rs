@@ -1018,3 +1018,33 @@ async fn cln_enforce_delay_goes_with_every_update() {
         assert_eq!(state.enforce_delays.get(&id), Some(&1_800), "channel {id}");
     }
 }
+
+/// A strategy in the folder that panics on every call leaves every channel unchanged, shown
+/// as `error:` in the table, and the run exits 1 so that cron hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strategy_that_fails_makes_the_run_exit_1() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve(&live).await;
+    let folder = db.with_extension("strategies");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        lnpolicy_tests::test_guest("hostile_panic"),
+        folder.join("panicky.wasm"),
+    )
+    .unwrap();
+    std::fs::write(&config, "[default]\nstrategy = panicky\n").unwrap();
+    let before = live.shared().lock().unwrap().channels.clone();
+    let run = args(&config, &server, &db, &[]);
+    let output = tokio::task::spawn_blocking(move || run_cli(run))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("error:"), "{stdout}");
+    assert_eq!(
+        live.shared().lock().unwrap().channels,
+        before,
+        "nothing sent"
+    );
+}

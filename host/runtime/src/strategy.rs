@@ -176,6 +176,10 @@ impl Strategy {
     }
 
     fn call_info(&self) -> Result<StrategyInfo, CallError> {
+        outside_tokio(|| self.call_info_here())
+    }
+
+    fn call_info_here(&self) -> Result<StrategyInfo, CallError> {
         let setup = CallSetup {
             now: 0,
             history: Arc::new(NoHistory),
@@ -197,6 +201,10 @@ impl Strategy {
     /// Runs the guest on one batch. Any failure leaves every channel of the
     /// batch without a decision; the caller keeps their fees unchanged.
     pub fn decide(&self, call: DecideCall<'_>) -> Result<DecideOutput, CallError> {
+        outside_tokio(|| self.decide_here(call))
+    }
+
+    fn decide_here(&self, call: DecideCall<'_>) -> Result<DecideOutput, CallError> {
         let fuel = self.limits.fuel_for(call.channels.len());
         let timeout = self.limits.timeout_for(call.channels.len());
         let setup = CallSetup {
@@ -440,6 +448,20 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
 
 /// Per-strategy, per-cycle seed for the guest's randomness: reproducible runs
 /// without two strategies sharing a stream.
+/// Runs a guest call where wasmtime-wasi's synchronous host functions can work. They block
+/// on a future (a guest writing to stderr does, and a Rust guest's panic message is such a
+/// write): on a thread inside a tokio runtime that panics the whole host, so a call made from
+/// one (the daemon, `lnpolicy -c`, backtests) runs on a thread of its own.
+fn outside_tokio<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return call();
+    }
+    std::thread::scope(|scope| match scope.spawn(call).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(sha256.as_bytes());
