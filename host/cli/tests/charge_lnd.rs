@@ -599,8 +599,8 @@ async fn disable_disables_the_channel_once_and_a_fee_strategy_re_enables_it() {
 
 /// `onchain_fee` prices a channel from LND's `EstimateFee` as charge-lnd does (sat/kw × 4 /
 /// 1000, then `int(0.01 / onchain_fee_btc × 223 × sat/vB)`). A node that refuses the estimate
-/// (a macaroon without `onchain:read`) costs only the channels that need it: the run succeeds
-/// and says why; the `onchain_fee` channel keeps its fee rate, a channel whose section asks an
+/// (a macaroon without `onchain:read`) costs only the channels that need it: the run goes on,
+/// says why and exits 1 for them; the `onchain_fee` channel keeps its fee rate, a channel whose section asks an
 /// `onchain.` condition is left as it is (the condition can be neither true nor false), and
 /// the other sections apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,7 +646,11 @@ async fn onchain_fee_follows_the_estimate_and_a_refused_estimate_costs_only_its_
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "two channels' sections failed: {stderr}"
+    );
     assert!(
         stderr.contains("no on-chain fee estimate") && stderr.contains("EstimateFee"),
         "{stderr}"
@@ -822,9 +826,9 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
     let second = run_ok(args(&config, &server, &db, &[])).await;
     assert!(
         second.contains(&format!(
-            "0 update(s) applied, 0 failed, 0 below delta, 0 unchanged, {held} held by guard.max_updates_per_hour"
+            "0 update(s) applied, 0 failed, 0 below delta, 2 unchanged, {held} held by guard.max_updates_per_hour"
         )),
-        "{second}"
+        "the two channels at the fee already are unchanged: {second}"
     );
     assert_eq!(read(), after_first, "a spent hour sends nothing");
 }

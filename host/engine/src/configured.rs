@@ -78,8 +78,8 @@ pub struct ConfiguredOutcome {
 }
 
 impl ConfiguredOutcome {
-    /// The updates this cycle would send (or sent): guarded policies that differ from the
-    /// node's and pass the delta keys.
+    /// Every decided channel's update, as the applier takes them: the guarded policy, or the
+    /// node's own where the guard left the channel as it is (counted as unchanged, never sent).
     pub fn updates(&self) -> Vec<PlannedUpdate> {
         planned_updates(&self.channels, &self.plans)
     }
@@ -245,7 +245,7 @@ fn planned_updates(channels: &[NodeChannel], plans: &[ChannelPlan]) -> Vec<Plann
                 ..
             } => Some(PlannedUpdate {
                 channel: channel.clone(),
-                desired: guarded.policy?,
+                desired: guarded.policy.unwrap_or(channel.local_policy),
                 decision_id: Some(*decision_id),
                 min_fee_ppm_delta: plan.min_fee_ppm_delta,
                 min_inbound_fee_ppm_delta: plan.min_inbound_fee_ppm_delta,

@@ -96,13 +96,13 @@ pub async fn run_once(
         .outcomes
         .iter()
         .filter_map(|outcome| {
-            let desired = outcome.guarded.policy?;
             let channel = channels
                 .iter()
                 .find(|c| c.id == outcome.guarded.channel_id)?;
+            // Left as it is by the guard: applied as unchanged, so the counts say so.
             Some(PlannedUpdate {
                 channel: channel.clone(),
-                desired,
+                desired: outcome.guarded.policy.unwrap_or(channel.local_policy),
                 decision_id: Some(outcome.decision_id),
                 min_fee_ppm_delta: plan.min_fee_ppm_delta,
                 min_inbound_fee_ppm_delta: plan.min_fee_ppm_delta,
