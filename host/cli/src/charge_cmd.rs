@@ -543,6 +543,9 @@ fn lock_database(node: &NodeArgs) -> Result<DbLock> {
 /// when there is no database yet.
 fn snapshot(node: &NodeArgs) -> Result<Snapshot> {
     let db = expand_home(&node.db);
+    // A dry run interrupted (Ctrl-C) leaves its copy behind; cron-only operators run no
+    // daemon to clear them, so each dry run clears the day-old ones.
+    Snapshot::remove_leftovers(&db, Snapshot::LEFTOVER_AGE);
     let snapshot = Snapshot::of(&db)?;
     if !snapshot.found_database() {
         eprintln!(

@@ -28,7 +28,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
     days: u64,
     /// Virtual seconds per wall second.
-    #[arg(long, default_value_t = 86_400)]
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
     speed: u64,
     /// A scenario file, or a built-in scenario.
     #[arg(long, default_value = "balanced")]

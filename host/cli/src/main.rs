@@ -24,8 +24,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[command(
     name = "lnpolicy",
     version,
-    about = "Lightning channel fees set by sandboxed WebAssembly strategies",
-    args_conflicts_with_subcommands = true
+    about = "Lightning channel fees set by sandboxed WebAssembly strategies"
 )]
 struct Cli {
     /// More log output (-v info, -vv debug).
@@ -96,8 +95,32 @@ enum Command {
     },
 }
 
+/// `lnpolicy -c`'s own arguments typed before a subcommand are a mistake to report, not to
+/// ignore; `-v`, which every subcommand takes, may go before it (clap's own rule would refuse
+/// `lnpolicy -vv daemon`, as a unit file may write it).
+fn refuse_run_args_with_a_subcommand(matches: &clap::ArgMatches) {
+    let Some((subcommand, _)) = matches.subcommand() else {
+        return;
+    };
+    let typed = matches.ids().map(clap::Id::as_str).find(|id| {
+        *id != "verbose" && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    });
+    if let Some(id) = typed {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--{} belongs to `lnpolicy -c`, not to the `{subcommand}` subcommand",
+                    id.replace('_', "-")
+                ),
+            )
+            .exit();
+    }
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
+    refuse_run_args_with_a_subcommand(&matches);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),

@@ -1052,3 +1052,25 @@ async fn a_strategy_that_fails_makes_the_run_exit_1() {
         "nothing sent"
     );
 }
+
+/// A dry run interrupted earlier left its copy of the database behind: the next dry run
+/// removes copies a day old, and leaves a recent one (a dry run going on beside) alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_removes_copies_interrupted_runs_left_behind() {
+    let live = balanced_after(3_600);
+    let (dir, server, config, db) = serve_config(&live).await;
+    let old = dir.path().join(".lnpolicy-snapshot-interrupted");
+    let recent = dir.path().join(".lnpolicy-snapshot-running");
+    for folder in [&old, &recent] {
+        std::fs::create_dir(folder).unwrap();
+        std::fs::write(folder.join("lnpolicy.db"), b"copy").unwrap();
+    }
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    assert!(!old.exists(), "the day-old copy is removed");
+    assert!(recent.exists(), "a recent copy may be a dry run going on");
+}

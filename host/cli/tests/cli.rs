@@ -157,3 +157,27 @@ fn unknown_builtin_lists_the_available_ones() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `-v` may go before a subcommand (a unit file may write `lnpolicy -vv daemon`); `lnpolicy
+/// -c`'s own flags there are refused, naming the flag.
+#[test]
+fn verbose_goes_before_a_subcommand_and_run_flags_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let output = lnpolicy(&["-vv", "strategy", "list", folder]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = lnpolicy(&["--dry-run", "strategy", "list", folder]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--dry-run belongs to `lnpolicy -c`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_demo_at_speed_0_is_refused_instead_of_never_ending() {
+    let output = lnpolicy(&["demo", "--speed", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--speed"), "{}", stderr(&output));
+}

@@ -33,10 +33,6 @@ use crate::{DaemonError, DaemonOptions, DbLock, NodeSource, http};
 const DAY_SECS: u64 = 86_400;
 const NS: u64 = 1_000_000_000;
 
-/// A database copy untouched this long belongs to a run that was killed: no dry run lasts a
-/// day.
-const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(86_400);
-
 /// Runs the daemon until SIGTERM or SIGINT (then `Ok`), or until it cannot start.
 ///
 /// Taking the [`DbLock`] is the caller's first step, before connecting to the node, so that a
@@ -51,7 +47,7 @@ pub async fn run(
     let (control_tx, control_rx) = unbounded_channel();
     control::forward_signals(control_tx.clone())?;
     let store = Arc::new(Store::open(&options.db)?);
-    let removed = Snapshot::remove_leftovers(&options.db, LEFTOVER_AGE);
+    let removed = Snapshot::remove_leftovers(&options.db, Snapshot::LEFTOVER_AGE);
     if removed > 0 {
         tracing::info!(
             removed,

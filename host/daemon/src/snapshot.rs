@@ -50,6 +50,9 @@ impl Snapshot {
         })
     }
 
+    /// A copy untouched this long belongs to a run that was killed: no dry run lasts a day.
+    pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
     /// Deletes the copies next to `db` that a killed run left behind (a run that ends in any
     /// other way deletes its own): those untouched for `older_than`, so that the copy of a
     /// dry run going on beside is left alone. Returns how many went; a folder that cannot be
