@@ -64,6 +64,14 @@ pub struct NodeArgs {
         default_value = "~/.lnpolicy/strategies"
     )]
     pub strategies: String,
+    /// charge-lnd's `--electrum-server` (its on-chain fee source before it asked LND):
+    /// accepted so an existing cron line keeps working, and ignored with a warning.
+    #[arg(long, hide = true, value_name = "HOST:PORT")]
+    pub electrum_server: Option<String>,
+    /// charge-lnd's `--circuitbreaker`: accepted so an existing cron line keeps working, and
+    /// ignored with a warning (lnpolicy sets no circuitbreaker limits).
+    #[arg(long, hide = true, value_name = "HOST:PORT")]
+    pub circuitbreaker: Option<String>,
 }
 
 /// A period in charge-lnd's syntax, or 0, in whole seconds CLN takes (`u32`).
@@ -101,6 +109,21 @@ impl NodeArgs {
     }
 
     pub(crate) async fn connect(&self) -> Result<Box<dyn NodeClient>> {
+        let ignored = [
+            (
+                "--electrum-server",
+                &self.electrum_server,
+                "lnpolicy takes on-chain fee estimates from the node",
+            ),
+            (
+                "--circuitbreaker",
+                &self.circuitbreaker,
+                "lnpolicy sets no circuitbreaker limits",
+            ),
+        ];
+        for (flag, _, why) in ignored.iter().filter(|(_, given, _)| given.is_some()) {
+            eprintln!("warning: charge-lnd's {flag} is ignored: {why}");
+        }
         if let Some(socket) = &self.cln_rpc {
             let mut config = ClnConfig::new(socket);
             config.enforce_delay_secs = self.cln_enforce_delay;

@@ -1074,3 +1074,34 @@ async fn a_dry_run_removes_copies_interrupted_runs_left_behind() {
     assert!(!old.exists(), "the day-old copy is removed");
     assert!(recent.exists(), "a recent copy may be a dry run going on");
 }
+
+/// An existing charge-lnd cron line with `--electrum-server` or `--circuitbreaker` keeps
+/// working: both are accepted and ignored with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_lnds_electrum_and_circuitbreaker_flags_are_ignored_with_a_warning() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve_config(&live).await;
+    let run = args(
+        &config,
+        &server,
+        &db,
+        &[
+            "--dry-run",
+            "--electrum-server",
+            "electrum.example:50002",
+            "--circuitbreaker",
+            "localhost:9234",
+        ],
+    );
+    let output = tokio::task::spawn_blocking(move || run_cli(run))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    for flag in ["--electrum-server", "--circuitbreaker"] {
+        assert!(
+            stderr.contains(&format!("charge-lnd's {flag} is ignored")),
+            "{stderr}"
+        );
+    }
+}
