@@ -515,6 +515,37 @@ fn a_changed_list_file_is_read_again_without_a_signal() {
     daemon.stop();
 }
 
+/// A config reached through a link that is swapped at once, as a Kubernetes ConfigMap update
+/// or a deploy's `ln -sfn` does: no event names the config file, and it is read again.
+#[test]
+fn a_config_behind_a_swapped_link_is_read_again() {
+    let node = Node::start(FaultConfig::default());
+    let dir = node.dir.path();
+    let version = |name: &str, fee_ppm: u32| {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        std::fs::write(
+            dir.join(name).join("charge.config"),
+            format!("[default]\nstrategy = static\nfee_ppm = {fee_ppm}\n"),
+        )
+        .unwrap();
+    };
+    version("..v1", 111);
+    std::os::unix::fs::symlink("..v1", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/charge.config", node.config_path()).unwrap();
+    let mut daemon = node.daemon(&["--collect-every", "1s", "--decide-every", "1s"]);
+    daemon.wait_until("every fee at 111 ppm", |_| {
+        node.all_fees_are(111).then_some(())
+    });
+    version("..v2", 222);
+    std::os::unix::fs::symlink("..v2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    daemon.wait_until("every fee at 222 ppm", |_| {
+        node.all_fees_are(222).then_some(())
+    });
+    assert_reloaded_for_a_file_change(&daemon);
+    daemon.stop();
+}
+
 #[test]
 fn a_second_daemon_on_the_same_database_is_refused() {
     let node = Node::start(FaultConfig::default());

@@ -146,6 +146,17 @@ impl ConfigWatcher {
             let path = path.to_owned();
             move |source| DaemonError::ConfigWatch { path, source }
         };
+        // Where each file resolves to: a config reached through a link that is swapped (a
+        // Kubernetes ConfigMap's `..data`, a deploy's `ln -sfn`) changes without an event
+        // naming it, only one for the link beside it.
+        let followed: Vec<PathBuf> = configs.iter().chain(&lists).cloned().collect();
+        let resolve = move || -> Vec<Option<PathBuf>> {
+            followed
+                .iter()
+                .map(|file| std::fs::canonicalize(file).ok())
+                .collect()
+        };
+        let mut resolved = resolve();
         let main_file = config.path().to_owned();
         let mut watcher = notify::recommended_watcher(move |event| {
             let _ = tx.send(event);
@@ -184,6 +195,12 @@ impl ConfigWatcher {
                                     p.file_name().is_some_and(|name| names.contains(name))
                                 }) {
                                     due = Some((path.clone(), Instant::now() + DEBOUNCE));
+                                } else if let Some(path) = event.paths.first() {
+                                    let now_resolved = resolve();
+                                    if now_resolved != resolved {
+                                        resolved = now_resolved;
+                                        due = Some((path.clone(), Instant::now() + DEBOUNCE));
+                                    }
                                 }
                             }
                             Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
