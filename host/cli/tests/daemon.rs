@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lnpolicy_core::FeePolicy;
 use lnpolicy_node::lnd::permissions::{
-    FORWARDING_HISTORY, GET_NODE_INFO, GET_TRANSACTIONS, UPDATE_CHANNEL_POLICY,
+    FORWARDING_HISTORY, GET_NODE_INFO, GET_TRANSACTIONS, LIST_CHANNELS, UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
@@ -512,6 +512,63 @@ fn a_changed_list_file_is_read_again_without_a_signal() {
             .then_some(())
     });
     assert_reloaded_for_a_file_change(&daemon);
+    daemon.stop();
+}
+
+/// The node cannot be read from the start (every ListChannels fails), and the database holds
+/// an hour-old forward from an earlier run: the revenue gauge is still computed from the
+/// store for the window ending now, not left unset until a run succeeds.
+#[test]
+fn the_revenue_gauge_is_kept_while_the_node_cannot_be_read() {
+    let node = Node::start(FaultConfig {
+        seed: 1,
+        default: MethodFaults::default(),
+        per_method: [(
+            LIST_CHANNELS.to_owned(),
+            MethodFaults {
+                error_rate: 1.0,
+                ..MethodFaults::default()
+            },
+        )]
+        .into(),
+    });
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3_600;
+    node.store()
+        .add_forwards(
+            &[lnpolicy_core::Forward {
+                index: 1,
+                at_ns: an_hour_ago * 1_000_000_000,
+                chan_in: 1,
+                chan_out: 2,
+                amt_in_msat: 1_005_000,
+                amt_out_msat: 1_000_000,
+                fee_msat: 5_000,
+            }],
+            1,
+        )
+        .unwrap();
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 111\n");
+    let mut daemon = node.daemon(&[
+        "--collect-every",
+        "1s",
+        "--decide-every",
+        "1h",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let addr = daemon.metrics_addr();
+    let text = daemon.wait_until("a failed run", |_| {
+        let text = scrape(addr);
+        (sample(&text, "lnpolicy_cycles_total{status=\"failed\"}") >= 1.0).then_some(text)
+    });
+    assert_eq!(
+        sample(&text, "lnpolicy_revenue_msat{window=\"1d\"}"),
+        5_000.0
+    );
     daemon.stop();
 }
 

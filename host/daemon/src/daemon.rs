@@ -347,6 +347,9 @@ impl Daemon {
             Some(Err(error)) => {
                 self.metrics.record_cycle_end(RunStatus::Failed);
                 tracing::error!(%error, elapsed_ms, "cycle failed; the next one runs on schedule");
+                // The windows end now even when the node cannot be read: a gauge left at the
+                // last good run would show yesterday's revenue through an outage.
+                self.update_revenue(clock.now().max(decided_at));
             }
             None => {
                 self.metrics.record_cycle_end(RunStatus::Abandoned);
@@ -385,6 +388,7 @@ impl Daemon {
             Some(Err(error)) => {
                 self.metrics.record_collection(RunStatus::Failed);
                 tracing::error!(at = now, %error, elapsed_ms, "collection failed");
+                self.update_revenue(now);
             }
             None => self.metrics.record_collection(RunStatus::Abandoned),
         }
