@@ -8,8 +8,11 @@
 //! ```
 //!
 //! truncated toward zero like Python's `int()`. Channels the peer opened cost us nothing
-//! and get 1 ppm; so do channels whose funding fee the node does not report, as charge-lnd
-//! does when it cannot find the funding transaction.
+//! and get 1 ppm. A channel we opened whose funding fee the host does not know is left
+//! unchanged: the view cannot tell a transaction the wallet does not hold (charge-lnd's 1 ppm)
+//! from a lookup the node refused or that failed (charge-lnd's exception, which leaves the
+//! channel alone), and 1 ppm on every channel we opened, because a macaroon lacks
+//! `GetTransactions`, would give their liquidity away.
 
 use lnpolicy_sdk::{ChannelView, Decision, Host, ParamSpec, Params, Strategy, StrategyInfo};
 
@@ -26,7 +29,11 @@ fn decide_one(channel: &ChannelView, cost_factor: f64) -> Decision {
         return one_ppm("cost: peer opened the channel → 1 ppm");
     }
     let Some(open_cost) = channel.open_cost_sat else {
-        return one_ppm("cost: funding fee unknown → 1 ppm");
+        return Decision::unchanged(
+            id,
+            "cost: we opened the channel but its funding fee is unknown (not found, or the \
+             node refused or failed the lookup); unchanged",
+        );
     };
     if channel.capacity_sat == 0 {
         return Decision::unchanged(id, "cost: zero capacity, unchanged");
@@ -54,7 +61,8 @@ impl Strategy for Cost {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "charge-lnd's `cost`: fee rate = cost_factor × 1e6 × funding fee / \
                           capacity, so forwarding the capacity once recovers the opening cost; \
-                          1 ppm on channels the peer opened or whose funding fee is unknown."
+                          1 ppm on channels the peer opened; a channel we opened whose funding \
+                          fee is unknown is left unchanged."
                 .into(),
             params: vec![cost_factor],
         }
@@ -148,12 +156,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_funding_fee_gets_one_ppm_and_says_so() {
-        assert_eq!(
-            decide(&[], ours(1_000_000, None)).unwrap(),
-            Decision::set(1)
-                .fee_ppm(1)
-                .reason("cost: funding fee unknown → 1 ppm")
+    fn an_unknown_funding_fee_leaves_our_channel_unchanged_and_says_so() {
+        let decision = decide(&[], ours(1_000_000, None)).unwrap();
+        assert!(decision.is_unchanged(), "{decision:?}");
+        assert!(
+            decision.reason.contains("funding fee is unknown"),
+            "{}",
+            decision.reason
         );
     }
 
