@@ -88,11 +88,12 @@ impl Ledger {
 
     /// The ledger brought up to `now`: started at the 30-day fees, or advanced by the
     /// fees of the time since it was last updated.
-    pub fn update(stored: Option<Ledger>, flow: &FlowWindows, now: u64) -> Ledger {
+    pub fn update(stored: Option<Ledger>, channel: &ChannelView, now: u64) -> Ledger {
+        let flow = &channel.flow;
         let earned_msat = match stored {
             None => flow.month.fees_earned_msat,
             Some(l) => {
-                let since = earned_since(flow, now.saturating_sub(l.at));
+                let since = earned_since(flow, channel.history_secs, now.saturating_sub(l.at));
                 l.earned_msat.saturating_add(since)
             }
         };
@@ -104,8 +105,10 @@ impl Ledger {
 }
 
 /// Fees earned in the last `elapsed` seconds, estimated at the rate of the shortest flow
-/// window that covers them (all of the month's when more than 30 days passed).
-pub fn earned_since(flow: &FlowWindows, elapsed: u64) -> u64 {
+/// window that covers them (all of the month's when more than 30 days passed). A window holds
+/// only the `history_secs` behind it (at least a day's worth is assumed), so its rate is over
+/// that.
+pub fn earned_since(flow: &FlowWindows, history_secs: u64, elapsed: u64) -> u64 {
     let (stats, window) = if elapsed <= DAY {
         (&flow.day, DAY)
     } else if elapsed <= WEEK {
@@ -113,20 +116,25 @@ pub fn earned_since(flow: &FlowWindows, elapsed: u64) -> u64 {
     } else {
         (&flow.month, MONTH)
     };
+    let window = window.min(history_secs.max(DAY));
     let share = u128::from(elapsed.min(window));
     let fees = u128::from(stats.fees_earned_msat) * share / u128::from(window);
     // At most the window's fees, so it fits.
     u64::try_from(fees).unwrap_or(u64::MAX)
 }
 
-/// The window volume is read from, its name and its length in days: the week's, or the
-/// month's when the week had no outbound volume.
-pub fn volume_window(flow: &FlowWindows) -> (&FlowStats, &'static str, f64) {
-    if flow.week.sats_out > 0 {
+/// The window volume is read from, its name and the days of flow it holds: the week's, or
+/// the month's when the week had no outbound volume, each no longer than the channel's
+/// history (at least a day), since a young channel's week holds only its days.
+pub fn volume_window(channel: &ChannelView) -> (&FlowStats, &'static str, f64) {
+    let flow = &channel.flow;
+    let history_days = (channel.history_secs as f64 / DAY as f64).max(1.0);
+    let (stats, name, days) = if flow.week.sats_out > 0 {
         (&flow.week, "week", 7.0)
     } else {
         (&flow.month, "month", 30.0)
-    }
+    };
+    (stats, name, f64::min(days, history_days))
 }
 
 /// The parameters of one call, read and cross-checked once per batch.
@@ -174,11 +182,11 @@ impl Config {
         }
         let key = state_key(id);
         let stored = host.state_get(&key).and_then(|b| Ledger::decode(&b));
-        let ledger = Ledger::update(stored, &channel.flow, now);
+        let ledger = Ledger::update(stored, channel, now);
         host.state_set(&key, &ledger.encode());
 
         let (open_sat, estimated) = self.open_cost(channel);
-        let (stats, window, days) = volume_window(&channel.flow);
+        let (stats, window, days) = volume_window(channel);
         let out_per_day = stats.sats_out as f64 / days;
         let net_out_per_day = stats.sats_out.saturating_sub(stats.sats_in) as f64 / days;
         let rebalance_msat =
@@ -468,13 +476,49 @@ mod tests {
         );
     }
 
+    /// A channel opened a day ago moved 300,000 sat out: its week and month hold that one
+    /// day. The 3,000 sat open cost is spread over 300,000 sat a day, not over a seventh of it.
+    #[test]
+    fn a_young_channels_volume_is_over_the_days_it_has_been_open() {
+        let day = |sats: u64| FlowStats {
+            sats_out: sats,
+            ..no_flow()
+        };
+        let flow = FlowWindows {
+            day: day(300_000),
+            week: day(300_000),
+            month: day(300_000),
+        };
+        let young = ChannelBuilder::new(1)
+            .fee_ppm(300)
+            .open_cost_sat(Some(3000))
+            .flow(flow)
+            .history_days(1.0)
+            .build();
+        let old = ChannelBuilder::new(1)
+            .fee_ppm(300)
+            .open_cost_sat(Some(3000))
+            .flow(flow)
+            .build();
+        let young_fee = fresh(&[], young).fee_ppm.unwrap();
+        let old_fee = fresh(&[], old).fee_ppm.unwrap();
+        assert!(
+            young_fee * 5 < old_fee,
+            "a day's volume is a day's: {young_fee} against {old_fee} ppm"
+        );
+    }
+
     #[test]
     fn the_ledger_adds_the_fees_of_the_time_since_the_last_cycle() {
         let flow = steady(100_000, 100_000, 24_000); // 1000 msat an hour
-        assert_eq!(earned_since(&flow, 0), 0);
-        assert_eq!(earned_since(&flow, HOUR), 1000);
-        assert_eq!(earned_since(&flow, 3 * DAY), 72_000);
-        assert_eq!(earned_since(&flow, 40 * DAY), 720_000);
+        let month = 30 * DAY;
+        assert_eq!(earned_since(&flow, month, 0), 0);
+        assert_eq!(earned_since(&flow, month, HOUR), 1000);
+        assert_eq!(earned_since(&flow, month, 3 * DAY), 72_000);
+        assert_eq!(earned_since(&flow, month, 40 * DAY), 720_000);
+        // Two days of history: the week's 168,000 msat were earned in those two days, so a
+        // day and a half is three quarters of them (not 1.5 / 7).
+        assert_eq!(earned_since(&flow, 2 * DAY, 3 * DAY / 2), 126_000);
         let mut host = TestHost::new();
         one(&mut host, &[], opened(Some(3000), flow));
         assert_eq!(
