@@ -211,7 +211,7 @@ fn carried_discount(host: &dyn Host, channels: &[&ChannelView]) -> u32 {
             let promise = host
                 .state_get(&promise_key(c.channel_id))
                 .and_then(|bytes| Promise::decode(&bytes))
-                .filter(|p| Promise::price_for(Some(*p), c) == p.price_ppm);
+                .filter(|p| p.stands(c));
             match promise {
                 Some(p) => p.asked_ppm.saturating_sub(p.price_ppm),
                 None => c.local_policy.inbound_fee_ppm.min(0).unsigned_abs(),
@@ -442,12 +442,13 @@ impl Config {
     }
 }
 
-/// What LND senders pay to leave through this channel: outbound plus the inbound discount
-/// (a positive inbound fee is not a discount and is replaced), never below 0.
-pub fn lnd_price(channel: &ChannelView) -> u32 {
-    let policy = &channel.local_policy;
-    let price = i64::from(policy.fee_ppm) + i64::from(policy.inbound_fee_ppm.min(0));
-    u32::try_from(price.max(0)).unwrap_or(u32::MAX)
+/// What LND senders pay to leave through this channel before the strategy has promised a
+/// price: its outbound fee less the discount the node's channels carry (`carried`, the median
+/// of their discounts), never below 0. A forward pays the inbound fee of the channel it came in
+/// by, not of this one, so this channel's own discount counts only as part of what the node
+/// gives everywhere: a lone hand-set sink discount is not read as a cheaper price here.
+pub fn lnd_price(channel: &ChannelView, carried: u32) -> u32 {
+    channel.local_policy.fee_ppm.saturating_sub(carried)
 }
 
 /// Format version of a channel's stored [`Promise`].
@@ -489,22 +490,30 @@ impl Promise {
         Some(promise)
     }
 
+    /// Whether the promise still holds for `channel`: its outbound fee is where the strategy
+    /// sent it, or on the way there.
+    fn stands(&self, channel: &ChannelView) -> bool {
+        let fee = channel.local_policy.fee_ppm;
+        fee >= self.before_ppm.min(self.asked_ppm) && fee <= self.before_ppm.max(self.asked_ppm)
+    }
+
     /// The price to keep for `channel`: this promise's, unless its outbound fee went
     /// somewhere the strategy did not send it.
-    fn price_for(stored: Option<Self>, channel: &ChannelView) -> u32 {
-        let fee = channel.local_policy.fee_ppm;
+    fn price_for(stored: Option<Self>, channel: &ChannelView, carried: u32) -> u32 {
         match stored {
-            Some(p)
-                if fee >= p.before_ppm.min(p.asked_ppm) && fee <= p.before_ppm.max(p.asked_ppm) =>
-            {
-                p.price_ppm
-            }
-            _ => lnd_price(channel),
+            Some(p) if p.stands(channel) => p.price_ppm,
+            _ => lnd_price(channel, carried),
         }
     }
 }
 
-fn decide_one(host: &mut dyn Host, channel: &ChannelView, x: u32, note: &str) -> Decision {
+fn decide_one(
+    host: &mut dyn Host,
+    channel: &ChannelView,
+    x: u32,
+    carried: u32,
+    note: &str,
+) -> Decision {
     let id = channel.channel_id;
     if channel.node == NodeKind::Cln {
         return Decision::unchanged(
@@ -517,7 +526,11 @@ fn decide_one(host: &mut dyn Host, channel: &ChannelView, x: u32, note: &str) ->
     }
     let key = promise_key(id);
     let stored = host.state_get(&key);
-    let price = Promise::price_for(stored.as_deref().and_then(Promise::decode), channel);
+    let price = Promise::price_for(
+        stored.as_deref().and_then(Promise::decode),
+        channel,
+        carried,
+    );
     let outbound = price.saturating_add(x);
     let inbound = ppm::discount(x, outbound);
     let promise = Promise {
@@ -603,7 +616,7 @@ impl Strategy for InboundDiscount {
             // Nothing to discount and nothing to measure: the controller is not touched.
             return Ok(channels
                 .iter()
-                .map(|c| decide_one(host, c, 0, ""))
+                .map(|c| decide_one(host, c, 0, 0, ""))
                 .collect());
         }
         let now = host.now();
@@ -626,9 +639,10 @@ impl Strategy for InboundDiscount {
             LogLevel::Info,
             &format!("X {} ppm: {note}", controller.x_ppm),
         );
+        let carried = carried_discount(host, &lnd);
         Ok(channels
             .iter()
-            .map(|c| decide_one(host, c, controller.x_ppm, &note))
+            .map(|c| decide_one(host, c, controller.x_ppm, carried, &note))
             .collect())
     }
 }
@@ -756,7 +770,9 @@ mod tests {
             lnd(2, 700, 0, traffic(0, 0)),
             lnd(3, 1725, -25, traffic(0, 0)),
         ] {
-            let before = super::lnd_price(&channel);
+            // decided alone, the channel's own discount is what the node carries
+            let carried = channel.local_policy.inbound_fee_ppm.min(0).unsigned_abs();
+            let before = super::lnd_price(&channel, carried);
             let d = one(&mut host, &[], channel);
             let (out, inbound) = (d.fee_ppm.unwrap(), d.inbound_fee_ppm.unwrap());
             // an LND sender entering through any channel (−50) and leaving here pays as before
@@ -779,6 +795,27 @@ mod tests {
         // a discount larger than the outbound fee (LND clamps it): price 0
         let d = one(&mut host, &[], lnd(8, 30, -100, traffic(0, 0)));
         assert_eq!((d.fee_ppm, d.inbound_fee_ppm), (Some(50), Some(-50)));
+    }
+
+    /// One channel carries a −500 ppm sink discount set by hand; the others none. A forward
+    /// leaving through it pays its 800 ppm plus the discount of the channel it came in by
+    /// (none), so its price is 800, not 300: its outbound fee must not be cut to 300 + X.
+    #[test]
+    fn a_lone_hand_set_discount_is_not_read_as_a_cheaper_price() {
+        let mut host = TestHost::new();
+        let decisions = run::<InboundDiscount>(
+            &mut host,
+            &[],
+            &[
+                lnd(1, 800, -500, traffic(0, 0)),
+                lnd(2, 600, 0, traffic(0, 0)),
+                lnd(3, 600, 0, traffic(0, 0)),
+            ],
+        )
+        .unwrap();
+        let x = decisions[1].fee_ppm.unwrap() - 600;
+        assert_eq!(decisions[0].fee_ppm, Some(800 + x), "{decisions:?}");
+        assert_eq!(decisions[2].fee_ppm, Some(600 + x));
     }
 
     /// The inbound fee that lands may not be the −X asked for: a guard bound on inbound fees,
