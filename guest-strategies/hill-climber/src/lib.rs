@@ -37,7 +37,7 @@
 //! added to the evidence for the current position: each channel's fee per sat times its
 //! forwards, summed (which the few large payments do not swing). The position moves by the
 //! same rules when that evidence differs from the previous position's by more than its
-//! Poisson noise, `sqrt(1/n₁ + 1/n₂)`, or after `max_days_per_position` days, when a
+//! Poisson noise, twice `sqrt(1/n₁ + 1/n₂)`, or after `max_days_per_position` days, when a
 //! difference within the noise counts as flat whatever its sign; steps are fractions of the
 //! position (first 25%, within 5%..=50%, at least 10 ppm), since a 50 ppm step moves revenue
 //! by less than the noise of any day. The pool lives under `pool:<hash of the parameters>`,
@@ -588,6 +588,37 @@ impl Config {
         (moved, step)
     }
 
+    /// The position that gives `channel` the fee it has now, by undoing what [`Self::fee_for`]
+    /// lays over a position: where a climb that starts afresh (a new pool after a parameter
+    /// edit, lost state) must begin, or the fees it already set would be multiplied again.
+    /// `None` for a fee at a floor or bound, which says nothing of the position.
+    fn position_of(&self, channel: &ChannelView) -> Option<u32> {
+        let fee = channel.local_policy.fee_ppm;
+        let ratio = local_ratio(channel);
+        let floored = ratio < self.low_balance_ratio && fee <= self.low_balance_floor_ppm;
+        if floored || fee <= self.min_fee_ppm || fee >= self.max_fee_ppm {
+            return None;
+        }
+        let factor = multiplier(channel.profitability)
+            * balance_factor(ratio, self.balance_weight)
+            * self.runway.factor(channel);
+        (factor > 0.0).then(|| ppm::scale(fee, 1.0 / factor))
+    }
+
+    /// Where a fresh climb over `channels` starts: the median of the positions their fees
+    /// imply, or of their fees when every one sits at a floor or bound.
+    fn start_of(&self, channels: &[&ChannelView]) -> u32 {
+        let mut positions: Vec<u32> = channels
+            .iter()
+            .filter_map(|c| self.position_of(c))
+            .collect();
+        if positions.is_empty() {
+            return median_fee(channels);
+        }
+        positions.sort_unstable();
+        positions[positions.len() / 2]
+    }
+
     /// The fee a channel gets for a climber position: biased by profitability and balance,
     /// floored when the channel is low, within bounds; the reason says which applied.
     fn fee_for(&self, position: u32, channel: &ChannelView, reason: Reason) -> Decision {
@@ -661,7 +692,7 @@ impl Config {
             return Decision::unchanged(id, waiting.text(", unchanged").finish());
         }
         let rate = sane_rate(channel.revenue_rate_msat_per_hour);
-        let step = self.next_move(stored, channel.local_policy.fee_ppm, rate);
+        let step = self.next_move(stored, self.start_of(&[channel]), rate);
         let climber = Climber {
             base_fee_ppm: step.target,
             last_rate: rate,
@@ -741,7 +772,7 @@ impl Config {
             None => {
                 // The last day shows what the current fees earn: the first evidence.
                 let start = match self.initial_fee_ppm {
-                    0 => median_fee(&active),
+                    0 => self.start_of(&active),
                     set => ppm::clamp(set, self.min_fee_ppm, self.max_fee_ppm),
                 };
                 let (moved, step) = self.next_pool_move(None, start);
@@ -851,8 +882,8 @@ impl Strategy for HillClimber {
                 .range(1.0, 60.0),
                 ParamSpec::integer(
                     "initial_fee_ppm",
-                    "Pooled mode: where a new pool starts, ppm; 0 = the median of the \
-                     channels' current fees.",
+                    "Pooled mode: where a new pool starts, ppm; 0 = the median position \
+                     the channels' current fees imply.",
                     0,
                 )
                 .range(0.0, f64::from(ppm::MILLION)),
@@ -1168,8 +1199,10 @@ mod tests {
         };
         assert_eq!(with(Profitability::Profitable, &[]), 150);
         assert_eq!(with(Profitability::BreakEven, &[]), 150);
-        assert_eq!(with(Profitability::Underwater, &[]), 180);
-        assert_eq!(with(Profitability::Zombie, &[]), 120);
+        // The climb starts at the position the fee implies (100 / 1.2 = 83, 100 / 0.8 = 125)
+        // and moves up 50 from there, biased again: 133 × 1.2, 175 × 0.8.
+        assert_eq!(with(Profitability::Underwater, &[]), 160);
+        assert_eq!(with(Profitability::Zombie, &[]), 140);
         let floor = [Param::new("min_fee_ppm", 140)];
         assert_eq!(with(Profitability::Zombie, &floor), 140);
         let ceiling = [Param::new("max_fee_ppm", 160)];
@@ -1371,7 +1404,7 @@ mod tests {
     }
 
     #[test]
-    fn pooled_first_move_raises_every_channel_from_the_median_fee() {
+    fn pooled_first_move_raises_every_channel_from_the_median_position() {
         let mut host = TestHost::new();
         let channels = vec![
             pooled_chan(1, 100, 10, 20_000).build(),
@@ -1380,19 +1413,37 @@ mod tests {
             pooled_chan(4, 900, 10, 20_000).active(false).build(),
         ];
         let d = run::<HillClimber>(&mut host, &[], &channels).unwrap();
-        // median of the active channels' fees is 300; first step +25% → 375; a quarter-full
-        // channel charges 1 + 1 × (1 − 0.5) = 1.5 times the position by default.
-        assert_eq!(fees(&d), [Some(375), Some(563), Some(375), None]);
+        // a quarter-full channel charges 1 + 1 × (1 − 0.5) = 1.5 times the position by
+        // default, so its 300 ppm is position 200; the median of the active channels'
+        // positions (100, 200, 500) is 200; first step +25% → 250.
+        assert_eq!(fees(&d), [Some(250), Some(375), Some(250), None]);
         assert!(
             d[0].reason
-                .starts_with("pooled over 3 channels, first move, exploring: up 25% to 375 ppm"),
+                .starts_with("pooled over 3 channels, first move, exploring: up 25% to 250 ppm"),
             "{}",
             d[0].reason
         );
         let p = pool(&host);
-        assert_eq!((p.position_ppm, p.up, p.step), (375, true, 0.25));
+        assert_eq!((p.position_ppm, p.up, p.step), (250, true, 0.25));
         assert_eq!(p.before.forwards, 30.0);
         assert_eq!(p.current, Sample::default());
+    }
+
+    /// Five low channels at the fee the pool gave them (position 600, ×2 for their balance
+    /// and low-balance floor): a parameter edit starts a new pool, which must start from
+    /// position 600 again, not from the 1,200 ppm they charge, or their fees double.
+    #[test]
+    fn a_new_pool_after_a_parameter_edit_starts_where_the_old_one_was() {
+        let low = |id| {
+            pooled_chan(id, 1_200, 10, 20_000)
+                .local_ratio(0.0)
+                .build()
+        };
+        let channels: Vec<ChannelView> = (1..=5).map(low).collect();
+        let edited = [Param::new("low_balance_floor_ppm", 150)];
+        let d = run::<HillClimber>(&mut TestHost::new(), &edited, &channels).unwrap();
+        let p = d.iter().map(|d| d.fee_ppm.unwrap()).max().unwrap();
+        assert!(p <= 1_500, "a first move of +25% at most: {}", d[0].reason);
     }
 
     #[test]
@@ -1600,16 +1651,16 @@ mod tests {
             month: no_flow(),
         };
         // 25,000 sat a day out, nothing in, moves half of 1,000,000 sat in 20 days: against
-        // 30 → ×1.5
+        // 30 → ×1.5 (the 100 ppm it has now is position 67, up 50 to 117, × 1.5)
         windows.month.sats_out = 30 * 25_000;
         let draining = chan(100, 0.0).flow(windows).build();
         let thirty = [Param::new("target_runway_days", 30.0)];
         let d = one(&mut TestHost::new(), &thirty, draining.clone());
-        assert_eq!(d.fee_ppm, Some(225), "{}", d.reason);
+        assert_eq!(d.fee_ppm, Some(176), "{}", d.reason);
         assert!(d.reason.contains("runway x150%"), "{}", d.reason);
-        // against the default target, 40 days → ×2
+        // against the default target, 40 days → ×2 (position 50, up 50 to 100)
         let d = one(&mut TestHost::new(), &[], draining.clone());
-        assert_eq!(d.fee_ppm, Some(300), "{}", d.reason);
+        assert_eq!(d.fee_ppm, Some(200), "{}", d.reason);
         let off = [Param::new("target_runway_days", 0.0)];
         assert_eq!(one(&mut TestHost::new(), &off, draining).fee_ppm, Some(150));
     }
