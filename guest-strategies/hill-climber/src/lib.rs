@@ -365,7 +365,8 @@ pub fn pool_key(params: &str) -> String {
     state::configuration_key("pool:", params)
 }
 
-/// The median of the current fees of `channels` (the pool's starting position), 0 for none.
+/// The median of the current fees of `channels` (where a climb starts when no fee implies a
+/// position), 0 for none.
 fn median_fee(channels: &[&ChannelView]) -> u32 {
     let mut fees: Vec<u32> = channels.iter().map(|c| c.local_policy.fee_ppm).collect();
     fees.sort_unstable();
@@ -1434,11 +1435,7 @@ mod tests {
     /// position 600 again, not from the 1,200 ppm they charge, or their fees double.
     #[test]
     fn a_new_pool_after_a_parameter_edit_starts_where_the_old_one_was() {
-        let low = |id| {
-            pooled_chan(id, 1_200, 10, 20_000)
-                .local_ratio(0.0)
-                .build()
-        };
+        let low = |id| pooled_chan(id, 1_200, 10, 20_000).local_ratio(0.0).build();
         let channels: Vec<ChannelView> = (1..=5).map(low).collect();
         let edited = [Param::new("low_balance_floor_ppm", 150)];
         let d = run::<HillClimber>(&mut TestHost::new(), &edited, &channels).unwrap();
