@@ -12,7 +12,9 @@
 //! when less did, never below `min_step_ppm` so that a low fee can still move. The fee stays
 //! within `min_fee_ppm..=max_fee_ppm`, and moves at most once per
 //! `min_hours_between_moves` since the host's last fee change, because the weekly flow
-//! needs days to answer a new price. The strategy keeps no state: everything it needs is in
+//! needs days to answer a new price. A SOURCE or SINK moves only while the last day's net
+//! flow still goes its way: the week keeps its class for days after a drain stopped, and
+//! moving on it every day would compound one drain into several raises. The strategy keeps no state: everything it needs is in
 //! the channel view. Inactive channels are left unchanged.
 
 use lnpolicy_sdk::{
@@ -107,6 +109,13 @@ impl Config {
             FlowClass::Balanced => ("balanced", None),
             FlowClass::Congested => ("congested", None),
             FlowClass::Unknown => ("unknown flow", None),
+        };
+        let day = &channel.flow.day;
+        let day_net = i128::from(day.sats_out) - i128::from(day.sats_in);
+        let (class, up) = match up {
+            Some(true) if day_net <= 0 => ("source, no net outflow in the last day", None),
+            Some(false) if day_net >= 0 => ("sink, no net inflow in the last day", None),
+            _ => (class, up),
         };
         let (target, action) = match up {
             Some(up) => {
@@ -207,21 +216,48 @@ mod tests {
 
     const HOUR: u64 = 3600;
 
-    /// A 1 M sat channel at `fee` whose week moved `out` and `into` sat, of this class.
+    /// A 1 M sat channel at `fee` whose week moved `out` and `into` sat, a seventh of it in
+    /// the last day, of this class.
     fn chan(fee: u32, class: FlowClass, out: u64, into: u64) -> ChannelBuilder {
         let week = FlowStats {
             sats_out: out,
             sats_in: into,
             ..no_flow()
         };
+        let day = FlowStats {
+            sats_out: out / 7,
+            sats_in: into / 7,
+            ..no_flow()
+        };
         ChannelBuilder::new(1)
             .fee_ppm(fee)
             .flow_class(class)
             .flow(FlowWindows {
-                day: no_flow(),
+                day,
                 week,
                 month: week,
             })
+    }
+
+    /// A drain on one day keeps the week a SOURCE for days: the fee rises while the last
+    /// day still drains, and holds once it does not, instead of rising every day of the week.
+    #[test]
+    fn a_class_moves_the_fee_only_while_the_last_day_still_flows_its_way() {
+        let drained_once = |day_out: u64, day_in: u64| {
+            let mut c = chan(1000, FlowClass::Source, 1_000_000, 0).build();
+            c.flow.day.sats_out = day_out;
+            c.flow.day.sats_in = day_in;
+            one(&[], c)
+        };
+        assert_eq!(drained_once(50_000, 0).fee_ppm, Some(1100));
+        for (out, into) in [(0, 0), (10_000, 20_000)] {
+            let d = drained_once(out, into);
+            assert!(d.is_unchanged(), "{d:?}");
+            assert!(d.reason.contains("no net outflow in the last day"), "{}", d.reason);
+        }
+        let mut sink = chan(1000, FlowClass::Sink, 0, 500_000).build();
+        sink.flow.day = no_flow();
+        assert!(one(&[], sink).is_unchanged());
     }
 
     fn one(params: &[Param], channel: ChannelView) -> Decision {
