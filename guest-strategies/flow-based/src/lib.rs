@@ -253,7 +253,11 @@ mod tests {
         for (out, into) in [(0, 0), (10_000, 20_000)] {
             let d = drained_once(out, into);
             assert!(d.is_unchanged(), "{d:?}");
-            assert!(d.reason.contains("no net outflow in the last day"), "{}", d.reason);
+            assert!(
+                d.reason.contains("no net outflow in the last day"),
+                "{}",
+                d.reason
+            );
         }
         let mut sink = chan(1000, FlowClass::Sink, 0, 500_000).build();
         sink.flow.day = no_flow();

@@ -97,6 +97,10 @@ pub async fn run_configured(
     run_configured_on(node, store, registry, plan, collected, now).await
 }
 
+/// How long strategies' per-channel state (`ch:<id>` keys) outlives a closed channel: a
+/// channel that reopens within it, or a collection that missed it, keeps its history.
+const CLOSED_STATE_KEPT_SECS: u64 = 30 * 86_400;
+
 /// [`run_configured`] after its collection: `collected` read the node's history to the end,
 /// and the cycle decides at `now`, which the daemon reads once that catch-up is over.
 pub async fn run_configured_on(
@@ -109,6 +113,13 @@ pub async fn run_configured_on(
 ) -> Result<ConfiguredOutcome, EngineError> {
     let info = node.get_info().await?;
     let channels = collected.node_channels.clone();
+    let removed = store.prune_closed_channel_state(now.saturating_sub(CLOSED_STATE_KEPT_SECS))?;
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "strategy state of channels closed a month ago removed"
+        );
+    }
     let mut extra_node_calls = 1;
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;
     let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Store, StoreError, time_to_sql};
+use crate::{Store, StoreError, channel_id_from_sql, time_to_sql};
 
 impl Store {
     pub fn state_get(&self, strategy: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -55,6 +55,51 @@ impl Store {
                 .map_err(self.sql("writing strategy state"))?;
             }
             Ok(())
+        })
+    }
+
+    /// Removes every strategy's `ch:<id>` and `ch:<id>:…` keys of channels that closed before
+    /// `closed_before` (unix seconds): missing from the latest collection, their last snapshot
+    /// older than that. Guests cannot list their keys, so without this a per-channel entry
+    /// outlived its channel and the state budget filled as channels came and went. Returns
+    /// how many entries went.
+    pub fn prune_closed_channel_state(&self, closed_before: u64) -> Result<usize, StoreError> {
+        let sql = self.sql("removing the state of closed channels");
+        let closed: std::collections::BTreeSet<lnpolicy_core::ChannelId> = self
+            .lock()
+            .prepare_cached(
+                "SELECT channel_id FROM channel_snapshots GROUP BY channel_id
+                 HAVING MAX(at) < ?1 AND MAX(at) < (SELECT MAX(at) FROM channel_snapshots)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([time_to_sql(closed_before)], |row| {
+                    row.get::<_, i64>(0).map(channel_id_from_sql)
+                })?
+                .collect()
+            })
+            .map_err(&sql)?;
+        if closed.is_empty() {
+            return Ok(0);
+        }
+        self.write("removing the state of closed channels", |tx| {
+            let keys: Vec<(String, String)> = tx
+                .prepare_cached("SELECT strategy, key FROM strategy_state WHERE key LIKE 'ch:%'")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect()
+                })
+                .map_err(&sql)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM strategy_state WHERE strategy = ?1 AND key = ?2")
+                .map_err(&sql)?;
+            let mut removed = 0;
+            for (strategy, key) in keys {
+                let id = key["ch:".len()..].split(':').next().unwrap_or("");
+                if id.parse().is_ok_and(|id| closed.contains(&id)) {
+                    removed += delete.execute(params![strategy, key]).map_err(&sql)?;
+                }
+            }
+            Ok(removed)
         })
     }
 }

@@ -1704,3 +1704,39 @@ fn a_database_belongs_to_one_node_and_implementation() {
         "kept"
     );
 }
+
+/// Channel 2 closed 40 days ago (no snapshot since); channel 1 is open. Per-channel state of
+/// channel 2 goes for every strategy, other keys stay. A daemon that was down for weeks has
+/// every channel's last snapshot old: those the latest collection saw stay.
+#[test]
+fn the_state_of_channels_closed_long_ago_is_removed() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    const DAY: u64 = 86_400;
+    let open_and_closed = [node_channel(1, policy(100)), node_channel(2, policy(100))];
+    store.add_channel_snapshot(0, &open_and_closed).unwrap();
+    store
+        .add_channel_snapshot(50 * DAY, &open_and_closed[..1])
+        .unwrap();
+    for strategy in ["hill_climber", "revenue_max"] {
+        let writes: Vec<(String, Option<Vec<u8>>)> = ["ch:1", "ch:2", "ch:2:probe", "pool:abc"]
+            .iter()
+            .map(|key| (key.to_string(), Some(vec![1])))
+            .collect();
+        store.state_apply(strategy, &writes, 0).unwrap();
+    }
+    assert_eq!(
+        store.prune_closed_channel_state(0).unwrap(),
+        0,
+        "closed, but not before 0"
+    );
+    assert_eq!(store.prune_closed_channel_state(20 * DAY).unwrap(), 4);
+    for strategy in ["hill_climber", "revenue_max"] {
+        let keys: Vec<String> = store.state_all(strategy).unwrap().into_keys().collect();
+        assert_eq!(keys, ["ch:1", "pool:abc"]);
+    }
+
+    // Down for weeks: the latest collection saw channel 1, whatever its age.
+    assert_eq!(store.prune_closed_channel_state(60 * DAY).unwrap(), 0);
+    assert_eq!(store.state_all("hill_climber").unwrap().len(), 2);
+}
