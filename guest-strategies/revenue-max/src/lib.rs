@@ -14,7 +14,8 @@
 //! 3. moves to the best level recorded (highest rate; on a tie the lower fee, which moves
 //!    more liquidity for the same revenue), or, on every `explore_every`-th decision, to a
 //!    neighbour of the best, `±step_ppm`: an untried one first (up before down), else the
-//!    one seen longest ago; while no level tried has earned anything, it holds.
+//!    one seen longest ago; while no level tried has earned anything, the best is the first
+//!    level seen, not the lowest.
 //!
 //! The schedule is a function of the channel id and the count of decisions, not of
 //! randomness, so a run is reproducible and channels do not all explore in the same cycle.
@@ -249,22 +250,14 @@ impl Config {
         });
         let rate = sane_rate(channel.revenue_rate_msat_per_hour);
         history.record(fee, rate, now);
-        if history.levels.iter().all(|l| l.rate == 0.0) {
-            // No level earned anything: no evidence to move on. Ties going to the lower fee
-            // would walk an idle channel down to min_fee_ppm, and sell its liquidity at that
-            // when traffic comes back.
-            history.decided_at = now;
-            host.state_set(&key, &history.encode());
-            return Decision::unchanged(
-                id,
-                format!(
-                    "{fee} ppm earned {rate:.0} msat/h; none of the {} levels tried has earned \
-                     anything: no evidence to move on, unchanged",
-                    history.levels.len()
-                ),
-            );
-        }
-        let best = history.best().map_or(fee, |l| l.fee_ppm);
+        // No level has earned anything: no evidence that a lower fee is better, and ties to
+        // the lower fee would walk an idle channel down to min_fee_ppm, to sell its liquidity
+        // at that when traffic comes back. The first level seen stands, explored around.
+        let silent = history.levels.iter().all(|l| l.rate == 0.0);
+        let best = match history.levels.first() {
+            Some(first) if silent => first.fee_ppm,
+            _ => history.best().map_or(fee, |l| l.fee_ppm),
+        };
         let best_rate = history.find(best).map_or(0.0, |l| l.rate);
         let turn =
             u64::from(history.decisions) + u64::from(schedule_offset(id, self.explore_every));
@@ -513,18 +506,23 @@ mod tests {
     }
 
     #[test]
-    fn ties_prefer_the_lower_fee_and_silence_holds() {
+    fn ties_prefer_the_lower_fee_and_silence_keeps_the_first_level() {
         let id = id_at(1);
         let mut host = knowing(id, 1, &[(400, 700.0), (300, 700.0)]);
         assert_eq!(one(&mut host, &[], chan(id, 400, 700.0)).fee_ppm, Some(300));
-        // nothing earned anywhere: no evidence, so no walk down to min_fee_ppm
-        let mut host = knowing(id, 1, &[(100, 0.0), (150, 0.0)]);
-        for _ in 0..8 {
-            let d = one(&mut host, &[], chan(id, 150, 0.0));
-            assert!(d.is_unchanged(), "{d:?}");
-            assert!(d.reason.contains("no evidence"), "{}", d.reason);
+        // nothing earned anywhere: no evidence, so the first level seen stands and is
+        // explored around, a step at most, instead of walking down to min_fee_ppm
+        let mut host = TestHost::new();
+        let mut fee = 300;
+        for _ in 0..20 {
+            let d = one(&mut host, &[], chan(id, fee, 0.0));
+            fee = d.fee_ppm.unwrap_or(fee);
+            assert!((250..=350).contains(&fee), "{fee}: {}", d.reason);
             host.advance(2 * 86_400);
         }
+        // and a fee above max_fee_ppm is brought inside, evidence or not
+        let d = one(&mut TestHost::new(), &[], chan(id_at(0), 5000, 0.0));
+        assert!(d.fee_ppm.is_some_and(|fee| fee <= 2500), "{}", d.reason);
     }
 
     #[test]
