@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Store, StoreError, channel_id_from_sql, time_to_sql};
+use crate::{Store, StoreError, channel_id_to_sql, time_to_sql};
 
 impl Store {
     pub fn state_get(&self, strategy: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -65,22 +65,6 @@ impl Store {
     /// how many entries went.
     pub fn prune_closed_channel_state(&self, closed_before: u64) -> Result<usize, StoreError> {
         let sql = self.sql("removing the state of closed channels");
-        let closed: std::collections::BTreeSet<lnpolicy_core::ChannelId> = self
-            .lock()
-            .prepare_cached(
-                "SELECT channel_id FROM channel_snapshots GROUP BY channel_id
-                 HAVING MAX(at) < ?1 AND MAX(at) < (SELECT MAX(at) FROM channel_snapshots)",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([time_to_sql(closed_before)], |row| {
-                    row.get::<_, i64>(0).map(channel_id_from_sql)
-                })?
-                .collect()
-            })
-            .map_err(&sql)?;
-        if closed.is_empty() {
-            return Ok(0);
-        }
         self.write("removing the state of closed channels", |tx| {
             let keys: Vec<(String, String)> = tx
                 .prepare_cached("SELECT strategy, key FROM strategy_state WHERE key LIKE 'ch:%'")
@@ -89,13 +73,43 @@ impl Store {
                         .collect()
                 })
                 .map_err(&sql)?;
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            let latest: Option<i64> = tx
+                .query_row("SELECT MAX(at) FROM channel_snapshots", [], |row| {
+                    row.get(0)
+                })
+                .map_err(&sql)?;
+            let Some(latest) = latest else {
+                return Ok(0);
+            };
+            // One index seek per channel named in a key, not a scan of every snapshot.
+            let mut last_seen = tx
+                .prepare_cached("SELECT MAX(at) FROM channel_snapshots WHERE channel_id = ?1")
+                .map_err(&sql)?;
+            let mut closed = BTreeMap::new();
             let mut delete = tx
                 .prepare_cached("DELETE FROM strategy_state WHERE strategy = ?1 AND key = ?2")
                 .map_err(&sql)?;
             let mut removed = 0;
             for (strategy, key) in keys {
-                let id = key["ch:".len()..].split(':').next().unwrap_or("");
-                if id.parse().is_ok_and(|id| closed.contains(&id)) {
+                let Ok(id) = key["ch:".len()..].split(':').next().unwrap_or("").parse() else {
+                    continue;
+                };
+                let gone = match closed.get(&id) {
+                    Some(&gone) => gone,
+                    None => {
+                        let last: Option<i64> = last_seen
+                            .query_row([channel_id_to_sql(id)], |row| row.get(0))
+                            .map_err(&sql)?;
+                        let gone = last
+                            .is_some_and(|last| last < latest && last < time_to_sql(closed_before));
+                        closed.insert(id, gone);
+                        gone
+                    }
+                };
+                if gone {
                     removed += delete.execute(params![strategy, key]).map_err(&sql)?;
                 }
             }
