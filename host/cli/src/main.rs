@@ -110,8 +110,9 @@ fn refuse_run_args_with_a_subcommand(matches: &clap::ArgMatches) {
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!(
-                    "--{} belongs to `lnpolicy -c`, not to the `{subcommand}` subcommand",
-                    id.replace('_', "-")
+                    "--{flag} before `{subcommand}` is `lnpolicy -c`'s; if `{subcommand}` takes \
+                     it, put it after: `lnpolicy {subcommand} --{flag} …`",
+                    flag = id.replace('_', "-")
                 ),
             )
             .exit();

@@ -169,7 +169,7 @@ fn verbose_goes_before_a_subcommand_and_run_flags_do_not() {
     let output = lnpolicy(&["--dry-run", "strategy", "list", folder]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("--dry-run belongs to `lnpolicy -c`"),
+        stderr(&output).contains("--dry-run before `strategy` is `lnpolicy -c`'s"),
         "{}",
         stderr(&output)
     );

@@ -117,10 +117,15 @@ impl Node {
 
     /// `lnpolicy daemon` against this node with JSON logs, plus `extra`.
     fn daemon(&self, extra: &[&str]) -> Daemon {
+        self.daemon_on(&self.config_path(), extra)
+    }
+
+    /// [`Node::daemon`] with the config at `config`.
+    fn daemon_on(&self, config: &Path, extra: &[&str]) -> Daemon {
         let mut args: Vec<String> = vec![
             "daemon".into(),
             "-c".into(),
-            self.config_path().display().to_string(),
+            config.display().to_string(),
             "--grpc".into(),
             self.server.addr().to_string(),
             "--tlscert".into(),
@@ -596,6 +601,38 @@ fn a_config_behind_a_swapped_link_is_read_again() {
     version("..v2", 222);
     std::os::unix::fs::symlink("..v2", dir.join("..data_tmp")).unwrap();
     std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    daemon.wait_until("every fee at 222 ppm", |_| {
+        node.all_fees_are(222).then_some(())
+    });
+    assert_reloaded_for_a_file_change(&daemon);
+    daemon.stop();
+}
+
+/// A deploy that swaps `current -> releases/v1` for `releases/v2` (`ln -sfn`), the config
+/// read as `current/charge.config`: the swap happens in the folder above, and is followed.
+#[test]
+fn a_config_in_a_swapped_linked_folder_is_read_again() {
+    let node = Node::start(FaultConfig::default());
+    let dir = node.dir.path();
+    let release = |name: &str, fee_ppm: u32| {
+        let folder = dir.join("releases").join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("charge.config"),
+            format!("[default]\nstrategy = static\nfee_ppm = {fee_ppm}\n"),
+        )
+        .unwrap();
+    };
+    release("v1", 111);
+    std::os::unix::fs::symlink("releases/v1", dir.join("current")).unwrap();
+    let config = dir.join("current").join("charge.config");
+    let mut daemon = node.daemon_on(&config, &["--collect-every", "1s", "--decide-every", "1s"]);
+    daemon.wait_until("every fee at 111 ppm", |_| {
+        node.all_fees_are(111).then_some(())
+    });
+    release("v2", 222);
+    std::os::unix::fs::symlink("releases/v2", dir.join("current.tmp")).unwrap();
+    std::fs::rename(dir.join("current.tmp"), dir.join("current")).unwrap();
     daemon.wait_until("every fee at 222 ppm", |_| {
         node.all_fees_are(222).then_some(())
     });

@@ -97,6 +97,18 @@ fn files(config: &Config) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
     (configs, lists)
 }
 
+/// The folders holding a link on the way to any of `files` (`/srv/current` in
+/// `/srv/current/charge.config` when `current` is a link): where a swap of that link shows.
+fn followed_links<'a>(files: impl Iterator<Item = &'a PathBuf>) -> BTreeSet<PathBuf> {
+    files
+        .flat_map(|file| file.ancestors().skip(1))
+        .filter(|folder| {
+            std::fs::symlink_metadata(folder).is_ok_and(|meta| meta.file_type().is_symlink())
+        })
+        .map(folder_of)
+        .collect()
+}
+
 /// The folder a file is in, for the watcher.
 fn folder_of(file: &Path) -> PathBuf {
     match file.parent() {
@@ -166,6 +178,22 @@ impl ConfigWatcher {
             watcher
                 .watch(folder, RecursiveMode::NonRecursive)
                 .map_err(watch_error(folder))?;
+        }
+        // A file reached through a linked folder (`current -> releases/v2`) changes when the
+        // link is swapped in the folder holding it, which the file's own folder (the old
+        // target, as inotify follows the link) never hears of.
+        let link_folders: BTreeSet<PathBuf> = followed_links(configs.iter().chain(&lists))
+            .into_iter()
+            .filter(|folder| !folders.contains(folder))
+            .collect();
+        for folder in &link_folders {
+            if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
+                tracing::warn!(
+                    folder = %folder.display(),
+                    %error,
+                    "a link to a config's folder is not followed here; send SIGHUP after swapping it"
+                );
+            }
         }
         // A list is read when the config is; a folder of lists that cannot be watched (no
         // read permission, the inotify limit) must not stop the daemon.
