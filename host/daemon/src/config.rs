@@ -186,24 +186,21 @@ impl ConfigWatcher {
             .into_iter()
             .filter(|folder| !folders.contains(folder))
             .collect();
-        for folder in &link_folders {
-            if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
-                tracing::warn!(
-                    folder = %folder.display(),
-                    %error,
-                    "a link to a config's folder is not followed here; send SIGHUP after swapping it"
-                );
-            }
-        }
-        // A list is read when the config is; a folder of lists that cannot be watched (no
-        // read permission, the inotify limit) must not stop the daemon.
-        for folder in &list_folders {
-            if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
-                tracing::warn!(
-                    folder = %folder.display(),
-                    %error,
-                    "file:// lists in this folder are not followed; send SIGHUP after changing one"
-                );
+        // Neither these nor a folder of lists that cannot be watched (no read permission, the
+        // inotify limit) may stop the daemon: SIGHUP still reloads.
+        let optional = [
+            (&link_folders, "a link swapped in this folder is not followed"),
+            (&list_folders, "file:// lists in this folder are not followed"),
+        ];
+        for (folders, what) in optional {
+            for folder in folders {
+                if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
+                    tracing::warn!(
+                        folder = %folder.display(),
+                        %error,
+                        "{what}; send SIGHUP after a change"
+                    );
+                }
             }
         }
         let thread =
