@@ -443,8 +443,8 @@ impl Config {
 }
 
 /// What LND senders pay to leave through this channel before the strategy has promised a
-/// price: its outbound fee less the discount the node's channels carry (`carried`, the median
-/// of their discounts), never below 0. A forward pays the inbound fee of the channel it came in
+/// price: its outbound fee less the discount the channels decided with it carry (`carried`,
+/// the median of their discounts: the section's, which X covers node-wide), never below 0. A forward pays the inbound fee of the channel it came in
 /// by, not of this one, so this channel's own discount counts only as part of what the node
 /// gives everywhere: a lone hand-set sink discount is not read as a cheaper price here.
 pub fn lnd_price(channel: &ChannelView, carried: u32) -> u32 {

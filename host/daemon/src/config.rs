@@ -189,8 +189,14 @@ impl ConfigWatcher {
         // Neither these nor a folder of lists that cannot be watched (no read permission, the
         // inotify limit) may stop the daemon: SIGHUP still reloads.
         let optional = [
-            (&link_folders, "a link swapped in this folder is not followed"),
-            (&list_folders, "file:// lists in this folder are not followed"),
+            (
+                &link_folders,
+                "a link swapped in this folder is not followed",
+            ),
+            (
+                &list_folders,
+                "file:// lists in this folder are not followed",
+            ),
         ];
         for (folders, what) in optional {
             for folder in folders {
