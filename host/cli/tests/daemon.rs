@@ -577,30 +577,36 @@ fn the_revenue_gauge_is_kept_while_the_node_cannot_be_read() {
     daemon.stop();
 }
 
-/// A config reached through a link that is swapped at once, as a Kubernetes ConfigMap update
-/// or a deploy's `ln -sfn` does: no event names the config file, and it is read again.
-#[test]
-fn a_config_behind_a_swapped_link_is_read_again() {
-    let node = Node::start(FaultConfig::default());
+/// A config at 111 ppm in the folder `folder(v1)` of `node`, reached through the link `link`
+/// (relative to the node's folder) that points at it; the daemon runs on `config`, then the
+/// link is swapped at once for one to `folder(v2)` at 222 ppm, as a deploy does with a rename:
+/// the daemon reads the new config without a signal.
+fn assert_follows_a_swapped_link(
+    node: &Node,
+    folder: impl Fn(&str) -> String,
+    link: &str,
+    config: &Path,
+) {
     let dir = node.dir.path();
-    let version = |name: &str, fee_ppm: u32| {
-        std::fs::create_dir(dir.join(name)).unwrap();
+    let release = |version: &str, fee_ppm: u32| {
+        let at = dir.join(folder(version));
+        std::fs::create_dir_all(&at).unwrap();
         std::fs::write(
-            dir.join(name).join("charge.config"),
+            at.join("charge.config"),
             format!("[default]\nstrategy = static\nfee_ppm = {fee_ppm}\n"),
         )
         .unwrap();
     };
-    version("..v1", 111);
-    std::os::unix::fs::symlink("..v1", dir.join("..data")).unwrap();
-    std::os::unix::fs::symlink("..data/charge.config", node.config_path()).unwrap();
-    let mut daemon = node.daemon(&["--collect-every", "1s", "--decide-every", "1s"]);
+    release("v1", 111);
+    std::os::unix::fs::symlink(folder("v1"), dir.join(link)).unwrap();
+    let mut daemon = node.daemon_on(config, &["--collect-every", "1s", "--decide-every", "1s"]);
     daemon.wait_until("every fee at 111 ppm", |_| {
         node.all_fees_are(111).then_some(())
     });
-    version("..v2", 222);
-    std::os::unix::fs::symlink("..v2", dir.join("..data_tmp")).unwrap();
-    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    release("v2", 222);
+    let swapping = dir.join(format!("{link}.tmp"));
+    std::os::unix::fs::symlink(folder("v2"), &swapping).unwrap();
+    std::fs::rename(&swapping, dir.join(link)).unwrap();
     daemon.wait_until("every fee at 222 ppm", |_| {
         node.all_fees_are(222).then_some(())
     });
@@ -608,36 +614,32 @@ fn a_config_behind_a_swapped_link_is_read_again() {
     daemon.stop();
 }
 
+/// A Kubernetes ConfigMap: `charge.config -> ..data/charge.config`, and an update swaps
+/// `..data` beside it. No event names the config file.
+#[test]
+fn a_config_behind_a_swapped_link_is_read_again() {
+    let node = Node::start(FaultConfig::default());
+    std::os::unix::fs::symlink("..data/charge.config", node.config_path()).unwrap();
+    assert_follows_a_swapped_link(
+        &node,
+        |version| format!("..{version}"),
+        "..data",
+        &node.config_path(),
+    );
+}
+
 /// A deploy that swaps `current -> releases/v1` for `releases/v2` (`ln -sfn`), the config
 /// read as `current/charge.config`: the swap happens in the folder above, and is followed.
 #[test]
 fn a_config_in_a_swapped_linked_folder_is_read_again() {
     let node = Node::start(FaultConfig::default());
-    let dir = node.dir.path();
-    let release = |name: &str, fee_ppm: u32| {
-        let folder = dir.join("releases").join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(
-            folder.join("charge.config"),
-            format!("[default]\nstrategy = static\nfee_ppm = {fee_ppm}\n"),
-        )
-        .unwrap();
-    };
-    release("v1", 111);
-    std::os::unix::fs::symlink("releases/v1", dir.join("current")).unwrap();
-    let config = dir.join("current").join("charge.config");
-    let mut daemon = node.daemon_on(&config, &["--collect-every", "1s", "--decide-every", "1s"]);
-    daemon.wait_until("every fee at 111 ppm", |_| {
-        node.all_fees_are(111).then_some(())
-    });
-    release("v2", 222);
-    std::os::unix::fs::symlink("releases/v2", dir.join("current.tmp")).unwrap();
-    std::fs::rename(dir.join("current.tmp"), dir.join("current")).unwrap();
-    daemon.wait_until("every fee at 222 ppm", |_| {
-        node.all_fees_are(222).then_some(())
-    });
-    assert_reloaded_for_a_file_change(&daemon);
-    daemon.stop();
+    let config = node.dir.path().join("current").join("charge.config");
+    assert_follows_a_swapped_link(
+        &node,
+        |version| format!("releases/{version}"),
+        "current",
+        &config,
+    );
 }
 
 #[test]
