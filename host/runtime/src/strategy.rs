@@ -446,8 +446,6 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// Per-strategy, per-cycle seed for the guest's randomness: reproducible runs
-/// without two strategies sharing a stream.
 /// Runs a guest call where wasmtime-wasi's synchronous host functions can work. They block
 /// on a future (a guest writing to stderr does, and a Rust guest's panic message is such a
 /// write): on a thread inside a tokio runtime that panics the whole host, so a call made from
@@ -462,6 +460,8 @@ fn outside_tokio<T: Send>(call: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Per-strategy, per-cycle seed for the guest's randomness: reproducible runs
+/// without two strategies sharing a stream.
 fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(sha256.as_bytes());

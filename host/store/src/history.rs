@@ -421,6 +421,19 @@ impl Store {
                 ])
             })
             .map_err(&sql)?;
+            // Failed forwards are read over the flow windows only, and a node that is probed
+            // fails many times a day more than it forwards.
+            tx.prepare_cached(
+                "DELETE FROM failed_forwards WHERE rowid IN (
+                     SELECT rowid FROM failed_forwards WHERE at_ns < ?1 LIMIT ?2)",
+            )
+            .and_then(|mut prune| {
+                prune.execute(params![
+                    to_sql(at.saturating_sub(FAILURES_KEPT_SECS).saturating_mul(NS_PER_SEC)),
+                    SNAPSHOT_PRUNE_BATCH
+                ])
+            })
+            .map_err(&sql)?;
             Ok(())
         })
     }
@@ -829,7 +842,11 @@ pub(crate) fn fee_level(policy: &lnpolicy_core::FeePolicy) -> FeeLevel {
 /// channel's first and last, judges no change older than this.
 pub const SNAPSHOTS_KEPT_SECS: u64 = 60 * 86_400;
 
-/// Snapshots older than [`SNAPSHOTS_KEPT_SECS`] removed per collection, at most.
+/// How long failed forwards are kept: twice the longest flow window, the only reader.
+const FAILURES_KEPT_SECS: u64 = 60 * 86_400;
+
+/// Snapshots older than [`SNAPSHOTS_KEPT_SECS`], and failed forwards older than
+/// [`FAILURES_KEPT_SECS`], removed per collection, at most.
 const SNAPSHOT_PRUNE_BATCH: i64 = 50_000;
 
 /// Forwards given their share per batch by [`share_out_fees`].

@@ -1679,6 +1679,41 @@ fn old_snapshots_go_but_each_channels_first_and_last() {
     assert_eq!(last[&2].at, 10 * DAY);
 }
 
+/// A failure a day for 100 days: a collection on day 100 keeps the last 60 days'; the
+/// 30-day window still counts all of its own.
+#[test]
+fn failed_forwards_older_than_the_windows_need_go() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    const DAY: u64 = 86_400;
+    let failures: Vec<_> = (0..100u64)
+        .map(|day| lnpolicy_core::FailedForward {
+            index: day + 1,
+            at_ns: (day * DAY + 1) * 1_000_000_000,
+            chan_in: 3,
+            chan_out: Some(4),
+            amt_in_msat: 1_000,
+            reason: lnpolicy_core::FailureReason::FeeInsufficient,
+        })
+        .collect();
+    store.add_failed_forwards(&failures, 101).unwrap();
+    let month_ns = |to: u64| ((to - 30) * DAY * 1_000_000_000, to * DAY * 1_000_000_000);
+    let (from, to) = month_ns(100);
+    let before = store.failure_counts(from, to).unwrap();
+    store
+        .add_channel_snapshot(100 * DAY, &[node_channel(4, policy(100))])
+        .unwrap();
+    let kept: Vec<u64> = store
+        .failed_forwards_between(0, u64::MAX)
+        .unwrap()
+        .iter()
+        .map(|f| f.index - 1)
+        .collect();
+    assert_eq!(kept, (40..100).collect::<Vec<_>>());
+    assert_eq!(store.failure_counts(from, to).unwrap(), before);
+    assert_eq!(before[0].2, 30);
+}
+
 #[test]
 fn a_database_belongs_to_one_node_and_implementation() {
     let (_dir, path) = temp_db();
