@@ -167,6 +167,37 @@ async fn without_a_cap_every_update_is_sent_and_below_delta_ones_do_not_spend_it
     );
 }
 
+/// What is sent, recorded and applied is the policy after the deltas: an inbound move below its
+/// delta stays out of an update that changes the outbound rate.
+#[tokio::test]
+async fn an_inbound_move_below_its_delta_is_not_sent_with_an_outbound_change() {
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let node = InProcessNode::new(live.shared());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let channel = node.list_channels().await.unwrap().remove(0);
+    let mut update = moved(&channel, 50, false);
+    update.desired.inbound_fee_ppm = channel.local_policy.inbound_fee_ppm - 5;
+    update.min_inbound_fee_ppm_delta = 10;
+    let report = apply_updates(&node, &store, &[update], 1_000, None)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, vec![channel.id]);
+    let now = node.list_channels().await.unwrap().remove(0);
+    assert_eq!(
+        (now.local_policy.fee_ppm, now.local_policy.inbound_fee_ppm),
+        (
+            channel.local_policy.fee_ppm * 3 / 2,
+            channel.local_policy.inbound_fee_ppm
+        )
+    );
+    let intent = store.intent(1).unwrap().expect("the update's intent");
+    assert_eq!(
+        intent.desired, now.local_policy,
+        "the intent is what was sent"
+    );
+}
+
 /// The channels as rollback sees them: what it reads is the id and the policy now.
 fn views(channels: &[NodeChannel]) -> Vec<Channel> {
     channels

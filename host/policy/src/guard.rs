@@ -227,10 +227,11 @@ impl GuardConfig {
 ///   time an update is allowed. The held policy is not recorded: the strategy decides afresh
 ///   next cycle.
 ///
-/// `inbound_level_ppm` is charge-lnd's `inbound_level_ppm` property: unless the decision sets
-/// an inbound rate itself, the rate becomes min(0, level − the outbound rate being emitted),
-/// so a discount follows the outbound fee the bounds and step limit let through, not the one
-/// the strategy asked for.
+/// `inbound_level_ppm` is charge-lnd's `inbound_level_ppm` property: the inbound rate becomes
+/// min(0, level − the outbound rate being emitted), whatever rate the decision or an
+/// `inbound_fee_ppm` property asked for (charge-lnd computes the level last), so a discount
+/// follows the outbound fee the bounds and step limit let through, not the one the strategy
+/// asked for.
 ///
 /// Each clamp records one rule's effect on one field, with `requested` the value before that
 /// rule; a value that several rules touch shows as a chain, in the order the rules ran.
@@ -345,11 +346,13 @@ fn guarded_policy(
             config.max_fee_ppm,
         );
     }
-    let requested_inbound_ppm = change.inbound_fee_ppm.or_else(|| {
-        let level = i64::from(inbound_level_ppm?);
-        let rate = (level - i64::from(policy.fee_ppm)).min(0);
-        Some(i32::try_from(rate).unwrap_or(i32::MIN))
-    });
+    let requested_inbound_ppm = match inbound_level_ppm {
+        Some(level) => {
+            let rate = (i64::from(level) - i64::from(policy.fee_ppm)).min(0);
+            Some(i32::try_from(rate).unwrap_or(i32::MIN))
+        }
+        None => change.inbound_fee_ppm,
+    };
     if let Some(requested) = change.base_fee_msat {
         policy.base_fee_msat = clamps.limit(
             "base_fee_msat",
@@ -1126,8 +1129,8 @@ mod tests {
         };
         assert_eq!(
             with_level(&bounded, &channel, explicit).inbound_fee_ppm,
-            -20,
-            "an explicit inbound rate wins over the level"
+            -900,
+            "the level wins over an explicit inbound rate, as in charge-lnd"
         );
         let cln = GuardConfig::new(NodeKind::Cln);
         channel.node = NodeKind::Cln;

@@ -33,8 +33,8 @@ pub struct Overlay {
     pub time_lock_delta: Option<u32>,
     pub inbound_fee_ppm: Option<i32>,
     pub inbound_base_fee_msat: Option<i32>,
-    /// inbound ppm = min(0, level - effective outbound ppm), unless `inbound_fee_ppm` is set:
-    /// resolved by the guard against the outbound rate it lets through.
+    /// inbound ppm = min(0, level - effective outbound ppm), whether or not `inbound_fee_ppm`
+    /// is set: resolved by the guard against the outbound rate it lets through.
     pub inbound_level_ppm: Option<u32>,
     /// Re-enable the channel unless the strategy decided about it.
     pub enable: bool,
@@ -46,15 +46,20 @@ impl Overlay {
         if PROPERTY_FREE_STRATEGIES.contains(&strategy) {
             return Overlay::default();
         }
-        let from_ratio = properties.max_htlc_msat_ratio.map(|ratio| {
-            let usable_sat = channel
-                .capacity_sat
-                .saturating_sub(channel.remote_reserve_sat);
-            (ratio.clamp(0.0, 1.0) * usable_sat as f64 * 1000.0) as u64
-        });
+        // As charge-lnd: a ratio of 0 is no ratio, and with a ratio a max_htlc_msat of 0 is none.
+        let from_ratio = properties
+            .max_htlc_msat_ratio
+            .filter(|ratio| *ratio != 0.0)
+            .map(|ratio| {
+                let usable_sat = channel
+                    .capacity_sat
+                    .saturating_sub(channel.remote_reserve_sat);
+                (ratio.clamp(0.0, 1.0) * usable_sat as f64 * 1000.0) as u64
+            });
         let max_htlc = match (properties.max_htlc_msat, from_ratio) {
+            (Some(0) | None, ratio) => ratio.or(properties.max_htlc_msat),
             (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(a), None) => Some(a),
         }
         .map(|max| {
             if channel.max_in_flight_msat > 0 {
@@ -194,6 +199,23 @@ mod tests {
             Some(900_000_000),
             "capped at max in flight"
         );
+        let zero_max = Properties {
+            max_htlc_msat: Some(0),
+            max_htlc_msat_ratio: Some(0.5),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&zero_max, &node_channel(), "static");
+        assert_eq!(
+            overlay.max_htlc_msat,
+            Some(495_000_000),
+            "with a ratio, max_htlc_msat = 0 is unset (charge-lnd)"
+        );
+        let zero_ratio = Properties {
+            max_htlc_msat_ratio: Some(0.0),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&zero_ratio, &node_channel(), "static");
+        assert_eq!(overlay.max_htlc_msat, None, "a ratio of 0 is no ratio");
     }
 
     #[test]
@@ -266,7 +288,7 @@ mod tests {
         assert_eq!(
             out.change.inbound_fee_ppm,
             Some(-20),
-            "an explicit inbound_fee_ppm wins"
+            "the property is laid over; the guard then puts the level's rate in its place"
         );
     }
 }

@@ -211,8 +211,7 @@ pub fn candidates(
                 continue;
             }
             let previous = &change.previous;
-            let follows_level =
-                rule.fees.inbound_level_ppm.is_some() && rule.fees.inbound_fee_ppm.is_none();
+            let follows_level = rule.fees.inbound_level_ppm.is_some();
             let decision = rule.fees.apply(&Decision {
                 channel_id: change.channel_id,
                 change: PolicyChange {
