@@ -521,6 +521,39 @@ fn realistic_include_end_to_end() {
     assert_eq!(s.settings.properties.base_fee_msat, Some(1000));
 }
 
+/// charge-lnd reads `min_inbound_fee_ppm_delta` from the including section only.
+#[test]
+fn use_config_takes_the_inbound_delta_from_the_including_section() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("other.ini"),
+        "[all]\nstrategy = static\nfee_ppm = 100\nmin_fee_ppm_delta = 3\n\
+         min_inbound_fee_ppm_delta = 40\n",
+    )
+    .unwrap();
+    let outer = |extra: &str| {
+        let path = dir.path().join("main.ini");
+        std::fs::write(
+            &path,
+            format!("[default]\nstrategy = use_config\nconfig_file = other.ini\n{extra}"),
+        )
+        .unwrap();
+        Config::load(&path).unwrap()
+    };
+    let s = select(&outer("min_inbound_fee_ppm_delta = 50\n"), &channel(0.5));
+    assert_eq!(
+        (s.min_fee_ppm_delta(None), s.min_inbound_fee_ppm_delta(None)),
+        (3, 50)
+    );
+    assert_eq!(s.settings.origins["min_inbound_fee_ppm_delta"].line, 4);
+    let s = select(&outer(""), &channel(0.5));
+    assert_eq!(
+        s.min_inbound_fee_ppm_delta(None),
+        3,
+        "the other file's 40 is not read: the delta follows min_fee_ppm_delta"
+    );
+}
+
 #[test]
 fn use_config_where_the_other_file_selects_nothing_leaves_the_channel_alone() {
     let dir = fixtures();

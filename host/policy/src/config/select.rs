@@ -4,7 +4,8 @@
 //! - the first matching section with `strategy` merges its keys in and ends the search;
 //! - when none did, `[default]`'s keys are merged on top, its conditions ignored;
 //! - `use_config` hands the channel to another file, whose selection then applies as a whole
-//!   (only `min_fee_ppm_delta` carries over from this file when the other file leaves it out).
+//!   (only `min_fee_ppm_delta` carries over from this file when the other file leaves it out,
+//!   and `min_inbound_fee_ppm_delta` is always this file's).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -279,6 +280,18 @@ impl Config {
                     .insert(delta.to_owned(), origin.clone());
             }
         }
+        // charge-lnd reads the inbound delta from this file's section only; the other file's
+        // is never read.
+        let inbound = "min_inbound_fee_ppm_delta";
+        inner.settings.properties.min_inbound_fee_ppm_delta =
+            settings.properties.min_inbound_fee_ppm_delta;
+        match settings.origins.get(inbound) {
+            Some(origin) => inner
+                .settings
+                .origins
+                .insert(inbound.to_owned(), origin.clone()),
+            None => inner.settings.origins.remove(inbound),
+        };
         Ok(Some(inner))
     }
 }
