@@ -1,5 +1,6 @@
 //! The statistics behind an experiment's verdict: Welch's t interval for a
-//! difference of means, and a seeded bootstrap interval as a cross-check; and
+//! difference of means, a seeded bootstrap interval as a cross-check, and a
+//! randomization (permutation) test that holds whatever the skew; and
 //! behind a backtest's comparison of policies on the same seeds, a paired t
 //! interval.
 //!
@@ -232,6 +233,51 @@ pub fn bootstrap_interval(
     })
 }
 
+/// Two-sided p-value of a randomization test of `mean(b) - mean(a)`: the share of
+/// `rounds` random re-splits of the pooled values into groups of the same sizes (from a
+/// SplitMix64 stream seeded with `seed`) whose difference of means is at least as far from 0
+/// as the observed one, the observed split counted among them, so it is never 0.
+///
+/// An experiment assigns channels to arms at random, so if the strategy made no difference
+/// to any channel, every split of the same values was as likely as the one observed. The test
+/// rests on nothing else: it holds with skewed revenue and with one arm much smaller than the
+/// other, where Welch's interval (and the bootstrap with it) names a winner several times
+/// more often than its confidence says.
+pub fn permutation_p_value(
+    a: &[f64],
+    b: &[f64],
+    rounds: usize,
+    seed: u64,
+) -> Result<f64, StatsError> {
+    check_sizes(a, b)?;
+    if rounds < 1 {
+        return Err(StatsError::OutOfRange {
+            what: "the number of permutation rounds",
+            expected: "at least 1",
+            value: 0.0,
+        });
+    }
+    let mut pooled: Vec<f64> = a.iter().chain(b).copied().collect();
+    let total: f64 = pooled.iter().sum();
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let distance = |sum_a: f64| ((total - sum_a) / nb - sum_a / na).abs();
+    // Sums of the same values in another order differ in the last bits: a re-split equal to
+    // the observed one must count as at least as far.
+    let observed = distance(a.iter().sum()) * (1.0 - 1e-9);
+    let mut rng = SplitMix64(seed);
+    let mut as_far = 1usize;
+    for _ in 0..rounds {
+        for i in 0..a.len() {
+            let j = i + rng.below(pooled.len() - i);
+            pooled.swap(i, j);
+        }
+        if distance(pooled[..a.len()].iter().sum()) >= observed {
+            as_far += 1;
+        }
+    }
+    Ok(as_far as f64 / (rounds + 1) as f64)
+}
+
 /// The `q` quantile of sorted `values`, interpolating linearly between the
 /// order statistics around position `q * (n - 1)` (R's type 7).
 fn quantile_sorted(values: &[f64], q: f64) -> f64 {
@@ -457,6 +503,29 @@ mod tests {
             (actual - expected).abs() <= tolerance,
             "{actual} differs from {expected} by more than {tolerance}"
         );
+    }
+
+    /// [1, 2] against [3, 4]: of the six splits of the pooled values into pairs, two ({1, 2}
+    /// and {3, 4}) are as far apart as the observed one.
+    #[test]
+    fn permutation_p_value_matches_the_exact_share_of_splits() {
+        let p = permutation_p_value(&[1.0, 2.0], &[3.0, 4.0], 100_000, 1).unwrap();
+        close(p, 1.0 / 3.0, 0.005);
+        let alike = permutation_p_value(&[1.0, 2.0, 3.0], &[3.0, 1.0, 2.0], 1_000, 1).unwrap();
+        assert_eq!(
+            alike, 1.0,
+            "every split is at least as far apart as no difference"
+        );
+        let apart: Vec<f64> = (0..10).map(f64::from).collect();
+        let far: Vec<f64> = (100..110).map(f64::from).collect();
+        let p = permutation_p_value(&apart, &far, 10_000, 1).unwrap();
+        assert!(p < 0.001, "1 in 184,756 splits is as far apart; got {p}");
+        assert_eq!(
+            permutation_p_value(&[1.0, 2.0], &[3.0, 4.0], 1_000, 9),
+            permutation_p_value(&[1.0, 2.0], &[3.0, 4.0], 1_000, 9),
+            "seeded"
+        );
+        assert!(permutation_p_value(&[1.0], &[2.0, 3.0], 10, 1).is_err());
     }
 
     /// Two-sided 95% critical values from any printed t table (3 decimals).

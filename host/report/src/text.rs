@@ -91,6 +91,11 @@ pub(crate) fn comparison_cells(c: &Comparison) -> Vec<String> {
     ]
 }
 
+/// A p-value to four places, or `-`.
+pub(crate) fn p_value(p: Option<f64>) -> String {
+    p.map_or_else(|| "-".to_owned(), |p| format!("{p:.4}"))
+}
+
 /// An interval as `[low, high]`, or `-`.
 pub(crate) fn interval(i: Option<&Interval>) -> String {
     i.map_or_else(
@@ -165,13 +170,14 @@ pub fn experiment_table(report: &ExperimentReport) -> String {
         ("B vs A", true),
         ("WELCH CI", true),
         ("BOOTSTRAP CI", true),
+        ("PERMUTATION p", true),
     ]);
     for c in [&report.revenue, &report.volume] {
         comparison.row(comparison_row(c));
     }
     let _ = writeln!(
         out,
-        "Confidence intervals: {percent}, Welch's t and bootstrap"
+        "Confidence intervals: {percent}, Welch's t and bootstrap; p of the randomization test"
     );
     comparison.render(&mut out);
     for c in [&report.revenue, &report.volume] {
@@ -227,6 +233,7 @@ fn comparison_row(c: &Comparison) -> Vec<String> {
     let mut cells = comparison_cells(c);
     cells.push(interval(c.welch.as_ref().map(|w| &w.interval)));
     cells.push(interval(c.bootstrap.as_ref()));
+    cells.push(p_value(c.permutation_p));
     cells
 }
 
