@@ -61,8 +61,11 @@ impl Default for ExperimentOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExperimentReport {
     pub experiment: String,
-    /// Unix seconds the report was made ("now" for open channels).
+    /// Unix seconds the report was made.
     pub generated_at: u64,
+    /// The end of the data it covers: the latest collection (`generated_at` in a database
+    /// with none), "now" for open channels.
+    pub data_until: u64,
     /// The first channel's assignment.
     pub started_at: u64,
     pub days_running: f64,
@@ -235,7 +238,10 @@ impl Exposure {
     }
 }
 
-/// Builds the report for `experiment` as of `now` (Unix seconds).
+/// Builds the report for `experiment` as of `now` (Unix seconds), over the data up to the
+/// latest collection: nothing after it is in the database, so counting the days since would
+/// dilute every rate (a daemon stopped a week ago, or a simulated market, whose clock is not
+/// the machine's).
 pub fn experiment_report(
     store: &Store,
     experiment: &str,
@@ -255,6 +261,7 @@ pub fn experiment_report(
         });
     };
     let (latest_snapshot, snapshots) = store.last_snapshots()?;
+    let data_until = latest_snapshot.unwrap_or(now).max(started_at);
     let mut exposures = Vec::with_capacity(assignments.len());
     for assignment in assignments {
         let last = snapshots.get(&assignment.channel_id);
@@ -264,9 +271,9 @@ pub fn experiment_report(
         };
         let (end, closed) = match (assignment.left_at, closed_at) {
             (Some(left), Some(closed)) if closed < left => (closed, true),
-            (Some(left), _) => (left.min(now), false),
+            (Some(left), _) => (left.min(data_until), false),
             (None, Some(closed)) => (closed, true),
-            (None, None) => (now, false),
+            (None, None) => (data_until, false),
         };
         let until = end.max(assignment.assigned_at);
         let days = store.daily_out(
@@ -315,13 +322,14 @@ pub fn experiment_report(
         .map(|arm| arm_summary(arm, &channels, arm_strategies.remove(&arm)))
         .collect();
 
-    let days_running = now.saturating_sub(started_at) as f64 / DAY as f64;
+    let days_running = data_until.saturating_sub(started_at) as f64 / DAY as f64;
     let verdict = verdict(&arms, days_running, &revenue, options);
     let notes = notes(&channels, latest_snapshot, now, options);
     let fee_changes = store.applied_fee_changes()?;
     Ok(ExperimentReport {
         experiment: experiment.to_owned(),
         generated_at: now,
+        data_until,
         started_at,
         days_running,
         difference: "B - A",
@@ -332,11 +340,20 @@ pub fn experiment_report(
         verdict,
         fee_ppm: [Arm::A, Arm::B]
             .into_iter()
-            .map(|arm| fee_series(arm, &exposures, &fee_changes, &snapshots, started_at, now))
+            .map(|arm| {
+                fee_series(
+                    arm,
+                    &exposures,
+                    &fee_changes,
+                    &snapshots,
+                    started_at,
+                    data_until,
+                )
+            })
             .collect(),
         daily_revenue: [Arm::A, Arm::B]
             .into_iter()
-            .map(|arm| daily_revenue(arm, &exposures, started_at, now))
+            .map(|arm| daily_revenue(arm, &exposures, started_at, data_until))
             .collect(),
         channels,
         notes,
@@ -550,9 +567,9 @@ fn notes(
              ones, so every channel counts until now"
                 .to_owned(),
         ),
-        Some(at) if now.saturating_sub(at) > DAY => notes.push(format!(
-            "the latest channel snapshot is from {}: forwards since then may not be collected \
-             yet, which lowers both arms alike",
+        Some(at) if now.abs_diff(at) > DAY => notes.push(format!(
+            "the latest collection in the database is from {}: the report runs up to then \
+             (a daemon stopped since, or a simulated market on its own clock)",
             format_date(at)
         )),
         Some(_) => {}

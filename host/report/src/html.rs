@@ -72,7 +72,7 @@ pub fn experiment_html(report: &ExperimentReport) -> String {
         "<h1>Experiment {name}</h1><p class=\"meta\">{} to {} UTC ({:.1} days). Rates are per \
          channel-day, averaged over each arm's compared channels; differences are {}.</p>",
         format_time(report.started_at),
-        format_time(report.generated_at),
+        format_time(report.data_until),
         report.days_running,
         report.difference
     );

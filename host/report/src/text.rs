@@ -121,7 +121,7 @@ pub fn experiment_table(report: &ExperimentReport) -> String {
         "Experiment {}: {} to {} ({:.1} days)",
         report.experiment,
         format_time(report.started_at),
-        format_time(report.generated_at),
+        format_time(report.data_until),
         report.days_running
     );
     let _ = writeln!(

@@ -550,3 +550,26 @@ fn options_are_checked() {
         Err(ReportError::InvalidOptions(_))
     ));
 }
+
+/// The report runs to the latest collection: read a month later (a stopped daemon, or a
+/// simulated market's database read on the machine's clock), its rates are the same.
+#[test]
+fn a_report_read_later_covers_the_data_not_the_days_since() {
+    let (_dir, store) = build("later", &specs(6, 14.0, 40.0, 200.0), 3);
+    let options = ExperimentOptions::default();
+    let then = report(&store, "later");
+    let later = experiment_report(&store, "later", NOW + 30 * DAY, &options).unwrap();
+    assert_eq!(later.revenue.mean_a, then.revenue.mean_a);
+    assert_eq!(later.revenue.mean_b, then.revenue.mean_b);
+    assert_eq!(later.days_running, then.days_running);
+    assert_eq!(later.data_until, then.data_until);
+    assert_eq!(later.generated_at, NOW + 30 * DAY);
+    assert!(
+        later
+            .notes
+            .iter()
+            .any(|n| n.contains("the report runs up to then")),
+        "{:?}",
+        later.notes
+    );
+}
