@@ -546,7 +546,10 @@ async fn run_policy(
             &node,
             &store,
             registry,
-            ConfiguredPlan::new(config, &guard, false),
+            ConfiguredPlan {
+                chain_sync_wait: std::time::Duration::ZERO,
+                ..ConfiguredPlan::new(config, &guard, false)
+            },
             now,
         )
         .await?;

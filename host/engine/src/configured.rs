@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectReport, collect};
@@ -37,6 +38,10 @@ pub struct ConfiguredPlan<'a> {
     pub history: Arc<dyn HistorySource>,
     /// Decide and record, but send nothing.
     pub dry_run: bool,
+    /// How long to wait between readings of the node's chain sync when it says it is not
+    /// synced and a condition reads `onchain.synced_to_chain` (see [`CHAIN_SYNC_READINGS`]);
+    /// zero (backtests, whose clock is virtual) reads again at once.
+    pub chain_sync_wait: Duration,
 }
 
 impl<'a> ConfiguredPlan<'a> {
@@ -48,9 +53,16 @@ impl<'a> ConfiguredPlan<'a> {
             guard,
             history: Arc::new(NoHistory),
             dry_run,
+            chain_sync_wait: Duration::from_secs(10),
         }
     }
 }
+
+/// Readings of the node's chain sync before "not synced" is believed: LND reports
+/// `synced_to_chain = false` for a few seconds after every block, and a section such as
+/// `onchain.synced_to_chain = false` with `strategy = disable` would otherwise switch every
+/// channel off until the next run.
+pub const CHAIN_SYNC_READINGS: u32 = 6;
 
 /// What one config-driven cycle did.
 #[derive(Debug)]
@@ -111,7 +123,20 @@ pub async fn run_configured_on(
     collected: CollectReport,
     now: u64,
 ) -> Result<ConfiguredOutcome, EngineError> {
-    let info = node.get_info().await?;
+    let mut info = node.get_info().await?;
+    let mut extra_node_calls = 1;
+    if plan.config.reads_chain_sync() {
+        for _ in 1..CHAIN_SYNC_READINGS {
+            if info.synced_to_chain {
+                break;
+            }
+            if !plan.chain_sync_wait.is_zero() {
+                tokio::time::sleep(plan.chain_sync_wait).await;
+            }
+            info = node.get_info().await?;
+            extra_node_calls += 1;
+        }
+    }
     let channels = collected.node_channels.clone();
     let removed = store.prune_closed_channel_state(now.saturating_sub(CLOSED_STATE_KEPT_SECS))?;
     if removed > 0 {
@@ -120,7 +145,6 @@ pub async fn run_configured_on(
             "strategy state of channels closed a month ago removed"
         );
     }
-    let mut extra_node_calls = 1;
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;
     let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;
 

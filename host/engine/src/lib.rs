@@ -9,8 +9,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub use configured::{
-    ConfiguredOutcome, ConfiguredPlan, StoreHistory, record_node_facts, run_configured,
-    run_configured_on,
+    CHAIN_SYNC_READINGS, ConfiguredOutcome, ConfiguredPlan, StoreHistory, record_node_facts,
+    run_configured, run_configured_on,
 };
 
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};

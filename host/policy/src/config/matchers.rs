@@ -935,7 +935,6 @@ impl Condition {
         }
     }
 
-    /// The confirmation target this condition needs a fee estimate for, if any.
     /// Whether the condition needs the peer's public graph totals (`node.*_channels`,
     /// `node.*_capacity`), which cost one node call per peer to fetch.
     pub fn needs_peer_graph(&self) -> bool {
@@ -951,6 +950,18 @@ impl Condition {
         )
     }
 
+    /// Whether the condition reads `onchain.synced_to_chain`.
+    pub fn reads_chain_sync(&self) -> bool {
+        matches!(
+            self.test,
+            Test::Flag {
+                flag: Flag::SyncedToChain,
+                ..
+            }
+        )
+    }
+
+    /// The confirmation target this condition needs a fee estimate for, if any.
     pub fn conf_target(&self) -> Option<u32> {
         match self.test {
             Test::AtLeast {

@@ -173,6 +173,13 @@ impl Config {
             .is_empty()
     }
 
+    /// Whether any condition reads `onchain.synced_to_chain`.
+    pub fn reads_chain_sync(&self) -> bool {
+        !self
+            .collect(&|c: &Condition| c.reads_chain_sync().then_some(()))
+            .is_empty()
+    }
+
     fn collect<T: Ord>(&self, pick: &dyn Fn(&Condition) -> Option<T>) -> BTreeSet<T> {
         let own = self
             .sections
