@@ -11,7 +11,7 @@
 //!
 //! The estimate is the node's own (LND's EstimateFee, as current charge-lnd asks; CLN's
 //! feerates), fetched by the host for the `conf-target` parameter. Without an estimate, or
-//! below 1 sat/vB, the fee rate is left unchanged, as charge-lnd does below 1 sat/vB.
+//! below 1 sat/vB, the fee rate is left unchanged (the section's properties still apply).
 
 use lnpolicy_sdk::{ChannelView, Decision, Host, ParamSpec, Params, Strategy, StrategyInfo};
 
