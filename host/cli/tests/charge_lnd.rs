@@ -342,6 +342,42 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
     assert!(new.iter().all(|a| a.left_at.is_none()), "{new:?}");
 }
 
+/// Changing what an arm runs under the same experiment name keeps every channel's arm, so
+/// the report names both definitions of the arm instead of silently mixing them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_names_an_arm_whose_parameters_changed_mid_experiment() {
+    let live = balanced();
+    let (_dir, server, config, db) = serve(&live).await;
+    std::fs::write(&config, experiment_config(0.5, "tweak", "")).unwrap();
+    run_ok(args(&config, &server, &db, &[])).await;
+    run_ok(args(&config, &server, &db, &[])).await;
+    std::fs::write(
+        &config,
+        experiment_config(0.5, "tweak", "").replace("fee_ppm = 222", "fee_ppm = 333"),
+    )
+    .unwrap();
+    run_ok(args(&config, &server, &db, &[])).await;
+    let report = |name: &str| {
+        run_ok(vec![
+            "report".into(),
+            "--db".into(),
+            db.display().to_string(),
+            "--experiment".into(),
+            name.into(),
+        ])
+    };
+    let text = report("tweak").await;
+    let note = text
+        .lines()
+        .find(|line| line.contains("arm B ran"))
+        .unwrap_or_else(|| panic!("no note on arm B:\n{text}"));
+    assert!(
+        note.contains("static(fee_ppm=222") && note.contains("then static(fee_ppm=333"),
+        "{note}"
+    );
+    assert!(!text.contains("arm A ran"), "arm A never changed:\n{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_channel_explains_sections_strategy_output_and_guard() {
     let live = balanced();

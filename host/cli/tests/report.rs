@@ -350,14 +350,15 @@ fn reports_never_migrate_or_write_the_database() {
         let version = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        let identity: bool = conn
+        let newest_table: bool = conn
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'node_identity')",
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                 WHERE name = 'experiment_arm_definitions')",
                 [],
                 |row| row.get(0),
             )
             .unwrap();
-        (version, identity)
+        (version, newest_table)
     };
     let (current, _) = schema(&db);
     let output = lnpolicy(&["status", "--db", db_arg(&db)]);
@@ -366,7 +367,7 @@ fn reports_never_migrate_or_write_the_database() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "DROP TABLE node_identity; PRAGMA user_version = {};",
+            "DROP TABLE experiment_arm_definitions; PRAGMA user_version = {};",
             current - 1
         ))
         .unwrap();

@@ -7,10 +7,12 @@
 //! [`prepare`] selects and groups and says which confirmation targets the groups'
 //! parameters name; [`decide`] runs the groups.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use lnpolicy_core::{Channel, ChannelId, Decision, GuardedDecision, NodeChannel, Param};
+use lnpolicy_core::{
+    Channel, ChannelId, Decision, GuardedDecision, NodeChannel, Param, ParamValue,
+};
 use lnpolicy_runtime::{HistorySource, Strategy, StrategyRegistry};
 use lnpolicy_store::Store;
 
@@ -187,6 +189,7 @@ pub fn prepare(
     // must not split one section between the old version and the new.
     let mut pinned: HashMap<String, Option<Arc<Strategy>>> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
+    let mut arm_definitions: BTreeSet<(String, Arm, String)> = BTreeSet::new();
     for (index, (channel, selection)) in channels.iter().zip(&selections).enumerate() {
         let Some(selection) = selection else {
             continue;
@@ -223,6 +226,13 @@ pub fn prepare(
                 continue;
             }
         };
+        if let Some((name, arm)) = &plan.experiment {
+            arm_definitions.insert((
+                name.clone(),
+                *arm,
+                arm_definition(&strategy_name, &resolved.params),
+            ));
+        }
         let rules = ChannelRules {
             guard: selection.settings.guard.apply(base_guard),
             overlay: Overlay::for_channel(
@@ -254,11 +264,28 @@ pub fn prepare(
             }),
         }
     }
+    let arm_definitions: Vec<_> = arm_definitions.into_iter().collect();
+    store.record_arm_definitions(&arm_definitions, now)?;
     Ok(Prepared {
         plans,
         groups,
         dry_run: false,
     })
+}
+
+/// An experiment arm as the report names it: `strategy(name=value, ...)` with every
+/// parameter, defaults included, since a new default changes what the arm runs too.
+fn arm_definition(strategy: &str, params: &[Param]) -> String {
+    let params: Vec<String> = params
+        .iter()
+        .map(|p| match &p.value {
+            ParamValue::Integer(v) => format!("{}={v}", p.name),
+            ParamValue::Float(v) => format!("{}={v}", p.name),
+            ParamValue::Boolean(v) => format!("{}={v}", p.name),
+            ParamValue::Text(v) => format!("{}={v:?}", p.name),
+        })
+        .collect();
+    format!("{strategy}({})", params.join(", "))
 }
 
 /// Draws (or reads back) the arm of every channel in an experiment section, one store

@@ -324,7 +324,8 @@ pub fn experiment_report(
 
     let days_running = data_until.saturating_sub(started_at) as f64 / DAY as f64;
     let verdict = verdict(&arms, days_running, &revenue, options);
-    let notes = notes(&channels, latest_snapshot, now, options);
+    let mut notes = notes(&channels, latest_snapshot, now, options);
+    notes.extend(definition_changes(&store.arm_definitions(experiment)?));
     let fee_changes = store.applied_fee_changes()?;
     Ok(ExperimentReport {
         experiment: experiment.to_owned(),
@@ -552,6 +553,29 @@ fn verdict(
                 .to_owned(),
         ]),
     }
+}
+
+/// A note for each arm that ran more than one strategy or parameter set: its revenue mixes
+/// them, and nothing in the assignments tells them apart.
+fn definition_changes(definitions: &[(Arm, String, u64)]) -> Vec<String> {
+    [Arm::A, Arm::B]
+        .into_iter()
+        .filter_map(|arm| {
+            let runs: Vec<String> = definitions
+                .iter()
+                .filter(|(of, _, _)| *of == arm)
+                .map(|(_, definition, at)| format!("{definition} from {}", format_date(*at)))
+                .collect();
+            (runs.len() > 1).then(|| {
+                format!(
+                    "arm {} ran {}: its revenue mixes them; to compare one with another, give \
+                     the change a new experiment.name",
+                    arm.as_str().to_uppercase(),
+                    runs.join(", then ")
+                )
+            })
+        })
+        .collect()
 }
 
 fn notes(

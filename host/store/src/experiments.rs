@@ -87,6 +87,61 @@ impl Store {
         })
     }
 
+    /// Records what each arm runs this cycle (`(experiment, arm, definition)`, a definition
+    /// being a strategy with its parameters), keeping the time a definition was first run.
+    pub fn record_arm_definitions(
+        &self,
+        definitions: &[(String, Arm, String)],
+        at: u64,
+    ) -> Result<(), StoreError> {
+        if definitions.is_empty() {
+            return Ok(());
+        }
+        self.write("recording what experiment arms run", |tx| {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO experiment_arm_definitions
+                     (experiment, arm, definition, first_at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(self.sql("recording what experiment arms run"))?;
+            for (experiment, arm, definition) in definitions {
+                insert
+                    .execute(params![
+                        experiment,
+                        arm.as_str(),
+                        definition,
+                        time_to_sql(at)
+                    ])
+                    .map_err(self.sql("recording what experiment arms run"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// What `experiment`'s arms have run: `(arm, definition, first run)`, by arm and time.
+    pub fn arm_definitions(&self, experiment: &str) -> Result<Vec<(Arm, String, u64)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = self
+            .lock()
+            .prepare_cached(
+                "SELECT arm, definition, first_at FROM experiment_arm_definitions
+                 WHERE experiment = ?1 ORDER BY arm, first_at, definition",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([experiment], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+            })
+            .map_err(self.sql("reading what experiment arms ran"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(arm, definition, at)| {
+                let arm = if arm == "a" { Arm::A } else { Arm::B };
+                (arm, definition, crate::time_from_sql(at))
+            })
+            .collect())
+    }
+
     /// Ends the time in an experiment of each channel of `placed` that the cycle at `at`
     /// placed outside it: each entry is a channel with the experiment its section runs now
     /// (`None` for a section that is no experiment, or no section at all). Only channels whose

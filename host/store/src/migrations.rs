@@ -73,6 +73,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0015_node_identity.sql",
         sql: include_str!("../migrations/0015_node_identity.sql"),
     },
+    Migration {
+        file: "0016_experiment_arm_definitions.sql",
+        sql: include_str!("../migrations/0016_experiment_arm_definitions.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

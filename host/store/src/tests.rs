@@ -75,6 +75,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "collector_cursors",
             "cycles",
             "decisions",
+            "experiment_arm_definitions",
             "experiment_assignments",
             "failed_forwards",
             "forwards",
@@ -151,7 +152,10 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0015_node_identity.sql"), "{message}");
+    assert!(
+        message.contains("0016_experiment_arm_definitions.sql"),
+        "{message}"
+    );
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1037,6 +1041,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP INDEX update_intents_by_created_at;
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
              DROP TABLE node_identity;
+             DROP TABLE experiment_arm_definitions;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1188,6 +1193,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
              ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
              DROP TABLE node_identity;
+             DROP TABLE experiment_arm_definitions;
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1464,6 +1470,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                 "ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
+                 DROP TABLE experiment_arm_definitions;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1520,6 +1527,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
+                 DROP TABLE experiment_arm_definitions;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1712,6 +1720,30 @@ fn failed_forwards_older_than_the_windows_need_go() {
     assert_eq!(kept, (40..100).collect::<Vec<_>>());
     assert_eq!(store.failure_counts(from, to).unwrap(), before);
     assert_eq!(before[0].2, 30);
+}
+
+#[test]
+fn arm_definitions_keep_when_each_was_first_run() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let run = |definition: &str| ("x".to_owned(), crate::Arm::B, definition.to_owned());
+    store
+        .record_arm_definitions(&[run("static(fee_ppm=1)")], 10)
+        .unwrap();
+    store
+        .record_arm_definitions(&[run("static(fee_ppm=1)")], 20)
+        .unwrap();
+    store
+        .record_arm_definitions(&[run("static(fee_ppm=2)")], 30)
+        .unwrap();
+    assert_eq!(
+        store.arm_definitions("x").unwrap(),
+        [
+            (crate::Arm::B, "static(fee_ppm=1)".to_owned(), 10),
+            (crate::Arm::B, "static(fee_ppm=2)".to_owned(), 30)
+        ]
+    );
+    assert!(store.arm_definitions("y").unwrap().is_empty());
 }
 
 #[test]
