@@ -28,7 +28,9 @@ use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_report::stats::{Paired, paired_interval};
 use lnpolicy_runtime::StrategyRegistry;
-use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, ScenarioError, Simulation};
+use lnpolicy_sim::{
+    ChannelTotals, InProcessNode, LiveSimulation, Scenario, ScenarioError, Simulation,
+};
 use lnpolicy_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -476,38 +478,50 @@ fn grid_level(
         .collect())
 }
 
-/// A policy run's channels, grouped by label, against the hindsight best.
+/// A policy run's channels, grouped by label, against the hindsight best. A channel that
+/// moved between labels (a balance condition, an experiment section it left) counts for each
+/// label with what it did in that label's cycles, and with the share of its hindsight best
+/// those cycles make up; it is one of a label's channels where it spent most cycles.
 fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, i64)>) -> SeedResult {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
         ..GroupResult::default()
     };
-    for totals in &run.totals {
-        let label = run
-            .labels
-            .get(&totals.id)
-            .cloned()
-            .unwrap_or_else(|| "none".into());
-        let channel = GroupResult {
-            label: label.clone(),
-            channels: 1,
-            revenue_msat: totals.own_revenue_msat,
-            volume_msat: totals.volume_out_msat,
-            forwards: totals.forwards_out,
-            failures: totals.failures,
-            best_static_revenue_msat: best.get(&totals.id).map_or(0, |b| b.1),
-            failed_decisions: run.failed.get(&totals.id).copied().unwrap_or(0),
-        };
-        groups
-            .entry(label.clone())
-            .or_insert_with(|| GroupResult {
-                label,
-                ..GroupResult::default()
-            })
-            .add(&channel);
-        total.add(&channel);
+    for (id, stints) in &run.stints {
+        let cycles: u64 = stints.values().map(|s| s.cycles).sum();
+        let best_static = best.get(id).map_or(0, |b| b.1);
+        let majority = stints
+            .iter()
+            .max_by_key(|(_, s)| s.cycles)
+            .map(|(label, _)| label.as_str());
+        for (label, stint) in stints {
+            let in_majority = majority == Some(label.as_str());
+            let channel = GroupResult {
+                label: label.clone(),
+                channels: usize::from(in_majority),
+                revenue_msat: stint.revenue_msat,
+                volume_msat: stint.volume_msat,
+                forwards: stint.forwards,
+                failures: stint.failures,
+                best_static_revenue_msat: share_of(best_static, stint.cycles, cycles),
+                failed_decisions: if in_majority {
+                    run.failed.get(id).copied().unwrap_or(0)
+                } else {
+                    0
+                },
+            };
+            groups
+                .entry(label.clone())
+                .or_insert_with(|| GroupResult {
+                    label: label.clone(),
+                    ..GroupResult::default()
+                })
+                .add(&channel);
+            total.add(&channel);
+        }
     }
+    total.best_static_revenue_msat = best.values().map(|b| b.1).sum();
     SeedResult {
         seed,
         groups: groups.into_values().collect(),
@@ -516,15 +530,45 @@ fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, i64)>) -
     }
 }
 
-/// What a policy run left: each channel's totals, its label, and its failed decisions.
+/// `part` of `whole` cycles' share of `value`, rounded down.
+fn share_of(value: i64, part: u64, whole: u64) -> i64 {
+    if whole == 0 {
+        return 0;
+    }
+    (i128::from(value) * i128::from(part) / i128::from(whole)) as i64
+}
+
+/// What a channel did in the cycles one label decided it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Stint {
+    cycles: u64,
+    revenue_msat: i64,
+    volume_msat: u64,
+    forwards: u64,
+    failures: u64,
+}
+
+impl Stint {
+    /// Adds one cycle: what the channel's totals grew by from `before` to `after`.
+    fn add_cycle(&mut self, before: &ChannelTotals, after: &ChannelTotals) {
+        self.cycles += 1;
+        self.revenue_msat += after.own_revenue_msat - before.own_revenue_msat;
+        self.volume_msat += after.volume_out_msat - before.volume_out_msat;
+        self.forwards += after.forwards_out - before.forwards_out;
+        self.failures += after.failures - before.failures;
+    }
+}
+
+/// What a policy run left: per channel, what it did under each label, and its failed
+/// decisions.
 struct PolicyRun {
-    totals: Vec<lnpolicy_sim::ChannelTotals>,
-    labels: BTreeMap<ChannelId, String>,
+    stints: BTreeMap<ChannelId, BTreeMap<String, Stint>>,
     failed: BTreeMap<ChannelId, u64>,
 }
 
-/// The config's run: one engine cycle every `cycle_secs` through the in-process node.
-/// Each channel is labelled by the strategy that decided it most often.
+/// The config's run: one engine cycle every `cycle_secs` through the in-process node. What
+/// each channel earns until the next cycle counts for the label (strategy, experiment arm)
+/// that decided it in this one.
 async fn run_policy(
     spec: &Spec<'_>,
     config: &Config,
@@ -538,7 +582,7 @@ async fn run_policy(
     let dir = tempfile::tempdir().map_err(BacktestError::TempDir)?;
     let store = Store::open(&dir.path().join("backtest.db"))?;
     let guard = GuardConfig::charge_lnd_compatible(scenario.node.kind);
-    let mut counts: BTreeMap<ChannelId, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut stints: BTreeMap<ChannelId, BTreeMap<String, Stint>> = BTreeMap::new();
     let mut failed: BTreeMap<ChannelId, u64> = BTreeMap::new();
     for cycle in 0..cycles {
         let now = live.simulation().now_ns() / 1_000_000_000;
@@ -553,6 +597,7 @@ async fn run_policy(
             now,
         )
         .await?;
+        let mut labels: BTreeMap<ChannelId, String> = BTreeMap::new();
         for plan in &outcome.plans {
             if let PlanOutcome::Failed(error) = &plan.outcome {
                 let failures = failed.entry(plan.channel_id).or_default();
@@ -568,35 +613,94 @@ async fn run_policy(
                     format!("{strategy} ({name} arm {})", arm.as_str())
                 }
             };
-            *counts
-                .entry(plan.channel_id)
-                .or_default()
-                .entry(label)
-                .or_default() += 1;
+            labels.insert(plan.channel_id, label);
         }
+        let before: BTreeMap<ChannelId, ChannelTotals> = live
+            .simulation()
+            .totals()
+            .iter()
+            .map(|t| (t.id, t.clone()))
+            .collect();
         let step = spec
             .cycle_secs
             .min(spec.days * 86_400 - cycle * spec.cycle_secs);
         live.advance(step);
+        for after in live.simulation().totals() {
+            let before = before.get(&after.id).cloned().unwrap_or(ChannelTotals {
+                id: after.id,
+                ..ChannelTotals::default()
+            });
+            let label = labels.remove(&after.id).unwrap_or_else(|| "none".into());
+            stints
+                .entry(after.id)
+                .or_default()
+                .entry(label)
+                .or_default()
+                .add_cycle(&before, after);
+        }
         step_done();
     }
-    let labels = counts
-        .into_iter()
-        .filter_map(|(id, by_label)| {
-            let (label, _) = by_label.into_iter().max_by_key(|(_, n)| *n)?;
-            Some((id, label))
-        })
-        .collect();
-    Ok(PolicyRun {
-        totals: live.simulation().totals().to_vec(),
-        labels,
-        failed,
-    })
+    Ok(PolicyRun { stints, failed })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Channel 1 spent 3 cycles in arm A and 1 in arm B; channel 2 stayed in B. Each label
+    /// gets what was earned in its cycles and that share of the hindsight best; a channel
+    /// counts in one label only.
+    #[test]
+    fn a_channel_that_moved_counts_for_each_label_in_its_cycles() {
+        let stint = |cycles, revenue_msat| Stint {
+            cycles,
+            revenue_msat,
+            volume_msat: 10 * revenue_msat as u64,
+            forwards: cycles,
+            failures: 0,
+        };
+        let run = PolicyRun {
+            stints: BTreeMap::from([
+                (
+                    1,
+                    BTreeMap::from([
+                        ("a".to_owned(), stint(3, 900)),
+                        ("b".to_owned(), stint(1, 50)),
+                    ]),
+                ),
+                (2, BTreeMap::from([("b".to_owned(), stint(4, 400))])),
+            ]),
+            failed: BTreeMap::from([(1, 2)]),
+        };
+        let best = BTreeMap::from([(1, (500, 1000)), (2, (300, 400))]);
+        let result = measure(7, &run, &best);
+        let group = |label: &str| result.groups.iter().find(|g| g.label == label).unwrap();
+        let (a, b) = (group("a"), group("b"));
+        assert_eq!(
+            (
+                a.channels,
+                a.revenue_msat,
+                a.best_static_revenue_msat,
+                a.failed_decisions
+            ),
+            (1, 900, 750, 2)
+        );
+        assert_eq!(
+            (
+                b.channels,
+                b.revenue_msat,
+                b.best_static_revenue_msat,
+                b.failed_decisions
+            ),
+            (1, 450, 650, 0)
+        );
+        assert_eq!(
+            (result.total.channels, result.total.revenue_msat),
+            (2, 1350)
+        );
+        assert_eq!(result.total.best_static_revenue_msat, 1400);
+        assert_eq!(result.total.volume_msat, 13_500);
+    }
 
     /// A report whose seeds earned `percents` of a 1000 msat reference (`None`: no reference).
     fn report(policy: &str, percents: &[Option<i64>]) -> Report {
