@@ -7,7 +7,7 @@
 //! clock, so the last two hours before its cursor are read again each run: a
 //! forward LND stamped there after its clock stepped back is stored then.
 
-use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeKind};
+use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind};
 use lnpolicy_store::{Store, StoreError, Stream};
 
 /// How far before its cursor LND's forwarding log is read again. LND stamps a forward with
@@ -55,6 +55,9 @@ pub struct CollectReport {
     /// The channels as the node reported them in this run (also snapshotted
     /// in the store), so the caller need not read them back.
     pub node_channels: Vec<NodeChannel>,
+    /// The node's identity and sync state as this run read them (`None` only in a report
+    /// not made by [`collect`]), so the cycle that follows need not ask again.
+    pub node_info: Option<NodeInfo>,
     pub channels: usize,
     pub forwards_added: usize,
     /// Of `forwards_added`, those LND stamped before forwards already stored (its clock
@@ -93,6 +96,7 @@ pub async fn collect(
     let mut report = CollectReport::default();
     let info = node.get_info().await?;
     store.bind_node(&info.pubkey, info.kind, at)?;
+    report.node_info = Some(info);
     let channels = node.list_channels().await?;
     report.node_calls += 2;
     store.add_channel_snapshot(at, &channels)?;

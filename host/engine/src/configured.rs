@@ -123,8 +123,14 @@ pub async fn run_configured_on(
     collected: CollectReport,
     now: u64,
 ) -> Result<ConfiguredOutcome, EngineError> {
-    let mut info = node.get_info().await?;
-    let mut extra_node_calls = 1;
+    let mut extra_node_calls = 0;
+    let mut info = match &collected.node_info {
+        Some(info) => info.clone(),
+        None => {
+            extra_node_calls += 1;
+            node.get_info().await?
+        }
+    };
     if plan.config.reads_chain_sync() {
         for _ in 1..CHAIN_SYNC_READINGS {
             if info.synced_to_chain {

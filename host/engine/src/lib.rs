@@ -66,8 +66,11 @@ pub async fn run_once(
     plan: CyclePlan<'_>,
     now: u64,
 ) -> Result<CycleOutcome, EngineError> {
-    let info = node.get_info().await?;
     let collected = collect(node, store, now, &CollectConfig::to_the_end()).await?;
+    let info = match &collected.node_info {
+        Some(info) => info.clone(),
+        None => node.get_info().await?,
+    };
     let channels = &collected.node_channels;
     let views = channel_views(store, &info, channels, now, &AnalyticsConfig::default())?;
     let decided = run_cycle(

@@ -41,6 +41,7 @@ struct FakeNode {
     /// Answer `funding_fees` as an LND whose wallet is too large to list within the timeout.
     funding_times_out: bool,
     funding_calls: Mutex<Vec<Vec<String>>>,
+    info_calls: std::sync::atomic::AtomicU32,
 }
 
 impl FakeNode {
@@ -69,6 +70,8 @@ impl NodeClient for FakeNode {
         'a: 'b,
         Self: 'b,
     {
+        self.info_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ready(Ok(NodeInfo {
             kind: NodeKind::Lnd,
             pubkey: "03ff".into(),
@@ -397,17 +400,22 @@ fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
         BTreeMap::from([(1, 1_500), (3, 800)])
     );
     assert_eq!(
-        first.extra_node_calls, 3,
-        "get_info, funding_fees and the peer's fee levels"
+        first.extra_node_calls, 2,
+        "funding_fees and the peer's fee levels; the collection's get_info is reused"
     );
 
     for hour in 1..24 {
         let later = cycles.run(&node, &store, start + hour * HOUR);
         assert_eq!(
-            later.extra_node_calls, 1,
-            "hour {hour}: get_info only, the unfound cost is not asked again"
+            later.extra_node_calls, 0,
+            "hour {hour}: the unfound cost is not asked again"
         );
     }
+    assert_eq!(
+        node.info_calls.load(std::sync::atomic::Ordering::Relaxed),
+        24,
+        "one GetInfo per cycle"
+    );
     assert_eq!(funding_calls().len(), 1, "{:?}", funding_calls());
 
     node.funding.lock().unwrap().insert(txid(2), 2_100);
