@@ -167,34 +167,39 @@ async fn without_a_cap_every_update_is_sent_and_below_delta_ones_do_not_spend_it
     );
 }
 
-/// What is sent, recorded and applied is the policy after the deltas: an inbound move below its
-/// delta stays out of an update that changes the outbound rate.
+/// The guarded policy goes to the node whole. charge-lnd would keep an inbound rate that moves
+/// less than its delta at the node's value even while the outbound rate changes: here that
+/// would leave a discount of 990 ppm on a 985 ppm fee, which the guard had raised to 985.
 #[tokio::test]
-async fn an_inbound_move_below_its_delta_is_not_sent_with_an_outbound_change() {
+async fn the_guarded_policy_is_sent_whole_even_when_the_inbound_move_is_below_its_delta() {
     let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     let node = InProcessNode::new(live.shared());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
     let channel = node.list_channels().await.unwrap().remove(0);
-    let mut update = moved(&channel, 50, false);
-    update.desired.inbound_fee_ppm = channel.local_policy.inbound_fee_ppm - 5;
-    update.min_inbound_fee_ppm_delta = 10;
-    let report = apply_updates(&node, &store, &[update], 1_000, None)
+    let set = |channel: &NodeChannel, fee_ppm, inbound_fee_ppm, delta| PlannedUpdate {
+        channel: channel.clone(),
+        desired: FeePolicy {
+            fee_ppm,
+            inbound_fee_ppm,
+            ..channel.local_policy
+        },
+        decision_id: None,
+        min_fee_ppm_delta: delta,
+        min_inbound_fee_ppm_delta: delta,
+    };
+    apply_updates(&node, &store, &[set(&channel, 1000, -990, 0)], 1_000, None)
+        .await
+        .unwrap();
+    let channel = node.list_channels().await.unwrap().remove(0);
+    let report = apply_updates(&node, &store, &[set(&channel, 985, -985, 10)], 5_000, None)
         .await
         .unwrap();
     assert_eq!(report.applied, vec![channel.id]);
     let now = node.list_channels().await.unwrap().remove(0);
     assert_eq!(
         (now.local_policy.fee_ppm, now.local_policy.inbound_fee_ppm),
-        (
-            channel.local_policy.fee_ppm * 3 / 2,
-            channel.local_policy.inbound_fee_ppm
-        )
-    );
-    let intent = store.intent(1).unwrap().expect("the update's intent");
-    assert_eq!(
-        intent.desired, now.local_policy,
-        "the intent is what was sent"
+        (985, -985)
     );
 }
 

@@ -2,7 +2,6 @@
 //! defaults and environment variables, plus `--cln-rpc` for Core Lightning, and
 //! `test-channel`, which explains one channel's decision.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -701,16 +700,9 @@ fn print_table(outcome: &ConfiguredOutcome, dry_run: bool, verbose: u8) -> Resul
         .applied
         .as_ref()
         .map_or(&[], |a| a.applied_in_part.as_slice());
-    let sent: HashMap<ChannelId, FeePolicy> = outcome
-        .updates()
-        .iter()
-        .filter(|u| u.is_worth_sending())
-        .map(|u| (u.channel.id, u.to_send()))
-        .collect();
     for (channel, plan) in outcome.channels.iter().zip(&outcome.plans) {
-        let mut new = match (&plan.outcome, sent.get(&channel.id)) {
-            (_, Some(policy)) => show_policy(policy),
-            (PlanOutcome::Decided { guarded, .. }, None) => guarded
+        let mut new = match &plan.outcome {
+            PlanOutcome::Decided { guarded, .. } => guarded
                 .policy
                 .map_or_else(|| "-".to_owned(), |p| show_policy(&p)),
             _ => "-".to_owned(),

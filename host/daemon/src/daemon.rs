@@ -582,7 +582,7 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
             );
         }
         for update in outcome.updates().iter().filter(|u| u.is_worth_sending()) {
-            let (from, to) = (&update.channel.local_policy, &update.to_send());
+            let (from, to) = (&update.channel.local_policy, &update.desired);
             tracing::info!(
                 channel = update.channel.id,
                 fee_ppm = from.fee_ppm,

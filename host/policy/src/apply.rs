@@ -24,51 +24,45 @@ pub struct PlannedUpdate {
     /// The decision row it comes from, for the audit trail.
     pub decision_id: Option<i64>,
     /// charge-lnd's `min_fee_ppm_delta` and `min_inbound_fee_ppm_delta`: a ppm move smaller
-    /// than these is not worth a gossip update (see [`PlannedUpdate::to_send`]).
+    /// than these is not worth a gossip update unless something else changes too.
     pub min_fee_ppm_delta: u32,
     pub min_inbound_fee_ppm_delta: u32,
 }
 
 impl PlannedUpdate {
-    /// The policy sent for this update, by charge-lnd's rules field by field: an inbound
-    /// rate that moves less than `min_inbound_fee_ppm_delta` stays where it is unless the
-    /// inbound base fee changes too, however much else changes (each inbound change is
-    /// gossiped to every sender); an outbound rate that moves less than `min_fee_ppm_delta`
-    /// stays unless another field of the policy changes, the disabled flag excepted (charge-lnd
-    /// switches a channel on or off without a policy update).
-    pub fn to_send(&self) -> FeePolicy {
+    /// Whether the update is worth sending: something other than the ppm rates changes, or
+    /// a rate moves by at least its delta (charge-lnd's rule, field by field).
+    pub fn is_worth_sending(&self) -> bool {
         let current = &self.channel.local_policy;
-        let mut sent = self.desired;
-        let below = |from: i64, to: i64, delta: u32| from.abs_diff(to) < u64::from(delta);
-        if sent.inbound_base_fee_msat == current.inbound_base_fee_msat
-            && below(
-                current.inbound_fee_ppm.into(),
-                sent.inbound_fee_ppm.into(),
-                self.min_inbound_fee_ppm_delta,
-            )
-        {
-            sent.inbound_fee_ppm = current.inbound_fee_ppm;
-        }
-        let others_change = FeePolicy {
-            fee_ppm: current.fee_ppm,
-            disabled: current.disabled,
-            ..sent
-        } != *current;
-        if !others_change
-            && below(
+        let desired = &self.desired;
+        let moved =
+            |from: i64, to: i64, delta: u32| from != to && from.abs_diff(to) >= u64::from(delta);
+        let others = (
+            current.base_fee_msat,
+            current.inbound_base_fee_msat,
+            current.min_htlc_msat,
+            current.max_htlc_msat,
+            current.time_lock_delta,
+            current.disabled,
+        ) != (
+            desired.base_fee_msat,
+            desired.inbound_base_fee_msat,
+            desired.min_htlc_msat,
+            desired.max_htlc_msat,
+            desired.time_lock_delta,
+            desired.disabled,
+        );
+        others
+            || moved(
                 current.fee_ppm.into(),
-                sent.fee_ppm.into(),
+                desired.fee_ppm.into(),
                 self.min_fee_ppm_delta,
             )
-        {
-            sent.fee_ppm = current.fee_ppm;
-        }
-        sent
-    }
-
-    /// Whether anything is left to send once the deltas have had their say.
-    pub fn is_worth_sending(&self) -> bool {
-        self.to_send() != self.channel.local_policy
+            || moved(
+                current.inbound_fee_ppm.into(),
+                desired.inbound_fee_ppm.into(),
+                self.min_inbound_fee_ppm_delta,
+            )
     }
 }
 
@@ -81,7 +75,7 @@ pub struct ApplyReport {
     pub failed: Vec<(ChannelId, NodeError)>,
     /// Updates whose policy equals the current one: no call made.
     pub unchanged: usize,
-    /// Updates whose only changes are ppm moves below their deltas: no call made.
+    /// Updates whose only change is a ppm move below its delta: no call made.
     pub below_delta: usize,
     /// Updates worth sending that the node-wide hourly cap held back: no call made. The next
     /// run decides them again.
@@ -119,25 +113,24 @@ pub async fn apply_updates(
     }
     for update in sendable {
         let id = update.channel.id;
-        let sent = update.to_send();
         let intent = store.record_intent(
             id,
             update.decision_id,
             &update.channel.local_policy,
-            &sent,
+            &update.desired,
             now,
         )?;
         report.node_calls += 1;
-        match node.update_policy(&update.channel, &sent).await {
+        match node.update_policy(&update.channel, &update.desired).await {
             Ok(applied) => {
-                if applied != sent {
+                if applied != update.desired {
                     // What is recorded as applied is what the node has: the minimum interval,
                     // rollback and the reports read it.
                     store.amend_intent_policy(intent, &applied)?;
                     report.applied_in_part.push((id, applied));
                     tracing::warn!(
                         channel = id,
-                        asked = ?sent,
+                        asked = ?update.desired,
                         applied = ?applied,
                         "the node set part of the policy asked for"
                     );
@@ -182,8 +175,10 @@ pub fn held_by_cap(
     let Some(cap) = max_updates_per_hour else {
         return Ok(BTreeSet::new());
     };
-    let mut sendable: Vec<&PlannedUpdate> =
-        updates.iter().filter(|u| u.is_worth_sending()).collect();
+    let mut sendable: Vec<&PlannedUpdate> = updates
+        .iter()
+        .filter(|u| u.desired != u.channel.local_policy && u.is_worth_sending())
+        .collect();
     let spent = store.updates_sent_since(now.saturating_sub(CAP_WINDOW_SECS - 1))?;
     let left = cap.get().saturating_sub(spent) as usize;
     if sendable.len() <= left {
@@ -206,12 +201,12 @@ pub fn held_by_cap(
 /// then the channel id, so the choice is the same on every run.
 fn urgency(update: &PlannedUpdate) -> (bool, u64, Reverse<ChannelId>) {
     let current = &update.channel.local_policy;
-    let sent = update.to_send();
-    let moved = u64::from(current.fee_ppm.abs_diff(sent.fee_ppm))
-        + u64::from(current.inbound_fee_ppm.abs_diff(sent.inbound_fee_ppm));
+    let desired = &update.desired;
+    let moved = u64::from(current.fee_ppm.abs_diff(desired.fee_ppm))
+        + u64::from(current.inbound_fee_ppm.abs_diff(desired.inbound_fee_ppm));
     let relative = moved * 1_000_000 / u64::from(current.fee_ppm.max(1));
     (
-        current.disabled != sent.disabled,
+        current.disabled != desired.disabled,
         relative,
         Reverse(update.channel.id),
     )
@@ -313,85 +308,9 @@ fn landed(node: &FeePolicy, previous: &FeePolicy, desired: &FeePolicy) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_core::{FeePolicy, fixtures};
+    use lnpolicy_core::FeePolicy;
 
-    use super::{PlannedUpdate, landed};
-
-    /// An update from 100 ppm, no inbound fee, enabled, to `desired`, with deltas of 10 ppm.
-    fn from_100(desired: FeePolicy) -> PlannedUpdate {
-        let current = FeePolicy {
-            fee_ppm: 100,
-            ..policy(100, 500_000, false)
-        };
-        PlannedUpdate {
-            channel: fixtures::node_channel(1, "02", current),
-            desired,
-            decision_id: None,
-            min_fee_ppm_delta: 10,
-            min_inbound_fee_ppm_delta: 10,
-        }
-    }
-
-    #[test]
-    fn deltas_hold_each_rate_as_charge_lnd_does() {
-        let base = policy(100, 500_000, false);
-        let both = from_100(FeePolicy {
-            fee_ppm: 300,
-            inbound_fee_ppm: -5,
-            ..base
-        });
-        assert_eq!(
-            (both.to_send().fee_ppm, both.to_send().inbound_fee_ppm),
-            (300, 0),
-            "a small inbound move stays out though the outbound rate changes"
-        );
-        let with_base = from_100(FeePolicy {
-            inbound_fee_ppm: -5,
-            inbound_base_fee_msat: -1000,
-            ..base
-        });
-        assert_eq!(
-            with_base.to_send().inbound_fee_ppm,
-            -5,
-            "it goes with an inbound base fee change"
-        );
-        let flag = from_100(FeePolicy {
-            fee_ppm: 105,
-            disabled: true,
-            ..base
-        });
-        assert_eq!(
-            flag.to_send(),
-            FeePolicy {
-                disabled: true,
-                ..base
-            },
-            "switching a channel off does not carry a small rate move"
-        );
-        let with_cltv = from_100(FeePolicy {
-            fee_ppm: 105,
-            time_lock_delta: 40,
-            ..base
-        });
-        assert_eq!(
-            with_cltv.to_send().fee_ppm,
-            105,
-            "a small move goes with another policy change"
-        );
-        let small = from_100(FeePolicy {
-            fee_ppm: 105,
-            inbound_fee_ppm: -9,
-            ..base
-        });
-        assert!(!small.is_worth_sending());
-        assert!(
-            from_100(FeePolicy {
-                fee_ppm: 110,
-                ..base
-            })
-            .is_worth_sending()
-        );
-    }
+    use super::landed;
 
     fn policy(fee_ppm: u32, max_htlc_msat: u64, disabled: bool) -> FeePolicy {
         FeePolicy {

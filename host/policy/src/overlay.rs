@@ -47,6 +47,8 @@ impl Overlay {
             return Overlay::default();
         }
         // As charge-lnd: a ratio of 0 is no ratio, and with a ratio a max_htlc_msat of 0 is none.
+        // Without one too: a largest HTLC of 0 would stop the channel forwarding, LND reads 0
+        // as "keep" and CLN never sets it, so the update would be sent again every run.
         let from_ratio = properties
             .max_htlc_msat_ratio
             .filter(|ratio| *ratio != 0.0)
@@ -57,7 +59,7 @@ impl Overlay {
                 (ratio.clamp(0.0, 1.0) * usable_sat as f64 * 1000.0) as u64
             });
         let max_htlc = match (properties.max_htlc_msat, from_ratio) {
-            (Some(0) | None, ratio) => ratio.or(properties.max_htlc_msat),
+            (Some(0) | None, ratio) => ratio,
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(a), None) => Some(a),
         }
@@ -216,6 +218,12 @@ mod tests {
         };
         let overlay = Overlay::for_channel(&zero_ratio, &node_channel(), "static");
         assert_eq!(overlay.max_htlc_msat, None, "a ratio of 0 is no ratio");
+        let zero_alone = Properties {
+            max_htlc_msat: Some(0),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&zero_alone, &node_channel(), "static");
+        assert_eq!(overlay.max_htlc_msat, None, "a largest HTLC of 0 is unset");
     }
 
     #[test]
