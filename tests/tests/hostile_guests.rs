@@ -227,6 +227,31 @@ fn a_panic_inside_a_tokio_runtime_is_still_only_a_trap() {
     }
 }
 
+/// Sleeping costs no fuel, so only the host's clock could end it; the guest's clock stands
+/// still at the cycle's time, where every timer it can set has already run out.
+#[test]
+fn a_guest_that_sleeps_forever_wakes_at_once() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let h = Harness::new();
+        let report = run_hostile(&h, "hostile_sleep");
+        done.send(report).unwrap();
+    });
+    let report = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the sleeping guest held the host");
+    assert_eq!(report.error, None);
+    assert!(
+        !report.outcomes.is_empty()
+            && report
+                .outcomes
+                .iter()
+                .all(|o| o.raw.reason == "woke up" && o.raw.change.fee_ppm == Some(100)),
+        "{:?}",
+        report.outcomes
+    );
+}
+
 #[test]
 fn too_few_decisions_is_malformed() {
     let h = Harness::new();

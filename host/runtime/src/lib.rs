@@ -284,8 +284,34 @@ fn guest_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
     cli::terminal_stdout::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
     cli::terminal_stderr::add_to_linker::<GuestState, WasiCli>(l, GuestState::cli)?;
     bindings::FeeStrategy::add_to_linker::<GuestState, HasSelf<GuestState>>(l, |s| s)?;
+    wait_for_nothing(&mut linker)?;
     Ok(linker)
 }
+
+/// The guest's clock stands still at the cycle's time, so every deadline it can wait for has
+/// already passed: its timers are ready at once. wasmtime-wasi's own wait in real time, where
+/// fuel and the epoch deadline cannot reach, so `std::thread::sleep(Duration::MAX)` in a guest
+/// would hold the host forever.
+fn wait_for_nothing(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::clocks::WasiClocksView;
+    use wasmtime_wasi::p2::bindings::sync::clocks::monotonic_clock::Host;
+
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    for name in ["subscribe-duration", "subscribe-instant"] {
+        clock.func_wrap(
+            name,
+            |mut store: wasmtime::StoreContextMut<'_, GuestState>, (_,): (u64,)| {
+                Ok((store.data_mut().clocks().subscribe_duration(0)?,))
+            },
+        )?;
+    }
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The monotonic clock interface as wasmtime-wasi links it: the timers above replace its own.
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
 struct HasTable;
 
