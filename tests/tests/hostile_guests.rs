@@ -252,6 +252,28 @@ fn a_guest_that_sleeps_forever_wakes_at_once() {
     );
 }
 
+/// Every text a guest chooses reaches logs, the database and terminals on one line, with no
+/// escape sequence: a newline would forge a log line, an escape would repaint the screen.
+#[test]
+fn newlines_and_escapes_in_guest_texts_are_escaped() {
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_forged_lines");
+    assert_eq!(report.error, None);
+    let raw = |text: &str| text.chars().any(char::is_control);
+    for outcome in &report.outcomes {
+        assert!(!raw(&outcome.raw.reason), "{:?}", outcome.raw.reason);
+        assert!(
+            outcome.raw.reason.contains("\\n2026-01-01"),
+            "{}",
+            outcome.raw.reason
+        );
+    }
+    let strategy = h.registry.get("hostile_forged_lines").unwrap();
+    let info = strategy.info();
+    assert!(!raw(&info.version) && !raw(&info.description), "{info:?}");
+    assert_eq!(info.version, "1.0\\u{1b}[31m");
+}
+
 #[test]
 fn too_few_decisions_is_malformed() {
     let h = Harness::new();

@@ -116,6 +116,9 @@ impl GuestState {
             .insecure_random_seed(u128::from_le_bytes(
                 setup.seed[..16].try_into().expect("16 bytes"),
             ))
+            // wasmtime-wasi's default is 64 MiB per call, filled on the host outside the
+            // guest's memory limit and outside its fuel.
+            .max_random_size(MAX_RANDOM_BYTES)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -145,7 +148,7 @@ impl GuestState {
 
     /// What the guest wrote to stderr (a panic message, usually), cut to the limit.
     pub(crate) fn stderr(&self) -> String {
-        self.stderr.contents()
+        one_line(&self.stderr.contents())
     }
 
     /// How much of a guest's error or trap message is kept.
@@ -287,9 +290,14 @@ impl host::Host for GuestState {
     }
 }
 
-/// A guest's log line with its control characters escaped (`\n`, `\u{1b}`): written raw, a
-/// newline would let a guest print lines that look like the daemon's own.
-fn one_line(text: &str) -> String {
+/// Random bytes a guest may ask for in one call.
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
+/// A guest's text with its control characters escaped (`\n`, `\u{1b}`): written raw, a
+/// newline would let a guest print lines that look like the daemon's own, and an escape
+/// sequence would reach the operator's terminal. Every string a guest chooses passes here
+/// before it reaches a log, the database or the terminal.
+pub(crate) fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
@@ -309,6 +317,7 @@ pub(crate) fn truncate_utf8(mut s: String, max: usize) -> String {
             end -= 1;
         }
         s.truncate(end);
+        s.shrink_to_fit();
     }
     s
 }

@@ -13,7 +13,8 @@ use crate::bindings::{FeeStrategyPre, wit};
 use crate::cache::CacheOutcome;
 use crate::limits::SandboxLimits;
 use crate::sandbox::{
-    BudgetExceeded, CallSetup, GuestLog, GuestState, HistorySource, NoHistory, truncate_utf8,
+    BudgetExceeded, CallSetup, GuestLog, GuestState, HistorySource, NoHistory, one_line,
+    truncate_utf8,
 };
 use crate::{CallError, EPOCH_TICK, LoadError};
 
@@ -142,6 +143,7 @@ impl Strategy {
         };
         strategy.info = strategy.call_info().map_err(LoadError::Info)?;
         check_info(&strategy.info)?;
+        escape_info(&mut strategy.info);
         Ok(strategy)
     }
 
@@ -228,7 +230,7 @@ impl Strategy {
             Err(err) => return Err(classify(err, &store, fuel, timeout)),
             Ok(Err(message)) => {
                 return Err(CallError::GuestError(truncate_utf8(
-                    message,
+                    one_line(&truncate_utf8(message, self.limits.max_error_bytes)),
                     self.limits.max_error_bytes,
                 )));
             }
@@ -301,6 +303,9 @@ fn order_decisions(
             first_cut.get_or_insert(id);
             decision.reason = truncate_utf8(decision.reason, max_reason_bytes);
         }
+        if decision.reason.chars().any(char::is_control) {
+            decision.reason = truncate_utf8(one_line(&decision.reason), max_reason_bytes);
+        }
         slots[slot] = Some(decision);
     }
     if let Some(first) = first_cut {
@@ -333,10 +338,56 @@ fn classify(
 
 /// The trap's cause first, then what led to it (the wasm backtrace, whose function names the
 /// guest chose and which can be of any length), cut to `max` bytes: the cause always shows.
+/// Each part is formatted into at most `max` bytes, so a name section of megabytes costs no
+/// more than that, and control characters are escaped: the message goes to logs and terminals.
 fn trap_message(err: &wasmtime::Error, max: usize) -> String {
-    let mut parts: Vec<String> = err.chain().map(ToString::to_string).collect();
+    use std::fmt::Write;
+    let mut parts: Vec<String> = err
+        .chain()
+        .map(|cause| {
+            let mut part = Capped::new(max);
+            // A full buffer ends the formatting early, which is the point: the error is ignored.
+            let _ = write!(part, "{cause}");
+            one_line(&part.0)
+        })
+        .collect();
     parts.reverse();
     truncate_utf8(parts.join(": "), max)
+}
+
+/// A `fmt::Write` that keeps at most its capacity and then refuses more.
+struct Capped(String, usize);
+
+impl Capped {
+    fn new(capacity: usize) -> Capped {
+        Capped(String::new(), capacity)
+    }
+}
+
+impl std::fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.1 - self.0.len();
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.0.push_str(&s[..end]);
+        Err(std::fmt::Error)
+    }
+}
+
+/// The free texts of a checked `info()` with their control characters escaped: `strategy
+/// inspect`, config errors and load events print them.
+fn escape_info(info: &mut StrategyInfo) {
+    info.version = one_line(&info.version);
+    info.description = one_line(&info.description);
+    for param in &mut info.params {
+        param.description = one_line(&param.description);
+    }
 }
 
 fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
@@ -502,6 +553,22 @@ mod tests {
 
     /// Each declaration the config reader could not honour is refused at load, naming the
     /// parameter; a sound one passes.
+    /// A part of megabytes (a guest's function names in a backtrace) is formatted into the
+    /// limit, not copied whole, and a guest's newlines and escapes stay on one line.
+    #[test]
+    fn trap_messages_are_cut_while_formatting_and_escaped() {
+        let huge = "n".repeat(8 << 20);
+        let err = wasmtime::Error::msg("wasm trap: unreachable\nforged")
+            .context(format!("backtrace: {huge}\u{1b}[2J"));
+        let message = super::trap_message(&err, 1024);
+        assert!(message.len() <= 1024, "{} bytes", message.len());
+        assert!(message.starts_with("wasm trap: unreachable\\nforged: backtrace: nnn"));
+        assert!(!message.chars().any(char::is_control), "{message}");
+        let mut part = super::Capped::new(5);
+        assert!(std::fmt::Write::write_str(&mut part, "abcdéf").is_err());
+        assert_eq!(part.0, "abcd", "cut on a character boundary");
+    }
+
     #[test]
     fn parameter_declarations_are_checked_at_load() {
         let integer = |v: i64| ParamDefault::Value(ParamValue::Integer(v));
