@@ -1,8 +1,10 @@
 //! Compiled components cached on disk, keyed by content hash and by the
 //! engine's compatibility hash (which covers the wasmtime version and every
 //! setting that changes code, such as fuel): a `.cwasm` from another engine
-//! is never loaded. `deserialize` trusts its input, so the cache directory
-//! must be private to this host.
+//! is never loaded. `deserialize` runs its input as native code, so the cache is used only
+//! while its folder and entries are private: created `0700`, and an entry is read only when
+//! neither it nor the folder is writable by group or others and it belongs to the folder's
+//! owner (anything else is compiled afresh, with a warning).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -28,6 +30,11 @@ pub enum CacheOutcome {
 
 impl CompileCache {
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        if let Some(dir) = &dir
+            && let Err(error) = create_private_dir(dir)
+        {
+            tracing::warn!(path = %dir.display(), %error, "could not create the compile cache folder");
+        }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let cache = CompileCache {
@@ -76,9 +83,11 @@ impl CompileCache {
         let Some(path) = self.entry(sha256) else {
             return Ok((compile(engine, bytes)?, CacheOutcome::Compiled));
         };
-        if path.is_file() {
-            // SAFETY: the file was written by `Component::serialize` of an
-            // engine with the same compatibility hash, into our own cache dir.
+        if path.is_file() && !private(&path) {
+            tracing::warn!(path = %path.display(), "compile cache entry or folder writable by others: not loaded, compiling instead");
+        } else if path.is_file() {
+            // SAFETY: the file was written by `Component::serialize` of an engine with the
+            // same compatibility hash, into our own cache folder, which nobody else can write.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheOutcome::Hit)),
                 Err(err) => {
@@ -113,11 +122,48 @@ fn write_entry(path: &Path, component: &Component) -> std::io::Result<()> {
         .serialize()
         .map_err(|err| std::io::Error::other(crate::error_chain(&err)))?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+/// Creates `dir` (and missing parents) readable and writable by this user only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Whether only the cache folder's owner can have written `entry`: a regular file (not a
+/// link), owned by the folder's owner, and neither it nor the folder writable by group or
+/// others.
+#[cfg(unix)]
+fn private(entry: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(dir), Ok(file)) = (entry.parent(), std::fs::symlink_metadata(entry)) else {
+        return false;
+    };
+    let Ok(folder) = std::fs::metadata(dir) else {
+        return false;
+    };
+    let closed = |mode: u32| mode & 0o022 == 0;
+    file.file_type().is_file()
+        && file.uid() == folder.uid()
+        && closed(file.mode())
+        && closed(folder.mode())
+}
+
+#[cfg(not(unix))]
+fn private(_entry: &Path) -> bool {
+    true
 }
 
 #[cfg(test)]
@@ -126,7 +172,34 @@ mod tests {
 
     use wasmtime::Engine;
 
-    use super::CompileCache;
+    use super::{CacheOutcome, CompileCache};
+
+    /// An empty component: the preamble of the component binary format.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    /// A cached entry is used while the cache is private; one others could have written is
+    /// compiled afresh instead, never run.
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_others_can_write_is_not_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cache");
+        let engine = Engine::default();
+        let cache = CompileCache::new(&engine, Some(dir.clone()));
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode(&dir) & 0o777, 0o700);
+        let load = || cache.load(&engine, "ab", EMPTY_COMPONENT).unwrap().1;
+        assert_eq!(load(), CacheOutcome::Compiled);
+        assert_eq!(load(), CacheOutcome::Hit);
+        let entry = cache.entry("ab").unwrap();
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(load(), CacheOutcome::Compiled, "a world-writable entry");
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(load(), CacheOutcome::Hit);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(load(), CacheOutcome::Compiled, "a world-writable folder");
+    }
 
     /// Another engine's entries and an hour-old temporary file go; this engine's entries and
     /// a fresh temporary file (another process writing) stay, as does anything else.
