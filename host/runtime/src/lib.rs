@@ -200,13 +200,19 @@ impl Drop for Runtime {
     }
 }
 
-/// Reads a component file of at most `max` bytes. Anything but a regular file is refused
-/// before it is opened: opening a FIFO blocks until a writer comes, and a device such as
-/// `/dev/zero` never ends. At most one byte past `max` is read, so a file that grows after
-/// the check is still refused without reading all of it.
+/// Reads a component file of at most `max` bytes. Anything but a regular file is refused: a
+/// FIFO would block until a writer comes, and a device such as `/dev/zero` never ends. The
+/// file is opened without blocking and checked once open, so a FIFO swapped in for the file
+/// between a check and the open cannot hold the watcher. At most one byte past `max` is read,
+/// so a file that grows after the check is still refused without reading all of it.
 pub(crate) fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
-    let metadata = std::fs::metadata(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -223,9 +229,7 @@ pub(crate) fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
         ));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max as u64 + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
