@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lnpolicy_core::{ChannelId, FeeChange, FeePercentiles};
+use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -109,12 +110,12 @@ impl GuestState {
             .stderr(stderr.clone())
             .wall_clock(clock)
             .monotonic_clock(clock)
-            .secure_random(wasmtime_wasi::Deterministic::new(setup.seed.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(
-                setup.seed.iter().rev().copied().collect(),
-            ))
+            .secure_random(SeededStream::new(&setup.seed, b"secure"))
+            .insecure_random(SeededStream::new(&setup.seed, b"insecure"))
             .insecure_random_seed(u128::from_le_bytes(
-                setup.seed[..16].try_into().expect("16 bytes"),
+                SeededStream::new(&setup.seed, b"insecure-seed").block()[..16]
+                    .try_into()
+                    .expect("16 bytes"),
             ))
             // wasmtime-wasi's default is 64 MiB per call, filled on the host outside the
             // guest's memory limit and outside its fuel.
@@ -290,6 +291,67 @@ impl host::Host for GuestState {
     }
 }
 
+/// The guest's random bytes: SHA-256 of the call's seed, a stream name and a block counter, so
+/// a run is reproducible, the streams differ, and no stream repeats (wasmtime-wasi's
+/// `Deterministic` cycles through the bytes it is given: a 32-byte seed repeated every 32).
+struct SeededStream {
+    key: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl SeededStream {
+    fn new(seed: &[u8; 32], stream: &[u8]) -> SeededStream {
+        let mut hasher = Sha256::new();
+        hasher.update(seed);
+        hasher.update(stream);
+        SeededStream {
+            key: hasher.finalize().into(),
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    /// The next 32 bytes of the stream.
+    fn block(&mut self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.key);
+        hasher.update(self.counter.to_le_bytes());
+        self.counter += 1;
+        hasher.finalize().into()
+    }
+}
+
+impl rand_core::TryRng for SeededStream {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut bytes = [0; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut bytes = [0; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst {
+            if self.used == self.block.len() {
+                self.block = self.block();
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Random bytes a guest may ask for in one call.
 const MAX_RANDOM_BYTES: u64 = 64 << 10;
 
@@ -426,7 +488,7 @@ impl tokio::io::AsyncWrite for TruncatingPipe {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{SeededStream, one_line};
 
     #[test]
     fn guest_log_lines_cannot_break_into_new_lines() {
@@ -438,5 +500,30 @@ mod tests {
             "ok\\n2026-11-24T00:00:00Z  INFO lnpolicy: policy applied\\r\\u{1b}[2K"
         );
         assert_eq!(one_line("plain, ünïcode"), "plain, ünïcode");
+    }
+
+    /// Reproducible from the seed, different per stream and per seed, and not a cycle of the
+    /// seed's 32 bytes as wasmtime-wasi's `Deterministic` would be.
+    #[test]
+    fn seeded_streams_do_not_repeat() {
+        use rand_core::Rng;
+        let draw = |seed: [u8; 32], stream: &[u8]| {
+            let mut bytes = [0u8; 96];
+            SeededStream::new(&seed, stream).fill_bytes(&mut bytes);
+            bytes
+        };
+        let first = draw([7; 32], b"secure");
+        assert_eq!(first, draw([7; 32], b"secure"));
+        assert_ne!(first[..32], first[32..64]);
+        assert_ne!(first[32..64], first[64..]);
+        assert_ne!(first, draw([7; 32], b"insecure"));
+        assert_ne!(first, draw([8; 32], b"secure"));
+        let mut words = SeededStream::new(&[7; 32], b"secure");
+        let w: Vec<u64> = (0..12).map(|_| words.next_u64()).collect();
+        assert_eq!(w[0], u64::from_le_bytes(first[..8].try_into().unwrap()));
+        assert_ne!(
+            w[0], w[4],
+            "every fourth word would repeat with a 32-byte cycle"
+        );
     }
 }
