@@ -555,18 +555,21 @@ fn verdict(
     }
 }
 
-/// A note for each arm that ran more than one strategy or parameter set: its revenue mixes
-/// them, and nothing in the assignments tells them apart.
+/// A note for each arm whose strategy or parameters changed during the experiment: its revenue
+/// mixes them, and nothing in the assignments tells them apart. Definitions all run from the
+/// first cycle are sections sharing the experiment, not a change.
 fn definition_changes(definitions: &[(Arm, String, u64)]) -> Vec<String> {
     [Arm::A, Arm::B]
         .into_iter()
         .filter_map(|arm| {
-            let runs: Vec<String> = definitions
+            let mine: Vec<&(Arm, String, u64)> =
+                definitions.iter().filter(|(of, _, _)| *of == arm).collect();
+            let first = mine.iter().map(|(_, _, at)| *at).min()?;
+            let runs: Vec<String> = mine
                 .iter()
-                .filter(|(of, _, _)| *of == arm)
                 .map(|(_, definition, at)| format!("{definition} from {}", format_date(*at)))
                 .collect();
-            (runs.len() > 1).then(|| {
+            mine.iter().any(|(_, _, at)| *at > first).then(|| {
                 format!(
                     "arm {} ran {}: its revenue mixes them; to compare one with another, give \
                      the change a new experiment.name",
@@ -782,6 +785,30 @@ mod tests {
             revenue_sat_per_channel_day: None,
             volume_sat_per_channel_day: None,
         }
+    }
+
+    /// Two sections sharing an experiment run two parameter sets from the start: no change.
+    /// A set first run later is one, and only its arm is named.
+    #[test]
+    fn only_a_definition_that_came_later_is_a_change() {
+        let run = |arm, definition: &str, at| (arm, definition.to_owned(), at);
+        let together = [
+            run(Arm::B, "static(fee_ppm=200)", 100),
+            run(Arm::B, "static(fee_ppm=300)", 100),
+        ];
+        assert!(definition_changes(&together).is_empty());
+        let later = [
+            run(Arm::A, "static(fee_ppm=100)", 100),
+            run(Arm::B, "static(fee_ppm=200)", 100),
+            run(Arm::B, "static(fee_ppm=300)", 100 + DAY),
+        ];
+        let notes = definition_changes(&later);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("arm B ran static(fee_ppm=200)"),
+            "{}",
+            notes[0]
+        );
     }
 
     /// Both arms drawn from one distribution, 5 channels against 45: Welch's interval and the

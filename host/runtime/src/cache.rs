@@ -2,9 +2,10 @@
 //! engine's compatibility hash (which covers the wasmtime version and every
 //! setting that changes code, such as fuel): a `.cwasm` from another engine
 //! is never loaded. `deserialize` runs its input as native code, so the cache is used only
-//! while its folder and entries are private: created `0700`, and an entry is read only when
-//! neither it nor the folder is writable by group or others and it belongs to the folder's
-//! owner (anything else is compiled afresh, with a warning).
+//! while its folder and entries are private: the folder is made `0700` (an existing one of
+//! this user's is tightened), and an entry is read or written only when the folder and the
+//! entry belong to this user and neither is writable by group or others (anything else is
+//! compiled afresh, with a warning).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -83,9 +84,11 @@ impl CompileCache {
         let Some(path) = self.entry(sha256) else {
             return Ok((compile(engine, bytes)?, CacheOutcome::Compiled));
         };
-        if path.is_file() && !private(&path) {
-            tracing::warn!(path = %path.display(), "compile cache entry or folder writable by others: not loaded, compiling instead");
-        } else if path.is_file() {
+        if !private(&path) {
+            tracing::warn!(path = %path.display(), "compile cache folder or entry not private to this user: compiling instead, not cached");
+            return Ok((compile(engine, bytes)?, CacheOutcome::Compiled));
+        }
+        if path.is_file() {
             // SAFETY: the file was written by `Component::serialize` of an engine with the
             // same compatibility hash, into our own cache folder, which nobody else can write.
             match unsafe { Component::deserialize_file(engine, &path) } {
@@ -125,40 +128,60 @@ fn write_entry(path: &Path, component: &Component) -> std::io::Result<()> {
         create_private_dir(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A crash's leftover of this process id goes (a link is removed, not followed).
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // A new file only: a name planted in advance (a link to another file) is an error.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
     std::fs::rename(&tmp, path)
 }
 
-/// Creates `dir` (and missing parents) readable and writable by this user only.
+/// Creates `dir` (and missing parents) readable and writable by this user only, and takes
+/// group and others' access away from an existing one of this user's (older releases created
+/// it under the process umask).
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let folder = std::fs::metadata(dir)?;
+        if folder.uid() == own_uid() && folder.mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
 }
 
-/// Whether only the cache folder's owner can have written `entry`: a regular file (not a
-/// link), owned by the folder's owner, and neither it nor the folder writable by group or
-/// others.
+#[cfg(unix)]
+fn own_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether nobody but this user can have written `entry` (which need not exist yet): the
+/// folder is this user's and not writable by group or others, and an existing entry is a
+/// regular file (not a link) of this user's that group and others cannot write either.
 #[cfg(unix)]
 fn private(entry: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let (Some(dir), Ok(file)) = (entry.parent(), std::fs::symlink_metadata(entry)) else {
+    let closed = |meta: &std::fs::Metadata| meta.uid() == own_uid() && meta.mode() & 0o022 == 0;
+    let Some(Ok(folder)) = entry.parent().map(std::fs::metadata) else {
         return false;
     };
-    let Ok(folder) = std::fs::metadata(dir) else {
+    if !folder.is_dir() || !closed(&folder) {
         return false;
-    };
-    let closed = |mode: u32| mode & 0o022 == 0;
-    file.file_type().is_file()
-        && file.uid() == folder.uid()
-        && closed(file.mode())
-        && closed(folder.mode())
+    }
+    match std::fs::symlink_metadata(entry) {
+        Ok(file) => file.file_type().is_file() && closed(&file),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 #[cfg(not(unix))]
@@ -185,10 +208,16 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("cache");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
         let engine = Engine::default();
         let cache = CompileCache::new(&engine, Some(dir.clone()));
         let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
-        assert_eq!(mode(&dir) & 0o777, 0o700);
+        assert_eq!(
+            mode(&dir) & 0o777,
+            0o700,
+            "an older release's folder is tightened"
+        );
         let load = || cache.load(&engine, "ab", EMPTY_COMPONENT).unwrap().1;
         assert_eq!(load(), CacheOutcome::Compiled);
         assert_eq!(load(), CacheOutcome::Hit);

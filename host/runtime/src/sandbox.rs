@@ -149,7 +149,8 @@ impl GuestState {
 
     /// What the guest wrote to stderr (a panic message, usually), cut to the limit.
     pub(crate) fn stderr(&self) -> String {
-        one_line(&self.stderr.contents())
+        let contents = self.stderr.contents();
+        truncate_utf8(one_line(contents.trim_end()), self.sandbox.max_stderr_bytes)
     }
 
     /// How much of a guest's error or trap message is kept.

@@ -297,14 +297,16 @@ fn order_decisions(
             return Err(CallError::Malformed(format!("channel {id} decided twice")));
         }
         let mut decision: Decision = decision.into();
-        if decision.reason.len() > max_reason_bytes {
+        let written = decision.reason.len();
+        decision.reason = truncate_utf8(decision.reason, max_reason_bytes);
+        if decision.reason.chars().any(char::is_control) {
+            decision.reason = one_line(&decision.reason);
+        }
+        if written > max_reason_bytes || decision.reason.len() > max_reason_bytes {
             cut += 1;
-            longest = longest.max(decision.reason.len());
+            longest = longest.max(written.max(decision.reason.len()));
             first_cut.get_or_insert(id);
             decision.reason = truncate_utf8(decision.reason, max_reason_bytes);
-        }
-        if decision.reason.chars().any(char::is_control) {
-            decision.reason = truncate_utf8(one_line(&decision.reason), max_reason_bytes);
         }
         slots[slot] = Some(decision);
     }
@@ -384,9 +386,9 @@ impl std::fmt::Write for Capped {
 /// inspect`, config errors and load events print them.
 fn escape_info(info: &mut StrategyInfo) {
     info.version = one_line(&info.version);
-    info.description = one_line(&info.description);
+    info.description = truncate_utf8(one_line(&info.description), MAX_DESCRIPTION_BYTES);
     for param in &mut info.params {
-        param.description = one_line(&param.description);
+        param.description = truncate_utf8(one_line(&param.description), MAX_DESCRIPTION_BYTES);
     }
 }
 
@@ -551,8 +553,6 @@ mod tests {
         }
     }
 
-    /// Each declaration the config reader could not honour is refused at load, naming the
-    /// parameter; a sound one passes.
     /// A part of megabytes (a guest's function names in a backtrace) is formatted into the
     /// limit, not copied whole, and a guest's newlines and escapes stay on one line.
     #[test]
@@ -569,6 +569,8 @@ mod tests {
         assert_eq!(part.0, "abcd", "cut on a character boundary");
     }
 
+    /// Each declaration the config reader could not honour is refused at load, naming the
+    /// parameter; a sound one passes.
     #[test]
     fn parameter_declarations_are_checked_at_load() {
         let integer = |v: i64| ParamDefault::Value(ParamValue::Integer(v));
