@@ -150,7 +150,7 @@ impl GuestState {
     /// What the guest wrote to stderr (a panic message, usually), cut to the limit.
     pub(crate) fn stderr(&self) -> String {
         let contents = self.stderr.contents();
-        truncate_utf8(one_line(contents.trim_end()), self.sandbox.max_stderr_bytes)
+        one_line_within(contents.trim_end(), self.sandbox.max_stderr_bytes)
     }
 
     /// How much of a guest's error or trap message is kept.
@@ -227,7 +227,7 @@ impl host::Host for GuestState {
         };
         self.effects.logs.push(GuestLog {
             level,
-            message: one_line(&truncate_utf8(message, self.sandbox.max_log_line_bytes)),
+            message: one_line_within(&message, self.sandbox.max_log_line_bytes),
         });
         Ok(())
     }
@@ -370,6 +370,16 @@ pub(crate) fn one_line(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// [`one_line`] of `text`, at most `max` bytes: a text is cut before it is escaped (a guest's
+/// megabytes are not copied) and again after (escaping lengthens it).
+pub(crate) fn one_line_within(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    truncate_utf8(one_line(&text[..end]), max)
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -14,7 +14,7 @@ use crate::cache::CacheOutcome;
 use crate::limits::SandboxLimits;
 use crate::sandbox::{
     BudgetExceeded, CallSetup, GuestLog, GuestState, HistorySource, NoHistory, one_line,
-    truncate_utf8,
+    one_line_within, truncate_utf8,
 };
 use crate::{CallError, EPOCH_TICK, LoadError};
 
@@ -229,8 +229,8 @@ impl Strategy {
         let raw = match result {
             Err(err) => return Err(classify(err, &store, fuel, timeout)),
             Ok(Err(message)) => {
-                return Err(CallError::GuestError(truncate_utf8(
-                    one_line(&truncate_utf8(message, self.limits.max_error_bytes)),
+                return Err(CallError::GuestError(one_line_within(
+                    &message,
                     self.limits.max_error_bytes,
                 )));
             }
@@ -386,9 +386,9 @@ impl std::fmt::Write for Capped {
 /// inspect`, config errors and load events print them.
 fn escape_info(info: &mut StrategyInfo) {
     info.version = one_line(&info.version);
-    info.description = truncate_utf8(one_line(&info.description), MAX_DESCRIPTION_BYTES);
+    info.description = one_line_within(&info.description, MAX_DESCRIPTION_BYTES);
     for param in &mut info.params {
-        param.description = truncate_utf8(one_line(&param.description), MAX_DESCRIPTION_BYTES);
+        param.description = one_line_within(&param.description, MAX_DESCRIPTION_BYTES);
     }
 }
 
