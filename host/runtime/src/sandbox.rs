@@ -499,7 +499,7 @@ impl tokio::io::AsyncWrite for TruncatingPipe {
 
 #[cfg(test)]
 mod tests {
-    use super::{SeededStream, one_line};
+    use super::{SeededStream, one_line, one_line_within};
 
     #[test]
     fn guest_log_lines_cannot_break_into_new_lines() {
@@ -511,6 +511,17 @@ mod tests {
             "ok\\n2026-11-24T00:00:00Z  INFO lnpolicy: policy applied\\r\\u{1b}[2K"
         );
         assert_eq!(one_line("plain, ünïcode"), "plain, ünïcode");
+    }
+
+    /// Escaping lengthens a text six-fold at most; the limit holds after it, and a long text
+    /// is cut before it is escaped.
+    #[test]
+    fn escaped_texts_keep_their_limit() {
+        let control = "\u{1}".repeat(1 << 20);
+        let cut = one_line_within(&control, 100);
+        assert!(cut.len() <= 100 && cut.starts_with("\\u{1}"), "{cut}");
+        assert!(!cut.chars().any(char::is_control));
+        assert_eq!(one_line_within("ünï", 3), "ün", "on a character boundary");
     }
 
     /// Reproducible from the seed, different per stream and per seed, and not a cycle of the
