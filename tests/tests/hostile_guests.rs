@@ -274,6 +274,35 @@ fn newlines_and_escapes_in_guest_texts_are_escaped() {
     assert_eq!(info.version, "1.0\\u{1b}[31m");
 }
 
+/// A call's randomness is reproducible, and its own: the same batch at the same time draws the
+/// same stream, a different batch (another section of the strategy, another backtest seed's
+/// channels) another.
+#[test]
+fn guest_randomness_is_reproducible_and_differs_between_batches() {
+    let h = Harness::new();
+    h.install(&test_guest("random_probe"), "random_probe");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let guard = GuardConfig::new(NodeKind::Lnd);
+    let channels = fixtures::channels();
+    let fees = |batch: &[Channel]| -> Vec<Option<u32>> {
+        let report = cycle(&h, "random_probe", batch, &guard);
+        assert_eq!(report.error, None);
+        report
+            .outcomes
+            .iter()
+            .map(|o| o.raw.change.fee_ppm)
+            .collect()
+    };
+    let whole = fees(&channels);
+    assert_eq!(fees(&channels), whole, "reproducible");
+    let part = fees(&channels[..channels.len() - 1]);
+    assert_ne!(
+        part[..],
+        whole[..part.len()],
+        "a smaller batch draws another stream"
+    );
+}
+
 #[test]
 fn too_few_decisions_is_malformed() {
     let h = Harness::new();

@@ -214,7 +214,7 @@ impl Strategy {
             history: call.history,
             state: call.state,
             channels: call.channels.len(),
-            seed: seed_for(&self.sha256, call.now),
+            seed: seed_for(&self.sha256, call.now, call.channels),
         };
         let mut store = self.store(setup, fuel, timeout);
         let params: Vec<wit::Param> = call.params.iter().map(Into::into).collect();
@@ -513,12 +513,16 @@ fn outside_tokio<T: Send>(call: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Per-strategy, per-cycle seed for the guest's randomness: reproducible runs
-/// without two strategies sharing a stream.
-fn seed_for(sha256: &str, now: u64) -> [u8; 32] {
+/// The seed of a call's randomness: reproducible runs, without two strategies, two batches
+/// of one strategy in a cycle (two sections, two arms) or two seeded markets of a backtest
+/// (whose channel ids differ) sharing a stream.
+fn seed_for(sha256: &str, now: u64, channels: &[Channel]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(sha256.as_bytes());
     hasher.update(now.to_le_bytes());
+    for channel in channels {
+        hasher.update(channel.id.to_le_bytes());
+    }
     hasher.finalize().into()
 }
 
