@@ -571,6 +571,96 @@ fn failures_count_per_cycle_not_per_call() {
     assert!(status(&h).quarantined);
 }
 
+/// Holds a call's history queries until the sender of `release` is dropped, so a test can
+/// keep a call in flight.
+struct HeldOpen {
+    entered: std::sync::mpsc::SyncSender<()>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl lnpolicy_runtime::HistorySource for HeldOpen {
+    fn fee_history(&self, _channel: u64, _since: u64) -> Vec<lnpolicy_core::FeeChange> {
+        let _ = self.entered.try_send(());
+        let _ = self.release.lock().unwrap().recv();
+        Vec::new()
+    }
+    fn competitor_fees(&self, _peer_pubkey: &str) -> Option<lnpolicy_core::FeePercentiles> {
+        None
+    }
+}
+
+/// With every instance slot taken by a call in flight, another strategy's call fails as the
+/// host's failure: it decides nothing, is recorded, and does not count toward quarantine, so
+/// a busy host cannot quarantine a sound strategy.
+#[test]
+fn a_call_the_host_has_no_room_for_does_not_count_toward_quarantine() {
+    let h = Harness::with_limits(lnpolicy_runtime::SandboxLimits {
+        max_concurrent_calls: 1,
+        ..lnpolicy_tests::test_limits()
+    });
+    h.install(&test_guest("history_probe"), "history_probe");
+    h.install(&test_guest("good_v1"), "good_v1");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let guard = GuardConfig::new(NodeKind::Lnd);
+    let channels = fixtures::channels();
+    let (entered, entered_rx) = std::sync::mpsc::sync_channel(1);
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let held = Arc::new(HeldOpen {
+        entered,
+        release: std::sync::Mutex::new(release_rx),
+    });
+    std::thread::scope(|scope| {
+        let in_flight = scope.spawn(|| {
+            run_cycle(
+                &h.registry,
+                &h.store,
+                CycleInput {
+                    strategy: "history_probe",
+                    version: None,
+                    params: &[],
+                    channels: &channels,
+                    now: NOW,
+                    history: held,
+                    guard: &guard,
+                    rules: None,
+                    dry_run: false,
+                },
+            )
+            .expect("cycle bookkeeping")
+        });
+        entered_rx.recv().unwrap();
+        for hour in 0..5 {
+            let report = cycle_at(&h, "good_v1", &channels, &guard, NOW + hour * 3600);
+            match &report.error {
+                Some(CallError::Host(message)) => {
+                    assert!(message.contains("concurrent"), "{message}")
+                }
+                other => panic!("hour {hour}: {other:?}"),
+            }
+            assert!(report.outcomes.is_empty(), "a failed call decides nothing");
+        }
+        drop(release);
+        let probed = in_flight.join().unwrap();
+        assert!(probed.error.is_none(), "{:?}", probed.error);
+    });
+    assert!(
+        last_event(&h, "good_v1", StrategyEventKind::CallFailed)
+            .contains("the host could not run it")
+    );
+    let status = h
+        .registry
+        .statuses()
+        .into_iter()
+        .find(|s| s.name == "good_v1")
+        .unwrap();
+    assert_eq!(
+        (status.consecutive_failures, status.quarantined),
+        (0, false)
+    );
+    let report = cycle_at(&h, "good_v1", &channels, &guard, NOW + 6 * 3600);
+    assert!(report.error.is_none(), "{:?}", report.error);
+}
+
 /// A FIFO named like a strategy would block the watcher forever when opened; a device never
 /// ends. Both are refused by name without being opened, and the folder's other strategies load.
 #[test]

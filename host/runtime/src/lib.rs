@@ -105,6 +105,10 @@ pub enum CallError {
     Quarantined { failures: u32 },
     #[error("no strategy named {0:?} is loaded")]
     Unknown(String),
+    /// The host could not run the call (no thread, no instance slot): not the guest's doing,
+    /// so it does not count toward quarantine.
+    #[error("the host could not run it: {0}")]
+    Host(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -240,21 +244,33 @@ pub(crate) fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
 /// memory slots, and keeping the first pages resident (zeroed by memset
 /// instead of returned to the kernel) spares each call thousands of page
 /// faults when a large batch is copied in.
+///
+/// The pool holds `max_concurrent_calls` components each at the per-component limits, and refuses
+/// a component over them when it is loaded. So however many memories, tables or core
+/// instances one strategy declares, it cannot take the slots other strategies' calls need.
 fn pooling(limits: &SandboxLimits) -> wasmtime::InstanceAllocationStrategy {
+    let per_component = |limit: usize| u32::try_from(limit).unwrap_or(u32::MAX);
+    let (instances, memories) = (
+        per_component(limits.max_instances),
+        per_component(limits.max_memories),
+    );
+    let calls = limits.max_concurrent_calls;
     let mut pool = wasmtime::PoolingAllocationConfig::default();
-    pool.total_component_instances(POOL_INSTANCES)
-        .total_core_instances(POOL_INSTANCES * 4)
-        .total_memories(POOL_INSTANCES * 2)
-        .total_tables(POOL_INSTANCES * 4)
-        .total_stacks(POOL_INSTANCES)
+    pool.total_component_instances(calls)
+        .max_core_instances_per_component(instances)
+        .max_tables_per_component(instances)
+        .max_memories_per_component(memories)
+        .total_core_instances(calls.saturating_mul(instances))
+        .total_tables(calls.saturating_mul(instances))
+        .total_memories(calls.saturating_mul(memories))
+        .total_stacks(calls)
+        .table_elements(limits.max_table_elements)
         .max_memory_size(limits.max_memory_bytes)
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES.min(limits.max_memory_bytes))
         .table_keep_resident(64 << 10);
     wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 
-/// Guest instances alive at once (calls in flight plus validations).
-const POOL_INSTANCES: u32 = 64;
 /// Memory kept resident per slot between calls.
 const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 

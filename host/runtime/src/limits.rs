@@ -12,7 +12,12 @@ pub struct SandboxLimits {
     /// may hold several core modules, each with its own).
     pub max_memory_bytes: usize,
     pub max_table_elements: usize,
+    /// Core instances and tables one component may hold (a component of several core modules
+    /// has one instance of each, and each may define a table).
     pub max_instances: usize,
+    /// Linear memories one component may hold: a guest's own and, for one built with the
+    /// WASI preview-1 adapter, the adapter's.
+    pub max_memories: usize,
     /// Fuel for a call, plus `fuel_per_channel` for every channel in the batch.
     pub fuel_base: u64,
     pub fuel_per_channel: u64,
@@ -40,6 +45,10 @@ pub struct SandboxLimits {
     pub max_stderr_bytes: usize,
     /// Largest `.wasm` file accepted.
     pub max_component_bytes: usize,
+    /// Guest calls and validations in flight at once; one more fails without counting
+    /// against its strategy. The pool reserves address space for each (a 4 GiB range per
+    /// memory).
+    pub max_concurrent_calls: u32,
 }
 
 impl Default for SandboxLimits {
@@ -48,6 +57,7 @@ impl Default for SandboxLimits {
             max_memory_bytes: 64 << 20,
             max_table_elements: 100_000,
             max_instances: 16,
+            max_memories: 2,
             fuel_base: 100_000_000,
             fuel_per_channel: 1_000_000,
             info_fuel: 10_000_000,
@@ -64,6 +74,7 @@ impl Default for SandboxLimits {
             max_query_calls_per_channel: 16,
             max_stderr_bytes: 4096,
             max_component_bytes: 16 << 20,
+            max_concurrent_calls: 64,
         }
     }
 }
@@ -90,6 +101,7 @@ pub(crate) struct GuestLimits {
     memory_bytes: usize,
     max_table_elements: usize,
     max_instances: usize,
+    max_memories: usize,
 }
 
 impl GuestLimits {
@@ -99,6 +111,7 @@ impl GuestLimits {
             memory_bytes: 0,
             max_table_elements: limits.max_table_elements,
             max_instances: limits.max_instances,
+            max_memories: limits.max_memories,
         }
     }
 }
@@ -158,7 +171,7 @@ impl wasmtime::ResourceLimiter for GuestLimits {
     }
 
     fn memories(&self) -> usize {
-        self.max_instances
+        self.max_memories
     }
 }
 
@@ -180,7 +193,10 @@ mod tests {
     fn memory_is_limited_over_all_memories_of_a_call() {
         let engine = Engine::default();
         let module = Module::new(&engine, THIRTY_MIB_MEMORY).unwrap();
-        let limits = SandboxLimits::default();
+        let limits = SandboxLimits {
+            max_memories: 3,
+            ..SandboxLimits::default()
+        };
         assert_eq!(limits.max_memory_bytes, 64 << 20);
         let mut store = Store::new(&engine, GuestLimits::new(&limits));
         store.limiter(|limits| limits);
@@ -191,5 +207,108 @@ mod tests {
             format!("{refused:?}").contains("over the 67108864-byte limit"),
             "{refused:?}"
         );
+    }
+
+    /// A component of one core module per entry, each with a table and/or a memory as the
+    /// entry says, every module instantiated once.
+    fn component_of(modules: &[(bool, bool)]) -> Vec<u8> {
+        use wasm_encoder::{
+            Component, InstanceSection, MemorySection, MemoryType, ModuleArg, ModuleSection,
+            RefType, TableSection, TableType,
+        };
+        let mut component = Component::new();
+        for &(table, memory) in modules {
+            let mut module = wasm_encoder::Module::new();
+            if table {
+                let mut tables = TableSection::new();
+                tables.table(TableType {
+                    element_type: RefType::FUNCREF,
+                    table64: false,
+                    minimum: 1,
+                    maximum: None,
+                    shared: false,
+                });
+                module.section(&tables);
+            }
+            if memory {
+                let mut memories = MemorySection::new();
+                memories.memory(MemoryType {
+                    minimum: 1,
+                    maximum: None,
+                    memory64: false,
+                    shared: false,
+                    page_size_log2: None,
+                });
+                module.section(&memories);
+            }
+            component.section(&ModuleSection(&module));
+        }
+        let mut instances = InstanceSection::new();
+        for index in 0..modules.len() {
+            instances.instantiate(index as u32, Vec::<(&str, ModuleArg)>::new());
+        }
+        component.section(&instances);
+        component.finish()
+    }
+
+    /// A component that declares more memories or core instances than one call may hold is
+    /// refused when loaded, with the limit it is over (a module defines at most one table, so
+    /// tables are bounded with instances).
+    #[test]
+    fn a_component_over_the_per_component_limits_is_refused_at_load() {
+        let runtime = crate::Runtime::new(crate::RuntimeConfig::default()).unwrap();
+        let limits = SandboxLimits::default();
+        let cases = [
+            (
+                vec![(false, true); limits.max_memories + 1],
+                "linear memories",
+            ),
+            (
+                vec![(false, false); limits.max_instances + 1],
+                "core module instances",
+            ),
+        ];
+        for (modules, named) in cases {
+            let refused = runtime
+                .load_bytes(&component_of(&modules))
+                .err()
+                .unwrap_or_else(|| panic!("{} modules ({named}) were accepted", modules.len()));
+            let message = refused.to_string();
+            assert!(message.contains(named), "{message}");
+            assert!(
+                message.contains("exceeds the configured maximum"),
+                "{message}"
+            );
+        }
+    }
+
+    /// The pool has room for as many calls as it has instances, each of a component at every
+    /// per-component limit: one strategy's many tables or memories cannot leave another
+    /// strategy's call without a slot.
+    #[test]
+    fn the_pool_holds_every_instance_at_the_per_component_limits() {
+        let limits = SandboxLimits::default();
+        let mut modules = vec![(true, false); limits.max_instances];
+        for module in modules.iter_mut().take(limits.max_memories) {
+            module.1 = true;
+        }
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .allocation_strategy(crate::pooling(&limits));
+        let engine = Engine::new(&config).unwrap();
+        let component =
+            wasmtime::component::Component::new(&engine, component_of(&modules)).unwrap();
+        let linker = wasmtime::component::Linker::<()>::new(&engine);
+        let held: Vec<_> = (0..limits.max_concurrent_calls)
+            .map(|call| {
+                let mut store = Store::new(&engine, ());
+                linker
+                    .instantiate(&mut store, &component)
+                    .unwrap_or_else(|err| panic!("call {call}: {err:?}"));
+                store
+            })
+            .collect();
+        assert_eq!(held.len(), limits.max_concurrent_calls as usize);
     }
 }

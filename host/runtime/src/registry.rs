@@ -308,7 +308,9 @@ impl StrategyRegistry {
                 }
             }
             Err(error) => {
-                let quarantined = {
+                // A failure of the host's own is not the guest's to answer for.
+                let counted = !matches!(error, CallError::Host(_));
+                let quarantined = counted && {
                     let mut health = lock_health(strategy);
                     health.record(now, true);
                     let now_quarantined =

@@ -328,6 +328,12 @@ fn classify(
     if let Some(budget) = err.downcast_ref::<BudgetExceeded>() {
         return CallError::BudgetExceeded(budget.0.clone());
     }
+    if err
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return CallError::Host(crate::error_chain(&err));
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
         Some(Trap::Interrupt) => CallError::Timeout { after: timeout },
@@ -503,13 +509,21 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
 /// on a future (a guest writing to stderr does, and a Rust guest's panic message is such a
 /// write): on a thread inside a tokio runtime that panics the whole host, so a call made from
 /// one (the daemon, `lnpolicy -c`, backtests) runs on a thread of its own.
-fn outside_tokio<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+fn outside_tokio<T: Send>(
+    call: impl FnOnce() -> Result<T, CallError> + Send,
+) -> Result<T, CallError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return call();
     }
-    std::thread::scope(|scope| match scope.spawn(call).join() {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("lnpolicy-guest".into())
+            .spawn_scoped(scope, call)
+            .map_err(|err| CallError::Host(format!("starting a thread for the call: {err}")))?;
+        match thread.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
