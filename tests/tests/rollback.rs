@@ -15,7 +15,7 @@ use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_policy::rollback::ROLLBACK_STRATEGY;
 use lnpolicy_runtime::StrategyRegistry;
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
-use lnpolicy_store::Store;
+use lnpolicy_store::{Arm, Store};
 
 const BAD: &str = "\
 [default]
@@ -229,6 +229,65 @@ async fn rollback_leaves_channels_under_ignore_and_does_not_hold_disable() {
             .all(|c| c.local_policy.disabled),
         "a rollback hold kept a channel under `disable` enabled"
     );
+}
+
+/// The same bad change, then an experiment whose arm A leaves fees alone (`ignore`) and whose
+/// arm B keeps the bad fee (`static`), rollback inherited by both: rollback follows each
+/// channel's arm, so only arm B's channels are restored, and arm A, the control, is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_follows_the_strategy_of_each_channels_experiment_arm() {
+    let mut rig = Rig::new(&["static", "ignore"]).await;
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let bad = Config::parse("bad.config", BAD).unwrap();
+    let experiment = Config::parse(
+        "experiment.config",
+        &BAD.replace(
+            "strategy = static\n",
+            "strategy = experiment\nexperiment.name = control\nexperiment.a = ignore\n\
+             experiment.b = static\n",
+        ),
+    )
+    .unwrap();
+    let mut arms = BTreeMap::new();
+    let mut restored = std::collections::BTreeSet::new();
+    for hour in 0..30 {
+        let config = if hour < 2 { &bad } else { &experiment };
+        let outcome = rig.hour(config, &guard).await;
+        for plan in &outcome.plans {
+            if let Some((_, arm)) = &plan.experiment {
+                arms.insert(plan.channel_id, *arm);
+            }
+        }
+        restored.extend(outcome.rollbacks.iter().map(|c| c.channel_id));
+    }
+    let in_arm = |wanted: Arm| {
+        arms.iter()
+            .filter(move |(_, arm)| **arm == wanted)
+            .map(|(id, _)| *id)
+    };
+    assert!(in_arm(Arm::A).count() > 0 && in_arm(Arm::B).count() > 0);
+    assert!(
+        in_arm(Arm::B).any(|id| restored.contains(&id)),
+        "the test needs arm B's channels rolled back"
+    );
+    let touched: Vec<u64> = in_arm(Arm::A).filter(|id| restored.contains(id)).collect();
+    assert!(
+        touched.is_empty(),
+        "arm A (ignore) was rolled back: {touched:?}"
+    );
+    let state = rig.live.shared();
+    let state = state.lock().unwrap();
+    for channel in state
+        .channels
+        .iter()
+        .filter(|c| arms.get(&c.id) == Some(&Arm::A))
+    {
+        assert_eq!(
+            channel.local_policy.fee_ppm, 4_500,
+            "channel {}",
+            channel.id
+        );
+    }
 }
 
 /// The balanced market two days in, served by the simulated LND, with a database and the

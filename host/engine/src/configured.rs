@@ -186,7 +186,7 @@ pub async fn run_configured_on(
         .map(|((view, node), input)| ConfiguredChannel { view, node, input })
         .collect();
 
-    let selected = configured::select(plan.config, &configured);
+    let selected = configured::select(store, plan.config, &configured, now)?;
     let rules = selected.rollback_rules(plan.guard);
     let rollbacks = rollback::candidates(store, &views, &rules, now)?;
     let rolled_back = if plan.dry_run || rollbacks.is_empty() {

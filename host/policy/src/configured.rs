@@ -113,16 +113,21 @@ pub struct Selected {
 
 impl Selected {
     /// The rollback rule of each channel whose section enables it, with the section's guard
-    /// over `base_guard`. A section whose strategy keeps the fees (`ignore`, `ignore_fees`,
-    /// `disable`) has none, whatever it inherits: rollback neither restores its channels' fees
-    /// nor holds them.
+    /// over `base_guard`. A channel whose strategy (or experiment arm's strategy) keeps the
+    /// fees (`ignore`, `ignore_fees`, `disable`) has none, whatever its section inherits:
+    /// rollback neither restores its fees nor holds it.
     pub fn rollback_rules(&self, base_guard: &GuardConfig) -> BTreeMap<ChannelId, RollbackRule> {
         self.plans
             .iter()
             .zip(&self.selections)
             .filter_map(|(plan, selection)| {
                 let selection = selection.as_ref()?;
-                if keeps_fees(selection.strategy()) {
+                let strategy = plan
+                    .experiment
+                    .as_ref()
+                    .and_then(|(_, arm)| selection.arm_strategy(*arm))
+                    .unwrap_or(selection.strategy());
+                if keeps_fees(strategy) {
                     return None;
                 }
                 let settings = &selection.settings;
@@ -136,8 +141,14 @@ impl Selected {
 }
 
 /// Selects each channel's section (a channel whose conditions cannot be evaluated gets a
-/// failed plan).
-pub fn select(config: &Config, channels: &[ConfiguredChannel<'_>]) -> Selected {
+/// failed plan) and draws (or reads back, from `store`) the arm of every channel in an
+/// experiment section: the rollback rules follow the arm's strategy.
+pub fn select(
+    store: &Store,
+    config: &Config,
+    channels: &[ConfiguredChannel<'_>],
+    now: u64,
+) -> Result<Selected, CycleError> {
     let mut plans = Vec::with_capacity(channels.len());
     let mut selections = Vec::with_capacity(channels.len());
     for channel in channels {
@@ -165,11 +176,12 @@ pub fn select(config: &Config, channels: &[ConfiguredChannel<'_>]) -> Selected {
         plans.push(plan);
         selections.push(selection);
     }
-    Selected { plans, selections }
+    assign_arms(store, &selections, &mut plans, now)?;
+    Ok(Selected { plans, selections })
 }
 
-/// Assigns experiment arms (recorded in `store`), resolves each selected channel's strategy
-/// and parameters, and groups the channels into guest calls; `held` channels are not decided.
+/// Resolves each selected channel's strategy and parameters, and groups the channels into
+/// guest calls; `held` channels are not decided.
 pub fn prepare(
     selected: Selected,
     registry: &StrategyRegistry,
@@ -183,7 +195,6 @@ pub fn prepare(
         mut plans,
         selections,
     } = selected;
-    assign_arms(store, &selections, &mut plans, now)?;
 
     // One version per strategy for the whole cycle: a reload while the channels are grouped
     // must not split one section between the old version and the new.
