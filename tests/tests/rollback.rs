@@ -290,6 +290,50 @@ async fn rollback_follows_the_strategy_of_each_channels_experiment_arm() {
     }
 }
 
+/// A fee held for most of a day, another for the 3 hours before the bad change: the window
+/// before the change mixes two levels, so its rate is no fair measure of the level a rollback
+/// would restore, and the change is not judged. With the first fee held the whole window, the
+/// same bad change is rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_window_before_saw_two_levels_is_not_rolled_back() {
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let fixed = |ppm: u32| {
+        Config::parse(
+            "fixed.config",
+            &format!("[default]\nstrategy = static\nfee_ppm = {ppm}\nbase_fee_msat = 0\n"),
+        )
+        .unwrap()
+    };
+    let (steady, step, bad) = (
+        fixed(500),
+        fixed(450),
+        Config::parse("bad.config", BAD).unwrap(),
+    );
+    let mut restored = Vec::new();
+    for step_hours in [3, 0] {
+        let mut rig = Rig::new(&["static"]).await;
+        let mut rolled_back = 0;
+        for hour in 0..48 {
+            let config = match hour {
+                h if h >= 23 => &bad,
+                h if h >= 23 - step_hours => &step,
+                _ => &steady,
+            };
+            let outcome = rig.hour(config, &guard).await;
+            rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
+        }
+        restored.push(rolled_back);
+    }
+    assert_eq!(
+        restored[0], 0,
+        "restored a level that held for 3 of the window's 12 hours"
+    );
+    assert!(
+        restored[1] > 0,
+        "the same change after a steady day is rolled back"
+    );
+}
+
 /// The balanced market two days in, served by the simulated LND, with a database and the
 /// built-in strategies `names`.
 struct Rig {

@@ -10,6 +10,7 @@
 //! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
 //! forwards in the window before it is not weighed, nor one whose channel a collection in the
 //! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
+//! before it saw another fee level than the one a rollback would restore, nor one whose window
 //! ended more than a window (at least a day, and at least the minimum interval) ago (the fee
 //! has earned since). A rollback is never itself
 //! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
@@ -202,6 +203,14 @@ pub fn candidates(
         let before = per_hour(earned_before.fee_msat);
         let after = per_hour(earned(change.at)?.fee_msat);
         if before > 0.0 && after < before * (1.0 - rule.threshold) {
+            if store.fees_changed_between(change.channel_id, change.at - window, change.at)? {
+                tracing::info!(
+                    channel = change.channel_id,
+                    changed_at = change.at,
+                    "revenue fell after a change, but the window before it saw more than one fee level: not rolled back"
+                );
+                continue;
+            }
             if store.channel_down_between(change.channel_id, change.at, judged_from)? {
                 tracing::info!(
                     channel = change.channel_id,

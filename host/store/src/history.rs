@@ -461,12 +461,44 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<bool, StoreError> {
+        self.any_between(
+            "SELECT EXISTS (SELECT 1 FROM channel_snapshots
+             WHERE channel_id = ?1 AND at >= ?2 AND at < ?3
+               AND (json_extract(channel_json, '$.active') = 0
+                    OR json_extract(channel_json, '$.local_policy.disabled') = 1))",
+            (channel, from, to),
+            "reading whether a channel was down",
+        )
+    }
+
+    /// Whether `channel`'s fees changed at a time in `(from, to)` (unix seconds, both open), as
+    /// `channel_fee_changes` saw it: the first level the store knows of is no change.
+    pub fn fees_changed_between(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from: u64,
+        to: u64,
+    ) -> Result<bool, StoreError> {
+        self.any_between(
+            "SELECT EXISTS (SELECT 1 FROM channel_fee_changes c
+             WHERE c.channel_id = ?1 AND c.at > ?2 AND c.at < ?3
+               AND EXISTS (SELECT 1 FROM channel_fee_changes p
+                           WHERE p.channel_id = ?1 AND p.at < c.at))",
+            (channel, from, to),
+            "reading whether a channel's fees changed",
+        )
+    }
+
+    /// Runs an `EXISTS` query over one channel (`?1`) and a span of unix seconds (`?2`, `?3`).
+    fn any_between(
+        &self,
+        sql: &str,
+        (channel, from, to): (lnpolicy_core::ChannelId, u64, u64),
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
         self.lock()
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM channel_snapshots
-                 WHERE channel_id = ?1 AND at >= ?2 AND at < ?3
-                   AND (json_extract(channel_json, '$.active') = 0
-                        OR json_extract(channel_json, '$.local_policy.disabled') = 1))",
+                sql,
                 params![
                     channel_id_to_sql(channel),
                     time_to_sql(from),
@@ -474,7 +506,7 @@ impl Store {
                 ],
                 |row| row.get(0),
             )
-            .map_err(self.sql("reading whether a channel was down"))
+            .map_err(self.sql(what))
     }
 
     /// Number of stored settled forwards (collector progress, tests).

@@ -975,6 +975,25 @@ fn fee_history_since_keeps_the_level_in_force() {
     assert!(store.fee_history(77, 0, 21_600).unwrap().is_empty());
 }
 
+/// A level that began inside the span is a change; the first level the store saw is not, nor
+/// a level that began at either end.
+#[test]
+fn fees_changed_between_sees_levels_that_began_inside_the_span() {
+    let (_dir, path) = temp_db();
+    let store = history_store(&path);
+    assert!(store.fees_changed_between(1, 7199, 7201).unwrap());
+    assert!(store.fees_changed_between(1, 0, 21_600).unwrap());
+    assert!(!store.fees_changed_between(1, 7200, 14_400).unwrap());
+    assert!(!store.fees_changed_between(2, 0, 21_600).unwrap());
+    let late = node_channel(3, policy(500));
+    store.add_channel_snapshot(10_000, &[late]).unwrap();
+    assert!(
+        !store.fees_changed_between(3, 0, 21_600).unwrap(),
+        "the first snapshot of a channel is no change"
+    );
+    assert!(!store.fees_changed_between(77, 0, 21_600).unwrap());
+}
+
 #[test]
 fn peer_fees_round_trip_with_their_refresh_time() {
     let (_dir, path) = temp_db();
