@@ -72,6 +72,21 @@ fn is_transport_failure(message: &str) -> bool {
     .any(|needle| m.contains(needle))
 }
 
+/// LND's answers while it starts, or while its wallet waits to be unlocked: its RPC
+/// interceptor sends them as plain errors (gRPC `UNKNOWN`), but the node is not serving yet,
+/// and a call made later may succeed.
+fn is_starting_up(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "waiting to start, rpc services not available",
+        "wallet locked, unlock it to enable full rpc access",
+        "in the process of starting up, but not yet ready to accept calls",
+        "is still in the process of starting",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
 /// For a refused permission, names what `method` needs and what the
 /// macaroon grants, so the operator knows what to add; for a macaroon the
 /// node does not accept at all, says so.
@@ -144,6 +159,7 @@ pub fn map_status(method: &'static str, status: &Status, granted: &[Permission])
         Code::Unknown | Code::Internal if is_transport_failure(message) => {
             NodeError::Unavailable { method, detail }
         }
+        Code::Unknown if is_starting_up(message) => NodeError::Unavailable { method, detail },
         Code::Unknown if is_auth_failure(message) => NodeError::PermissionDenied {
             method,
             detail: auth_detail(method, &detail, granted),
@@ -203,6 +219,24 @@ mod tests {
             Status::cancelled("h2 protocol error: stream reset"),
         ] {
             assert!(map_status("x", &status, &[]).is_transient(), "{status:?}");
+        }
+    }
+
+    /// A node that is starting, or waiting for its wallet to be unlocked, is not serving yet:
+    /// what it answers is no refusal of the call, and the message reaches the operator.
+    #[test]
+    fn a_starting_or_locked_lnd_is_unavailable_not_a_refusal() {
+        for message in [
+            "waiting to start, RPC services not available",
+            "wallet locked, unlock it to enable full RPC access",
+            "the RPC server is in the process of starting up, but not yet ready to accept calls",
+            "server is still in the process of starting",
+        ] {
+            let err = map_status(UPDATE_CHANNEL_POLICY, &Status::unknown(message), &[]);
+            let NodeError::Unavailable { detail, .. } = &err else {
+                panic!("{message}: {err:?}")
+            };
+            assert_eq!(detail, message);
         }
     }
 }
