@@ -334,6 +334,33 @@ async fn a_change_whose_window_before_saw_two_levels_is_not_rolled_back() {
     );
 }
 
+/// The bad change, then 10 hours without a cycle (the daemon, or the node, was down): nobody
+/// can tell a fee that earned nothing from a node that forwarded nothing, so the change is not
+/// judged. The same change watched every hour is rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_window_went_unwatched_is_not_rolled_back() {
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let bad = Config::parse("bad.config", BAD).unwrap();
+    let mut restored = Vec::new();
+    for down_hours in [10, 0] {
+        let mut rig = Rig::new(&["static"]).await;
+        let mut rolled_back = 0;
+        for hour in 0..30 {
+            if hour == 3 {
+                rig.live.advance(down_hours * 3600);
+            }
+            let outcome = rig.hour(&bad, &guard).await;
+            rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
+        }
+        restored.push(rolled_back);
+    }
+    assert_eq!(restored[0], 0, "judged a window with 10 hours unwatched");
+    assert!(
+        restored[1] > 0,
+        "the same change watched every hour is rolled back"
+    );
+}
+
 /// The balanced market two days in, served by the simulated LND, with a database and the
 /// built-in strategies `names`.
 struct Rig {

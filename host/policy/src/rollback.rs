@@ -10,7 +10,9 @@
 //! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
 //! forwards in the window before it is not weighed, nor one whose channel a collection in the
 //! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
-//! before it saw another fee level than the one a rollback would restore, nor one whose window
+//! before it saw another fee level than the one a rollback would restore, nor one in whose
+//! window collections stopped for far longer than usual (the node may have been down), nor one
+//! whose window
 //! ended more than a window (at least a day, and at least the minimum interval) ago (the fee
 //! has earned since). A rollback is never itself
 //! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
@@ -42,6 +44,12 @@ pub const MIN_FORWARDS_BEFORE: u64 = 5;
 
 /// How long after its window a change may still be judged, at least.
 const JUDGED_AT_LEAST_SECS: u64 = 86_400;
+
+/// A span without a collection longer than this many times the usual span between them, and
+/// than [`UNWATCHED_AT_LEAST_SECS`], means nobody watched: the node may have been down, and a
+/// node that is down earns nothing whatever its fees.
+const UNWATCHED_FACTOR: u64 = 3;
+const UNWATCHED_AT_LEAST_SECS: u64 = 3600;
 
 /// How far back a channel's earlier rollbacks lengthen its hold.
 const REPEATS_SPAN_SECS: u64 = 30 * 86_400;
@@ -211,6 +219,15 @@ pub fn candidates(
                 );
                 continue;
             }
+            let collected = store.snapshot_times(change.channel_id, change.at - window, now)?;
+            if unwatched(&collected, change.at, judged_from) {
+                tracing::info!(
+                    channel = change.channel_id,
+                    changed_at = change.at,
+                    "revenue fell after a change, but collections stopped for long in that window (the node may have been down): not rolled back"
+                );
+                continue;
+            }
             if store.channel_down_between(change.channel_id, change.at, judged_from)? {
                 tracing::info!(
                     channel = change.channel_id,
@@ -250,6 +267,24 @@ pub fn candidates(
         }
     }
     Ok(found)
+}
+
+/// Whether, among collection times `collected` (oldest first), a span between two of them that
+/// overlaps `(from, to)` is far longer than their usual (median) span: collections failed or
+/// stopped there, so the node may not have been forwarding.
+fn unwatched(collected: &[u64], from: u64, to: u64) -> bool {
+    let mut spans: Vec<(u64, u64)> = collected.windows(2).map(|w| (w[0], w[1])).collect();
+    if spans.is_empty() {
+        return false;
+    }
+    let mut lengths: Vec<u64> = spans.iter().map(|(a, b)| b - a).collect();
+    lengths.sort_unstable();
+    let usual = lengths[lengths.len() / 2];
+    let limit = usual
+        .saturating_mul(UNWATCHED_FACTOR)
+        .max(UNWATCHED_AT_LEAST_SECS);
+    spans.retain(|&(a, b)| a < to && b > from);
+    spans.iter().any(|(a, b)| b - a > limit)
 }
 
 /// Restores the candidates' previous policies: decisions recorded under
@@ -351,6 +386,29 @@ mod tests {
 
     const CHANGED_AT: u64 = 1_700_000_000;
     const WINDOW: u64 = 86_400;
+
+    /// Hourly collections with 10 hours missing in the window after the change are unwatched;
+    /// the same gap before it, a daily cron's day-long spans, a gap just over the usual span
+    /// or none at all are not.
+    #[test]
+    fn a_long_stop_in_collections_leaves_the_window_unwatched() {
+        const H: u64 = 3600;
+        let hourly_without = |gap: std::ops::Range<u64>| -> Vec<u64> {
+            (0..48u64)
+                .filter(|h| !gap.contains(h))
+                .map(|h| h * H)
+                .collect()
+        };
+        let (from, to) = (24 * H, 48 * H);
+        assert!(unwatched(&hourly_without(30..40), from, to));
+        assert!(!unwatched(&hourly_without(5..15), from, to));
+        assert!(!unwatched(&hourly_without(30..32), from, to));
+        assert!(!unwatched(&hourly_without(0..0), from, to));
+        let daily = [0, 24 * H, 48 * H, 72 * H];
+        assert!(!unwatched(&daily, 24 * H, 48 * H));
+        assert!(!unwatched(&[], from, to));
+        assert!(!unwatched(&[from], from, to));
+    }
 
     /// Records `channel`'s change from `previous` to its policy as applied at CHANGED_AT;
     /// returns the rule that judges it (25% over a day).

@@ -471,6 +471,33 @@ impl Store {
         )
     }
 
+    /// When collections took a snapshot of `channel` in `[from, to]` (unix seconds), oldest
+    /// first: where they stop for long, nobody watched the channel, or the node.
+    pub fn snapshot_times(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.lock()
+            .prepare_cached(
+                "SELECT at FROM channel_snapshots
+                 WHERE channel_id = ?1 AND at >= ?2 AND at <= ?3 ORDER BY at",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![
+                        channel_id_to_sql(channel),
+                        time_to_sql(from),
+                        time_to_sql(to)
+                    ],
+                    |row| row.get(0).map(time_from_sql),
+                )?
+                .collect()
+            })
+            .map_err(self.sql("reading when a channel was collected"))
+    }
+
     /// Whether `channel`'s fees changed at a time in `(from, to)` (unix seconds, both open), as
     /// `channel_fee_changes` saw it: the first level the store knows of is no change.
     pub fn fees_changed_between(
