@@ -7,7 +7,9 @@
 //! of the policy stays as the node has it now, and the restored fees, with the section's fee
 //! properties over them, pass the section's guard without its step limits: bounds, inbound rules and the minimum interval hold), and the
 //! channel is held for one more window per rollback it had in the last 30 days, so the
-//! strategy cannot undo the undo at once. A change with fewer than [`MIN_FORWARDS_BEFORE`]
+//! strategy cannot undo the undo at once. The forwards out times the outbound rate must fall by
+//! the threshold too (one large payment can make the sum fall alone). A change with fewer than
+//! [`MIN_FORWARDS_BEFORE`]
 //! forwards in the window before it is not weighed, nor one whose channel a collection in the
 //! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
 //! before it saw another fee level than the one a rollback would restore, nor one in whose
@@ -208,9 +210,16 @@ pub fn candidates(
         if earned_before.forwards < MIN_FORWARDS_BEFORE {
             continue;
         }
+        let earned_after = earned(change.at)?;
         let before = per_hour(earned_before.fee_msat);
-        let after = per_hour(earned(change.at)?.fee_msat);
-        if before > 0.0 && after < before * (1.0 - rule.threshold) {
+        let after = per_hour(earned_after.fee_msat);
+        // Amounts are heavy-tailed: one large payment before the change can make the sum fall
+        // while forwards grew. The forwards out times the outbound rate must fall too.
+        let priced =
+            |forwards: u64, policy: &FeePolicy| forwards as f64 * f64::from(policy.fee_ppm.max(1));
+        let priced_fell = priced(earned_after.forwards, &change.applied)
+            < priced(earned_before.forwards, &change.previous) * (1.0 - rule.threshold);
+        if before > 0.0 && after < before * (1.0 - rule.threshold) && priced_fell {
             if store.fees_changed_between(change.channel_id, change.at - window, change.at)? {
                 tracing::info!(
                     channel = change.channel_id,
@@ -456,24 +465,40 @@ mod tests {
         snapshots: &[(u64, bool, bool)],
         adjust: impl FnOnce(&mut RollbackRule),
     ) -> Vec<Candidate> {
+        let forwards: Vec<(u64, u64)> =
+            (1..=before).map(|i| (CHANGED_AT - 3600 * i, 100)).collect();
+        judged_on(&forwards, now, snapshots, adjust)
+    }
+
+    /// As [`judged_by`], with forwards out of the channel at the times and fees of `forwards`.
+    fn judged_on(
+        forwards: &[(u64, u64)],
+        now: u64,
+        snapshots: &[(u64, bool, bool)],
+        adjust: impl FnOnce(&mut RollbackRule),
+    ) -> Vec<Candidate> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let mut channel = fixtures::channels().remove(0);
         let previous = channel.local_policy;
         channel.local_policy.fee_ppm = 900;
         channel.last_fee_change = Some(CHANGED_AT);
-        let forwards: Vec<Forward> = (1..=before)
-            .map(|i| Forward {
-                index: i,
-                at_ns: (CHANGED_AT - 3600 * i) * NS,
+        let forwards: Vec<Forward> = forwards
+            .iter()
+            .zip(1..)
+            .map(|(&(at, fee_msat), index)| Forward {
+                index,
+                at_ns: at * NS,
                 chan_in: 7,
                 chan_out: channel.id,
-                amt_in_msat: 1_000_100,
+                amt_in_msat: 1_000_000 + fee_msat,
                 amt_out_msat: 1_000_000,
-                fee_msat: 100,
+                fee_msat,
             })
             .collect();
-        store.add_forwards(&forwards, before).unwrap();
+        store
+            .add_forwards(&forwards, forwards.len() as u64)
+            .unwrap();
         let mut rule = applied_at_changed_at(&store, &channel, &previous);
         adjust(&mut rule);
         for &(at, active, disabled) in snapshots {
@@ -653,6 +678,26 @@ mod tests {
         });
         assert_eq!(levelled.inbound_fee_ppm, -40, "60 − the restored 100 ppm");
         assert!(!levelled.disabled);
+    }
+
+    #[test]
+    fn one_large_payment_before_the_change_is_no_fall_of_revenue() {
+        // 100 ppm before: one payment paid 5,000,000 msat, four paid 50,000. 900 ppm after:
+        // twenty paid 45,000. The sum fell by 83%, while forwards went from 5 to 20 at 9 times
+        // the rate.
+        let mut forwards = vec![(CHANGED_AT - 3600, 5_000_000)];
+        forwards.extend((2..=5).map(|h| (CHANGED_AT - 3600 * h, 50_000)));
+        forwards.extend((1..=20).map(|h| (CHANGED_AT + 1000 * h, 45_000)));
+        let judge = |forwards: &[(u64, u64)]| judged_on(forwards, CHANGED_AT + WINDOW, &[], |_| {});
+        assert!(
+            judge(&forwards).is_empty(),
+            "rolled back a change that quadrupled forwards"
+        );
+        assert_eq!(
+            judge(&forwards[..5]).len(),
+            1,
+            "with no forward after the change, it is rolled back"
+        );
     }
 
     #[test]
