@@ -136,6 +136,7 @@ pub fn channel_views(
                 pending_out_sat: c.pending_sat(false),
                 commit_fee_sat: c.commit_fee_sat,
                 max_accepted_htlcs: c.max_accepted_htlcs,
+                max_in_flight_msat: c.max_in_flight_msat,
                 active: c.active,
                 private: c.private,
                 initiator: c.initiator,

@@ -163,6 +163,9 @@ pub struct Channel {
     /// Held back from the opener's side.
     pub commit_fee_sat: u64,
     pub max_accepted_htlcs: u32,
+    /// The most we may have in flight to the peer at once, as the node reports it; LND refuses
+    /// a largest HTLC above it, and the whole update with it. 0 when not known.
+    pub max_in_flight_msat: u64,
     pub active: bool,
     pub private: bool,
     pub initiator: bool,

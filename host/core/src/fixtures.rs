@@ -40,6 +40,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
         pending_out_sat: 0,
         commit_fee_sat: 2_500,
         max_accepted_htlcs: 483,
+        max_in_flight_msat: capacity_sat * 990,
         active: true,
         private: false,
         initiator: n.is_multiple_of(2),

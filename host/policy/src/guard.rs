@@ -522,10 +522,15 @@ fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clam
         clamps.limit("min_htlc_msat", Rule::HtlcLimits, v, 1, u64::MAX)
     });
     // The channel's reserve would tighten this further, but capacity is a limit every node enforces
-    // and never rejects a value below.
+    // and never rejects a value below. LND also refuses one above the max in flight, and the fee
+    // change sent with it.
     let capacity_msat = channel.capacity_sat.saturating_mul(1000);
+    let ceiling = match channel.max_in_flight_msat {
+        0 => capacity_msat,
+        in_flight => capacity_msat.min(in_flight),
+    };
     let max = change.max_htlc_msat.map_or(current.max_htlc_msat, |v| {
-        clamps.limit("max_htlc_msat", Rule::HtlcLimits, v, 0, capacity_msat)
+        clamps.limit("max_htlc_msat", Rule::HtlcLimits, v, 0, ceiling)
     });
     if min <= max {
         return (min, max);
@@ -603,6 +608,7 @@ mod tests {
             pending_out_sat: 0,
             commit_fee_sat: 0,
             max_accepted_htlcs: 483,
+            max_in_flight_msat: 990_000_000,
             active: true,
             private: false,
             initiator: true,
@@ -1288,23 +1294,33 @@ mod tests {
         );
     }
 
+    /// LND refuses a largest HTLC above the max in flight, and the fee sent with it; capacity
+    /// bounds it where the max in flight is not known.
     #[test]
-    fn max_htlc_is_at_most_the_capacity() {
+    fn max_htlc_is_at_most_the_max_in_flight_and_the_capacity() {
         let change = PolicyChange {
             max_htlc_msat: Some(u64::MAX),
+            fee_ppm: Some(200),
             ..PolicyChange::default()
         };
         let out = run(&lnd(), &channel(), change);
-        assert_eq!(out.policy.map(|p| p.max_htlc_msat), Some(1_000_000_000));
+        assert_eq!(out.policy.map(|p| p.max_htlc_msat), Some(990_000_000));
+        assert_eq!(out.policy.map(|p| p.fee_ppm), Some(200));
         assert_eq!(
             out.clamps,
             vec![clamp(
                 "max_htlc_msat",
                 i64::MAX,
-                1_000_000_000,
+                990_000_000,
                 Rule::HtlcLimits
             )]
         );
+        let unknown = Channel {
+            max_in_flight_msat: 0,
+            ..channel()
+        };
+        let out = run(&lnd(), &unknown, change);
+        assert_eq!(out.policy.map(|p| p.max_htlc_msat), Some(1_000_000_000));
     }
 
     #[test]

@@ -92,6 +92,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     pending_out_sat: 0,
                     commit_fee_sat: 0,
                     max_accepted_htlcs: 483,
+                    max_in_flight_msat: capacity_sat.saturating_mul(990),
                     active,
                     private: false,
                     initiator: true,
@@ -404,14 +405,20 @@ fn check(
         prop_assert!(forced || policy.inbound_fee_ppm.abs_diff(current.inbound_fee_ppm) <= step);
     }
 
-    // (f) requested HTLC limits are consistent, or the node keeps its own.
+    // (f) requested HTLC limits are consistent (a largest HTLC within capacity and the max in
+    // flight), or the node keeps its own.
     if change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some() {
         let kept = (policy.min_htlc_msat, policy.max_htlc_msat)
             == (current.min_htlc_msat, current.max_htlc_msat);
         let capacity_msat = channel.capacity_sat.saturating_mul(1000);
+        let in_flight = match channel.max_in_flight_msat {
+            0 => u64::MAX,
+            known => known,
+        };
         let consistent = 1 <= policy.min_htlc_msat
             && policy.min_htlc_msat <= policy.max_htlc_msat
-            && (change.max_htlc_msat.is_none() || policy.max_htlc_msat <= capacity_msat);
+            && (change.max_htlc_msat.is_none()
+                || policy.max_htlc_msat <= capacity_msat.min(in_flight));
         prop_assert!(kept || consistent);
     }
 

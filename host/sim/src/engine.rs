@@ -391,7 +391,8 @@ impl Simulation {
                 remote_reserve_sat: reserve,
                 pending_htlcs,
                 max_accepted_htlcs: MAX_ACCEPTED_HTLCS,
-                max_in_flight_msat: capacity * 1_000,
+                // 99% of capacity, the largest HTLC a scenario's channels start with.
+                max_in_flight_msat: capacity * 990,
                 min_htlc_msat: 1,
                 active: spec.active,
                 private: spec.private,

@@ -99,17 +99,28 @@ async fn an_unknown_channel_comes_back_as_failed_update() {
     assert_eq!(err, NodeError::UnknownChannel { channel: ghost.id });
 }
 
+/// As LND: a largest HTLC above the max in flight (below capacity) is refused, and the fee
+/// sent with it is not applied.
 #[tokio::test]
-async fn max_htlc_above_capacity_is_an_invalid_parameter() {
+async fn max_htlc_above_the_max_in_flight_is_an_invalid_parameter() {
     let sim = Sim::start(fixture()).await;
     let client = sim.admin_client().await;
     let ch = &client.list_channels().await.unwrap()[0];
+    assert!(ch.max_in_flight_msat < ch.capacity_sat * 1000);
     let policy = FeePolicy {
-        max_htlc_msat: ch.capacity_sat * 1000 + 1,
+        max_htlc_msat: ch.max_in_flight_msat + 1,
+        fee_ppm: ch.local_policy.fee_ppm + 1,
         ..ch.local_policy
     };
     let err = client.update_policy(ch, &policy).await.unwrap_err();
-    assert!(rejected(&err).starts_with("UPDATE_FAILURE_INVALID_PARAMETER"));
+    let message = rejected(&err);
+    assert!(
+        message.starts_with("UPDATE_FAILURE_INVALID_PARAMETER"),
+        "{message}"
+    );
+    assert!(message.contains("above max pending amount"), "{message}");
+    let now = &client.list_channels().await.unwrap()[0];
+    assert_eq!(now.local_policy.fee_ppm, ch.local_policy.fee_ppm);
 }
 
 #[tokio::test]

@@ -424,9 +424,14 @@ pub(super) fn update_channel_policy(
             failed_updates.push(failed(&point, UpdateFailure::NotFound, "not found"));
             continue;
         };
-        let (id, capacity_msat, cur) = (
+        // LND checks the largest HTLC against the max in flight the channel allows (its
+        // `MaxPendingAmount`, which ListChannels reports), not the capacity.
+        let (id, max_pending_msat, cur) = (
             current.id,
-            current.capacity_sat * 1000,
+            match current.max_in_flight_msat {
+                0 => current.capacity_sat * 1000,
+                known => known,
+            },
             current.local_policy,
         );
         let policy = FeePolicy {
@@ -451,12 +456,12 @@ pub(super) fn update_channel_policy(
                 .map_or(cur.inbound_fee_ppm, |f| f.fee_rate_ppm),
             disabled: cur.disabled,
         };
-        if policy.max_htlc_msat > capacity_msat {
+        if policy.max_htlc_msat > max_pending_msat {
             failed_updates.push(failed(
                 &point,
                 UpdateFailure::InvalidParameter,
                 format!(
-                    "max htlc ({} msat) exceeds channel capacity ({capacity_msat} msat)",
+                    "max htlc size of {} mSAT is above max pending amount of {max_pending_msat} mSAT",
                     policy.max_htlc_msat
                 ),
             ));
