@@ -14,7 +14,8 @@
 //! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
 //! before it saw another fee level than the one a rollback would restore, nor one in whose
 //! window collections stopped for far longer than usual (the node may have been down), nor one
-//! whose window
+//! after which the channel refused at least as many forwards for want of outbound liquidity as
+//! it made (its balance, not its fee, held revenue back), nor one whose window
 //! ended more than a window (at least a day, and at least the minimum interval) ago (the fee
 //! has earned since). A rollback is never itself
 //! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
@@ -228,6 +229,17 @@ pub fn candidates(
                 );
                 continue;
             }
+            let short =
+                store.liquidity_failures(change.channel_id, change.at * NS, judged_from * NS)?;
+            if short >= MIN_FORWARDS_BEFORE.max(earned_after.forwards) {
+                tracing::info!(
+                    channel = change.channel_id,
+                    changed_at = change.at,
+                    refused = short,
+                    "revenue fell after a change, but the channel refused more forwards for want of liquidity than it made: not rolled back"
+                );
+                continue;
+            }
             let collected = store.snapshot_times(change.channel_id, change.at - window, now)?;
             if unwatched(&collected, change.at, judged_from) {
                 tracing::info!(
@@ -388,7 +400,7 @@ fn record_rollbacks(
 
 #[cfg(test)]
 mod tests {
-    use lnpolicy_core::{Forward, NodeKind, fixtures};
+    use lnpolicy_core::{FailedForward, FailureReason, Forward, NodeKind, fixtures};
     use lnpolicy_store::IntentOutcome;
 
     use super::*;
@@ -467,12 +479,14 @@ mod tests {
     ) -> Vec<Candidate> {
         let forwards: Vec<(u64, u64)> =
             (1..=before).map(|i| (CHANGED_AT - 3600 * i, 100)).collect();
-        judged_on(&forwards, now, snapshots, adjust)
+        judged_on(&forwards, &[], now, snapshots, adjust)
     }
 
-    /// As [`judged_by`], with forwards out of the channel at the times and fees of `forwards`.
+    /// As [`judged_by`], with forwards out of the channel at the times and fees of `forwards`,
+    /// and forwards it refused for want of liquidity at the times of `short`.
     fn judged_on(
         forwards: &[(u64, u64)],
+        short: &[u64],
         now: u64,
         snapshots: &[(u64, bool, bool)],
         adjust: impl FnOnce(&mut RollbackRule),
@@ -498,6 +512,21 @@ mod tests {
             .collect();
         store
             .add_forwards(&forwards, forwards.len() as u64)
+            .unwrap();
+        let refused: Vec<FailedForward> = short
+            .iter()
+            .zip(1..)
+            .map(|(&at, index)| FailedForward {
+                index,
+                at_ns: at * NS,
+                chan_in: 7,
+                chan_out: Some(channel.id),
+                amt_in_msat: 1_000_000,
+                reason: FailureReason::InsufficientBalance,
+            })
+            .collect();
+        store
+            .add_failed_forwards(&refused, refused.len() as u64)
             .unwrap();
         let mut rule = applied_at_changed_at(&store, &channel, &previous);
         adjust(&mut rule);
@@ -688,7 +717,8 @@ mod tests {
         let mut forwards = vec![(CHANGED_AT - 3600, 5_000_000)];
         forwards.extend((2..=5).map(|h| (CHANGED_AT - 3600 * h, 50_000)));
         forwards.extend((1..=20).map(|h| (CHANGED_AT + 1000 * h, 45_000)));
-        let judge = |forwards: &[(u64, u64)]| judged_on(forwards, CHANGED_AT + WINDOW, &[], |_| {});
+        let judge =
+            |forwards: &[(u64, u64)]| judged_on(forwards, &[], CHANGED_AT + WINDOW, &[], |_| {});
         assert!(
             judge(&forwards).is_empty(),
             "rolled back a change that quadrupled forwards"
@@ -698,6 +728,17 @@ mod tests {
             1,
             "with no forward after the change, it is rolled back"
         );
+    }
+
+    /// After the change the channel made no forward and refused 5 for want of liquidity: its
+    /// balance, not its fee, held revenue back. Refusing fewer than 5, it is judged.
+    #[test]
+    fn a_fall_while_the_channel_lacked_liquidity_is_not_the_fees() {
+        let forwards: Vec<(u64, u64)> = (1..=10).map(|h| (CHANGED_AT - 3600 * h, 100)).collect();
+        let refused: Vec<u64> = (1..=5).map(|h| CHANGED_AT + 600 * h).collect();
+        let judge = |short: &[u64]| judged_on(&forwards, short, CHANGED_AT + WINDOW, &[], |_| {});
+        assert!(judge(&refused).is_empty(), "rolled back a drained channel");
+        assert_eq!(judge(&refused[..1]).len(), 1, "one refusal: judged");
     }
 
     #[test]

@@ -625,6 +625,30 @@ impl Store {
         Ok(totals)
     }
 
+    /// Forwards `channel` refused for want of outbound liquidity with `at_ns` in
+    /// `[from_ns, to_ns)`: demand it could not serve, whatever its fee.
+    pub fn liquidity_failures(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<u64, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT COUNT(*) FROM failed_forwards
+                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3 AND reason = ?4",
+                params![
+                    channel_id_to_sql(channel),
+                    to_sql(from_ns),
+                    to_sql(to_ns),
+                    reason_str(FailureReason::InsufficientBalance)
+                ],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|count| u64::try_from(count).unwrap_or(0))
+            .map_err(self.sql("counting a channel's liquidity failures"))
+    }
+
     /// Failed forwards per (outgoing channel, reason) with `at_ns` in
     /// `[from_ns, to_ns)`; a failure with no outgoing channel counts against
     /// the incoming one.
