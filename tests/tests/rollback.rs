@@ -292,8 +292,9 @@ async fn rollback_follows_the_strategy_of_each_channels_experiment_arm() {
 
 /// A fee held for most of a day, another for the 3 hours before the bad change: the window
 /// before the change mixes two levels, so its rate is no fair measure of the level a rollback
-/// would restore, and the change is not judged. With the first fee held the whole window, the
-/// same bad change is rolled back.
+/// would restore, and the change is not judged. The same holds for a fee set by hand on the
+/// node just before the cycle that made the bad change (the collection saw it in the same
+/// second). With the first fee held the whole window, the same bad change is rolled back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_window_before_saw_two_levels_is_not_rolled_back() {
     let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
@@ -310,10 +311,17 @@ async fn a_change_whose_window_before_saw_two_levels_is_not_rolled_back() {
         Config::parse("bad.config", BAD).unwrap(),
     );
     let mut restored = Vec::new();
-    for step_hours in [3, 0] {
+    for (step_hours, by_hand) in [(3, false), (0, true), (0, false)] {
         let mut rig = Rig::new(&["static"]).await;
         let mut rolled_back = 0;
         for hour in 0..48 {
+            if hour == 23 && by_hand {
+                let shared = rig.live.shared();
+                let mut state = shared.lock().unwrap();
+                for channel in &mut state.channels {
+                    channel.local_policy.fee_ppm = 450;
+                }
+            }
             let config = match hour {
                 h if h >= 23 => &bad,
                 h if h >= 23 - step_hours => &step,
@@ -328,8 +336,12 @@ async fn a_change_whose_window_before_saw_two_levels_is_not_rolled_back() {
         restored[0], 0,
         "restored a level that held for 3 of the window's 12 hours"
     );
+    assert_eq!(
+        restored[1], 0,
+        "restored a level set by hand just before the change"
+    );
     assert!(
-        restored[1] > 0,
+        restored[2] > 0,
         "the same change after a steady day is rolled back"
     );
 }

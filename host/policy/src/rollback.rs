@@ -7,17 +7,13 @@
 //! of the policy stays as the node has it now, and the restored fees, with the section's fee
 //! properties over them, pass the section's guard without its step limits: bounds, inbound rules and the minimum interval hold), and the
 //! channel is held for one more window per rollback it had in the last 30 days, so the
-//! strategy cannot undo the undo at once. The forwards out times the outbound rate must fall by
-//! the threshold too (one large payment can make the sum fall alone). A change with fewer than
-//! [`MIN_FORWARDS_BEFORE`]
-//! forwards in the window before it is not weighed, nor one whose channel a collection in the
-//! window after it saw offline or disabled (the fall is not the fee's), nor one whose window
-//! before it saw another fee level than the one a rollback would restore, nor one in whose
-//! window collections stopped for far longer than usual (the node may have been down), nor one
-//! after which the channel refused at least as many forwards for want of outbound liquidity as
-//! it made (its balance, not its fee, held revenue back), nor one whose window
-//! ended more than a window (at least a day, and at least the minimum interval) ago (the fee
-//! has earned since). A rollback is never itself
+//! strategy cannot undo the undo at once. The fall must hold without the largest forward before
+//! the change (one large payment cannot make it alone). A change with fewer than
+//! [`MIN_FORWARDS_BEFORE`] forwards in the window before it is not weighed, nor one whose fall
+//! may not be its fees' doing (`not_the_fees`: another level in the window before, a node or
+//! daemon that may have been down, a raise followed by a lack of liquidity, a channel offline
+//! or disabled), nor one whose window ended more than a window (at least a day, and at least
+//! the minimum interval) ago (the fee has earned since). A rollback is never itself
 //! rolled back, and a channel whose policy changed since (by hand, or by another tool) is left
 //! alone.
 
@@ -28,7 +24,9 @@ use lnpolicy_core::{
     Channel, ChannelId, Clamp, Decision, FeePolicy, GuardedDecision, NodeChannel, NodeClient,
     PolicyChange,
 };
-use lnpolicy_store::{CycleStatus, DecisionRecord, SNAPSHOTS_KEPT_SECS, Store, StoreError};
+use lnpolicy_store::{
+    AppliedChange, CycleStatus, DecisionRecord, SNAPSHOTS_KEPT_SECS, Store, StoreError,
+};
 
 use crate::apply::{ApplyReport, PlannedUpdate, apply_updates, held_by_cap};
 use crate::config::RollbackKeys;
@@ -53,6 +51,12 @@ const JUDGED_AT_LEAST_SECS: u64 = 86_400;
 /// node that is down earns nothing whatever its fees.
 const UNWATCHED_FACTOR: u64 = 3;
 const UNWATCHED_AT_LEAST_SECS: u64 = 3600;
+/// How far back the usual span between collections is read (or a window, if longer).
+const USUAL_SPACING_OVER_SECS: u64 = 7 * 86_400;
+
+/// A fee level begun within this long after the start of the window before a change still
+/// counts as held over that window (a cron run's start time wanders).
+const LEVEL_TOLERANCE_SECS: u64 = 15 * 60;
 
 /// How far back a channel's earlier rollbacks lengthen its hold.
 const REPEATS_SPAN_SECS: u64 = 30 * 86_400;
@@ -211,49 +215,20 @@ pub fn candidates(
         if earned_before.forwards < MIN_FORWARDS_BEFORE {
             continue;
         }
-        let earned_after = earned(change.at)?;
+        // Amounts are heavy-tailed: the fall must hold without the largest forward before the
+        // change, so one large payment cannot make it alone.
+        let largest =
+            store.largest_fee_out(change.channel_id, (change.at - window) * NS, change.at * NS)?;
         let before = per_hour(earned_before.fee_msat);
+        let before_robust = per_hour(earned_before.fee_msat.saturating_sub(largest));
+        let earned_after = earned(change.at)?;
         let after = per_hour(earned_after.fee_msat);
-        // Amounts are heavy-tailed: one large payment before the change can make the sum fall
-        // while forwards grew. The forwards out times the outbound rate must fall too.
-        let priced =
-            |forwards: u64, policy: &FeePolicy| forwards as f64 * f64::from(policy.fee_ppm.max(1));
-        let priced_fell = priced(earned_after.forwards, &change.applied)
-            < priced(earned_before.forwards, &change.previous) * (1.0 - rule.threshold);
-        if before > 0.0 && after < before * (1.0 - rule.threshold) && priced_fell {
-            if store.fees_changed_between(change.channel_id, change.at - window, change.at)? {
+        if before_robust > 0.0 && after < before_robust * (1.0 - rule.threshold) {
+            if let Some(why) = not_the_fees(store, &change, window, judged_from, now)? {
                 tracing::info!(
                     channel = change.channel_id,
                     changed_at = change.at,
-                    "revenue fell after a change, but the window before it saw more than one fee level: not rolled back"
-                );
-                continue;
-            }
-            let short =
-                store.liquidity_failures(change.channel_id, change.at * NS, judged_from * NS)?;
-            if short >= MIN_FORWARDS_BEFORE.max(earned_after.forwards) {
-                tracing::info!(
-                    channel = change.channel_id,
-                    changed_at = change.at,
-                    refused = short,
-                    "revenue fell after a change, but the channel refused more forwards for want of liquidity than it made: not rolled back"
-                );
-                continue;
-            }
-            let collected = store.snapshot_times(change.channel_id, change.at - window, now)?;
-            if unwatched(&collected, change.at, judged_from) {
-                tracing::info!(
-                    channel = change.channel_id,
-                    changed_at = change.at,
-                    "revenue fell after a change, but collections stopped for long in that window (the node may have been down): not rolled back"
-                );
-                continue;
-            }
-            if store.channel_down_between(change.channel_id, change.at, judged_from)? {
-                tracing::info!(
-                    channel = change.channel_id,
-                    changed_at = change.at,
-                    "revenue fell after a change, but the channel was offline or disabled in that window: not rolled back"
+                    "revenue fell after a change, but {why}: not rolled back"
                 );
                 continue;
             }
@@ -290,22 +265,79 @@ pub fn candidates(
     Ok(found)
 }
 
-/// Whether, among collection times `collected` (oldest first), a span between two of them that
-/// overlaps `(from, to)` is far longer than their usual (median) span: collections failed or
-/// stopped there, so the node may not have been forwarding.
-fn unwatched(collected: &[u64], from: u64, to: u64) -> bool {
-    let mut spans: Vec<(u64, u64)> = collected.windows(2).map(|w| (w[0], w[1])).collect();
-    if spans.is_empty() {
-        return false;
+/// Why a fall of revenue after `change` may not be its fees' doing, if it may not: the cases
+/// a rollback does not judge, since restoring the old fee would then be a guess.
+fn not_the_fees(
+    store: &Store,
+    change: &AppliedChange,
+    window: u64,
+    judged_from: u64,
+    now: u64,
+) -> Result<Option<&'static str>, StoreError> {
+    let id = change.channel_id;
+    // A run from cron starts a little earlier or later each day: a level begun within this
+    // much of the window's start still counts as before it.
+    let level_from = (change.at - window + LEVEL_TOLERANCE_SECS.min(window / 2)).min(change.at);
+    if !store.held_fees(id, level_from, change.at, &change.previous)? {
+        return Ok(Some(
+            "the window before it did not hold the fees a rollback would restore throughout",
+        ));
     }
-    let mut lengths: Vec<u64> = spans.iter().map(|(a, b)| b - a).collect();
-    lengths.sort_unstable();
-    let usual = lengths[lengths.len() / 2];
+    if change.applied.fee_ppm > change.previous.fee_ppm {
+        let refused = |from: u64| store.liquidity_failures(id, from * NS, (from + window) * NS);
+        let (before, after) = (refused(change.at - window)?, refused(change.at)?);
+        let forwards = store.earned(id, change.at * NS, judged_from * NS)?.forwards;
+        if after > before && after >= MIN_FORWARDS_BEFORE.max(forwards) {
+            return Ok(Some(
+                "after the raise the channel refused more forwards for want of liquidity than it made",
+            ));
+        }
+    }
+    let week_before = change
+        .at
+        .saturating_sub(window.max(USUAL_SPACING_OVER_SECS));
+    let collected = store.snapshot_times(id, week_before, now)?;
+    if unwatched(&collected, change.at, judged_from) {
+        return Ok(Some(
+            "collections stopped for long in the window after it (the node may have been down)",
+        ));
+    }
+    if store.channel_down_between(id, change.at, judged_from)? {
+        return Ok(Some(
+            "the channel was offline or disabled in the window after it",
+        ));
+    }
+    Ok(None)
+}
+
+/// Whether, among collection times `collected` (oldest first), the part of `(from, to)` that a
+/// span between two of them covers is longer than usual spans allow: collections failed or
+/// stopped there, so the node may not have been forwarding. Usual is the 75th percentile of
+/// the spans before `from`, so that a few manual runs between daily ones do not make the daily
+/// span look long; with fewer than 4 of those (a young database), the median of all.
+fn unwatched(collected: &[u64], from: u64, to: u64) -> bool {
+    let spans = || collected.windows(2).map(|w| (w[0], w[1]));
+    let percentile = |mut lengths: Vec<u64>, share: f64| {
+        lengths.sort_unstable();
+        lengths[((lengths.len() - 1) as f64 * share).round() as usize]
+    };
+    let before: Vec<u64> = spans()
+        .filter(|&(_, b)| b <= from)
+        .map(|(a, b)| b - a)
+        .collect();
+    let usual = if before.len() >= 4 {
+        percentile(before, 0.75)
+    } else {
+        let all: Vec<u64> = spans().map(|(a, b)| b - a).collect();
+        if all.is_empty() {
+            return false;
+        }
+        percentile(all, 0.5)
+    };
     let limit = usual
         .saturating_mul(UNWATCHED_FACTOR)
         .max(UNWATCHED_AT_LEAST_SECS);
-    spans.retain(|&(a, b)| a < to && b > from);
-    spans.iter().any(|(a, b)| b - a > limit)
+    spans().any(|(a, b)| b.min(to).saturating_sub(a.max(from)) > limit)
 }
 
 /// Restores the candidates' previous policies: decisions recorded under
@@ -408,9 +440,10 @@ mod tests {
     const CHANGED_AT: u64 = 1_700_000_000;
     const WINDOW: u64 = 86_400;
 
-    /// Hourly collections with 10 hours missing in the window after the change are unwatched;
-    /// the same gap before it, a daily cron's day-long spans, a gap just over the usual span
-    /// or none at all are not.
+    /// Hourly collections with 10 hours missing in the window after the change are unwatched,
+    /// also in a database only hours old; the same gap before it, a daily cron's day-long spans
+    /// (with or without a few manual runs between), a gap just over the usual span or none at
+    /// all are not.
     #[test]
     fn a_long_stop_in_collections_leaves_the_window_unwatched() {
         const H: u64 = 3600;
@@ -427,17 +460,32 @@ mod tests {
         assert!(!unwatched(&hourly_without(0..0), from, to));
         let daily = [0, 24 * H, 48 * H, 72 * H];
         assert!(!unwatched(&daily, 24 * H, 48 * H));
+        let mut burst: Vec<u64> = (0..8).map(|d| d * 24 * H).collect();
+        burst.extend((1..=4).map(|m| 7 * 24 * H + m * 300));
+        burst.push(8 * 24 * H);
+        burst.sort_unstable();
+        assert!(
+            !unwatched(&burst, 7 * 24 * H, 8 * 24 * H),
+            "a few manual runs between daily ones"
+        );
+        let young = [0, H, 2 * H, 13 * H, 14 * H];
+        assert!(unwatched(&young, 0, 12 * H), "a young database's 11 hours");
         assert!(!unwatched(&[], from, to));
         assert!(!unwatched(&[from], from, to));
     }
 
-    /// Records `channel`'s change from `previous` to its policy as applied at CHANGED_AT;
-    /// returns the rule that judges it (25% over a day).
+    /// Records `channel`'s change from `previous` (seen by a collection an hour before the
+    /// window before it) to its policy as applied at CHANGED_AT; returns the rule that judges
+    /// it (25% over a day).
     fn applied_at_changed_at(
         store: &Store,
         channel: &Channel,
         previous: &FeePolicy,
     ) -> RollbackRule {
+        let seen = fixtures::node_channel(channel.id, "peer", *previous);
+        store
+            .add_channel_snapshot(CHANGED_AT - WINDOW - 3600, &[seen])
+            .unwrap();
         let intent = store
             .record_intent(
                 channel.id,
@@ -531,7 +579,12 @@ mod tests {
         let mut rule = applied_at_changed_at(&store, &channel, &previous);
         adjust(&mut rule);
         for &(at, active, disabled) in snapshots {
-            let mut seen = fixtures::node_channel(channel.id, "peer", channel.local_policy);
+            let fees = if at < CHANGED_AT {
+                previous
+            } else {
+                channel.local_policy
+            };
+            let mut seen = fixtures::node_channel(channel.id, "peer", fees);
             seen.active = active;
             seen.local_policy.disabled = disabled;
             store.add_channel_snapshot(at, &[seen]).unwrap();
@@ -727,6 +780,16 @@ mod tests {
             judge(&forwards[..5]).len(),
             1,
             "with no forward after the change, it is rolled back"
+        );
+        // Twenty large payments before, twenty small ones after: the raise lost the large
+        // payments, revenue fell by 82% whatever the largest one, and it is rolled back.
+        let mut lost: Vec<(u64, u64)> =
+            (1..=20).map(|h| (CHANGED_AT - 3600 * h, 500_000)).collect();
+        lost.extend((1..=20).map(|h| (CHANGED_AT + 1000 * h, 90_000)));
+        assert_eq!(
+            judge(&lost).len(),
+            1,
+            "a raise that lost the large payments"
         );
     }
 

@@ -461,14 +461,20 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<bool, StoreError> {
-        self.any_between(
-            "SELECT EXISTS (SELECT 1 FROM channel_snapshots
-             WHERE channel_id = ?1 AND at >= ?2 AND at < ?3
-               AND (json_extract(channel_json, '$.active') = 0
-                    OR json_extract(channel_json, '$.local_policy.disabled') = 1))",
-            (channel, from, to),
-            "reading whether a channel was down",
-        )
+        self.lock()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM channel_snapshots
+                 WHERE channel_id = ?1 AND at >= ?2 AND at < ?3
+                   AND (json_extract(channel_json, '$.active') = 0
+                        OR json_extract(channel_json, '$.local_policy.disabled') = 1))",
+                params![
+                    channel_id_to_sql(channel),
+                    time_to_sql(from),
+                    time_to_sql(to)
+                ],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("reading whether a channel was down"))
     }
 
     /// When collections took a snapshot of `channel` in `[from, to]` (unix seconds), oldest
@@ -498,34 +504,26 @@ impl Store {
             .map_err(self.sql("reading when a channel was collected"))
     }
 
-    /// Whether `channel`'s fees changed at a time in `(from, to)` (unix seconds, both open), as
-    /// `channel_fee_changes` saw it: the first level the store knows of is no change.
-    pub fn fees_changed_between(
+    /// Whether `channel` had the fees of `fees` (rates and base fees, both directions) over
+    /// `[from, to)` (unix seconds), as far as the store saw: no level begun inside it, and the
+    /// level in force before `to` is `fees`. Before its first collection the store knows no
+    /// level, so the first level it saw counts as held from `from` (and a channel with no level
+    /// before `to` as having held `fees`): what was in force before lnpolicy ran is unknown.
+    pub fn held_fees(
         &self,
         channel: lnpolicy_core::ChannelId,
         from: u64,
         to: u64,
+        fees: &lnpolicy_core::FeePolicy,
     ) -> Result<bool, StoreError> {
-        self.any_between(
-            "SELECT EXISTS (SELECT 1 FROM channel_fee_changes c
-             WHERE c.channel_id = ?1 AND c.at > ?2 AND c.at < ?3
-               AND EXISTS (SELECT 1 FROM channel_fee_changes p
-                           WHERE p.channel_id = ?1 AND p.at < c.at))",
-            (channel, from, to),
-            "reading whether a channel's fees changed",
-        )
-    }
-
-    /// Runs an `EXISTS` query over one channel (`?1`) and a span of unix seconds (`?2`, `?3`).
-    fn any_between(
-        &self,
-        sql: &str,
-        (channel, from, to): (lnpolicy_core::ChannelId, u64, u64),
-        what: &'static str,
-    ) -> Result<bool, StoreError> {
-        self.lock()
+        let conn = self.lock();
+        let sql = self.sql("reading which fees a channel held");
+        let begun_inside: bool = conn
             .query_row(
-                sql,
+                "SELECT EXISTS (SELECT 1 FROM channel_fee_changes c
+                 WHERE c.channel_id = ?1 AND c.at > ?2 AND c.at < ?3
+                   AND EXISTS (SELECT 1 FROM channel_fee_changes p
+                               WHERE p.channel_id = ?1 AND p.at < c.at))",
                 params![
                     channel_id_to_sql(channel),
                     time_to_sql(from),
@@ -533,7 +531,39 @@ impl Store {
                 ],
                 |row| row.get(0),
             )
-            .map_err(self.sql(what))
+            .map_err(&sql)?;
+        if begun_inside {
+            return Ok(false);
+        }
+        let in_force: Option<FeeLevel> = conn
+            .query_row(
+                "SELECT fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+                 FROM channel_fee_changes
+                 WHERE channel_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
+                params![channel_id_to_sql(channel), time_to_sql(to)],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()
+            .map_err(&sql)?;
+        Ok(in_force.is_none_or(|level| level == fee_level(fees)))
+    }
+
+    /// The most `channel`'s own fee earned on one forward out with `at_ns` in
+    /// `[from_ns, to_ns)`; 0 without any.
+    pub fn largest_fee_out(
+        &self,
+        channel: lnpolicy_core::ChannelId,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<i64, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT COALESCE(MAX(COALESCE(out_fee_msat, fee_msat)), 0) FROM forwards
+                 WHERE chan_out = ?1 AND at_ns >= ?2 AND at_ns < ?3",
+                params![channel_id_to_sql(channel), to_sql(from_ns), to_sql(to_ns)],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("reading a channel's largest fee"))
     }
 
     /// Number of stored settled forwards (collector progress, tests).

@@ -975,23 +975,44 @@ fn fee_history_since_keeps_the_level_in_force() {
     assert!(store.fee_history(77, 0, 21_600).unwrap().is_empty());
 }
 
-/// A level that began inside the span is a change; the first level the store saw is not, nor
-/// a level that began at either end.
+/// A level held over a span: none begun inside it and the same fees in force at its end; the
+/// first level the store saw counts as held from before it.
 #[test]
-fn fees_changed_between_sees_levels_that_began_inside_the_span() {
+fn held_fees_sees_levels_begun_inside_the_span() {
     let (_dir, path) = temp_db();
     let store = history_store(&path);
-    assert!(store.fees_changed_between(1, 7199, 7201).unwrap());
-    assert!(store.fees_changed_between(1, 0, 21_600).unwrap());
-    assert!(!store.fees_changed_between(1, 7200, 14_400).unwrap());
-    assert!(!store.fees_changed_between(2, 0, 21_600).unwrap());
+    assert!(store.held_fees(2, 0, 21_600, &policy(300)).unwrap());
+    assert!(!store.held_fees(2, 0, 21_600, &policy(301)).unwrap());
+    assert!(store.held_fees(1, 7200, 14_400, &policy(200)).unwrap());
+    assert!(!store.held_fees(1, 7199, 14_400, &policy(200)).unwrap());
+    assert!(!store.held_fees(1, 7200, 14_401, &policy(200)).unwrap());
     let late = node_channel(3, policy(500));
     store.add_channel_snapshot(10_000, &[late]).unwrap();
     assert!(
-        !store.fees_changed_between(3, 0, 21_600).unwrap(),
-        "the first snapshot of a channel is no change"
+        store.held_fees(3, 5_000, 20_000, &policy(500)).unwrap(),
+        "the first level seen counts as held before it"
     );
-    assert!(!store.fees_changed_between(77, 0, 21_600).unwrap());
+    assert!(!store.held_fees(3, 5_000, 20_000, &policy(400)).unwrap());
+    assert!(store.held_fees(77, 0, 21_600, &policy(300)).unwrap());
+}
+
+/// The largest fee one forward out earned in a span.
+#[test]
+fn largest_fee_out_is_the_largest_single_forward() {
+    let (_dir, path) = temp_db();
+    let store = history_store(&path);
+    assert_eq!(
+        store.largest_fee_out(1, 0, 21_600 * 1_000_000_000).unwrap(),
+        17
+    );
+    assert_eq!(
+        store.largest_fee_out(1, 0, 7200 * 1_000_000_000).unwrap(),
+        7
+    );
+    assert_eq!(
+        store.largest_fee_out(5, 0, 21_600 * 1_000_000_000).unwrap(),
+        0
+    );
 }
 
 #[test]
