@@ -54,9 +54,20 @@ const UNWATCHED_AT_LEAST_SECS: u64 = 3600;
 /// How far back the usual span between collections is read (or a window, if longer).
 const USUAL_SPACING_OVER_SECS: u64 = 7 * 86_400;
 
-/// A fee level begun within this long after the start of the window before a change still
-/// counts as held over that window (a cron run's start time wanders).
-const LEVEL_TOLERANCE_SECS: u64 = 15 * 60;
+/// How much a run's start may wander (a cron run's collection takes longer some days): a level
+/// begun this long after the start of the window before a change still counts as held over it,
+/// and a change is judged this long before its window has passed. At most a tenth of the window.
+const START_TOLERANCE_SECS: u64 = 15 * 60;
+
+fn start_tolerance(window: u64) -> u64 {
+    START_TOLERANCE_SECS.min(window / 10)
+}
+
+/// What the outbound fee takes from a 100,000-sat payment, msat: a raise or a cut of the base
+/// fee and the rate together.
+fn fee_on_a_payment(policy: &FeePolicy) -> u64 {
+    u64::from(policy.base_fee_msat) + u64::from(policy.fee_ppm) * 100
+}
 
 /// How far back a channel's earlier rollbacks lengthen its hold.
 const REPEATS_SPAN_SECS: u64 = 30 * 86_400;
@@ -194,9 +205,14 @@ pub fn candidates(
         // moved into a section that has it). The while is a window, at least a day (a daily
         // `lnpolicy -c` from cron must land in it) and at least the minimum interval (the
         // restore waits for it).
-        // Never after the snapshots that tell whether the channel was down are gone.
-        let judged_from = change.at.saturating_add(window);
-        let judged_until = judged_from
+        // Never after the snapshots that tell whether the channel was down are gone. A run from
+        // cron that starts a little earlier than the day before still judges (on the part of
+        // the window that has passed).
+        let tolerance = start_tolerance(window);
+        let judged_from = change.at.saturating_add(window - tolerance);
+        let judged_until = change
+            .at
+            .saturating_add(window)
             .saturating_add(
                 window
                     .max(JUDGED_AT_LEAST_SECS)
@@ -209,9 +225,9 @@ pub fn candidates(
         if change.at < window {
             continue;
         }
-        let earned = |from: u64| store.earned(change.channel_id, from * NS, (from + window) * NS);
-        let per_hour = |fee_msat: i64| fee_msat as f64 * 3600.0 / window as f64;
-        let earned_before = earned(change.at - window)?;
+        let earned = |from: u64, to: u64| store.earned(change.channel_id, from * NS, to * NS);
+        let per_hour = |fee_msat: i64, secs: u64| fee_msat as f64 * 3600.0 / secs as f64;
+        let earned_before = earned(change.at - window, change.at)?;
         if earned_before.forwards < MIN_FORWARDS_BEFORE {
             continue;
         }
@@ -219,12 +235,13 @@ pub fn candidates(
         // change, so one large payment cannot make it alone.
         let largest =
             store.largest_fee_out(change.channel_id, (change.at - window) * NS, change.at * NS)?;
-        let before = per_hour(earned_before.fee_msat);
-        let before_robust = per_hour(earned_before.fee_msat.saturating_sub(largest));
-        let earned_after = earned(change.at)?;
-        let after = per_hour(earned_after.fee_msat);
+        let before = per_hour(earned_before.fee_msat, window);
+        let before_robust = per_hour(earned_before.fee_msat.saturating_sub(largest), window);
+        let after_end = now.min(change.at + window);
+        let earned_after = earned(change.at, after_end)?;
+        let after = per_hour(earned_after.fee_msat, after_end - change.at);
         if before_robust > 0.0 && after < before_robust * (1.0 - rule.threshold) {
-            if let Some(why) = not_the_fees(store, &change, window, judged_from, now)? {
+            if let Some(why) = not_the_fees(store, &change, window, after_end, now)? {
                 tracing::info!(
                     channel = change.channel_id,
                     changed_at = change.at,
@@ -271,22 +288,23 @@ fn not_the_fees(
     store: &Store,
     change: &AppliedChange,
     window: u64,
-    judged_from: u64,
+    after_end: u64,
     now: u64,
 ) -> Result<Option<&'static str>, StoreError> {
     let id = change.channel_id;
     // A run from cron starts a little earlier or later each day: a level begun within this
     // much of the window's start still counts as before it.
-    let level_from = (change.at - window + LEVEL_TOLERANCE_SECS.min(window / 2)).min(change.at);
+    let level_from = change.at - window + start_tolerance(window);
     if !store.held_fees(id, level_from, change.at, &change.previous)? {
         return Ok(Some(
             "the window before it did not hold the fees a rollback would restore throughout",
         ));
     }
-    if change.applied.fee_ppm > change.previous.fee_ppm {
-        let refused = |from: u64| store.liquidity_failures(id, from * NS, (from + window) * NS);
-        let (before, after) = (refused(change.at - window)?, refused(change.at)?);
-        let forwards = store.earned(id, change.at * NS, judged_from * NS)?.forwards;
+    if fee_on_a_payment(&change.applied) > fee_on_a_payment(&change.previous) {
+        let refused = |from: u64, to: u64| store.liquidity_failures(id, from * NS, to * NS);
+        let before = refused(change.at - window, change.at)?;
+        let after = refused(change.at, after_end)?;
+        let forwards = store.earned(id, change.at * NS, after_end * NS)?.forwards;
         if after > before && after >= MIN_FORWARDS_BEFORE.max(forwards) {
             return Ok(Some(
                 "after the raise the channel refused more forwards for want of liquidity than it made",
@@ -297,12 +315,12 @@ fn not_the_fees(
         .at
         .saturating_sub(window.max(USUAL_SPACING_OVER_SECS));
     let collected = store.snapshot_times(id, week_before, now)?;
-    if unwatched(&collected, change.at, judged_from) {
+    if unwatched(&collected, change.at, after_end) {
         return Ok(Some(
             "collections stopped for long in the window after it (the node may have been down)",
         ));
     }
-    if store.channel_down_between(id, change.at, judged_from)? {
+    if store.channel_down_between(id, change.at, after_end)? {
         return Ok(Some(
             "the channel was offline or disabled in the window after it",
         ));
@@ -645,13 +663,16 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
     }
 
+    /// Judged from a window after the change (15 minutes early for a run whose start
+    /// wandered, on the part of the window that has passed) until a window later.
     #[test]
     fn a_change_is_judged_only_in_the_window_after_its_own() {
         let five = MIN_FORWARDS_BEFORE;
-        assert!(
-            judged_at(five, CHANGED_AT + WINDOW - 1, &[]).is_empty(),
-            "too early"
-        );
+        let early = CHANGED_AT + WINDOW - START_TOLERANCE_SECS;
+        assert!(judged_at(five, early - 1, &[]).is_empty(), "too early");
+        let found = judged_at(five, early, &[]);
+        assert_eq!(found.len(), 1, "a cron run 15 minutes early");
+        assert_eq!(found[0].rate_after_msat_per_hour, 0.0);
         assert_eq!(judged_at(five, CHANGED_AT + 2 * WINDOW - 1, &[]).len(), 1);
         assert!(
             judged_at(five, CHANGED_AT + 2 * WINDOW, &[]).is_empty(),
