@@ -21,8 +21,18 @@ fee_ppm = 200
 ";
 
 /// One cycle with the node reporting "not synced" at its start, and synced again after
-/// `synced_after` if given.
+/// `synced_after` if given, reading it again every 100 ms.
 async fn cycle(synced_after: Option<Duration>) -> (ConfiguredOutcome, Vec<bool>) {
+    let (outcome, disabled, _) = cycle_waiting(synced_after, Duration::from_millis(100)).await;
+    (outcome, disabled)
+}
+
+/// As [`cycle`], reading the node again every `wait`; also returns how long after the cycle's
+/// start its decisions are stamped, seconds.
+async fn cycle_waiting(
+    synced_after: Option<Duration>,
+    wait: Duration,
+) -> (ConfiguredOutcome, Vec<bool>, Vec<u64>) {
     let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     let dir = tempfile::tempdir().unwrap();
     let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
@@ -44,7 +54,7 @@ async fn cycle(synced_after: Option<Duration>) -> (ConfiguredOutcome, Vec<bool>)
     }
     let now = live.simulation().now_ns() / 1_000_000_000;
     let plan = ConfiguredPlan {
-        chain_sync_wait: Duration::from_millis(100),
+        chain_sync_wait: wait,
         ..ConfiguredPlan::new(&config, &guard, false)
     };
     let outcome = run_configured(&client, &store, &registry, plan, now)
@@ -57,7 +67,13 @@ async fn cycle(synced_after: Option<Duration>) -> (ConfiguredOutcome, Vec<bool>)
         .iter()
         .map(|c| c.local_policy.disabled)
         .collect();
-    (outcome, disabled)
+    let stamped = outcome
+        .plans
+        .iter()
+        .flat_map(|plan| store.decisions_for_channel(plan.channel_id, 1).unwrap())
+        .map(|decision| decision.at - now)
+        .collect();
+    (outcome, disabled, stamped)
 }
 
 fn sections(outcome: &ConfiguredOutcome) -> Vec<&str> {
@@ -80,4 +96,14 @@ async fn a_node_that_stays_unsynced_gets_its_section() {
     let (outcome, disabled) = cycle(None).await;
     assert!(sections(&outcome).iter().all(|s| *s == "unsynced"));
     assert!(!disabled.is_empty() && disabled.iter().all(|d| *d));
+}
+
+/// A cycle that waited 5 seconds for the node to sync records its decisions when it made
+/// them, not when it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_that_waited_for_the_node_stamps_its_decisions_when_it_decided() {
+    let (outcome, _, stamped) = cycle_waiting(None, Duration::from_secs(1)).await;
+    assert!(sections(&outcome).iter().all(|s| *s == "unsynced"));
+    assert!(!stamped.is_empty());
+    assert!(stamped.iter().all(|&after| after == 5), "{stamped:?}");
 }

@@ -131,6 +131,7 @@ pub async fn run_configured_on(
             node.get_info().await?
         }
     };
+    let mut waited = Duration::ZERO;
     if plan.config.reads_chain_sync() {
         for _ in 1..CHAIN_SYNC_READINGS {
             if info.synced_to_chain {
@@ -138,11 +139,14 @@ pub async fn run_configured_on(
             }
             if !plan.chain_sync_wait.is_zero() {
                 tokio::time::sleep(plan.chain_sync_wait).await;
+                waited += plan.chain_sync_wait;
             }
             info = node.get_info().await?;
             extra_node_calls += 1;
         }
     }
+    // The cycle decides once the node has been read, so what it records is stamped then.
+    let now = now.saturating_add(waited.as_secs());
     let channels = collected.node_channels.clone();
     let removed = store.prune_closed_channel_state(now.saturating_sub(CLOSED_STATE_KEPT_SECS))?;
     if removed > 0 {
