@@ -305,7 +305,10 @@ fn not_the_fees(
         let before = refused(change.at - window, change.at)?;
         let after = refused(change.at, after_end)?;
         let forwards = store.earned(id, change.at * NS, after_end * NS)?.forwards;
-        if after > before && after >= MIN_FORWARDS_BEFORE.max(forwards) {
+        // Per second of each window: the one after may not have passed whole yet.
+        let more_than_before = u128::from(after) * u128::from(window)
+            > u128::from(before) * u128::from(after_end - change.at);
+        if more_than_before && after >= MIN_FORWARDS_BEFORE.max(forwards) {
             return Ok(Some(
                 "after the raise the channel refused more forwards for want of liquidity than it made",
             ));
