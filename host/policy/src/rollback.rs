@@ -241,7 +241,13 @@ pub fn candidates(
         let earned_after = earned(change.at, after_end)?;
         let after = per_hour(earned_after.fee_msat, after_end - change.at);
         if before_robust > 0.0 && after < before_robust * (1.0 - rule.threshold) {
-            if let Some(why) = not_the_fees(store, &change, window, after_end, now)? {
+            if let Some(why) = not_the_fees(
+                store,
+                &change,
+                window,
+                (after_end, earned_after.forwards),
+                now,
+            )? {
                 tracing::info!(
                     channel = change.channel_id,
                     changed_at = change.at,
@@ -283,12 +289,13 @@ pub fn candidates(
 }
 
 /// Why a fall of revenue after `change` may not be its fees' doing, if it may not: the cases
-/// a rollback does not judge, since restoring the old fee would then be a guess.
+/// a rollback does not judge, since restoring the old fee would then be a guess. The window
+/// after it ends at `after_end`, and the channel made `forwards` forwards out in it.
 fn not_the_fees(
     store: &Store,
     change: &AppliedChange,
     window: u64,
-    after_end: u64,
+    (after_end, forwards): (u64, u64),
     now: u64,
 ) -> Result<Option<&'static str>, StoreError> {
     let id = change.channel_id;
@@ -304,7 +311,6 @@ fn not_the_fees(
         let refused = |from: u64, to: u64| store.liquidity_failures(id, from * NS, to * NS);
         let before = refused(change.at - window, change.at)?;
         let after = refused(change.at, after_end)?;
-        let forwards = store.earned(id, change.at * NS, after_end * NS)?.forwards;
         // Per second of each window: the one after may not have passed whole yet.
         let more_than_before = u128::from(after) * u128::from(window)
             > u128::from(before) * u128::from(after_end - change.at);
