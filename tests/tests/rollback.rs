@@ -375,6 +375,35 @@ async fn a_change_whose_window_went_unwatched_is_not_rolled_back() {
 
 /// The balanced market two days in, served by the simulated LND, with a database and the
 /// built-in strategies `names`.
+/// The bad change made in lnpolicy's first cycle on a node: what the fees were before that
+/// collection is unknown (an hourly tool may have moved them), so the window before is no
+/// measure of any level and the change is not judged. The same change after a watched window is
+/// rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_the_first_cycle_on_a_node_is_not_rolled_back() {
+    let guard = GuardConfig::charge_lnd_compatible(lnpolicy_core::NodeKind::Lnd);
+    let bad = Config::parse("bad.config", BAD).unwrap();
+    let mut restored = Vec::new();
+    for watched in [false, true] {
+        let mut rig = if watched {
+            Rig::new(&["static"]).await
+        } else {
+            Rig::unwatched(&["static"]).await
+        };
+        let mut rolled_back = 0;
+        for _ in 0..30 {
+            let outcome = rig.hour(&bad, &guard).await;
+            rolled_back += outcome.rolled_back.map_or(0, |r| r.applied.len());
+        }
+        restored.push(rolled_back);
+    }
+    assert_eq!(restored[0], 0, "judged against fees nobody saw held");
+    assert!(
+        restored[1] > 0,
+        "the same change after a watched window is rolled back"
+    );
+}
+
 struct Rig {
     live: LiveSimulation,
     client: lnpolicy_node::lnd::LndClient,
@@ -385,9 +414,34 @@ struct Rig {
 }
 
 impl Rig {
+    /// A node lnpolicy has collected from every hour for a rollback window (12 hours), so the
+    /// fees before the test's first change were seen to hold. The first change is made at the
+    /// same market time as on an unwatched rig.
     async fn new(names: &[&str]) -> Rig {
+        let mut rig = Rig::started_after(names, 36 * 3600).await;
+        for _ in 0..12 {
+            let now = rig.live.simulation().now_ns() / 1_000_000_000;
+            lnpolicy_collector::collect(
+                &rig.client,
+                &rig.store,
+                now,
+                &lnpolicy_collector::CollectConfig::default(),
+            )
+            .await
+            .unwrap();
+            rig.live.advance(3600);
+        }
+        rig
+    }
+
+    /// A node lnpolicy has never collected from, two days into its market.
+    async fn unwatched(names: &[&str]) -> Rig {
+        Rig::started_after(names, 48 * 3600).await
+    }
+
+    async fn started_after(names: &[&str], market_secs: u64) -> Rig {
         let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-        live.advance(2 * 86_400);
+        live.advance(market_secs);
         let dir = tempfile::tempdir().unwrap();
         let (server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
         let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();

@@ -870,8 +870,8 @@ async fn the_hourly_cap_holds_updates_beyond_it_across_runs() {
 }
 
 /// A channel whose fee lnpolicy raised 100 ppm an hour ago, after ten forwards in the hour
-/// before and none since, with a config that keeps the raised fee and rolls such changes
-/// back: its id, its fee now and the fee before.
+/// before and none since, collected every 10 minutes throughout, with a config that keeps the
+/// raised fee and rolls such changes back: its id, its fee now and the fee before.
 fn rollback_candidate(
     live: &LiveSimulation,
     db: &Path,
@@ -905,12 +905,24 @@ fn rollback_candidate(
             })
             .collect();
         store.add_forwards(&forwards, 11).unwrap();
+        let channel = live.shared().lock().unwrap().channel(id).unwrap().clone();
+        let collected = |from: u64, to: u64, local_policy: FeePolicy| {
+            for at in (from..to).step_by(600) {
+                let seen = lnpolicy_core::NodeChannel {
+                    local_policy,
+                    ..channel.clone()
+                };
+                store.add_channel_snapshot(at, &[seen]).unwrap();
+            }
+        };
+        collected(changed_at - 3_600, changed_at, previous);
         let intent = store
             .record_intent(id, None, &previous, &current, changed_at)
             .unwrap();
         store
             .resolve_intent(intent, lnpolicy_store::IntentOutcome::Applied, changed_at)
             .unwrap();
+        collected(changed_at + 600, now, current);
     }
     // The channel's section keeps the raised fee (a strategy that sets fees: rollback leaves
     // channels under `ignore` alone); the others are ignored.

@@ -506,9 +506,9 @@ impl Store {
 
     /// Whether `channel` had the fees of `fees` (rates and base fees, both directions) over
     /// `[from, to)` (unix seconds), as far as the store saw: no level begun inside it, and the
-    /// level in force before `to` is `fees`. Before its first collection the store knows no
-    /// level, so the first level it saw counts as held from `from` (and a channel with no level
-    /// before `to` as having held `fees`): what was in force before lnpolicy ran is unknown.
+    /// level in force before `to` is `fees`. What was in force before the store first saw the
+    /// channel is unknown, so a span that begins before then was not seen to hold anything:
+    /// a channel switched over from an hourly tool may have had several levels in it.
     pub fn held_fees(
         &self,
         channel: lnpolicy_core::ChannelId,
@@ -520,10 +520,8 @@ impl Store {
         let sql = self.sql("reading which fees a channel held");
         let begun_inside: bool = conn
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM channel_fee_changes c
-                 WHERE c.channel_id = ?1 AND c.at > ?2 AND c.at < ?3
-                   AND EXISTS (SELECT 1 FROM channel_fee_changes p
-                               WHERE p.channel_id = ?1 AND p.at < c.at))",
+                "SELECT EXISTS (SELECT 1 FROM channel_fee_changes
+                 WHERE channel_id = ?1 AND at > ?2 AND at < ?3)",
                 params![
                     channel_id_to_sql(channel),
                     time_to_sql(from),
@@ -545,7 +543,7 @@ impl Store {
             )
             .optional()
             .map_err(&sql)?;
-        Ok(in_force.is_none_or(|level| level == fee_level(fees)))
+        Ok(in_force.is_some_and(|level| level == fee_level(fees)))
     }
 
     /// The most `channel`'s own fee earned on one forward out with `at_ns` in

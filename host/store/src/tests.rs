@@ -975,8 +975,9 @@ fn fee_history_since_keeps_the_level_in_force() {
     assert!(store.fee_history(77, 0, 21_600).unwrap().is_empty());
 }
 
-/// A level held over a span: none begun inside it and the same fees in force at its end; the
-/// first level the store saw counts as held from before it.
+/// A level held over a span: none begun inside it and the same fees in force at its end. What
+/// came before the store first saw a channel is unknown, so the first level seen counts as held
+/// only from when it was seen.
 #[test]
 fn held_fees_sees_levels_begun_inside_the_span() {
     let (_dir, path) = temp_db();
@@ -989,11 +990,12 @@ fn held_fees_sees_levels_begun_inside_the_span() {
     let late = node_channel(3, policy(500));
     store.add_channel_snapshot(10_000, &[late]).unwrap();
     assert!(
-        store.held_fees(3, 5_000, 20_000, &policy(500)).unwrap(),
-        "the first level seen counts as held before it"
+        !store.held_fees(3, 5_000, 20_000, &policy(500)).unwrap(),
+        "the level before the first one seen is unknown"
     );
-    assert!(!store.held_fees(3, 5_000, 20_000, &policy(400)).unwrap());
-    assert!(store.held_fees(77, 0, 21_600, &policy(300)).unwrap());
+    assert!(store.held_fees(3, 10_000, 20_000, &policy(500)).unwrap());
+    assert!(!store.held_fees(3, 10_000, 20_000, &policy(400)).unwrap());
+    assert!(!store.held_fees(77, 0, 21_600, &policy(300)).unwrap());
 }
 
 /// The largest fee one forward out earned in a span.
