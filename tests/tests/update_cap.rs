@@ -244,7 +244,11 @@ async fn a_rollback_the_cap_holds_is_not_recorded_and_a_later_run_restores_it() 
         .map(|c| (c.id, c.local_policy.fee_ppm))
         .collect();
 
-    // Both earned before the change and nothing after it.
+    // Both held their fees for the window before the change (a collection saw them), earned
+    // in it, and earned nothing after it.
+    store
+        .add_channel_snapshot(CHANGED_AT - WINDOW, &channels)
+        .unwrap();
     let forwards: Vec<Forward> = [first.id, second.id]
         .into_iter()
         .flat_map(|chan_out| (1..=10).map(move |i| (chan_out, i)))

@@ -307,6 +307,17 @@ fn not_the_fees(
             "the window before it did not hold the fees a rollback would restore throughout",
         ));
     }
+    let week_before = change
+        .at
+        .saturating_sub(window.max(USUAL_SPACING_OVER_SECS));
+    let collected = store.snapshot_times(id, week_before, now)?;
+    // Unwatched, the same level at both ends of a gap says nothing of what held inside it (a
+    // stopped daemon while another tool set fees).
+    if unwatched(&collected, change.at - window, change.at) {
+        return Ok(Some(
+            "collections stopped for long in the window before it, so its fees are not known",
+        ));
+    }
     if fee_on_a_payment(&change.applied) > fee_on_a_payment(&change.previous) {
         let refused = |from: u64, to: u64| store.liquidity_failures(id, from * NS, to * NS);
         let before = refused(change.at - window, change.at)?;
@@ -320,10 +331,6 @@ fn not_the_fees(
             ));
         }
     }
-    let week_before = change
-        .at
-        .saturating_sub(window.max(USUAL_SPACING_OVER_SECS));
-    let collected = store.snapshot_times(id, week_before, now)?;
     if unwatched(&collected, change.at, after_end) {
         return Ok(Some(
             "collections stopped for long in the window after it (the node may have been down)",
@@ -499,6 +506,25 @@ mod tests {
         assert!(unwatched(&young, 0, 12 * H), "a young database's 11 hours");
         assert!(!unwatched(&[], from, to));
         assert!(!unwatched(&[from], from, to));
+    }
+
+    /// Collections stopped for 18 hours of the day before the change (lnpolicy was stopped while
+    /// another tool may have moved the fees and moved them back): the same level at both ends
+    /// of the stop says nothing of the hours between, so the change is not judged. Watched
+    /// every hour, the same change is rolled back.
+    #[test]
+    fn a_long_stop_in_the_window_before_leaves_the_change_unjudged() {
+        let hourly_but = |stop: std::ops::Range<u64>| -> Vec<(u64, bool, bool)> {
+            (0..24 * 4)
+                .map(|h| CHANGED_AT - WINDOW - 2 * 86_400 + h * 3600)
+                .filter(|at| !stop.contains(at) && *at <= CHANGED_AT + WINDOW)
+                .map(|at| (at, true, false))
+                .collect()
+        };
+        let stopped = hourly_but(CHANGED_AT - 20 * 3600..CHANGED_AT - 2 * 3600);
+        assert!(judged_at(10, CHANGED_AT + WINDOW, &stopped).is_empty());
+        let watched = hourly_but(0..0);
+        assert_eq!(judged_at(10, CHANGED_AT + WINDOW, &watched).len(), 1);
     }
 
     /// Records `channel`'s change from `previous` (seen by a collection an hour before the
