@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use lnpolicy_core::{
-    Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, Profitability,
-    SharedChannels, Window,
+    Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, NodeKind,
+    Profitability, SharedChannels, Window,
 };
 use lnpolicy_store::{AppliedChange, FlowTotals, Store, StoreError};
 
@@ -137,6 +137,11 @@ pub fn channel_views(
                 commit_fee_sat: c.commit_fee_sat,
                 max_accepted_htlcs: c.max_accepted_htlcs,
                 max_in_flight_msat: c.max_in_flight_msat,
+                // The CLN client reports the policy's own minimum there, not a negotiated one.
+                min_htlc_floor_msat: match node.kind {
+                    NodeKind::Lnd => c.min_htlc_msat,
+                    NodeKind::Cln => 0,
+                },
                 active: c.active,
                 private: c.private,
                 initiator: c.initiator,

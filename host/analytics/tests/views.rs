@@ -478,3 +478,23 @@ fn congestion_is_judged_per_direction() {
     assert_eq!(with(250, 0), FlowClass::Congested);
     assert_eq!(with(10, 250), FlowClass::Congested);
 }
+
+/// The guard floors a requested smallest HTLC at the channel's negotiated one, which only LND
+/// reports: the CLN client fills the same field with the policy's own minimum, which must not
+/// become a floor (it would keep an operator from lowering a minimum set earlier).
+#[test]
+fn only_lnd_gives_a_floor_for_the_smallest_htlc() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let channels = [NodeChannel {
+        min_htlc_msat: 1000,
+        ..channel(1, 1_000_000)
+    }];
+    let floor = |kind: NodeKind| {
+        let node = NodeInfo { kind, ..node() };
+        channel_views(&store, &node, &channels, NOW, &AnalyticsConfig::default()).unwrap()[0]
+            .min_htlc_floor_msat
+    };
+    assert_eq!(floor(NodeKind::Lnd), 1000);
+    assert_eq!(floor(NodeKind::Cln), 0);
+}

@@ -166,6 +166,10 @@ pub struct Channel {
     /// The most we may have in flight to the peer at once, as the node reports it; LND refuses
     /// a largest HTLC above it, and the whole update with it. 0 when not known.
     pub max_in_flight_msat: u64,
+    /// The smallest HTLC minimum a policy update may set, as the node reports it: LND refuses
+    /// one below the channel's negotiated minimum, and the whole update with it. 0 when not
+    /// known (Core Lightning raises a lower minimum itself).
+    pub min_htlc_floor_msat: u64,
     pub active: bool,
     pub private: bool,
     pub initiator: bool,

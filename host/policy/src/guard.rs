@@ -516,14 +516,16 @@ fn guard_inbound(config: &GuardConfig, clamps: &mut Clamps, field: InboundField)
 /// Requested HTLC limits, kept only if they form a consistent pair with whatever is not requested.
 fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clamps) -> (u64, u64) {
     let current = &channel.local_policy;
-    // No negotiated minimum is known here; 1 msat is what every implementation accepts, and a
-    // 0 minimum is treated as "unset" by some of them.
+    // At least 1 msat, which every implementation accepts (a 0 minimum is "unset" to some), and
+    // on LND at least the channel's negotiated minimum: below it LND refuses the update, fees
+    // and all.
+    let floor = channel.min_htlc_floor_msat.max(1);
     let min = change.min_htlc_msat.map_or(current.min_htlc_msat, |v| {
-        clamps.limit("min_htlc_msat", Rule::HtlcLimits, v, 1, u64::MAX)
+        clamps.limit("min_htlc_msat", Rule::HtlcLimits, v, floor, u64::MAX)
     });
-    // The channel's reserve would tighten this further, but capacity is a limit every node enforces
-    // and never rejects a value below. LND also refuses one above the max in flight, and the fee
-    // change sent with it.
+    // The channel's reserve would tighten this further, but capacity is a limit every node
+    // enforces and never rejects a value below. LND also refuses one above the max in flight,
+    // and the fee change sent with it.
     let capacity_msat = channel.capacity_sat.saturating_mul(1000);
     let ceiling = match channel.max_in_flight_msat {
         0 => capacity_msat,
@@ -609,6 +611,7 @@ mod tests {
             commit_fee_sat: 0,
             max_accepted_htlcs: 483,
             max_in_flight_msat: 990_000_000,
+            min_htlc_floor_msat: 1,
             active: true,
             private: false,
             initiator: true,
@@ -1291,6 +1294,37 @@ mod tests {
         assert_eq!(
             out.clamps,
             vec![clamp("min_htlc_msat", 0, 1, Rule::HtlcLimits)]
+        );
+    }
+
+    /// LND refuses a smallest HTLC below the channel's negotiated one, and the fee sent with it.
+    #[test]
+    fn min_htlc_is_at_least_the_negotiated_minimum() {
+        let negotiated = Channel {
+            min_htlc_floor_msat: 1000,
+            ..channel()
+        };
+        let change = PolicyChange {
+            min_htlc_msat: Some(1),
+            fee_ppm: Some(200),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &negotiated, change);
+        assert_eq!(out.policy.map(|p| p.min_htlc_msat), Some(1000));
+        assert_eq!(out.policy.map(|p| p.fee_ppm), Some(200));
+        assert_eq!(
+            out.clamps,
+            vec![clamp("min_htlc_msat", 1, 1000, Rule::HtlcLimits)]
+        );
+        let above = PolicyChange {
+            min_htlc_msat: Some(1001),
+            ..change
+        };
+        assert_eq!(
+            run(&lnd(), &negotiated, above)
+                .policy
+                .map(|p| p.min_htlc_msat),
+            Some(1001)
         );
     }
 

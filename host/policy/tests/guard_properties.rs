@@ -67,6 +67,7 @@ fn channel() -> impl Strategy<Value = Channel> {
             proptest::option::of(seconds()),
         ),
         prop_oneof![4 => Just(true), 1 => Just(false)],
+        prop_oneof![Just(0u64), Just(1), msat()],
     )
         .prop_map(
             |(
@@ -76,6 +77,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                 local_policy,
                 (last_fee_change, last_policy_change),
                 active,
+                min_htlc_floor_msat,
             )| {
                 Channel {
                     node: NodeKind::Lnd,
@@ -93,6 +95,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     commit_fee_sat: 0,
                     max_accepted_htlcs: 483,
                     max_in_flight_msat: capacity_sat.saturating_mul(990),
+                    min_htlc_floor_msat,
                     active,
                     private: false,
                     initiator: true,
@@ -405,20 +408,22 @@ fn check(
         prop_assert!(forced || policy.inbound_fee_ppm.abs_diff(current.inbound_fee_ppm) <= step);
     }
 
-    // (f) requested HTLC limits are consistent (a largest HTLC within capacity and the max in
-    // flight), or the node keeps its own.
+    // (f) requested HTLC limits are consistent (a smallest HTLC at least the channel's
+    // negotiated one, a largest within capacity and the max in flight), or the node keeps its
+    // own.
+    let capacity_msat = channel.capacity_sat.saturating_mul(1000);
+    let ceiling = match channel.max_in_flight_msat {
+        0 => capacity_msat,
+        known => capacity_msat.min(known),
+    };
     if change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some() {
         let kept = (policy.min_htlc_msat, policy.max_htlc_msat)
             == (current.min_htlc_msat, current.max_htlc_msat);
-        let capacity_msat = channel.capacity_sat.saturating_mul(1000);
-        let in_flight = match channel.max_in_flight_msat {
-            0 => u64::MAX,
-            known => known,
-        };
         let consistent = 1 <= policy.min_htlc_msat
             && policy.min_htlc_msat <= policy.max_htlc_msat
-            && (change.max_htlc_msat.is_none()
-                || policy.max_htlc_msat <= capacity_msat.min(in_flight));
+            && (change.min_htlc_msat.is_none()
+                || channel.min_htlc_floor_msat <= policy.min_htlc_msat)
+            && (change.max_htlc_msat.is_none() || policy.max_htlc_msat <= ceiling);
         prop_assert!(kept || consistent);
     }
 

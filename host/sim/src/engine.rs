@@ -393,7 +393,9 @@ impl Simulation {
                 max_accepted_htlcs: MAX_ACCEPTED_HTLCS,
                 // 99% of capacity, the largest HTLC a scenario's channels start with.
                 max_in_flight_msat: capacity * 990,
-                min_htlc_msat: 1,
+                // Negotiated at 1 msat, never above the policy a channel starts with (a
+                // scenario may start one at 0), which LND would not have let it set.
+                min_htlc_msat: local_policy.min_htlc_msat.min(1),
                 active: spec.active,
                 private: spec.private,
                 initiator: spec.initiator,

@@ -112,15 +112,73 @@ async fn max_htlc_above_the_max_in_flight_is_an_invalid_parameter() {
         fee_ppm: ch.local_policy.fee_ppm + 1,
         ..ch.local_policy
     };
-    let err = client.update_policy(ch, &policy).await.unwrap_err();
+    refused_whole(&client, ch, &policy, "above max pending amount").await;
+}
+
+/// A channel whose largest HTLC is above its max in flight (LND once set it to the capacity)
+/// still takes a fee change: the client leaves the largest HTLC to LND, which brings it within.
+#[tokio::test]
+async fn a_fee_change_goes_through_where_the_largest_htlc_is_above_the_max_in_flight() {
+    let mut state = fixture();
+    let capacity_msat = state.channels[0].capacity_sat * 1000;
+    state.channels[0].local_policy.max_htlc_msat = capacity_msat;
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    let ch = &client.list_channels().await.unwrap()[0];
+    assert!(ch.local_policy.max_htlc_msat > ch.max_in_flight_msat);
+    let policy = FeePolicy {
+        fee_ppm: ch.local_policy.fee_ppm + 1,
+        ..ch.local_policy
+    };
+    client.update_policy(ch, &policy).await.unwrap();
+    let now = &client.list_channels().await.unwrap()[0];
+    assert_eq!(now.local_policy.fee_ppm, policy.fee_ppm);
+    assert_eq!(now.local_policy.max_htlc_msat, ch.max_in_flight_msat);
+}
+
+/// Sends `policy` for the first channel `ch`, which LND refuses as an invalid parameter with
+/// `why` in its message, applying nothing of it (the fee sent with it included).
+async fn refused_whole(
+    client: &lnpolicy_node::lnd::LndClient,
+    ch: &lnpolicy_core::NodeChannel,
+    policy: &FeePolicy,
+    why: &str,
+) {
+    let err = client.update_policy(ch, policy).await.unwrap_err();
     let message = rejected(&err);
     assert!(
         message.starts_with("UPDATE_FAILURE_INVALID_PARAMETER"),
         "{message}"
     );
-    assert!(message.contains("above max pending amount"), "{message}");
+    assert!(message.contains(why), "{message}");
     let now = &client.list_channels().await.unwrap()[0];
-    assert_eq!(now.local_policy.fee_ppm, ch.local_policy.fee_ppm);
+    assert_eq!(now.local_policy, ch.local_policy);
+}
+
+/// As LND: a smallest HTLC below the channel's negotiated one is refused, and the fee sent with
+/// it is not applied.
+#[tokio::test]
+async fn min_htlc_below_the_negotiated_minimum_is_an_invalid_parameter() {
+    let mut state = fixture();
+    state.channels[0].min_htlc_msat = 1000;
+    let sim = Sim::start(state).await;
+    let client = sim.admin_client().await;
+    let ch = &client.list_channels().await.unwrap()[0];
+    assert_eq!(
+        ch.min_htlc_msat, 1000,
+        "the client reads the negotiated minimum"
+    );
+    let policy = FeePolicy {
+        min_htlc_msat: ch.min_htlc_msat - 1,
+        fee_ppm: ch.local_policy.fee_ppm + 1,
+        ..ch.local_policy
+    };
+    refused_whole(&client, ch, &policy, "below min htlc parameter").await;
+    let at_the_minimum = FeePolicy {
+        min_htlc_msat: ch.min_htlc_msat,
+        ..policy
+    };
+    client.update_policy(ch, &at_the_minimum).await.unwrap();
 }
 
 #[tokio::test]

@@ -391,13 +391,21 @@ impl LndClient {
         point: lnrpc::ChannelPoint,
         policy: &FeePolicy,
     ) -> Result<(), NodeError> {
+        // 0 keeps LND's own value, and lowers it to the max in flight when above: LND refuses
+        // an update carrying a largest HTLC above it, which a channel from before LND checked
+        // can still have, so sending the value read back would block every update there.
+        let max_htlc_msat = if policy.max_htlc_msat == channel.local_policy.max_htlc_msat {
+            0
+        } else {
+            policy.max_htlc_msat
+        };
         let request = lnrpc::PolicyUpdateRequest {
             scope: Some(Scope::ChanPoint(point)),
             base_fee_msat: i64::from(policy.base_fee_msat),
             fee_rate: 0.0,
             fee_rate_ppm: policy.fee_ppm,
             time_lock_delta: policy.time_lock_delta,
-            max_htlc_msat: policy.max_htlc_msat,
+            max_htlc_msat,
             min_htlc_msat: policy.min_htlc_msat,
             min_htlc_msat_specified: true,
             inbound_fee: Some(lnrpc::InboundFee {

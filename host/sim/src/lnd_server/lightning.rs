@@ -355,8 +355,10 @@ fn failed(point: &str, reason: UpdateFailure, error: impl Into<String>) -> Faile
 /// LND's rules: time_lock_delta and positive inbound fees are checked for
 /// the whole call (an RPC error); base fee and rate are taken as given, so
 /// an omitted one becomes 0; max_htlc 0 and an unflagged min_htlc keep the
-/// current value, as does an absent inbound fee. Per-channel problems come
-/// back in `failed_updates`.
+/// current value (a largest HTLC above the max in flight is brought within
+/// it), as does an absent inbound fee. Per-channel problems, among them HTLC
+/// limits outside the channel's negotiated ones, come back in
+/// `failed_updates`.
 pub(super) fn update_channel_policy(
     state: &mut NodeState,
     req: &PolicyUpdateRequest,
@@ -426,12 +428,13 @@ pub(super) fn update_channel_policy(
         };
         // LND checks the largest HTLC against the max in flight the channel allows (its
         // `MaxPendingAmount`, which ListChannels reports), not the capacity.
-        let (id, max_pending_msat, cur) = (
+        let (id, max_pending_msat, negotiated_min_msat, cur) = (
             current.id,
             match current.max_in_flight_msat {
                 0 => current.capacity_sat * 1000,
                 known => known,
             },
+            current.min_htlc_msat,
             current.local_policy,
         );
         let policy = FeePolicy {
@@ -441,7 +444,7 @@ pub(super) fn update_channel_policy(
             max_htlc_msat: if req.max_htlc_msat != 0 {
                 req.max_htlc_msat
             } else {
-                cur.max_htlc_msat
+                cur.max_htlc_msat.min(max_pending_msat)
             },
             min_htlc_msat: if req.min_htlc_msat_specified {
                 req.min_htlc_msat
@@ -456,6 +459,17 @@ pub(super) fn update_channel_policy(
                 .map_or(cur.inbound_fee_ppm, |f| f.fee_rate_ppm),
             disabled: cur.disabled,
         };
+        if policy.min_htlc_msat < negotiated_min_msat {
+            failed_updates.push(failed(
+                &point,
+                UpdateFailure::InvalidParameter,
+                format!(
+                    "min htlc amount of {} mSAT is below min htlc parameter of {negotiated_min_msat} mSAT",
+                    policy.min_htlc_msat
+                ),
+            ));
+            continue;
+        }
         if policy.max_htlc_msat > max_pending_msat {
             failed_updates.push(failed(
                 &point,
