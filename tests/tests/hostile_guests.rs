@@ -330,6 +330,33 @@ fn too_many_decisions_is_malformed() {
     );
 }
 
+/// Reasons that all point at the same 16 MiB of the guest's memory: copied whole, 60,000 of
+/// them would ask the host for a terabyte and abort it. The copy stops at
+/// `max_transfer_bytes`, the call fails (and counts toward quarantine), and the host runs on.
+/// The limit is the host's setting: the 4 MiB reasons of `hostile_huge_reason`, 24 MiB for
+/// six channels, pass the default 32 MiB and fail at 16 MiB.
+#[test]
+fn a_result_is_copied_out_of_a_guest_only_up_to_the_transfer_limit() {
+    let too_much = "too much data is being copied between the host and the guest";
+    let h = Harness::new();
+    let report = run_hostile(&h, "hostile_aliased_reasons");
+    assert!(
+        matches!(&report.error, Some(CallError::Trap { message, .. }) if message.contains(too_much)),
+        "{:?}",
+        report.error
+    );
+    let h = Harness::with_limits(lnpolicy_runtime::SandboxLimits {
+        max_transfer_bytes: 16 << 20,
+        ..lnpolicy_tests::test_limits()
+    });
+    let report = run_hostile(&h, "hostile_huge_reason");
+    assert!(
+        matches!(&report.error, Some(CallError::Trap { message, .. }) if message.contains(too_much)),
+        "{:?}",
+        report.error
+    );
+}
+
 #[test]
 fn decision_for_a_channel_outside_the_batch_is_malformed() {
     let h = Harness::new();
@@ -446,6 +473,20 @@ fn assert_rejected(h: &Harness, name: &str, bytes: &[u8], expected: &str) {
         "the reason names the file: {reason}"
     );
     assert_next_cycle_works(h);
+}
+
+/// 200 parameter declarations whose descriptions share 1 MiB: the copy of the self-description
+/// stops at the transfer limit, and the component is refused at load.
+#[test]
+fn a_self_description_is_copied_only_up_to_the_transfer_limit() {
+    let h = Harness::new();
+    let bytes = std::fs::read(test_guest("hostile_aliased_info")).unwrap();
+    assert_rejected(
+        &h,
+        "hostile_aliased_info",
+        &bytes,
+        "too much data is being copied between the host and the guest",
+    );
 }
 
 #[test]

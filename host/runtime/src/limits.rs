@@ -45,6 +45,11 @@ pub struct SandboxLimits {
     pub max_stderr_bytes: usize,
     /// Largest `.wasm` file accepted.
     pub max_component_bytes: usize,
+    /// Bytes the host copies out of a guest for one result or one import call, strings and
+    /// lists counted whole (wasmtime's "hostcall fuel"): many strings of a result may point
+    /// at the same guest bytes, so without it a 64 MiB guest could make the host allocate
+    /// terabytes, and abort.
+    pub max_transfer_bytes: usize,
     /// Guest calls and validations in flight at once; one more fails without counting
     /// against its strategy. The pool reserves address space for each (a 4 GiB range per
     /// memory).
@@ -74,6 +79,7 @@ impl Default for SandboxLimits {
             max_query_calls_per_channel: 16,
             max_stderr_bytes: 4096,
             max_component_bytes: 16 << 20,
+            max_transfer_bytes: 32 << 20,
             max_concurrent_calls: 64,
         }
     }

@@ -169,6 +169,7 @@ impl Strategy {
     fn store(&self, setup: CallSetup, fuel: u64, timeout: Duration) -> Store<GuestState> {
         let mut store = Store::new(&self.engine, GuestState::new(&self.limits, setup));
         store.limiter(|state| &mut state.limits);
+        store.set_hostcall_fuel(self.limits.max_transfer_bytes);
         store
             .set_fuel(fuel)
             .expect("fuel is enabled on every engine the runtime builds");

@@ -89,3 +89,28 @@ pub fn bump_counter(key: &str) -> u64 {
     host::state_set(key, &count.to_le_bytes());
     count
 }
+
+/// An allocator that frees nothing, for guests that hand out several strings sharing the same
+/// bytes: the post-return frees each of them, and must leave the shared bytes alone. A guest
+/// opts in with `#[global_allocator] static A: NeverFree = NeverFree;`.
+pub struct NeverFree;
+
+// SAFETY: allocation is the system allocator's; not freeing is always sound.
+unsafe impl std::alloc::GlobalAlloc for NeverFree {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's layout goes to the system allocator as given.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: std::alloc::Layout) {}
+}
+
+/// `bytes` of text, and a maker of strings that all point at them, so that a result can hold
+/// many strings for the price of one in guest memory. Only sound under [`NeverFree`], and only
+/// while nothing writes to the strings.
+pub fn shared_text(bytes: usize) -> impl Fn() -> String {
+    let mut shared = std::mem::ManuallyDrop::new("x".repeat(bytes));
+    let (ptr, len) = (shared.as_mut_ptr(), shared.len());
+    // SAFETY: the bytes are never freed (the guest's allocator is `NeverFree`) nor written.
+    move || unsafe { String::from_raw_parts(ptr, len, len) }
+}
