@@ -148,12 +148,21 @@ impl NodeArgs {
     }
 }
 
-/// Every built-in strategy and every `.wasm` of the strategies folder (when it exists).
-pub fn load_registry(strategies: &str) -> Result<StrategyRegistry> {
+/// Every built-in strategy and every `.wasm` of the strategies folder (when it exists),
+/// compiled once into the compile cache next to the database where that folder exists, as the
+/// daemon's are: a run from cron then loads them instead of compiling every one each time.
+pub fn load_registry(node: &NodeArgs) -> Result<StrategyRegistry> {
+    let cache_dir = expand_home(&node.db)
+        .parent()
+        .filter(|dir| dir.is_dir())
+        .map(|dir| dir.join("compile-cache"));
     load_registry_with(
-        strategies,
+        &node.strategies,
         RegistryConfig::default(),
-        RuntimeConfig::default(),
+        RuntimeConfig {
+            cache_dir,
+            ..RuntimeConfig::default()
+        },
     )
 }
 
@@ -226,7 +235,7 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
         eprintln!("{} error(s) in {}", report.errors.len(), path.display());
         return Ok(ExitCode::FAILURE);
     }
-    let registry = load_registry(&node.strategies)?;
+    let registry = load_registry(node)?;
     let config = load_config(path, &registry, node.kind())?;
     writeln!(
         Stdout,
@@ -244,7 +253,7 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
 
 /// `lnpolicy -c FILE [--dry-run]`: one cycle against the node, then the table.
 pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<ExitCode> {
-    let registry = load_registry(&node.strategies)?;
+    let registry = load_registry(node)?;
     let config = load_config(path, &registry, node.kind())?;
     let outcome = if dry_run {
         let snapshot = snapshot(node)?;
@@ -275,7 +284,7 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
 /// `lnpolicy rollback -c FILE [--execute]`: the changes whose revenue fell past their
 /// section's `rollback_threshold`; `--execute` restores the previous policies.
 pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode> {
-    let registry = load_registry(&node.strategies)?;
+    let registry = load_registry(node)?;
     let config = load_config(path, &registry, node.kind())?;
     // Held from before the candidates are read until they are restored, so that they cannot
     // change hands in between.
@@ -353,7 +362,7 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
 /// `lnpolicy test-channel CHAN_ID`: a dry run, explained for one channel.
 pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) -> Result<ExitCode> {
     let wanted = parse_channel_id(channel)?;
-    let registry = load_registry(&node.strategies)?;
+    let registry = load_registry(node)?;
     let config = load_config(path, &registry, node.kind())?;
     let snapshot = snapshot(node)?;
     let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;

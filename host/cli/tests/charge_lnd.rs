@@ -351,6 +351,9 @@ async fn the_report_names_an_arm_whose_parameters_changed_mid_experiment() {
     std::fs::write(&config, experiment_config(0.5, "tweak", "")).unwrap();
     run_ok(args(&config, &server, &db, &[])).await;
     run_ok(args(&config, &server, &db, &[])).await;
+    // The report tells a change from sections sharing the experiment by the second each
+    // definition first ran, and runs from the compile cache can all fall in one second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     std::fs::write(
         &config,
         experiment_config(0.5, "tweak", "").replace("fee_ppm = 222", "fee_ppm = 333"),
@@ -1152,4 +1155,35 @@ async fn charge_lnds_electrum_and_circuitbreaker_flags_are_ignored_with_a_warnin
             "{stderr}"
         );
     }
+}
+
+/// A run compiles the strategies once into `compile-cache/` next to the database, as the
+/// daemon does, and the next run loads them from there instead of compiling each again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_keeps_its_compiled_strategies_next_to_the_database() {
+    let live = balanced();
+    let (dir, server, config, db) = serve_config(&live).await;
+    let cached = || -> Vec<(std::ffi::OsString, std::time::SystemTime)> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir.path().join("compile-cache"))
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+                    .map(|e| (e.file_name(), e.metadata().unwrap().modified().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        entries
+    };
+    assert!(cached().is_empty());
+    run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    let first = cached();
+    assert_eq!(
+        first.len(),
+        lnpolicy_builtins::names().count(),
+        "one entry per built-in: {first:?}"
+    );
+    run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    assert_eq!(cached(), first, "the second run wrote no entry again");
 }
