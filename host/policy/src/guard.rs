@@ -531,8 +531,10 @@ fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clam
         0 => capacity_msat,
         in_flight => capacity_msat.min(in_flight),
     };
+    // At least 1 msat: both clients send 0 as "keep the node's value", so a requested 0
+    // would be recorded as set and never reach the node.
     let max = change.max_htlc_msat.map_or(current.max_htlc_msat, |v| {
-        clamps.limit("max_htlc_msat", Rule::HtlcLimits, v, 0, ceiling)
+        clamps.limit("max_htlc_msat", Rule::HtlcLimits, v, 1, ceiling)
     });
     if min <= max {
         return (min, max);
@@ -1294,6 +1296,24 @@ mod tests {
         assert_eq!(
             out.clamps,
             vec![clamp("min_htlc_msat", 0, 1, Rule::HtlcLimits)]
+        );
+    }
+
+    /// Both clients send a largest HTLC of 0 as "keep the node's value": a requested 0 would be
+    /// recorded as set while the node kept its own.
+    #[test]
+    fn max_htlc_is_at_least_one_msat() {
+        let mut lowest = channel();
+        lowest.local_policy.min_htlc_msat = 1;
+        let change = PolicyChange {
+            max_htlc_msat: Some(0),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &lowest, change);
+        assert_eq!(out.policy.map(|p| p.max_htlc_msat), Some(1));
+        assert_eq!(
+            out.clamps,
+            vec![clamp("max_htlc_msat", 0, 1, Rule::HtlcLimits)]
         );
     }
 
