@@ -48,6 +48,30 @@ pub async fn lnd_serving(live: &LiveSimulation, dir: &Path) -> (LndServerHandle,
     (server, client)
 }
 
+/// The simulated Core Lightning serving `state` on a socket in `dir`, and the client an
+/// operator would run against it.
+pub async fn cln_serving(
+    state: Arc<std::sync::Mutex<lnpolicy_sim::state::NodeState>>,
+    dir: &Path,
+) -> (
+    lnpolicy_sim::cln_server::ClnServerHandle,
+    lnpolicy_node::cln::ClnClient,
+) {
+    let socket = dir.join("lightning-rpc");
+    let server = lnpolicy_sim::cln_server::ClnServer::start(
+        state,
+        &socket,
+        lnpolicy_sim::cln_server::ClnServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let client =
+        lnpolicy_node::cln::ClnClient::connect(lnpolicy_node::cln::ClnConfig::new(&socket))
+            .await
+            .unwrap();
+    (server, client)
+}
+
 /// The limits the daemon ships with: the hostile guests must be stopped by
 /// exactly what protects operators.
 pub fn test_limits() -> SandboxLimits {

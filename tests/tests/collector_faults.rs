@@ -230,11 +230,7 @@ async fn a_held_htlc_on_cln_holds_back_only_its_own_forward() {
     let shared = std::sync::Arc::new(std::sync::Mutex::new(state));
 
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("lightning-rpc");
-    let _server = ClnServer::start(shared.clone(), &socket, ClnServerConfig::default())
-        .await
-        .unwrap();
-    let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
+    let (_server, client) = lnpolicy_tests::cln_serving(shared.clone(), dir.path()).await;
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
     let config = CollectConfig {
         page_size: 50,

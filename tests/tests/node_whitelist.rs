@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use lnpolicy_core::{NodeClient, NodeKind};
 use lnpolicy_engine::{CyclePlan, run_once};
-use lnpolicy_node::cln::{ClnClient, ClnConfig};
+use lnpolicy_node::cln::ClnClient;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{NoHistory, StrategyRegistry};
-use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 use lnpolicy_tests::registry_of;
@@ -151,11 +150,7 @@ async fn lnd_cycle_calls_only_whitelisted_methods() {
 async fn cln_cycle_calls_only_whitelisted_methods() {
     let live = live_market();
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("lightning-rpc");
-    let _server = ClnServer::start(live.shared(), &socket, ClnServerConfig::default())
-        .await
-        .unwrap();
-    let client = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
+    let (_server, client) = lnpolicy_tests::cln_serving(live.shared(), dir.path()).await;
     let (calls, writes, changed) = cycle(&client, &live, NodeKind::Cln, "setchannel").await;
     assert_within(&calls, CLN_ALLOWED);
     assert!(

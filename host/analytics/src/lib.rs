@@ -83,6 +83,7 @@ pub fn channel_views(
     let seen = store.last_seen_fee_changes(&ids)?;
     let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
+    let learned_floors = store.learned_htlc_floors()?;
     let history_start = store.history_start()?.unwrap_or(now);
     let aliased: Vec<ChannelId> = channels
         .iter()
@@ -141,6 +142,16 @@ pub fn channel_views(
                 min_htlc_floor_msat: match node.kind {
                     NodeKind::Lnd => c.min_htlc_msat,
                     NodeKind::Cln => 0,
+                }
+                .max(learned_floors.get(&c.id).copied().unwrap_or(0)),
+                // What Core Lightning lowers a larger `htlcmax` to: the capacity less the
+                // reserve the peer has us keep (the max in flight bounds it as well).
+                max_htlc_ceiling_msat: match node.kind {
+                    NodeKind::Lnd => 0,
+                    NodeKind::Cln => c
+                        .capacity_sat
+                        .saturating_sub(c.local_reserve_sat)
+                        .saturating_mul(1000),
                 },
                 active: c.active,
                 private: c.private,

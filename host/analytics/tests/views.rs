@@ -481,9 +481,10 @@ fn congestion_is_judged_per_direction() {
 
 /// The guard floors a requested smallest HTLC at the channel's negotiated one, which only LND
 /// reports: the CLN client fills the same field with the policy's own minimum, which must not
-/// become a floor (it would keep an operator from lowering a minimum set earlier).
+/// become a floor (it would keep an operator from lowering a minimum set earlier). What a node
+/// set when asked for less is a floor on either.
 #[test]
-fn only_lnd_gives_a_floor_for_the_smallest_htlc() {
+fn htlc_limit_floors_come_from_lnd_and_from_what_a_node_set() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
     let channels = [NodeChannel {
@@ -497,4 +498,26 @@ fn only_lnd_gives_a_floor_for_the_smallest_htlc() {
     };
     assert_eq!(floor(NodeKind::Lnd), 1000);
     assert_eq!(floor(NodeKind::Cln), 0);
+    store.record_htlc_floor(1, 2000, NOW).unwrap();
+    assert_eq!(floor(NodeKind::Lnd), 2000);
+    assert_eq!(floor(NodeKind::Cln), 2000);
+}
+
+/// Core Lightning lowers a largest HTLC above the capacity less the reserve the peer has us
+/// keep; LND has no such limit besides capacity and max in flight.
+#[test]
+fn core_lightnings_htlc_ceiling_is_the_capacity_less_our_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let channels = [NodeChannel {
+        local_reserve_sat: 10_000,
+        ..channel(1, 1_000_000)
+    }];
+    let ceiling = |kind: NodeKind| {
+        let node = NodeInfo { kind, ..node() };
+        channel_views(&store, &node, &channels, NOW, &AnalyticsConfig::default()).unwrap()[0]
+            .max_htlc_ceiling_msat
+    };
+    assert_eq!(ceiling(NodeKind::Cln), 990_000_000);
+    assert_eq!(ceiling(NodeKind::Lnd), 0);
 }

@@ -166,10 +166,15 @@ pub struct Channel {
     /// The most we may have in flight to the peer at once, as the node reports it; LND refuses
     /// a largest HTLC above it, and the whole update with it. 0 when not known.
     pub max_in_flight_msat: u64,
-    /// The smallest HTLC minimum a policy update may set, as the node reports it: LND refuses
-    /// one below the channel's negotiated minimum, and the whole update with it. 0 when not
-    /// known (Core Lightning raises a lower minimum itself).
+    /// The smallest HTLC minimum a policy update may set: on LND the channel's negotiated
+    /// minimum (LND refuses one below it, and the whole update with it); on either, the one the
+    /// node set when asked for less (Core Lightning raises a lower one to the peer's minimum,
+    /// which it lists nowhere else). 0 when not known.
     pub min_htlc_floor_msat: u64,
+    /// The largest HTLC maximum the node keeps besides capacity and max in flight: Core
+    /// Lightning lowers a larger one to the capacity less the reserve the peer has us keep.
+    /// 0 when none.
+    pub max_htlc_ceiling_msat: u64,
     pub active: bool,
     pub private: bool,
     pub initiator: bool,

@@ -42,6 +42,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
         max_accepted_htlcs: 483,
         max_in_flight_msat: capacity_sat * 990,
         min_htlc_floor_msat: 1,
+        max_htlc_ceiling_msat: 0,
         active: true,
         private: false,
         initiator: n.is_multiple_of(2),

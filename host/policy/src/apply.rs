@@ -127,6 +127,16 @@ pub async fn apply_updates(
                     // What is recorded as applied is what the node has: the minimum interval,
                     // rollback and the reports read it.
                     store.amend_intent_policy(intent, &applied)?;
+                    // A smallest HTLC it raised above the one sent (Core Lightning: the peer's
+                    // minimum) bounds later requests, or the same update would go out again
+                    // every interval. Only one that was sent: the answer also shows limits
+                    // someone else set meanwhile.
+                    let (asked, set) = (&update.desired, &applied);
+                    if asked.min_htlc_msat != update.channel.local_policy.min_htlc_msat
+                        && set.min_htlc_msat > asked.min_htlc_msat
+                    {
+                        store.record_htlc_floor(id, set.min_htlc_msat, now)?;
+                    }
                     report.applied_in_part.push((id, applied));
                     tracing::warn!(
                         channel = id,

@@ -248,7 +248,7 @@ pub fn prepare(
             guard: selection.settings.guard.apply(base_guard),
             overlay: Overlay::for_channel(
                 &selection.settings.properties,
-                channel.node,
+                channel.view,
                 &strategy_name,
             ),
         };

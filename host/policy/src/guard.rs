@@ -523,14 +523,7 @@ fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clam
     let min = change.min_htlc_msat.map_or(current.min_htlc_msat, |v| {
         clamps.limit("min_htlc_msat", Rule::HtlcLimits, v, floor, u64::MAX)
     });
-    // The channel's reserve would tighten this further, but capacity is a limit every node
-    // enforces and never rejects a value below. LND also refuses one above the max in flight,
-    // and the fee change sent with it.
-    let capacity_msat = channel.capacity_sat.saturating_mul(1000);
-    let ceiling = match channel.max_in_flight_msat {
-        0 => capacity_msat,
-        in_flight => capacity_msat.min(in_flight),
-    };
+    let ceiling = max_htlc_ceiling(channel);
     // At least 1 msat: both clients send 0 as "keep the node's value", so a requested 0
     // would be recorded as set and never reach the node.
     let max = change.max_htlc_msat.map_or(current.max_htlc_msat, |v| {
@@ -555,6 +548,18 @@ fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clam
         current.max_htlc_msat,
     );
     (min, max)
+}
+
+/// The largest HTLC maximum a node keeps for `channel`: within its capacity (the reserve would
+/// tighten this, but capacity is a limit every node enforces and never rejects a value below),
+/// the max in flight where the node reports it (LND refuses a larger one, and the fee change
+/// sent with it), and the capacity less our reserve on Core Lightning, which lowers a larger
+/// one to that.
+pub fn max_htlc_ceiling(channel: &Channel) -> u64 {
+    [channel.max_in_flight_msat, channel.max_htlc_ceiling_msat]
+        .into_iter()
+        .filter(|&limit| limit > 0)
+        .fold(channel.capacity_sat.saturating_mul(1000), u64::min)
 }
 
 /// The clamps of one decision, in the order the rules ran.
@@ -614,6 +619,7 @@ mod tests {
             max_accepted_htlcs: 483,
             max_in_flight_msat: 990_000_000,
             min_htlc_floor_msat: 1,
+            max_htlc_ceiling_msat: 0,
             active: true,
             private: false,
             initiator: true,
@@ -1375,6 +1381,16 @@ mod tests {
         };
         let out = run(&lnd(), &unknown, change);
         assert_eq!(out.policy.map(|p| p.max_htlc_msat), Some(1_000_000_000));
+        let reserved = Channel {
+            max_htlc_ceiling_msat: 500_000_000,
+            ..channel()
+        };
+        let out = run(&lnd(), &reserved, change);
+        assert_eq!(
+            out.policy.map(|p| p.max_htlc_msat),
+            Some(500_000_000),
+            "within the node's own ceiling (Core Lightning's capacity less our reserve)"
+        );
     }
 
     #[test]

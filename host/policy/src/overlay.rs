@@ -1,12 +1,13 @@
 //! charge-lnd's properties laid over a strategy's decision: every strategy but `ignore` and
 //! `disable` gets the section's base fee, HTLC limits, time lock delta and inbound keys on
 //! top of what it computed, and re-enables the channel. Resolved per channel against what the
-//! node reports (negotiated HTLC minimum, max in flight, the peer's reserve), before the
-//! guard sees the result.
+//! node reports or showed (HTLC minimum floor, the largest HTLC it keeps, the peer's
+//! reserve), before the guard sees the result.
 
-use lnpolicy_core::{Decision, NodeChannel};
+use lnpolicy_core::{Channel, Decision};
 
 use crate::config::Properties;
+use crate::guard::max_htlc_ceiling;
 
 /// charge-lnd's strategies that take no properties: `ignore` leaves the channel alone and
 /// `disable` only disables it.
@@ -26,9 +27,11 @@ pub fn keeps_fees(strategy: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overlay {
     pub base_fee_msat: Option<u32>,
-    /// Already raised to the channel's negotiated minimum.
+    /// Already raised to the channel's floor (LND's negotiated minimum, or what the node set
+    /// when asked for less).
     pub min_htlc_msat: Option<u64>,
-    /// `max_htlc_msat` and `max_htlc_msat_ratio` combined, capped at the max in flight.
+    /// `max_htlc_msat` and `max_htlc_msat_ratio` combined, capped at the largest the node
+    /// keeps (capacity, max in flight, Core Lightning's capacity less our reserve).
     pub max_htlc_msat: Option<u64>,
     pub time_lock_delta: Option<u32>,
     pub inbound_fee_ppm: Option<i32>,
@@ -42,7 +45,7 @@ pub struct Overlay {
 
 impl Overlay {
     /// The overlay `properties` give `channel` under `strategy`.
-    pub fn for_channel(properties: &Properties, channel: &NodeChannel, strategy: &str) -> Self {
+    pub fn for_channel(properties: &Properties, channel: &Channel, strategy: &str) -> Self {
         if PROPERTY_FREE_STRATEGIES.contains(&strategy) {
             return Overlay::default();
         }
@@ -63,18 +66,12 @@ impl Overlay {
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(a), None) => Some(a),
         }
-        .map(|max| {
-            if channel.max_in_flight_msat > 0 {
-                max.min(channel.max_in_flight_msat)
-            } else {
-                max
-            }
-        });
+        .map(|max| max.min(max_htlc_ceiling(channel)));
         let overlay = Overlay {
             base_fee_msat: properties.base_fee_msat,
             min_htlc_msat: properties
                 .min_htlc_msat
-                .map(|min| min.max(channel.min_htlc_msat)),
+                .map(|min| min.max(channel.min_htlc_floor_msat)),
             max_htlc_msat: max_htlc,
             time_lock_delta: properties.time_lock_delta.map(u32::from),
             inbound_fee_ppm: properties.inbound_fee_ppm,
@@ -140,11 +137,14 @@ mod tests {
 
     use super::*;
 
-    fn node_channel() -> NodeChannel {
-        NodeChannel {
-            channel_point: "aa:0".into(),
+    fn channel() -> Channel {
+        Channel {
+            capacity_sat: 1_000_000,
+            remote_reserve_sat: 10_000,
             max_in_flight_msat: 900_000_000,
-            ..lnpolicy_core::fixtures::node_channel(1, "02", current())
+            min_htlc_floor_msat: 1000,
+            local_policy: current(),
+            ..lnpolicy_core::fixtures::channels().remove(0)
         }
     }
 
@@ -180,7 +180,7 @@ mod tests {
             max_htlc_msat_ratio: Some(0.5),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&properties, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&properties, &channel(), "static");
         assert_eq!(
             overlay.min_htlc_msat,
             Some(1_000),
@@ -195,7 +195,7 @@ mod tests {
             max_htlc_msat: Some(2_000_000_000),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&only_max, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&only_max, &channel(), "static");
         assert_eq!(
             overlay.max_htlc_msat,
             Some(900_000_000),
@@ -206,7 +206,7 @@ mod tests {
             max_htlc_msat_ratio: Some(0.5),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&zero_max, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&zero_max, &channel(), "static");
         assert_eq!(
             overlay.max_htlc_msat,
             Some(495_000_000),
@@ -216,13 +216,13 @@ mod tests {
             max_htlc_msat_ratio: Some(0.0),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&zero_ratio, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&zero_ratio, &channel(), "static");
         assert_eq!(overlay.max_htlc_msat, None, "a ratio of 0 is no ratio");
         let zero_alone = Properties {
             max_htlc_msat: Some(0),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&zero_alone, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&zero_alone, &channel(), "static");
         assert_eq!(overlay.max_htlc_msat, None, "a largest HTLC of 0 is unset");
     }
 
@@ -233,7 +233,7 @@ mod tests {
             ..Properties::default()
         };
         for strategy in PROPERTY_FREE_STRATEGIES {
-            let overlay = Overlay::for_channel(&properties, &node_channel(), strategy);
+            let overlay = Overlay::for_channel(&properties, &channel(), strategy);
             assert_eq!(overlay, Overlay::default());
             assert_eq!(overlay.apply(&decision(None)), decision(None));
         }
@@ -250,7 +250,7 @@ mod tests {
             inbound_level_ppm: Some(100),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&properties, &node_channel(), "ignore_fees");
+        let overlay = Overlay::for_channel(&properties, &channel(), "ignore_fees");
         let out = overlay.apply(&decision(None));
         let expected = PolicyChange {
             min_htlc_msat: Some(5_000),
@@ -260,7 +260,7 @@ mod tests {
         };
         assert_eq!(out.change, expected, "no fee of any kind");
         assert_eq!(overlay.inbound_level_ppm, None);
-        let other = Overlay::for_channel(&properties, &node_channel(), "static");
+        let other = Overlay::for_channel(&properties, &channel(), "static");
         assert_eq!(
             other.apply(&decision(None)).change.base_fee_msat,
             Some(1000)
@@ -275,7 +275,7 @@ mod tests {
             inbound_level_ppm: Some(100),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&properties, &node_channel(), "proportional");
+        let overlay = Overlay::for_channel(&properties, &channel(), "proportional");
         let out = overlay.apply(&decision(Some(250)));
         assert_eq!(out.change.fee_ppm, Some(250));
         assert_eq!(out.change.base_fee_msat, Some(0));
@@ -291,7 +291,7 @@ mod tests {
             inbound_level_ppm: Some(100),
             ..Properties::default()
         };
-        let overlay = Overlay::for_channel(&explicit, &node_channel(), "static");
+        let overlay = Overlay::for_channel(&explicit, &channel(), "static");
         let out = overlay.apply(&decision(Some(250)));
         assert_eq!(
             out.change.inbound_fee_ppm,

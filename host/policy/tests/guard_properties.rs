@@ -67,7 +67,10 @@ fn channel() -> impl Strategy<Value = Channel> {
             proptest::option::of(seconds()),
         ),
         prop_oneof![4 => Just(true), 1 => Just(false)],
-        prop_oneof![Just(0u64), Just(1), msat()],
+        (
+            prop_oneof![Just(0u64), Just(1), msat()],
+            prop_oneof![Just(0u64), msat()],
+        ),
     )
         .prop_map(
             |(
@@ -77,7 +80,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                 local_policy,
                 (last_fee_change, last_policy_change),
                 active,
-                min_htlc_floor_msat,
+                (min_htlc_floor_msat, max_htlc_ceiling_msat),
             )| {
                 Channel {
                     node: NodeKind::Lnd,
@@ -96,6 +99,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     max_accepted_htlcs: 483,
                     max_in_flight_msat: capacity_sat.saturating_mul(990),
                     min_htlc_floor_msat,
+                    max_htlc_ceiling_msat,
                     active,
                     private: false,
                     initiator: true,
@@ -411,11 +415,10 @@ fn check(
     // (f) requested HTLC limits are consistent (a smallest HTLC at least the channel's
     // negotiated one, a largest within capacity and the max in flight), or the node keeps its
     // own.
-    let capacity_msat = channel.capacity_sat.saturating_mul(1000);
-    let ceiling = match channel.max_in_flight_msat {
-        0 => capacity_msat,
-        known => capacity_msat.min(known),
-    };
+    let ceiling = [channel.max_in_flight_msat, channel.max_htlc_ceiling_msat]
+        .into_iter()
+        .filter(|&limit| limit > 0)
+        .fold(channel.capacity_sat.saturating_mul(1000), u64::min);
     if change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some() {
         let kept = (policy.min_htlc_msat, policy.max_htlc_msat)
             == (current.min_htlc_msat, current.max_htlc_msat);

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod experiments;
 mod history;
+mod htlc_limits;
 mod intents;
 mod migrations;
 mod peer_fees;

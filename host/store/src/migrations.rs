@@ -77,6 +77,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0016_experiment_arm_definitions.sql",
         sql: include_str!("../migrations/0016_experiment_arm_definitions.sql"),
     },
+    Migration {
+        file: "0017_learned_htlc_floors.sql",
+        sql: include_str!("../migrations/0017_learned_htlc_floors.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

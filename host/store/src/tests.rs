@@ -79,6 +79,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "experiment_assignments",
             "failed_forwards",
             "forwards",
+            "learned_htlc_floors",
             "node_identity",
             "peer_fees",
             "strategy_events",
@@ -153,7 +154,7 @@ fn refuses_a_database_from_a_newer_binary() {
         "{message}"
     );
     assert!(
-        message.contains("0016_experiment_arm_definitions.sql"),
+        message.contains("0017_learned_htlc_floors.sql"),
         "{message}"
     );
     // Refusing must not touch the file.
@@ -1084,6 +1085,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              ALTER TABLE experiment_assignments DROP COLUMN left_at;
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
+             DROP TABLE learned_htlc_floors;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1236,6 +1238,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
+             DROP TABLE learned_htlc_floors;
              PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1513,6 +1516,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
+                 DROP TABLE learned_htlc_floors;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1570,6 +1574,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
+                 DROP TABLE learned_htlc_floors;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1848,4 +1853,18 @@ fn the_state_of_channels_closed_long_ago_is_removed() {
     // Down for weeks: the latest collection saw channel 1, whatever its age.
     assert_eq!(store.prune_closed_channel_state(60 * DAY).unwrap(), 0);
     assert_eq!(store.state_all("hill_climber").unwrap().len(), 2);
+}
+
+/// A floor learned from a node's answer replaces the one learned before.
+#[test]
+fn learned_htlc_floors_keep_the_latest_answer() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    assert!(store.learned_htlc_floors().unwrap().is_empty());
+    store.record_htlc_floor(1, 1000, 10).unwrap();
+    store.record_htlc_floor(2, 5, 20).unwrap();
+    store.record_htlc_floor(2, 7, 30).unwrap();
+    let learned = store.learned_htlc_floors().unwrap();
+    assert_eq!(learned.len(), 2, "{learned:?}");
+    assert_eq!((learned[&1], learned[&2]), (1000, 7));
 }
