@@ -192,7 +192,8 @@ impl Store {
     /// `channel_fee_changes`, which otherwise learns of them at the next snapshot: the forwards
     /// between are shared between their channels (see `share_out_fees`) at the level really in
     /// force, those already stored included. A later row of the same level, that snapshot's,
-    /// is then no change and goes.
+    /// is then no change and goes; so does a row of another level begun in the same second
+    /// when the update goes back to the level before it.
     fn record_applied_fees(
         &self,
         tx: &rusqlite::Transaction<'_>,
@@ -229,15 +230,26 @@ impl Store {
             .optional()
             .map_err(&sql)?;
         if before.is_some_and(|(_, seen)| seen == level) {
-            return Ok(());
+            // Back to the level before: a level a collection saw begin in this very second
+            // (set by hand just before the update) held for no time.
+            let superseded = tx
+                .execute(
+                    "DELETE FROM channel_fee_changes WHERE channel_id = ?1 AND at = ?2",
+                    params![channel, time_to_sql(at)],
+                )
+                .map_err(&sql)?;
+            if superseded == 0 {
+                return Ok(());
+            }
+        } else {
+            tx.execute(
+                "INSERT OR REPLACE INTO channel_fee_changes
+                 (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![channel, time_to_sql(at), level.0, level.1, level.2, level.3],
+            )
+            .map_err(&sql)?;
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO channel_fee_changes
-             (channel_id, at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![channel, time_to_sql(at), level.0, level.1, level.2, level.3],
-        )
-        .map_err(&sql)?;
         let after: Option<(i64, FeeLevel)> = tx
             .query_row(
                 "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat

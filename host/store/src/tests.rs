@@ -1868,3 +1868,29 @@ fn learned_htlc_floors_keep_the_latest_answer() {
     assert_eq!(learned.len(), 2, "{learned:?}");
     assert_eq!((learned[&1], learned[&2]), (1000, 7));
 }
+
+/// lnpolicy set 200 ppm; an operator set 300 by hand, which the collection of the next run saw,
+/// and in the same second that run set 200 again. The hand-set level held for no time: the
+/// store shows 200 throughout, not 300 from that second on.
+#[test]
+fn an_update_in_the_second_a_hand_set_level_was_seen_supersedes_it() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .add_channel_snapshot(1_000, &[node_channel(9, policy(200))])
+        .unwrap();
+    store
+        .add_channel_snapshot(5_000, &[node_channel(9, policy(300))])
+        .unwrap();
+    let intent = store
+        .record_intent(9, None, &policy(300), &policy(200), 5_000)
+        .unwrap();
+    store
+        .resolve_intent(intent, crate::IntentOutcome::Applied, 5_000)
+        .unwrap();
+    assert!(
+        store.held_fees(9, 1_000, 9_000, &policy(200)).unwrap(),
+        "{:?}",
+        store.fee_history(9, 0, 9_000).unwrap()
+    );
+}
