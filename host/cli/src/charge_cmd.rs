@@ -148,14 +148,15 @@ impl NodeArgs {
     }
 }
 
-/// Every built-in strategy and every `.wasm` of the strategies folder (when it exists),
-/// compiled once into the compile cache next to the database where that folder exists, as the
-/// daemon's are: a run from cron then loads them instead of compiling every one each time.
-pub fn load_registry(node: &NodeArgs) -> Result<StrategyRegistry> {
-    let cache_dir = expand_home(&node.db)
-        .parent()
-        .filter(|dir| dir.is_dir())
-        .map(|dir| dir.join("compile-cache"));
+/// Every built-in strategy and every `.wasm` of the strategies folder (when it exists). A run
+/// that writes the database (`cached`) keeps them compiled in `compile-cache/` next to it, as
+/// the daemon does, so a run from cron loads them instead of compiling every one each time;
+/// runs that record nothing (checks, dry runs) write nothing there either.
+pub fn load_registry(node: &NodeArgs, cached: bool) -> Result<StrategyRegistry> {
+    let db = expand_home(&node.db);
+    let cache_dir = cached
+        .then(|| db.parent().map(|dir| dir.join("compile-cache")))
+        .flatten();
     load_registry_with(
         &node.strategies,
         RegistryConfig::default(),
@@ -235,7 +236,7 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
         eprintln!("{} error(s) in {}", report.errors.len(), path.display());
         return Ok(ExitCode::FAILURE);
     }
-    let registry = load_registry(node)?;
+    let registry = load_registry(node, false)?;
     let config = load_config(path, &registry, node.kind())?;
     writeln!(
         Stdout,
@@ -253,7 +254,7 @@ pub fn check(path: &Path, node: &NodeArgs) -> Result<ExitCode> {
 
 /// `lnpolicy -c FILE [--dry-run]`: one cycle against the node, then the table.
 pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<ExitCode> {
-    let registry = load_registry(node)?;
+    let registry = load_registry(node, !dry_run)?;
     let config = load_config(path, &registry, node.kind())?;
     let outcome = if dry_run {
         let snapshot = snapshot(node)?;
@@ -284,7 +285,7 @@ pub fn run(path: &Path, node: &NodeArgs, dry_run: bool, verbose: u8) -> Result<E
 /// `lnpolicy rollback -c FILE [--execute]`: the changes whose revenue fell past their
 /// section's `rollback_threshold`; `--execute` restores the previous policies.
 pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode> {
-    let registry = load_registry(node)?;
+    let registry = load_registry(node, execute)?;
     let config = load_config(path, &registry, node.kind())?;
     // Held from before the candidates are read until they are restored, so that they cannot
     // change hands in between.
@@ -362,7 +363,7 @@ pub fn rollback(path: &Path, node: &NodeArgs, execute: bool) -> Result<ExitCode>
 /// `lnpolicy test-channel CHAN_ID`: a dry run, explained for one channel.
 pub fn test_channel(path: &Path, node: &NodeArgs, channel: &str, verbose: u8) -> Result<ExitCode> {
     let wanted = parse_channel_id(channel)?;
-    let registry = load_registry(node)?;
+    let registry = load_registry(node, false)?;
     let config = load_config(path, &registry, node.kind())?;
     let snapshot = snapshot(node)?;
     let outcome = cycle(snapshot.path(), &registry, &config, node, true)?;

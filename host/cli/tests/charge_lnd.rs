@@ -1158,7 +1158,8 @@ async fn charge_lnds_electrum_and_circuitbreaker_flags_are_ignored_with_a_warnin
 }
 
 /// A run compiles the strategies once into `compile-cache/` next to the database, as the
-/// daemon does, and the next run loads them from there instead of compiling each again.
+/// daemon does, and the next run loads them from there instead of compiling each again. A dry
+/// run, which records nothing, writes nothing there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_keeps_its_compiled_strategies_next_to_the_database() {
     let live = balanced();
@@ -1176,14 +1177,15 @@ async fn a_run_keeps_its_compiled_strategies_next_to_the_database() {
         entries.sort();
         entries
     };
-    assert!(cached().is_empty());
     run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    assert!(!dir.path().join("compile-cache").exists());
+    run_ok(args(&config, &server, &db, &[])).await;
     let first = cached();
     assert_eq!(
         first.len(),
         lnpolicy_builtins::names().count(),
         "one entry per built-in: {first:?}"
     );
-    run_ok(args(&config, &server, &db, &["--dry-run"])).await;
+    run_ok(args(&config, &server, &db, &[])).await;
     assert_eq!(cached(), first, "the second run wrote no entry again");
 }
