@@ -5,7 +5,7 @@ use lnpolicy_core::{ChannelId, FailedForward, FailureReason, FeeChange, Forward,
 use rusqlite::{OptionalExtension, params};
 
 use crate::{
-    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql, to_sql,
 };
 
 /// What a channel's own fees earned over a span: its outbound fee on the forwards that left
@@ -35,10 +35,6 @@ impl Stream {
             Stream::ResolvedForwards => "resolved_forwards",
         }
     }
-}
-
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn reason_str(reason: FailureReason) -> &'static str {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use lnpolicy_core::ChannelId;
 use rusqlite::params;
 
-use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql, to_sql};
 
 impl Store {
     /// Records that the node set `channel`'s smallest HTLC to `min_floor_msat` at `at` when
@@ -23,7 +23,7 @@ impl Store {
                  VALUES (?1, ?2, ?3)",
                 params![
                     channel_id_to_sql(channel),
-                    i64::try_from(min_floor_msat).unwrap_or(i64::MAX),
+                    to_sql(min_floor_msat),
                     time_to_sql(at)
                 ],
             )

@@ -311,6 +311,12 @@ fn time_from_sql(value: i64) -> u64 {
     value as u64
 }
 
+/// Counts, amounts and indexes: SQLite integers are signed, and no real value comes near the
+/// top of a u64, so one beyond is kept as the largest i64.
+fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// `LIMIT` takes an i64; anything beyond it means "no limit" anyway.
 fn limit_to_sql(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)

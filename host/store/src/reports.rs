@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use lnpolicy_core::{ChannelId, NodeChannel, StrategyEvent, StrategyEventKind};
 use rusqlite::params;
 
-use crate::{Arm, Cycle, Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql};
+use crate::{
+    Arm, Cycle, Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, to_sql,
+};
 
 /// Nanoseconds in a UTC day: forwards are stamped in nanoseconds, and reports
 /// bucket them by calendar day.
@@ -117,10 +119,6 @@ pub struct StrategyChange {
     pub channel_id: ChannelId,
     pub at: u64,
     pub strategy: String,
-}
-
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn count(value: i64) -> u64 {
