@@ -277,7 +277,7 @@ pub fn guard(
     }
 
     let mut clamps = Clamps::default();
-    let policy = guarded_policy(
+    let mut policy = guarded_policy(
         config,
         channel,
         &decision.change,
@@ -286,6 +286,20 @@ pub fn guard(
     );
     if policy == channel.local_policy {
         return leave(clamps.0);
+    }
+    // A channel from an LND that did not yet check can carry a smallest HTLC below the
+    // negotiated one. LND checks the value even when an update leaves it alone, so every update
+    // there would be refused: one that goes out anyway takes it up to the floor.
+    if policy.min_htlc_msat < channel.min_htlc_floor_msat
+        && channel.min_htlc_floor_msat <= policy.max_htlc_msat
+    {
+        policy.min_htlc_msat = clamps.limit(
+            "min_htlc_msat",
+            Rule::HtlcLimits,
+            policy.min_htlc_msat,
+            channel.min_htlc_floor_msat,
+            u64::MAX,
+        );
     }
     // A fee change waits on the last fee change only (lnpolicy's, or one made by hand since):
     // re-enabling a channel must not hold its next fee back. Anything else waits on
@@ -554,12 +568,13 @@ fn guard_htlc_limits(channel: &Channel, change: &PolicyChange, clamps: &mut Clam
 /// tighten this, but capacity is a limit every node enforces and never rejects a value below),
 /// the max in flight where the node reports it (LND refuses a larger one, and the fee change
 /// sent with it), and the capacity less our reserve on Core Lightning, which lowers a larger
-/// one to that.
+/// one to that. At least 1 msat, the smallest largest HTLC the guard lets through.
 pub fn max_htlc_ceiling(channel: &Channel) -> u64 {
     [channel.max_in_flight_msat, channel.max_htlc_ceiling_msat]
         .into_iter()
         .filter(|&limit| limit > 0)
         .fold(channel.capacity_sat.saturating_mul(1000), u64::min)
+        .max(1)
 }
 
 /// The clamps of one decision, in the order the rules ran.
@@ -1352,6 +1367,48 @@ mod tests {
                 .map(|p| p.min_htlc_msat),
             Some(1001)
         );
+    }
+
+    /// A fee change on a channel whose smallest HTLC is below the negotiated one (set before LND
+    /// checked) raises it too, or LND would refuse the fee; a decision that changes nothing
+    /// sends nothing for it alone.
+    #[test]
+    fn a_change_raises_a_current_min_htlc_below_the_negotiated_minimum() {
+        let old = Channel {
+            min_htlc_floor_msat: 1000,
+            local_policy: FeePolicy {
+                min_htlc_msat: 1,
+                ..channel().local_policy
+            },
+            ..channel()
+        };
+        let fee_only = PolicyChange {
+            fee_ppm: Some(200),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &old, fee_only);
+        assert_eq!(out.policy.map(|p| p.min_htlc_msat), Some(1000));
+        assert_eq!(out.policy.map(|p| p.fee_ppm), Some(200));
+        assert_eq!(
+            out.clamps,
+            vec![clamp("min_htlc_msat", 1, 1000, Rule::HtlcLimits)]
+        );
+        let same_fee = PolicyChange {
+            fee_ppm: Some(old.local_policy.fee_ppm),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &old, same_fee);
+        assert_eq!(out.policy, None);
+        assert_eq!(out.clamps, vec![]);
+        let max_below_the_floor = Channel {
+            local_policy: FeePolicy {
+                max_htlc_msat: 999,
+                ..old.local_policy
+            },
+            ..old
+        };
+        let out = run(&lnd(), &max_below_the_floor, fee_only);
+        assert_eq!(out.policy.map(|p| p.min_htlc_msat), Some(1));
     }
 
     /// LND refuses a largest HTLC above the max in flight, and the fee sent with it; capacity

@@ -419,15 +419,22 @@ fn check(
         .into_iter()
         .filter(|&limit| limit > 0)
         .fold(channel.capacity_sat.saturating_mul(1000), u64::min);
+    let raised_to_floor = current.min_htlc_msat < channel.min_htlc_floor_msat
+        && policy.min_htlc_msat == channel.min_htlc_floor_msat;
     if change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some() {
-        let kept = (policy.min_htlc_msat, policy.max_htlc_msat)
-            == (current.min_htlc_msat, current.max_htlc_msat);
-        let consistent = 1 <= policy.min_htlc_msat
-            && policy.min_htlc_msat <= policy.max_htlc_msat
+        let kept = (raised_to_floor || policy.min_htlc_msat == current.min_htlc_msat)
+            && policy.max_htlc_msat == current.max_htlc_msat;
+        let consistent = policy.min_htlc_msat <= policy.max_htlc_msat
             && (change.min_htlc_msat.is_none()
-                || channel.min_htlc_floor_msat <= policy.min_htlc_msat)
-            && (change.max_htlc_msat.is_none() || policy.max_htlc_msat <= ceiling);
+                || channel.min_htlc_floor_msat.max(1) <= policy.min_htlc_msat)
+            && (change.max_htlc_msat.is_none()
+                || (1..=ceiling.max(1)).contains(&policy.max_htlc_msat));
         prop_assert!(kept || consistent);
+    }
+    // (f') every update carries a smallest HTLC at least the channel's floor, requested or not
+    // (LND checks the value it keeps too), unless the largest is below the floor.
+    if channel.min_htlc_floor_msat <= policy.max_htlc_msat {
+        prop_assert!(channel.min_htlc_floor_msat <= policy.min_htlc_msat);
     }
 
     // Values the strategy did not touch stay the operator's.
@@ -442,11 +449,14 @@ fn check(
         policy.base_fee_msat.into(),
         current.base_fee_msat.into()
     ));
-    prop_assert!(untouched(
-        change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some(),
-        policy.min_htlc_msat,
-        current.min_htlc_msat
-    ));
+    prop_assert!(
+        raised_to_floor
+            || untouched(
+                change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some(),
+                policy.min_htlc_msat,
+                current.min_htlc_msat
+            )
+    );
     prop_assert!(untouched(
         change.min_htlc_msat.is_some() || change.max_htlc_msat.is_some(),
         policy.max_htlc_msat,
