@@ -11,7 +11,7 @@ use lnpolicy_backtest::{
     Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
 };
 use lnpolicy_policy::config::Config;
-use lnpolicy_runtime::{RegistryConfig, RuntimeConfig};
+use lnpolicy_runtime::RegistryConfig;
 
 use crate::Stdout;
 use crate::charge_cmd::load_registry_with;
@@ -103,7 +103,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
     // decision is counted in the report instead. Calls are bounded by fuel, which is
     // deterministic; the wall-clock deadline, which a loaded machine or more --jobs would
     // reach sooner, is only a backstop here, so the report does not depend on them.
-    let mut runtime = RuntimeConfig::default();
+    let mut runtime = crate::compiling::runtime_config(None);
     runtime.limits.timeout_base = BACKTEST_CALL_DEADLINE;
     let registry = load_registry_with(
         &args.strategies,

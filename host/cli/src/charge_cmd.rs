@@ -160,10 +160,7 @@ pub fn load_registry(node: &NodeArgs, cached: bool) -> Result<StrategyRegistry> 
     load_registry_with(
         &node.strategies,
         RegistryConfig::default(),
-        RuntimeConfig {
-            cache_dir,
-            ..RuntimeConfig::default()
-        },
+        crate::compiling::runtime_config(cache_dir),
     )
 }
 

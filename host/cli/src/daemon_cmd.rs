@@ -92,7 +92,7 @@ pub fn run(args: DaemonArgs, db_typed: bool, verbose: u8) -> Result<ExitCode> {
         config: args.config,
         db,
         strategies: expand_home(&args.node.strategies),
-        compile_cache,
+        runtime: crate::compiling::runtime_config(compile_cache),
         collect_every: args.collect_every,
         decide_every: args.decide_every,
         metrics: args.metrics,

@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config,
         db: db.clone(),
         strategies: dir.join("strategies"),
-        compile_cache: Some(dir.join("cache")),
+        runtime: crate::compiling::runtime_config(Some(dir.join("cache"))),
         collect_every: Duration::from_secs(6 * 3600),
         decide_every: Duration::from_secs(3600),
         metrics: None,

@@ -3,6 +3,7 @@
 
 mod backtest_cmd;
 mod charge_cmd;
+mod compiling;
 mod daemon_cmd;
 mod demo_cmd;
 mod generate_config;
@@ -41,6 +42,8 @@ struct Cli {
     check: bool,
     #[command(flatten)]
     node: charge_cmd::NodeArgs,
+    #[command(flatten)]
+    compile: compiling::CompileArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -93,17 +96,27 @@ enum Command {
         /// Where to write it (refuses to overwrite).
         file: PathBuf,
     },
+    /// Compiles the component on stdin for the process that started it (internal).
+    #[command(name = compiling::WORKER, hide = true)]
+    CompileWorker,
 }
 
 /// `lnpolicy -c`'s own arguments typed before a subcommand are a mistake to report, not to
-/// ignore; `-v`, which every subcommand takes, may go before it (clap's own rule would refuse
+/// ignore; `-v` and the compile limits, which every subcommand takes, may go before it (clap's own rule would refuse
 /// `lnpolicy -vv daemon`, as a unit file may write it).
 fn refuse_run_args_with_a_subcommand(matches: &clap::ArgMatches) {
     let Some((subcommand, _)) = matches.subcommand() else {
         return;
     };
     let typed = matches.ids().map(clap::Id::as_str).find(|id| {
-        *id != "verbose" && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        ![
+            "verbose",
+            "compile_timeout",
+            "compile_memory",
+            "CompileArgs",
+        ]
+        .contains(id)
+            && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
     });
     if let Some(id) = typed {
         Cli::command()
@@ -126,6 +139,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    if matches!(cli.command, Some(Command::CompileWorker)) {
+        return compiling::serve();
+    }
+    if let Err(err) = compiling::init(&cli.compile) {
+        eprintln!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
     // Whether `daemon --db` was typed, rather than taken from LNPOLICY_DB or the default.
     let daemon_db_typed = matches
         .subcommand_matches("daemon")
@@ -171,6 +191,7 @@ fn main() -> ExitCode {
         (Some(Command::Demo(args)), _) => demo_cmd::run(args),
         (Some(Command::Report(args)), _) => report_cmd::report(args),
         (Some(Command::Status(args)), _) => report_cmd::status(args),
+        (Some(Command::CompileWorker), _) => unreachable!("served before logging is set up"),
         (None, Some(config)) if cli.check => charge_cmd::check(&config, &cli.node),
         (None, Some(config)) => charge_cmd::run(&config, &cli.node, cli.dry_run, cli.verbose),
         (None, None) => Err(anyhow::anyhow!(

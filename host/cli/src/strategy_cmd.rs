@@ -10,9 +10,7 @@ use clap::Subcommand;
 use lnpolicy_core::{NodeKind, NullEventSink, ParamDefault, ParamValue};
 use lnpolicy_policy::cycle::{CycleInput, run_cycle};
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{
-    NoHistory, RegistryConfig, Runtime, RuntimeConfig, Strategy, StrategyRegistry,
-};
+use lnpolicy_runtime::{NoHistory, RegistryConfig, Runtime, Strategy, StrategyRegistry};
 use lnpolicy_store::Store;
 
 use crate::Stdout;
@@ -68,7 +66,7 @@ pub fn run(command: StrategyCommand) -> Result<ExitCode> {
 }
 
 fn runtime() -> Result<Runtime> {
-    Ok(Runtime::new(RuntimeConfig::default())?)
+    Ok(Runtime::new(crate::compiling::runtime_config(None))?)
 }
 
 fn load(runtime: &Runtime, file: &str) -> Result<Strategy> {
@@ -219,13 +217,7 @@ fn check(
         Arc::new(NullEventSink),
         RegistryConfig::default(),
     );
-    let bytes = match file.strip_prefix(BUILTIN_PREFIX) {
-        Some(builtin) => lnpolicy_builtins::get(builtin)
-            .expect("loaded above")
-            .to_vec(),
-        None => std::fs::read(file).with_context(|| format!("reading {file}"))?,
-    };
-    registry.add_builtin(&name, &bytes)?;
+    registry.add_loaded_builtin(&name, strategy);
     let node = if node == "cln" {
         NodeKind::Cln
     } else {

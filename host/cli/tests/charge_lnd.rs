@@ -1189,3 +1189,56 @@ async fn a_run_keeps_its_compiled_strategies_next_to_the_database() {
     run_ok(args(&config, &server, &db, &[])).await;
     assert_eq!(cached(), first, "the second run wrote no entry again");
 }
+
+/// A strategy file that does not compile within `--compile-timeout` is refused and the run
+/// goes on without it; the refusal is remembered next to the database, so the next run
+/// refuses it without compiling it again, until the limit is raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_remembers_a_strategy_that_did_not_compile_in_time() {
+    let live = balanced();
+    let (dir, server, config, db) = serve_config(&live).await;
+    let folder = db.with_extension("strategies");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("nested.wasm"),
+        lnpolicy_tests::slow_to_compile_component(200_000),
+    )
+    .unwrap();
+    let run = |timeout: &str| {
+        let args = args(&config, &server, &db, &["--compile-timeout", timeout]);
+        async move {
+            let output = tokio::task::spawn_blocking(move || run_cli(args))
+                .await
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{stderr}");
+            stderr
+        }
+    };
+    let remembered = || {
+        std::fs::read_dir(dir.path().join("compile-cache"))
+            .unwrap()
+            .filter(|e| {
+                let path = e.as_ref().unwrap().path();
+                path.extension().is_some_and(|x| x == "rejected")
+            })
+            .count()
+    };
+    let first = run("1").await;
+    assert!(
+        first.contains("nested.wasm: compiling the component took longer than 1s"),
+        "{first}"
+    );
+    assert_eq!(remembered(), 1);
+    let second = run("1").await;
+    assert!(
+        second.contains("took longer than 1s, the limit (on an earlier load; remembered in"),
+        "{second}"
+    );
+    let raised = run("2").await;
+    assert!(
+        raised.contains("nested.wasm: compiling the component took longer than 2s, the limit")
+            && !raised.contains("earlier load"),
+        "compiled again under the raised limit: {raised}"
+    );
+}

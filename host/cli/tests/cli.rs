@@ -114,6 +114,50 @@ fn inspect_names_the_file_and_reason_for_a_bad_component() {
         err.contains("broken.wasm") && err.contains("not a WebAssembly file"),
         "{err}"
     );
+    assert_eq!(err.matches("not a WebAssembly file").count(), 1, "{err}");
+}
+
+/// A component that would take minutes to compile is stopped at `--compile-timeout` and
+/// refused with the limit, naming the file.
+#[test]
+fn a_component_slow_to_compile_is_refused_at_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested.wasm");
+    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component(200_000)).unwrap();
+    let output = lnpolicy(&[
+        "strategy",
+        "check",
+        "--compile-timeout",
+        "1",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("nested.wasm: compiling the component took longer than 1s, the limit"),
+        "{err}"
+    );
+}
+
+/// Compiling under `--compile-memory` too small for a strategy refuses it with the limit;
+/// the default limit compiles it.
+#[test]
+fn a_component_is_refused_when_compiling_it_needs_more_than_the_memory_limit() {
+    let output = lnpolicy(&[
+        "--compile-memory",
+        "8",
+        "strategy",
+        "check",
+        "builtin:hill_climber",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("built-in hill_climber: compiling the component needed more than 8 MiB"),
+        "{err}"
+    );
+    let output = lnpolicy(&["strategy", "check", "builtin:hill_climber"]);
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[test]

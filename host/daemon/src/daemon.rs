@@ -16,7 +16,7 @@ use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::configured::PlanOutcome;
 use lnpolicy_policy::guard::GuardConfig;
-use lnpolicy_runtime::{RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
+use lnpolicy_runtime::{RegistryConfig, Runtime, StrategyRegistry};
 use lnpolicy_store::{Store, StoreError};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::Instrument;
@@ -130,10 +130,7 @@ fn registry(
     options: &DaemonOptions,
     events: Arc<dyn lnpolicy_core::EventSink>,
 ) -> Result<StrategyRegistry, DaemonError> {
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: options.compile_cache.clone(),
-        ..RuntimeConfig::default()
-    })?);
+    let runtime = Arc::new(Runtime::new(options.runtime.clone())?);
     let registry = StrategyRegistry::new(runtime, events, RegistryConfig::default());
     for name in lnpolicy_builtins::names() {
         let bytes = lnpolicy_builtins::get(name).expect("a listed built-in exists");

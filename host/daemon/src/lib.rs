@@ -54,8 +54,9 @@ pub struct DaemonOptions {
     pub db: PathBuf,
     /// The strategies folder, watched for changes (created when missing).
     pub strategies: PathBuf,
-    /// Where compiled components are cached between restarts; `None` compiles on each start.
-    pub compile_cache: Option<PathBuf>,
+    /// The sandbox's limits, where components are compiled, and where they are cached between
+    /// restarts (`cache_dir`; `None` compiles on each start).
+    pub runtime: lnpolicy_runtime::RuntimeConfig,
     pub collect_every: Duration,
     pub decide_every: Duration,
     /// Where to serve `GET /metrics`; port 0 picks a free one (logged).

@@ -9,15 +9,18 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::LoadError;
+use crate::compile::{Compiled, Compiler, compile};
 
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
     engine_key: String,
+    compiler: Compiler,
 }
 
 /// Where a component came from, for load-cost measurements.
@@ -30,7 +33,7 @@ pub enum CacheOutcome {
 }
 
 impl CompileCache {
-    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>, compiler: Compiler) -> Self {
         if let Some(dir) = &dir
             && let Err(error) = create_private_dir(dir)
         {
@@ -41,6 +44,7 @@ impl CompileCache {
         let cache = CompileCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
+            compiler,
         };
         cache.remove_stale();
         cache
@@ -55,11 +59,13 @@ impl CompileCache {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
-        let ours = format!("-{}.cwasm", self.engine_key);
+        let ours = format!("-{}.", self.engine_key);
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let other_engine = name.ends_with(".cwasm") && !name.ends_with(&ours);
+            let other_engine = [".cwasm", REJECTED]
+                .iter()
+                .any(|ext| name.ends_with(ext) && !name.ends_with(&format!("{ours}{}", &ext[1..])));
             let stale_tmp = path
                 .extension()
                 .is_some_and(|ext| ext.to_string_lossy().starts_with("tmp"))
@@ -81,12 +87,18 @@ impl CompileCache {
         sha256: &str,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), LoadError> {
-        let Some(path) = self.entry(sha256) else {
-            return Ok((compile(engine, bytes)?, CacheOutcome::Compiled));
+        let Some(path) = self.entry(sha256, ".cwasm") else {
+            return Ok((
+                self.compile(engine, bytes)?.component,
+                CacheOutcome::Compiled,
+            ));
         };
         if !private(&path) {
             tracing::warn!(path = %path.display(), "compile cache folder or entry not private to this user: compiling instead, not cached");
-            return Ok((compile(engine, bytes)?, CacheOutcome::Compiled));
+            return Ok((
+                self.compile(engine, bytes)?.component,
+                CacheOutcome::Compiled,
+            ));
         }
         if path.is_file() {
             // SAFETY: the file was written by `Component::serialize` of an engine with the
@@ -98,32 +110,119 @@ impl CompileCache {
                 }
             }
         }
-        let component = compile(engine, bytes)?;
-        if let Err(err) = write_entry(&path, &component) {
+        let rejected = path.with_extension(&REJECTED[1..]);
+        if let Some(reason) = self.rejected_earlier(&rejected) {
+            return Err(LoadError::RejectedEarlier {
+                reason,
+                path: rejected,
+            });
+        }
+        let compiled = match self.compile(engine, bytes) {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                if let Some(record) = Rejection::of(&error)
+                    && let Err(err) = write_private(&rejected, record.to_text(&error).as_bytes())
+                {
+                    tracing::warn!(path = %rejected.display(), error = %err, "could not remember a component that does not compile");
+                }
+                return Err(error);
+            }
+        };
+        let serialized = match compiled.serialized {
+            Some(serialized) => Ok(serialized),
+            None => compiled
+                .component
+                .serialize()
+                .map_err(|err| std::io::Error::other(crate::error_chain(&err))),
+        };
+        if let Err(err) = serialized.and_then(|bytes| write_private(&path, &bytes)) {
             tracing::warn!(path = %path.display(), error = %err, "could not write compile cache entry");
         }
-        Ok((component, CacheOutcome::Compiled))
+        Ok((compiled.component, CacheOutcome::Compiled))
     }
 
-    fn entry(&self, sha256: &str) -> Option<PathBuf> {
+    fn compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Compiled, LoadError> {
+        compile(engine, &self.compiler, bytes)
+    }
+
+    /// The reason recorded for a component that did not compile, unless the limit it failed
+    /// on has been raised since (or the record is unreadable, or not private).
+    fn rejected_earlier(&self, path: &Path) -> Option<String> {
+        if !path.is_file() || !private(path) {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        let (head, reason) = text.split_once('\n')?;
+        let limits = match &self.compiler {
+            Compiler::InProcess => None,
+            Compiler::Child(child) => Some((child.timeout, child.max_memory_bytes)),
+        };
+        let still_applies = match Rejection::parse(head)? {
+            Rejection::Invalid => true,
+            Rejection::Timeout(then) => limits.is_some_and(|(now, _)| now <= then),
+            Rejection::Memory(then) => limits.is_some_and(|(_, now)| now <= then),
+        };
+        still_applies.then(|| reason.trim().to_owned())
+    }
+
+    fn entry(&self, sha256: &str, extension: &str) -> Option<PathBuf> {
         self.dir
             .as_ref()
-            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.engine_key)))
+            .map(|dir| dir.join(format!("{sha256}-{}{extension}", self.engine_key)))
+    }
+}
+
+/// The file that remembers why a component did not compile, beside where its entry would be:
+/// compiling it again would fail again, after as long, on every start and every run.
+const REJECTED: &str = ".rejected";
+
+/// What a remembered rejection was, so that one on a limit is retried once the limit is raised.
+/// Recorded on the first line of the file (`invalid`, `timeout <ms>`, `memory <bytes>`), the
+/// message on the next.
+enum Rejection {
+    Invalid,
+    Timeout(Duration),
+    Memory(u64),
+}
+
+impl Rejection {
+    /// The verdicts on the component itself; the compiler process failing is not one.
+    fn of(error: &LoadError) -> Option<Rejection> {
+        match error {
+            LoadError::Compile(_) => Some(Rejection::Invalid),
+            LoadError::CompileTimeout { limit } => Some(Rejection::Timeout(*limit)),
+            LoadError::CompileMemory { limit } => Some(Rejection::Memory(*limit)),
+            _ => None,
+        }
+    }
+
+    fn to_text(&self, error: &LoadError) -> String {
+        let head = match self {
+            Rejection::Invalid => "invalid".to_owned(),
+            Rejection::Timeout(limit) => format!("timeout {}", limit.as_millis()),
+            Rejection::Memory(limit) => format!("memory {limit}"),
+        };
+        format!("{head}\n{error}\n")
+    }
+
+    fn parse(head: &str) -> Option<Rejection> {
+        match head.split_once(' ') {
+            None if head == "invalid" => Some(Rejection::Invalid),
+            Some(("timeout", ms)) => ms
+                .parse()
+                .ok()
+                .map(|ms| Rejection::Timeout(Duration::from_millis(ms))),
+            Some(("memory", bytes)) => bytes.parse().ok().map(Rejection::Memory),
+            _ => None,
+        }
     }
 }
 
 /// How old a temporary cache file must be before it counts as a crash's leftover.
 const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
-    Component::new(engine, bytes).map_err(|err| LoadError::Compile(crate::error_chain(&err)))
-}
-
-/// Written to a temporary name and renamed, so a crash never leaves a torn entry.
-fn write_entry(path: &Path, component: &Component) -> std::io::Result<()> {
-    let bytes = component
-        .serialize()
-        .map_err(|err| std::io::Error::other(crate::error_chain(&err)))?;
+/// Written to a temporary name and renamed, so a crash never leaves a torn file.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
@@ -135,7 +234,7 @@ fn write_entry(path: &Path, component: &Component) -> std::io::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
+    std::io::Write::write_all(&mut options.open(&tmp)?, bytes)?;
     std::fs::rename(&tmp, path)
 }
 
@@ -196,6 +295,8 @@ mod tests {
     use wasmtime::Engine;
 
     use super::{CacheOutcome, CompileCache};
+    use crate::LoadError;
+    use crate::compile::{ChildCompiler, Compiler};
 
     /// An empty component: the preamble of the component binary format.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
@@ -211,7 +312,7 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.clone()));
+        let cache = CompileCache::new(&engine, Some(dir.clone()), Compiler::InProcess);
         let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
         assert_eq!(
             mode(&dir) & 0o777,
@@ -221,7 +322,7 @@ mod tests {
         let load = || cache.load(&engine, "ab", EMPTY_COMPONENT).unwrap().1;
         assert_eq!(load(), CacheOutcome::Compiled);
         assert_eq!(load(), CacheOutcome::Hit);
-        let entry = cache.entry("ab").unwrap();
+        let entry = cache.entry("ab", ".cwasm").unwrap();
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
         assert_eq!(load(), CacheOutcome::Compiled, "a world-writable entry");
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -236,7 +337,7 @@ mod tests {
     fn stale_files_are_removed_when_the_cache_opens() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let key = CompileCache::new(&engine, None).engine_key;
+        let key = CompileCache::new(&engine, None, Compiler::InProcess).engine_key;
         let write = |name: &str, age: Duration| {
             let path = dir.path().join(name);
             std::fs::write(&path, b"x").unwrap();
@@ -252,8 +353,10 @@ mod tests {
         write("aa-0123456789abcdef.cwasm", Duration::ZERO);
         write(&format!("bb-{key}.tmp42"), Duration::from_secs(7200));
         write(&format!("cc-{key}.tmp43"), Duration::ZERO);
+        write(&format!("dd-{key}.rejected"), Duration::ZERO);
+        write("dd-0123456789abcdef.rejected", Duration::ZERO);
         write("notes.txt", Duration::from_secs(7200));
-        CompileCache::new(&engine, Some(dir.path().to_owned()));
+        CompileCache::new(&engine, Some(dir.path().to_owned()), Compiler::InProcess);
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -261,7 +364,85 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            [ours, format!("cc-{key}.tmp43"), "notes.txt".to_owned()]
+            [
+                ours,
+                format!("cc-{key}.tmp43"),
+                format!("dd-{key}.rejected"),
+                "notes.txt".to_owned()
+            ]
+        );
+    }
+
+    /// A component that does not compile is remembered, and refused on later loads without
+    /// compiling it again; a fresh cache folder, or deleting the record, compiles it again.
+    #[test]
+    fn a_component_that_does_not_compile_is_not_compiled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()), Compiler::InProcess);
+        let broken = [EMPTY_COMPONENT, b"\x63"].concat();
+        let first = cache.load(&engine, "ee", &broken).err().unwrap();
+        assert!(matches!(first, LoadError::Compile(_)), "{first}");
+        let again = cache.load(&engine, "ee", &broken).err().unwrap();
+        let LoadError::RejectedEarlier { reason, path } = &again else {
+            panic!("compiled again: {again}");
+        };
+        assert_eq!(reason, &first.to_string());
+        assert!(
+            again.to_string().contains("delete it to try again"),
+            "{again}"
+        );
+        std::fs::remove_file(path).unwrap();
+        let third = cache.load(&engine, "ee", &broken).err().unwrap();
+        assert!(matches!(third, LoadError::Compile(_)), "{third}");
+        let valid = cache.load(&engine, "ff", EMPTY_COMPONENT);
+        assert_eq!(
+            valid.unwrap().1,
+            CacheOutcome::Compiled,
+            "other components compile"
+        );
+    }
+
+    /// A component refused on a limit is refused again while the limit stays, and compiled
+    /// again once it is raised.
+    #[cfg(unix)]
+    #[test]
+    fn a_timeout_is_remembered_until_the_limit_is_raised() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let stuck = |timeout| {
+            Compiler::Child(ChildCompiler {
+                program: "sh".into(),
+                args: vec!["-c".into(), "exec sleep 30".into()],
+                timeout,
+                max_memory_bytes: 1 << 30,
+            })
+        };
+        let open = |compiler| CompileCache::new(&engine, Some(dir.path().to_owned()), compiler);
+        let short = Duration::from_millis(50);
+        let first = open(stuck(short))
+            .load(&engine, "aa", EMPTY_COMPONENT)
+            .err()
+            .unwrap();
+        assert!(matches!(first, LoadError::CompileTimeout { .. }), "{first}");
+        let same = open(stuck(short))
+            .load(&engine, "aa", EMPTY_COMPONENT)
+            .err()
+            .unwrap();
+        assert!(matches!(same, LoadError::RejectedEarlier { .. }), "{same}");
+        let raised = open(stuck(short * 2))
+            .load(&engine, "aa", EMPTY_COMPONENT)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(raised, LoadError::CompileTimeout { .. }),
+            "{raised}"
+        );
+        let in_process = open(Compiler::InProcess).load(&engine, "aa", EMPTY_COMPONENT);
+        assert_eq!(
+            in_process.unwrap().1,
+            CacheOutcome::Compiled,
+            "no limit in-process"
         );
     }
 }

@@ -5,6 +5,7 @@
 
 mod bindings;
 mod cache;
+mod compile;
 mod contract;
 mod limits;
 mod registry;
@@ -21,6 +22,7 @@ use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine};
 
 pub use cache::CacheOutcome;
+pub use compile::{ChildCompiler, Compiler, ServeCompileError, serve_compile};
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION};
 pub use limits::SandboxLimits;
 pub use registry::{RegistryConfig, StrategyRegistry, StrategySource, StrategyStatus};
@@ -46,6 +48,16 @@ pub enum LoadError {
     CoreModule,
     #[error("compiling the component failed: {0}")]
     Compile(String),
+    #[error("compiling the component took longer than {}s, the limit", limit.as_secs_f64())]
+    CompileTimeout { limit: Duration },
+    #[error("compiling the component needed more than {} MiB of memory, the limit", limit >> 20)]
+    CompileMemory { limit: u64 },
+    /// The compiler process could not do its work (not started, killed by someone else): the
+    /// host's trouble, not a verdict on the component.
+    #[error("the compiler process failed: {0}")]
+    Compiler(String),
+    #[error("{reason} (on an earlier load; remembered in {}, delete it to try again)", path.display())]
+    RejectedEarlier { reason: String, path: PathBuf },
     #[error(
         "built against contract {item} ({found}), but this host implements {CONTRACT_PACKAGE}@{supported}; rebuild it with a compatible lnpolicy-sdk"
     )]
@@ -74,15 +86,18 @@ pub enum LoadError {
 }
 
 /// A load failure with the file it concerns.
+///
+/// The message holds the cause; it is not also given as `source()`, which reports that print
+/// the chain (`{:#}`) would show twice.
 #[derive(Debug, thiserror::Error)]
 pub enum FileLoadError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Invalid { path: PathBuf, source: LoadError },
+    #[error("{path}: {error}")]
+    Invalid { path: PathBuf, error: LoadError },
 }
 
 /// Why a call produced no decisions. Whatever the variant, the channels of
@@ -133,6 +148,7 @@ pub struct RuntimeConfig {
     pub limits: SandboxLimits,
     /// Where compiled components are cached; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    pub compiler: Compiler,
 }
 
 /// The engine, linker and compile cache shared by every strategy.
@@ -146,18 +162,14 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
-        let mut wasm = Config::new();
-        wasm.consume_fuel(true)
-            .epoch_interruption(true)
-            .wasm_component_model(true)
-            .max_wasm_stack(1 << 20)
-            .allocation_strategy(pooling(&config.limits));
+        let mut wasm = engine_config();
+        wasm.allocation_strategy(pooling(&config.limits));
         let engine = Engine::new(&wasm).map_err(|err| RuntimeError::Engine(error_chain(&err)))?;
         let linker =
             guest_linker(&engine).map_err(|err| RuntimeError::Engine(error_chain(&err)))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
-        let cache = cache::CompileCache::new(&engine, config.cache_dir);
+        let cache = cache::CompileCache::new(&engine, config.cache_dir, config.compiler);
         Ok(Runtime {
             engine,
             linker,
@@ -180,16 +192,16 @@ impl Runtime {
     }
 
     pub fn load_file(&self, path: &Path) -> Result<Strategy, FileLoadError> {
-        let bytes = read_capped(path, self.limits.max_component_bytes).map_err(|source| {
+        let bytes = read_capped(path, self.limits.max_component_bytes).map_err(|error| {
             FileLoadError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             }
         })?;
         self.load_bytes(&bytes)
-            .map_err(|source| FileLoadError::Invalid {
+            .map_err(|error| FileLoadError::Invalid {
                 path: path.to_owned(),
-                source,
+                error,
             })
     }
 
@@ -238,6 +250,18 @@ pub(crate) fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(max as u64 + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// The engine settings that shape compiled code, shared with the compiler child (which has no
+/// instance pool: the pool's address space reservations would count against its limits, and
+/// they do not change the code).
+fn engine_config() -> Config {
+    let mut wasm = Config::new();
+    wasm.consume_fuel(true)
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        .max_wasm_stack(1 << 20);
+    wasm
 }
 
 /// Every call gets a fresh instance; the pooling allocator recycles their

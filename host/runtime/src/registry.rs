@@ -82,7 +82,13 @@ impl StrategyRegistry {
 
     /// Registers a strategy shipped in the binary under `name`.
     pub fn add_builtin(&self, name: &str, bytes: &[u8]) -> Result<(), crate::LoadError> {
-        let strategy = self.runtime.load_bytes(bytes)?;
+        self.add_loaded_builtin(name, self.runtime.load_bytes(bytes)?);
+        Ok(())
+    }
+
+    /// Registers `strategy`, loaded by this registry's runtime, as a built-in named `name`: a
+    /// caller that has loaded it already need not compile it a second time.
+    pub fn add_loaded_builtin(&self, name: &str, strategy: Strategy) {
         self.record(
             name,
             strategy.sha256(),
@@ -97,7 +103,6 @@ impl StrategyRegistry {
                 source: StrategySource::Builtin,
             },
         );
-        Ok(())
     }
 
     /// Loads every `.wasm` of `dir` and unloads folder strategies whose file
@@ -149,7 +154,7 @@ impl StrategyRegistry {
             Err(err) => {
                 let error = FileLoadError::Io {
                     path: path.to_owned(),
-                    source: err,
+                    error: err,
                 };
                 self.record(
                     &name,
@@ -193,10 +198,10 @@ impl StrategyRegistry {
                     },
                 );
             }
-            Err(source) => {
+            Err(error) => {
                 let error = FileLoadError::Invalid {
                     path: path.to_owned(),
-                    source,
+                    error,
                 };
                 let detail = match &previous {
                     Some(_) => format!("{error}; the previous version keeps running"),
