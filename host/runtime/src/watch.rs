@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,11 +20,15 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 pub struct FolderWatcher {
     watcher: Option<notify::RecommendedWatcher>,
     thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Drop for FolderWatcher {
     fn drop(&mut self) {
-        // Dropping the watcher closes the event channel, which ends the thread.
+        // Dropping the watcher closes the event channel, which ends the thread; the flag ends
+        // a sync of many changed files after the one being loaded, so that a stop waits for
+        // one compile at most, not for every file queued.
+        self.stop.store(true, Ordering::Relaxed);
         self.watcher.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -55,6 +60,8 @@ impl StrategyRegistry {
             })?;
         self.sync_dir(&dir)?;
         let registry = Arc::clone(self);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("lnpolicy-strategy-watch".into())
             .spawn(move || {
@@ -99,6 +106,9 @@ impl StrategyRegistry {
                                 }
                             }
                             for path in std::mem::take(&mut pending) {
+                                if stopped.load(Ordering::Relaxed) {
+                                    return;
+                                }
                                 registry.sync_file(&path);
                             }
                         }
@@ -113,6 +123,7 @@ impl StrategyRegistry {
         Ok(FolderWatcher {
             watcher: Some(watcher),
             thread: Some(thread),
+            stop,
         })
     }
 }
@@ -129,5 +140,80 @@ pub fn is_content_change(kind: &notify::EventKind) -> bool {
         EventKind::Modify(ModifyKind::Metadata(_)) => false,
         EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
         EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
+
+    use crate::{
+        ChildCompiler, Compiler, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry,
+    };
+
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<StrategyEventKind>>);
+
+    impl EventSink for Recorded {
+        fn record(&self, event: &StrategyEvent) {
+            self.0.lock().unwrap().push(event.kind);
+        }
+    }
+
+    impl Recorded {
+        fn rejected(&self) -> usize {
+            let events = self.0.lock().unwrap();
+            events
+                .iter()
+                .filter(|kind| **kind == StrategyEventKind::Rejected)
+                .count()
+        }
+    }
+
+    /// Stopping the watcher while it loads a batch of changed files waits for the file being
+    /// loaded, not for every file queued behind it: each would take up to the compile limit.
+    #[test]
+    fn a_stop_waits_for_the_load_in_progress_not_the_queue() {
+        const FILES: usize = 5;
+        let dir = tempfile::tempdir().unwrap();
+        // Every compile runs into its time limit: a stand-in for files that are slow to compile.
+        let runtime = Runtime::new(RuntimeConfig {
+            compiler: Compiler::Child(ChildCompiler {
+                program: "sh".into(),
+                args: vec!["-c".into(), "exec sleep 30".into()],
+                timeout: Duration::from_millis(300),
+                max_memory_bytes: 1 << 30,
+            }),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let events = Arc::new(Recorded::default());
+        let registry = Arc::new(StrategyRegistry::new(
+            Arc::new(runtime),
+            events.clone(),
+            RegistryConfig::default(),
+        ));
+        let watcher = registry.watch(dir.path()).unwrap();
+        for n in 0..FILES {
+            let bytes = [b"\0asm\x0d\0\x01\0".as_slice(), &[n as u8]].concat();
+            std::fs::write(dir.path().join(format!("slow{n}.wasm")), bytes).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while events.rejected() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            events.rejected() >= 1,
+            "the first file was refused on its limit"
+        );
+        drop(watcher);
+        assert!(
+            events.rejected() < FILES,
+            "stopped after the load in progress: {} of {FILES} loaded",
+            events.rejected()
+        );
     }
 }
