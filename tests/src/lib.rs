@@ -39,6 +39,34 @@ pub fn slow_to_compile_component(depth: u32) -> Vec<u8> {
     component.finish()
 }
 
+/// A component of `count` core modules, each with a linear memory, every module instantiated
+/// once: over the sandbox's memories per component for a count above its limit.
+pub fn component_of_memories(count: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        InstanceSection, MemorySection, MemoryType, Module, ModuleArg, ModuleSection,
+    };
+    let mut component = wasm_encoder::Component::new();
+    for _ in 0..count {
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut module = Module::new();
+        module.section(&memories);
+        component.section(&ModuleSection(&module));
+    }
+    let mut instances = InstanceSection::new();
+    for index in 0..count {
+        instances.instantiate(index, Vec::<(&str, ModuleArg)>::new());
+    }
+    component.section(&instances);
+    component.finish()
+}
+
 /// The `.wasm` of a guest from `tests/hostile-guests` (package name with `_`).
 pub fn test_guest(name: &str) -> PathBuf {
     let path = Path::new(env!("LNPOLICY_TEST_GUESTS")).join(format!("{name}.wasm"));

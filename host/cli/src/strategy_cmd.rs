@@ -78,7 +78,7 @@ fn load(runtime: &Runtime, file: &str) -> Result<Strategy> {
             )
         })?;
         return runtime
-            .load_bytes(bytes)
+            .load_builtin_bytes(bytes)
             .with_context(|| format!("built-in {name}"));
     }
     Ok(runtime.load_file(Path::new(file))?)

@@ -139,25 +139,53 @@ fn a_component_slow_to_compile_is_refused_at_the_time_limit() {
     );
 }
 
-/// Compiling under `--compile-memory` too small for a strategy refuses it with the limit;
-/// the default limit compiles it.
+/// Compiling under `--compile-memory` too small for a strategy file refuses it with the limit;
+/// the default limit compiles it, and so does one above a lower hard limit the process is
+/// under (systemd's `LimitDATA=`), which the child keeps to instead of failing to start.
 #[test]
 fn a_component_is_refused_when_compiling_it_needs_more_than_the_memory_limit() {
-    let output = lnpolicy(&[
-        "--compile-memory",
-        "8",
-        "strategy",
-        "check",
-        "builtin:hill_climber",
-    ]);
+    let guest = test_guest("good_v1");
+    let guest = guest.to_str().unwrap();
+    let output = lnpolicy(&["--compile-memory", "8", "strategy", "check", guest]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
-        err.contains("built-in hill_climber: compiling the component needed more than 8 MiB"),
+        err.contains("good_v1.wasm: compiling the component needed more than 8 MiB"),
         "{err}"
     );
-    let output = lnpolicy(&["strategy", "check", "builtin:hill_climber"]);
+    let output = lnpolicy(&["strategy", "check", guest]);
     assert!(output.status.success(), "{}", stderr(&output));
+    let under_a_hard_limit = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -d 1500000 && exec \"$0\" strategy check \"$1\"",
+        ])
+        .args([env!("CARGO_BIN_EXE_lnpolicy"), guest])
+        .output()
+        .unwrap();
+    assert!(
+        under_a_hard_limit.status.success(),
+        "{}",
+        stderr(&under_a_hard_limit)
+    );
+}
+
+/// A component over the sandbox's per-component limits is refused for what it is, not as a
+/// failure of the compiler process (the limits are checked where the compiled component is
+/// loaded, in the parent).
+#[test]
+fn a_component_over_the_per_component_limits_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.wasm");
+    std::fs::write(&path, lnpolicy_tests::component_of_memories(3)).unwrap();
+    let output = lnpolicy(&["strategy", "check", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("many.wasm: compiling the component failed")
+            && err.contains("exceeds the configured maximum"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,12 +15,11 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::LoadError;
-use crate::compile::{Compiled, Compiler, compile};
+use crate::compile::{Compiler, compile};
 
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
     engine_key: String,
-    compiler: Compiler,
 }
 
 /// Where a component came from, for load-cost measurements.
@@ -33,7 +32,7 @@ pub enum CacheOutcome {
 }
 
 impl CompileCache {
-    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>, compiler: Compiler) -> Self {
+    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
         if let Some(dir) = &dir
             && let Err(error) = create_private_dir(dir)
         {
@@ -44,7 +43,6 @@ impl CompileCache {
         let cache = CompileCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
-            compiler,
         };
         cache.remove_stale();
         cache
@@ -81,22 +79,25 @@ impl CompileCache {
         }
     }
 
+    /// The component of `bytes` (whose hash is `sha256`): from the cache, or compiled by
+    /// `compiler` and cached.
     pub(crate) fn load(
         &self,
         engine: &Engine,
+        compiler: &Compiler,
         sha256: &str,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), LoadError> {
         let Some(path) = self.entry(sha256, ".cwasm") else {
             return Ok((
-                self.compile(engine, bytes)?.component,
+                compile(engine, compiler, bytes)?.component,
                 CacheOutcome::Compiled,
             ));
         };
         if !private(&path) {
             tracing::warn!(path = %path.display(), "compile cache folder or entry not private to this user: compiling instead, not cached");
             return Ok((
-                self.compile(engine, bytes)?.component,
+                compile(engine, compiler, bytes)?.component,
                 CacheOutcome::Compiled,
             ));
         }
@@ -111,13 +112,13 @@ impl CompileCache {
             }
         }
         let rejected = path.with_extension(&REJECTED[1..]);
-        if let Some(reason) = self.rejected_earlier(&rejected) {
+        if let Some(reason) = rejected_earlier(compiler, &rejected) {
             return Err(LoadError::RejectedEarlier {
                 reason,
                 path: rejected,
             });
         }
-        let compiled = match self.compile(engine, bytes) {
+        let compiled = match compile(engine, compiler, bytes) {
             Ok(compiled) => compiled,
             Err(error) => {
                 if let Some(record) = Rejection::of(&error)
@@ -138,31 +139,9 @@ impl CompileCache {
         if let Err(err) = serialized.and_then(|bytes| write_private(&path, &bytes)) {
             tracing::warn!(path = %path.display(), error = %err, "could not write compile cache entry");
         }
+        // A refusal that no longer held (a limit raised, or expired) is over.
+        let _ = std::fs::remove_file(&rejected);
         Ok((compiled.component, CacheOutcome::Compiled))
-    }
-
-    fn compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Compiled, LoadError> {
-        compile(engine, &self.compiler, bytes)
-    }
-
-    /// The reason recorded for a component that did not compile, unless the limit it failed
-    /// on has been raised since (or the record is unreadable, or not private).
-    fn rejected_earlier(&self, path: &Path) -> Option<String> {
-        if !path.is_file() || !private(path) {
-            return None;
-        }
-        let text = std::fs::read_to_string(path).ok()?;
-        let (head, reason) = text.split_once('\n')?;
-        let limits = match &self.compiler {
-            Compiler::InProcess => None,
-            Compiler::Child(child) => Some((child.timeout, child.max_memory_bytes)),
-        };
-        let still_applies = match Rejection::parse(head)? {
-            Rejection::Invalid => true,
-            Rejection::Timeout(then) => limits.is_some_and(|(now, _)| now <= then),
-            Rejection::Memory(then) => limits.is_some_and(|(_, now)| now <= then),
-        };
-        still_applies.then(|| reason.trim().to_owned())
     }
 
     fn entry(&self, sha256: &str, extension: &str) -> Option<PathBuf> {
@@ -175,6 +154,36 @@ impl CompileCache {
 /// The file that remembers why a component did not compile, beside where its entry would be:
 /// compiling it again would fail again, after as long, on every start and every run.
 const REJECTED: &str = ".rejected";
+
+/// How long a refusal on a limit holds: a host that was busy at boot, or short of memory as a
+/// whole, can make a good component run into one, and should not lose it for good.
+const LIMIT_REFUSAL_HOLDS: Duration = Duration::from_secs(86_400);
+
+/// The reason recorded in `path` for a component that did not compile, while it still holds:
+/// a compile error always, a refusal on a limit for [`LIMIT_REFUSAL_HOLDS`] and while the
+/// limit of `compiler` is no higher. `None` for a record that is unreadable or not private.
+fn rejected_earlier(compiler: &Compiler, path: &Path) -> Option<String> {
+    if !path.is_file() || !private(path) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let (head, reason) = text.split_once('\n')?;
+    let recent = || {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < LIMIT_REFUSAL_HOLDS))
+    };
+    let limits = match compiler {
+        Compiler::InProcess => None,
+        Compiler::Child(child) => Some((child.timeout, child.max_memory_bytes)),
+    };
+    let holds = match Rejection::parse(head)? {
+        Rejection::Invalid => true,
+        Rejection::Timeout(then) => recent() && limits.is_some_and(|(now, _)| now <= then),
+        Rejection::Memory(then) => recent() && limits.is_some_and(|(_, now)| now <= then),
+    };
+    holds.then(|| reason.trim().to_owned())
+}
 
 /// What a remembered rejection was, so that one on a limit is retried once the limit is raised.
 /// Recorded on the first line of the file (`invalid`, `timeout <ms>`, `memory <bytes>`), the
@@ -312,14 +321,19 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.clone()), Compiler::InProcess);
+        let cache = CompileCache::new(&engine, Some(dir.clone()));
         let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
         assert_eq!(
             mode(&dir) & 0o777,
             0o700,
             "an older release's folder is tightened"
         );
-        let load = || cache.load(&engine, "ab", EMPTY_COMPONENT).unwrap().1;
+        let load = || {
+            cache
+                .load(&engine, &Compiler::InProcess, "ab", EMPTY_COMPONENT)
+                .unwrap()
+                .1
+        };
         assert_eq!(load(), CacheOutcome::Compiled);
         assert_eq!(load(), CacheOutcome::Hit);
         let entry = cache.entry("ab", ".cwasm").unwrap();
@@ -337,7 +351,7 @@ mod tests {
     fn stale_files_are_removed_when_the_cache_opens() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let key = CompileCache::new(&engine, None, Compiler::InProcess).engine_key;
+        let key = CompileCache::new(&engine, None).engine_key;
         let write = |name: &str, age: Duration| {
             let path = dir.path().join(name);
             std::fs::write(&path, b"x").unwrap();
@@ -356,7 +370,7 @@ mod tests {
         write(&format!("dd-{key}.rejected"), Duration::ZERO);
         write("dd-0123456789abcdef.rejected", Duration::ZERO);
         write("notes.txt", Duration::from_secs(7200));
-        CompileCache::new(&engine, Some(dir.path().to_owned()), Compiler::InProcess);
+        CompileCache::new(&engine, Some(dir.path().to_owned()));
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -379,11 +393,17 @@ mod tests {
     fn a_component_that_does_not_compile_is_not_compiled_again() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()), Compiler::InProcess);
+        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()));
         let broken = [EMPTY_COMPONENT, b"\x63"].concat();
-        let first = cache.load(&engine, "ee", &broken).err().unwrap();
+        let first = cache
+            .load(&engine, &Compiler::InProcess, "ee", &broken)
+            .err()
+            .unwrap();
         assert!(matches!(first, LoadError::Compile(_)), "{first}");
-        let again = cache.load(&engine, "ee", &broken).err().unwrap();
+        let again = cache
+            .load(&engine, &Compiler::InProcess, "ee", &broken)
+            .err()
+            .unwrap();
         let LoadError::RejectedEarlier { reason, path } = &again else {
             panic!("compiled again: {again}");
         };
@@ -393,9 +413,12 @@ mod tests {
             "{again}"
         );
         std::fs::remove_file(path).unwrap();
-        let third = cache.load(&engine, "ee", &broken).err().unwrap();
+        let third = cache
+            .load(&engine, &Compiler::InProcess, "ee", &broken)
+            .err()
+            .unwrap();
         assert!(matches!(third, LoadError::Compile(_)), "{third}");
-        let valid = cache.load(&engine, "ff", EMPTY_COMPONENT);
+        let valid = cache.load(&engine, &Compiler::InProcess, "ff", EMPTY_COMPONENT);
         assert_eq!(
             valid.unwrap().1,
             CacheOutcome::Compiled,
@@ -403,13 +426,15 @@ mod tests {
         );
     }
 
-    /// A component refused on a limit is refused again while the limit stays, and compiled
-    /// again once it is raised.
+    /// A component refused on a limit is refused again while the limit stays and for a day,
+    /// and compiled again once the limit is raised or the day is over; a compile that then
+    /// succeeds ends the record.
     #[cfg(unix)]
     #[test]
-    fn a_timeout_is_remembered_until_the_limit_is_raised() {
+    fn a_timeout_is_remembered_for_a_day_or_until_the_limit_is_raised() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
+        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()));
         let stuck = |timeout| {
             Compiler::Child(ChildCompiler {
                 program: "sh".into(),
@@ -418,31 +443,39 @@ mod tests {
                 max_memory_bytes: 1 << 30,
             })
         };
-        let open = |compiler| CompileCache::new(&engine, Some(dir.path().to_owned()), compiler);
         let short = Duration::from_millis(50);
-        let first = open(stuck(short))
-            .load(&engine, "aa", EMPTY_COMPONENT)
-            .err()
-            .unwrap();
+        let load = |compiler: &Compiler| cache.load(&engine, compiler, "aa", EMPTY_COMPONENT);
+        let refusal = |compiler: &Compiler| load(compiler).err().unwrap();
+        let first = refusal(&stuck(short));
         assert!(matches!(first, LoadError::CompileTimeout { .. }), "{first}");
-        let same = open(stuck(short))
-            .load(&engine, "aa", EMPTY_COMPONENT)
-            .err()
-            .unwrap();
+        let same = refusal(&stuck(short));
         assert!(matches!(same, LoadError::RejectedEarlier { .. }), "{same}");
-        let raised = open(stuck(short * 2))
-            .load(&engine, "aa", EMPTY_COMPONENT)
-            .err()
-            .unwrap();
+        let raised = refusal(&stuck(short * 2));
         assert!(
             matches!(raised, LoadError::CompileTimeout { .. }),
             "{raised}"
         );
-        let in_process = open(Compiler::InProcess).load(&engine, "aa", EMPTY_COMPONENT);
+        let record = cache.entry("aa", ".rejected").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&record)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(86_400 + 60))
+            .unwrap();
+        let a_day_later = refusal(&stuck(short * 2));
+        assert!(
+            matches!(a_day_later, LoadError::CompileTimeout { .. }),
+            "compiled again after a day: {a_day_later}"
+        );
+        let in_process = load(&Compiler::InProcess);
         assert_eq!(
             in_process.unwrap().1,
             CacheOutcome::Compiled,
             "no limit in-process"
+        );
+        assert!(
+            !record.exists(),
+            "the record ends with a successful compile"
         );
     }
 }

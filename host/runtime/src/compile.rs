@@ -89,13 +89,11 @@ pub(crate) fn compile(
             // SAFETY: the bytes are what `Engine::precompile_component` returned in a child
             // running this executable (see `ChildCompiler::this_executable`), with the same
             // engine settings; `deserialize` checks the header against this engine as well.
-            let component =
-                unsafe { Component::deserialize(engine, &serialized) }.map_err(|err| {
-                    LoadError::Compiler(format!(
-                        "its output did not load: {}",
-                        crate::error_chain(&err)
-                    ))
-                })?;
+            // Loading is also where the instance pool checks the component against its
+            // per-component limits, as compiling in-process does: a refusal there is a verdict
+            // on the component, like a compile error.
+            let component = unsafe { Component::deserialize(engine, &serialized) }
+                .map_err(|err| LoadError::Compile(crate::error_chain(&err)))?;
             Ok(Compiled {
                 component,
                 serialized: Some(serialized),
@@ -118,7 +116,7 @@ fn compile_in_child(child: &ChildCompiler, bytes: &[u8]) -> Result<Vec<u8>, Load
         .stderr(Stdio::piped())
         // A backtrace printed under the memory limit can itself fail to allocate, and hang.
         .env("RUST_BACKTRACE", "0");
-    limit_data_memory(&mut command, child.max_memory_bytes);
+    isolate(&mut command, child.max_memory_bytes);
     let started = Instant::now();
     let mut process = command.spawn().map_err(|err| {
         LoadError::Compiler(format!("starting {}: {err}", child.program.display()))
@@ -205,24 +203,40 @@ fn verdict(
 /// The child's exit code when the component did not compile (its reason on stderr).
 const COMPILE_FAILED: i32 = 3;
 
+/// Reads `stream` to its end on a thread of its own, keeping the first `max` bytes: a child
+/// blocked on a full pipe would otherwise run into its time limit.
 fn read_in_background(
-    stream: impl Read + Send + 'static,
+    mut stream: impl Read + Send + 'static,
     max: u64,
 ) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
-        let _ = stream.take(max).read_to_end(&mut bytes);
+        let _ = (&mut stream).take(max).read_to_end(&mut bytes);
+        let _ = std::io::copy(&mut stream, &mut std::io::sink());
         bytes
     })
 }
 
+/// Caps the child's data memory at `max_bytes` (or the hard limit this process is under, if
+/// lower: an unprivileged process cannot raise it, and asking would fail every compile), and
+/// starts it in a process group of its own, so that a Ctrl-C meant for lnpolicy does not kill
+/// a compile and make it look like the component's failure.
 #[cfg(unix)]
-fn limit_data_memory(command: &mut Command, max_bytes: u64) {
+fn isolate(command: &mut Command, max_bytes: u64) {
     use std::os::unix::process::CommandExt;
-    let limit = libc::rlimit {
-        rlim_cur: max_bytes,
-        rlim_max: max_bytes,
+    let mut current = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
     };
+    // SAFETY: getrlimit only writes the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } != 0 {
+        current.rlim_max = libc::RLIM_INFINITY;
+    }
+    let limit = libc::rlimit {
+        rlim_cur: max_bytes.min(current.rlim_max),
+        rlim_max: current.rlim_max,
+    };
+    command.process_group(0);
     // SAFETY: runs in the forked child before exec, and only calls setrlimit, which is
     // async-signal-safe and touches no memory of the parent's.
     unsafe {
@@ -237,7 +251,7 @@ fn limit_data_memory(command: &mut Command, max_bytes: u64) {
 }
 
 #[cfg(not(unix))]
-fn limit_data_memory(_command: &mut Command, _max_bytes: u64) {}
+fn isolate(_command: &mut Command, _max_bytes: u64) {}
 
 /// Why [`serve_compile`] produced no artifact.
 #[derive(Debug, thiserror::Error)]
@@ -342,8 +356,13 @@ mod tests {
         assert!(matches!(crashed, LoadError::Compiler(_)), "{crashed}");
         let garbage = outcome(&shell("cat >/dev/null; echo not-an-artifact"));
         assert!(
-            matches!(&garbage, LoadError::Compiler(m) if m.contains("did not load")),
+            matches!(&garbage, LoadError::Compile(m) if m.contains("precompiled artifact")),
             "{garbage}"
+        );
+        let talkative = outcome(&shell("head -c 300000 /dev/zero | tr '\\0' x >&2; exit 3"));
+        assert!(
+            matches!(&talkative, LoadError::Compile(m) if m.len() == 8 << 10),
+            "a long message is read to its end and cut, the child not left blocked: {talkative:.80}"
         );
         let missing = outcome(&Compiler::Child(ChildCompiler {
             program: "/nonexistent/lnpolicy".into(),

@@ -82,7 +82,7 @@ impl StrategyRegistry {
 
     /// Registers a strategy shipped in the binary under `name`.
     pub fn add_builtin(&self, name: &str, bytes: &[u8]) -> Result<(), crate::LoadError> {
-        self.add_loaded_builtin(name, self.runtime.load_bytes(bytes)?);
+        self.add_loaded_builtin(name, self.runtime.load_builtin_bytes(bytes)?);
         Ok(())
     }
 
@@ -108,6 +108,15 @@ impl StrategyRegistry {
     /// Loads every `.wasm` of `dir` and unloads folder strategies whose file
     /// is gone. Bad files are recorded and skipped.
     pub fn sync_dir(&self, dir: &Path) -> Result<(), RuntimeError> {
+        self.sync_dir_until(dir, || false)
+    }
+
+    /// [`StrategyRegistry::sync_dir`], stopping before the next file once `stop` says so.
+    pub(crate) fn sync_dir_until(
+        &self,
+        dir: &Path,
+        stop: impl Fn() -> bool,
+    ) -> Result<(), RuntimeError> {
         let folder_error = |source| RuntimeError::Folder {
             path: dir.to_owned(),
             source,
@@ -130,6 +139,9 @@ impl StrategyRegistry {
             })
             .collect();
         for path in gone.iter().chain(&files) {
+            if stop() {
+                break;
+            }
             self.sync_file(path);
         }
         Ok(())

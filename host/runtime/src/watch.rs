@@ -101,7 +101,8 @@ impl StrategyRegistry {
                             if rescan {
                                 rescan = false;
                                 pending.clear();
-                                if let Err(err) = registry.sync_dir(&dir) {
+                                let stop = || stopped.load(Ordering::Relaxed);
+                                if let Err(err) = registry.sync_dir_until(&dir, stop) {
                                     tracing::warn!(error = %err, "rescan failed");
                                 }
                             }
