@@ -1,7 +1,7 @@
-//! Where the binary compiles strategy components: in a child process of itself (the hidden
+//! Where the binary compiles strategy files: in a child process of itself (the hidden
 //! `compile-worker` subcommand), killed past `--compile-timeout` and refused memory past
-//! `--compile-memory`, so that no component can hold a start, a run or a reload for long
-//! (see `lnpolicy_runtime::Compiler`).
+//! `--compile-memory`, so that no file can hold a start, a run or a reload for long, nor take
+//! the memory the node needs (see `lnpolicy_runtime::Compiler`). Built-ins compile in-process.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use lnpolicy_runtime::{ChildCompiler, Compiler, RuntimeConfig, SandboxLimits, serve_compile};
 
-/// The limits every command that loads strategies compiles them under.
+/// The limits every command that loads strategy files compiles them under.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompileArgs {
     /// Seconds compiling one strategy component may take; past it the component is refused.
@@ -46,7 +46,7 @@ pub fn init(args: &CompileArgs) -> Result<()> {
 }
 
 /// The runtime settings of every command that loads strategies: default sandbox limits,
-/// compiled by the child, cached in `cache_dir` when given.
+/// files compiled by the child, cached in `cache_dir` when given.
 pub fn runtime_config(cache_dir: Option<PathBuf>) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir,

@@ -365,10 +365,9 @@ pub fn registry_with(strategy: &str) -> Result<StrategyRegistry> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let bytes = std::fs::read(strategy).with_context(|| format!("reading {strategy}"))?;
-        registry
-            .add_builtin(&stem, &bytes)
-            .with_context(|| strategy.to_owned())?;
+        // A file, unlike a built-in, is compiled under the compile limits.
+        let loaded = registry.runtime().load_file(Path::new(strategy))?;
+        registry.add_loaded_builtin(&stem, loaded);
     } else if lnpolicy_builtins::get(strategy).is_none() {
         bail!(
             "no built-in strategy {strategy:?} (built-ins: {}); give a .wasm file for your own",

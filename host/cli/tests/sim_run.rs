@@ -68,3 +68,25 @@ fn unknown_strategy_and_bad_parameter_are_clear_errors() {
     assert!(!ok);
     assert!(err.contains("parameter `exponent`"), "{err}");
 }
+
+/// A strategy file given to `sim run` is compiled under the compile limits, like one in the
+/// strategies folder.
+#[test]
+fn a_strategy_file_is_compiled_under_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested.wasm");
+    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component(200_000)).unwrap();
+    let (ok, _, err) = sim_run(&[
+        "--hours",
+        "1",
+        "--compile-timeout",
+        "1",
+        "--strategy",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("nested.wasm: compiling the component took longer than 1s, the limit"),
+        "{err}"
+    );
+}

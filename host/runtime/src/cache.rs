@@ -9,7 +9,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -175,7 +176,7 @@ fn rejected_earlier(compiler: &Compiler, path: &Path) -> Option<String> {
     };
     let limits = match compiler {
         Compiler::InProcess => None,
-        Compiler::Child(child) => Some((child.timeout, child.max_memory_bytes)),
+        Compiler::Child(child) => Some((child.timeout, child.memory_limit())),
     };
     let holds = match Rejection::parse(head)? {
         Rejection::Invalid => true,
@@ -235,9 +236,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    // A crash's leftover of this process id goes (a link is removed, not followed).
-    let _ = std::fs::remove_file(&tmp);
+    // A name no other write uses: processes in other containers sharing the folder may have
+    // the same process id, and one process writes a `.cwasm` and a `.rejected` of one hash.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = path.with_extension(format!(
+        "tmp{}-{nanos}-{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut options = std::fs::OpenOptions::new();
     // A new file only: a name planted in advance (a link to another file) is an error.
     options.write(true).create_new(true);

@@ -4,10 +4,10 @@
 //! worst shape measured here: a 13.8 MB component of two such functions took 10 s and 3.9 GB
 //! of memory to compile with the release build (the process would have been killed on a
 //! small machine, or the kernel would have picked the node itself), and the test profile is
-//! quadratic in it (300 KB in 15 s, 600 KB in 57 s). The binary therefore compiles each
-//! component in a child process of its own ([`Compiler::Child`]), killed past a time limit and
-//! refused data memory past another, and loads the compiled artifact it returns. Library users
-//! (tests, benchmarks) may compile in-process.
+//! quadratic in it (300 KB in 15 s, 600 KB in 57 s). The binary therefore compiles strategy
+//! files in a child process of their own ([`Compiler::Child`]), killed past a time limit and
+//! refused data memory past another, and loads the compiled artifact it returns. Built-ins,
+//! tests and benchmarks may compile in-process.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -42,6 +42,14 @@ pub struct ChildCompiler {
 }
 
 impl ChildCompiler {
+    /// The data memory the child gets: `max_memory_bytes`, or the hard limit this process is
+    /// under when lower (systemd's `LimitDATA=`), which is then the limit a refusal names.
+    pub fn memory_limit(&self) -> u64 {
+        hard_data_limit().map_or(self.max_memory_bytes, |hard| {
+            hard.min(self.max_memory_bytes)
+        })
+    }
+
     /// This very executable with `args` (the subcommand that runs [`serve_compile`]). On Linux
     /// it is started as `/proc/self/exe`, which stays this build even after an upgrade replaced
     /// the file: a newer build's artifacts would not load into this engine.
@@ -89,16 +97,26 @@ pub(crate) fn compile(
             // SAFETY: the bytes are what `Engine::precompile_component` returned in a child
             // running this executable (see `ChildCompiler::this_executable`), with the same
             // engine settings; `deserialize` checks the header against this engine as well.
-            // Loading is also where the instance pool checks the component against its
-            // per-component limits, as compiling in-process does: a refusal there is a verdict
-            // on the component, like a compile error.
             let component = unsafe { Component::deserialize(engine, &serialized) }
-                .map_err(|err| LoadError::Compile(crate::error_chain(&err)))?;
+                .map_err(|err| not_loaded(&err))?;
             Ok(Compiled {
                 component,
                 serialized: Some(serialized),
             })
         }
+    }
+}
+
+/// Why the child's artifact did not load. Loading is where the instance pool checks a
+/// component against its per-component limits (memories, instances), as compiling in-process
+/// does, and wasmtime says so only in words: that refusal is a verdict on the component. Any
+/// other (an artifact that does not parse, an mmap refused) is this process's trouble.
+fn not_loaded(err: &wasmtime::Error) -> LoadError {
+    let chain = crate::error_chain(err);
+    if chain.contains("exceeds the configured maximum") {
+        LoadError::Compile(chain)
+    } else {
+        LoadError::Compiler(format!("its output did not load: {chain}"))
     }
 }
 
@@ -116,7 +134,8 @@ fn compile_in_child(child: &ChildCompiler, bytes: &[u8]) -> Result<Vec<u8>, Load
         .stderr(Stdio::piped())
         // A backtrace printed under the memory limit can itself fail to allocate, and hang.
         .env("RUST_BACKTRACE", "0");
-    isolate(&mut command, child.max_memory_bytes);
+    let max_memory_bytes = child.memory_limit();
+    isolate(&mut command, max_memory_bytes);
     let started = Instant::now();
     let mut process = command.spawn().map_err(|err| {
         LoadError::Compiler(format!("starting {}: {err}", child.program.display()))
@@ -162,7 +181,7 @@ fn compile_in_child(child: &ChildCompiler, bytes: &[u8]) -> Result<Vec<u8>, Load
     let message = String::from_utf8_lossy(&errors.join().unwrap_or_default())
         .trim()
         .to_owned();
-    verdict(status, output, message, child.max_memory_bytes)
+    verdict(status, output, message, max_memory_bytes)
 }
 
 /// What the child's end says about the component.
@@ -217,41 +236,65 @@ fn read_in_background(
     })
 }
 
-/// Caps the child's data memory at `max_bytes` (or the hard limit this process is under, if
-/// lower: an unprivileged process cannot raise it, and asking would fail every compile), and
-/// starts it in a process group of its own, so that a Ctrl-C meant for lnpolicy does not kill
-/// a compile and make it look like the component's failure.
+/// Caps the child's data memory at `max_bytes`, ends it with this process (it would finish a
+/// compile of any length otherwise: only this process holds it to its time), and starts it in
+/// a process group of its own, so that a Ctrl-C meant for lnpolicy does not kill a compile
+/// and make it look like the component's failure.
 #[cfg(unix)]
 fn isolate(command: &mut Command, max_bytes: u64) {
     use std::os::unix::process::CommandExt;
-    let mut current = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: getrlimit only writes the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } != 0 {
-        current.rlim_max = libc::RLIM_INFINITY;
-    }
     let limit = libc::rlimit {
-        rlim_cur: max_bytes.min(current.rlim_max),
-        rlim_max: current.rlim_max,
+        rlim_cur: max_bytes,
+        rlim_max: hard_data_limit().unwrap_or(max_bytes),
     };
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     command.process_group(0);
-    // SAFETY: runs in the forked child before exec, and only calls setrlimit, which is
-    // async-signal-safe and touches no memory of the parent's.
+    // SAFETY: runs in the forked child before exec, and only calls setrlimit, prctl and
+    // getppid, which are async-signal-safe and touch no memory of the parent's.
     unsafe {
         command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_DATA, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
             }
+            #[cfg(target_os = "linux")]
+            {
+                // The signal comes when the thread that started the child ends; that thread
+                // waits for the child, so it ends with the child or with the whole process.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other(
+                        "lnpolicy ended as the compiler started",
+                    ));
+                }
+            }
+            Ok(())
         });
     }
 }
 
 #[cfg(not(unix))]
 fn isolate(_command: &mut Command, _max_bytes: u64) {}
+
+/// The hard limit on data memory this process is under, if any: the child cannot be given
+/// more (an unprivileged process cannot raise it, and asking fails every start).
+#[cfg(unix)]
+fn hard_data_limit() -> Option<u64> {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } == 0;
+    (read && current.rlim_max != libc::RLIM_INFINITY).then_some(current.rlim_max)
+}
+
+#[cfg(not(unix))]
+fn hard_data_limit() -> Option<u64> {
+    None
+}
 
 /// Why [`serve_compile`] produced no artifact.
 #[derive(Debug, thiserror::Error)]
@@ -356,7 +399,7 @@ mod tests {
         assert!(matches!(crashed, LoadError::Compiler(_)), "{crashed}");
         let garbage = outcome(&shell("cat >/dev/null; echo not-an-artifact"));
         assert!(
-            matches!(&garbage, LoadError::Compile(m) if m.contains("precompiled artifact")),
+            matches!(&garbage, LoadError::Compiler(m) if m.contains("did not load")),
             "{garbage}"
         );
         let talkative = outcome(&shell("head -c 300000 /dev/zero | tr '\\0' x >&2; exit 3"));
