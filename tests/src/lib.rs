@@ -67,6 +67,41 @@ pub fn component_of_memories(count: u32) -> Vec<u8> {
     component.finish()
 }
 
+/// The processes `pid` started that are still running, read from `/proc`.
+#[cfg(target_os = "linux")]
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&candidate| {
+            // After the command name, which is in parentheses: the state, then the parent.
+            let stat = std::fs::read_to_string(format!("/proc/{candidate}/stat")).ok();
+            stat.as_deref()
+                .and_then(|stat| stat.rsplit_once(')'))
+                .is_some_and(|(_, rest)| {
+                    let mut fields = rest.split_whitespace();
+                    let state = fields.next();
+                    state != Some("Z") && fields.next().and_then(|p| p.parse().ok()) == Some(pid)
+                })
+        })
+        .collect()
+}
+
+/// Whether process `pid` is running and holds more than `kib` KiB resident: a compiler child
+/// this large has read its input and is compiling.
+#[cfg(target_os = "linux")]
+pub fn resident_above(pid: u32, kib: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .is_some_and(|resident| resident > kib)
+    })
+}
+
 /// The `.wasm` of a guest from `tests/hostile-guests` (package name with `_`).
 pub fn test_guest(name: &str) -> PathBuf {
     let path = Path::new(env!("LNPOLICY_TEST_GUESTS")).join(format!("{name}.wasm"));

@@ -268,48 +268,24 @@ fn a_compile_does_not_outlive_lnpolicy() {
         .arg(&path)
         .spawn()
         .unwrap();
-    let children_of = |pid: u32| -> Vec<u32> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|candidate| {
-                std::fs::read_to_string(format!("/proc/{candidate}/stat")).is_ok_and(|stat| {
-                    // The fields after the command name, which is in parentheses: state, ppid.
-                    stat.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
-                        == Some(pid)
-                })
-            })
-            .collect()
-    };
     let wait_for = |what: &str, done: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !done() {
             assert!(Instant::now() < deadline, "{what}");
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    wait_for("the compiler child started", &|| {
-        !children_of(parent.id()).is_empty()
-    });
-    let compiler = children_of(parent.id())[0];
+    let compiler = || lnpolicy_tests::children_of(parent.id()).first().copied();
+    wait_for("the compiler child started", &|| compiler().is_some());
+    let compiler = compiler().unwrap();
     // Compiling, its input read whole (a child cut off mid-input would end anyway, on a
     // truncated component).
     wait_for("the compiler child is compiling", &|| {
-        std::fs::read_to_string(format!("/proc/{compiler}/status")).is_ok_and(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .is_some_and(|kb| kb > 64 << 10)
-        })
+        lnpolicy_tests::resident_above(compiler, 64 << 10)
     });
     parent.kill().unwrap();
     parent.wait().unwrap();
     wait_for("the compiler child ended with lnpolicy", &|| {
-        std::fs::read_to_string(format!("/proc/{compiler}/stat")).map_or(true, |stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
+        !lnpolicy_tests::resident_above(compiler, 0)
     });
 }

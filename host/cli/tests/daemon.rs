@@ -999,3 +999,41 @@ fn dry_run_logs_what_it_would_send_and_sends_and_records_nothing() {
     );
     assert!(intents(&node).is_empty());
 }
+
+/// systemd stops a unit by signalling each of its processes: a compile in flight at start-up
+/// dies with the daemon's stop, which leaves the config naming a strategy that did not load.
+/// That is a stop during start-up (status 0), not a config error.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stop_that_ends_a_compile_at_start_up_exits_0() {
+    let node = Node::start(FaultConfig::default());
+    node.write_config("[default]\nstrategy = nested\n");
+    let strategies = node.dir.path().join("strategies");
+    std::fs::create_dir_all(&strategies).unwrap();
+    std::fs::write(
+        strategies.join("nested.wasm"),
+        lnpolicy_tests::slow_to_compile_component(200_000),
+    )
+    .unwrap();
+    let mut daemon = node.daemon(&[]);
+    let compiler = daemon.wait_until("the compiler child compiling", |d| {
+        lnpolicy_tests::children_of(d.pid())
+            .into_iter()
+            .find(|&child| lnpolicy_tests::resident_above(child, 64 << 10))
+    });
+    for pid in [compiler, daemon.pid()] {
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let status = daemon.wait_exit();
+    assert!(status.success(), "{status}\n{}", daemon.log());
+    assert_eq!(
+        daemon.messages("stopped during start-up").len(),
+        1,
+        "{}",
+        daemon.log()
+    );
+}

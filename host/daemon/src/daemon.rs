@@ -44,7 +44,7 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     // First, so that a signal during start-up (compiling strategies can take seconds) is
     // handled like one between cycles: before the first cycle, it stops the daemon cleanly.
-    let (control_tx, control_rx) = unbounded_channel();
+    let (control_tx, mut control_rx) = unbounded_channel();
     control::forward_signals(control_tx.clone())?;
     let store = Arc::new(Store::open(&options.db)?);
     let removed = Snapshot::remove_leftovers(&options.db, Snapshot::LEFTOVER_AGE);
@@ -71,7 +71,19 @@ pub async fn run(
         }
     };
     let kind = client.kind();
-    let config = config::load(&options.config, &registry, kind)?;
+    let config = match config::load(&options.config, &registry, kind) {
+        Ok(config) => config,
+        Err(rejected) => {
+            // systemd's stop signals every process of the unit, a compile in flight included,
+            // which leaves the config naming a strategy that did not load: a stop during
+            // start-up, not a config to fix.
+            if let Some(signal) = stop_pending(&mut control_rx).await {
+                tracing::info!(signal, "stopped during start-up");
+                return Ok(());
+            }
+            return Err(rejected.into());
+        }
+    };
 
     let config_watch = ConfigWatcher::start(&config, control_tx.clone())?;
     if let Some(addr) = options.metrics {
@@ -122,6 +134,27 @@ pub async fn run(
     drop(lock);
     Ok(())
 }
+
+/// The stop signal among the messages that came, or come within a moment: the signal that
+/// killed a compile reaches the child and this process at once, but its message arrives
+/// through another task.
+async fn stop_pending(control: &mut UnboundedReceiver<Control>) -> Option<&'static str> {
+    let first_stop = async {
+        while let Some(message) = control.recv().await {
+            if let Control::Shutdown(signal) = message {
+                return Some(signal);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(STOP_SIGNAL_GRACE, first_stop)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// How long a failed start waits for the message of a stop signal that may have caused it.
+const STOP_SIGNAL_GRACE: Duration = Duration::from_millis(500);
 
 /// Every built-in strategy, with the compile cache so that a restart does not recompile. A
 /// built-in that does not load is logged and left out rather than stopping the daemon: a
