@@ -10,11 +10,12 @@ use lnpolicy_sim::LiveSimulation;
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_store::Store;
 
-/// A component that takes a long time to compile and nothing else: one function of `depth`
-/// nested blocks, which the test profile compiles in time quadratic in the depth (100,000
-/// took 15 s here, 200,000 took 57 s; the release build, 0.2 s and about 1 s). Made here
-/// rather than built as a guest, since no source language writes it.
-pub fn slow_to_compile_component(depth: u32) -> Vec<u8> {
+/// A component that takes seconds to compile and does nothing else: one function of a
+/// million nested blocks (3 MB). The release build compiles it in about 3 s and 1 GB; the test
+/// profile, quadratic in the depth, takes minutes (200,000 took 57 s). Made here rather than
+/// built as a guest, since no source language writes it.
+pub fn slow_to_compile_component() -> Vec<u8> {
+    const DEPTH: u32 = 1_000_000;
     use wasm_encoder::{
         BlockType, CodeSection, Function, FunctionSection, Instruction, Module, ModuleSection,
         TypeSection,
@@ -24,10 +25,10 @@ pub fn slow_to_compile_component(depth: u32) -> Vec<u8> {
     let mut functions = FunctionSection::new();
     functions.function(0);
     let mut body = Function::new([]);
-    for _ in 0..depth {
+    for _ in 0..DEPTH {
         body.instruction(&Instruction::Block(BlockType::Empty));
     }
-    for _ in 0..=depth {
+    for _ in 0..=DEPTH {
         body.instruction(&Instruction::End);
     }
     let mut code = CodeSection::new();

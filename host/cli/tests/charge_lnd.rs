@@ -1201,7 +1201,7 @@ async fn a_run_remembers_a_strategy_that_did_not_compile_in_time() {
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(
         folder.join("nested.wasm"),
-        lnpolicy_tests::slow_to_compile_component(200_000),
+        lnpolicy_tests::slow_to_compile_component(),
     )
     .unwrap();
     let run = |timeout: &str| {

@@ -123,7 +123,7 @@ fn inspect_names_the_file_and_reason_for_a_bad_component() {
 fn a_component_slow_to_compile_is_refused_at_the_time_limit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.wasm");
-    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component(200_000)).unwrap();
+    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component()).unwrap();
     let output = lnpolicy(&[
         "strategy",
         "check",
@@ -262,7 +262,7 @@ fn a_compile_does_not_outlive_lnpolicy() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.wasm");
-    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component(200_000)).unwrap();
+    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component()).unwrap();
     let mut parent = Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
         .args(["strategy", "check", "--compile-timeout", "600"])
         .arg(&path)
@@ -285,7 +285,14 @@ fn a_compile_does_not_outlive_lnpolicy() {
     });
     parent.kill().unwrap();
     parent.wait().unwrap();
-    wait_for("the compiler child ended with lnpolicy", &|| {
-        !lnpolicy_tests::resident_above(compiler, 0)
-    });
+    // A signal, delivered at once: well within the seconds the compile itself would still
+    // take, even in a release build.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while lnpolicy_tests::resident_above(compiler, 0) {
+        assert!(
+            Instant::now() < deadline,
+            "the compiler child outlived lnpolicy"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

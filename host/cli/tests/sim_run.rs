@@ -75,7 +75,7 @@ fn unknown_strategy_and_bad_parameter_are_clear_errors() {
 fn a_strategy_file_is_compiled_under_the_limits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.wasm");
-    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component(200_000)).unwrap();
+    std::fs::write(&path, lnpolicy_tests::slow_to_compile_component()).unwrap();
     let (ok, _, err) = sim_run(&[
         "--hours",
         "1",

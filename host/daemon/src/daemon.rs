@@ -75,9 +75,10 @@ pub async fn run(
         Ok(config) => config,
         Err(rejected) => {
             // systemd's stop signals every process of the unit, a compile in flight included,
-            // which leaves the config naming a strategy that did not load: a stop during
-            // start-up, not a config to fix.
+            // which leaves the config naming a strategy that did not load. Asked to stop, the
+            // daemon stops (status 0), saying what it found wrong on the way.
             if let Some(signal) = stop_pending(&mut control_rx).await {
+                tracing::warn!(error = %rejected, "config rejected at start-up");
                 tracing::info!(signal, "stopped during start-up");
                 return Ok(());
             }

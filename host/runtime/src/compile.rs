@@ -108,15 +108,16 @@ pub(crate) fn compile(
 }
 
 /// Why the child's artifact did not load. Loading is where the instance pool checks a
-/// component against its per-component limits (memories, instances), as compiling in-process
-/// does, and wasmtime says so only in words: that refusal is a verdict on the component. Any
-/// other (an artifact that does not parse, an mmap refused) is this process's trouble.
+/// component against its per-component limits (memories, tables, instances), as compiling
+/// in-process does: a verdict on the component. The artifact comes from this very build, so
+/// the only other failures are the operating system's (an mmap refused), this process's
+/// trouble; wasmtime gives no type to tell them apart, only its messages.
 fn not_loaded(err: &wasmtime::Error) -> LoadError {
     let chain = crate::error_chain(err);
-    if chain.contains("exceeds the configured maximum") {
-        LoadError::Compile(chain)
-    } else {
+    if chain.contains("os error") {
         LoadError::Compiler(format!("its output did not load: {chain}"))
+    } else {
+        LoadError::Compile(chain)
     }
 }
 
@@ -399,7 +400,7 @@ mod tests {
         assert!(matches!(crashed, LoadError::Compiler(_)), "{crashed}");
         let garbage = outcome(&shell("cat >/dev/null; echo not-an-artifact"));
         assert!(
-            matches!(&garbage, LoadError::Compiler(m) if m.contains("did not load")),
+            matches!(&garbage, LoadError::Compile(m) if m.contains("precompiled artifact")),
             "{garbage}"
         );
         let talkative = outcome(&shell("head -c 300000 /dev/zero | tr '\\0' x >&2; exit 3"));
