@@ -307,6 +307,13 @@ fn not_the_fees(
             "the window before it did not hold the fees a rollback would restore throughout",
         ));
     }
+    // The revenue after is judged as the fees' doing only while they were the fees: a level
+    // set by hand meanwhile (and set back since) earned some of it.
+    if !store.held_fees(id, change.at, after_end, &change.applied)? {
+        return Ok(Some(
+            "its fees did not hold throughout the window after it (set by hand or by another tool for a while)",
+        ));
+    }
     let week_before = change
         .at
         .saturating_sub(window.max(USUAL_SPACING_OVER_SECS));
@@ -527,6 +534,31 @@ mod tests {
         assert_eq!(judged_at(10, CHANGED_AT + WINDOW, &watched).len(), 1);
     }
 
+    /// The fee lnpolicy set was replaced by hand for part of the window after it, then set
+    /// back: the fall in that window is not its fees' doing, so the change is not judged.
+    /// Watched the same way without the hand-set level, it is rolled back.
+    #[test]
+    fn a_level_set_by_hand_in_the_window_after_leaves_the_change_unjudged() {
+        let forwards: Vec<(u64, u64)> = (1..=10).map(|i| (CHANGED_AT - 3600 * i, 100)).collect();
+        let hourly: Vec<(u64, bool, bool)> = (0..48)
+            .map(|h| CHANGED_AT - WINDOW + h * 3600)
+            .map(|at| (at, true, false))
+            .collect();
+        let judge = |by_hand| {
+            judged_on(
+                &forwards,
+                &[],
+                CHANGED_AT + WINDOW,
+                (&hourly, by_hand),
+                |_| {},
+            )
+            .len()
+        };
+        let after = CHANGED_AT + 6 * 3600..CHANGED_AT + 12 * 3600;
+        assert_eq!(judge(after), 0);
+        assert_eq!(judge(0..0), 1);
+    }
+
     /// Records `channel`'s change from `previous` (seen by a collection an hour before the
     /// window before it) to its policy as applied at CHANGED_AT; returns the rule that judges
     /// it (25% over a day).
@@ -580,16 +612,17 @@ mod tests {
     ) -> Vec<Candidate> {
         let forwards: Vec<(u64, u64)> =
             (1..=before).map(|i| (CHANGED_AT - 3600 * i, 100)).collect();
-        judged_on(&forwards, &[], now, snapshots, adjust)
+        judged_on(&forwards, &[], now, (snapshots, 0..0), adjust)
     }
 
     /// As [`judged_by`], with forwards out of the channel at the times and fees of `forwards`,
-    /// and forwards it refused for want of liquidity at the times of `short`.
+    /// and forwards it refused for want of liquidity at the times of `short`; the snapshots
+    /// taken in `by_hand` see 1000 ppm, set by hand.
     fn judged_on(
         forwards: &[(u64, u64)],
         short: &[u64],
         now: u64,
-        snapshots: &[(u64, bool, bool)],
+        (snapshots, by_hand): (&[(u64, bool, bool)], std::ops::Range<u64>),
         adjust: impl FnOnce(&mut RollbackRule),
     ) -> Vec<Candidate> {
         let dir = tempfile::tempdir().unwrap();
@@ -634,6 +667,11 @@ mod tests {
         for &(at, active, disabled) in snapshots {
             let fees = if at < CHANGED_AT {
                 previous
+            } else if by_hand.contains(&at) {
+                FeePolicy {
+                    fee_ppm: 1000,
+                    ..channel.local_policy
+                }
             } else {
                 channel.local_policy
             };
@@ -826,8 +864,9 @@ mod tests {
         let mut forwards = vec![(CHANGED_AT - 3600, 5_000_000)];
         forwards.extend((2..=5).map(|h| (CHANGED_AT - 3600 * h, 50_000)));
         forwards.extend((1..=20).map(|h| (CHANGED_AT + 1000 * h, 45_000)));
-        let judge =
-            |forwards: &[(u64, u64)]| judged_on(forwards, &[], CHANGED_AT + WINDOW, &[], |_| {});
+        let judge = |forwards: &[(u64, u64)]| {
+            judged_on(forwards, &[], CHANGED_AT + WINDOW, (&[], 0..0), |_| {})
+        };
         assert!(
             judge(&forwards).is_empty(),
             "rolled back a change that quadrupled forwards"
@@ -855,7 +894,8 @@ mod tests {
     fn a_fall_while_the_channel_lacked_liquidity_is_not_the_fees() {
         let forwards: Vec<(u64, u64)> = (1..=10).map(|h| (CHANGED_AT - 3600 * h, 100)).collect();
         let refused: Vec<u64> = (1..=5).map(|h| CHANGED_AT + 600 * h).collect();
-        let judge = |short: &[u64]| judged_on(&forwards, short, CHANGED_AT + WINDOW, &[], |_| {});
+        let judge =
+            |short: &[u64]| judged_on(&forwards, short, CHANGED_AT + WINDOW, (&[], 0..0), |_| {});
         assert!(judge(&refused).is_empty(), "rolled back a drained channel");
         assert_eq!(judge(&refused[..1]).len(), 1, "one refusal: judged");
     }
