@@ -288,9 +288,15 @@ pub fn guard(
         return leave(clamps.0);
     }
     // A channel from an LND that did not yet check can carry a smallest HTLC below the
-    // negotiated one. LND checks the value even when an update leaves it alone, so every update
-    // there would be refused: one that goes out anyway takes it up to the floor.
-    if policy.min_htlc_msat < channel.min_htlc_floor_msat
+    // negotiated one. LND checks the value even when a policy update leaves it alone, so every
+    // one there would be refused: one that goes out anyway takes it up to the floor. A change
+    // of the disabled flag alone goes by another call, which checks nothing of the kind.
+    let flag_only = FeePolicy {
+        disabled: channel.local_policy.disabled,
+        ..policy
+    } == channel.local_policy;
+    if !flag_only
+        && policy.min_htlc_msat < channel.min_htlc_floor_msat
         && channel.min_htlc_floor_msat <= policy.max_htlc_msat
     {
         policy.min_htlc_msat = clamps.limit(
@@ -1400,6 +1406,16 @@ mod tests {
         let out = run(&lnd(), &old, same_fee);
         assert_eq!(out.policy, None);
         assert_eq!(out.clamps, vec![]);
+        let disable = PolicyChange {
+            disabled: Some(true),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &old, disable);
+        assert_eq!(
+            out.policy.map(|p| (p.disabled, p.min_htlc_msat)),
+            Some((true, 1)),
+            "a change of the flag alone goes by a call that does not check the minimum"
+        );
         let max_below_the_floor = Channel {
             local_policy: FeePolicy {
                 max_htlc_msat: 999,

@@ -431,9 +431,14 @@ fn check(
                 || (1..=ceiling.max(1)).contains(&policy.max_htlc_msat));
         prop_assert!(kept || consistent);
     }
-    // (f') every update carries a smallest HTLC at least the channel's floor, requested or not
-    // (LND checks the value it keeps too), unless the largest is below the floor.
-    if channel.min_htlc_floor_msat <= policy.max_htlc_msat {
+    // (f') every update of more than the disabled flag carries a smallest HTLC at least the
+    // channel's floor, requested or not (LND checks the value it keeps too), unless the largest
+    // is below the floor.
+    let flag_only = FeePolicy {
+        disabled: current.disabled,
+        ..policy
+    } == *current;
+    if !flag_only && channel.min_htlc_floor_msat <= policy.max_htlc_msat {
         prop_assert!(channel.min_htlc_floor_msat <= policy.min_htlc_msat);
     }
 
