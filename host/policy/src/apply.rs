@@ -293,8 +293,8 @@ pub async fn reconcile_pending(
 }
 
 /// Whether the node shows an update as landed. Its fees decide when it changed them: LND
-/// sends a change of the disabled flag before the fees, and may flip the flag by itself since
-/// (a peer that left). Else its HTLC limits and cltv delta, when it changed them: each no
+/// sends a change of the disabled flag after the fees (a crash between leaves the fees set
+/// alone), and may flip the flag by itself since (a peer that left). Else its HTLC limits and cltv delta, when it changed them: each no
 /// longer at its previous value (CLN raises an `htlcmin` below the peer's floor to that
 /// floor). An update of the flag alone is decided by the flag.
 fn landed(node: &FeePolicy, previous: &FeePolicy, desired: &FeePolicy) -> bool {

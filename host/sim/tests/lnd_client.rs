@@ -323,9 +323,10 @@ async fn a_macaroon_without_the_status_call_still_sets_fees() {
 }
 
 /// An update that disables a channel and changes a fee, where LND refuses the fee part: the
-/// channel is enabled again, so the update failed as a whole and the node kept its policy.
+/// flag is not touched (no status call, so no channel update broadcast for it), the update
+/// failed as a whole and the node kept its policy.
 #[tokio::test]
-async fn a_refused_policy_sets_the_disabled_flag_back() {
+async fn a_refused_policy_leaves_the_disabled_flag_alone() {
     let sim = Sim::start(fixture()).await;
     let client = LndClient::connect(&sim.admin_config()).await.unwrap();
     let channel = client.list_channels().await.unwrap().remove(0);
@@ -352,7 +353,7 @@ async fn a_refused_policy_sets_the_disabled_flag_back() {
         .iter()
         .filter(|m| *m == UPDATE_CHAN_STATUS)
         .count();
-    assert_eq!(status_calls, 2, "disable, then enable again");
+    assert_eq!(status_calls, 0, "the flag waits for the policy to land");
 
     let accepted = FeePolicy {
         time_lock_delta: 40,
@@ -364,7 +365,7 @@ async fn a_refused_policy_sets_the_disabled_flag_back() {
         accepted
     );
 
-    // Enabling is not undone: that would be a manual DISABLE, which LND keeps.
+    // Nor is a refused update that would enable it.
     let disabled = client.list_channels().await.unwrap().remove(0);
     let enable_refused = FeePolicy {
         disabled: false,
@@ -377,7 +378,7 @@ async fn a_refused_policy_sets_the_disabled_flag_back() {
     let now = sim.state().channel(channel.id).unwrap().local_policy;
     assert_eq!(
         (now.disabled, now.fee_ppm),
-        (false, accepted.fee_ppm),
-        "enabled, the refused fee not applied"
+        (true, accepted.fee_ppm),
+        "still disabled, the refused fee not applied"
     );
 }

@@ -818,12 +818,11 @@ impl NodeClient for LndClient {
         Ok(funding_fees(&details, txids))
     }
 
-    /// A change of the disabled flag goes first, as `routerrpc.UpdateChanStatus` (manual
-    /// DISABLE or ENABLE: UpdateChannelPolicy cannot set it), so that a failure there leaves
-    /// the fees untouched. Then, if anything else changes, the whole policy with every field
-    /// set: LND overwrites base fee and rate with 0 when omitted and validates time_lock_delta
-    /// on every call. If LND refuses that policy after the channel was disabled for it, the
-    /// channel is enabled again, so the failed update leaves it as it was.
+    /// Anything but the disabled flag goes as the whole policy with every field set: LND
+    /// overwrites base fee and rate with 0 when omitted and validates time_lock_delta on every
+    /// call. A change of the flag goes after it, as `routerrpc.UpdateChanStatus` (manual
+    /// DISABLE or ENABLE: UpdateChannelPolicy cannot set it), only once the policy landed, so
+    /// a refused update changes nothing and broadcasts nothing.
     async fn update_policy(
         &self,
         channel: &NodeChannel,
@@ -836,54 +835,30 @@ impl NodeClient for LndClient {
             }
         })?;
         let current = &channel.local_policy;
-        let status_only = policy.disabled != current.disabled
-            && FeePolicy {
-                disabled: current.disabled,
-                ..*policy
-            } == *current;
-        let mut status_changed = false;
+        let flag_changes = policy.disabled != current.disabled;
+        let flag_only = FeePolicy {
+            disabled: current.disabled,
+            ..*policy
+        } == *current;
+        if flag_changes && flag_only {
+            self.set_status(&point, policy.disabled).await?;
+            return Ok(*policy);
+        }
+        // The policy first: one LND refuses then leaves the flag alone, instead of a flag
+        // changed and set back, two channel updates broadcast for an update that failed.
+        self.send_policy(channel, point.clone(), policy).await?;
         let mut applied = *policy;
-        if policy.disabled != current.disabled {
-            match self.set_status(&point, policy.disabled).await {
-                Ok(()) => status_changed = true,
-                // A macaroon baked before lnpolicy used the status call must not stop the fees.
-                Err(error @ NodeError::PermissionDenied { .. }) if !status_only => {
-                    warn!(
-                        channel = channel.id,
-                        %error,
-                        "disabled flag left as it is (the macaroon lacks UpdateChanStatus); sending the fees"
-                    );
-                    applied.disabled = current.disabled;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        if status_only {
-            return Ok(applied);
-        }
-        let sent = self.send_policy(channel, point.clone(), policy).await;
-        // Only a channel we disabled is enabled again, and only on a definite refusal: an
-        // unreadable answer may follow an applied policy, and undoing an enable would be a
-        // manual DISABLE, which LND keeps even where it had disabled the channel itself.
-        let refused = matches!(
-            sent,
-            Err(NodeError::Rejected { .. }
-                | NodeError::UnknownChannel { .. }
-                | NodeError::PermissionDenied { .. })
-        );
-        if refused
-            && status_changed
-            && policy.disabled
-            && let Err(error) = self.set_status(&point, false).await
-        {
-            // The next cycle reads the flag as the node has it and decides again.
+        if flag_changes && let Err(error) = self.set_status(&point, policy.disabled).await {
+            // The fees are set; the next cycle reads the flag as the node has it and decides
+            // again (a macaroon baked before lnpolicy used the status call lands here too).
             warn!(
                 channel = channel.id,
                 %error,
-                "the policy was refused and the disabled flag could not be set back"
+                "the fees were set, the disabled flag could not be"
             );
+            applied.disabled = current.disabled;
         }
-        sent.map(|()| applied)
+        Ok(applied)
     }
 }
 
