@@ -334,3 +334,76 @@ async fn a_rollback_the_cap_holds_is_not_recorded_and_a_later_run_restores_it() 
     assert_eq!(fee_now(&last, high), original[&high]);
     assert_eq!(rollbacks_recorded(&store, high), 1);
 }
+
+/// On LND a change of the disabled flag together with a fee is two channel updates (the policy
+/// call, then the status call), and the cap spends two for it: the node broadcasts no more than
+/// the cap allows, and an update that no longer fits holds the less urgent ones behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_lnd_a_fee_with_the_disabled_flag_spends_two_of_the_cap() {
+    use lnpolicy_node::lnd::permissions::{UPDATE_CHAN_STATUS, UPDATE_CHANNEL_POLICY};
+    let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    assert_eq!(client.kind(), NodeKind::Lnd);
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let cap = NonZeroU32::new(3);
+    let broadcast = || {
+        let state = live.shared();
+        let state = state.lock().unwrap();
+        state
+            .calls
+            .iter()
+            .filter(|m| *m == UPDATE_CHANNEL_POLICY || *m == UPDATE_CHAN_STATUS)
+            .count()
+    };
+    let channels = client.list_channels().await.unwrap();
+    assert!(channels.len() >= 5 && channels.iter().all(|c| !c.local_policy.disabled));
+    let id = |i: usize| channels[i].id;
+
+    // Three of three: the flag with a fee (two), then the larger of the two fee moves.
+    let report = apply_updates(
+        &client,
+        &store,
+        &[
+            moved(&channels[0], 10, false),
+            moved(&channels[1], 50, false),
+            moved(&channels[2], 20, true),
+        ],
+        10_000,
+        cap,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.applied, vec![id(1), id(2)]);
+    assert_eq!(report.held, vec![id(0)]);
+    assert_eq!(broadcast(), 3, "no more channel updates than the cap");
+    assert_eq!(store.updates_sent_since(10_000).unwrap(), 3);
+
+    // A fresh hour with two spent by fee moves: the flag with a fee does not fit in the one
+    // left, and the fee move behind it waits too rather than go first.
+    apply_updates(
+        &client,
+        &store,
+        &[
+            moved(&channels[3], 5, false),
+            moved(&channels[0], 10, false),
+        ],
+        20_000,
+        cap,
+    )
+    .await
+    .unwrap();
+    let current = client.list_channels().await.unwrap();
+    let report = apply_updates(
+        &client,
+        &store,
+        &[moved(&current[4], 5, true), moved(&current[1], 90, false)],
+        20_600,
+        cap,
+    )
+    .await
+    .unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(report.held, vec![id(4), id(1)]);
+    assert_eq!(broadcast(), 5);
+}

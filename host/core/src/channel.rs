@@ -40,6 +40,15 @@ impl FeePolicy {
             other.inbound_fee_ppm,
         )
     }
+
+    /// Whether anything but the disabled flag differs: LND sets the flag alone by
+    /// `UpdateChanStatus` and everything else by `UpdateChannelPolicy`.
+    pub fn differs_beyond_flag(&self, other: &FeePolicy) -> bool {
+        FeePolicy {
+            disabled: other.disabled,
+            ..*self
+        } != *other
+    }
 }
 
 /// The time span a block of flow statistics covers.

@@ -251,7 +251,13 @@ pub async fn run_configured_on(
     let updates = planned_updates(&channels, &plans);
     let mut would_hold = BTreeSet::new();
     let applied = if plan.dry_run {
-        would_hold = held_by_cap(store, &updates, now, plan.config.max_updates_per_hour())?;
+        would_hold = held_by_cap(
+            store,
+            node.kind(),
+            &updates,
+            now,
+            plan.config.max_updates_per_hour(),
+        )?;
         None
     } else {
         Some(

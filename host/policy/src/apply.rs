@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 
-use lnpolicy_core::{ChannelId, FeePolicy, NodeChannel, NodeClient, NodeError};
+use lnpolicy_core::{ChannelId, FeePolicy, NodeChannel, NodeClient, NodeError, NodeKind};
 use lnpolicy_store::{IntentOutcome, Store, StoreError};
 
 /// The window `guard.max_updates_per_hour` counts over: the updates sent in the last 59
@@ -97,7 +97,7 @@ pub async fn apply_updates(
     now: u64,
     max_updates_per_hour: Option<NonZeroU32>,
 ) -> Result<ApplyReport, StoreError> {
-    let held = held_by_cap(store, updates, now, max_updates_per_hour)?;
+    let held = held_by_cap(store, node.kind(), updates, now, max_updates_per_hour)?;
     let mut report = ApplyReport::default();
     let mut sendable = Vec::new();
     for update in updates {
@@ -171,13 +171,16 @@ pub async fn apply_updates(
     Ok(report)
 }
 
-/// The channels of `updates` the node-wide hourly cap holds back this run: the updates sent in
-/// the last [`CAP_WINDOW_SECS`] (any lnpolicy run's, rollbacks included) spend the budget
-/// first; when fewer calls remain than updates worth sending, the most urgent go (see
-/// `urgency`) and the rest are held. Callers that record something per update (rollback's
-/// decisions) ask before recording, so a held update leaves no trace to be read as done.
+/// The channels of `updates` the node-wide hourly cap holds back this run: the channel updates
+/// broadcast in the last [`CAP_WINDOW_SECS`] (any lnpolicy run's, rollbacks included) spend the
+/// budget first; the updates worth sending then go in order of urgency (see `urgency`), each
+/// spending the channel updates it broadcasts on a node of `kind`, until the next would not
+/// fit: it and all after it are held, so nothing goes ahead of a more urgent update. Callers
+/// that record something per update (rollback's decisions) ask before recording, so a held
+/// update leaves no trace to be read as done.
 pub fn held_by_cap(
     store: &Store,
+    kind: NodeKind,
     updates: &[PlannedUpdate],
     now: u64,
     max_updates_per_hour: Option<NonZeroU32>,
@@ -190,18 +193,26 @@ pub fn held_by_cap(
         .filter(|u| u.desired != u.channel.local_policy && u.is_worth_sending())
         .collect();
     let spent = store.updates_sent_since(now.saturating_sub(CAP_WINDOW_SECS - 1))?;
-    let left = cap.get().saturating_sub(spent) as usize;
-    if sendable.len() <= left {
-        return Ok(BTreeSet::new());
-    }
+    let mut left = cap.get().saturating_sub(spent);
     sendable.sort_by_key(|update| Reverse(urgency(update)));
-    let held: BTreeSet<ChannelId> = sendable[left..].iter().map(|u| u.channel.id).collect();
-    tracing::warn!(
-        cap = cap.get(),
-        spent,
-        held = held.len(),
-        "guard.max_updates_per_hour reached: updates held until the next run"
-    );
+    let fitting = sendable
+        .iter()
+        .take_while(|update| {
+            let cost = kind.channel_updates(&update.channel.local_policy, &update.desired);
+            let fits = cost <= left;
+            left = left.saturating_sub(cost);
+            fits
+        })
+        .count();
+    let held: BTreeSet<ChannelId> = sendable[fitting..].iter().map(|u| u.channel.id).collect();
+    if !held.is_empty() {
+        tracing::warn!(
+            cap = cap.get(),
+            spent,
+            held = held.len(),
+            "guard.max_updates_per_hour reached: updates held until the next run"
+        );
+    }
     Ok(held)
 }
 

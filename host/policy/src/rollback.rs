@@ -406,7 +406,7 @@ pub async fn execute(
             })
         })
         .collect();
-    let held = held_by_cap(store, &planned, now, max_updates_per_hour)?;
+    let held = held_by_cap(store, node.kind(), &planned, now, max_updates_per_hour)?;
     let restoring: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| !held.contains(&c.channel_id))

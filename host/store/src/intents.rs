@@ -431,14 +431,15 @@ impl Store {
 }
 
 impl Store {
-    /// How many updates were sent to the node at or after `since` (unix seconds), whatever
-    /// decided them: those applied and those still pending (a call without an answer may
-    /// have reached the node and its peers). One the node refused changed nothing and is
-    /// not counted. This is what the node-wide hourly cap spends.
+    /// How many channel updates the updates sent at or after `since` (unix seconds)
+    /// broadcast, whatever decided them: those applied and those still pending (a call
+    /// without an answer may have reached the node and its peers). One the node refused
+    /// changed nothing and is not counted; one that changed LND's disabled flag with anything
+    /// else is two (migration 0018). This is what the node-wide hourly cap spends.
     pub fn updates_sent_since(&self, since: u64) -> Result<u32, StoreError> {
         self.lock()
             .prepare_cached(
-                "SELECT COUNT(*) FROM update_intents
+                "SELECT COALESCE(SUM(channel_updates), 0) FROM update_intents
                  WHERE created_at >= ?1 AND status <> 'failed'",
             )
             .and_then(|mut stmt| stmt.query_row([time_to_sql(since)], |row| row.get(0)))

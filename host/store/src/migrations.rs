@@ -81,6 +81,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0017_learned_htlc_floors.sql",
         sql: include_str!("../migrations/0017_learned_htlc_floors.sql"),
     },
+    Migration {
+        file: "0018_channel_updates_per_intent.sql",
+        sql: include_str!("../migrations/0018_channel_updates_per_intent.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

@@ -154,7 +154,7 @@ fn refuses_a_database_from_a_newer_binary() {
         "{message}"
     );
     assert!(
-        message.contains("0017_learned_htlc_floors.sql"),
+        message.contains("0018_channel_updates_per_intent.sql"),
         "{message}"
     );
     // Refusing must not touch the file.
@@ -1072,7 +1072,8 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
+            "ALTER TABLE update_intents DROP COLUMN channel_updates;
+             DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
              DROP INDEX forwards_by_time; DROP INDEX failed_forwards_by_time;
              DROP INDEX update_intents_applied_by_channel; DROP INDEX forwards_by_chan_out;
              DROP INDEX forwards_without_share; DROP INDEX forwards_by_chan_in;
@@ -1227,7 +1228,8 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
             .unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP INDEX update_intents_fee_changes_by_channel;
+            "ALTER TABLE update_intents DROP COLUMN channel_updates;
+             DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
              DROP INDEX forwards_by_chan_out; DROP INDEX forwards_without_share;
@@ -1315,10 +1317,47 @@ fn the_hourly_count_spends_sent_and_unanswered_updates_but_not_refused_ones() {
     assert_eq!(store.updates_sent_since(999).unwrap(), 3);
     assert_eq!(store.updates_sent_since(2_001).unwrap(), 0);
 
+    // The disabled flag with a fee is two channel updates on LND; alone, or kept by the node
+    // (the policy recorded as applied has the flag as it was), one.
+    let disabled = |fee_ppm| FeePolicy {
+        disabled: true,
+        ..policy(fee_ppm)
+    };
+    let flagged = |channel, to: &FeePolicy, at| {
+        store
+            .record_intent(channel, None, &policy(100), to, at)
+            .unwrap()
+    };
+    flagged(5, &disabled(200), 3_000);
+    assert_eq!(store.updates_sent_since(3_000).unwrap(), 2, "pending");
+    let alone = flagged(6, &disabled(100), 3_000);
+    store
+        .resolve_intent(alone, IntentOutcome::Applied, 3_000)
+        .unwrap();
+    assert_eq!(store.updates_sent_since(3_000).unwrap(), 3);
+    let kept = flagged(7, &disabled(200), 3_000);
+    store.amend_intent_policy(kept, &policy(200)).unwrap();
+    store
+        .resolve_intent(kept, IntentOutcome::Applied, 3_000)
+        .unwrap();
+    assert_eq!(store.updates_sent_since(3_000).unwrap(), 4);
+    let cltv = flagged(
+        8,
+        &FeePolicy {
+            time_lock_delta: 144,
+            ..disabled(100)
+        },
+        3_000,
+    );
+    store
+        .resolve_intent(cltv, IntentOutcome::Failed("refused".into()), 3_000)
+        .unwrap();
+    assert_eq!(store.updates_sent_since(3_000).unwrap(), 4, "refused");
+
     let conn = rusqlite::Connection::open(&path).unwrap();
     let plan: String = conn
         .query_row(
-            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM update_intents
+            "EXPLAIN QUERY PLAN SELECT COALESCE(SUM(channel_updates), 0) FROM update_intents
              WHERE created_at >= 1000 AND status <> 'failed'",
             [],
             |row| row.get(3),
@@ -1512,7 +1551,8 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
         store
             .lock()
             .execute_batch(
-                "ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
+                "ALTER TABLE update_intents DROP COLUMN channel_updates;
+                 ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
@@ -1569,7 +1609,8 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
         store
             .lock()
             .execute_batch(
-                "DELETE FROM channel_fee_changes WHERE channel_id = 1 AND at = 60;
+                "ALTER TABLE update_intents DROP COLUMN channel_updates;
+                 DELETE FROM channel_fee_changes WHERE channel_id = 1 AND at = 60;
                  ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;

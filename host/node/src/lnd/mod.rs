@@ -836,11 +836,7 @@ impl NodeClient for LndClient {
         })?;
         let current = &channel.local_policy;
         let flag_changes = policy.disabled != current.disabled;
-        let flag_only = FeePolicy {
-            disabled: current.disabled,
-            ..*policy
-        } == *current;
-        if flag_changes && flag_only {
+        if flag_changes && !policy.differs_beyond_flag(current) {
             self.set_status(&point, policy.disabled).await?;
             return Ok(*policy);
         }
