@@ -389,10 +389,30 @@ async fn record_open_costs(
         .collect();
     let found: Vec<(ChannelId, u64)> = missing
         .iter()
-        .filter_map(|(id, txid)| by_txid.get(txid).map(|&fee| (*id, fee)))
+        .filter_map(|(id, txid)| {
+            let fee = *by_txid.get(txid)?;
+            Some((*id, share_of_funding_fee(fee, *id, txid, channels)))
+        })
         .collect();
     store.record_open_cost_lookup(&found, &ids, now)?;
     Ok(1)
+}
+
+/// The part of a funding transaction's fee, `fee_sat`, that opening channel `id` cost: the
+/// nodes report the fee of the whole transaction, and one transaction can open several of our
+/// channels (LND's `BatchOpenChannel`, CLN's `multifundchannel`). Split evenly among the
+/// channels we opened with it that are open now (each output costs about the same block
+/// space), the remainder's sats to the lowest ids, so the parts add up to the fee.
+fn share_of_funding_fee(fee_sat: u64, id: ChannelId, txid: &str, channels: &[NodeChannel]) -> u64 {
+    let mut siblings: Vec<ChannelId> = channels
+        .iter()
+        .filter(|c| c.initiator && funding_txid(c) == txid)
+        .map(|c| c.id)
+        .collect();
+    siblings.sort_unstable();
+    let count = siblings.len().max(1) as u64;
+    let rank = siblings.iter().position(|&c| c == id).unwrap_or(0) as u64;
+    fee_sat / count + u64::from(rank < fee_sat % count)
 }
 
 /// A channel's funding txid, lowercase: its channel point's part before the `:`.

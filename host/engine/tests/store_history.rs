@@ -437,6 +437,45 @@ fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
     );
 }
 
+/// One transaction that opened three of our channels (a batch open) and a peer's channel
+/// funded by it too: each of ours is charged a third of the transaction's fee, not all of it,
+/// and the parts add up to the fee.
+#[test]
+fn a_batch_open_splits_its_fee_among_the_channels_it_opened() {
+    let start = 1_700_000_000;
+    let in_batch = |id: u64, output: u32| NodeChannel {
+        channel_point: format!("{}:{output}", txid(9)),
+        ..opened(id)
+    };
+    let theirs = NodeChannel {
+        channel_point: format!("{}:3", txid(9)),
+        ..channel(5, KNOWN_PEER, 100)
+    };
+    let node = FakeNode {
+        channels: Mutex::new(vec![
+            in_batch(1, 0),
+            in_batch(2, 1),
+            in_batch(3, 2),
+            theirs,
+            opened(4),
+        ]),
+        funding: Mutex::new(BTreeMap::from([(txid(9), 10_000), (txid(4), 1_500)])),
+        ..FakeNode::default()
+    };
+    let dir = tempfile_dir("batch_open_costs");
+    let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+    Cycles::new().run(&node, &store, start);
+    assert_eq!(
+        node.funding_calls.lock().unwrap().clone(),
+        [vec![txid(4), txid(9)]],
+        "one lookup for the batch"
+    );
+    assert_eq!(
+        store.open_costs().unwrap(),
+        BTreeMap::from([(1, 3_334), (2, 3_333), (3, 3_333), (4, 1_500)])
+    );
+}
+
 /// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
 /// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 #[test]
