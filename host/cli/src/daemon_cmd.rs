@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use lnpolicy_daemon::{DaemonOptions, DbLock, NodeSource, parse_interval};
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use crate::charge_cmd::{NodeArgs, expand_home};
@@ -70,6 +71,16 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 /// daemon holds the database, the config has errors, the node cannot be reached).
 /// `db_typed`: whether `--db` was given on the command line.
 pub fn run(args: DaemonArgs, db_typed: bool, verbose: u8) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // SIGHUP's default action ends the process, and systemd does not restart a unit that
+    // ended on it: a reload sent while the daemon still connects to the node would stop fee
+    // management for good. Handled from here on (a handler, once installed, stays for the
+    // process's life); one before the daemon forwards signals is dropped, as the config is
+    // read after that anyway. SIGTERM and SIGINT keep their default until then: a stop.
+    let early_hangups = {
+        let _context = runtime.enter();
+        signal(SignalKind::hangup()).context("listening for SIGHUP")?
+    };
     init_logs(args.log_format, verbose);
     // A simulated node's history must not mix with a real node's: with --sim only a --db typed
     // for it is used, not the default nor LNPOLICY_DB, which name the real node's database.
@@ -105,7 +116,6 @@ pub fn run(args: DaemonArgs, db_typed: bool, verbose: u8) -> Result<ExitCode> {
         .as_deref()
         .map(crate::sim_cmd::load_scenario)
         .transpose()?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let node = match scenario {
             Some(scenario) => NodeSource::Sim {
@@ -114,6 +124,7 @@ pub fn run(args: DaemonArgs, db_typed: bool, verbose: u8) -> Result<ExitCode> {
             },
             None => NodeSource::Client(args.node.connect().await?),
         };
+        drop(early_hangups);
         lnpolicy_daemon::run(options, node, lock).await?;
         Ok(ExitCode::SUCCESS)
     })

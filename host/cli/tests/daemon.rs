@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use lnpolicy_core::FeePolicy;
 use lnpolicy_node::lnd::permissions::{
-    FORWARDING_HISTORY, GET_NODE_INFO, GET_TRANSACTIONS, LIST_CHANNELS, UPDATE_CHANNEL_POLICY,
+    FORWARDING_HISTORY, GET_NODE_INFO, GET_TRANSACTIONS, LIST_CHANNELS, SUBSCRIBE_HTLC_EVENTS,
+    UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_sim::cln_server::{FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
@@ -1041,4 +1042,25 @@ fn a_stop_that_ends_a_compile_at_start_up_exits_0() {
         "why the start failed is still told: {}",
         daemon.log()
     );
+}
+
+/// A reload signal sent while the daemon still connects to the node (here its HTLC event
+/// subscription answers late) does not end it: SIGHUP's default action would, and systemd
+/// does not restart a unit that ended on it.
+#[test]
+fn a_sighup_while_connecting_to_the_node_does_not_end_the_daemon() {
+    let node = Node::start(slow(SUBSCRIBE_HTLC_EVENTS, Duration::from_secs(3)));
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 321\n");
+    let mut daemon = node.daemon(&[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        daemon.messages("daemon started").is_empty(),
+        "still connecting"
+    );
+    daemon.signal("HUP");
+    daemon.wait_for("daemon started");
+    eventually("the config to be applied", || {
+        node.all_fees_are(321).then_some(())
+    });
+    daemon.stop();
 }
