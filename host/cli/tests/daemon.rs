@@ -1064,3 +1064,56 @@ fn a_sighup_while_connecting_to_the_node_does_not_end_the_daemon() {
     });
     daemon.stop();
 }
+
+/// A reload rejected for what had not appeared yet is tried again once it does: a strategy
+/// file still loading when the config naming it was saved, and a `use_config` file created
+/// after the config that includes it. Neither is a file of the running config.
+#[test]
+fn a_rejected_reload_is_tried_again_when_what_it_lacked_appears() {
+    let node = Node::start(FaultConfig::default());
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 111\n");
+    let mut daemon = node.daemon(&["--collect-every", "1s", "--decide-every", "1s"]);
+    daemon.wait_until("every fee at 111 ppm", |_| {
+        node.all_fees_are(111).then_some(())
+    });
+    let rejections = |d: &Daemon| {
+        d.messages("config rejected; the running config stays in effect")
+            .len()
+    };
+
+    node.write_config("[default]\nstrategy = late\nfee_ppm = 222\n");
+    daemon.wait_until("the config naming a missing strategy to be rejected", |d| {
+        (rejections(d) >= 1).then_some(())
+    });
+    std::fs::write(
+        node.dir.path().join("strategies/late.wasm"),
+        lnpolicy_builtins::get("static").unwrap(),
+    )
+    .unwrap();
+    daemon.wait_until("every fee at 222 ppm", |_| {
+        node.all_fees_are(222).then_some(())
+    });
+    assert!(
+        daemon
+            .messages("config reloaded")
+            .iter()
+            .any(|line| line["fields"]["cause"] == "strategy loaded"),
+        "{}",
+        daemon.log()
+    );
+
+    let before = rejections(&daemon);
+    node.write_config("[default]\nstrategy = use_config\nconfig_file = extra.ini\n");
+    daemon.wait_until("the config including a missing file to be rejected", |d| {
+        (rejections(d) > before).then_some(())
+    });
+    std::fs::write(
+        node.config_path().with_file_name("extra.ini"),
+        "[default]\nstrategy = static\nfee_ppm = 333\n",
+    )
+    .unwrap();
+    daemon.wait_until("every fee at 333 ppm", |_| {
+        node.all_fees_are(333).then_some(())
+    });
+    daemon.stop();
+}

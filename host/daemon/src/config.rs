@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,6 +85,19 @@ pub(crate) fn log_rejection(rejected: &ConfigRejected, cause: ReloadCause) {
     }
 }
 
+/// A file created, or renamed into place (an editor's save, a deploy's `mv`).
+fn is_appearance(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{ModifyKind, RenameMode};
+    matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Modify(ModifyKind::Name(
+                RenameMode::To | RenameMode::Both | RenameMode::Any
+            ))
+    )
+}
+
 /// Every file a config is read from that a reload should follow: the file itself and the
 /// `use_config` files it includes, recursively, then the `file://` lists they read.
 fn files(config: &Config) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
@@ -136,10 +151,14 @@ impl Drop for ConfigWatcher {
 }
 
 impl ConfigWatcher {
-    /// Sends `Control::Reload` once the files have been quiet for a moment after a change.
+    /// Sends `Control::Reload` once the files have been quiet for a moment after a change:
+    /// to one of `config`'s files, or, while `rejected` (the last reload failed), a file
+    /// appearing in their folders, which may be one the rejected config lacked (changes to
+    /// other files, such as a database kept beside the config, are not).
     pub(crate) fn start(
         config: &Config,
         control: UnboundedSender<Control>,
+        rejected: Arc<AtomicBool>,
     ) -> Result<ConfigWatcher, DaemonError> {
         let (configs, lists) = files(config);
         let names: BTreeSet<OsString> = configs
@@ -228,11 +247,19 @@ impl ConfigWatcher {
                                     due = Some((path.clone(), Instant::now() + DEBOUNCE));
                                 } else if let Some(path) = event.paths.first() {
                                     let now_resolved = resolve();
-                                    if now_resolved != resolved {
+                                    if now_resolved != resolved
+                                        || (rejected.load(Ordering::Acquire)
+                                            && is_appearance(&event.kind))
+                                    {
                                         resolved = now_resolved;
                                         due = Some((path.clone(), Instant::now() + DEBOUNCE));
                                     }
                                 }
+                            }
+                            // The kernel dropped events (its queue overflowed): one of ours
+                            // may have been among them.
+                            Ok(Ok(event)) if event.need_rescan() => {
+                                due = Some((main_file.clone(), Instant::now() + DEBOUNCE));
                             }
                             Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
                             Ok(Err(error)) => {

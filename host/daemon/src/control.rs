@@ -19,6 +19,9 @@ pub(crate) enum Control {
 pub(crate) enum ReloadCause {
     Sighup,
     FileChanged(PathBuf),
+    /// A strategy loaded or changed in the folder: a config rejected for naming one that had
+    /// not loaded yet is tried again.
+    StrategyLoaded,
 }
 
 impl ReloadCause {
@@ -26,6 +29,7 @@ impl ReloadCause {
         match self {
             ReloadCause::Sighup => "SIGHUP",
             ReloadCause::FileChanged(_) => "file changed",
+            ReloadCause::StrategyLoaded => "strategy loaded",
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lnpolicy_collector::{CollectConfig, CollectError, collect};
@@ -55,7 +56,11 @@ pub async fn run(
         );
     }
     let metrics = Arc::new(Metrics::default());
-    let events = Arc::new(DaemonEvents::new(Arc::clone(&store), Arc::clone(&metrics)));
+    let events = Arc::new(DaemonEvents::new(
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        control_tx.clone(),
+    ));
     let registry = Arc::new(registry(&options, Arc::clone(&events) as _)?);
     std::fs::create_dir_all(&options.strategies).map_err(|source| DaemonError::CreateDir {
         path: options.strategies.clone(),
@@ -86,7 +91,9 @@ pub async fn run(
         }
     };
 
-    let config_watch = ConfigWatcher::start(&config, control_tx.clone())?;
+    let config_rejected = Arc::new(AtomicBool::new(false));
+    let config_watch =
+        ConfigWatcher::start(&config, control_tx.clone(), Arc::clone(&config_rejected))?;
     if let Some(addr) = options.metrics {
         let bound = http::serve(addr, Arc::clone(&metrics)).await?;
         tracing::info!(metrics = %bound, path = "/metrics", "serving metrics");
@@ -113,6 +120,7 @@ pub async fn run(
         client,
         config,
         config_watch,
+        config_rejected,
         control_tx,
         cycles: 0,
     };
@@ -185,6 +193,9 @@ struct Daemon {
     guard: GuardConfig,
     /// Replaced after each successful reload: the set of included files may have changed.
     config_watch: ConfigWatcher,
+    /// The last reload was rejected: until one succeeds, a strategy loading or any file
+    /// changing in the config's folders tries again (what it lacked may have appeared).
+    config_rejected: Arc<AtomicBool>,
     control_tx: UnboundedSender<Control>,
     /// Config cycles started, for the logs.
     cycles: u64,
@@ -429,10 +440,20 @@ impl Daemon {
     /// Swaps in the new config only if it loads and checks completely; otherwise the running
     /// one stays, and every error is logged with its file and line.
     fn reload(&mut self, cause: ReloadCause) {
+        if matches!(cause, ReloadCause::StrategyLoaded)
+            && !self.config_rejected.load(Ordering::Acquire)
+        {
+            return;
+        }
         let path = self.options.config.clone();
         match config::load(&path, &self.registry, self.client.kind()) {
             Ok(config) => {
-                match ConfigWatcher::start(&config, self.control_tx.clone()) {
+                self.config_rejected.store(false, Ordering::Release);
+                match ConfigWatcher::start(
+                    &config,
+                    self.control_tx.clone(),
+                    Arc::clone(&self.config_rejected),
+                ) {
                     Ok(watch) => self.config_watch = watch,
                     Err(error) => {
                         tracing::warn!(%error, "config reloaded, but its files are no longer watched; SIGHUP still reloads")
@@ -448,6 +469,7 @@ impl Daemon {
                 );
             }
             Err(rejected) => {
+                self.config_rejected.store(true, Ordering::Release);
                 self.metrics.record_config_reload(false);
                 config::log_rejection(&rejected, cause);
             }
@@ -478,7 +500,7 @@ impl Daemon {
 fn changed_file<'a>(cause: &'a ReloadCause, config: &'a Path) -> &'a Path {
     match cause {
         ReloadCause::FileChanged(path) => path,
-        ReloadCause::Sighup => config,
+        ReloadCause::Sighup | ReloadCause::StrategyLoaded => config,
     }
 }
 

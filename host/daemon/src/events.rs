@@ -7,22 +7,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
 use lnpolicy_store::Store;
+use tokio::sync::mpsc::UnboundedSender;
 
+use crate::control::{Control, ReloadCause};
 use crate::metrics::Metrics;
 
 pub(crate) struct DaemonEvents {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// Told of strategies loaded while running, for a config rejected for lacking one.
+    control: UnboundedSender<Control>,
     /// Set once the start-up loading is done: loading the built-ins and the folder at start
     /// is not a reload.
     running: AtomicBool,
 }
 
 impl DaemonEvents {
-    pub(crate) fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> DaemonEvents {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        control: UnboundedSender<Control>,
+    ) -> DaemonEvents {
         DaemonEvents {
             store,
             metrics,
+            control,
             running: AtomicBool::new(false),
         }
     }
@@ -43,6 +52,12 @@ impl EventSink for DaemonEvents {
                 if self.running.load(Ordering::Acquire) =>
             {
                 self.metrics.record_strategy_reload();
+                if event.kind != StrategyEventKind::Unloaded {
+                    // Gone only once the daemon stops, when nothing needs telling.
+                    let _ = self
+                        .control
+                        .send(Control::Reload(ReloadCause::StrategyLoaded));
+                }
             }
             _ => {}
         }

@@ -89,19 +89,21 @@ impl StrategyRegistry {
     /// Registers `strategy`, loaded by this registry's runtime, as a built-in named `name`: a
     /// caller that has loaded it already need not compile it a second time.
     pub fn add_loaded_builtin(&self, name: &str, strategy: Strategy) {
-        self.record(
-            name,
-            strategy.sha256(),
-            StrategyEventKind::Loaded,
-            "built-in".into(),
-            None,
-        );
+        let sha256 = strategy.sha256().to_owned();
+        // Registered before it is told: whoever hears of it can use it at once.
         write(&self.builtins).insert(
             name.to_owned(),
             Entry {
                 strategy: Arc::new(strategy),
                 source: StrategySource::Builtin,
             },
+        );
+        self.record(
+            name,
+            &sha256,
+            StrategyEventKind::Loaded,
+            "built-in".into(),
+            None,
         );
     }
 
@@ -201,14 +203,14 @@ impl StrategyRegistry {
                 } else {
                     StrategyEventKind::Loaded
                 };
-                self.record(&name, &sha256, kind, detail, None);
                 write(&self.folder).insert(
-                    name,
+                    name.clone(),
                     Entry {
                         strategy: Arc::new(strategy),
                         source: StrategySource::File(path.to_owned()),
                     },
                 );
+                self.record(&name, &sha256, kind, detail, None);
             }
             Err(error) => {
                 let error = FileLoadError::Invalid {
