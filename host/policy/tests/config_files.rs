@@ -240,6 +240,57 @@ fn absolute_file_lists_and_comma_separated_lines() {
     assert!(config.notes().is_empty(), "{:?}", config.notes());
 }
 
+/// charge-lnd splits a list at commas before it takes comments off, so `# retired, <id>`
+/// still lists the id there. lnpolicy reads the rest of the line as the comment, and says
+/// which list line charge-lnd read differently.
+#[test]
+fn ids_after_a_comma_in_a_list_comment_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("friends.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\n# retired, {}, not an id # {}\n# just a comment, nothing after\n",
+            pubkey(1),
+            pubkey(2),
+            pubkey(3)
+        ),
+    )
+    .unwrap();
+    let config = Config::parse(
+        dir.path().join("c.ini"),
+        &format!(
+            "[friends]\nnode.id = file://{}\nstrategy = static\n",
+            list.display()
+        ),
+    )
+    .unwrap();
+    let Test::PeerIn(keys) = &config.sections()[0].conditions[0].test else {
+        panic!();
+    };
+    assert_eq!(keys.len(), 1, "only the id before the comment: {keys:?}");
+    let notes = config.notes();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(notes[0].kind.is_charge_lnd_deviation());
+    assert_eq!(
+        (notes[0].line, notes[0].key.as_deref()),
+        (Some(2), Some("node.id"))
+    );
+    assert_eq!(
+        notes[0].kind,
+        NoteKind::CommentHidesEntries {
+            list: list.clone(),
+            list_line: 2,
+            entries: 1,
+        }
+    );
+    assert!(
+        notes[0].to_string().contains("friends.txt:2: 1 entry"),
+        "{}",
+        notes[0]
+    );
+}
+
 #[test]
 fn use_config_files_are_loaded_relative_to_the_including_file() {
     let dir = fixtures().join("realistic");

@@ -234,6 +234,19 @@ pub enum NoteKind {
          matched there; lnpolicy compares them case-insensitively"
     )]
     PubkeyCase,
+    #[error(
+        "{}:{list_line}: {entries} entr{} after a `#` and a comma: charge-lnd takes the \
+         comment off each comma-separated entry on its own, so it matched {}; lnpolicy \
+         reads the rest of the line as the comment",
+        list.display(),
+        if *entries == 1 { "y" } else { "ies" },
+        if *entries == 1 { "it" } else { "them" }
+    )]
+    CommentHidesEntries {
+        list: PathBuf,
+        list_line: u32,
+        entries: usize,
+    },
     #[error("unknown namespace `{namespace}.`: this section never matches any channel")]
     UnknownNamespace { namespace: String },
     #[error("has no effect without chan.activity_period (charge-lnd ignores it too)")]
@@ -282,6 +295,7 @@ impl NoteKind {
                 | NoteKind::RelativePath { .. }
                 | NoteKind::LineBreakSeparator
                 | NoteKind::PubkeyCase
+                | NoteKind::CommentHidesEntries { .. }
         )
     }
 }

@@ -696,7 +696,26 @@ fn read_list_file<T: Ord>(
     };
     for (index, list_line) in text.lines().enumerate() {
         let list_line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let content = list_line.split('#').next().unwrap_or_default();
+        let (content, comment) = list_line.split_once('#').unwrap_or((list_line, ""));
+        // charge-lnd splits at commas before it takes comments off, so an id after a comma
+        // in a comment (`# retired, 02ab…`) counted there.
+        let hidden = comment
+            .split(',')
+            .skip(1)
+            .filter_map(|entry| entry.split('#').next())
+            .filter(|entry| parse(entry.trim()).is_ok())
+            .count();
+        if hidden > 0 {
+            ctx.note(
+                line,
+                Some(key),
+                NoteKind::CommentHidesEntries {
+                    list: path.to_path_buf(),
+                    list_line: list_line_no,
+                    entries: hidden,
+                },
+            );
+        }
         for item in content.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             match parse(item) {
                 Ok(id) => {
