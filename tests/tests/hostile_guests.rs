@@ -685,7 +685,7 @@ fn a_call_the_host_has_no_room_for_does_not_count_toward_quarantine() {
         assert!(probed.error.is_none(), "{:?}", probed.error);
     });
     assert!(
-        last_event(&h, "good_v1", StrategyEventKind::CallFailed)
+        last_event(&h, "good_v1", StrategyEventKind::HostFailed)
             .contains("the host could not run it")
     );
     let status = h

@@ -439,6 +439,17 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replace
     daemon.wait_until("every fee at 111 ppm", |_| {
         node.all_fees_are(111).then_some(())
     });
+    // Each update is logged with what it replaced and the rows it is recorded in.
+    let applied = daemon.messages("policy applied");
+    let first = &applied.first().expect("updates logged")["fields"];
+    assert_eq!(first["fee_ppm"], 111, "{first}");
+    assert!(
+        first["was_fee_ppm"].as_u64().is_some_and(|was| was != 111),
+        "{first}"
+    );
+    assert!(first["decision"].as_i64().is_some(), "{first}");
+    assert!(first["intent"].as_i64().is_some(), "{first}");
+    assert_eq!(first["disabled"], false, "{first}");
 
     node.write_config("[default]\nstrategy = static\nfee_ppm = abc\n");
     daemon.signal("HUP");

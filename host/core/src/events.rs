@@ -28,6 +28,9 @@ pub enum StrategyEventKind {
     Unloaded,
     /// A call trapped, timed out, returned an error or malformed output.
     CallFailed,
+    /// The host could not run a call (no thread, no instance slot): not the guest's failure,
+    /// and not counted toward quarantine.
+    HostFailed,
     /// The guest's output was accepted but something in it was cut (reason, log).
     OutputTruncated,
     /// Too many failed cycles in a row: not called until its file changes or the daemon
@@ -43,6 +46,7 @@ impl StrategyEventKind {
             StrategyEventKind::Rejected => "rejected",
             StrategyEventKind::Unloaded => "unloaded",
             StrategyEventKind::CallFailed => "call_failed",
+            StrategyEventKind::HostFailed => "host_failed",
             StrategyEventKind::OutputTruncated => "output_truncated",
             StrategyEventKind::Quarantined => "quarantined",
         }

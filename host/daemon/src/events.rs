@@ -64,3 +64,37 @@ impl EventSink for DaemonEvents {
         self.store.record(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
+    use lnpolicy_store::Store;
+
+    use super::DaemonEvents;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn a_call_the_host_could_not_run_is_not_a_guest_failure() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let metrics = Arc::new(Metrics::default());
+        let (control, _) = tokio::sync::mpsc::unbounded_channel();
+        let events = DaemonEvents::new(Arc::clone(&store), Arc::clone(&metrics), control);
+        for kind in [StrategyEventKind::HostFailed, StrategyEventKind::CallFailed] {
+            events.record(&StrategyEvent {
+                at: 1,
+                strategy: "s".into(),
+                sha256: "ab".into(),
+                kind,
+                detail: String::new(),
+            });
+        }
+        let text = metrics.render();
+        assert!(
+            text.lines()
+                .any(|line| line == "lnpolicy_guest_failures_total 1"),
+            "{text}"
+        );
+    }
+}

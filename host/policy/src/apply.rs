@@ -146,10 +146,20 @@ pub async fn apply_updates(
                     );
                 }
                 store.resolve_intent(intent, IntentOutcome::Applied, now)?;
+                let was = &update.channel.local_policy;
                 tracing::info!(
                     channel = id,
+                    decision = update.decision_id,
+                    intent,
+                    was_fee_ppm = was.fee_ppm,
                     fee_ppm = applied.fee_ppm,
+                    was_base_fee_msat = was.base_fee_msat,
+                    base_fee_msat = applied.base_fee_msat,
+                    was_inbound_fee_ppm = was.inbound_fee_ppm,
                     inbound_fee_ppm = applied.inbound_fee_ppm,
+                    was_inbound_base_fee_msat = was.inbound_base_fee_msat,
+                    inbound_base_fee_msat = applied.inbound_base_fee_msat,
+                    disabled = applied.disabled,
                     "policy applied"
                 );
                 report.applied.push(id);
@@ -158,12 +168,12 @@ pub async fn apply_updates(
                 // A timeout, a dropped connection or an unreadable answer does not say whether
                 // the node applied the update: the intent stays pending and the next run's
                 // reconciliation reads the answer from the node.
-                tracing::warn!(channel = id, %error, "policy update unanswered; left pending for reconciliation");
+                tracing::warn!(channel = id, intent, %error, "policy update unanswered; left pending for reconciliation");
                 report.failed.push((id, error));
             }
             Err(error) => {
                 store.resolve_intent(intent, IntentOutcome::Failed(error.to_string()), now)?;
-                tracing::warn!(channel = id, %error, "policy update failed");
+                tracing::warn!(channel = id, decision = update.decision_id, intent, %error, "policy update failed");
                 report.failed.push((id, error));
             }
         }
@@ -210,6 +220,7 @@ pub fn held_by_cap(
             cap = cap.get(),
             spent,
             held = held.len(),
+            channels = ?held,
             "guard.max_updates_per_hour reached: updates held until the next run"
         );
     }

@@ -337,13 +337,12 @@ impl StrategyRegistry {
                     health.quarantined |= now_quarantined;
                     now_quarantined
                 };
-                self.record(
-                    name,
-                    strategy.sha256(),
-                    StrategyEventKind::CallFailed,
-                    error.to_string(),
-                    Some(now),
-                );
+                let kind = if counted {
+                    StrategyEventKind::CallFailed
+                } else {
+                    StrategyEventKind::HostFailed
+                };
+                self.record(name, strategy.sha256(), kind, error.to_string(), Some(now));
                 if quarantined {
                     let detail = format!(
                         "{} failed cycles in a row; not called until its file changes or the daemon restarts",
