@@ -1128,3 +1128,45 @@ fn a_rejected_reload_is_tried_again_when_what_it_lacked_appears() {
     });
     daemon.stop();
 }
+
+/// A quarantined strategy shows in a gauge for as long as it lasts, and SIGHUP lifts it: a
+/// built-in has no file to change, and a restart was the only other way.
+#[test]
+fn sighup_lifts_a_quarantine_the_gauge_showed() {
+    let node = Node::start(FaultConfig::default());
+    let strategies = node.dir.path().join("strategies");
+    std::fs::create_dir_all(&strategies).unwrap();
+    std::fs::copy(
+        lnpolicy_tests::test_guest("hostile_panic"),
+        strategies.join("panicky.wasm"),
+    )
+    .unwrap();
+    node.write_config("[default]\nstrategy = panicky\n");
+    let mut daemon = node.daemon(&[
+        "--decide-every",
+        "1s",
+        "--collect-every",
+        "1h",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let addr = daemon.metrics_addr();
+    let gauge = |addr| sample(&scrape(addr), "lnpolicy_quarantined_strategies");
+    daemon.wait_until("the strategy to be quarantined", |_| {
+        (gauge(addr) == 1.0).then_some(())
+    });
+    let failures = sample(&scrape(addr), "lnpolicy_guest_failures_total");
+    assert_eq!(failures, 3.0);
+
+    daemon.signal("HUP");
+    let lifted = daemon.wait_for("quarantine lifted by SIGHUP");
+    assert_eq!(lifted["fields"]["strategies"], "[\"panicky\"]", "{lifted}");
+    daemon.wait_until("the strategy called, failing and quarantined again", |_| {
+        (sample(&scrape(addr), "lnpolicy_guest_failures_total") == 6.0 && gauge(addr) == 1.0)
+            .then_some(())
+    });
+    let store = node.store();
+    let quarantined = store.quarantined_strategies().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    daemon.stop();
+}

@@ -33,9 +33,11 @@ pub enum StrategyEventKind {
     HostFailed,
     /// The guest's output was accepted but something in it was cut (reason, log).
     OutputTruncated,
-    /// Too many failed cycles in a row: not called until its file changes or the daemon
-    /// restarts.
+    /// Too many failed cycles in a row: not called until its file changes, the daemon
+    /// restarts or is sent SIGHUP.
     Quarantined,
+    /// Its quarantine was lifted by SIGHUP: called again.
+    Released,
 }
 
 impl StrategyEventKind {
@@ -49,6 +51,7 @@ impl StrategyEventKind {
             StrategyEventKind::HostFailed => "host_failed",
             StrategyEventKind::OutputTruncated => "output_truncated",
             StrategyEventKind::Quarantined => "quarantined",
+            StrategyEventKind::Released => "released",
         }
     }
 }

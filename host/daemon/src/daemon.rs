@@ -380,6 +380,7 @@ impl Daemon {
         };
         let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;
         let elapsed_ms = elapsed_ms(started);
+        self.count_quarantined();
         match &run.output {
             Some(Ok(outcome)) => {
                 self.metrics.record_cycle(outcome);
@@ -445,6 +446,13 @@ impl Daemon {
         {
             return;
         }
+        if matches!(cause, ReloadCause::Sighup) {
+            let released = self.registry.release_quarantined();
+            if !released.is_empty() {
+                tracing::info!(strategies = ?released, "quarantine lifted by SIGHUP");
+                self.count_quarantined();
+            }
+        }
         let path = self.options.config.clone();
         match config::load(&path, &self.registry, self.client.kind()) {
             Ok(config) => {
@@ -474,6 +482,12 @@ impl Daemon {
                 config::log_rejection(&rejected, cause);
             }
         }
+    }
+
+    fn count_quarantined(&self) {
+        let statuses = self.registry.statuses();
+        self.metrics
+            .set_quarantined(statuses.iter().filter(|s| s.quarantined).count());
     }
 
     /// The fees earned over the last day and week, from the forwards collected so far.

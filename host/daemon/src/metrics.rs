@@ -71,6 +71,7 @@ pub struct Metrics {
     revenue_1d_msat: AtomicU64,
     revenue_7d_msat: AtomicU64,
     channels: AtomicU64,
+    quarantined: AtomicU64,
 }
 
 fn add(counter: &AtomicU64, n: usize) {
@@ -143,6 +144,10 @@ impl Metrics {
         add(&self.strategy_reloads, 1);
     }
 
+    pub(crate) fn set_quarantined(&self, strategies: usize) {
+        self.quarantined.store(strategies as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_channels(&self, channels: usize) {
         self.channels.store(channels as u64, Ordering::Relaxed);
     }
@@ -170,7 +175,7 @@ impl Metrics {
                 .collect();
             labeled("status", &values)
         };
-        let families: [Family; 13] = [
+        let families: [Family; 14] = [
             (
                 "lnpolicy_cycles_total",
                 "counter",
@@ -275,6 +280,12 @@ impl Metrics {
                 "gauge",
                 "Channels the node reported at the last collection.",
                 one(&self.channels),
+            ),
+            (
+                "lnpolicy_quarantined_strategies",
+                "gauge",
+                "Strategies quarantined after the last cycle: not called, their channels left as they are.",
+                one(&self.quarantined),
             ),
         ];
         let mut out = String::new();

@@ -258,6 +258,39 @@ impl StrategyRegistry {
         from_folder.or_else(|| read(&self.builtins).get(name).map(|e| e.strategy.clone()))
     }
 
+    /// Lifts every quarantine, so that the strategies are called again: an operator's answer
+    /// to a failure that was the host's or the node's, or that is fixed, for a built-in that has
+    /// no file to change. Each gets a `Released` event; returns their names.
+    pub fn release_quarantined(&self) -> Vec<String> {
+        let entries: Vec<(String, Arc<Strategy>)> = read(&self.folder)
+            .iter()
+            .chain(read(&self.builtins).iter())
+            .map(|(name, entry)| (name.clone(), Arc::clone(&entry.strategy)))
+            .collect();
+        let mut released = Vec::new();
+        for (name, strategy) in entries {
+            let lifted = {
+                let mut health = lock_health(&strategy);
+                let quarantined = health.quarantined;
+                if quarantined {
+                    *health = Health::default();
+                }
+                quarantined
+            };
+            if lifted {
+                self.record(
+                    &name,
+                    strategy.sha256(),
+                    StrategyEventKind::Released,
+                    "quarantine lifted by SIGHUP".into(),
+                    None,
+                );
+                released.push(name);
+            }
+        }
+        released
+    }
+
     pub fn statuses(&self) -> Vec<StrategyStatus> {
         let status = |name: &String, entry: &Entry| StrategyStatus {
             name: name.clone(),

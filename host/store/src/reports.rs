@@ -462,9 +462,9 @@ impl Store {
 
     /// Strategies quarantined now, with the event that quarantined them, by
     /// name. Quarantine lasts until the strategy is loaded again (a changed
-    /// file, or a restart, which loads every strategy afresh), so a strategy is
-    /// quarantined when its latest load, reload, unload or quarantine event is
-    /// a quarantine.
+    /// file, or a restart, which loads every strategy afresh) or released (SIGHUP),
+    /// so a strategy is quarantined when its latest load, reload, unload, release or
+    /// quarantine event is a quarantine.
     pub fn quarantined_strategies(&self) -> Result<Vec<StrategyEvent>, StoreError> {
         let rows: Vec<(i64, String, String, String)> = self
             .lock()
@@ -473,7 +473,7 @@ impl Store {
                  WHERE q.kind = 'quarantined' AND q.id = (
                      SELECT MAX(e.id) FROM strategy_events e
                      WHERE e.strategy = q.strategy
-                       AND e.kind IN ('quarantined', 'loaded', 'reloaded', 'unloaded'))
+                       AND e.kind IN ('quarantined', 'loaded', 'reloaded', 'unloaded', 'released'))
                  ORDER BY q.strategy",
             )
             .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
@@ -845,6 +845,8 @@ mod tests {
             event("bad", CallFailed, 4),
             event("fixed", Quarantined, 5),
             event("fixed", Reloaded, 6),
+            event("lifted", Quarantined, 7),
+            event("lifted", Released, 8),
         ] {
             store.record_event(&e).unwrap();
         }
