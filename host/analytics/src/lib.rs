@@ -253,11 +253,12 @@ pub struct ChannelCosts {
 }
 
 impl ChannelCosts {
-    /// (earned − cost) / cost; `None` when the channel cost nothing.
-    pub fn roi(&self) -> Option<f64> {
+    /// (earned − cost) / cost, with the cost's `share` (0..=1) weighed against what was earned
+    /// over that share of the channel's life; `None` when the channel cost nothing.
+    pub fn roi(&self, share: f64) -> Option<f64> {
         (self.open_sat > 0).then(|| {
-            let cost_msat = self.open_sat as f64 * 1000.0;
-            (self.earned_msat as f64 - cost_msat) / cost_msat
+            let cost_msat = self.open_sat as f64 * 1000.0 * share.clamp(0.0, 1.0);
+            (self.earned_msat as f64 - cost_msat) / cost_msat.max(1.0)
         })
     }
 }
@@ -292,7 +293,10 @@ fn age(id: ChannelId, tip: u32, first_seen: Option<u64>, now: u64) -> (u32, u64)
 /// UNDERWATER only when it is old enough as for ZOMBIE, else UNKNOWN: a channel younger than
 /// `zombie_after_days` has not had the time to earn its cost, and with less than a month of
 /// history (a fresh install) its earnings before are unknown; pricing either up as a loss
-/// would keep away the traffic it needs.
+/// would keep away the traffic it needs. When the history reaches back less far than the
+/// channel's opening (the node's forwarding log was deleted before lnpolicy read it), what it
+/// earned is weighed against the share of its cost that history covers, by time: the whole
+/// cost against a fraction of its earnings would read a paid-off channel as a loss.
 pub fn profitability(
     flow: &[FlowStats],
     age_blocks: u32,
@@ -310,7 +314,15 @@ pub fn profitability(
     if month_forwards == 0 && old_enough {
         return Profitability::Zombie;
     }
-    match costs.roi() {
+    let age_secs = u64::from(age_blocks) * SECS_PER_BLOCK;
+    let share = if age_secs > history_secs {
+        history_secs as f64 / age_secs as f64
+    } else {
+        1.0
+    };
+    match costs.roi(share) {
+        // No history at all: nothing to weigh the cost against.
+        Some(_) if history_secs == 0 => Profitability::Unknown,
         Some(roi) if roi >= config.break_even_band => Profitability::Profitable,
         Some(roi) if roi <= -config.break_even_band && old_enough => Profitability::Underwater,
         Some(roi) if roi <= -config.break_even_band => Profitability::Unknown,

@@ -131,13 +131,14 @@ fn windows_classes_and_failures_come_from_the_history() {
 fn profitability_weighs_what_was_earned_against_the_open_cost() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).unwrap();
-    // `new` opened two days before the node's height of 900,000.
+    // The first five opened 45 days (6,480 blocks), `new` two days, before the node's height
+    // of 900,000.
     let [paid_off, even, underwater, estimated, theirs, new] = [
-        810_000u64 << 40,
-        811_000 << 40,
-        812_000 << 40,
-        813_000 << 40,
-        814_000 << 40,
+        893_520u64 << 40,
+        893_520 << 40 | 1,
+        893_520 << 40 | 2,
+        893_520 << 40 | 3,
+        893_520 << 40 | 4,
         899_712 << 40,
     ];
     // Fees out: 500 msat per forward. paid_off earned 4,000 sat on a 1,000 sat open.
@@ -188,8 +189,12 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
     use Profitability::{BreakEven, Profitable, Underwater, Unknown};
     assert_eq!(
         classes(&store),
-        [Profitable, BreakEven, Unknown, Unknown, Profitable, Unknown],
-        "two days of history: what the old channels earned before is unknown"
+        [Profitable; 5]
+            .into_iter()
+            .chain([Unknown])
+            .collect::<Vec<_>>(),
+        "two days of history of 45-day-old channels: 1,000 sat earned in them is more than two \
+         45ths of any of their costs; the new channel is two days old"
     );
     store
         .add_channel_snapshot(NOW - 40 * 86_400, &channels)
@@ -197,9 +202,19 @@ fn profitability_weighs_what_was_earned_against_the_open_cost() {
     assert_eq!(
         classes(&store),
         [
+            Profitable, Profitable, Underwater, Underwater, Profitable, Unknown
+        ],
+        "40 of 45 days: `even` earned its 1,000 sat cost's 40/45 (889 sat) with 12% to spare"
+    );
+    store
+        .add_channel_snapshot(NOW - 45 * 86_400, &channels)
+        .unwrap();
+    assert_eq!(
+        classes(&store),
+        [
             Profitable, BreakEven, Underwater, Underwater, Profitable, Unknown
         ],
-        "40 days of history; the new channel is still two days old"
+        "the whole of their lives: the whole cost"
     );
     let views =
         channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
