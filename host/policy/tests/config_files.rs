@@ -370,12 +370,15 @@ fn check_notes_on_the_extended_config() {
 
 #[test]
 fn charge_lnd_deviations_are_noted() {
-    let config = parse(
+    let config = parse(&format!(
         "[a]\nchan.disabled = true\nchan.activity_period = 1d\n\
          chan.activity_period_ignore_channel_age = true\nstrategy = proportional\n\
          min_fee_ppm = 1\nmax_fee_ppm = 2\nsum_peer_chans = false\n\
-         [b]\nsum_peer_chans = true\nfee_ppm = false\nstrategy = x\n",
-    );
+         [b]\nsum_peer_chans = true\nfee_ppm = false\nstrategy = x\n\
+         [c]\nchan.id = 712000x1200x0,\nstrategy = static\n\
+         [d]\nchan.id = 712000x1200x0, 712000x1200x1\nnode.id = {},\nstrategy = static\n",
+        pubkey(1)
+    ));
     let deviations: Vec<_> = config
         .notes()
         .iter()
@@ -388,8 +391,11 @@ fn charge_lnd_deviations_are_noted() {
             (4, "chan.activity_period_ignore_channel_age".to_owned()),
             (2, "chan.disabled".to_owned()),
             (8, "sum_peer_chans".to_owned()),
+            (14, "chan.id".to_owned()),
         ]
     );
+    let empty = config.notes().iter().find(|n| n.line == Some(14)).unwrap();
+    assert!(empty.to_string().contains("an empty entry"), "{empty}");
     let boolean = config.notes().iter().find(|n| n.line == Some(8)).unwrap();
     assert!(
         boolean.to_string().contains("reads it as false"),

@@ -235,6 +235,11 @@ pub enum NoteKind {
     )]
     PubkeyCase,
     #[error(
+        "an empty entry (a comma with nothing after it): charge-lnd fails on it and leaves \
+         every channel that reaches this section unchanged; lnpolicy ignores the empty entry"
+    )]
+    EmptyChannelIdEntry,
+    #[error(
         "{}:{list_line}: {entries} entr{} after a `#` and a comma: charge-lnd takes the \
          comment off each comma-separated entry on its own, so it matched {}; lnpolicy \
          reads the rest of the line as the comment",
@@ -296,6 +301,7 @@ impl NoteKind {
                 | NoteKind::LineBreakSeparator
                 | NoteKind::PubkeyCase
                 | NoteKind::CommentHidesEntries { .. }
+                | NoteKind::EmptyChannelIdEntry
         )
     }
 }

@@ -634,6 +634,11 @@ fn read_list<T: Ord>(
     if line_break_separator {
         ctx.note(line, Some(key), NoteKind::LineBreakSeparator);
     }
+    // charge-lnd parses every comma-separated part of a chan.id as an id, an empty one too.
+    if key == "chan.id" && !items.is_empty() && value.split(',').any(|part| part.trim().is_empty())
+    {
+        ctx.note(line, Some(key), NoteKind::EmptyChannelIdEntry);
+    }
     let mut set = BTreeSet::new();
     let mut first_error = None;
     for item in &items {
