@@ -415,6 +415,18 @@ impl Config {
             errors.extend(more_errors);
             notes.extend(more_notes);
         }
-        (errors, notes)
+        // A `[DEFAULT]` key is every section's: its error, found once per section, is one.
+        (first_of_each(errors), first_of_each(notes))
     }
+}
+
+/// `items` without repeats, in the order each first appears.
+fn first_of_each<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
 }
