@@ -34,9 +34,14 @@ use lnpolicy_sim::{
 use lnpolicy_store::{Store, StoreError};
 use serde::Serialize;
 
-/// Fee levels of the hindsight grid, ppm: dense where most public fees are.
+/// Fee levels of the hindsight grid, ppm: dense where most public fees are, and sparse up to
+/// 50,000 ppm (LND senders' 5% limit, and the highest fee the backtest's guard lets a policy
+/// set) for a channel nobody competes with, such as a private peer's, whose revenue can keep
+/// rising long after other channels' falls: a grid that stopped below its best would credit
+/// every policy with more than the best static fee earns.
 pub const DEFAULT_GRID_PPM: &[u32] = &[
-    0, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300, 1700, 2200, 3000,
+    0, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300, 1700, 2200, 3000, 4000,
+    6000, 9000, 14000, 25000, 35000, 50000,
 ];
 
 /// One policy of a backtest, with the name its report carries.

@@ -220,3 +220,18 @@ fn the_report_does_not_depend_on_the_number_of_threads() {
         "each step counted once"
     );
 }
+
+/// The hindsight grid reaches the highest fee the backtest's guard lets a policy set, for
+/// either node: a grid that stopped short of it could leave a channel's best static fee out
+/// (the simulator's private wallet channel, with nobody to compete with, earns most at tens of
+/// thousands of ppm) and credit a policy with more than the best static fee earns.
+#[test]
+fn the_grid_reaches_the_highest_fee_a_policy_can_set() {
+    use lnpolicy_core::NodeKind;
+    use lnpolicy_policy::guard::GuardConfig;
+    for kind in [NodeKind::Lnd, NodeKind::Cln] {
+        let ceiling = GuardConfig::charge_lnd_compatible(kind).max_fee_ppm;
+        assert_eq!(DEFAULT_GRID_PPM.last(), Some(&ceiling), "{kind:?}");
+    }
+    assert!(DEFAULT_GRID_PPM.windows(2).all(|pair| pair[0] < pair[1]));
+}
