@@ -9,7 +9,7 @@ use lnpolicy_core::{
     Channel, ChannelId, FailureCount, FlowClass, FlowStats, NodeChannel, NodeInfo, NodeKind,
     Profitability, SharedChannels, Window,
 };
-use lnpolicy_store::{AppliedChange, FlowTotals, Store, StoreError};
+use lnpolicy_store::{AppliedChange, FlowTotals, SeenFeeChange, Store, StoreError};
 
 const NS: u64 = 1_000_000_000;
 /// Bitcoin's target block interval, for a channel's age in seconds from its age in blocks.
@@ -189,19 +189,28 @@ pub fn channel_views(
 }
 
 /// When the channel's current fees began: lnpolicy's last fee change, unless the fees are no
-/// longer the ones it set (changed since by hand or by another tool), then when the snapshots
-/// saw them change; for a channel lnpolicy never changed, when the snapshots saw its fees
-/// change, if they did. The revenue rate is measured from there, and the guard's minimum
+/// longer the ones it set (changed since by hand or by another tool) or were set back to them
+/// after such a change, then when the snapshots saw them change; for a channel lnpolicy never
+/// changed, when the snapshots saw its fees change, if they did. The revenue rate is measured from there, and the guard's minimum
 /// interval counts from there.
 fn fees_since(
     channel: &NodeChannel,
     ours: Option<&AppliedChange>,
-    seen: Option<u64>,
+    seen: Option<SeenFeeChange>,
 ) -> Option<u64> {
-    match ours {
-        Some(change) if channel.local_policy.same_fees(&change.applied) => Some(change.at),
-        Some(change) => Some(seen.map_or(change.at, |at| at.max(change.at))),
-        None => seen,
+    match (ours, seen) {
+        // Set back to lnpolicy's fees after someone changed them, and a collection saw it:
+        // what was earned before that was earned at the other fees.
+        (Some(change), Some(seen))
+            if channel.local_policy.same_fees(&change.applied)
+                && seen.at > change.at
+                && seen.to_fees_of(&channel.local_policy) =>
+        {
+            Some(seen.at)
+        }
+        (Some(change), _) if channel.local_policy.same_fees(&change.applied) => Some(change.at),
+        (Some(change), seen) => Some(seen.map_or(change.at, |seen| seen.at.max(change.at))),
+        (None, seen) => seen.map(|seen| seen.at),
     }
 }
 

@@ -463,7 +463,17 @@ fn a_fee_changed_by_hand_starts_the_revenue_rate_again() {
         by_hand.revenue_rate_msat_per_hour
     );
     let ours = view(at_ppm(100));
-    assert_eq!(ours.last_fee_change, Some(NOW - 10 * 86_400));
+    assert_eq!(
+        ours.last_fee_change,
+        Some(NOW - 10 * 86_400),
+        "set back to lnpolicy's fees, but no collection saw when"
+    );
+    // A collection saw the fees set back: the two days at 1,000 ppm are not lnpolicy's.
+    store
+        .add_channel_snapshot(NOW - 3_600, &[at_ppm(100)])
+        .unwrap();
+    let set_back = view(at_ppm(100));
+    assert_eq!(set_back.last_fee_change, Some(NOW - 3_600));
 }
 
 /// 483 slots a direction: 125 HTLCs each way fill neither half (the sum would have); 250 one

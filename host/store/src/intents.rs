@@ -353,19 +353,40 @@ impl Store {
         )
     }
 
-    /// When the snapshots last saw the fees of each of `channels` change (unix seconds),
-    /// whoever changed them: the first snapshot of a channel is no change. Channels whose
-    /// fees never changed under lnpolicy's eyes are absent.
+    /// When the snapshots last saw the fees of each of `channels` change, whoever changed
+    /// them, and to what: the first snapshot of a channel is no change. Channels whose fees
+    /// never changed under lnpolicy's eyes are absent. One indexed lookup per channel.
     pub fn last_seen_fee_changes(
         &self,
         channels: &[ChannelId],
-    ) -> Result<HashMap<ChannelId, u64>, StoreError> {
-        self.last_changes(
-            "SELECT MAX(at) FROM channel_fee_changes
-             WHERE channel_id = ?1
-               AND at > (SELECT MIN(at) FROM channel_fee_changes WHERE channel_id = ?1)",
-            channels,
-        )
+    ) -> Result<HashMap<ChannelId, SeenFeeChange>, StoreError> {
+        let conn = self.lock();
+        let sql = self.sql("reading the last fee changes seen");
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT at, fee_ppm, base_fee_msat, inbound_fee_ppm, inbound_base_fee_msat
+                 FROM channel_fee_changes
+                 WHERE channel_id = ?1
+                   AND at > (SELECT MIN(at) FROM channel_fee_changes WHERE channel_id = ?1)
+                 ORDER BY at DESC LIMIT 1",
+            )
+            .map_err(&sql)?;
+        let mut seen = HashMap::new();
+        for &channel in channels {
+            let row = stmt
+                .query_row([channel_id_to_sql(channel)], |row| {
+                    Ok(SeenFeeChange {
+                        at: time_from_sql(row.get(0)?),
+                        level: (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
+                    })
+                })
+                .optional()
+                .map_err(&sql)?;
+            if let Some(change) = row {
+                seen.insert(channel, change);
+            }
+        }
+        Ok(seen)
     }
 
     /// When a snapshot first saw each of `channels` (unix seconds): the age of a channel
@@ -444,6 +465,20 @@ impl Store {
             )
             .and_then(|mut stmt| stmt.query_row([time_to_sql(since)], |row| row.get(0)))
             .map_err(self.sql("counting the updates sent in the last hour"))
+    }
+}
+
+/// A change of a channel's fees a collection saw: when, and to which fees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenFeeChange {
+    pub at: u64,
+    level: FeeLevel,
+}
+
+impl SeenFeeChange {
+    /// Whether the fees it changed to are those of `policy`.
+    pub fn to_fees_of(&self, policy: &FeePolicy) -> bool {
+        self.level == fee_level(policy)
     }
 }
 

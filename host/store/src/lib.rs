@@ -35,7 +35,7 @@ pub use decisions::{DecisionRecord, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;
 pub use history::{Earned, FlowTotals, SNAPSHOTS_KEPT_SECS, Stream};
-pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus};
+pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus, SeenFeeChange};
 pub use peer_fees::fee_percentiles;
 
 /// Long enough to ride out another process's write (the CLI inspecting the

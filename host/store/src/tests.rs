@@ -1621,10 +1621,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
             .unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(
-        store.last_seen_fee_changes(&[1]).unwrap(),
-        HashMap::from([(1, 60)])
-    );
+    assert_eq!(seen_at(&store, 1), Some(60));
     assert_eq!(
         store.fees_earned(2, 0, 3_600 * 1_000_000_000).unwrap(),
         1_000
@@ -1649,10 +1646,16 @@ fn a_change_of_the_inbound_base_fee_alone_is_a_fee_change() {
             .add_channel_snapshot(at, &[node_channel(1, based(base))])
             .unwrap();
     }
-    assert_eq!(
-        store.last_seen_fee_changes(&[1]).unwrap(),
-        HashMap::from([(1, 120)])
-    );
+    assert_eq!(seen_at(&store, 1), Some(120));
+}
+
+/// When a collection last saw `channel`'s fees change.
+fn seen_at(store: &Store, channel: lnpolicy_core::ChannelId) -> Option<u64> {
+    store
+        .last_seen_fee_changes(&[channel])
+        .unwrap()
+        .get(&channel)
+        .map(|seen| seen.at)
 }
 
 /// When lnpolicy last changed `channel`'s fees, as rollback and the revenue rate read it.
