@@ -407,3 +407,63 @@ async fn on_lnd_a_fee_with_the_disabled_flag_spends_two_of_the_cap() {
     assert_eq!(report.held, vec![id(4), id(1)]);
     assert_eq!(broadcast(), 5);
 }
+
+/// Whatever runs come at whatever times, with fee moves and flag changes in any mix, the node
+/// broadcasts no more channel updates in any 59 minutes than the cap: LND sends a change of
+/// the disabled flag as a call of its own, so an update is one broadcast for the flag and one
+/// for everything else it changes.
+#[test]
+fn no_window_of_the_cap_broadcasts_more_than_it_allows() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let run = prop::collection::vec(
+        (
+            1u64..4_000,
+            prop::collection::vec((0usize..8, 0u32..60, any::<bool>()), 0..8),
+        ),
+        1..8,
+    );
+    proptest!(ProptestConfig::with_cases(48), |(cap in 1u32..6, runs in run)| {
+        let live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+        let node = InProcessNode::new(live.shared());
+        prop_assert_eq!(node.kind(), NodeKind::Lnd);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+        let mut now = 100_000;
+        let mut sent: Vec<(u64, u32)> = Vec::new();
+        for (gap, wanted) in runs {
+            now += gap;
+            let before = runtime.block_on(policies(&node));
+            let channels = runtime.block_on(node.list_channels()).unwrap();
+            let mut updates: Vec<PlannedUpdate> = Vec::new();
+            for (index, percent, toggle) in wanted {
+                let channel = &channels[index % channels.len()];
+                if updates.iter().all(|u| u.channel.id != channel.id) {
+                    updates.push(moved(channel, percent, toggle));
+                }
+            }
+            runtime
+                .block_on(apply_updates(&node, &store, &updates, now, NonZeroU32::new(cap)))
+                .unwrap();
+            let after = runtime.block_on(policies(&node));
+            let broadcasts: u32 = before
+                .iter()
+                .zip(&after)
+                .map(|((_, was), (_, is))| {
+                    let flag = u32::from(was.disabled != is.disabled);
+                    let rest = u32::from(FeePolicy { disabled: is.disabled, ..*was } != *is);
+                    flag + rest
+                })
+                .sum();
+            sent.push((now, broadcasts));
+            let in_window: u32 = sent
+                .iter()
+                .filter(|(at, _)| *at + 3_540 > now)
+                .map(|(_, n)| n)
+                .sum();
+            prop_assert!(in_window <= cap, "{in_window} broadcasts in the window at {now}, cap {cap}: {sent:?}");
+        }
+    });
+}
