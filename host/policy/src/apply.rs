@@ -185,7 +185,8 @@ pub async fn apply_updates(
 /// broadcast in the last [`CAP_WINDOW_SECS`] (any lnpolicy run's, rollbacks included) spend the
 /// budget first; the updates worth sending then go in order of urgency (see `urgency`), each
 /// spending the channel updates it broadcasts on a node of `kind`, until the next would not
-/// fit: it and all after it are held, so nothing goes ahead of a more urgent update. Callers
+/// fit: it and all after it are held, so nothing goes ahead of a more urgent update. An update
+/// that alone costs more than the cap goes by itself when the window is empty. Callers
 /// that record something per update (rollback's decisions) ask before recording, so a held
 /// update leaves no trace to be read as done.
 pub fn held_by_cap(
@@ -209,7 +210,10 @@ pub fn held_by_cap(
         .iter()
         .take_while(|update| {
             let cost = kind.channel_updates(&update.channel.local_policy, &update.desired);
-            let fits = cost <= left;
+            // One that costs more than the whole cap (LND's flag with a fee, under a cap of
+            // 1) goes alone in an hour nothing else was sent in, or it would never go and
+            // hold every update behind it.
+            let fits = cost <= left || left == cap.get();
             left = left.saturating_sub(cost);
             fits
         })
