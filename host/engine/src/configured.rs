@@ -387,11 +387,15 @@ async fn record_open_costs(
         .into_iter()
         .map(|f| (f.txid.to_ascii_lowercase(), f.fee_sat))
         .collect();
-    let found: Vec<(ChannelId, u64)> = missing
+    // The share of every channel the transaction opened, those with a cost on record too: one
+    // listed only now (its peer waited for more confirmations) takes part of theirs.
+    let found: Vec<(ChannelId, u64)> = channels
         .iter()
-        .filter_map(|(id, txid)| {
-            let fee = *by_txid.get(txid)?;
-            Some((*id, share_of_funding_fee(fee, *id, txid, channels)))
+        .filter(|c| c.initiator)
+        .filter_map(|c| {
+            let txid = funding_txid(c);
+            let fee = *by_txid.get(&txid)?;
+            Some((c.id, share_of_funding_fee(fee, c.id, &txid, channels)))
         })
         .collect();
     store.record_open_cost_lookup(&found, &ids, now)?;
@@ -402,7 +406,8 @@ async fn record_open_costs(
 /// nodes report the fee of the whole transaction, and one transaction can open several of our
 /// channels (LND's `BatchOpenChannel`, CLN's `multifundchannel`). Split evenly among the
 /// channels we opened with it that are open now (each output costs about the same block
-/// space), the remainder's sats to the lowest ids, so the parts add up to the fee.
+/// space), the remainder's sats to the lowest ids, so the parts add up to the fee; split again
+/// when another of them is listed later.
 fn share_of_funding_fee(fee_sat: u64, id: ChannelId, txid: &str, channels: &[NodeChannel]) -> u64 {
     let mut siblings: Vec<ChannelId> = channels
         .iter()

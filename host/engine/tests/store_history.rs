@@ -476,6 +476,34 @@ fn a_batch_open_splits_its_fee_among_the_channels_it_opened() {
     );
 }
 
+/// Channels of one batch can be listed at different blocks (each peer waits for its own
+/// number of confirmations): the fee is split again when another shows up, so the parts
+/// still add up to it.
+#[test]
+fn a_batch_channel_listed_later_takes_its_share_of_the_fee() {
+    let start = 1_700_000_000;
+    let in_batch = |id: u64, output: u32| NodeChannel {
+        channel_point: format!("{}:{output}", txid(9)),
+        ..opened(id)
+    };
+    let node = FakeNode {
+        channels: Mutex::new(vec![in_batch(1, 0)]),
+        funding: Mutex::new(BTreeMap::from([(txid(9), 10_000)])),
+        ..FakeNode::default()
+    };
+    let dir = tempfile_dir("batch_listed_later");
+    let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+    let cycles = Cycles::new();
+    cycles.run(&node, &store, start);
+    assert_eq!(store.open_costs().unwrap(), BTreeMap::from([(1, 10_000)]));
+    node.channels.lock().unwrap().push(in_batch(2, 1));
+    cycles.run(&node, &store, start + HOUR);
+    assert_eq!(
+        store.open_costs().unwrap(),
+        BTreeMap::from([(1, 5_000), (2, 5_000)])
+    );
+}
+
 /// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
 /// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 #[test]

@@ -56,7 +56,8 @@ impl Store {
 
     /// Records one lookup at `at`: the node-reported costs it `found` and that every channel
     /// in `asked` was asked, in one transaction, so no channel is marked asked without the
-    /// cost the node gave for it. A cost already on record is kept: a funding fee cannot change.
+    /// cost the node gave for it. A cost on record is replaced: a funding fee cannot change,
+    /// but its share can, when another channel the same transaction opened shows up later.
     pub fn record_open_cost_lookup(
         &self,
         found: &[(ChannelId, u64)],
@@ -69,7 +70,9 @@ impl Store {
                 tx.execute(
                     "INSERT INTO channel_open_costs (channel_id, fee_sat, source, recorded_at)
                      VALUES (?1, ?2, 'node', ?3)
-                     ON CONFLICT (channel_id) DO NOTHING",
+                     ON CONFLICT (channel_id) DO UPDATE
+                     SET fee_sat = excluded.fee_sat, recorded_at = excluded.recorded_at
+                     WHERE fee_sat <> excluded.fee_sat",
                     params![
                         channel_id_to_sql(channel),
                         i64::try_from(fee_sat).unwrap_or(i64::MAX),

@@ -837,19 +837,19 @@ fn experiment_arms_are_checked_by_the_schema() {
 }
 
 #[test]
-fn a_recorded_open_cost_is_never_replaced() {
+fn a_later_lookup_adds_what_was_missing_and_replaces_a_share() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
     store
         .record_open_cost_lookup(&[(2, 1500)], &[1, 2], 10)
         .unwrap();
     store
-        .record_open_cost_lookup(&[(1, 1200), (2, 99)], &[1, 2], 20)
+        .record_open_cost_lookup(&[(1, 1200), (2, 750)], &[1], 20)
         .unwrap();
     assert_eq!(
         store.open_costs().unwrap(),
-        BTreeMap::from([(1, 1200), (2, 1500)]),
-        "a later lookup adds what was missing and keeps what was known"
+        BTreeMap::from([(1, 1200), (2, 750)]),
+        "a batch's fee split again when another of its channels showed up"
     );
 }
 
