@@ -210,3 +210,54 @@ async fn latency_beyond_the_call_timeout_is_a_timeout() {
     assert_eq!(err, NodeError::Timeout { method: GET_INFO });
     assert!(err.is_transient());
 }
+
+/// A status call without an answer may have changed the flag and broadcast a second channel
+/// update: the update's outcome is unknown (its intent stays pending, counted as sent whole),
+/// not a policy that landed with the flag as it was.
+#[tokio::test]
+async fn a_status_call_without_an_answer_leaves_the_update_unknown() {
+    use lnpolicy_node::lnd::permissions::UPDATE_CHAN_STATUS;
+    let sim = Sim::start(fixture()).await;
+    let mut config = sim.admin_config();
+    config.call_timeout = Duration::from_millis(100);
+    let client = lnpolicy_node::lnd::LndClient::connect(&config)
+        .await
+        .unwrap();
+    sim.server.set_faults(FaultConfig {
+        seed: 1,
+        default: MethodFaults::default(),
+        per_method: BTreeMap::from([(
+            UPDATE_CHAN_STATUS.to_owned(),
+            MethodFaults {
+                latency: Duration::from_millis(400),
+                ..MethodFaults::default()
+            },
+        )]),
+    });
+    let channel = client.list_channels().await.unwrap().remove(0);
+    let disabled_dearer = FeePolicy {
+        fee_ppm: channel.local_policy.fee_ppm + 7,
+        disabled: true,
+        ..channel.local_policy
+    };
+    let err = client
+        .update_policy(&channel, &disabled_dearer)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        NodeError::Timeout {
+            method: UPDATE_CHAN_STATUS
+        }
+    );
+    assert!(err.outcome_unknown());
+    assert_eq!(
+        sim.state()
+            .channel(channel.id)
+            .unwrap()
+            .local_policy
+            .fee_ppm,
+        disabled_dearer.fee_ppm,
+        "the policy call landed first"
+    );
+}

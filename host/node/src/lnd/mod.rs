@@ -844,15 +844,25 @@ impl NodeClient for LndClient {
         // changed and set back, two channel updates broadcast for an update that failed.
         self.send_policy(channel, point.clone(), policy).await?;
         let mut applied = *policy;
-        if flag_changes && let Err(error) = self.set_status(&point, policy.disabled).await {
-            // The fees are set; the next cycle reads the flag as the node has it and decides
-            // again (a macaroon baked before lnpolicy used the status call lands here too).
-            warn!(
-                channel = channel.id,
-                %error,
-                "the fees were set, the disabled flag could not be"
-            );
-            applied.disabled = current.disabled;
+        if flag_changes {
+            match self.set_status(&point, policy.disabled).await {
+                Ok(()) => {}
+                // No answer: the flag may have changed, and a second channel update gone out
+                // with it. The update stays pending, counted as sent whole, and reconciliation
+                // reads what the node has.
+                Err(error) if error.outcome_unknown() => return Err(error),
+                Err(error) => {
+                    // The fees are set; the next cycle reads the flag as the node has it and
+                    // decides again (a macaroon baked before lnpolicy used the status call lands
+                    // here too).
+                    warn!(
+                        channel = channel.id,
+                        %error,
+                        "the fees were set, the disabled flag could not be"
+                    );
+                    applied.disabled = current.disabled;
+                }
+            }
         }
         Ok(applied)
     }
