@@ -303,9 +303,10 @@ fn age(id: ChannelId, tip: u32, first_seen: Option<u64>, now: u64) -> (u32, u64)
 /// `zombie_after_days` has not had the time to earn its cost, and with less than a month of
 /// history (a fresh install) its earnings before are unknown; pricing either up as a loss
 /// would keep away the traffic it needs. When the history reaches back less far than the
-/// channel's opening (the node's forwarding log was deleted before lnpolicy read it), what it
-/// earned is weighed against the share of its cost that history covers, by time: the whole
-/// cost against a fraction of its earnings would read a paid-off channel as a loss.
+/// channel's opening (a forwarding log deleted before lnpolicy read it, or a node that
+/// forwarded nothing for a while; the store cannot tell them apart), what it earned is weighed
+/// against the share of its cost that history covers, by time: the whole cost against a
+/// fraction of its earnings would read a paid-off channel as a loss.
 pub fn profitability(
     flow: &[FlowStats],
     age_blocks: u32,

@@ -1096,6 +1096,12 @@ fn a_rejected_reload_is_tried_again_when_what_it_lacked_appears() {
     daemon.wait_until("the config naming a missing strategy to be rejected", |d| {
         (rejections(d) >= 1).then_some(())
     });
+    // A hidden file appearing (an editor's swap file, the daemon's own database copies) is
+    // not what the config lacked: no retry, where a retry is read within 300 ms.
+    let before_hidden = rejections(&daemon);
+    std::fs::write(node.config_path().with_file_name(".charge.config.swp"), "x").unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(rejections(&daemon), before_hidden, "{}", daemon.log());
     std::fs::write(
         node.dir.path().join("strategies/late.wasm"),
         lnpolicy_builtins::get("static").unwrap(),

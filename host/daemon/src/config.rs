@@ -85,6 +85,12 @@ pub(crate) fn log_rejection(rejected: &ConfigRejected, cause: ReloadCause) {
     }
 }
 
+/// A name starting with a dot: an editor's swap file, the daemon's own database copies.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+}
+
 /// A file created, or renamed into place (an editor's save, a deploy's `mv`).
 fn is_appearance(kind: &notify::EventKind) -> bool {
     use notify::EventKind;
@@ -154,7 +160,8 @@ impl ConfigWatcher {
     /// Sends `Control::Reload` once the files have been quiet for a moment after a change:
     /// to one of `config`'s files, or, while `rejected` (the last reload failed), a file
     /// appearing in their folders, which may be one the rejected config lacked (changes to
-    /// other files, such as a database kept beside the config, are not).
+    /// other files, such as a database kept beside the config, are not, nor hidden files such
+    /// as its copies); writes to that file push the reload back until it is quiet.
     pub(crate) fn start(
         config: &Config,
         control: UnboundedSender<Control>,
@@ -247,9 +254,15 @@ impl ConfigWatcher {
                                     due = Some((path.clone(), Instant::now() + DEBOUNCE));
                                 } else if let Some(path) = event.paths.first() {
                                     let now_resolved = resolve();
+                                    // Still being written: the file that set the reload due.
+                                    let written = due
+                                        .as_ref()
+                                        .is_some_and(|(due, _)| event.paths.contains(due));
                                     if now_resolved != resolved
+                                        || written
                                         || (rejected.load(Ordering::Acquire)
-                                            && is_appearance(&event.kind))
+                                            && is_appearance(&event.kind)
+                                            && !is_hidden(path))
                                     {
                                         resolved = now_resolved;
                                         due = Some((path.clone(), Instant::now() + DEBOUNCE));

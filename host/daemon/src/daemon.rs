@@ -454,6 +454,9 @@ impl Daemon {
             }
         }
         let path = self.options.config.clone();
+        // Set while loading, so that a file appearing as the load finds it missing is not
+        // passed over; cleared once the config loads.
+        self.config_rejected.store(true, Ordering::Release);
         match config::load(&path, &self.registry, self.client.kind()) {
             Ok(config) => {
                 self.config_rejected.store(false, Ordering::Release);
@@ -477,7 +480,6 @@ impl Daemon {
                 );
             }
             Err(rejected) => {
-                self.config_rejected.store(true, Ordering::Release);
                 self.metrics.record_config_reload(false);
                 config::log_rejection(&rejected, cause);
             }

@@ -387,7 +387,7 @@ pub fn status_table(report: &StatusReport) -> String {
     if report.quarantined.is_empty() {
         out.push_str("Quarantined strategies: none\n");
     } else {
-        out.push_str("Quarantined strategies (not called until their file changes or the daemon restarts):\n");
+        out.push_str("Quarantined strategies (not called until their file changes, the daemon restarts or is sent SIGHUP):\n");
         let mut table = Table::new(&[("STRATEGY", false), ("SINCE", false), ("WHY", false)]);
         for q in &report.quarantined {
             table.row(vec![

@@ -19,7 +19,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// Failed cycles in a row after which a strategy is no longer called
-    /// until its file changes or the daemon restarts.
+    /// until its file changes, the daemon restarts or `release_quarantined` lifts it.
     pub quarantine_after: u32,
 }
 
@@ -378,7 +378,7 @@ impl StrategyRegistry {
                 self.record(name, strategy.sha256(), kind, error.to_string(), Some(now));
                 if quarantined {
                     let detail = format!(
-                        "{} failed cycles in a row; not called until its file changes or the daemon restarts",
+                        "{} failed cycles in a row; not called until its file changes, the daemon restarts or is sent SIGHUP",
                         self.config.quarantine_after
                     );
                     self.record(
