@@ -543,6 +543,18 @@ async fn finish_or_abandon<T>(
             },
         }
     };
+    let after = AfterRun {
+        shutdown: Some(signal),
+        reloads,
+    };
+    if grace.is_zero() {
+        // Not polled again: it could go on to its next node call, an update among them.
+        tracing::warn!(signal, "--shutdown-grace 0: abandoning the run in flight");
+        return Interruptible {
+            output: None,
+            after,
+        };
+    }
     tracing::info!(
         signal,
         grace_secs = grace.as_secs_f64(),
@@ -565,13 +577,7 @@ async fn finish_or_abandon<T>(
             }
         }
     };
-    Interruptible {
-        output,
-        after: AfterRun {
-            shutdown: Some(signal),
-            reloads,
-        },
-    }
+    Interruptible { output, after }
 }
 
 /// When the next config cycle and the next collection are due.
@@ -689,7 +695,33 @@ fn log_cycle(outcome: &ConfiguredOutcome, decided_at: u64, elapsed_ms: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Slots, after, reschedule};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Poll;
+    use std::time::Duration;
+
+    use super::{Control, Slots, after, finish_or_abandon, reschedule};
+
+    /// With no grace, a stop abandons the run without polling it again: once more could take
+    /// it to its next node call. The select that meets the signal polls it at most once.
+    #[tokio::test]
+    async fn no_grace_polls_the_run_no_more_after_the_signal() {
+        for _ in 0..32 {
+            let polls = AtomicUsize::new(0);
+            let work = std::future::poll_fn(|_| {
+                polls.fetch_add(1, Ordering::Relaxed);
+                Poll::<()>::Pending
+            });
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            tx.send(Control::Shutdown("SIGTERM")).unwrap();
+            let run = finish_or_abandon(work, &mut rx, Duration::ZERO).await;
+            assert!(run.output.is_none());
+            assert_eq!(run.after.shutdown, Some("SIGTERM"));
+            assert!(
+                polls.load(Ordering::Relaxed) <= 1,
+                "polled after the signal"
+            );
+        }
+    }
 
     #[test]
     fn a_run_that_overran_is_not_followed_by_another_at_once() {
