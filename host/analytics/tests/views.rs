@@ -402,7 +402,8 @@ fn an_alias_channel_is_as_old_as_lnpolicys_first_sight_of_it() {
 
 /// lnpolicy set 100 ppm ten days ago; two days ago the operator set 1,000 ppm by hand, which
 /// the next snapshot saw. The revenue rate is the 1,000 ppm level's: from that snapshot on,
-/// not blended with the eight days before. Back at lnpolicy's own level, its change dates it.
+/// not blended with the eight days before. Back at lnpolicy's own level, its change dates it
+/// while no collection saw when; once one did, that collection does.
 #[test]
 fn a_fee_changed_by_hand_starts_the_revenue_rate_again() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
-//! What opening each channel cost on chain, kept once known, and when the node was last
-//! asked for it. Only the node's figures are stored: the operator's configured estimate
+//! What opening each channel cost on chain, kept once known (a batch's share split again when
+//! another of its channels shows up), and when the node was last asked for it. Only the node's figures are stored: the operator's configured estimate
 //! stands in when costs are read for analysis, so a later-found figure needs no precedence rule.
 
 use std::collections::BTreeMap;

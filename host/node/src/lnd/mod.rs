@@ -849,8 +849,9 @@ impl NodeClient for LndClient {
                 Ok(()) => {}
                 // No answer: the flag may have changed, and a second channel update gone out
                 // with it. The update stays pending, counted as sent whole, and reconciliation
-                // reads what the node has.
-                Err(error) if error.outcome_unknown() => return Err(error),
+                // reads what the node has. An answer LND gave (a refusal, an unimplemented
+                // call) says the flag is as it was.
+                Err(error) if error.is_transient() => return Err(error),
                 Err(error) => {
                     // The fees are set; the next cycle reads the flag as the node has it and
                     // decides again (a macaroon baked before lnpolicy used the status call lands
