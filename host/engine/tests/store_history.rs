@@ -238,6 +238,14 @@ fn opened(id: u64) -> NodeChannel {
     }
 }
 
+/// A channel we opened as output `output` of one batch transaction, [`txid`]`(9)`.
+fn in_batch(id: u64, output: u32) -> NodeChannel {
+    NodeChannel {
+        channel_point: format!("{}:{output}", txid(9)),
+        ..opened(id)
+    }
+}
+
 /// The funding txid of the sample channel `id` (its channel point's txid).
 fn txid(id: u64) -> String {
     format!("{id:064x}")
@@ -443,10 +451,6 @@ fn open_costs_are_asked_for_the_missing_channels_and_an_unfound_one_daily() {
 #[test]
 fn a_batch_open_splits_its_fee_among_the_channels_it_opened() {
     let start = 1_700_000_000;
-    let in_batch = |id: u64, output: u32| NodeChannel {
-        channel_point: format!("{}:{output}", txid(9)),
-        ..opened(id)
-    };
     let theirs = NodeChannel {
         channel_point: format!("{}:3", txid(9)),
         ..channel(5, KNOWN_PEER, 100)
@@ -482,10 +486,6 @@ fn a_batch_open_splits_its_fee_among_the_channels_it_opened() {
 #[test]
 fn a_batch_channel_listed_later_takes_its_share_of_the_fee() {
     let start = 1_700_000_000;
-    let in_batch = |id: u64, output: u32| NodeChannel {
-        channel_point: format!("{}:{output}", txid(9)),
-        ..opened(id)
-    };
     let node = FakeNode {
         channels: Mutex::new(vec![in_batch(1, 0)]),
         funding: Mutex::new(BTreeMap::from([(txid(9), 10_000)])),

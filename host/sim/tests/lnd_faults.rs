@@ -187,8 +187,8 @@ async fn dropped_connections_reconnect_and_the_subscription_resumes() {
     assert_eq!(got[0].reason, FailureReason::InsufficientBalance);
 }
 
-#[tokio::test]
-async fn latency_beyond_the_call_timeout_is_a_timeout() {
+/// A simulated LND whose `method` answers 400 ms late, and a client that waits 100 ms.
+async fn answering_late(method: &str) -> (Sim, lnpolicy_node::lnd::LndClient) {
     let sim = Sim::start(fixture()).await;
     let mut config = sim.admin_config();
     config.call_timeout = Duration::from_millis(100);
@@ -199,13 +199,19 @@ async fn latency_beyond_the_call_timeout_is_a_timeout() {
         seed: 1,
         default: MethodFaults::default(),
         per_method: BTreeMap::from([(
-            GET_INFO.to_owned(),
+            method.to_owned(),
             MethodFaults {
                 latency: Duration::from_millis(400),
                 ..MethodFaults::default()
             },
         )]),
     });
+    (sim, client)
+}
+
+#[tokio::test]
+async fn latency_beyond_the_call_timeout_is_a_timeout() {
+    let (_sim, client) = answering_late(GET_INFO).await;
     let err = client.get_info().await.unwrap_err();
     assert_eq!(err, NodeError::Timeout { method: GET_INFO });
     assert!(err.is_transient());
@@ -217,23 +223,7 @@ async fn latency_beyond_the_call_timeout_is_a_timeout() {
 #[tokio::test]
 async fn a_status_call_without_an_answer_leaves_the_update_unknown() {
     use lnpolicy_node::lnd::permissions::UPDATE_CHAN_STATUS;
-    let sim = Sim::start(fixture()).await;
-    let mut config = sim.admin_config();
-    config.call_timeout = Duration::from_millis(100);
-    let client = lnpolicy_node::lnd::LndClient::connect(&config)
-        .await
-        .unwrap();
-    sim.server.set_faults(FaultConfig {
-        seed: 1,
-        default: MethodFaults::default(),
-        per_method: BTreeMap::from([(
-            UPDATE_CHAN_STATUS.to_owned(),
-            MethodFaults {
-                latency: Duration::from_millis(400),
-                ..MethodFaults::default()
-            },
-        )]),
-    });
+    let (sim, client) = answering_late(UPDATE_CHAN_STATUS).await;
     let channel = client.list_channels().await.unwrap().remove(0);
     let disabled_dearer = FeePolicy {
         fee_ppm: channel.local_policy.fee_ppm + 7,
