@@ -44,6 +44,18 @@ pub const DEFAULT_GRID_PPM: &[u32] = &[
     6000, 9000, 14000, 25000, 35000, 50000,
 ];
 
+/// The default grid cut at `max_ppm`, which is added as its top level: the reference for an
+/// operator who will not charge more than that, whatever a channel could have earned above it.
+pub fn grid_up_to(max_ppm: u32) -> Vec<u32> {
+    let mut grid: Vec<u32> = DEFAULT_GRID_PPM
+        .iter()
+        .copied()
+        .filter(|&ppm| ppm < max_ppm)
+        .collect();
+    grid.push(max_ppm);
+    grid
+}
+
 /// One policy of a backtest, with the name its report carries.
 pub struct Policy<'a> {
     pub label: String,
@@ -154,8 +166,28 @@ pub struct SeedResult {
     pub groups: Vec<GroupResult>,
     /// The whole node.
     pub total: GroupResult,
-    /// The best static fee found per channel, ppm.
-    pub best_static_ppm: BTreeMap<ChannelId, u32>,
+    pub channels: Vec<ChannelResult>,
+}
+
+/// One channel in one seed's run: what the policy earned on it, and what every static fee of
+/// the grid earned on the same market, which shows where a policy falls short and why (a
+/// channel whose revenue keeps rising with its fee has no competition).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelResult {
+    pub channel_id: ChannelId,
+    /// The scenario's name for the peer: it names the same channel in every seed, where the
+    /// channel's id does not.
+    pub peer_alias: String,
+    /// Counted as [`GroupResult::revenue_msat`], over every label the channel had.
+    pub revenue_msat: i64,
+    pub volume_msat: u64,
+    pub forwards: u64,
+    pub failures: u64,
+    /// The grid level that earned most; the lower fee on a tie.
+    pub best_static_ppm: u32,
+    pub best_static_revenue_msat: i64,
+    /// What the channel earned at each level of the grid, by ppm.
+    pub static_revenue_msat: BTreeMap<u32, i64>,
 }
 
 /// One policy's report: every seed, and the groups summed over seeds.
@@ -166,6 +198,8 @@ pub struct Report {
     pub scenario: String,
     pub days: u64,
     pub cycle_secs: u64,
+    /// The levels of the hindsight grid, ppm.
+    pub grid_ppm: Vec<u32>,
     pub seeds: Vec<SeedResult>,
     pub groups: Vec<GroupResult>,
     pub total: GroupResult,
@@ -226,19 +260,17 @@ pub fn run(
     };
     let outputs = run_jobs(spec, registry, &jobs, cycles, &step)?;
 
-    let mut best: Vec<BTreeMap<ChannelId, (u32, i64)>> = vec![BTreeMap::new(); spec.seeds.len()];
+    let mut curves: Vec<BTreeMap<ChannelId, BTreeMap<u32, i64>>> =
+        vec![BTreeMap::new(); spec.seeds.len()];
     let mut runs: BTreeMap<(usize, usize), PolicyRun> = BTreeMap::new();
     for (job, output) in jobs.iter().zip(outputs) {
         match (*job, output) {
             (Job::Grid { seed, level }, JobOutput::Grid(totals)) => {
-                // Levels in grid order, so that a tie goes to the earlier level whatever
-                // thread finished first.
                 for (id, revenue) in totals {
-                    let level = (spec.grid_ppm[level], revenue);
-                    let entry = best[seed].entry(id).or_insert(level);
-                    if revenue > entry.1 {
-                        *entry = level;
-                    }
+                    curves[seed]
+                        .entry(id)
+                        .or_default()
+                        .insert(spec.grid_ppm[level], revenue);
                 }
             }
             (Job::Policy { seed, policy }, JobOutput::Policy(run)) => {
@@ -257,7 +289,11 @@ pub fn run(
                 .iter()
                 .enumerate()
                 .map(|(seed_index, &seed)| {
-                    measure(seed, &runs[&(seed_index, policy_index)], &best[seed_index])
+                    measure(
+                        seed,
+                        &runs[&(seed_index, policy_index)],
+                        &curves[seed_index],
+                    )
                 })
                 .collect();
             summarise(spec, &policy.label, seeds)
@@ -388,6 +424,7 @@ fn summarise(spec: &Spec<'_>, label: &str, seeds: Vec<SeedResult>) -> Report {
         scenario: spec.scenario.name.clone(),
         days: spec.days,
         cycle_secs: spec.cycle_secs,
+        grid_ppm: spec.grid_ppm.clone(),
         seeds,
         groups: groups.into_values().collect(),
         total,
@@ -487,15 +524,22 @@ fn grid_level(
 /// moved between labels (a balance condition, an experiment section it left) counts for each
 /// label with what it did in that label's cycles, and with the share of its hindsight best
 /// those cycles make up; it is one of a label's channels where it spent most cycles.
-fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, i64)>) -> SeedResult {
+fn measure(
+    seed: u64,
+    run: &PolicyRun,
+    curves: &BTreeMap<ChannelId, BTreeMap<u32, i64>>,
+) -> SeedResult {
     let mut groups: BTreeMap<String, GroupResult> = BTreeMap::new();
     let mut total = GroupResult {
         label: "all channels".into(),
         ..GroupResult::default()
     };
+    let mut channels = Vec::with_capacity(run.stints.len());
     for (id, stints) in &run.stints {
         let cycles: u64 = stints.values().map(|s| s.cycles).sum();
-        let best_static = best.get(id).map_or(0, |b| b.1);
+        let curve = curves.get(id).cloned().unwrap_or_default();
+        let (best_ppm, best_static) = best_of(&curve);
+        let mut channel_total = Stint::default();
         let majority = stints
             .iter()
             .max_by_key(|(_, s)| s.cycles)
@@ -524,15 +568,38 @@ fn measure(seed: u64, run: &PolicyRun, best: &BTreeMap<ChannelId, (u32, i64)>) -
                 })
                 .add(&channel);
             total.add(&channel);
+            channel_total.add(stint);
         }
+        channels.push(ChannelResult {
+            channel_id: *id,
+            peer_alias: run.peer_aliases.get(id).cloned().unwrap_or_default(),
+            revenue_msat: channel_total.revenue_msat,
+            volume_msat: channel_total.volume_msat,
+            forwards: channel_total.forwards,
+            failures: channel_total.failures,
+            best_static_ppm: best_ppm,
+            best_static_revenue_msat: best_static,
+            static_revenue_msat: curve,
+        });
     }
-    total.best_static_revenue_msat = best.values().map(|b| b.1).sum();
+    total.best_static_revenue_msat = channels.iter().map(|c| c.best_static_revenue_msat).sum();
     SeedResult {
         seed,
         groups: groups.into_values().collect(),
         total,
-        best_static_ppm: best.iter().map(|(id, (ppm, _))| (*id, *ppm)).collect(),
+        channels,
     }
+}
+
+/// The level of `curve` that earned most, and what it earned; the lower fee on a tie.
+fn best_of(curve: &BTreeMap<u32, i64>) -> (u32, i64) {
+    let mut best: Option<(u32, i64)> = None;
+    for (&ppm, &revenue) in curve {
+        if best.is_none_or(|(_, most)| revenue > most) {
+            best = Some((ppm, revenue));
+        }
+    }
+    best.unwrap_or_default()
 }
 
 /// `part` of `whole` cycles' share of `value`, rounded down.
@@ -555,6 +622,14 @@ struct Stint {
 
 impl Stint {
     /// Adds one cycle: what the channel's totals grew by from `before` to `after`.
+    fn add(&mut self, other: &Stint) {
+        self.cycles += other.cycles;
+        self.revenue_msat += other.revenue_msat;
+        self.volume_msat += other.volume_msat;
+        self.forwards += other.forwards;
+        self.failures += other.failures;
+    }
+
     fn add_cycle(&mut self, before: &ChannelTotals, after: &ChannelTotals) {
         self.cycles += 1;
         self.revenue_msat += after.own_revenue_msat - before.own_revenue_msat;
@@ -569,6 +644,7 @@ impl Stint {
 struct PolicyRun {
     stints: BTreeMap<ChannelId, BTreeMap<String, Stint>>,
     failed: BTreeMap<ChannelId, u64>,
+    peer_aliases: BTreeMap<ChannelId, String>,
 }
 
 /// The config's run: one engine cycle every `cycle_secs` through the in-process node. What
@@ -645,7 +721,16 @@ async fn run_policy(
         }
         step_done();
     }
-    Ok(PolicyRun { stints, failed })
+    let simulation = live.simulation();
+    let peer_aliases = stints
+        .keys()
+        .filter_map(|&id| Some((id, simulation.peer_alias(id)?.to_owned())))
+        .collect();
+    Ok(PolicyRun {
+        stints,
+        failed,
+        peer_aliases,
+    })
 }
 
 #[cfg(test)]
@@ -676,9 +761,13 @@ mod tests {
                 (2, BTreeMap::from([("b".to_owned(), stint(4, 400))])),
             ]),
             failed: BTreeMap::from([(1, 2)]),
+            peer_aliases: BTreeMap::from([(1, "one".to_owned()), (2, "two".to_owned())]),
         };
-        let best = BTreeMap::from([(1, (500, 1000)), (2, (300, 400))]);
-        let result = measure(7, &run, &best);
+        let curves = BTreeMap::from([
+            (1, BTreeMap::from([(300, 800), (500, 1000), (800, 600)])),
+            (2, BTreeMap::from([(100, -5), (300, 400), (500, 400)])),
+        ]);
+        let result = measure(7, &run, &curves);
         let group = |label: &str| result.groups.iter().find(|g| g.label == label).unwrap();
         let (a, b) = (group("a"), group("b"));
         assert_eq!(
@@ -705,6 +794,47 @@ mod tests {
         );
         assert_eq!(result.total.best_static_revenue_msat, 1400);
         assert_eq!(result.total.volume_msat, 13_500);
+        let channel = |alias: &str| {
+            let c = result
+                .channels
+                .iter()
+                .find(|c| c.peer_alias == alias)
+                .unwrap();
+            (
+                c.revenue_msat,
+                c.forwards,
+                c.best_static_ppm,
+                c.best_static_revenue_msat,
+                c.static_revenue_msat.len(),
+            )
+        };
+        assert_eq!(
+            channel("one"),
+            (950, 4, 500, 1000, 3),
+            "summed over its labels"
+        );
+        assert_eq!(
+            channel("two"),
+            (400, 4, 300, 400, 3),
+            "a tie goes to the lower fee"
+        );
+    }
+
+    #[test]
+    fn a_grid_cut_at_a_ceiling_ends_at_it() {
+        assert_eq!(grid_up_to(2500).last(), Some(&2500));
+        assert_eq!(grid_up_to(2500).iter().filter(|&&p| p > 2200).count(), 1);
+        assert_eq!(grid_up_to(3000), &DEFAULT_GRID_PPM[..18]);
+        assert_eq!(grid_up_to(0), [0]);
+    }
+
+    #[test]
+    fn the_best_level_of_a_curve_that_only_loses_is_its_least_loss() {
+        assert_eq!(
+            best_of(&BTreeMap::from([(0, -30), (100, -10), (200, -20)])),
+            (100, -10)
+        );
+        assert_eq!(best_of(&BTreeMap::new()), (0, 0));
     }
 
     /// A report whose seeds earned `percents` of a 1000 msat reference (`None`: no reference).
@@ -720,7 +850,7 @@ mod tests {
                     best_static_revenue_msat: if percent.is_some() { 1000 } else { 0 },
                     ..GroupResult::default()
                 },
-                best_static_ppm: BTreeMap::new(),
+                channels: Vec::new(),
             })
             .collect();
         Report {
@@ -728,6 +858,7 @@ mod tests {
             scenario: "s".into(),
             days: 1,
             cycle_secs: 3600,
+            grid_ppm: vec![0],
             seeds,
             groups: Vec::new(),
             total: GroupResult::default(),

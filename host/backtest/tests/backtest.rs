@@ -115,11 +115,44 @@ fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
         );
         assert!(pct > 20.0, "{pct:.1}%");
         assert!(group.success_rate().unwrap() > 0.5);
-        assert_eq!(seed.best_static_ppm.len(), 14);
+        assert_eq!(seed.channels.len(), 14);
+        let sum = |f: fn(&lnpolicy_backtest::ChannelResult) -> i64| {
+            seed.channels.iter().map(f).sum::<i64>()
+        };
+        assert_eq!(sum(|c| c.revenue_msat), seed.total.revenue_msat);
+        assert_eq!(
+            sum(|c| c.best_static_revenue_msat),
+            seed.total.best_static_revenue_msat
+        );
+        for channel in &seed.channels {
+            assert_eq!(channel.static_revenue_msat.len(), DEFAULT_GRID_PPM.len());
+            let most = channel.static_revenue_msat.values().max().copied();
+            assert_eq!(Some(channel.best_static_revenue_msat), most);
+            assert_eq!(
+                channel.static_revenue_msat[&channel.best_static_ppm],
+                channel.best_static_revenue_msat
+            );
+        }
     }
     assert_ne!(
         report.seeds[0].total.revenue_msat, report.seeds[1].total.revenue_msat,
         "seeds give different markets"
+    );
+    let peers = |seed: &lnpolicy_backtest::SeedResult| {
+        seed.channels
+            .iter()
+            .map(|c| c.peer_alias.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        peers(&report.seeds[0]).len(),
+        14,
+        "every channel named apart"
+    );
+    assert_eq!(
+        peers(&report.seeds[0]),
+        peers(&report.seeds[1]),
+        "the same peers in every seed"
     );
     assert_eq!(
         report.total.revenue_msat,

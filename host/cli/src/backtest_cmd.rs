@@ -64,6 +64,15 @@ pub struct BacktestArgs {
     /// Print the report as JSON (a list of reports, one per policy, when comparing several).
     #[arg(long)]
     json: bool,
+    /// Also show each channel against its own best static fee (JSON always has them, with
+    /// what every level of the grid earned).
+    #[arg(long)]
+    per_channel: bool,
+    /// Look for the hindsight-best static fee only up to this fee, ppm: the reference for an
+    /// operator who would not charge more [default: 50000, the most the guard lets a policy
+    /// set].
+    #[arg(long, value_name = "PPM")]
+    grid_max_ppm: Option<u32>,
 }
 
 pub fn run(args: BacktestArgs) -> Result<ExitCode> {
@@ -143,7 +152,9 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         days: args.days,
         seeds: (args.seed..args.seed + args.seeds).collect(),
         cycle_secs: args.cycle_minutes * 60,
-        grid_ppm: DEFAULT_GRID_PPM.to_vec(),
+        grid_ppm: args
+            .grid_max_ppm
+            .map_or_else(|| DEFAULT_GRID_PPM.to_vec(), lnpolicy_backtest::grid_up_to),
         jobs,
     };
     let show_progress = std::io::stderr().is_terminal();
@@ -185,11 +196,11 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
             }
             writeln!(Stdout, "{}", serde_json::to_string_pretty(&listed)?)?;
         }
-        (false, [one]) => print_report(one)?,
+        (false, [one]) => print_report(one, args.per_channel)?,
         (false, many) => {
             for report in many {
                 writeln!(Stdout, "policy: {}", report.policy)?;
-                print_report(report)?;
+                print_report(report, args.per_channel)?;
                 writeln!(Stdout)?;
             }
             print_comparisons(&lnpolicy_backtest::compare(many))?;
@@ -238,7 +249,7 @@ fn print_comparisons(comparisons: &[Comparison]) -> Result<()> {
     Ok(())
 }
 
-fn print_report(report: &Report) -> Result<()> {
+fn print_report(report: &Report, per_channel: bool) -> Result<()> {
     let seeds: Vec<String> = report.seeds.iter().map(|s| s.seed.to_string()).collect();
     writeln!(
         Stdout,
@@ -270,6 +281,9 @@ fn print_report(report: &Report) -> Result<()> {
             report.total.failed_decisions
         )?;
     }
+    if per_channel {
+        print_channels(report)?;
+    }
     if report.seeds.len() > 1 {
         writeln!(Stdout, "per seed:")?;
         for seed in &report.seeds {
@@ -284,24 +298,84 @@ fn print_report(report: &Report) -> Result<()> {
     }
     writeln!(
         Stdout,
-        "% OF BEST: revenue against each channel's hindsight-best static fee (grid search over {} levels on the same seeded market)",
-        DEFAULT_GRID_PPM.len()
+        "% OF BEST: revenue against each channel's hindsight-best static fee (grid search over {} levels up to {} ppm on the same seeded market)",
+        report.grid_ppm.len(),
+        report.grid_ppm.last().copied().unwrap_or_default()
     )?;
-    let top = DEFAULT_GRID_PPM.last().copied().unwrap_or_default();
+    let top = report.grid_ppm.last().copied().unwrap_or_default();
     let at_top: usize = report
         .seeds
         .iter()
         .map(|seed| {
-            seed.best_static_ppm
-                .values()
-                .filter(|&&ppm| ppm == top)
+            seed.channels
+                .iter()
+                .filter(|c| c.best_static_ppm == top)
                 .count()
         })
         .sum();
     if at_top > 0 {
         writeln!(
             Stdout,
-            "note: {at_top} channel run(s) earned most at the grid's top level ({top} ppm); their best static fee may be higher, so % OF BEST overstates them"
+            "note: {at_top} channel run(s) earned most at the grid's top level ({top} ppm); % OF BEST measures them against that fee, though a higher one may have earned more"
+        )?;
+    }
+    Ok(())
+}
+
+/// Each channel, named by its peer (its id changes with the seed) and summed over the seeds,
+/// against its own best static fee; the channels with most at stake first.
+fn print_channels(report: &Report) -> Result<()> {
+    struct Row<'a> {
+        peer: &'a str,
+        revenue_msat: i64,
+        best_static_revenue_msat: i64,
+        best_ppm: Vec<String>,
+    }
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for channel in report.seeds.iter().flat_map(|seed| &seed.channels) {
+        let index = match rows.iter().position(|r| r.peer == channel.peer_alias) {
+            Some(index) => index,
+            None => {
+                rows.push(Row {
+                    peer: &channel.peer_alias,
+                    revenue_msat: 0,
+                    best_static_revenue_msat: 0,
+                    best_ppm: Vec::new(),
+                });
+                rows.len() - 1
+            }
+        };
+        let row = &mut rows[index];
+        row.revenue_msat += channel.revenue_msat;
+        row.best_static_revenue_msat += channel.best_static_revenue_msat;
+        row.best_ppm.push(channel.best_static_ppm.to_string());
+    }
+    rows.sort_by_key(|row| std::cmp::Reverse(row.best_static_revenue_msat));
+    writeln!(
+        Stdout,
+        "per channel{}:",
+        if report.seeds.len() > 1 {
+            ", summed over the seeds (BEST FEE: each seed's)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        Stdout,
+        "  {:<34} {:>14} {:>18} {:>10}  BEST FEE (ppm)",
+        "PEER", "REVENUE (sat)", "BEST STATIC (sat)", "% OF BEST"
+    )?;
+    for row in rows {
+        let share = (row.best_static_revenue_msat > 0)
+            .then(|| 100.0 * row.revenue_msat as f64 / row.best_static_revenue_msat as f64);
+        writeln!(
+            Stdout,
+            "  {:<34} {:>14} {:>18} {:>10}  {}",
+            row.peer,
+            row.revenue_msat / 1000,
+            row.best_static_revenue_msat / 1000,
+            percent(share),
+            row.best_ppm.join("/")
         )?;
     }
     Ok(())

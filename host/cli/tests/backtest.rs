@@ -106,6 +106,57 @@ fn the_text_output_compares_each_policy_with_the_first_seed_by_seed() {
 }
 
 #[test]
+fn each_channel_is_shown_against_a_grid_cut_at_the_ceiling() {
+    let config = static_300();
+    let json = static_300_against_1300(&config, &["--grid-max-ppm", "900", "--json"]);
+    let reports: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let report = &reports[1];
+    let grid: Vec<u64> = report["grid_ppm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    assert_eq!(grid.last(), Some(&900), "the ceiling is the top level");
+    assert!(grid.iter().all(|&ppm| ppm <= 900), "{grid:?}");
+    let channels = report["seeds"][0]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 14);
+    for channel in channels {
+        let curve = channel["static_revenue_msat"].as_object().unwrap();
+        assert_eq!(curve.len(), grid.len());
+        assert!(channel["best_static_ppm"].as_u64().unwrap() <= 900);
+        assert_eq!(
+            curve[&channel["best_static_ppm"].to_string()],
+            channel["best_static_revenue_msat"]
+        );
+    }
+
+    let text = static_300_against_1300(&config, &["--grid-max-ppm", "900", "--per-channel"]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("up to 900 ppm"), "{stdout}");
+    let policy = stdout
+        .split_once("policy: static fee_ppm=1300")
+        .unwrap_or_else(|| panic!("no second policy in:\n{stdout}"))
+        .1;
+    let table = policy
+        .split_once("per channel:")
+        .unwrap_or_else(|| panic!("no channel table in:\n{policy}"))
+        .1;
+    for channel in channels {
+        let peer = channel["peer_alias"].as_str().unwrap();
+        let row = table
+            .lines()
+            .find(|line| line.trim_start().starts_with(peer))
+            .unwrap_or_else(|| panic!("no row for {peer} in:\n{table}"));
+        let sat = (channel["revenue_msat"].as_i64().unwrap() / 1000).to_string();
+        assert!(
+            row.split_whitespace().any(|field| field == sat),
+            "{row} does not show {sat} sat"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_strategy_is_named_before_anything_runs() {
     let output = lnpolicy(&[
         "backtest",

@@ -594,6 +594,13 @@ impl Simulation {
         &self.totals
     }
 
+    /// The scenario's name for the peer of channel `id`, which stays the same across seeds
+    /// where the channel's id does not.
+    pub fn peer_alias(&self, id: ChannelId) -> Option<&str> {
+        let index = self.state.channels.iter().position(|c| c.id == id)?;
+        Some(self.scenario.channels[index].peer_alias.as_str())
+    }
+
     /// Totals of one channel.
     pub fn channel_totals(&self, id: ChannelId) -> Option<&ChannelTotals> {
         self.totals.iter().find(|t| t.id == id)
