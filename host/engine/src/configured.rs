@@ -156,7 +156,11 @@ pub async fn run_configured_on(
         );
     }
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;
-    let views = channel_views(store, &info, &channels, now, &AnalyticsConfig::default())?;
+    let mut analytics = AnalyticsConfig::default();
+    if let Some(cost) = plan.config.estimated_open_cost_sat() {
+        analytics.estimated_open_cost_sat = cost;
+    }
+    let views = channel_views(store, &info, &channels, now, &analytics)?;
 
     let mut fee_rates = BTreeMap::new();
     for target in plan.config.conf_targets() {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use lnpolicy_core::{
     FailedForwardPage, FeePercentiles, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel,
-    NodeClient, NodeError, NodeInfo, NodeKind, NullEventSink, PeerInfo,
+    NodeClient, NodeError, NodeInfo, NodeKind, NullEventSink, PeerInfo, Profitability,
 };
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_configured};
 use lnpolicy_policy::config::Config;
@@ -506,6 +506,44 @@ fn a_batch_channel_listed_later_takes_its_share_of_the_fee() {
 
 /// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
 /// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
+/// `analytics.estimated_open_cost_sat` is what a channel we opened is charged when the node
+/// has no figure for it: a young channel that earned 100 sat is profitable against an
+/// estimate of 50 sat and too early to judge against the default 2000.
+#[test]
+fn the_operators_open_cost_estimate_prices_a_channel_the_node_has_no_cost_for() {
+    let start = 1_700_000_000;
+    // Opened 10 blocks before the node's height of 800,000.
+    let young = (799_990u64 << 40) | (1 << 16);
+    let node = FakeNode {
+        channels: Mutex::new(vec![opened(young)]),
+        forwards: vec![forward(1, young, start - HOUR, 100_000)],
+        ..FakeNode::default()
+    };
+    let class = |default_section: &str, test: &str| {
+        let dir = tempfile_dir(test);
+        let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+        let mut cycles = Cycles::new();
+        cycles.config = Config::parse("estimate.config", default_section).unwrap();
+        let outcome = cycles.run(&node, &store, start);
+        assert!(
+            store.open_costs().unwrap().is_empty(),
+            "the node has no figure"
+        );
+        outcome.views[0].profitability
+    };
+    assert_eq!(
+        class(
+            "[DEFAULT]\nanalytics.estimated_open_cost_sat = 50\n",
+            "open_cost_estimate_low"
+        ),
+        Profitability::Profitable
+    );
+    assert_eq!(
+        class("", "open_cost_estimate_default"),
+        Profitability::Unknown
+    );
+}
+
 #[test]
 fn a_node_refusing_funding_fees_is_asked_once_a_day() {
     for (name, refuse_funding, funding_times_out) in [

@@ -580,6 +580,30 @@ fn the_hourly_cap_is_read_from_default_and_every_section_inherits_it_without_err
 }
 
 #[test]
+fn the_open_cost_estimate_is_node_wide_and_unset_unless_given() {
+    let config = parse(
+        "[DEFAULT]\nanalytics.estimated_open_cost_sat = 3500\n\
+         [a]\nchan.private = true\nstrategy = ignore\n[default]\nstrategy = static\nfee_ppm = 100\n",
+    );
+    assert_eq!(config.estimated_open_cost_sat(), Some(3500));
+    assert!(config.notes().is_empty(), "{:?}", config.notes());
+    for section in config.sections().iter().chain(config.fallback()) {
+        assert!(
+            !section
+                .settings
+                .origins
+                .contains_key("analytics.estimated_open_cost_sat"),
+            "[{}] does not carry it",
+            section.name
+        );
+    }
+    assert_eq!(
+        parse("[default]\nstrategy = ignore\n").estimated_open_cost_sat(),
+        None
+    );
+}
+
+#[test]
 fn lnflow_rule_keys_are_explained_where_they_are_written() {
     let config = parse(
         "[cheap]\npriority = 10\nfinal = false\nstrategy = static\nfee_ppm = 10\n\

@@ -104,7 +104,7 @@ pub enum ErrorKind {
     #[error("with the daemon's guard limits: {detail}")]
     Guard { detail: String },
     #[error(
-        "a node-wide limit, on all channels together: set it once in [DEFAULT] of the main \
+        "a node-wide setting, about all channels together: set it once in [DEFAULT] of the main \
          config file, not in {place}"
     )]
     NodeWideKey { place: &'static str },

@@ -37,6 +37,7 @@ pub use matchers::{
     ACTIVITY_LEVEL_PERIOD_SECS, ActivityLevel, ActivityMeasure, ActivityWindow, Condition,
     DEFAULT_CONF_TARGET, Fact, Flag, SECONDS_PER_BLOCK, Test,
 };
+use properties::NodeWide;
 pub use properties::{
     EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, MAX_UPDATES_PER_HOUR, Origin,
     PROPERTY_KEYS, Properties, ROLLBACK_KEYS, RollbackKeys, Settings,
@@ -59,8 +60,8 @@ pub struct Config {
     /// The `file://` lists this file's matchers read (not those of its includes).
     list_files: BTreeSet<PathBuf>,
     notes: Vec<Note>,
-    /// `guard.max_updates_per_hour` from `[DEFAULT]`; always `None` in an included file.
-    max_updates_per_hour: Option<NonZeroU32>,
+    /// From `[DEFAULT]`; always unset in an included file.
+    node_wide: NodeWide,
 }
 
 /// What `lnpolicy --check` reports: every error found (not just the first, so one run shows
@@ -148,7 +149,12 @@ impl Config {
 
     /// The node-wide cap on policy updates sent per hour, if the operator set one.
     pub fn max_updates_per_hour(&self) -> Option<NonZeroU32> {
-        self.max_updates_per_hour
+        self.node_wide.max_updates_per_hour
+    }
+
+    /// What the operator says opening a channel costs where the node does not know.
+    pub fn estimated_open_cost_sat(&self) -> Option<u64> {
+        self.node_wide.estimated_open_cost_sat
     }
 
     /// The notes of this file and the files it includes.
@@ -384,23 +390,28 @@ impl Loader {
             list_files: &mut list_files,
         };
         // Before the sections, so that a bad value is reported in [DEFAULT]'s own terms.
-        let max_updates_per_hour =
-            interpolate::default_entry(&raw, MAX_UPDATES_PER_HOUR, path, ctx.errors).and_then(
-                |entry| {
-                    let parsed = if self.stack.len() > 1 {
-                        Err(ErrorKind::NodeWideKey {
-                            place: "a file included by use_config",
-                        })
-                    } else {
-                        properties::parse_max_updates_per_hour(&entry.value)
-                    };
-                    parsed
-                        .map_err(|kind| {
-                            ctx.error(entry.line, Some(MAX_UPDATES_PER_HOUR), kind);
-                        })
-                        .ok()
-                },
-            );
+        let mut node_wide = NodeWide::default();
+        let mut keys: Vec<String> = Vec::new();
+        for entry in &raw.defaults {
+            if properties::is_node_wide(&entry.key) && !keys.contains(&entry.key) {
+                keys.push(entry.key.clone());
+            }
+        }
+        for key in keys {
+            let Some(entry) = interpolate::default_entry(&raw, &key, path, ctx.errors) else {
+                continue;
+            };
+            let parsed = if self.stack.len() > 1 {
+                Err(ErrorKind::NodeWideKey {
+                    place: "a file included by use_config",
+                })
+            } else {
+                properties::parse_node_wide(&key, &entry.value, &mut node_wide)
+            };
+            if let Err(kind) = parsed {
+                ctx.error(entry.line, Some(&key), kind);
+            }
+        }
         for (index, raw_section) in raw.sections.iter().enumerate() {
             let entries = interpolate::section_entries(&raw, index, path, ctx.errors);
             let section = sections::build(&raw_section.name, raw_section.line, &entries, &mut ctx);
@@ -419,7 +430,7 @@ impl Loader {
             includes,
             list_files,
             notes: self.notes[first_note..].to_vec(),
-            max_updates_per_hour,
+            node_wide,
         };
         if self.stack.len() == 1 {
             sections::check_experiment_names(config.all_sections(), &mut self.errors);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::guard::GuardConfig;
 
 use super::errors::ErrorKind;
+use super::matchers;
 use super::values;
 
 /// Where a key was written: the file, the line and the section (`DEFAULT` when inherited).
@@ -361,9 +362,55 @@ pub const GUARD_KEYS: &[&str] = &[
 /// Sections merge their keys per channel, and a cap on all channels together has no channel.
 pub const MAX_UPDATES_PER_HOUR: &str = "guard.max_updates_per_hour";
 
+/// What opening a channel costs when the node has no figure for it: the analytics compute
+/// every channel's profitability once per cycle, so it is node-wide too.
+pub const ESTIMATED_OPEN_COST: &str = "analytics.estimated_open_cost_sat";
+
+/// Keys about the node as a whole (the whole `analytics.` namespace, and the hourly cap).
+pub const NODE_WIDE_KEYS: &[&str] = &[MAX_UPDATES_PER_HOUR, ESTIMATED_OPEN_COST];
+
+/// Whether `key` is read once from the main file's `[DEFAULT]` rather than per section.
+pub(crate) fn is_node_wide(key: &str) -> bool {
+    key == MAX_UPDATES_PER_HOUR || key.starts_with("analytics.")
+}
+
+/// The node-wide settings a config file gives.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NodeWide {
+    pub max_updates_per_hour: Option<NonZeroU32>,
+    pub estimated_open_cost_sat: Option<u64>,
+}
+
+/// Sets node-wide `key` from `text`.
+pub(crate) fn parse_node_wide(
+    key: &str,
+    text: &str,
+    settings: &mut NodeWide,
+) -> Result<(), ErrorKind> {
+    match key {
+        MAX_UPDATES_PER_HOUR => {
+            settings.max_updates_per_hour = Some(parse_max_updates_per_hour(text)?);
+        }
+        ESTIMATED_OPEN_COST => {
+            settings.estimated_open_cost_sat =
+                Some(int_in(text, 0, MAX_OPEN_COST_SAT, "sat")? as u64);
+        }
+        _ => {
+            return Err(ErrorKind::UnknownKey {
+                namespace: "analytics".into(),
+                suggestion: matchers::closest(key, NODE_WIDE_KEYS.iter().copied()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// 1 BTC: far above any channel's opening fee, low enough to catch a value given in msat.
+const MAX_OPEN_COST_SAT: i64 = 100_000_000;
+
 /// Parses [`MAX_UPDATES_PER_HOUR`]'s value. Zero is refused: a config that must send nothing
 /// is a dry run (`--dry-run`), not a limit.
-pub(crate) fn parse_max_updates_per_hour(text: &str) -> Result<NonZeroU32, ErrorKind> {
+fn parse_max_updates_per_hour(text: &str) -> Result<NonZeroU32, ErrorKind> {
     int_in(text, 1, u32::MAX.into(), "updates")
         .ok()
         .and_then(|v| NonZeroU32::new(v as u32))

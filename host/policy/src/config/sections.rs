@@ -221,10 +221,10 @@ pub(crate) fn build(name: &str, line: u32, entries: &[Entry], ctx: &mut Ctx<'_>)
             },
         };
         let result = match key.split_once('.') {
-            // Read once for the whole file (`Config::max_updates_per_hour`); every section
-            // inherits it from [DEFAULT], where it belongs.
-            Some(_) if key == properties::MAX_UPDATES_PER_HOUR && entry.inherited => continue,
-            Some(_) if key == properties::MAX_UPDATES_PER_HOUR => {
+            // Read once for the whole file (`Config::max_updates_per_hour` and the like);
+            // every section inherits them from [DEFAULT], where they belong.
+            Some(_) if properties::is_node_wide(key) && entry.inherited => continue,
+            Some(_) if properties::is_node_wide(key) => {
                 Err(ErrorKind::NodeWideKey { place: "a section" })
             }
             Some(("guard", _)) => guard_key(key, value, &mut section.settings),
