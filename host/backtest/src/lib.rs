@@ -621,7 +621,7 @@ struct Stint {
 }
 
 impl Stint {
-    /// Adds one cycle: what the channel's totals grew by from `before` to `after`.
+    /// Adds what the channel did in another stint.
     fn add(&mut self, other: &Stint) {
         self.cycles += other.cycles;
         self.revenue_msat += other.revenue_msat;
@@ -630,6 +630,7 @@ impl Stint {
         self.failures += other.failures;
     }
 
+    /// Adds one cycle: what the channel's totals grew by from `before` to `after`.
     fn add_cycle(&mut self, before: &ChannelTotals, after: &ChannelTotals) {
         self.cycles += 1;
         self.revenue_msat += after.own_revenue_msat - before.own_revenue_msat;

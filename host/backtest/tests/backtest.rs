@@ -122,7 +122,8 @@ fn a_static_fee_on_the_grid_scores_at_most_the_hindsight_best() {
         assert_eq!(sum(|c| c.revenue_msat), seed.total.revenue_msat);
         assert_eq!(
             sum(|c| c.best_static_revenue_msat),
-            seed.total.best_static_revenue_msat
+            group.best_static_revenue_msat,
+            "one label all along: the group's share of each channel's best is all of it"
         );
         for channel in &seed.channels {
             assert_eq!(channel.static_revenue_msat.len(), DEFAULT_GRID_PPM.len());

@@ -69,8 +69,7 @@ pub struct BacktestArgs {
     #[arg(long)]
     per_channel: bool,
     /// Look for the hindsight-best static fee only up to this fee, ppm: the reference for an
-    /// operator who would not charge more [default: 50000, the most the guard lets a policy
-    /// set].
+    /// operator who would not charge more [default: 50000, the guard's default ceiling].
     #[arg(long, value_name = "PPM")]
     grid_max_ppm: Option<u32>,
 }
@@ -300,9 +299,9 @@ fn print_report(report: &Report, per_channel: bool) -> Result<()> {
         Stdout,
         "% OF BEST: revenue against each channel's hindsight-best static fee (grid search over {} levels up to {} ppm on the same seeded market)",
         report.grid_ppm.len(),
-        report.grid_ppm.last().copied().unwrap_or_default()
+        report.grid_ppm.iter().max().copied().unwrap_or_default()
     )?;
-    let top = report.grid_ppm.last().copied().unwrap_or_default();
+    let top = report.grid_ppm.iter().max().copied().unwrap_or_default();
     let at_top: usize = report
         .seeds
         .iter()

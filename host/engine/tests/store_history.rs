@@ -504,8 +504,6 @@ fn a_batch_channel_listed_later_takes_its_share_of_the_fee() {
     );
 }
 
-/// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
-/// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 /// `analytics.estimated_open_cost_sat` is what a channel we opened is charged when the node
 /// has no figure for it: a young channel that earned 100 sat is profitable against an
 /// estimate of 50 sat and too early to judge against the default 2000.
@@ -544,6 +542,8 @@ fn the_operators_open_cost_estimate_prices_a_channel_the_node_has_no_cost_for() 
     );
 }
 
+/// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
+/// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 #[test]
 fn a_node_refusing_funding_fees_is_asked_once_a_day() {
     for (name, refuse_funding, funding_times_out) in [

@@ -598,7 +598,10 @@ impl Simulation {
     /// where the channel's id does not.
     pub fn peer_alias(&self, id: ChannelId) -> Option<&str> {
         let index = self.state.channels.iter().position(|c| c.id == id)?;
-        Some(self.scenario.channels[index].peer_alias.as_str())
+        self.scenario
+            .channels
+            .get(index)
+            .map(|c| c.peer_alias.as_str())
     }
 
     /// Totals of one channel.

@@ -402,9 +402,10 @@ impl Loader {
                 continue;
             };
             let parsed = if self.stack.len() > 1 {
-                Err(ErrorKind::NodeWideKey {
-                    place: "a file included by use_config",
-                })
+                Err(properties::misplaced_node_wide(
+                    &key,
+                    "a file included by use_config",
+                ))
             } else {
                 properties::parse_node_wide(&key, &entry.value, &mut node_wide)
             };

@@ -395,14 +395,26 @@ pub(crate) fn parse_node_wide(
             settings.estimated_open_cost_sat =
                 Some(int_in(text, 0, MAX_OPEN_COST_SAT, "sat")? as u64);
         }
-        _ => {
-            return Err(ErrorKind::UnknownKey {
-                namespace: "analytics".into(),
-                suggestion: matchers::closest(key, NODE_WIDE_KEYS.iter().copied()),
-            });
-        }
+        _ => return Err(unknown_node_wide(key)),
     }
     Ok(())
+}
+
+/// The error for node-wide `key` written in `place`, where it does not belong. An unknown key
+/// is named as such: moving it to `[DEFAULT]` would not help.
+pub(crate) fn misplaced_node_wide(key: &str, place: &'static str) -> ErrorKind {
+    if NODE_WIDE_KEYS.contains(&key) {
+        ErrorKind::NodeWideKey { place }
+    } else {
+        unknown_node_wide(key)
+    }
+}
+
+fn unknown_node_wide(key: &str) -> ErrorKind {
+    ErrorKind::UnknownKey {
+        namespace: "analytics".into(),
+        suggestion: matchers::closest(key, NODE_WIDE_KEYS.iter().copied()),
+    }
 }
 
 /// 1 BTC: far above any channel's opening fee, low enough to catch a value given in msat.

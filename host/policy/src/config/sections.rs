@@ -225,7 +225,7 @@ pub(crate) fn build(name: &str, line: u32, entries: &[Entry], ctx: &mut Ctx<'_>)
             // every section inherits them from [DEFAULT], where they belong.
             Some(_) if properties::is_node_wide(key) && entry.inherited => continue,
             Some(_) if properties::is_node_wide(key) => {
-                Err(ErrorKind::NodeWideKey { place: "a section" })
+                Err(properties::misplaced_node_wide(key, "a section"))
             }
             Some(("guard", _)) => guard_key(key, value, &mut section.settings),
             Some(("experiment", _)) => experiment_key(key, value, &mut section.settings),
