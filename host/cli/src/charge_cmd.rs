@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lnpolicy_collector::{CollectConfig, collect};
 use lnpolicy_core::{
-    Channel, ChannelId, FeePolicy, FlowClass, NodeChannel, NodeClient, NodeKind, NullEventSink,
-    Profitability, Window, short_channel_id,
+    Channel, ChannelId, FeePolicy, NodeChannel, NodeClient, NodeKind, NullEventSink, Window,
+    short_channel_id,
 };
 use lnpolicy_daemon::{DbLock, Snapshot};
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, run_configured_on};
@@ -427,8 +427,8 @@ fn explain_view(view: &Channel) -> Result<()> {
     writeln!(
         Stdout,
         "  flow class: {}; profitability: {}; opening cost: {}; {} h of forwarding history",
-        flow_class_name(view.flow_class),
-        profitability_name(view.profitability),
+        view.flow_class.name(),
+        view.profitability.name(),
         match (view.open_cost_sat, view.initiator) {
             (Some(sat), _) => format!("{sat} sat"),
             (None, false) => "none (the peer opened it)".to_owned(),
@@ -449,26 +449,6 @@ fn explain_view(view: &Channel) -> Result<()> {
         view.revenue_rate_msat_per_hour
     )?;
     Ok(())
-}
-
-fn flow_class_name(class: FlowClass) -> &'static str {
-    match class {
-        FlowClass::Source => "source",
-        FlowClass::Sink => "sink",
-        FlowClass::Balanced => "balanced",
-        FlowClass::Congested => "congested",
-        FlowClass::Unknown => "unknown",
-    }
-}
-
-fn profitability_name(class: Profitability) -> &'static str {
-    match class {
-        Profitability::Profitable => "profitable",
-        Profitability::BreakEven => "break_even",
-        Profitability::Underwater => "underwater",
-        Profitability::Zombie => "zombie",
-        Profitability::Unknown => "unknown",
-    }
 }
 
 fn explain_sections(config: &Config, input: &MatchInput, verbose: u8) -> Result<()> {

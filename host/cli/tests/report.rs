@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lnpolicy_core::{ChannelId, FeePolicy, Forward, GuardedDecision, NodeChannel};
+use lnpolicy_core::{
+    ChannelAnalysis, ChannelId, FeePolicy, FlowClass, Forward, GuardedDecision, NodeChannel,
+    Profitability,
+};
 use lnpolicy_store::{Arm, CycleStatus, DecisionRecord, IntentOutcome, Store};
 use tempfile::TempDir;
 
@@ -123,6 +126,24 @@ fn database() -> (TempDir, PathBuf) {
         .map(|i| node_channel(ids[i], if arm(i) == Arm::B { 500 } else { 100 }))
         .collect();
     store.add_channel_snapshot(now - 60, &channels).unwrap();
+    let analysis = |flow_class, profitability| ChannelAnalysis {
+        flow_class,
+        profitability,
+        revenue_rate_msat_per_hour: 1500.0,
+        history_secs: 14 * DAY,
+    };
+    store
+        .record_channel_analyses(
+            &[
+                (ids[0], analysis(FlowClass::Sink, Profitability::Underwater)),
+                (
+                    ids[1],
+                    analysis(FlowClass::Source, Profitability::Profitable),
+                ),
+            ],
+            now - 120,
+        )
+        .unwrap();
 
     for (strategy, which, at) in [
         ("static", Arm::A, start + 3600),
@@ -285,6 +306,33 @@ fn activity_report_and_status() {
     assert_eq!(hill["counts"]["pending"], 1);
     assert_eq!(hill["cycles"], 2);
     assert!(hill["revenue_msat"]["30d"].as_u64().unwrap() > 0);
+    let channels = json["channels"].as_array().unwrap();
+    assert_eq!(channels[0]["analysis"]["flow_class"], "sink");
+    assert_eq!(channels[0]["analysis"]["profitability"], "underwater");
+    assert_eq!(channels[1]["analysis"]["flow_class"], "source");
+    assert!(channels[2]["analysis"].is_null(), "no cycle analysed it");
+    let row = |scid: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(scid))
+            .unwrap_or_else(|| panic!("no row for {scid} in:\n{table}"))
+            .split_whitespace()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let scid = |i: usize| channels[i]["short_channel_id"].as_str().unwrap().to_owned();
+    assert!(
+        row(&scid(0)).ends_with("sink underwater"),
+        "{}",
+        row(&scid(0))
+    );
+    assert!(
+        row(&scid(1)).ends_with("source profitable"),
+        "{}",
+        row(&scid(1))
+    );
+    assert!(row(&scid(2)).ends_with("- -"), "{}", row(&scid(2)));
 
     let output = lnpolicy(&["status", "--db", db_arg(&db)]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -111,6 +111,19 @@ pub enum FlowClass {
     Unknown,
 }
 
+impl FlowClass {
+    /// The name JSON gives it, for tables that must agree with JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowClass::Source => "source",
+            FlowClass::Sink => "sink",
+            FlowClass::Balanced => "balanced",
+            FlowClass::Congested => "congested",
+            FlowClass::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Profitability {
@@ -119,6 +132,19 @@ pub enum Profitability {
     Underwater,
     Zombie,
     Unknown,
+}
+
+impl Profitability {
+    /// The name JSON gives it, for tables that must agree with JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profitability::Profitable => "profitable",
+            Profitability::BreakEven => "break_even",
+            Profitability::Underwater => "underwater",
+            Profitability::Zombie => "zombie",
+            Profitability::Unknown => "unknown",
+        }
+    }
 }
 
 /// Settled balances of all our channels with one peer, by whether they are usable.
@@ -208,4 +234,25 @@ pub struct Channel {
     /// limits or cltv delta. A change that leaves the fees alone waits its minimum interval
     /// from here, so a flag near a threshold cannot flip every cycle.
     pub last_policy_change: Option<u64>,
+}
+
+/// What the analytics last made of a channel, kept so that reports can show it without a node.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChannelAnalysis {
+    pub flow_class: FlowClass,
+    pub profitability: Profitability,
+    pub revenue_rate_msat_per_hour: f64,
+    /// Seconds of forwarding history behind the figures.
+    pub history_secs: u64,
+}
+
+impl ChannelAnalysis {
+    pub fn of(view: &Channel) -> Self {
+        ChannelAnalysis {
+            flow_class: view.flow_class,
+            profitability: view.profitability,
+            revenue_rate_msat_per_hour: view.revenue_rate_msat_per_hour,
+            history_secs: view.history_secs,
+        }
+    }
 }

@@ -9,8 +9,8 @@ mod node;
 mod strategy;
 
 pub use channel::{
-    Channel, ChannelId, FailureCount, FailureReason, FeePolicy, FlowClass, FlowStats,
-    Profitability, SharedChannels, Window, short_channel_id,
+    Channel, ChannelAnalysis, ChannelId, FailureCount, FailureReason, FeePolicy, FlowClass,
+    FlowStats, Profitability, SharedChannels, Window, short_channel_id,
 };
 pub use decision::{Clamp, Decision, GuardedDecision, PolicyChange, Rule};
 pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};

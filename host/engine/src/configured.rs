@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lnpolicy_analytics::{AnalyticsConfig, channel_views};
+use lnpolicy_analytics::AnalyticsConfig;
 use lnpolicy_collector::{CollectConfig, CollectReport, collect};
 use lnpolicy_core::{
     Channel, ChannelId, FeeChange, FeePercentiles, NodeChannel, NodeClient, NodeError, NodeInfo,
@@ -160,7 +160,7 @@ pub async fn run_configured_on(
     if let Some(cost) = plan.config.estimated_open_cost_sat() {
         analytics.estimated_open_cost_sat = cost;
     }
-    let views = channel_views(store, &info, &channels, now, &analytics)?;
+    let views = crate::analysed_views(store, &info, &channels, now, &analytics)?;
 
     let mut fee_rates = BTreeMap::new();
     for target in plan.config.conf_targets() {

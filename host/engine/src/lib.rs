@@ -15,7 +15,9 @@ pub use configured::{
 
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_collector::{CollectConfig, CollectError, CollectReport, collect};
-use lnpolicy_core::{NodeClient, NodeError, Param};
+use lnpolicy_core::{
+    Channel, ChannelAnalysis, NodeChannel, NodeClient, NodeError, NodeInfo, Param,
+};
 use lnpolicy_policy::apply::{ApplyReport, PlannedUpdate, apply_updates};
 use lnpolicy_policy::cycle::{CycleError, CycleInput, CycleReport, run_cycle};
 use lnpolicy_policy::guard::GuardConfig;
@@ -72,7 +74,7 @@ pub async fn run_once(
         None => node.get_info().await?,
     };
     let channels = &collected.node_channels;
-    let views = channel_views(store, &info, channels, now, &AnalyticsConfig::default())?;
+    let views = analysed_views(store, &info, channels, now, &AnalyticsConfig::default())?;
     let decided = run_cycle(
         registry,
         store,
@@ -118,4 +120,22 @@ pub async fn run_once(
         decided,
         applied: Some(applied),
     })
+}
+
+/// The channels as strategies see them at `now`; what the analytics made of each is kept as
+/// its latest analysis, for reports, which read only the database.
+pub(crate) fn analysed_views(
+    store: &Store,
+    info: &NodeInfo,
+    channels: &[NodeChannel],
+    now: u64,
+    config: &AnalyticsConfig,
+) -> Result<Vec<Channel>, EngineError> {
+    let views = channel_views(store, info, channels, now, config)?;
+    let analyses: Vec<_> = views
+        .iter()
+        .map(|view| (view.id, ChannelAnalysis::of(view)))
+        .collect();
+    store.record_channel_analyses(&analyses, now)?;
+    Ok(views)
 }

@@ -527,6 +527,12 @@ fn the_operators_open_cost_estimate_prices_a_channel_the_node_has_no_cost_for() 
             store.open_costs().unwrap().is_empty(),
             "the node has no figure"
         );
+        let (at, kept) = store.channel_analyses().unwrap()[&young];
+        assert_eq!(at, start);
+        assert_eq!(
+            kept.profitability, outcome.views[0].profitability,
+            "what the strategies were shown is kept for reports"
+        );
         outcome.views[0].profitability
     };
     assert_eq!(

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lnpolicy_core::{ChannelId, short_channel_id};
+use lnpolicy_core::{ChannelAnalysis, ChannelId, short_channel_id};
 use lnpolicy_store::Store;
 use lnpolicy_store::reports::{ActivityCounts, StrategyChange};
 use serde::Serialize;
@@ -90,6 +90,10 @@ pub struct ChannelActivity {
     pub strategy: Option<String>,
     pub counts: Counts,
     pub revenue_msat: Revenue,
+    /// What the analytics made of the channel in the latest cycle (flow class, profitability,
+    /// revenue rate), and when; `None` before any cycle analysed it.
+    pub analysis: Option<ChannelAnalysis>,
+    pub analysed_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +123,7 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
         }
     }
     let (_, snapshots) = store.last_snapshots()?;
+    let analyses = store.channel_analyses()?;
     let channel_ids: BTreeSet<ChannelId> = counts
         .iter()
         .map(|c| c.channel_id)
@@ -146,6 +151,8 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
                     .get(&channel_id)
                     .copied()
                     .unwrap_or_default(),
+                analysis: analyses.get(&channel_id).map(|(_, analysis)| *analysis),
+                analysed_at: analyses.get(&channel_id).map(|(at, _)| *at),
             }
         })
         .collect();

@@ -302,16 +302,26 @@ pub fn activity_table(report: &ActivityReport) -> String {
     }
     out.push('\n');
 
-    let columns: Vec<(&str, bool)> = [("CHANNEL", false), ("STRATEGY", false)]
-        .into_iter()
-        .chain(COUNT_COLUMNS)
-        .chain(REVENUE_COLUMNS)
-        .collect();
+    let columns: Vec<(&str, bool)> = [
+        ("CHANNEL", false),
+        ("STRATEGY", false),
+        ("FLOW", false),
+        ("PROFITABILITY", false),
+    ]
+    .into_iter()
+    .chain(COUNT_COLUMNS)
+    .chain(REVENUE_COLUMNS)
+    .collect();
     let mut channels = Table::new(&columns);
     for c in &report.channels {
+        let (flow, profitability) = c.analysis.as_ref().map_or(("-", "-"), |a| {
+            (a.flow_class.name(), a.profitability.name())
+        });
         let mut row = vec![
             c.short_channel_id.clone(),
             c.strategy.clone().unwrap_or_else(|| "-".to_owned()),
+            flow.to_owned(),
+            profitability.to_owned(),
         ];
         row.extend(count_cells(&c.counts));
         row.extend(revenue_cells(&c.revenue_msat));

@@ -7,6 +7,7 @@
 //! recoverable after a crash, the key/value state strategies carry between
 //! cycles, and the daemon's own copy of the node's forwarding history.
 
+mod analyses;
 mod costs;
 mod cycles;
 mod decisions;

@@ -85,6 +85,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0018_channel_updates_per_intent.sql",
         sql: include_str!("../migrations/0018_channel_updates_per_intent.sql"),
     },
+    Migration {
+        file: "0019_channel_analyses.sql",
+        sql: include_str!("../migrations/0019_channel_analyses.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

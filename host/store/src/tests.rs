@@ -68,6 +68,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
     assert_eq!(
         table_names(&store),
         [
+            "channel_analyses",
             "channel_fee_changes",
             "channel_open_cost_lookups",
             "channel_open_costs",
@@ -153,10 +154,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(
-        message.contains("0018_channel_updates_per_intent.sql"),
-        "{message}"
-    );
+    assert!(message.contains("0019_channel_analyses.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1072,7 +1070,8 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "ALTER TABLE update_intents DROP COLUMN channel_updates;
+            "DROP TABLE channel_analyses;
+             ALTER TABLE update_intents DROP COLUMN channel_updates;
              DROP TABLE channel_fee_changes; DROP TABLE channel_open_cost_lookups;
              DROP INDEX forwards_by_time; DROP INDEX failed_forwards_by_time;
              DROP INDEX update_intents_applied_by_channel; DROP INDEX forwards_by_chan_out;
@@ -1228,7 +1227,8 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
             .unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "ALTER TABLE update_intents DROP COLUMN channel_updates;
+            "DROP TABLE channel_analyses;
+             ALTER TABLE update_intents DROP COLUMN channel_updates;
              DROP INDEX update_intents_fee_changes_by_channel;
              ALTER TABLE update_intents DROP COLUMN fees_changed;
              DROP INDEX update_intents_by_created_at;
@@ -1551,7 +1551,8 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
         store
             .lock()
             .execute_batch(
-                "ALTER TABLE update_intents DROP COLUMN channel_updates;
+                "DROP TABLE channel_analyses;
+             ALTER TABLE update_intents DROP COLUMN channel_updates;
                  ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
                  DROP TABLE node_identity;
@@ -1609,7 +1610,8 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
         store
             .lock()
             .execute_batch(
-                "ALTER TABLE update_intents DROP COLUMN channel_updates;
+                "DROP TABLE channel_analyses;
+             ALTER TABLE update_intents DROP COLUMN channel_updates;
                  DELETE FROM channel_fee_changes WHERE channel_id = 1 AND at = 60;
                  ALTER TABLE channel_fee_changes DROP COLUMN inbound_base_fee_msat;
                  UPDATE forwards SET out_fee_msat = fee_msat;
