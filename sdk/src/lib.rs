@@ -109,7 +109,8 @@ pub trait Host {
     /// Outbound policy changes of one channel since a unix time, oldest first.
     fn fee_history(&self, channel_id: u64, since: u64) -> Vec<FeeChange>;
 
-    /// Fee levels of a peer's other public channels, if the graph knows them.
+    /// What the peer's other counterparties charge toward it on their public channels (the
+    /// competition of our channel to it), if the graph knows them.
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles>;
 
     /// The node's on-chain fee estimate in sat/vB for confirmation within `conf_target`

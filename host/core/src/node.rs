@@ -78,15 +78,17 @@ pub struct PendingHtlc {
     pub expiry_height: u32,
 }
 
-/// A peer as the public graph shows it: how established it is, and what it charges elsewhere.
+/// A peer as the public graph shows it: how established it is, and what others charge to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PeerInfo {
     /// Public channels of the peer, our channels with it included.
     pub public_channels: u32,
     /// Sum of the capacities of those channels.
     pub public_capacity_sat: u64,
-    /// Outbound fee rates (ppm) the peer charges on its other public, enabled channels (its
-    /// channels with us left out): what a sender pays to go through the peer instead of us.
+    /// Fee rates (ppm) the peer's other counterparties charge toward it on their public,
+    /// enabled channels with it (ours left out): the prices of the routes that reach the peer
+    /// without us, the competition of our channel to it. What the peer itself charges onward
+    /// is paid whichever way a payment reached it, so it competes with nothing of ours.
     pub fee_rates_ppm: Vec<u32>,
 }
 

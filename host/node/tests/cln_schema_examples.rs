@@ -239,20 +239,21 @@ fn listchannels_examples_decode() {
     let graph = &all[1];
     let inactive = graph.channels.iter().find(|c| !c.active).unwrap();
     assert!(inactive.policy().unwrap().disabled);
+    // Both directions into 02287bfa (120x1x0 and 132x1x0, from 03cecbfd) are disabled.
     let peer = "02287bfac8b99b35477ebe9334eede1e32b189e24644eb701c079614712331cec0";
     let info = wire::peer_info(graph, peer, OUR_ID).unwrap();
-    assert_eq!(info.fee_rates_ppm, [10]);
-    let (channels, capacity) = sourced_by(graph, peer);
+    assert!(info.fee_rates_ppm.is_empty(), "{info:?}");
+    let (channels, capacity) = leading_to(graph, peer);
     assert_eq!(
         (info.public_channels, info.public_capacity_sat),
         (channels, capacity)
     );
-    // 03cecbfd's only channel elsewhere that is enabled... none: 120x1x0 and
-    // 132x1x0 are both disabled from its side, and 130x1x0 leads to us.
+    // Into 03cecbfd: 118x1x0 and 130x1x0 come from us and are left out, 120x1x0 is
+    // disabled, 132x1x0 from 02287bfa charges 10 ppm.
     let peer = "03cecbfdc68544cc596223b68ce0710c9e5d2c9cb317ee07822d95079acc703d31";
     let info = wire::peer_info(graph, peer, OUR_ID).unwrap();
-    assert!(info.fee_rates_ppm.is_empty());
-    assert!(info.public_channels >= 3, "{info:?}");
+    assert_eq!(info.fee_rates_ppm, [10]);
+    assert_eq!(info.public_channels, 4, "{info:?}");
     // A node the gossip does not show.
     assert_eq!(
         wire::peer_info(graph, &format!("02{}", "00".repeat(32)), OUR_ID),
@@ -260,13 +261,13 @@ fn listchannels_examples_decode() {
     );
 }
 
-/// Distinct channels `peer` sources in `graph` and their total capacity, sat,
+/// Distinct public channels into `peer` in `graph` and their total capacity, sat,
 /// counted from the raw JSON (independently of the client's types).
-fn sourced_by(graph: &ListChannels, peer: &str) -> (u32, u64) {
+fn leading_to(graph: &ListChannels, peer: &str) -> (u32, u64) {
     let raw = examples("listchannels").remove(1);
     let mut seen = std::collections::BTreeMap::new();
     for half in raw["channels"].as_array().unwrap() {
-        if half["source"] == peer && half["public"] == true {
+        if half["destination"] == peer && half["public"] == true {
             seen.insert(
                 half["short_channel_id"].as_str().unwrap().to_owned(),
                 half["amount_msat"].as_u64().unwrap() / 1000,
@@ -282,11 +283,11 @@ fn sourced_by(graph: &ListChannels, peer: &str) -> (u32, u64) {
 
 #[test]
 fn peer_info_counts_public_channels_and_prices_only_the_others() {
-    // The peer's channel elsewhere, its channel with us (counted, but not a
-    // competing price) and a private one (not counted).
-    let half = |scid: &str, destination: &str, amount_msat: u64, public: bool| {
+    // Directions into the peer: from another node, from us (counted, but not a
+    // competing price) and over a private channel (not counted).
+    let half = |scid: &str, source: &str, amount_msat: u64, public: bool| {
         serde_json::json!({
-            "source": "02aa", "destination": destination, "short_channel_id": scid,
+            "source": source, "destination": "02aa", "short_channel_id": scid,
             "amount_msat": amount_msat, "public": public, "active": true,
             "base_fee_millisatoshi": 1, "fee_per_millionth": 7, "delay": 6,
             "htlc_minimum_msat": 0,

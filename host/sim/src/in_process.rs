@@ -120,14 +120,15 @@ impl NodeClient for InProcessNode {
         if capacities.is_empty() {
             return Ok(None);
         }
-        // As the real clients report them: the peer's enabled directions elsewhere.
+        // As the real clients report them: the enabled directions into the peer, ours left
+        // out.
         let fee_rates_ppm: Vec<u32> = others
             .iter()
             .map(|g| {
                 if g.node1_pubkey == peer_pubkey {
-                    g.node1_policy
-                } else {
                     g.node2_policy
+                } else {
+                    g.node1_policy
                 }
             })
             .filter(|p| !p.disabled)

@@ -25,7 +25,7 @@ fn scenario() -> Scenario {
 
 /// The peer as the state's graph shows it, counted independently of the
 /// servers: our public channels with it and its channels elsewhere; the
-/// rates of its enabled directions elsewhere, sorted.
+/// rates of the enabled directions into it from elsewhere, sorted.
 fn expected_peer(state: &NodeState, peer: &str) -> Option<PeerInfo> {
     let ours: Vec<&NodeChannel> = state
         .channels
@@ -44,9 +44,9 @@ fn expected_peer(state: &NodeState, peer: &str) -> Option<PeerInfo> {
         .iter()
         .map(|g| {
             if g.node1_pubkey == peer {
-                g.node1_policy
-            } else {
                 g.node2_policy
+            } else {
+                g.node1_policy
             }
         })
         .filter(|p| !p.disabled)

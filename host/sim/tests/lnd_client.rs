@@ -41,9 +41,10 @@ async fn client_reads_the_node_over_pinned_tls() {
 async fn peer_info_counts_the_graph_and_prices_the_other_channels() {
     let sim = Sim::start(fixture()).await;
     let client = sim.admin_client().await;
-    // Peer n has three other channels of 5M sat, at 10n, 20n and (disabled)
-    // 30n ppm, plus its public 2M sat channel with us, which counts toward
-    // its size but is not a competitor.
+    // Peer n has three other channels of 5M sat, whose other ends charge 10n,
+    // 20n and (disabled) 30n ppm toward it, plus its public 2M sat channel with
+    // us, which counts toward its size but is not a competitor. What the peer
+    // charges onward (999 ppm) is no competitor either.
     for n in 1..=2u8 {
         let rate = 10 * u32::from(n);
         assert_eq!(

@@ -89,6 +89,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0019_channel_analyses.sql",
         sql: include_str!("../migrations/0019_channel_analyses.sql"),
     },
+    Migration {
+        file: "0020_competitor_fees_toward_the_peer.sql",
+        sql: include_str!("../migrations/0020_competitor_fees_toward_the_peer.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

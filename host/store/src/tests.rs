@@ -154,7 +154,10 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0019_channel_analyses.sql"), "{message}");
+    assert!(
+        message.contains("0020_competitor_fees_toward_the_peer.sql"),
+        "{message}"
+    );
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1045,6 +1048,19 @@ fn peer_fees_round_trip_with_their_refresh_time() {
     let reopened = Store::open(&path).unwrap();
     assert_eq!(reopened.peer_fees(&peer).unwrap(), Some((90_000, None)));
     assert_eq!(reopened.peer_fees(&"02".repeat(33)).unwrap(), None);
+
+    // Levels stored before migration 0020 measured the peer's own onward fees: dropped, so
+    // the next cycle reads the levels toward the peer.
+    reopened
+        .record_peer_fees(&peer, 95_000, Some(fees))
+        .unwrap();
+    reopened
+        .lock()
+        .pragma_update(None, "user_version", 19)
+        .unwrap();
+    drop(reopened);
+    let upgraded = Store::open(&path).unwrap();
+    assert_eq!(upgraded.peer_fees(&peer).unwrap(), None);
 }
 
 #[test]

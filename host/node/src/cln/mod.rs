@@ -410,16 +410,16 @@ impl NodeClient for ClnClient {
         }
     }
 
-    /// `listchannels source=<peer>`: the gossip store's view of the peer.
+    /// `listchannels destination=<peer>`: the gossip store's channels into the peer.
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
         let our_id = self.our_id().await?;
-        let from_peer: ListChannels = self
+        let to_peer: ListChannels = self
             .call(&ListChannelsParams {
-                source: Some(peer_pubkey),
-                destination: None,
+                source: None,
+                destination: Some(peer_pubkey),
             })
             .await?;
-        Ok(wire::peer_info(&from_peer, peer_pubkey, our_id))
+        Ok(wire::peer_info(&to_peer, peer_pubkey, our_id))
     }
 
     /// `feerates style=perkb`; see [`Feerates::sat_per_vbyte`] for which

@@ -775,18 +775,18 @@ impl GossipChannel {
     }
 }
 
-/// The peer from `listchannels source=<peer>`: one entry per channel (each
-/// direction is its own entry, and the peer's side is the one it sourced), so
-/// its public channels are the distinct short channel ids, and their capacity
-/// the sum of `amount_msat` over them. The fee rates are those of its public,
-/// enabled channels other than those to us: what the peer charges elsewhere,
-/// i.e. our competition through it. `None` when the gossip shows no channel
-/// of the peer.
-pub fn peer_info(from_peer: &ListChannels, peer: &str, our_id: &str) -> Option<PeerInfo> {
-    let halves: Vec<&GossipChannel> = from_peer
+/// The peer from `listchannels destination=<peer>`: one entry per channel
+/// direction, here the directions into the peer, each set by its source. Its
+/// public channels are the distinct short channel ids, and their capacity the
+/// sum of `amount_msat` over them. The fee rates are those of the enabled
+/// directions into the peer other than ours: what the routes that reach the
+/// peer without us charge (see [`PeerInfo::fee_rates_ppm`]). `None` when the
+/// gossip shows no channel into the peer.
+pub fn peer_info(to_peer: &ListChannels, peer: &str, our_id: &str) -> Option<PeerInfo> {
+    let halves: Vec<&GossipChannel> = to_peer
         .channels
         .iter()
-        .filter(|c| c.source == peer && c.public)
+        .filter(|c| c.destination == peer && c.public)
         .collect();
     if halves.is_empty() {
         return None;
@@ -800,7 +800,7 @@ pub fn peer_info(from_peer: &ListChannels, peer: &str, our_id: &str) -> Option<P
         public_capacity_sat: capacity_by_scid.values().sum(),
         fee_rates_ppm: halves
             .iter()
-            .filter(|c| c.destination != our_id && c.active)
+            .filter(|c| c.source != our_id && c.active)
             .map(|c| c.fee_per_millionth)
             .collect(),
     })

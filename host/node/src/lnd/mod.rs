@@ -763,8 +763,8 @@ impl NodeClient for LndClient {
             if edge.node1_pub == me || edge.node2_pub == me {
                 continue;
             }
-            let (theirs, _) = sides(edge, peer_pubkey);
-            if let Some(policy) = theirs.filter(|p| !p.disabled) {
+            let (_, toward_peer) = sides(edge, peer_pubkey);
+            if let Some(policy) = toward_peer.filter(|p| !p.disabled) {
                 rates.push(narrow(
                     GET_NODE_INFO,
                     "fee_rate_milli_msat",

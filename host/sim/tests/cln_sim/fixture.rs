@@ -111,22 +111,22 @@ pub fn node_state() -> NodeState {
     silent.peer_policy = None;
     let channels = vec![busy, incoming, private, away, silent];
 
-    // Each peer has two other channels: one enabled, one disabled. Plus one
-    // channel between strangers.
+    // Each peer has two other channels, whose other ends charge toward it: one
+    // enabled, one disabled. Plus one channel between strangers.
     let mut graph = Vec::new();
     for c in &channels {
         let n = (c.id >> 40) - 800_000;
         for (k, disabled) in [(1u64, false), (2, true)] {
-            let mut theirs = policy(0, 10 * n as u32 + k as u32, 990_000_000);
-            theirs.disabled = disabled;
+            let mut toward_peer = policy(0, 10 * n as u32 + k as u32, 990_000_000);
+            toward_peer.disabled = disabled;
             graph.push(GraphChannel {
                 id: scid(700_000 + n, k, 0),
                 channel_point: format!("{:064x}:0", n * 100 + k),
                 node1_pubkey: c.peer_pubkey.clone(),
                 node2_pubkey: node_id(1000 + n * 10 + k),
                 capacity_sat: 1_000_000,
-                node1_policy: theirs,
-                node2_policy: policy(1, 1, 990_000_000),
+                node1_policy: policy(1, 1, 990_000_000),
+                node2_policy: toward_peer,
                 last_update: 1_770_000_000,
             });
         }

@@ -95,8 +95,9 @@ async fn channels_info_and_peer_fees_round_trip() {
         expected.channels[0].pending_htlcs
     );
 
-    // Peer 1's other channels: one enabled (11 ppm), one disabled, 1M sat
-    // each; with its 2M sat channel with us, three public channels.
+    // Peer 1's other channels: the one enabled toward it charges 11 ppm, the
+    // other is disabled, 1M sat each (the peer's own 1 ppm onward counts for
+    // nothing); with its 2M sat channel with us, three public channels.
     let peer = &expected.channels[0].peer_pubkey;
     assert_eq!(
         r.client.peer_info(peer).await.unwrap(),

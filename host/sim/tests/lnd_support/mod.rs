@@ -90,8 +90,9 @@ pub fn channel(n: u8, private: bool) -> NodeChannel {
     }
 }
 
-/// Peer n's other channels: to some third node, at 10·n, 20·n, 30·n ppm,
-/// the last one disabled.
+/// Peer n's other channels: with some third node, which charges 10·n, 20·n
+/// and 30·n ppm toward the peer, the last one disabled; the peer charges 999
+/// ppm onward on each.
 fn graph() -> Vec<GraphChannel> {
     let mut graph = Vec::new();
     for n in 1..=2u8 {
@@ -103,11 +104,11 @@ fn graph() -> Vec<GraphChannel> {
                 node1_pubkey: peer_key(n),
                 node2_pubkey: peer_key(50 + n),
                 capacity_sat: 5_000_000,
-                node1_policy: FeePolicy {
+                node1_policy: policy(999),
+                node2_policy: FeePolicy {
                     disabled: k == 3,
                     ..policy(10 * u32::from(n) * k as u32)
                 },
-                node2_policy: policy(999),
                 last_update: NOW_SECS - 3600,
             });
         }
