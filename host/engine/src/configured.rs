@@ -484,8 +484,8 @@ fn match_inputs(
                     let counts = ActivityCounts {
                         htlcs_in: t.htlcs_in.into(),
                         htlcs_out: t.htlcs_out.into(),
-                        sats_in: t.msat_in / 1000,
-                        sats_out: t.msat_out / 1000,
+                        sats_in: t.sats_in,
+                        sats_out: t.sats_out,
                     };
                     (*period, counts)
                 })

@@ -548,6 +548,38 @@ fn the_operators_open_cost_estimate_prices_a_channel_the_node_has_no_cost_for() 
     );
 }
 
+/// charge-lnd's activity conditions add up each forward's whole sats (LND's `amt_out`), so
+/// two forwards of 1.5 sat are 2 sats out, as charge-lnd would count them.
+#[test]
+fn activity_counts_whole_sats_per_forward_as_charge_lnd_does() {
+    let start = 1_700_000_000;
+    let forward = |index: u64| Forward {
+        index,
+        at_ns: (start - HOUR + index) * 1_000_000_000,
+        chan_in: 9,
+        chan_out: 1,
+        amt_in_msat: 1_700,
+        amt_out_msat: 1_500,
+        fee_msat: 200,
+    };
+    let node = FakeNode {
+        channels: Mutex::new(vec![channel(1, KNOWN_PEER, 100)]),
+        forwards: vec![forward(1), forward(2)],
+        ..FakeNode::default()
+    };
+    let dir = tempfile_dir("activity_whole_sats");
+    let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+    let mut cycles = Cycles::new();
+    cycles.config = Config::parse(
+        "activity.config",
+        "[busy]\nchan.activity_period = 1d\nchan.min_sats_out = 3\nstrategy = ignore\n",
+    )
+    .unwrap();
+    let outcome = cycles.run(&node, &store, start);
+    let counts = outcome.inputs[0].activity[&86_400];
+    assert_eq!((counts.sats_out, counts.htlcs_out), (2, 2));
+}
+
 /// A node that refuses funding fees (a CLN without its bookkeeper), or cannot list its wallet
 /// within the call timeout (a large LND wallet), is asked once a day, and the cycles go on.
 #[test]

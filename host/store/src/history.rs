@@ -576,6 +576,10 @@ impl Store {
 pub struct FlowTotals {
     pub msat_in: u64,
     pub msat_out: u64,
+    /// Whole sats of each forward, summed: LND's `amt_in`/`amt_out` drop each forward's
+    /// msat, and charge-lnd's activity conditions add those up.
+    pub sats_in: u64,
+    pub sats_out: u64,
     pub htlcs_in: u32,
     pub htlcs_out: u32,
     /// Fees of the forwards that left through the channel, as the node counts them (on LND
@@ -598,8 +602,36 @@ impl Store {
         let range = params![to_sql(from_ns), to_sql(to_ns)];
         conn.prepare_cached(
             "SELECT chan_out, SUM(amt_out_msat), COUNT(*), SUM(fee_msat),
-                    SUM(COALESCE(out_fee_msat, fee_msat))
+                    SUM(COALESCE(out_fee_msat, fee_msat)), SUM(amt_out_msat / 1000)
              FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_out",
+        )
+        .and_then(|mut stmt| {
+            let rows = stmt.query_map(range, |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (chan, msat, count, fees, own, sats) = row?;
+                let t = totals.entry(channel_id_from_sql(chan)).or_default();
+                t.msat_out = msat as u64;
+                t.sats_out = sats as u64;
+                t.htlcs_out = u32::try_from(count).unwrap_or(u32::MAX);
+                t.fees_msat = fees as u64;
+                t.own_fees_msat += own;
+            }
+            Ok(())
+        })
+        .map_err(self.sql("summing outgoing forwards"))?;
+        conn.prepare_cached(
+            "SELECT chan_in, SUM(amt_in_msat), COUNT(*),
+                    SUM(fee_msat - COALESCE(out_fee_msat, fee_msat)), SUM(amt_in_msat / 1000)
+             FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
         )
         .and_then(|mut stmt| {
             let rows = stmt.query_map(range, |row| {
@@ -612,34 +644,10 @@ impl Store {
                 ))
             })?;
             for row in rows {
-                let (chan, msat, count, fees, own) = row?;
-                let t = totals.entry(channel_id_from_sql(chan)).or_default();
-                t.msat_out = msat as u64;
-                t.htlcs_out = u32::try_from(count).unwrap_or(u32::MAX);
-                t.fees_msat = fees as u64;
-                t.own_fees_msat += own;
-            }
-            Ok(())
-        })
-        .map_err(self.sql("summing outgoing forwards"))?;
-        conn.prepare_cached(
-            "SELECT chan_in, SUM(amt_in_msat), COUNT(*),
-                    SUM(fee_msat - COALESCE(out_fee_msat, fee_msat))
-             FROM forwards WHERE at_ns >= ?1 AND at_ns < ?2 GROUP BY chan_in",
-        )
-        .and_then(|mut stmt| {
-            let rows = stmt.query_map(range, |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                ))
-            })?;
-            for row in rows {
-                let (chan, msat, count, inbound) = row?;
+                let (chan, msat, count, inbound, sats) = row?;
                 let t = totals.entry(channel_id_from_sql(chan)).or_default();
                 t.msat_in = msat as u64;
+                t.sats_in = sats as u64;
                 t.htlcs_in = u32::try_from(count).unwrap_or(u32::MAX);
                 t.own_fees_msat += inbound;
             }

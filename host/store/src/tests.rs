@@ -1956,3 +1956,24 @@ fn an_update_in_the_second_a_hand_set_level_was_seen_supersedes_it() {
         store.fee_history(9, 0, 9_000).unwrap()
     );
 }
+
+/// charge-lnd's `chan.min_sats_out` and the like add up LND's whole-sat `amt_out` of each
+/// forward, each already without its msat: two forwards of 1.5 sat are 2 sats, not 3.
+#[test]
+fn activity_sats_are_each_forwards_whole_sats_added_up() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let forward = |index: u64| lnpolicy_core::Forward {
+        index,
+        at_ns: index * 1_000_000_000,
+        chan_in: 8,
+        chan_out: 7,
+        amt_in_msat: 1_700,
+        amt_out_msat: 1_500,
+        fee_msat: 200,
+    };
+    store.add_forwards(&[forward(1), forward(2)], 2).unwrap();
+    let totals = store.flow_totals(0, 3_600 * 1_000_000_000).unwrap();
+    assert_eq!((totals[&7].msat_out, totals[&7].sats_out), (3_000, 2));
+    assert_eq!((totals[&8].msat_in, totals[&8].sats_in), (3_400, 2));
+}
