@@ -1010,6 +1010,11 @@ fn dry_run_logs_what_it_would_send_and_sends_and_records_nothing() {
         "no decision reached the database"
     );
     assert!(intents(&node).is_empty());
+    assert_eq!(
+        store.channel_analyses().unwrap().len(),
+        before.len(),
+        "what the analytics made of each channel is a fact the reports show"
+    );
 }
 
 /// systemd stops a unit by signalling each of its processes: a compile in flight at start-up

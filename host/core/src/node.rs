@@ -268,7 +268,7 @@ pub trait NodeClient: Send + Sync {
     }
 
     /// The peer as the public graph knows it: its public channels and capacity, and the fee
-    /// rates it charges on its other channels. `None` when the graph does not know the peer
+    /// rates its other counterparties charge toward it. `None` when the graph does not know the peer
     /// (a peer with only private channels, or gossip not synced yet).
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError>;
 

@@ -80,7 +80,8 @@ pub struct FeeChange {
     pub hours: f64,
 }
 
-/// Fee levels of a peer's other public channels.
+/// Fee levels of the routes into a peer other than ours: what its other counterparties charge
+/// toward it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeePercentiles {
     pub channels: u32,

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use lnpolicy_collector::{CollectConfig, CollectError, collect};
 use lnpolicy_core::NodeClient;
 use lnpolicy_engine::{
-    ConfiguredOutcome, ConfiguredPlan, EngineError, record_node_facts, run_configured_on,
+    ConfiguredOutcome, ConfiguredPlan, EngineError, record_analyses, record_node_facts,
+    run_configured_on,
 };
 use lnpolicy_policy::apply::{ReconcileError, reconcile_pending};
 use lnpolicy_policy::config::Config;
@@ -376,6 +377,9 @@ impl Daemon {
                 now,
             )
             .await?;
+            if dry_run {
+                record_analyses(&self.store, &outcome.views, now)?;
+            }
             Ok::<_, CycleError>(outcome)
         };
         let run = finish_or_abandon(work, control, self.options.shutdown_grace).await;

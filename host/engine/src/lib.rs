@@ -132,10 +132,18 @@ pub(crate) fn analysed_views(
     config: &AnalyticsConfig,
 ) -> Result<Vec<Channel>, EngineError> {
     let views = channel_views(store, info, channels, now, config)?;
+    record_analyses(store, &views, now)?;
+    Ok(views)
+}
+
+/// Keeps what the analytics made of each of `views` as its channel's latest analysis. A dry
+/// run of the daemon, which decides on a copy of the database, records them in the real one
+/// with this: they are facts about the node, like its history.
+pub fn record_analyses(store: &Store, views: &[Channel], now: u64) -> Result<(), EngineError> {
     let analyses: Vec<_> = views
         .iter()
         .map(|view| (view.id, ChannelAnalysis::of(view)))
         .collect();
     store.record_channel_analyses(&analyses, now)?;
-    Ok(views)
+    Ok(())
 }

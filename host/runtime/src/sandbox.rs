@@ -23,7 +23,7 @@ use crate::limits::{GuestLimits, SandboxLimits};
 pub trait HistorySource: Send + Sync {
     /// Outbound policy changes of `channel` since `since` (unix seconds), oldest first.
     fn fee_history(&self, channel: ChannelId, since: u64) -> Vec<FeeChange>;
-    /// Fee levels of the peer's other public channels.
+    /// What the peer's other counterparties charge toward it.
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles>;
     /// The node's on-chain fee estimate (sat/vB) for `conf_target` blocks, fetched before
     /// the cycle for the targets its strategies' `conf-target` parameters name.

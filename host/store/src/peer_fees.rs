@@ -1,4 +1,4 @@
-//! What each peer charges on its other public channels, refreshed from the
+//! What each peer's other counterparties charge toward it, refreshed from the
 //! node's graph at most daily and read by guests through `competitor-fees`.
 
 use lnpolicy_core::FeePercentiles;
