@@ -13,6 +13,8 @@ use lnpolicy_store::{Arm, CycleStatus, DecisionRecord, IntentOutcome, Store};
 use tempfile::TempDir;
 
 const DAY: u64 = 86_400;
+/// A channel seen two days ago and missing from the collections since: it closed.
+const CLOSED: ChannelId = (840_100 << 40) | (1 << 16);
 
 fn lnpolicy(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
@@ -125,6 +127,9 @@ fn database() -> (TempDir, PathBuf) {
     let channels: Vec<NodeChannel> = (0..ids.len())
         .map(|i| node_channel(ids[i], if arm(i) == Arm::B { 500 } else { 100 }))
         .collect();
+    store
+        .add_channel_snapshot(now - 2 * DAY, &[node_channel(CLOSED, 100)])
+        .unwrap();
     store.add_channel_snapshot(now - 60, &channels).unwrap();
     let analysis = |flow_class, profitability| ChannelAnalysis {
         flow_class,
@@ -140,6 +145,7 @@ fn database() -> (TempDir, PathBuf) {
                     ids[1],
                     analysis(FlowClass::Source, Profitability::Profitable),
                 ),
+                (CLOSED, analysis(FlowClass::Sink, Profitability::Zombie)),
             ],
             now - 120,
         )
@@ -333,6 +339,17 @@ fn activity_report_and_status() {
         row(&scid(1))
     );
     assert!(row(&scid(2)).ends_with("- -"), "{}", row(&scid(2)));
+    let last = channels.len() - 1;
+    assert_eq!(channels[last]["channel_id"], CLOSED);
+    assert_eq!(
+        (&channels[last]["closed"], &channels[0]["closed"]),
+        (&serde_json::json!(true), &serde_json::json!(false))
+    );
+    assert!(
+        row(&scid(last)).ends_with("closed zombie"),
+        "how it ended: {}",
+        row(&scid(last))
+    );
 
     let output = lnpolicy(&["status", "--db", db_arg(&db)]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -94,6 +94,9 @@ pub struct ChannelActivity {
     /// revenue rate), and when; `None` before any cycle analysed it.
     pub analysis: Option<ChannelAnalysis>,
     pub analysed_at: Option<u64>,
+    /// Missing from the latest collection: the channel has closed, and its analysis is how it
+    /// ended.
+    pub closed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,7 +125,7 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
             *channel_revenue.entry(channel).or_default().window_mut(days) = totals.own_fees_msat;
         }
     }
-    let (_, snapshots) = store.last_snapshots()?;
+    let (latest_snapshot, snapshots) = store.last_snapshots()?;
     let analyses = store.channel_analyses()?;
     let channel_ids: BTreeSet<ChannelId> = counts
         .iter()
@@ -153,6 +156,9 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
                     .unwrap_or_default(),
                 analysis: analyses.get(&channel_id).map(|(_, analysis)| *analysis),
                 analysed_at: analyses.get(&channel_id).map(|(at, _)| *at),
+                closed: snapshots
+                    .get(&channel_id)
+                    .is_some_and(|last| Some(last.at) < latest_snapshot),
             }
         })
         .collect();

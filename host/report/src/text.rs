@@ -317,6 +317,8 @@ pub fn activity_table(report: &ActivityReport) -> String {
         let (flow, profitability) = c.analysis.as_ref().map_or(("-", "-"), |a| {
             (a.flow_class.name(), a.profitability.name())
         });
+        // A closed channel has no flow; how profitable it was is how it ended.
+        let flow = if c.closed { "closed" } else { flow };
         let mut row = vec![
             c.short_channel_id.clone(),
             c.strategy.clone().unwrap_or_else(|| "-".to_owned()),
