@@ -183,6 +183,9 @@ pub struct ChannelResult {
     pub volume_msat: u64,
     pub forwards: u64,
     pub failures: u64,
+    /// The highest outbound fee in force on the channel at the end of a cycle, ppm (what the
+    /// policy set, or kept): a best static fee far above it is one the policy never tried.
+    pub highest_fee_ppm: u32,
     /// The grid level that earned most; the lower fee on a tie.
     pub best_static_ppm: u32,
     pub best_static_revenue_msat: i64,
@@ -577,6 +580,7 @@ fn measure(
             volume_msat: channel_total.volume_msat,
             forwards: channel_total.forwards,
             failures: channel_total.failures,
+            highest_fee_ppm: run.highest_fee_ppm.get(id).copied().unwrap_or_default(),
             best_static_ppm: best_ppm,
             best_static_revenue_msat: best_static,
             static_revenue_msat: curve,
@@ -646,6 +650,7 @@ struct PolicyRun {
     stints: BTreeMap<ChannelId, BTreeMap<String, Stint>>,
     failed: BTreeMap<ChannelId, u64>,
     peer_aliases: BTreeMap<ChannelId, String>,
+    highest_fee_ppm: BTreeMap<ChannelId, u32>,
 }
 
 /// The config's run: one engine cycle every `cycle_secs` through the in-process node. What
@@ -666,6 +671,7 @@ async fn run_policy(
     let guard = GuardConfig::charge_lnd_compatible(scenario.node.kind);
     let mut stints: BTreeMap<ChannelId, BTreeMap<String, Stint>> = BTreeMap::new();
     let mut failed: BTreeMap<ChannelId, u64> = BTreeMap::new();
+    let mut highest_fee_ppm: BTreeMap<ChannelId, u32> = BTreeMap::new();
     for cycle in 0..cycles {
         let now = live.simulation().now_ns() / 1_000_000_000;
         let outcome = run_configured(
@@ -707,6 +713,12 @@ async fn run_policy(
             .cycle_secs
             .min(spec.days * 86_400 - cycle * spec.cycle_secs);
         live.advance(step);
+        // Read after the step: an update the cycle sent is in force by then, and the fee the
+        // scenario started with, which no policy set, is not counted.
+        for channel in &live.simulation().state().channels {
+            let highest = highest_fee_ppm.entry(channel.id).or_default();
+            *highest = (*highest).max(channel.local_policy.fee_ppm);
+        }
         for after in live.simulation().totals() {
             let before = before.get(&after.id).cloned().unwrap_or(ChannelTotals {
                 id: after.id,
@@ -731,6 +743,7 @@ async fn run_policy(
         stints,
         failed,
         peer_aliases,
+        highest_fee_ppm,
     })
 }
 
@@ -763,6 +776,7 @@ mod tests {
             ]),
             failed: BTreeMap::from([(1, 2)]),
             peer_aliases: BTreeMap::from([(1, "one".to_owned()), (2, "two".to_owned())]),
+            highest_fee_ppm: BTreeMap::from([(1, 700)]),
         };
         let curves = BTreeMap::from([
             (1, BTreeMap::from([(300, 800), (500, 1000), (800, 600)])),
@@ -807,16 +821,17 @@ mod tests {
                 c.best_static_ppm,
                 c.best_static_revenue_msat,
                 c.static_revenue_msat.len(),
+                c.highest_fee_ppm,
             )
         };
         assert_eq!(
             channel("one"),
-            (950, 4, 500, 1000, 3),
+            (950, 4, 500, 1000, 3, 700),
             "summed over its labels"
         );
         assert_eq!(
             channel("two"),
-            (400, 4, 300, 400, 3),
+            (400, 4, 300, 400, 3, 0),
             "a tie goes to the lower fee"
         );
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lnpolicy_backtest::{
-    Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
+    ChannelResult, Comparison, DEFAULT_GRID_PPM, GroupResult, Policy, Progress, Report, Spec,
 };
 use lnpolicy_policy::config::Config;
 use lnpolicy_runtime::RegistryConfig;
@@ -318,6 +318,37 @@ fn print_report(report: &Report, per_channel: bool) -> Result<()> {
             "note: {at_top} channel run(s) earned most at the grid's top level ({top} ppm); % OF BEST measures them against that fee, though a higher one may have earned more"
         )?;
     }
+    note_untried(report)?;
+    Ok(())
+}
+
+/// Names the channels whose best static fee is more than twice the highest fee the policy set
+/// on them: a reference the policy never came near, such as a captive peer's, which a
+/// strategy's own ceiling may rule out.
+fn note_untried(report: &Report) -> Result<()> {
+    let mut untried: Vec<&ChannelResult> = report
+        .seeds
+        .iter()
+        .flat_map(|seed| &seed.channels)
+        .filter(|c| c.best_static_revenue_msat > 0)
+        .filter(|c| c.best_static_ppm > c.highest_fee_ppm.saturating_mul(2))
+        .collect();
+    if untried.is_empty() {
+        return Ok(());
+    }
+    let stake: i64 = untried.iter().map(|c| c.best_static_revenue_msat).sum();
+    let reference = report.total.best_static_revenue_msat.max(1);
+    untried.sort_by_key(|c| std::cmp::Reverse(c.best_static_revenue_msat));
+    let most = untried[0];
+    writeln!(
+        Stdout,
+        "note: {} channel run(s) earned most at more than twice the highest fee the policy set on them ({:.0}% of the reference); the largest: {}, best {} ppm, the policy's highest {} ppm (--grid-max-ppm measures against a ceiling)",
+        untried.len(),
+        100.0 * stake as f64 / reference as f64,
+        most.peer_alias,
+        most.best_static_ppm,
+        most.highest_fee_ppm
+    )?;
     Ok(())
 }
 

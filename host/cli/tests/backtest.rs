@@ -131,9 +131,47 @@ fn each_channel_is_shown_against_a_grid_cut_at_the_ceiling() {
         );
     }
 
+    // The static policies set one fee on every channel; channels whose best is more than
+    // twice that are named in a note.
+    let highest = |report: &serde_json::Value| -> Vec<u64> {
+        report["seeds"][0]["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["highest_fee_ppm"].as_u64().unwrap())
+            .collect()
+    };
+    assert!(highest(&reports[0]).iter().all(|&ppm| ppm == 300));
+    assert!(highest(report).iter().all(|&ppm| ppm == 1300));
+    let untried = reports[0]["seeds"][0]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["best_static_ppm"].as_u64().unwrap() > 600
+                && c["best_static_revenue_msat"].as_i64().unwrap() > 0
+        })
+        .count();
+    assert!(untried > 0, "the scenario's best fees are above 600 ppm");
+
     let text = static_300_against_1300(&config, &["--grid-max-ppm", "900", "--per-channel"]);
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("up to 900 ppm"), "{stdout}");
+    let first = stdout.split_once("policy: static fee_ppm=1300").unwrap().0;
+    assert!(
+        first.contains(&format!(
+            "note: {untried} channel run(s) earned most at more than twice the highest fee"
+        )),
+        "{first}"
+    );
+    assert!(
+        !stdout
+            .split_once("policy: static fee_ppm=1300")
+            .unwrap()
+            .1
+            .contains("more than twice"),
+        "1300 ppm is more than half of any level up to 900"
+    );
     let policy = stdout
         .split_once("policy: static fee_ppm=1300")
         .unwrap_or_else(|| panic!("no second policy in:\n{stdout}"))
