@@ -713,11 +713,13 @@ async fn run_policy(
             .cycle_secs
             .min(spec.days * 86_400 - cycle * spec.cycle_secs);
         live.advance(step);
-        // Read after the step: an update the cycle sent is in force by then, and the fee the
-        // scenario started with, which no policy set, is not counted.
+        // Read after the step: an update the cycle sent is in force by then, so a starting
+        // fee the first cycle replaced is not counted. A disabled channel charges nothing.
         for channel in &live.simulation().state().channels {
             let highest = highest_fee_ppm.entry(channel.id).or_default();
-            *highest = (*highest).max(channel.local_policy.fee_ppm);
+            if !channel.local_policy.disabled {
+                *highest = (*highest).max(channel.local_policy.fee_ppm);
+            }
         }
         for after in live.simulation().totals() {
             let before = before.get(&after.id).cloned().unwrap_or(ChannelTotals {

@@ -15,6 +15,8 @@ use tempfile::TempDir;
 const DAY: u64 = 86_400;
 /// A channel seen two days ago and missing from the collections since: it closed.
 const CLOSED: ChannelId = (840_100 << 40) | (1 << 16);
+/// A channel known only from a forward before the first collection: it closed before.
+const NEVER_COLLECTED: ChannelId = (840_050 << 40) | (1 << 16);
 
 fn lnpolicy(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lnpolicy"))
@@ -117,6 +119,15 @@ fn database() -> (TempDir, PathBuf) {
             }
         }
     }
+    forwards.push(Forward {
+        index: 0,
+        at_ns: (start + 60) * 1_000_000_000,
+        chan_in: ids[0],
+        chan_out: NEVER_COLLECTED,
+        amt_in_msat: 1_001_000,
+        amt_out_msat: 1_000_000,
+        fee_msat: 1_000,
+    });
     forwards.sort_by_key(|f| f.at_ns);
     for (index, f) in forwards.iter_mut().enumerate() {
         f.index = index as u64;
@@ -341,6 +352,11 @@ fn activity_report_and_status() {
     assert!(row(&scid(2)).ends_with("- -"), "{}", row(&scid(2)));
     let last = channels.len() - 1;
     assert_eq!(channels[last]["channel_id"], CLOSED);
+    let never = channels
+        .iter()
+        .find(|c| c["channel_id"] == NEVER_COLLECTED)
+        .unwrap();
+    assert_eq!(never["closed"], true, "{never}");
     assert_eq!(
         (&channels[last]["closed"], &channels[0]["closed"]),
         (&serde_json::json!(true), &serde_json::json!(false))

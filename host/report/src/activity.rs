@@ -156,9 +156,11 @@ pub fn activity_report(store: &Store, now: u64) -> Result<ActivityReport, Report
                     .unwrap_or_default(),
                 analysis: analyses.get(&channel_id).map(|(_, analysis)| *analysis),
                 analysed_at: analyses.get(&channel_id).map(|(at, _)| *at),
-                closed: snapshots
-                    .get(&channel_id)
-                    .is_some_and(|last| Some(last.at) < latest_snapshot),
+                closed: latest_snapshot.is_some_and(|latest| {
+                    snapshots
+                        .get(&channel_id)
+                        .is_none_or(|last| last.at < latest)
+                }),
             }
         })
         .collect();
