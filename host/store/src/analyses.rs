@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use lnpolicy_core::{ChannelAnalysis, ChannelId};
 use rusqlite::params;
 
-use crate::{Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_to_sql};
+use crate::{
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+};
 
 impl Store {
     /// Replaces each channel's analysis with the one made at `at`.
@@ -46,7 +48,7 @@ impl Store {
             .query_map([], |row| {
                 Ok((
                     channel_id_from_sql(row.get(0)?),
-                    row.get::<_, i64>(1)?.max(0) as u64,
+                    time_from_sql(row.get(1)?),
                     row.get::<_, String>(2)?,
                 ))
             })
