@@ -83,6 +83,7 @@ pub fn channel_views(
     let seen = store.last_seen_fee_changes(&ids)?;
     let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
+    let rebalance_costs = store.rebalance_costs()?;
     let learned_floors = store.learned_htlc_floors()?;
     let history_start = store.history_start()?.unwrap_or(now);
     let aliased: Vec<ChannelId> = channels
@@ -120,6 +121,7 @@ pub fn channel_views(
                     (true, Some(&known)) => known,
                     (true, None) => config.estimated_open_cost_sat,
                 },
+                rebalance_msat: rebalance_costs.get(&c.id).copied().unwrap_or(0),
                 earned_msat: u64::try_from(store.fees_earned(c.id, 0, now_ns)?).unwrap_or(0),
             };
             Ok(Channel {
@@ -254,19 +256,23 @@ pub fn flow_class(
 /// What a channel has cost and earned so far, as the store knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelCosts {
-    /// Opening cost (0 when the peer opened the channel). lnpolicy does not rebalance, so
-    /// there are no rebalancing costs to add yet.
+    /// Opening cost (0 when the peer opened the channel).
     pub open_sat: u64,
+    /// What the rebalances that refilled the channel paid in routing fees, over the stored
+    /// history (any tool's: they are read from the node's payments).
+    pub rebalance_msat: u64,
     /// Fees earned on forwards out through the channel, over the stored history.
     pub earned_msat: u64,
 }
 
 impl ChannelCosts {
-    /// (earned − cost) / cost, with the cost's `share` (0..=1) weighed against what was earned
-    /// over that share of the channel's life; `None` when the channel cost nothing.
+    /// (earned − cost) / cost, with the opening cost's `share` (0..=1) weighed against what
+    /// was earned over that share of the channel's life (rebalancing costs are all within the
+    /// stored history, so they count whole); `None` when the channel cost nothing.
     pub fn roi(&self, share: f64) -> Option<f64> {
-        (self.open_sat > 0).then(|| {
-            let cost_msat = self.open_sat as f64 * 1000.0 * share.clamp(0.0, 1.0);
+        (self.open_sat > 0 || self.rebalance_msat > 0).then(|| {
+            let cost_msat =
+                self.open_sat as f64 * 1000.0 * share.clamp(0.0, 1.0) + self.rebalance_msat as f64;
             (self.earned_msat as f64 - cost_msat) / cost_msat.max(1.0)
         })
     }

@@ -3,7 +3,7 @@
 use lnpolicy_analytics::{AnalyticsConfig, channel_views};
 use lnpolicy_core::{
     FailedForward, FailureReason, FeePolicy, FlowClass, Forward, NodeChannel, NodeInfo, NodeKind,
-    Profitability, Window,
+    PaymentPart, Profitability, Window,
 };
 use lnpolicy_store::Store;
 
@@ -546,4 +546,73 @@ fn core_lightnings_htlc_ceiling_is_the_capacity_less_our_reserve() {
     };
     assert_eq!(ceiling(NodeKind::Cln), 990_000_000);
     assert_eq!(ceiling(NodeKind::Lnd), 0);
+}
+
+#[test]
+fn rebalancing_that_refilled_a_channel_is_among_its_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    // Four channels the peers opened (no opening cost), 45 days old, each earning 1,000 sat.
+    let [free, even, underwater, source] = [
+        893_520u64 << 40,
+        893_520 << 40 | 1,
+        893_520 << 40 | 2,
+        893_520 << 40 | 3,
+    ];
+    let forwards: Vec<Forward> = [free, even, underwater, source]
+        .into_iter()
+        .enumerate()
+        .map(|(i, out)| Forward {
+            fee_msat: 1_000_000,
+            ..forward(i as u64 + 1, source, out, 10_000, 2)
+        })
+        .collect();
+    store.add_forwards(&forwards, 4).unwrap();
+    let at = NOW - 86_400;
+    let part = |index: u64, channel: u64, hash: &str, sent: bool, fee_msat: u64| PaymentPart {
+        index,
+        part: 0,
+        at_secs: at,
+        channel: Some(channel),
+        payment_hash: hash.into(),
+        sent,
+        amount_msat: 500_000_000,
+        fee_msat,
+    };
+    // Rebalances out of `source`: 1,000 sat into `even`, 5,000 sat into `underwater`; and a
+    // payment of ours out of `free` that was not a rebalance (it came back by no channel).
+    store
+        .add_payment_parts(
+            &[
+                part(1, source, "01", true, 1_000_000),
+                part(2, even, "01", false, 0),
+                part(3, source, "02", true, 5_000_000),
+                part(4, underwater, "02", false, 0),
+                part(5, free, "03", true, 9_000_000),
+            ],
+            5,
+        )
+        .unwrap();
+    let mut channels: Vec<NodeChannel> = [free, even, underwater, source]
+        .into_iter()
+        .map(|id| channel(id, 1_000_000))
+        .collect();
+    for c in &mut channels {
+        c.initiator = false;
+    }
+    store
+        .add_channel_snapshot(NOW - 45 * 86_400, &channels)
+        .unwrap();
+    let classes: Vec<Profitability> =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default())
+            .unwrap()
+            .iter()
+            .map(|v| v.profitability)
+            .collect();
+    use Profitability::{BreakEven, Profitable, Underwater};
+    assert_eq!(
+        classes,
+        [Profitable, BreakEven, Underwater, Profitable],
+        "the channel a rebalance refilled pays for it; the one it left by does not"
+    );
 }

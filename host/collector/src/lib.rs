@@ -1,7 +1,8 @@
 //! The collector: brings the store's copy of the node up to date. Channels
 //! are snapshotted; forwards and failed forwards are paged from where the
 //! last run stopped, and so are the forwards a node listed in flight and that
-//! resolved since (CLN). Each page and its cursor are committed together, so a
+//! resolved since (CLN), and the parts of our own payments that tell what rebalancing cost.
+//! Each page and its cursor are committed together, so a
 //! crash or a node error mid-way loses nothing and duplicates nothing: the
 //! next run resumes at the last committed page. LND's log is keyed by its wall
 //! clock, so the last two hours before its cursor are read again each run: a
@@ -66,8 +67,10 @@ pub struct CollectReport {
     pub failures_added: usize,
     /// Rows of forwards settled or failed after the node listed them in flight (CLN).
     pub resolved_added: usize,
+    /// Parts of our own payments (rebalances among them).
+    pub payment_parts_added: usize,
     pub node_calls: u32,
-    /// Both streams reached the end of the node's history.
+    /// Every stream reached the end of the node's history.
     pub caught_up: bool,
 }
 
@@ -171,12 +174,40 @@ pub async fn collect(
         },
     )
     .await?;
-    report.caught_up = forwards_done && failures_done && resolved_done;
+    let payments_done = page_through(
+        store,
+        config,
+        &mut report,
+        Stream::PaymentParts,
+        async |from| {
+            let page = match node.payment_parts(from, config.page_size).await {
+                Ok(Some(page)) => page,
+                Ok(None) => return Ok(None),
+                // Rebalancing costs only inform the profitability classes: a macaroon without
+                // the right to list payments must not stop the collection.
+                Err(error @ NodeError::PermissionDenied { .. }) => {
+                    tracing::warn!(%error, "rebalancing costs are not collected: the node refuses to list payments");
+                    return Ok(None);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let count = page.parts.len();
+            let added = store.add_payment_parts(&page.parts, page.next_index)?;
+            Ok(Some(Paged {
+                count,
+                added,
+                next: page.next_index,
+            }))
+        },
+    )
+    .await?;
+    report.caught_up = forwards_done && failures_done && resolved_done && payments_done;
     tracing::debug!(
         channels = report.channels,
         forwards = report.forwards_added,
         failures = report.failures_added,
         resolved = report.resolved_added,
+        payment_parts = report.payment_parts_added,
         calls = report.node_calls,
         caught_up = report.caught_up,
         "collected"
@@ -272,6 +303,7 @@ async fn page_through(
             Stream::Forwards => report.forwards_added += added,
             Stream::FailedForwards => report.failures_added += added,
             Stream::ResolvedForwards => report.resolved_added += added,
+            Stream::PaymentParts => report.payment_parts_added += added,
         }
         if count > 0 && next <= from {
             return Err(CollectError::Rewind {
@@ -279,6 +311,7 @@ async fn page_through(
                     Stream::Forwards => "forwards",
                     Stream::FailedForwards => "failed forwards",
                     Stream::ResolvedForwards => "resolved forwards",
+                    Stream::PaymentParts => "payment parts",
                 },
                 from,
                 next,

@@ -16,7 +16,7 @@ pub use decision::{Clamp, Decision, GuardedDecision, PolicyChange, Rule};
 pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};
 pub use node::{
     FailedForward, FailedForwardPage, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
-    NodeError, NodeInfo, PeerInfo, PendingHtlc, ResolvedPage,
+    NodeError, NodeInfo, PaymentPart, PaymentPartPage, PeerInfo, PendingHtlc, ResolvedPage,
 };
 pub use strategy::{
     FeeChange, FeePercentiles, Param, ParamDefault, ParamKind, ParamSpec, ParamValue, StrategyInfo,

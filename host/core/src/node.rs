@@ -149,6 +149,39 @@ pub struct ForwardPage {
     pub next_index: u64,
 }
 
+/// One part of one of our own payments, on one of our channels: a part we sent leaves by a
+/// channel and pays the route's fee, a part we received arrives by one. A circular rebalance
+/// is a payment to ourselves, so its parts are listed both ways under one payment hash, and
+/// the channels it arrived by are the ones whose outbound liquidity it bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentPart {
+    /// The node's key for the event (LND's `payment_index`, CLN's `created_index`): the
+    /// collector's resume point. Several parts may share one (LND lists a payment whole).
+    pub index: u64,
+    /// Which of the parts under `index` this is (0 where the node lists parts one by one).
+    pub part: u32,
+    /// Unix seconds it settled.
+    pub at_secs: u64,
+    /// `None` when the node no longer knows the channel (closed and forgotten); the fee of a
+    /// part sent still counts toward its payment.
+    pub channel: Option<ChannelId>,
+    /// Hex; what ties the parts of one payment together.
+    pub payment_hash: String,
+    /// Sent by us (leaving by `channel`) rather than received.
+    pub sent: bool,
+    /// What left or arrived through the channel, fees of the route excluded, msat.
+    pub amount_msat: u64,
+    /// Routing fee this part paid (0 for a part received), msat.
+    pub fee_msat: u64,
+}
+
+/// A page of payment parts; `next_index` is where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentPartPage {
+    pub parts: Vec<PaymentPart>,
+    pub next_index: u64,
+}
+
 /// Forwards that resolved after the node had listed them in flight, in the order they
 /// resolved; `next_index` is where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +296,19 @@ pub trait NodeClient: Send + Sync {
         from_index: u64,
         limit: u32,
     ) -> Result<Option<ResolvedPage>, NodeError> {
+        let _ = (from_index, limit);
+        Ok(None)
+    }
+
+    /// Parts of our own circular payments (rebalances, made by any tool) whose index is above
+    /// `from_index` (0 = from the start), at most `limit` events, same paging as
+    /// [`NodeClient::forwards`]: what each cost and which channel it refilled. `None` when the
+    /// node cannot list them (a Core Lightning older than 25.09, without `listchannelmoves`).
+    async fn payment_parts(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<PaymentPartPage>, NodeError> {
         let _ = (from_index, limit);
         Ok(None)
     }

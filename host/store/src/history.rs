@@ -25,6 +25,8 @@ pub enum Stream {
     /// Forwards settled or failed after the node listed them in flight (CLN's
     /// `updated_index`); their rows go to the two tables above.
     ResolvedForwards,
+    /// Parts of our own payments, for rebalancing costs (`payments.rs`).
+    PaymentParts,
 }
 
 impl Stream {
@@ -33,6 +35,7 @@ impl Stream {
             Stream::Forwards => "forwards",
             Stream::FailedForwards => "failed_forwards",
             Stream::ResolvedForwards => "resolved_forwards",
+            Stream::PaymentParts => "payment_parts",
         }
     }
 }
@@ -222,7 +225,7 @@ impl Store {
         Ok(added)
     }
 
-    fn set_cursor(
+    pub(crate) fn set_cursor(
         &self,
         tx: &rusqlite::Transaction<'_>,
         stream: Stream,

@@ -18,6 +18,7 @@ mod history;
 mod htlc_limits;
 mod intents;
 mod migrations;
+mod payments;
 mod peer_fees;
 pub mod reports;
 mod state;

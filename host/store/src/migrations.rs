@@ -93,6 +93,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0020_competitor_fees_toward_the_peer.sql",
         sql: include_str!("../migrations/0020_competitor_fees_toward_the_peer.sql"),
     },
+    Migration {
+        file: "0021_payment_parts.sql",
+        sql: include_str!("../migrations/0021_payment_parts.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

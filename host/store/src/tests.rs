@@ -82,6 +82,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "forwards",
             "learned_htlc_floors",
             "node_identity",
+            "payment_parts",
             "peer_fees",
             "strategy_events",
             "strategy_state",
@@ -154,10 +155,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(
-        message.contains("0020_competitor_fees_toward_the_peer.sql"),
-        "{message}"
-    );
+    assert!(message.contains("0021_payment_parts.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1056,7 +1054,7 @@ fn peer_fees_round_trip_with_their_refresh_time() {
         .unwrap();
     reopened
         .lock()
-        .pragma_update(None, "user_version", 19)
+        .execute_batch("DROP TABLE payment_parts; PRAGMA user_version = 19;")
         .unwrap();
     drop(reopened);
     let upgraded = Store::open(&path).unwrap();
@@ -1102,7 +1100,8 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
-             PRAGMA user_version = 5;",
+             DROP TABLE payment_parts;
+                 PRAGMA user_version = 5;",
         )
         .unwrap();
     }
@@ -1257,7 +1256,8 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
-             PRAGMA user_version = 9;",
+             DROP TABLE payment_parts;
+                 PRAGMA user_version = 9;",
         )
         .unwrap();
     }
@@ -1574,6 +1574,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
+                 DROP TABLE payment_parts;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1634,6 +1635,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
+                 DROP TABLE payment_parts;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
