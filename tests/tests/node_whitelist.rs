@@ -3,7 +3,7 @@
 //! The servers record every method called: the set must be exactly within
 //! the whitelist, and the only write is one policy update per changed channel.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use lnpolicy_core::{NodeClient, NodeKind};
@@ -25,6 +25,7 @@ const LND_ALLOWED: &[&str] = &[
     "lnrpc.Lightning/GetNodeInfo",
     "lnrpc.Lightning/ForwardingHistory",
     "lnrpc.Lightning/GetTransactions",
+    "lnrpc.Lightning/ListPayments",
     "walletrpc.WalletKit/EstimateFee",
     "routerrpc.Router/SubscribeHtlcEvents",
     "lnrpc.Lightning/UpdateChannelPolicy",
@@ -37,6 +38,7 @@ const CLN_ALLOWED: &[&str] = &[
     "listchannels",
     "feerates",
     "bkpr-listaccountevents",
+    "listchannelmoves",
     "setchannel",
 ];
 
@@ -47,10 +49,17 @@ fn registry() -> StrategyRegistry {
     )])
 }
 
-/// A day of market history, so the collector has forwards to page through.
+/// A day of market history, so the collector has forwards to page through, and a rebalance
+/// from the fullest channel into the emptiest, whose fee the collection must find.
 fn live_market() -> LiveSimulation {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     live.advance(86_400);
+    let channels = &live.simulation().state().channels;
+    let fullest = channels.iter().max_by_key(|c| c.local_balance_sat).unwrap();
+    let emptiest = channels.iter().min_by_key(|c| c.local_balance_sat).unwrap();
+    let amount_msat = fullest.local_balance_sat.min(emptiest.remote_balance_sat) * 100;
+    let (out, into) = (fullest.id, emptiest.id);
+    live.rebalance(out, into, amount_msat, 1_234).unwrap();
     live
 }
 
@@ -90,6 +99,13 @@ async fn cycle(
     assert_eq!(
         store.forward_count().unwrap() as usize,
         live.shared().lock().unwrap().forwards.len()
+    );
+    let rebalances = live.shared().lock().unwrap().rebalances.clone();
+    assert_eq!(rebalances.len(), 1);
+    assert_eq!(
+        store.rebalance_costs().unwrap(),
+        HashMap::from([(rebalances[0].in_channel, 1_234)]),
+        "the rebalance's fee is charged to the channel it refilled"
     );
     let applied = outcome.applied.unwrap();
     assert!(applied.failed.is_empty(), "{:?}", applied.failed);

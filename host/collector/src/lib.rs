@@ -191,7 +191,7 @@ pub async fn collect(
                 }
                 Err(error) => return Err(error.into()),
             };
-            let count = page.parts.len();
+            let count = page.events;
             let added = store.add_payment_parts(&page.parts, page.next_index)?;
             Ok(Some(Paged {
                 count,

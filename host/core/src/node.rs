@@ -169,7 +169,7 @@ pub struct PaymentPart {
     pub payment_hash: String,
     /// Sent by us (leaving by `channel`) rather than received.
     pub sent: bool,
-    /// What left or arrived through the channel, fees of the route excluded, msat.
+    /// What left by the channel (the route's fee included) or arrived through it, msat.
     pub amount_msat: u64,
     /// Routing fee this part paid (0 for a part received), msat.
     pub fee_msat: u64,
@@ -179,6 +179,9 @@ pub struct PaymentPart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentPartPage {
     pub parts: Vec<PaymentPart>,
+    /// How many of the node's events the page went through, whether they gave parts or not
+    /// (payments that were not rebalances give none): fewer than asked means the end.
+    pub events: usize,
     pub next_index: u64,
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use lnpolicy_core::{FailureReason, FundingFee, NodeError, NodeKind, PeerInfo, PendingHtlc};
 use lnpolicy_node::cln::parse_scid;
 use lnpolicy_node::cln::wire::{
-    self, ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannels, ListForwards,
-    ListPeerChannels, SetChannel,
+    self, ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannelMoves, ListChannels,
+    ListForwards, ListPeerChannels, SetChannel,
 };
 use serde_json::Value;
 
@@ -425,4 +425,48 @@ fn a_malformed_answer_is_a_protocol_error() {
         Err(NodeError::Protocol { method, .. }) => assert_eq!(method, "listforwards"),
         other => panic!("expected a protocol error, got {other:?}"),
     }
+}
+
+#[test]
+fn listchannelmoves_examples_decode_into_payment_parts() {
+    let answers = decode_all::<ListChannelMoves>();
+    let peers = decode_all::<ListPeerChannels>();
+    let ids = wire::channel_ids(&peers[1]).unwrap();
+    assert_eq!(ids.len(), 3, "closing channels keep their ids: {ids:?}");
+    // Example 1: 18 moves, six of them our own payments (`invoice`), the rest forwards.
+    let page = wire::payment_parts(&answers[0], 0, &ids);
+    assert_eq!((page.events, page.next_index), (18, 19));
+    let summary: Vec<_> = page
+        .parts
+        .iter()
+        .map(|p| (p.index, p.sent, p.amount_msat, p.fee_msat))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, false, 500_000_000, 0),
+            (2, true, 500_000_000, 0),
+            (3, true, 500_000_000, 0),
+            (14, true, 100_000, 0),
+            (17, true, 1_000_000, 0),
+            (18, false, 1_000, 0),
+        ]
+    );
+    // 2c383675… is 116x1x1 in the listpeerchannels example.
+    assert_eq!(page.parts[0].channel, Some(parse_scid("116x1x1").unwrap()));
+    assert_eq!(
+        page.parts[0].payment_hash,
+        "19472d43110fb74d7c29468b1aec09ad2f00a91faf7b1b3974d07630defe76a1"
+    );
+    // Read from the middle: only what is at or after the start.
+    let rest = wire::payment_parts(&answers[0], 15, &ids);
+    assert_eq!((rest.events, rest.next_index), (4, 19));
+    assert_eq!(
+        rest.parts.iter().map(|p| p.index).collect::<Vec<_>>(),
+        [17, 18]
+    );
+    // Amounts as strings (older spellings) decode the same.
+    let strings: ListChannelMoves =
+        wire::decode(msat_as_strings(&examples("listchannelmoves")[0])).unwrap();
+    assert_eq!(wire::payment_parts(&strings, 0, &ids), page);
 }

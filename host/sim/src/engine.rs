@@ -28,7 +28,7 @@ use crate::scenario::{
     AmountSpec, ChannelSpec, FUNDING_CONF_TARGET, MAX_ACCEPTED_HTLCS, Scenario, ScenarioError,
     parse_scid,
 };
-use crate::state::{GraphChannel, NodeState, PolicyRejection, fee_rate_at};
+use crate::state::{GraphChannel, NodeState, PolicyRejection, Rebalance, fee_rate_at};
 
 const NS: u64 = 1_000_000_000;
 
@@ -272,6 +272,25 @@ struct Candidate {
     delivers: bool,
 }
 
+/// Why [`Simulation::rebalance`] made no payment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RebalanceRefused {
+    #[error("channel {0} is not one of the node's")]
+    UnknownChannel(ChannelId),
+    #[error("a rebalance leaves by one channel and comes back by another, not both by {0}")]
+    SameChannel(ChannelId),
+    #[error("channel {channel} cannot send {needed_msat} msat beyond its reserve")]
+    Outbound {
+        channel: ChannelId,
+        needed_msat: u64,
+    },
+    #[error("channel {channel} cannot receive {needed_msat} msat beyond the peer's reserve")]
+    Inbound {
+        channel: ChannelId,
+        needed_msat: u64,
+    },
+}
+
 /// A seeded market around one node. Clone it to replay the same run with other fees.
 #[derive(Debug, Clone)]
 pub struct Simulation {
@@ -464,6 +483,7 @@ impl Simulation {
             funding_fees,
             held_forwards: BTreeMap::new(),
             enforce_delays: BTreeMap::new(),
+            rebalances: Vec::new(),
         };
 
         let demand = Demand::new(s);
@@ -581,6 +601,65 @@ impl Simulation {
             Some(secs) => self.state.enforce_delays.insert(id, secs),
             None => self.state.enforce_delays.remove(&id),
         };
+    }
+
+    /// A circular rebalance made now, as an operator's rebalancing tool would: `amount_msat`
+    /// leaves by `out_channel` with `fee_msat` for the route on top, and comes back by
+    /// `in_channel`. The servers list it among the node's payments (LND) and channel moves
+    /// (CLN). Refused, changing nothing, when either side lacks the balance beyond its
+    /// reserve.
+    pub fn rebalance(
+        &mut self,
+        out_channel: ChannelId,
+        in_channel: ChannelId,
+        amount_msat: u64,
+        fee_msat: u64,
+    ) -> Result<(), RebalanceRefused> {
+        self.sync_external();
+        let find = |id| self.index(id).ok_or(RebalanceRefused::UnknownChannel(id));
+        let (out, into) = (find(out_channel)?, find(in_channel)?);
+        if out == into {
+            return Err(RebalanceRefused::SameChannel(out_channel));
+        }
+        let paid = amount_msat.saturating_add(fee_msat);
+        let spendable = |c: &Chan| c.local_msat.saturating_sub(c.local_reserve_msat);
+        let receivable = |c: &Chan| c.remote_msat.saturating_sub(c.remote_reserve_msat);
+        if spendable(&self.chans[out]) < paid {
+            return Err(RebalanceRefused::Outbound {
+                channel: out_channel,
+                needed_msat: paid,
+            });
+        }
+        if receivable(&self.chans[into]) < amount_msat {
+            return Err(RebalanceRefused::Inbound {
+                channel: in_channel,
+                needed_msat: amount_msat,
+            });
+        }
+        let c = &mut self.chans[out];
+        c.local_msat -= paid;
+        c.remote_msat += paid;
+        c.sent_msat += paid;
+        let c = &mut self.chans[into];
+        c.local_msat += amount_msat;
+        c.remote_msat -= amount_msat;
+        c.received_msat += amount_msat;
+        self.write_balances(out);
+        self.write_balances(into);
+        let index = self.state.rebalances.len() as u64 + 1;
+        self.state.rebalances.push(Rebalance {
+            at_secs: self.state.now_secs(),
+            payment_hash: format!(
+                "{:016x}{:048x}",
+                index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                index
+            ),
+            out_channel,
+            in_channel,
+            amount_msat,
+            fee_msat,
+        });
+        Ok(())
     }
 
     /// The policy of one of our channels as senders currently see it (after gossip delay).

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lnpolicy_core::{
     FailedForwardPage, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
-    NodeError, NodeInfo, NodeKind, PeerInfo,
+    NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo,
 };
 
 use crate::state::NodeState;
@@ -102,6 +102,76 @@ impl NodeClient for InProcessNode {
             failures,
             next_index,
         })
+    }
+
+    /// Keyed as the real client of the node's kind keys them: LND lists each payment whole
+    /// under its `payment_index` (position + 1), the part sent first; CLN lists each side as
+    /// a channel move of its own, the credit of the channel it came back by first (created
+    /// indexes 2·position + 1 and + 2).
+    async fn payment_parts(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<PaymentPartPage>, NodeError> {
+        let state = self.state();
+        let parts: Vec<PaymentPart> = state
+            .rebalances
+            .iter()
+            .enumerate()
+            .flat_map(|(position, r)| {
+                let position = position as u64;
+                let sent = PaymentPart {
+                    index: position + 1,
+                    part: 0,
+                    at_secs: r.at_secs,
+                    channel: Some(r.out_channel),
+                    payment_hash: r.payment_hash.clone(),
+                    sent: true,
+                    amount_msat: r.amount_msat + r.fee_msat,
+                    fee_msat: r.fee_msat,
+                };
+                let received = PaymentPart {
+                    part: 1,
+                    channel: Some(r.in_channel),
+                    sent: false,
+                    amount_msat: r.amount_msat,
+                    fee_msat: 0,
+                    ..sent.clone()
+                };
+                match self.kind {
+                    NodeKind::Lnd => [sent, received],
+                    NodeKind::Cln => [
+                        PaymentPart {
+                            index: 2 * position + 1,
+                            part: 0,
+                            ..received
+                        },
+                        PaymentPart {
+                            index: 2 * position + 2,
+                            ..sent
+                        },
+                    ],
+                }
+            })
+            .filter(|p| p.index > from_index)
+            .collect();
+        let mut events = 0;
+        let mut last = None;
+        let parts: Vec<PaymentPart> = parts
+            .into_iter()
+            .take_while(|p| {
+                if last != Some(p.index) {
+                    events += 1;
+                    last = Some(p.index);
+                }
+                events <= limit
+            })
+            .collect();
+        Ok(Some(PaymentPartPage {
+            next_index: parts.last().map_or(from_index, |p| p.index),
+            events: events.min(limit) as usize,
+            parts,
+        }))
     }
 
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {

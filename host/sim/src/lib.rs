@@ -14,7 +14,7 @@ pub mod rng;
 pub mod scenario;
 pub mod state;
 
-pub use engine::{ChannelTotals, MarketTotals, Simulation};
+pub use engine::{ChannelTotals, MarketTotals, RebalanceRefused, Simulation};
 pub use in_process::InProcessNode;
 pub use live::LiveSimulation;
 pub use scenario::{Scenario, ScenarioError};

@@ -5,8 +5,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::Simulation;
+use lnpolicy_core::ChannelId;
+
 use crate::state::NodeState;
+use crate::{RebalanceRefused, Simulation};
 
 pub struct LiveSimulation {
     sim: Simulation,
@@ -40,6 +42,21 @@ impl LiveSimulation {
         self.take_policy_changes();
         self.sim.advance(seconds);
         self.publish();
+    }
+
+    /// A rebalance made now (see [`Simulation::rebalance`]), published at once.
+    pub fn rebalance(
+        &mut self,
+        out_channel: ChannelId,
+        in_channel: ChannelId,
+        amount_msat: u64,
+        fee_msat: u64,
+    ) -> Result<(), RebalanceRefused> {
+        self.take_policy_changes();
+        self.sim
+            .rebalance(out_channel, in_channel, amount_msat, fee_msat)?;
+        self.publish();
+        Ok(())
     }
 
     /// LND's `deletefwdhistory`: the served log loses its forwards settled before `before_ns`
@@ -96,6 +113,7 @@ impl LiveSimulation {
         shared
             .failures
             .extend_from_slice(&market.failures[seen.min(market.failures.len())..]);
+        shared.rebalances.clone_from(&market.rebalances);
         shared.now_ns = market.now_ns;
         shared.info.block_height = market.info.block_height;
         shared

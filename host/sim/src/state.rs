@@ -90,6 +90,25 @@ pub struct NodeState {
     /// how long the previous fee is still accepted. A channel without one gets the scenario's
     /// `enforce_delay_secs`.
     pub enforce_delays: BTreeMap<ChannelId, u64>,
+    /// Circular payments the node made to itself, in the order they settled: LND lists them
+    /// by `payment_index` (position + 1), CLN as two channel moves each.
+    pub rebalances: Vec<Rebalance>,
+}
+
+/// A payment the node made to itself, out by one channel and back in by another, as the
+/// rebalancing tools operators run make them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebalance {
+    /// Unix seconds it settled.
+    pub at_secs: u64,
+    pub payment_hash: String,
+    /// The channel it left by, which paid the amount and the fee.
+    pub out_channel: ChannelId,
+    /// The channel it came back by, which gained the amount.
+    pub in_channel: ChannelId,
+    pub amount_msat: u64,
+    /// What the route charged, msat.
+    pub fee_msat: u64,
 }
 
 /// LND's default bounds on time_lock_delta.

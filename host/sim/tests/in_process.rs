@@ -15,6 +15,16 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
     scenario.channels[1].pending_htlcs = 2;
     let mut live = LiveSimulation::new(Simulation::new(scenario));
     live.advance(2 * 86_400);
+    let ids: Vec<u64> = live
+        .simulation()
+        .state()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 1_500).unwrap();
+    live.advance(60);
+    live.rebalance(ids[2], ids[0], 5_000_000, 40).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
@@ -66,6 +76,19 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
         pages += 1;
     }
     assert!(pages > 3, "two days of forwards span several pages");
+
+    let mut from = 0;
+    let mut parts = 0;
+    loop {
+        let a = local.payment_parts(from, 1).await.unwrap().unwrap();
+        assert_eq!(a, lnd.payment_parts(from, 1).await.unwrap().unwrap());
+        if a.events == 0 {
+            break;
+        }
+        parts += a.parts.len();
+        from = a.next_index;
+    }
+    assert_eq!(parts, 4, "two rebalances, each sent and received");
 
     for channel in &channels {
         assert_eq!(

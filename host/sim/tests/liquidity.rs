@@ -3,7 +3,7 @@
 //! a balance-aware fee keeps more forwards succeeding.
 
 use lnpolicy_core::FailureReason;
-use lnpolicy_sim::{Scenario, Simulation};
+use lnpolicy_sim::{RebalanceRefused, Scenario, Simulation};
 
 const DAY: u64 = 86_400;
 
@@ -113,4 +113,49 @@ fn a_balance_aware_fee_keeps_more_forwards_succeeding() {
         drained(&fixed)
     );
     assert!(success(&aware) > success(&fixed));
+}
+
+#[test]
+fn a_rebalance_moves_liquidity_and_its_fee_and_refuses_what_a_side_cannot_carry() {
+    let mut sim = Simulation::new(Scenario::builtin("balanced").unwrap());
+    let (a, b) = (
+        sim.state().channels[0].clone(),
+        sim.state().channels[1].clone(),
+    );
+    sim.rebalance(a.id, b.id, 100_000_000, 2_000_000).unwrap();
+    let after = |sim: &Simulation, id| sim.state().channel(id).unwrap().clone();
+    let (a2, b2) = (after(&sim, a.id), after(&sim, b.id));
+    assert_eq!(
+        a2.local_balance_sat,
+        a.local_balance_sat - 102_000,
+        "amount and fee left"
+    );
+    assert_eq!(a2.remote_balance_sat, a.remote_balance_sat + 102_000);
+    assert_eq!(
+        b2.local_balance_sat,
+        b.local_balance_sat + 100_000,
+        "the amount came back"
+    );
+    assert_eq!(sim.state().rebalances.len(), 1);
+    assert_eq!(sim.state().rebalances[0].fee_msat, 2_000_000);
+
+    let too_much = (a2.local_balance_sat + 1) * 1000;
+    assert_eq!(
+        sim.rebalance(a.id, b.id, too_much, 0),
+        Err(RebalanceRefused::Outbound {
+            channel: a.id,
+            needed_msat: too_much,
+        })
+    );
+    let beyond_peer = (b2.remote_balance_sat + 1) * 1000;
+    assert!(matches!(
+        sim.rebalance(a.id, b.id, beyond_peer, 0),
+        Err(RebalanceRefused::Outbound { .. } | RebalanceRefused::Inbound { .. })
+    ));
+    assert_eq!(
+        sim.rebalance(a.id, a.id, 1, 0),
+        Err(RebalanceRefused::SameChannel(a.id))
+    );
+    assert_eq!(sim.state().rebalances.len(), 1, "a refusal changes nothing");
+    assert_eq!(after(&sim, a.id), a2);
 }

@@ -1,8 +1,8 @@
 //! Core Lightning over its JSON-RPC unix socket (`<lightning-dir>/<network>/lightning-rpc`).
 //!
-//! [`ClnClient`] implements `NodeClient` with seven CLN methods and no other:
+//! [`ClnClient`] implements `NodeClient` with eight CLN methods and no other:
 //! `getinfo`, `listpeerchannels`, `listforwards`, `listchannels`, `feerates`,
-//! `bkpr-listaccountevents` (reads) and `setchannel` (the one write).
+//! `bkpr-listaccountevents`, `listchannelmoves` (reads) and `setchannel` (the one write).
 //! [`ClnClient::METHODS`] lists them. There is no generic call: the private
 //! one is typed by the response it decodes, and each response type names its
 //! method (so `bkpr-listaccountevents`, which cln-rpc 0.7 has no typed request
@@ -16,13 +16,14 @@ pub mod wire;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cln_rpc::ClnRpc;
 use lnpolicy_core::{
     FailedForwardPage, FeePolicy, ForwardPage, FundingFee, NodeChannel, NodeClient, NodeError,
-    NodeInfo, NodeKind, PeerInfo, ResolvedPage,
+    NodeInfo, NodeKind, PaymentPartPage, PeerInfo, ResolvedPage,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -30,8 +31,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 pub use scid::{ScidError, format_scid, parse_scid};
 use wire::{
-    ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannels, ListForwards,
-    ListPeerChannels, PageScan, SetChannel,
+    ClnResponse, Feerates, Getinfo, ListAccountEvents, ListChannelMoves, ListChannels,
+    ListForwards, ListPeerChannels, PageScan, SetChannel,
 };
 
 /// How to reach and drive a CLN node.
@@ -75,6 +76,8 @@ pub struct ClnClient {
     conn: Mutex<Option<ClnRpc>>,
     /// Our node id never changes behind a socket; fetched once.
     node_id: OnceCell<String>,
+    /// The node answered that it has no `listchannelmoves` (older than v25.09).
+    no_channel_moves: AtomicBool,
 }
 
 /// A call's failure before it becomes a `NodeError`: CLN's own error answers
@@ -114,8 +117,9 @@ impl From<CallError> for NodeError {
 #[derive(Serialize)]
 struct NoParams {}
 
+/// `index=created start=… limit=…`, as `listforwards` and `listchannelmoves` page.
 #[derive(Serialize)]
-struct ListForwardsParams {
+struct PagedParams {
     index: &'static str,
     start: u64,
     limit: u32,
@@ -156,13 +160,14 @@ struct SetChannelParams<'a> {
 
 impl ClnClient {
     /// Every CLN method this client can send.
-    pub const METHODS: [&'static str; 7] = [
+    pub const METHODS: [&'static str; 8] = [
         Getinfo::METHOD,
         ListPeerChannels::METHOD,
         ListForwards::METHOD,
         ListChannels::METHOD,
         Feerates::METHOD,
         ListAccountEvents::METHOD,
+        ListChannelMoves::METHOD,
         SetChannel::METHOD,
     ];
 
@@ -171,6 +176,7 @@ impl ClnClient {
         let client = ClnClient {
             conn: Mutex::new(None),
             node_id: OnceCell::new(),
+            no_channel_moves: AtomicBool::new(false),
             config,
         };
         let rpc = client.open("connect").await?;
@@ -290,7 +296,7 @@ impl ClnClient {
         }
         loop {
             let page: ListForwards = self
-                .call(&ListForwardsParams {
+                .call(&PagedParams {
                     index: "created",
                     start: next,
                     limit,
@@ -390,7 +396,7 @@ impl NodeClient for ClnClient {
             // Never more than `limit` in all: each entry listed is at most one kept.
             let want = limit - kept;
             let page: ListForwards = self
-                .call(&ListForwardsParams {
+                .call(&PagedParams {
                     index: "updated",
                     start,
                     limit: want,
@@ -411,6 +417,44 @@ impl NodeClient for ClnClient {
     }
 
     /// `listchannels destination=<peer>`: the gossip store's channels into the peer.
+    /// `listchannelmoves` by created_index, with `listpeerchannels` to name the channels
+    /// when the page holds a payment. A CLN older than v25.09 has no such command: `None`,
+    /// and it is not asked again.
+    async fn payment_parts(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<PaymentPartPage>, NodeError> {
+        if self.no_channel_moves.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let page: ListChannelMoves = match self
+            .exchange(&PagedParams {
+                index: "created",
+                start: from_index,
+                limit,
+            })
+            .await
+        {
+            Ok(page) => page,
+            Err(CallError::Rpc { code, .. }) if code == JSONRPC2_METHOD_NOT_FOUND => {
+                tracing::info!(
+                    "this CLN has no listchannelmoves (added in v25.09): rebalancing costs are not collected"
+                );
+                self.no_channel_moves.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let ids = if page.channelmoves.iter().any(|m| m.primary_tag == "invoice") {
+            let peers: ListPeerChannels = self.call(&NoParams {}).await?;
+            wire::channel_ids(&peers).map_err(|e| e.into_node_error(ListPeerChannels::METHOD))?
+        } else {
+            Default::default()
+        };
+        Ok(Some(wire::payment_parts(&page, from_index, &ids)))
+    }
+
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
         let our_id = self.our_id().await?;
         let to_peer: ListChannels = self

@@ -18,7 +18,8 @@ use std::fmt;
 
 use lnpolicy_core::{
     ChannelId, FailedForward, FailureReason, FeePolicy, Forward, FundingFee, NodeChannel,
-    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc, ResolvedPage,
+    NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo, PendingHtlc,
+    ResolvedPage,
 };
 use serde::de::{self, DeserializeOwned, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -232,6 +233,9 @@ impl ClnResponse for ListPeerChannels {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PeerChannel {
     pub peer_id: String,
+    /// The 64-hex-digit channel id, which `listchannelmoves` names channels by.
+    #[serde(default)]
+    pub channel_id: Option<String>,
     pub peer_connected: bool,
     pub state: String,
     pub opener: String,
@@ -507,6 +511,18 @@ pub fn node_channels(
         out.push(channel.to_node_channel(id, peer_policy)?);
     }
     Ok(out)
+}
+
+/// Every channel the node still lists (closing ones too) by its channel id, lowercase, for
+/// the moves that name channels that way.
+pub fn channel_ids(peers: &ListPeerChannels) -> Result<BTreeMap<String, ChannelId>, WireError> {
+    let mut ids = BTreeMap::new();
+    for channel in &peers.channels {
+        if let (Some(id), Some(scid)) = (&channel.channel_id, &channel.short_channel_id) {
+            ids.insert(id.to_ascii_lowercase(), parse_scid(scid)?);
+        }
+    }
+    Ok(ids)
 }
 
 // ----------------------------------------------------------- listforwards
@@ -855,6 +871,80 @@ impl Feerates {
             .max_by_key(|e| e.blockcount)
             .or_else(|| estimates.iter().min_by_key(|e| e.blockcount))?;
         (chosen.feerate > 0).then(|| f64::from(chosen.feerate) / 1000.0)
+    }
+}
+
+// ------------------------------------------------------ listchannelmoves
+
+/// `listchannelmoves` (CLN >= v25.09): every settled balance change in our channels, in
+/// `created_index` order.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListChannelMoves {
+    pub channelmoves: Vec<ChannelMove>,
+}
+
+impl ClnResponse for ListChannelMoves {
+    const METHOD: &'static str = "listchannelmoves";
+}
+
+/// One balance change in one channel; only what rebalancing costs need.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChannelMove {
+    pub created_index: u64,
+    /// The channel's 64-hex-digit channel id.
+    pub account_id: String,
+    pub credit_msat: Msat,
+    pub debit_msat: Msat,
+    /// Unix seconds.
+    pub timestamp: u64,
+    /// `invoice` for our own payments; `routed` for forwards, and others.
+    pub primary_tag: String,
+    #[serde(default)]
+    pub payment_hash: Option<String>,
+    pub fees_msat: Msat,
+}
+
+/// The parts of our own payments in one `listchannelmoves` page read from `from_index`:
+/// each `invoice` move, a debit as a part sent (with the fee it paid), a credit as a part
+/// received, its channel found by channel id in `channel_ids` (`None` once the node forgot
+/// it). `next_index` is after the last move read, of whatever tag.
+pub fn payment_parts(
+    page: &ListChannelMoves,
+    from_index: u64,
+    channel_ids: &BTreeMap<String, ChannelId>,
+) -> PaymentPartPage {
+    let mut moves: Vec<&ChannelMove> = page
+        .channelmoves
+        .iter()
+        .filter(|m| m.created_index >= from_index)
+        .collect();
+    moves.sort_by_key(|m| m.created_index);
+    let parts = moves
+        .iter()
+        .filter(|m| m.primary_tag == "invoice")
+        .filter_map(|m| {
+            let hash = m.payment_hash.as_deref()?;
+            let sent = m.debit_msat.0 > 0;
+            Some(PaymentPart {
+                index: m.created_index,
+                part: 0,
+                at_secs: m.timestamp,
+                channel: channel_ids.get(&m.account_id.to_ascii_lowercase()).copied(),
+                payment_hash: hash.to_ascii_lowercase(),
+                sent,
+                amount_msat: if sent {
+                    m.debit_msat.0
+                } else {
+                    m.credit_msat.0
+                },
+                fee_msat: if sent { m.fees_msat.0 } else { 0 },
+            })
+        })
+        .collect();
+    PaymentPartPage {
+        parts,
+        events: moves.len(),
+        next_index: moves.last().map_or(from_index, |m| m.created_index + 1),
     }
 }
 

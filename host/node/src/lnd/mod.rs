@@ -16,6 +16,7 @@ pub mod convert;
 mod errors;
 mod htlc_events;
 pub mod macaroon;
+mod payments;
 pub mod permissions;
 pub mod tls;
 
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use lnpolicy_core::{
     FailedForwardPage, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
-    NodeError, NodeInfo, NodeKind, PeerInfo, PendingHtlc,
+    NodeError, NodeInfo, NodeKind, PaymentPartPage, PeerInfo, PendingHtlc,
 };
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
@@ -42,7 +43,8 @@ use htlc_events::FailureBuffer;
 pub use htlc_events::SubscriptionStatus;
 use permissions::{
     ESTIMATE_FEE, FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO,
-    GET_TRANSACTIONS, LIST_CHANNELS, Permission, UPDATE_CHAN_STATUS, UPDATE_CHANNEL_POLICY,
+    GET_TRANSACTIONS, LIST_CHANNELS, LIST_PAYMENTS, Permission, UPDATE_CHAN_STATUS,
+    UPDATE_CHANNEL_POLICY,
 };
 
 use crate::lnrpc::lightning_client::LightningClient;
@@ -745,6 +747,28 @@ impl NodeClient for LndClient {
         limit: u32,
     ) -> Result<FailedForwardPage, NodeError> {
         self.failures.page(from_index, limit)
+    }
+
+    /// `ListPayments` from `from_index`, in flight included so that the page can end before
+    /// a payment not yet resolved (see [`payments::rebalance_parts`]).
+    async fn payment_parts(
+        &self,
+        from_index: u64,
+        limit: u32,
+    ) -> Result<Option<PaymentPartPage>, NodeError> {
+        let me = self.identity().await?.to_owned();
+        let request = lnrpc::ListPaymentsRequest {
+            include_incomplete: true,
+            index_offset: from_index,
+            max_payments: u64::from(limit),
+            reversed: false,
+        };
+        let response = self
+            .call(LIST_PAYMENTS, request, |mut c, r| async move {
+                c.list_payments(r).await
+            })
+            .await?;
+        payments::rebalance_parts(&response.payments, &me, from_index).map(Some)
     }
 
     /// From `GetNodeInfo(peer, include_channels)`: only the peer's own

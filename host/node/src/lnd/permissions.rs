@@ -72,9 +72,10 @@ pub const SUBSCRIBE_HTLC_EVENTS: &str = "routerrpc.Router/SubscribeHtlcEvents";
 pub const UPDATE_CHAN_STATUS: &str = "routerrpc.Router/UpdateChanStatus";
 pub const GET_TRANSACTIONS: &str = "lnrpc.Lightning/GetTransactions";
 pub const ESTIMATE_FEE: &str = "walletrpc.WalletKit/EstimateFee";
+pub const LIST_PAYMENTS: &str = "lnrpc.Lightning/ListPayments";
 
 /// Every method of our proto subset with LND's required permission.
-pub const METHODS: [MethodPermission; 12] = [
+pub const METHODS: [MethodPermission; 13] = [
     MethodPermission {
         method: GET_INFO,
         entity: "info",
@@ -126,6 +127,11 @@ pub const METHODS: [MethodPermission; 12] = [
         action: "read",
     },
     MethodPermission {
+        method: LIST_PAYMENTS,
+        entity: "offchain",
+        action: "read",
+    },
+    MethodPermission {
         method: GET_TRANSACTIONS,
         entity: "onchain",
         action: "read",
@@ -140,13 +146,14 @@ pub const METHODS: [MethodPermission; 12] = [
 /// The methods `LndClient` calls: the whitelist, and what an operator
 /// grants with `lncli bakemacaroon uri:/...`. DescribeGraph is not among
 /// them (see `peer_info`).
-pub const CLIENT_METHODS: [&str; 11] = [
+pub const CLIENT_METHODS: [&str; 12] = [
     GET_INFO,
     LIST_CHANNELS,
     FEE_REPORT,
     GET_CHAN_INFO,
     GET_NODE_INFO,
     FORWARDING_HISTORY,
+    LIST_PAYMENTS,
     GET_TRANSACTIONS,
     ESTIMATE_FEE,
     UPDATE_CHANNEL_POLICY,

@@ -148,6 +148,7 @@ mod tests {
             funding_fees: Default::default(),
             held_forwards: Default::default(),
             enforce_delays: Default::default(),
+            rebalances: Vec::new(),
         }
     }
 

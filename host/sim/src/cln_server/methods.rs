@@ -76,6 +76,11 @@ pub(super) const METHODS: &[Method] = &[
         handler: listaccountevents,
     },
     Method {
+        name: "listchannelmoves",
+        params: &["index", "start", "limit"],
+        handler: listchannelmoves,
+    },
+    Method {
         name: "setchannel",
         params: &[
             "id",
@@ -743,6 +748,72 @@ fn feerates(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
         }),
     );
     Ok(Value::Object(out))
+}
+
+// ---------------------------------------------------- listchannelmoves
+
+/// The node's rebalances as CLN's channel moves: for each, the credit of the channel it
+/// came back by (the node, as recipient, settles first), then the debit of the one it left
+/// by, with the route's fee. Forwards' `routed` moves are not listed; nothing reads them.
+fn listchannelmoves(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let index = params.string("index")?;
+    let start = params.u64("start")?;
+    let limit = params.u32("limit")?;
+    match index {
+        None if start.is_some() || limit.is_some() => {
+            return Err(RpcError::invalid_params(
+                "Can only specify {start} or {limit} with {index}",
+            ));
+        }
+        None | Some("created") => {}
+        Some(other) => {
+            return Err(RpcError::bad_param(
+                "index",
+                "should be created",
+                &json!(other),
+            ));
+        }
+    }
+    let state = &*ctx.state;
+    let cid = |id| {
+        state
+            .channel(id)
+            .map_or_else(|| format!("{id:064x}"), channel_id)
+    };
+    let moves: Vec<Value> = state
+        .rebalances
+        .iter()
+        .zip(0u64..)
+        .flat_map(|(r, position)| {
+            [
+                json!({
+                    "created_index": 2 * position + 1,
+                    "account_id": cid(r.in_channel),
+                    "credit_msat": r.amount_msat,
+                    "debit_msat": 0,
+                    "timestamp": r.at_secs,
+                    "primary_tag": "invoice",
+                    "payment_hash": r.payment_hash,
+                    "fees_msat": 0,
+                }),
+                json!({
+                    "created_index": 2 * position + 2,
+                    "account_id": cid(r.out_channel),
+                    "credit_msat": 0,
+                    "debit_msat": r.amount_msat + r.fee_msat,
+                    "timestamp": r.at_secs,
+                    "primary_tag": "invoice",
+                    "payment_hash": r.payment_hash,
+                    "part_id": 1,
+                    "group_id": position + 1,
+                    "fees_msat": r.fee_msat,
+                }),
+            ]
+        })
+        .filter(|m| m["created_index"].as_u64() >= Some(start.unwrap_or(0)))
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+        .collect();
+    Ok(json!({ "channelmoves": moves }))
 }
 
 // ---------------------------------------------- bkpr-listaccountevents

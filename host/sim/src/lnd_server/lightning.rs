@@ -8,7 +8,7 @@ use lnpolicy_core::{FeePolicy, NodeChannel};
 use lnpolicy_node::lnd::convert::channel_point_string;
 use lnpolicy_node::lnd::permissions::{
     DESCRIBE_GRAPH, FEE_REPORT, FORWARDING_HISTORY, GET_CHAN_INFO, GET_INFO, GET_NODE_INFO,
-    GET_TRANSACTIONS, LIST_CHANNELS, UPDATE_CHANNEL_POLICY,
+    GET_TRANSACTIONS, LIST_CHANNELS, LIST_PAYMENTS, UPDATE_CHANNEL_POLICY,
 };
 use lnpolicy_node::lnrpc::lightning_server::Lightning;
 use lnpolicy_node::lnrpc::policy_update_request::Scope;
@@ -16,15 +16,16 @@ use lnpolicy_node::lnrpc::{
     self, ChanInfoRequest, Channel, ChannelConstraints, ChannelEdge, ChannelFeeReport,
     ChannelGraph, ChannelGraphRequest, FailedUpdate, FeeReportRequest, FeeReportResponse,
     ForwardingEvent, ForwardingHistoryRequest, ForwardingHistoryResponse, GetInfoRequest,
-    GetInfoResponse, GetTransactionsRequest, Htlc, LightningNode, ListChannelsRequest,
-    ListChannelsResponse, NodeInfo, NodeInfoRequest, OutPoint, PolicyUpdateRequest,
-    PolicyUpdateResponse, RoutingPolicy, Transaction, TransactionDetails, UpdateFailure,
+    GetInfoResponse, GetTransactionsRequest, Hop, Htlc, HtlcAttempt, LightningNode,
+    ListChannelsRequest, ListChannelsResponse, ListPaymentsRequest, ListPaymentsResponse, NodeInfo,
+    NodeInfoRequest, OutPoint, Payment, PolicyUpdateRequest, PolicyUpdateResponse, Route,
+    RoutingPolicy, Transaction, TransactionDetails, UpdateFailure,
 };
 use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::state::{
-    GraphChannel, MAX_TIME_LOCK_DELTA, MIN_TIME_LOCK_DELTA, NodeState, PolicyRejection,
+    GraphChannel, MAX_TIME_LOCK_DELTA, MIN_TIME_LOCK_DELTA, NodeState, PolicyRejection, Rebalance,
 };
 
 const NANOS: u64 = 1_000_000_000;
@@ -603,6 +604,84 @@ pub(super) fn forwarding_history(
     }
 }
 
+/// ListPayments: the node's rebalances, the only payments it made, each as one successful
+/// attempt over three hops: to the peer it left by, across to the peer it came back by
+/// (their channel in the graph, or 0 where the scenario has none), and back to us.
+/// `index_offset` is exclusive, as in LND; without `include_incomplete` only settled
+/// payments are listed, and all of these are.
+pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> ListPaymentsResponse {
+    let max = match req.max_payments {
+        0 => u64::from(DEFAULT_MAX_EVENTS),
+        n => n,
+    };
+    let payments: Vec<Payment> = state
+        .rebalances
+        .iter()
+        .zip(1u64..)
+        .filter(|(_, index)| *index > req.index_offset)
+        .take(usize::try_from(max).unwrap_or(usize::MAX))
+        .map(|(r, index)| payment(state, r, index))
+        .collect();
+    ListPaymentsResponse {
+        first_index_offset: payments.first().map_or(0, |p| p.payment_index),
+        last_index_offset: payments.last().map_or(0, |p| p.payment_index),
+        payments,
+    }
+}
+
+fn payment(state: &NodeState, r: &Rebalance, index: u64) -> Payment {
+    let peer = |id| {
+        state
+            .channel(id)
+            .map_or(String::new(), |c| c.peer_pubkey.clone())
+    };
+    let (peer_out, peer_in) = (peer(r.out_channel), peer(r.in_channel));
+    let across = state
+        .graph
+        .iter()
+        .find(|g| {
+            (g.node1_pubkey == peer_out && g.node2_pubkey == peer_in)
+                || (g.node1_pubkey == peer_in && g.node2_pubkey == peer_out)
+        })
+        .map_or(0, |g| g.id);
+    let first_fee = r.fee_msat / 2;
+    let hop = |chan_id, pub_key: &str, amount: u64, fee: u64| Hop {
+        chan_id,
+        amt_to_forward_msat: i64_of(amount),
+        fee_msat: i64_of(fee),
+        pub_key: pub_key.to_owned(),
+    };
+    let settled_ns = r.at_secs.saturating_mul(NANOS);
+    Payment {
+        payment_hash: r.payment_hash.clone(),
+        value_msat: i64_of(r.amount_msat),
+        status: lnrpc::payment::PaymentStatus::Succeeded.into(),
+        fee_msat: i64_of(r.fee_msat),
+        creation_time_ns: i64_of(settled_ns),
+        htlcs: vec![HtlcAttempt {
+            attempt_id: index,
+            status: lnrpc::htlc_attempt::HtlcStatus::Succeeded.into(),
+            route: Some(Route {
+                hops: vec![
+                    hop(
+                        r.out_channel,
+                        &peer_out,
+                        r.amount_msat + r.fee_msat - first_fee,
+                        first_fee,
+                    ),
+                    hop(across, &peer_in, r.amount_msat, r.fee_msat - first_fee),
+                    hop(r.in_channel, &state.info.pubkey, r.amount_msat, 0),
+                ],
+                total_fees_msat: i64_of(r.fee_msat),
+                total_amt_msat: i64_of(r.amount_msat + r.fee_msat),
+            }),
+            attempt_time_ns: i64_of(settled_ns),
+            resolve_time_ns: i64_of(settled_ns),
+        }],
+        payment_index: index,
+    }
+}
+
 #[tonic::async_trait]
 impl Lightning for LightningService {
     async fn get_info(
@@ -673,6 +752,17 @@ impl Lightning for LightningService {
     ) -> Result<Response<ForwardingHistoryResponse>, Status> {
         self.shared.admit(FORWARDING_HISTORY, &request).await?;
         Ok(Response::new(forwarding_history(
+            &self.shared.state(),
+            request.get_ref(),
+        )))
+    }
+
+    async fn list_payments(
+        &self,
+        request: Request<ListPaymentsRequest>,
+    ) -> Result<Response<ListPaymentsResponse>, Status> {
+        self.shared.admit(LIST_PAYMENTS, &request).await?;
+        Ok(Response::new(list_payments(
             &self.shared.state(),
             request.get_ref(),
         )))

@@ -4,12 +4,13 @@
 
 use lnpolicy_node::cln::format_scid;
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
+use lnpolicy_sim::state::Rebalance;
 use serde_json::{Value, json};
 
 use super::fixture::{OUR_ID, RawConn, add_log, node_id, node_state, serve};
 use super::schema::{self, assert_response, validate};
 
-const METHODS: [&str; 8] = [
+const METHODS: [&str; 9] = [
     "getinfo",
     "listpeerchannels",
     "listforwards",
@@ -17,6 +18,7 @@ const METHODS: [&str; 8] = [
     "listfunds",
     "feerates",
     "bkpr-listaccountevents",
+    "listchannelmoves",
     "setchannel",
 ];
 
@@ -65,6 +67,15 @@ fn the_validator_accepts_cln_examples_and_catches_violations() {
 async fn every_answer_validates_against_clns_schemas() {
     let mut state = node_state();
     add_log(&mut state, 60);
+    let (out_channel, in_channel) = (state.channels[0].id, state.channels[1].id);
+    state.rebalances.push(Rebalance {
+        at_secs: 1_700_000_000,
+        payment_hash: "ab".repeat(32),
+        out_channel,
+        in_channel,
+        amount_msat: 250_000_000,
+        fee_msat: 1_500,
+    });
     let peer = node_id(1);
     let (_dir, _state, server) = serve(state, ClnServerConfig::default()).await;
     let mut conn = RawConn::connect(server.socket_path()).await;
@@ -99,6 +110,11 @@ async fn every_answer_validates_against_clns_schemas() {
         (
             "bkpr-listaccountevents",
             json!({"payment_id": format!("{:064x}", 2 * 0x1111_1111)}),
+        ),
+        ("listchannelmoves", json!({})),
+        (
+            "listchannelmoves",
+            json!({"index": "created", "start": 2, "limit": 1}),
         ),
         (
             "setchannel",

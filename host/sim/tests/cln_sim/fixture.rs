@@ -164,6 +164,7 @@ pub fn node_state() -> NodeState {
         funding_fees: [(scid(800_002, 2, 2), 2_310), (scid(800_004, 4, 1), 1_870)].into(),
         held_forwards: Default::default(),
         enforce_delays: Default::default(),
+        rebalances: Vec::new(),
     }
 }
 

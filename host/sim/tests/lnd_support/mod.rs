@@ -177,6 +177,7 @@ pub fn fixture() -> NodeState {
         funding_fees: [(chan_id(1), 2_400), (chan_id(3), 1_950)].into(),
         held_forwards: Default::default(),
         enforce_delays: Default::default(),
+        rebalances: Vec::new(),
     }
 }
 
