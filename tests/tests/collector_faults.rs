@@ -1,8 +1,10 @@
 //! The collector over the real protocols while the market keeps trading and
 //! the server fails 10% of calls: over 200 cycles nothing panics, no row is
 //! duplicated, and once the faults stop the store holds the node's history
-//! exactly. Likewise while the operator deletes the start of LND's log.
+//! exactly, rebalancing costs included. Likewise while the operator deletes the start of
+//! LND's log.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use lnpolicy_collector::{CollectConfig, collect};
@@ -42,8 +44,28 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
         max_pages: 4,
     };
     let mut failed_cycles = 0;
-    for _ in 0..CYCLES {
+    let mut rebalanced: HashMap<u64, u64> = HashMap::new();
+    for cycle in 0..CYCLES {
         live.advance(1800);
+        if cycle % 10 == 3 {
+            // An operator's rebalancing tool at work: its fees must all be found.
+            let ids: Vec<u64> = live
+                .shared()
+                .lock()
+                .unwrap()
+                .channels
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            let (out, into) = (
+                ids[(cycle as usize / 10) % ids.len()],
+                ids[(cycle as usize / 10 + 5) % ids.len()],
+            );
+            let fee = cycle * 100 + 7;
+            if live.rebalance(out, into, 10_000_000, fee).is_ok() {
+                *rebalanced.entry(into).or_default() += fee;
+            }
+        }
         if collect(node, &store, now(live), &config).await.is_err() {
             failed_cycles += 1;
         }
@@ -97,6 +119,12 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
         indexes.len(),
         stored.len(),
         "each stored forward has its own node index"
+    );
+    assert!(rebalanced.len() > 3, "{rebalanced:?}");
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        rebalanced,
+        "every rebalance's fee found once, charged to the channel it refilled"
     );
     store.integrity_check().unwrap();
 }

@@ -103,9 +103,16 @@ async fn cycle(
     let rebalances = live.shared().lock().unwrap().rebalances.clone();
     assert_eq!(rebalances.len(), 1);
     assert_eq!(
-        store.rebalance_costs().unwrap(),
+        store.rebalance_costs(0).unwrap(),
         HashMap::from([(rebalances[0].in_channel, 1_234)]),
         "the rebalance's fee is charged to the channel it refilled"
+    );
+    assert_eq!(
+        store.channel_analyses().unwrap()[&rebalances[0].in_channel]
+            .1
+            .rebalance_cost_msat,
+        1_234,
+        "the cycle that collected it showed it among the channel's costs"
     );
     let applied = outcome.applied.unwrap();
     assert!(applied.failed.is_empty(), "{:?}", applied.failed);

@@ -24,8 +24,9 @@
 //!   the channel breaks even at today's volume, not the price that earns most.
 //! - **Rebalancing**: the net outflow over the same window (out − in, when positive) is
 //!   liquidity that must be bought back; each of its satoshis over the horizon costs
-//!   `rebalance_cost_ppm`. The node does not report what rebalancing cost in the past, so
-//!   this is a forward-looking estimate the operator sets (0 when they do not rebalance).
+//!   `rebalance_cost_ppm`. The channel view does not carry what rebalancing cost in the
+//!   past, so this is a forward-looking estimate the operator sets (0 when they do not
+//!   rebalance).
 //!
 //! A channel without outbound volume in 30 days cannot spread a cost over anything: its fee
 //! is kept (brought within the bounds). Inactive channels are left unchanged and their

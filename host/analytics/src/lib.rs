@@ -83,9 +83,11 @@ pub fn channel_views(
     let seen = store.last_seen_fee_changes(&ids)?;
     let last_policy_changes = store.last_policy_changes(&ids)?;
     let open_costs = store.open_costs()?;
-    let rebalance_costs = store.rebalance_costs()?;
     let learned_floors = store.learned_htlc_floors()?;
     let history_start = store.history_start()?.unwrap_or(now);
+    // Over the span the earnings are read over: a forwarding log purged before lnpolicy read
+    // it must not leave older rebalances weighed against younger earnings.
+    let rebalance_costs = store.rebalance_costs(history_start)?;
     let aliased: Vec<ChannelId> = channels
         .iter()
         .filter(|c| funding_block(c.id) > node.block_height)
@@ -164,6 +166,7 @@ pub fn channel_views(
                 } else {
                     None
                 },
+                rebalance_cost_msat: costs.rebalance_msat,
                 shared: SharedChannels::sum(
                     channels
                         .iter()

@@ -603,12 +603,16 @@ fn rebalancing_that_refilled_a_channel_is_among_its_costs() {
     store
         .add_channel_snapshot(NOW - 45 * 86_400, &channels)
         .unwrap();
-    let classes: Vec<Profitability> =
-        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default())
-            .unwrap()
+    let views =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
+    let classes: Vec<Profitability> = views.iter().map(|v| v.profitability).collect();
+    assert_eq!(
+        views
             .iter()
-            .map(|v| v.profitability)
-            .collect();
+            .map(|v| v.rebalance_cost_msat)
+            .collect::<Vec<_>>(),
+        [0, 1_000_000, 5_000_000, 0]
+    );
     use Profitability::{BreakEven, Profitable, Underwater};
     assert_eq!(
         classes,

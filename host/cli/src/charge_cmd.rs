@@ -426,7 +426,7 @@ fn explain_view(view: &Channel) -> Result<()> {
     }
     writeln!(
         Stdout,
-        "  flow class: {}; profitability: {}; opening cost: {}; {} h of forwarding history",
+        "  flow class: {}; profitability: {}; opening cost: {}; rebalancing cost: {} sat; {} h of forwarding history",
         view.flow_class.name(),
         view.profitability.name(),
         match (view.open_cost_sat, view.initiator) {
@@ -434,6 +434,7 @@ fn explain_view(view: &Channel) -> Result<()> {
             (None, false) => "none (the peer opened it)".to_owned(),
             (None, true) => "not known to the node".to_owned(),
         },
+        view.rebalance_cost_msat / 1000,
         view.history_secs / 3600
     )?;
     let since = match view.last_fee_change {

@@ -147,11 +147,18 @@ fn database() -> (TempDir, PathBuf) {
         profitability,
         revenue_rate_msat_per_hour: 1500.0,
         history_secs: 14 * DAY,
+        rebalance_cost_msat: 0,
     };
     store
         .record_channel_analyses(
             &[
-                (ids[0], analysis(FlowClass::Sink, Profitability::Underwater)),
+                (
+                    ids[0],
+                    ChannelAnalysis {
+                        rebalance_cost_msat: 2_500_400,
+                        ..analysis(FlowClass::Sink, Profitability::Underwater)
+                    },
+                ),
                 (
                     ids[1],
                     analysis(FlowClass::Source, Profitability::Profitable),
@@ -326,6 +333,7 @@ fn activity_report_and_status() {
     let channels = json["channels"].as_array().unwrap();
     assert_eq!(channels[0]["analysis"]["flow_class"], "sink");
     assert_eq!(channels[0]["analysis"]["profitability"], "underwater");
+    assert_eq!(channels[0]["analysis"]["rebalance_cost_msat"], 2_500_400);
     assert_eq!(channels[1]["analysis"]["flow_class"], "source");
     assert!(channels[2]["analysis"].is_null(), "no cycle analysed it");
     let row = |scid: &str| {
@@ -334,22 +342,22 @@ fn activity_report_and_status() {
             .find(|line| line.starts_with(scid))
             .unwrap_or_else(|| panic!("no row for {scid} in:\n{table}"))
             .split_whitespace()
-            .take(4)
+            .take(5)
             .collect::<Vec<_>>()
             .join(" ")
     };
     let scid = |i: usize| channels[i]["short_channel_id"].as_str().unwrap().to_owned();
     assert!(
-        row(&scid(0)).ends_with("sink underwater"),
+        row(&scid(0)).ends_with("sink underwater 2500"),
         "{}",
         row(&scid(0))
     );
     assert!(
-        row(&scid(1)).ends_with("source profitable"),
+        row(&scid(1)).ends_with("source profitable 0"),
         "{}",
         row(&scid(1))
     );
-    assert!(row(&scid(2)).ends_with("- -"), "{}", row(&scid(2)));
+    assert!(row(&scid(2)).ends_with("- - -"), "{}", row(&scid(2)));
     let last = channels.len() - 1;
     assert_eq!(channels[last]["channel_id"], CLOSED);
     let never = channels
@@ -362,7 +370,7 @@ fn activity_report_and_status() {
         (&serde_json::json!(true), &serde_json::json!(false))
     );
     assert!(
-        row(&scid(last)).ends_with("closed zombie"),
+        row(&scid(last)).ends_with("closed zombie 0"),
         "how it ended: {}",
         row(&scid(last))
     );

@@ -217,6 +217,9 @@ pub struct Channel {
     /// What opening the channel cost us on chain; `None` when the peer opened it or the
     /// node does not say.
     pub open_cost_sat: Option<u64>,
+    /// Routing fees of the rebalances that refilled the channel, over the stored history
+    /// (host-side only: among the profitability class's costs, not in the WIT view).
+    pub rebalance_cost_msat: u64,
     /// All our channels with this peer, this one included.
     pub shared: SharedChannels,
     pub local_policy: FeePolicy,
@@ -244,6 +247,10 @@ pub struct ChannelAnalysis {
     pub revenue_rate_msat_per_hour: f64,
     /// Seconds of forwarding history behind the figures.
     pub history_secs: u64,
+    /// Routing fees of the rebalances that refilled the channel (0 in analyses stored before
+    /// lnpolicy read them).
+    #[serde(default)]
+    pub rebalance_cost_msat: u64,
 }
 
 impl ChannelAnalysis {
@@ -253,6 +260,7 @@ impl ChannelAnalysis {
             profitability: view.profitability,
             revenue_rate_msat_per_hour: view.revenue_rate_msat_per_hour,
             history_secs: view.history_secs,
+            rebalance_cost_msat: view.rebalance_cost_msat,
         }
     }
 }

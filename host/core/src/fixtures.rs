@@ -48,6 +48,7 @@ fn channel(n: u64, capacity_sat: u64, local_sat: u64) -> Channel {
         initiator: n.is_multiple_of(2),
         age_blocks: 10_000 + 1000 * n as u32,
         open_cost_sat: n.is_multiple_of(2).then_some(1_500 + 100 * n),
+        rebalance_cost_msat: 0,
         shared: SharedChannels::sum([(true, local_sat, capacity_sat - local_sat)]),
         local_policy: policy,
         peer_policy: Some(FeePolicy {

@@ -646,6 +646,7 @@ mod tests {
             initiator: true,
             age_blocks: 10_000,
             open_cost_sat: None,
+            rebalance_cost_msat: 0,
             shared: SharedChannels::default(),
             local_policy: FeePolicy {
                 base_fee_msat: 1000,

@@ -105,6 +105,7 @@ fn channel() -> impl Strategy<Value = Channel> {
                     initiator: true,
                     age_blocks: 1000,
                     open_cost_sat: None,
+                    rebalance_cost_msat: 0,
                     shared: SharedChannels::default(),
                     local_policy,
                     peer_policy: None,

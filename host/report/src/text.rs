@@ -307,6 +307,7 @@ pub fn activity_table(report: &ActivityReport) -> String {
         ("STRATEGY", false),
         ("FLOW", false),
         ("PROFITABILITY", false),
+        ("REBALANCING (sat)", true),
     ]
     .into_iter()
     .chain(COUNT_COLUMNS)
@@ -314,9 +315,14 @@ pub fn activity_table(report: &ActivityReport) -> String {
     .collect();
     let mut channels = Table::new(&columns);
     for c in &report.channels {
-        let (flow, profitability) = c.analysis.as_ref().map_or(("-", "-"), |a| {
-            (a.flow_class.name(), a.profitability.name())
-        });
+        let (flow, profitability, rebalancing) =
+            c.analysis.as_ref().map_or(("-", "-", "-".to_owned()), |a| {
+                (
+                    a.flow_class.name(),
+                    a.profitability.name(),
+                    (a.rebalance_cost_msat / 1000).to_string(),
+                )
+            });
         // A closed channel has no flow; how profitable it was is how it ended.
         let flow = if c.closed { "closed" } else { flow };
         let mut row = vec![
@@ -324,6 +330,7 @@ pub fn activity_table(report: &ActivityReport) -> String {
             c.strategy.clone().unwrap_or_else(|| "-".to_owned()),
             flow.to_owned(),
             profitability.to_owned(),
+            rebalancing,
         ];
         row.extend(count_cells(&c.counts));
         row.extend(revenue_cells(&c.revenue_msat));

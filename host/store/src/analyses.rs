@@ -76,6 +76,7 @@ mod tests {
             profitability,
             revenue_rate_msat_per_hour: 12.5,
             history_secs: 3600,
+            rebalance_cost_msat: 7_000,
         }
     }
 
@@ -106,5 +107,23 @@ mod tests {
             )
             .unwrap();
         assert_eq!(store.channel_analyses().unwrap().len(), 1);
+
+        // Stored before rebalancing costs were read: none.
+        store
+            .lock()
+            .execute(
+                "UPDATE channel_analyses SET analysis_json = json_remove(analysis_json, \
+                 '$.rebalance_cost_msat') WHERE channel_id = 1",
+                [],
+            )
+            .unwrap();
+        let older = store.channel_analyses().unwrap()[&1].1;
+        assert_eq!(
+            older,
+            ChannelAnalysis {
+                rebalance_cost_msat: 0,
+                ..source
+            }
+        );
     }
 }

@@ -64,25 +64,25 @@ impl Store {
         })
     }
 
-    /// What rebalancing cost each channel over the stored history, msat: the routing fees of
-    /// each payment to ourselves, charged to the channels it arrived by (the ones whose
-    /// outbound liquidity it bought), shared by the amount each received. A payment that
-    /// arrived partly by a channel the node no longer knows leaves that share uncharged.
-    pub fn rebalance_costs(&self) -> Result<HashMap<ChannelId, u64>, StoreError> {
+    /// What rebalancing cost each channel from `since` (unix seconds) on, msat: the routing
+    /// fees of each payment to ourselves, charged to the channels it arrived by (the ones
+    /// whose outbound liquidity it bought), shared by the amount each received. A payment
+    /// that arrived partly by a channel the node no longer knows leaves that share uncharged.
+    pub fn rebalance_costs(&self, since: u64) -> Result<HashMap<ChannelId, u64>, StoreError> {
         const WHAT: &str = "summing rebalancing costs";
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
                 "WITH paid AS (
                      SELECT payment_hash, SUM(fee_msat) AS fee FROM payment_parts
-                     WHERE sent = 1 GROUP BY payment_hash),
+                     WHERE sent = 1 AND at >= ?1 GROUP BY payment_hash),
                  arrived AS (
                      SELECT payment_hash, SUM(amount_msat) AS amount FROM payment_parts
-                     WHERE sent = 0 GROUP BY payment_hash),
+                     WHERE sent = 0 AND at >= ?1 GROUP BY payment_hash),
                  refilled AS (
                      SELECT payment_hash, channel_id, SUM(amount_msat) AS amount
                      FROM payment_parts
-                     WHERE sent = 0 AND channel_id IS NOT NULL
+                     WHERE sent = 0 AND channel_id IS NOT NULL AND at >= ?1
                      GROUP BY payment_hash, channel_id)
                  SELECT r.channel_id,
                         CAST(ROUND(SUM(CAST(p.fee AS REAL) * r.amount / a.amount)) AS INTEGER)
@@ -94,7 +94,7 @@ impl Store {
             )
             .map_err(self.sql(WHAT))?;
         let rows = stmt
-            .query_map([], |row| {
+            .query_map([time_to_sql(since)], |row| {
                 Ok((
                     channel_id_from_sql(row.get(0)?),
                     u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
@@ -137,14 +137,18 @@ mod tests {
         store
             .add_payment_parts(&[part(1, 1000, 1, "AA", true, 1_000_000, 700)], 1)
             .unwrap();
-        assert!(store.rebalance_costs().unwrap().is_empty());
+        assert!(store.rebalance_costs(0).unwrap().is_empty());
         store
             .add_payment_parts(&[part(2, 1001, 2, "aa", false, 1_000_000, 0)], 2)
             .unwrap();
         assert_eq!(store.cursor(Stream::PaymentParts).unwrap(), 2);
-        let costs = store.rebalance_costs().unwrap();
+        let costs = store.rebalance_costs(0).unwrap();
         assert_eq!(costs.get(&2), Some(&700));
         assert_eq!(costs.get(&1), None, "the channel it left by gained nothing");
+        assert!(
+            store.rebalance_costs(1002).unwrap().is_empty(),
+            "from after it, nothing"
+        );
     }
 
     #[test]
@@ -163,7 +167,7 @@ mod tests {
                 4,
             )
             .unwrap();
-        assert_eq!(store.rebalance_costs().unwrap(), HashMap::from([(2, 300)]));
+        assert_eq!(store.rebalance_costs(0).unwrap(), HashMap::from([(2, 300)]));
         store
             .add_payment_parts(
                 &[part(5, 1000 + UNPAIRED_KEPT_SECS + 1, 3, "ee", false, 1, 0)],
@@ -179,7 +183,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(kept, [3, 4, 5]);
-        assert_eq!(store.rebalance_costs().unwrap(), HashMap::from([(2, 300)]));
+        assert_eq!(store.rebalance_costs(0).unwrap(), HashMap::from([(2, 300)]));
     }
 
     #[test]
@@ -209,7 +213,7 @@ mod tests {
             "a page read twice adds nothing"
         );
         assert_eq!(
-            store.rebalance_costs().unwrap(),
+            store.rebalance_costs(0).unwrap(),
             HashMap::from([(2, 450), (3, 150)])
         );
     }
