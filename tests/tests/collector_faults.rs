@@ -62,7 +62,7 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
                 ids[(cycle as usize / 10 + 5) % ids.len()],
             );
             let fee = cycle * 100 + 7;
-            if live.rebalance(out, into, 10_000_000, fee).is_ok() {
+            if live.rebalance(out, into, 10_000_000, fee, 0).is_ok() {
                 *rebalanced.entry(into).or_default() += fee;
             }
         }
@@ -399,4 +399,108 @@ async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored() {
     let an_hour_on = now_ns / 1_000_000_000 + 3_600;
     collect(&client, &store, an_hour_on, &config).await.unwrap();
     assert_eq!(store.forward_count().unwrap(), before + 10);
+}
+
+/// A rebalance held in flight for three hours, and one settled at once after it: the second's
+/// fee is counted at once, the first's once it settles, each once.
+async fn held_rebalance(live: &mut LiveSimulation, node: &dyn NodeClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let ids: Vec<u64> = live
+        .shared()
+        .lock()
+        .unwrap()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, 3 * 3600)
+        .unwrap();
+    live.advance(60);
+    live.rebalance(ids[2], ids[3], 5_000_000, 40, 0).unwrap();
+    let config = CollectConfig::to_the_end();
+    let report = collect(node, &store, now(live), &config).await.unwrap();
+    assert!(report.caught_up);
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[3], 40)]),
+        "the one in flight is not counted yet, and holds nothing back"
+    );
+    live.advance(4 * 3600);
+    collect(node, &store, now(live), &config).await.unwrap();
+    collect(node, &store, now(live), &config).await.unwrap();
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[3], 40), (ids[1], 900)])
+    );
+    assert!(store.unresolved_payments().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_in_flight_on_lnd_is_counted_once_it_settles() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(3600);
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    held_rebalance(&mut live, &client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_in_flight_on_cln_is_counted_once_it_settles() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("cln-heavy").unwrap()));
+    live.advance(3600);
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::cln_serving(live.shared(), dir.path()).await;
+    held_rebalance(&mut live, &client).await;
+}
+
+/// A node that fails every `ListPayments` (an answer too large, a timeout, a refusal) loses the
+/// rebalancing costs of that collection and nothing else: the collection goes on, says it is
+/// not caught up, and the costs come once the node answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_payment_lists_do_not_stop_the_collection() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let ids: Vec<u64> = live
+        .shared()
+        .lock()
+        .unwrap()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LndServerConfig::new(dir.path());
+    let mut payments_fail = faults(0.0);
+    payments_fail.per_method.insert(
+        "lnrpc.Lightning/ListPayments".to_owned(),
+        MethodFaults {
+            error_rate: 1.0,
+            drop_rate: 0.0,
+            latency: Duration::ZERO,
+        },
+    );
+    config.faults = payments_fail;
+    let server = LndServer::start(live.shared(), config).await.unwrap();
+    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let report = collect(&client, &store, now(&live), &CollectConfig::to_the_end())
+        .await
+        .unwrap();
+    assert!(report.forwards_added > 0);
+    assert!(!report.caught_up);
+    assert!(store.rebalance_costs(0).unwrap().is_empty());
+
+    server.set_faults(faults(0.0));
+    let report = collect(&client, &store, now(&live), &CollectConfig::to_the_end())
+        .await
+        .unwrap();
+    assert!(report.caught_up);
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[1], 900)])
+    );
 }

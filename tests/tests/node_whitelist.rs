@@ -59,7 +59,7 @@ fn live_market() -> LiveSimulation {
     let emptiest = channels.iter().min_by_key(|c| c.local_balance_sat).unwrap();
     let amount_msat = fullest.local_balance_sat.min(emptiest.remote_balance_sat) * 100;
     let (out, into) = (fullest.id, emptiest.id);
-    live.rebalance(out, into, amount_msat, 1_234).unwrap();
+    live.rebalance(out, into, amount_msat, 1_234, 0).unwrap();
     live
 }
 

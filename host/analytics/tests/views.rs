@@ -590,6 +590,8 @@ fn rebalancing_that_refilled_a_channel_is_among_its_costs() {
                 part(4, underwater, "02", false, 0),
                 part(5, free, "03", true, 9_000_000),
             ],
+            &[],
+            at,
             5,
         )
         .unwrap();

@@ -458,7 +458,7 @@ fn reports_never_migrate_or_write_the_database() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "DROP TABLE payment_parts; PRAGMA user_version = {};",
+            "DROP TABLE payment_parts; DROP TABLE unresolved_payments; PRAGMA user_version = {};",
             current - 1
         ))
         .unwrap();

@@ -8,6 +8,8 @@
 //! clock, so the last two hours before its cursor are read again each run: a
 //! forward LND stamped there after its clock stepped back is stored then.
 
+use std::cell::Cell;
+
 use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind};
 use lnpolicy_store::{Store, StoreError, Stream};
 
@@ -17,6 +19,15 @@ use lnpolicy_store::{Store, StoreError, Stream};
 /// Two hours cover a clock restored from an hourly save; a larger step loses the forwards
 /// stamped before the window.
 pub const LND_REREAD_WINDOW_NS: u64 = 2 * 3600 * 1_000_000_000;
+
+/// Payments per page, whatever the other streams' page: LND lists each payment with every
+/// attempt it made, so a page of a rebalancing node's payments is far larger than one of
+/// forwards.
+const PAYMENT_PAGE: u32 = 100;
+
+/// How long a payment passed over in flight is read again. No HTLC is held longer than two
+/// weeks (2016 blocks); one listed in flight for a month is a record its node never resolved.
+const UNRESOLVED_GIVE_UP_SECS: u64 = 30 * 86_400;
 
 /// How much to fetch per call and per run.
 #[derive(Debug, Clone)]
@@ -117,20 +128,28 @@ pub async fn collect(
     if node.kind() == NodeKind::Lnd {
         reread_lnd_window(node, store, at, config, &mut report).await?;
     }
-    let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
-        let page = node.forwards(from, config.page_size).await?;
-        let count = page.forwards.len();
-        let added = store.add_forwards(&page.forwards, page.next_index)?;
-        Ok(Some(Paged {
-            count,
-            added,
-            next: page.next_index,
-        }))
-    })
+    let forwards_done = page_through(
+        store,
+        config.page_size,
+        config.max_pages,
+        &mut report,
+        Stream::Forwards,
+        async |from| {
+            let page = node.forwards(from, config.page_size).await?;
+            let count = page.forwards.len();
+            let added = store.add_forwards(&page.forwards, page.next_index)?;
+            Ok(Some(Paged {
+                count,
+                added,
+                next: page.next_index,
+            }))
+        },
+    )
     .await?;
     let failures_done = page_through(
         store,
-        config,
+        config.page_size,
+        config.max_pages,
         &mut report,
         Stream::FailedForwards,
         async |from| {
@@ -156,7 +175,8 @@ pub async fn collect(
     .await?;
     let resolved_done = page_through(
         store,
-        config,
+        config.page_size,
+        config.max_pages,
         &mut report,
         Stream::ResolvedForwards,
         async |from| {
@@ -174,25 +194,31 @@ pub async fn collect(
         },
     )
     .await?;
+    let payments_failed = Cell::new(false);
     let payments_done = page_through(
         store,
-        config,
+        config.page_size.min(PAYMENT_PAGE),
+        config.max_pages,
         &mut report,
         Stream::PaymentParts,
         async |from| {
-            let page = match node.payment_parts(from, config.page_size).await {
+            let page = match node
+                .payment_parts(from, config.page_size.min(PAYMENT_PAGE))
+                .await
+            {
                 Ok(Some(page)) => page,
                 Ok(None) => return Ok(None),
-                // Rebalancing costs only inform the profitability classes: a macaroon without
-                // the right to list payments must not stop the collection.
-                Err(error @ NodeError::PermissionDenied { .. }) => {
-                    tracing::warn!(%error, "rebalancing costs are not collected: the node refuses to list payments");
+                // Rebalancing costs only inform the profitability classes: a node that will not
+                // list payments, or fails to, must not stop the collection and every fee update.
+                Err(error) => {
+                    tracing::warn!(%error, "rebalancing costs not collected this time");
+                    payments_failed.set(true);
                     return Ok(None);
                 }
-                Err(error) => return Err(error.into()),
             };
             let count = page.events;
-            let added = store.add_payment_parts(&page.parts, page.next_index)?;
+            let added =
+                store.add_payment_parts(&page.parts, &page.unresolved, at, page.next_index)?;
             Ok(Some(Paged {
                 count,
                 added,
@@ -200,8 +226,11 @@ pub async fn collect(
             }))
         },
     )
-    .await?;
-    report.caught_up = forwards_done && failures_done && resolved_done && payments_done;
+    .await?
+        && !payments_failed.get();
+    let unresolved_done = read_unresolved_payments(node, store, at, &mut report).await?;
+    report.caught_up =
+        forwards_done && failures_done && resolved_done && payments_done && unresolved_done;
     tracing::debug!(
         channels = report.channels,
         forwards = report.forwards_added,
@@ -288,13 +317,14 @@ struct Paged {
 /// no such stream (nothing to do, no call made).
 async fn page_through(
     store: &Store,
-    config: &CollectConfig,
+    page_size: u32,
+    max_pages: u32,
     report: &mut CollectReport,
     stream: Stream,
     fetch: impl AsyncFn(u64) -> Result<Option<Paged>, CollectError>,
 ) -> Result<bool, CollectError> {
     let mut from = store.cursor(stream)?;
-    for _ in 0..config.max_pages {
+    for _ in 0..max_pages {
         let Some(Paged { count, added, next }) = fetch(from).await? else {
             return Ok(true);
         };
@@ -317,10 +347,52 @@ async fn page_through(
                 next,
             });
         }
-        if count < config.page_size as usize {
+        if count < page_size as usize {
             return Ok(true);
         }
         from = next;
     }
     Ok(false)
+}
+
+/// Reads again each payment the stream passed over in flight, storing what those that
+/// resolved came to; one still in flight after [`UNRESOLVED_GIVE_UP_SECS`] is given up with
+/// a warning. Whether every one was read; an error stops the reading, with a warning, for
+/// the same reason as on the stream.
+async fn read_unresolved_payments(
+    node: &dyn NodeClient,
+    store: &Store,
+    at: u64,
+    report: &mut CollectReport,
+) -> Result<bool, CollectError> {
+    for (index, since) in store.unresolved_payments()? {
+        let page = match node.payment_parts(index.saturating_sub(1), 1).await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(true),
+            Err(error) => {
+                tracing::warn!(%error, index, "a payment in flight was not read again this time");
+                return Ok(false);
+            }
+        };
+        report.node_calls += 1;
+        if page.unresolved.contains(&index) {
+            if at.saturating_sub(since) > UNRESOLVED_GIVE_UP_SECS {
+                tracing::warn!(
+                    index,
+                    since,
+                    "a payment has been in flight for over 30 days: no longer read; its cost, if it was a rebalance that settles, is not counted"
+                );
+                store.resolve_payment(index, &[])?;
+            }
+            continue;
+        }
+        // A payment deleted from the node's records is gone: the page then starts at a later one.
+        let parts: Vec<_> = page
+            .parts
+            .into_iter()
+            .filter(|p| p.index == index)
+            .collect();
+        report.payment_parts_added += store.resolve_payment(index, &parts)?;
+    }
+    Ok(true)
 }

@@ -176,9 +176,14 @@ pub struct PaymentPart {
 }
 
 /// A page of payment parts; `next_index` is where the next page starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PaymentPartPage {
     pub parts: Vec<PaymentPart>,
+    /// Payments the page passed over because they had not resolved yet: LND numbers a payment
+    /// when it starts, so the page's end moves past it, and the collector reads each again
+    /// (`payment_parts(index - 1, 1)`) until it has. Empty where the node lists only what
+    /// settled (CLN).
+    pub unresolved: Vec<u64>,
     /// How many of the node's events the page went through, whether they gave parts or not
     /// (payments that were not rebalances give none): fewer than asked means the end.
     pub events: usize,
@@ -303,9 +308,9 @@ pub trait NodeClient: Send + Sync {
         Ok(None)
     }
 
-    /// Parts of our own circular payments (rebalances, made by any tool) whose index is above
-    /// `from_index` (0 = from the start), at most `limit` events, same paging as
-    /// [`NodeClient::forwards`]: what each cost and which channel it refilled. `None` when the
+    /// Parts of our own payments after `from_index` (0 = from the start), at most `limit` of
+    /// the node's events, for what rebalances (made by any tool) cost and which channels they
+    /// refilled. Passing `next_index` back continues without gaps or repeats. `None` when the
     /// node cannot list them (a Core Lightning older than 25.09, without `listchannelmoves`).
     async fn payment_parts(
         &self,

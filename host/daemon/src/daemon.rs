@@ -427,6 +427,7 @@ impl Daemon {
                     forwards = report.forwards_added,
                     failures = report.failures_added,
                     resolved = report.resolved_added,
+                    payment_parts = report.payment_parts_added,
                     elapsed_ms,
                     "collected"
                 );

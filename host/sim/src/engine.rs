@@ -603,10 +603,12 @@ impl Simulation {
         };
     }
 
-    /// A circular rebalance made now, as an operator's rebalancing tool would: `amount_msat`
+    /// A circular rebalance started now, as an operator's rebalancing tool would: `amount_msat`
     /// leaves by `out_channel` with `fee_msat` for the route on top, and comes back by
-    /// `in_channel`. The servers list it among the node's payments (LND) and channel moves
-    /// (CLN). Refused, changing nothing, when either side lacks the balance beyond its
+    /// `in_channel`; it settles `settles_after_secs` from now (0: at once). The balances move
+    /// at once (the market does not model the HTLC in flight); the servers list it among the
+    /// node's payments (LND, in flight until it settles) and channel moves (CLN, once
+    /// settled). Refused, changing nothing, when either side lacks the balance beyond its
     /// reserve.
     pub fn rebalance(
         &mut self,
@@ -614,6 +616,7 @@ impl Simulation {
         in_channel: ChannelId,
         amount_msat: u64,
         fee_msat: u64,
+        settles_after_secs: u64,
     ) -> Result<(), RebalanceRefused> {
         self.sync_external();
         let find = |id| self.index(id).ok_or(RebalanceRefused::UnknownChannel(id));
@@ -647,8 +650,10 @@ impl Simulation {
         self.write_balances(out);
         self.write_balances(into);
         let index = self.state.rebalances.len() as u64 + 1;
+        let now = self.state.now_secs();
         self.state.rebalances.push(Rebalance {
-            at_secs: self.state.now_secs(),
+            started_secs: now,
+            at_secs: now.saturating_add(settles_after_secs),
             payment_hash: format!(
                 "{:016x}{:048x}",
                 index.wrapping_mul(0x9e37_79b9_7f4a_7c15),

@@ -11,7 +11,7 @@ use lnpolicy_core::{
     NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo,
 };
 
-use crate::state::NodeState;
+use crate::state::{NodeState, Rebalance};
 
 /// A `NodeClient` over a shared simulated state (see [`crate::LiveSimulation::shared`]).
 pub struct InProcessNode {
@@ -104,74 +104,90 @@ impl NodeClient for InProcessNode {
         })
     }
 
-    /// Keyed as the real client of the node's kind keys them: LND lists each payment whole
-    /// under its `payment_index` (position + 1), the part sent first; CLN lists each side as
-    /// a channel move of its own, the credit of the channel it came back by first (created
-    /// indexes 2·position + 1 and + 2).
+    /// Paged as the real client of the node's kind pages them: LND lists each payment whole
+    /// under its `payment_index` (position + 1), the part sent first, and one in flight as
+    /// unresolved; CLN lists each settled rebalance as two channel moves numbered in the
+    /// order they settled, the credit of the channel it came back by first, from `from_index`
+    /// on, and the next page starts after the last.
     async fn payment_parts(
         &self,
         from_index: u64,
         limit: u32,
     ) -> Result<Option<PaymentPartPage>, NodeError> {
         let state = self.state();
-        let parts: Vec<PaymentPart> = state
-            .rebalances
-            .iter()
-            .enumerate()
-            .flat_map(|(position, r)| {
-                let position = position as u64;
-                let sent = PaymentPart {
-                    index: position + 1,
-                    part: 0,
-                    at_secs: r.at_secs,
-                    channel: Some(r.out_channel),
-                    payment_hash: r.payment_hash.clone(),
-                    sent: true,
-                    amount_msat: r.amount_msat + r.fee_msat,
-                    fee_msat: r.fee_msat,
-                };
-                let received = PaymentPart {
-                    part: 1,
-                    channel: Some(r.in_channel),
-                    sent: false,
-                    amount_msat: r.amount_msat,
-                    fee_msat: 0,
-                    ..sent.clone()
-                };
-                match self.kind {
-                    NodeKind::Lnd => [sent, received],
-                    NodeKind::Cln => [
-                        PaymentPart {
-                            index: 2 * position + 1,
-                            part: 0,
-                            ..received
-                        },
-                        PaymentPart {
-                            index: 2 * position + 2,
-                            ..sent
-                        },
-                    ],
+        let parts = |r: &Rebalance, index: u64| {
+            let sent = PaymentPart {
+                index,
+                part: 0,
+                at_secs: r.at_secs,
+                channel: Some(r.out_channel),
+                payment_hash: r.payment_hash.clone(),
+                sent: true,
+                amount_msat: r.amount_msat + r.fee_msat,
+                fee_msat: r.fee_msat,
+            };
+            let received = PaymentPart {
+                part: 1,
+                channel: Some(r.in_channel),
+                sent: false,
+                amount_msat: r.amount_msat,
+                fee_msat: 0,
+                ..sent.clone()
+            };
+            [sent, received]
+        };
+        let mut page = PaymentPartPage {
+            next_index: from_index,
+            ..PaymentPartPage::default()
+        };
+        match self.kind {
+            NodeKind::Lnd => {
+                let now = state.now_secs();
+                for (r, index) in state.rebalances.iter().zip(1u64..) {
+                    if index <= from_index {
+                        continue;
+                    }
+                    if page.events == limit as usize {
+                        break;
+                    }
+                    if r.at_secs <= now {
+                        page.parts.extend(parts(r, index));
+                    } else {
+                        page.unresolved.push(index);
+                    }
+                    page.events += 1;
+                    page.next_index = index;
                 }
-            })
-            .filter(|p| p.index > from_index)
-            .collect();
-        let mut events = 0;
-        let mut last = None;
-        let parts: Vec<PaymentPart> = parts
-            .into_iter()
-            .take_while(|p| {
-                if last != Some(p.index) {
-                    events += 1;
-                    last = Some(p.index);
+            }
+            NodeKind::Cln => {
+                let moves = state
+                    .settled_rebalances()
+                    .into_iter()
+                    .zip(0u64..)
+                    .flat_map(|(r, k)| {
+                        let [sent, received] = parts(r, 0);
+                        [
+                            PaymentPart {
+                                index: 2 * k + 1,
+                                part: 0,
+                                ..received
+                            },
+                            PaymentPart {
+                                index: 2 * k + 2,
+                                ..sent
+                            },
+                        ]
+                    })
+                    .filter(|p| p.index >= from_index)
+                    .take(limit as usize);
+                for part in moves {
+                    page.events += 1;
+                    page.next_index = part.index + 1;
+                    page.parts.push(part);
                 }
-                events <= limit
-            })
-            .collect();
-        Ok(Some(PaymentPartPage {
-            next_index: parts.last().map_or(from_index, |p| p.index),
-            events: events.min(limit) as usize,
-            parts,
-        }))
+            }
+        }
+        Ok(Some(page))
     }
 
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {

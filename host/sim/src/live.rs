@@ -44,17 +44,23 @@ impl LiveSimulation {
         self.publish();
     }
 
-    /// A rebalance made now (see [`Simulation::rebalance`]), published at once.
+    /// A rebalance started now (see [`Simulation::rebalance`]), published at once.
     pub fn rebalance(
         &mut self,
         out_channel: ChannelId,
         in_channel: ChannelId,
         amount_msat: u64,
         fee_msat: u64,
+        settles_after_secs: u64,
     ) -> Result<(), RebalanceRefused> {
         self.take_policy_changes();
-        self.sim
-            .rebalance(out_channel, in_channel, amount_msat, fee_msat)?;
+        self.sim.rebalance(
+            out_channel,
+            in_channel,
+            amount_msat,
+            fee_msat,
+            settles_after_secs,
+        )?;
         self.publish();
         Ok(())
     }

@@ -90,8 +90,9 @@ pub struct NodeState {
     /// how long the previous fee is still accepted. A channel without one gets the scenario's
     /// `enforce_delay_secs`.
     pub enforce_delays: BTreeMap<ChannelId, u64>,
-    /// Circular payments the node made to itself, in the order they settled: LND lists them
-    /// by `payment_index` (position + 1), CLN as two channel moves each.
+    /// Circular payments the node made to itself, in the order they started: LND lists them
+    /// by `payment_index` (position + 1), in flight until they settle; CLN as two channel
+    /// moves each once they have settled ([`NodeState::settled_rebalances`]).
     pub rebalances: Vec<Rebalance>,
 }
 
@@ -99,7 +100,9 @@ pub struct NodeState {
 /// rebalancing tools operators run make them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rebalance {
-    /// Unix seconds it settled.
+    /// Unix seconds it started.
+    pub started_secs: u64,
+    /// Unix seconds it settles (in flight until then).
     pub at_secs: u64,
     pub payment_hash: String,
     /// The channel it left by, which paid the amount and the fee.
@@ -156,6 +159,19 @@ impl NodeState {
             .channel_point
             .split_once(':')
             .map_or(channel.channel_point.as_str(), |(txid, _)| txid)
+    }
+
+    /// The rebalances settled by now, in the order they settled (the order CLN creates their
+    /// channel moves in; one settled at the same second as another keeps its start order).
+    pub fn settled_rebalances(&self) -> Vec<&Rebalance> {
+        let now = self.now_secs();
+        let mut settled: Vec<&Rebalance> = self
+            .rebalances
+            .iter()
+            .filter(|r| r.at_secs <= now)
+            .collect();
+        settled.sort_by_key(|r| r.at_secs);
+        settled
     }
 
     /// Applies a full policy to one of our channels after LND's checks.

@@ -1,11 +1,14 @@
 //! The in-process node that backtests use must answer exactly as the real LND client does
-//! over the simulator's real gRPC server, for the same state: otherwise a backtest would
-//! measure a different node than the one the daemon talks to.
+//! over the simulator's real gRPC server (and, for what the two differ in, the CLN client over
+//! its JSON-RPC server), for the same state: otherwise a backtest would measure a different
+//! node than the one the daemon talks to.
 
 use std::collections::BTreeMap;
 
-use lnpolicy_core::{NodeClient, short_channel_id};
+use lnpolicy_core::{NodeClient, PaymentPartPage, short_channel_id};
+use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
+use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{InProcessNode, LiveSimulation, Scenario, Simulation};
 
@@ -22,9 +25,11 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
         .iter()
         .map(|c| c.id)
         .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 1_500).unwrap();
+    // One held in flight for two hours, one settled at once after it.
+    live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
+        .unwrap();
     live.advance(60);
-    live.rebalance(ids[2], ids[0], 5_000_000, 40).unwrap();
+    live.rebalance(ids[2], ids[0], 5_000_000, 40, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
@@ -77,18 +82,15 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
     }
     assert!(pages > 3, "two days of forwards span several pages");
 
-    let mut from = 0;
-    let mut parts = 0;
-    loop {
-        let a = local.payment_parts(from, 1).await.unwrap().unwrap();
-        assert_eq!(a, lnd.payment_parts(from, 1).await.unwrap().unwrap());
-        if a.events == 0 {
-            break;
-        }
-        parts += a.parts.len();
-        from = a.next_index;
-    }
-    assert_eq!(parts, 4, "two rebalances, each sent and received");
+    let pages = payment_pages(&local, &lnd).await;
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| (p.parts.len(), p.unresolved.clone()))
+            .collect::<Vec<_>>(),
+        [(0, vec![1]), (2, vec![])],
+        "the rebalance in flight is named unresolved, the settled one is listed"
+    );
 
     for channel in &channels {
         assert_eq!(
@@ -134,4 +136,64 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
         local.update_policy(target, &policy).await.is_err(),
         "LND's rules apply"
     );
+}
+
+/// Every page of payment parts, one event a page, checking that the two nodes give the same.
+async fn payment_pages(local: &dyn NodeClient, remote: &dyn NodeClient) -> Vec<PaymentPartPage> {
+    let mut pages = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = local.payment_parts(from, 1).await.unwrap().unwrap();
+        assert_eq!(page, remote.payment_parts(from, 1).await.unwrap().unwrap());
+        if page.events == 0 {
+            return pages;
+        }
+        from = page.next_index;
+        pages.push(page);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_payment_parts_equal_the_cln_clients() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("cln-heavy").unwrap()));
+    live.advance(3600);
+    let ids: Vec<u64> = live
+        .simulation()
+        .state()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
+        .unwrap();
+    live.advance(60);
+    live.rebalance(ids[2], ids[0], 5_000_000, 40, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lightning-rpc");
+    let server = ClnServer::start(live.shared(), &socket, ClnServerConfig::default())
+        .await
+        .unwrap();
+    let cln = ClnClient::connect(ClnConfig::new(&socket)).await.unwrap();
+    let local = InProcessNode::new(live.shared());
+    assert_eq!(local.kind(), cln.kind());
+
+    let pages = payment_pages(&local, &cln).await;
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| (p.parts[0].index, p.parts[0].sent))
+            .collect::<Vec<_>>(),
+        [(1, false), (2, true)],
+        "only the settled rebalance: credit, then debit"
+    );
+    live.advance(7_200);
+    let pages = payment_pages(&local, &cln).await;
+    assert_eq!(
+        pages.len(),
+        4,
+        "the held one too, once settled, numbered after"
+    );
+    assert_eq!(pages[3].parts[0].fee_msat, 1_500);
+    assert!(pages.iter().all(|p| p.unresolved.is_empty()));
+    server.shutdown().await;
 }

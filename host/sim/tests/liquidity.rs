@@ -122,7 +122,8 @@ fn a_rebalance_moves_liquidity_and_its_fee_and_refuses_what_a_side_cannot_carry(
         sim.state().channels[0].clone(),
         sim.state().channels[1].clone(),
     );
-    sim.rebalance(a.id, b.id, 100_000_000, 2_000_000).unwrap();
+    sim.rebalance(a.id, b.id, 100_000_000, 2_000_000, 0)
+        .unwrap();
     let after = |sim: &Simulation, id| sim.state().channel(id).unwrap().clone();
     let (a2, b2) = (after(&sim, a.id), after(&sim, b.id));
     assert_eq!(
@@ -141,19 +142,40 @@ fn a_rebalance_moves_liquidity_and_its_fee_and_refuses_what_a_side_cannot_carry(
 
     let too_much = (a2.local_balance_sat + 1) * 1000;
     assert_eq!(
-        sim.rebalance(a.id, b.id, too_much, 0),
+        sim.rebalance(a.id, b.id, too_much, 0, 0),
         Err(RebalanceRefused::Outbound {
             channel: a.id,
             needed_msat: too_much,
         })
     );
-    let beyond_peer = (b2.remote_balance_sat + 1) * 1000;
-    assert!(matches!(
-        sim.rebalance(a.id, b.id, beyond_peer, 0),
-        Err(RebalanceRefused::Outbound { .. } | RebalanceRefused::Inbound { .. })
-    ));
+    // Into the channel that has received the most it can: its peer has nothing left to give.
+    let full = sim
+        .state()
+        .channels
+        .iter()
+        .filter(|c| c.id != a.id)
+        .min_by_key(|c| c.remote_balance_sat)
+        .unwrap()
+        .clone();
+    let beyond_peer = (full.remote_balance_sat + 1) * 1000;
+    let richest = sim
+        .state()
+        .channels
+        .iter()
+        .filter(|c| c.id != full.id)
+        .max_by_key(|c| c.local_balance_sat)
+        .unwrap()
+        .clone();
+    assert!(richest.local_balance_sat > full.remote_balance_sat + 1_000);
     assert_eq!(
-        sim.rebalance(a.id, a.id, 1, 0),
+        sim.rebalance(richest.id, full.id, beyond_peer, 0, 0),
+        Err(RebalanceRefused::Inbound {
+            channel: full.id,
+            needed_msat: beyond_peer,
+        })
+    );
+    assert_eq!(
+        sim.rebalance(a.id, a.id, 1, 0, 0),
         Err(RebalanceRefused::SameChannel(a.id))
     );
     assert_eq!(sim.state().rebalances.len(), 1, "a refusal changes nothing");

@@ -20,6 +20,13 @@ CREATE TABLE payment_parts (
 ) STRICT;
 CREATE INDEX payment_parts_by_hash ON payment_parts (payment_hash);
 
+-- Payments the stream passed over while they were in flight (LND numbers a payment when it
+-- starts), read again until they resolve; `since` is when the collection first saw one.
+CREATE TABLE unresolved_payments (
+    node_index INTEGER PRIMARY KEY,
+    since      INTEGER NOT NULL
+) STRICT;
+
 -- A fourth collector stream; SQLite cannot change a CHECK constraint in place.
 CREATE TABLE collector_cursors_0021 (
     stream     TEXT    PRIMARY KEY

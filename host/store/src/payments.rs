@@ -6,62 +6,123 @@ use lnpolicy_core::{ChannelId, PaymentPart};
 use rusqlite::params;
 
 use crate::{
-    Store, StoreError, Stream, channel_id_from_sql, channel_id_to_sql, time_to_sql, to_sql,
+    Store, StoreError, Stream, channel_id_from_sql, channel_id_to_sql, time_from_sql, time_to_sql,
+    to_sql,
 };
 
-/// How long a part waits for the other side of its payment before it is taken for a payment
-/// that was not a rebalance and dropped. The two sides of a circular payment settle seconds
-/// apart; a day covers a node that lists them pages apart.
-const UNPAIRED_KEPT_SECS: u64 = 86_400;
+/// How long a part waits for the other side of its payment, after the newest part stored,
+/// before it is taken for a payment that was not a rebalance and dropped. The two sides of a
+/// circular payment usually settle seconds apart, but a peer that goes offline before
+/// settling one side can delay it for as long as an HTLC may be held: two weeks (2016
+/// blocks, the longest timeout nodes accept by default).
+const UNPAIRED_KEPT_SECS: u64 = 14 * 86_400;
 
 impl Store {
-    /// Stores one page of [`Stream::PaymentParts`] and its cursor in one transaction, and
-    /// drops the parts a day older than the newest that no other side joined: payments that
-    /// were not to ourselves (an invoice paid to us, one we paid), which cost no channel
-    /// anything and would otherwise pile up. Returns how many rows were new.
+    /// Stores one page of [`Stream::PaymentParts`], the payments it passed over unresolved
+    /// (first seen at `at`, unix seconds) and its cursor in one transaction, and drops the
+    /// parts two weeks older than the newest that no other side joined: payments that were
+    /// not to ourselves (an invoice paid to us, one we paid), which cost no channel anything
+    /// and would otherwise pile up. Returns how many rows were new.
     pub fn add_payment_parts(
         &self,
         parts: &[PaymentPart],
+        unresolved: &[u64],
+        at: u64,
         next_index: u64,
     ) -> Result<usize, StoreError> {
         const WHAT: &str = "storing payment parts";
         self.write(WHAT, |tx| {
-            let mut added = 0;
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO payment_parts (node_index, part, at, channel_id,
-                             payment_hash, sent, amount_msat, fee_msat)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
+            let added = self.insert_payment_parts(tx, parts)?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO unresolved_payments (node_index, since) VALUES (?1, ?2)",
+                )
+                .map_err(self.sql(WHAT))?;
+            for index in unresolved {
+                stmt.execute(params![to_sql(*index), time_to_sql(at)])
                     .map_err(self.sql(WHAT))?;
-                for p in parts {
-                    added += stmt
-                        .execute(params![
-                            to_sql(p.index),
-                            p.part,
-                            time_to_sql(p.at_secs),
-                            p.channel.map(channel_id_to_sql),
-                            p.payment_hash.to_ascii_lowercase(),
-                            p.sent,
-                            to_sql(p.amount_msat),
-                            to_sql(p.fee_msat),
-                        ])
-                        .map_err(self.sql(WHAT))?;
-                }
             }
-            tx.execute(
-                "DELETE FROM payment_parts AS p
-                 WHERE p.at < (SELECT MAX(at) FROM payment_parts) - ?1
-                   AND NOT EXISTS (SELECT 1 FROM payment_parts AS other
-                                   WHERE other.payment_hash = p.payment_hash
-                                     AND other.sent <> p.sent)",
-                params![to_sql(UNPAIRED_KEPT_SECS)],
-            )
-            .map_err(self.sql(WHAT))?;
             self.set_cursor(tx, Stream::PaymentParts, next_index)?;
             Ok(added)
         })
+    }
+
+    /// Payments passed over while unresolved, by index, with when they were first seen.
+    pub fn unresolved_payments(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        const WHAT: &str = "reading the payments still unresolved";
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT node_index, since FROM unresolved_payments ORDER BY node_index")
+            .map_err(self.sql(WHAT))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    time_from_sql(row.get(1)?),
+                ))
+            })
+            .map_err(self.sql(WHAT))?;
+        rows.collect::<Result<_, _>>().map_err(self.sql(WHAT))
+    }
+
+    /// Closes an unresolved payment: stores the parts it resolved to (none when it failed, was
+    /// not a rebalance or is gone from the node), and no longer reads it again. The cursor
+    /// stays where it is. Returns how many rows were new.
+    pub fn resolve_payment(&self, index: u64, parts: &[PaymentPart]) -> Result<usize, StoreError> {
+        const WHAT: &str = "storing a payment that resolved";
+        self.write(WHAT, |tx| {
+            let added = self.insert_payment_parts(tx, parts)?;
+            tx.execute(
+                "DELETE FROM unresolved_payments WHERE node_index = ?1",
+                params![to_sql(index)],
+            )
+            .map_err(self.sql(WHAT))?;
+            Ok(added)
+        })
+    }
+
+    /// Adds the parts not stored yet, then drops the unpaired ones gone stale (see
+    /// [`Store::add_payment_parts`]).
+    fn insert_payment_parts(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        parts: &[PaymentPart],
+    ) -> Result<usize, StoreError> {
+        const WHAT: &str = "storing payment parts";
+        let mut added = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO payment_parts (node_index, part, at, channel_id,
+                             payment_hash, sent, amount_msat, fee_msat)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(self.sql(WHAT))?;
+            for p in parts {
+                added += stmt
+                    .execute(params![
+                        to_sql(p.index),
+                        p.part,
+                        time_to_sql(p.at_secs),
+                        p.channel.map(channel_id_to_sql),
+                        p.payment_hash.to_ascii_lowercase(),
+                        p.sent,
+                        to_sql(p.amount_msat),
+                        to_sql(p.fee_msat),
+                    ])
+                    .map_err(self.sql(WHAT))?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM payment_parts AS p
+             WHERE p.at < (SELECT MAX(at) FROM payment_parts) - ?1
+               AND NOT EXISTS (SELECT 1 FROM payment_parts AS other
+                               WHERE other.payment_hash = p.payment_hash
+                                 AND other.sent <> p.sent)",
+            params![to_sql(UNPAIRED_KEPT_SECS)],
+        )
+        .map_err(self.sql(WHAT))?;
+        Ok(added)
     }
 
     /// What rebalancing cost each channel from `since` (unix seconds) on, msat: the routing
@@ -135,11 +196,11 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         // Sent by channel 1, paying 700 msat, arriving by channel 2 one page later.
         store
-            .add_payment_parts(&[part(1, 1000, 1, "AA", true, 1_000_000, 700)], 1)
+            .add_payment_parts(&[part(1, 1000, 1, "AA", true, 1_000_000, 700)], &[], 0, 1)
             .unwrap();
         assert!(store.rebalance_costs(0).unwrap().is_empty());
         store
-            .add_payment_parts(&[part(2, 1001, 2, "aa", false, 1_000_000, 0)], 2)
+            .add_payment_parts(&[part(2, 1001, 2, "aa", false, 1_000_000, 0)], &[], 0, 2)
             .unwrap();
         assert_eq!(store.cursor(Stream::PaymentParts).unwrap(), 2);
         let costs = store.rebalance_costs(0).unwrap();
@@ -164,6 +225,8 @@ mod tests {
                     part(3, 1000, 1, "dd", true, 2_000_000, 300),
                     part(4, 1000, 2, "dd", false, 2_000_000, 0),
                 ],
+                &[],
+                0,
                 4,
             )
             .unwrap();
@@ -171,6 +234,8 @@ mod tests {
         store
             .add_payment_parts(
                 &[part(5, 1000 + UNPAIRED_KEPT_SECS + 1, 3, "ee", false, 1, 0)],
+                &[],
+                0,
                 5,
             )
             .unwrap();
@@ -206,9 +271,9 @@ mod tests {
         forgotten.channel = Some(2);
         arrived.channel = None;
         parts.extend([forgotten, arrived]);
-        assert_eq!(store.add_payment_parts(&parts, 8).unwrap(), 6);
+        assert_eq!(store.add_payment_parts(&parts, &[], 0, 8).unwrap(), 6);
         assert_eq!(
-            store.add_payment_parts(&parts, 8).unwrap(),
+            store.add_payment_parts(&parts, &[], 0, 8).unwrap(),
             0,
             "a page read twice adds nothing"
         );
@@ -216,5 +281,33 @@ mod tests {
             store.rebalance_costs(0).unwrap(),
             HashMap::from([(2, 450), (3, 150)])
         );
+    }
+
+    #[test]
+    fn a_payment_passed_over_in_flight_is_read_again_until_it_resolves() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .add_payment_parts(&[part(6, 200, 1, "12", true, 1_000, 10)], &[5], 150, 6)
+            .unwrap();
+        store.add_payment_parts(&[], &[5], 180, 6).unwrap();
+        assert_eq!(
+            store.unresolved_payments().unwrap(),
+            [(5, 150)],
+            "first seen at 150"
+        );
+        let settled = [
+            part(5, 300, 3, "34", true, 2_000_000, 900),
+            part(5, 300, 4, "34", false, 2_000_000, 0),
+        ];
+        let mut settled = settled.to_vec();
+        settled[1].part = 1;
+        assert_eq!(store.resolve_payment(5, &settled).unwrap(), 2);
+        assert!(store.unresolved_payments().unwrap().is_empty());
+        assert_eq!(
+            store.cursor(Stream::PaymentParts).unwrap(),
+            6,
+            "the cursor stays"
+        );
+        assert_eq!(store.rebalance_costs(0).unwrap(), HashMap::from([(4, 900)]));
     }
 }

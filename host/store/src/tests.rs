@@ -86,6 +86,7 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "peer_fees",
             "strategy_events",
             "strategy_state",
+            "unresolved_payments",
             "update_intents",
         ]
     );
@@ -1054,7 +1055,9 @@ fn peer_fees_round_trip_with_their_refresh_time() {
         .unwrap();
     reopened
         .lock()
-        .execute_batch("DROP TABLE payment_parts; PRAGMA user_version = 19;")
+        .execute_batch(
+            "DROP TABLE payment_parts; DROP TABLE unresolved_payments; PRAGMA user_version = 19;",
+        )
         .unwrap();
     drop(reopened);
     let upgraded = Store::open(&path).unwrap();
@@ -1100,7 +1103,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
-             DROP TABLE payment_parts;
+             DROP TABLE payment_parts; DROP TABLE unresolved_payments;
                  PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1256,7 +1259,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP TABLE node_identity;
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
-             DROP TABLE payment_parts;
+             DROP TABLE payment_parts; DROP TABLE unresolved_payments;
                  PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1574,7 +1577,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
-                 DROP TABLE payment_parts;
+                 DROP TABLE payment_parts; DROP TABLE unresolved_payments;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1635,7 +1638,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  DROP TABLE node_identity;
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
-                 DROP TABLE payment_parts;
+                 DROP TABLE payment_parts; DROP TABLE unresolved_payments;
                  PRAGMA user_version = 13;",
             )
             .unwrap();

@@ -416,7 +416,6 @@ impl NodeClient for ClnClient {
         }
     }
 
-    /// `listchannels destination=<peer>`: the gossip store's channels into the peer.
     /// `listchannelmoves` by created_index, with `listpeerchannels` to name the channels
     /// when the page holds a payment. A CLN older than v25.09 has no such command: `None`,
     /// and it is not asked again.
@@ -455,6 +454,7 @@ impl NodeClient for ClnClient {
         Ok(Some(wire::payment_parts(&page, from_index, &ids)))
     }
 
+    /// `listchannels destination=<peer>`: the gossip store's channels into the peer.
     async fn peer_info(&self, peer_pubkey: &str) -> Result<Option<PeerInfo>, NodeError> {
         let our_id = self.our_id().await?;
         let to_peer: ListChannels = self

@@ -943,6 +943,7 @@ pub fn payment_parts(
         .collect();
     PaymentPartPage {
         parts,
+        unresolved: Vec::new(),
         events: moves.len(),
         next_index: moves.last().map_or(from_index, |m| m.created_index + 1),
     }

@@ -749,8 +749,8 @@ impl NodeClient for LndClient {
         self.failures.page(from_index, limit)
     }
 
-    /// `ListPayments` from `from_index`, in flight included so that the page can end before
-    /// a payment not yet resolved (see [`payments::rebalance_parts`]).
+    /// `ListPayments` from `from_index`, in flight included, so that a payment not yet
+    /// resolved is named for reading again (see [`payments::rebalance_parts`]).
     async fn payment_parts(
         &self,
         from_index: u64,

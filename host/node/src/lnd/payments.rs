@@ -10,18 +10,19 @@ use crate::lnrpc::{self, htlc_attempt::HtlcStatus, payment::PaymentStatus};
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// The parts of the rebalances in one `ListPayments` answer (payments after `from_index`, in
-/// index order), up to the first payment not yet settled or failed. LND numbers a payment
-/// when it starts, so one passed over in flight would never be listed again: the page ends
-/// before it and the next one starts there, once it has resolved (an HTLC held downstream
-/// holds the stream until it times out, which delays costs but loses none). Each
-/// successful attempt that came back to `me` gives two parts: `2k`, sent by the first hop's
-/// channel with the route's amount and fee, and `2k + 1`, received by the last hop's.
+/// index order). LND numbers a payment when it starts, so the page's end moves past a payment
+/// still in flight (or only initiated) only with it listed as unresolved, to be read again
+/// once it has resolved; a payment held for days (or one LND never resolves) holds nothing
+/// else back. Each successful attempt that came back to `me` gives two parts: `2k`, sent by
+/// the first hop's channel with the route's amount and fee, and `2k + 1`, received by the
+/// last hop's.
 pub fn rebalance_parts(
     payments: &[lnrpc::Payment],
     me: &str,
     from_index: u64,
 ) -> Result<PaymentPartPage, NodeError> {
     let mut parts = Vec::new();
+    let mut unresolved = Vec::new();
     let mut next_index = from_index;
     let mut events = 0;
     for payment in payments {
@@ -35,7 +36,9 @@ pub fn rebalance_parts(
             ));
         }
         match payment.status() {
-            PaymentStatus::InFlight | PaymentStatus::Initiated => break,
+            PaymentStatus::InFlight | PaymentStatus::Initiated => {
+                unresolved.push(payment.payment_index);
+            }
             PaymentStatus::Succeeded => parts.extend(circular_parts(payment, me)?),
             PaymentStatus::Failed | PaymentStatus::Unknown => {}
         }
@@ -44,6 +47,7 @@ pub fn rebalance_parts(
     }
     Ok(PaymentPartPage {
         parts,
+        unresolved,
         events,
         next_index,
     })
@@ -201,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn the_page_ends_before_a_payment_in_flight_so_it_is_read_again_once_settled() {
+    fn a_payment_in_flight_is_passed_over_as_unresolved_and_the_page_goes_on() {
         let circular = vec![hop(1, "03b", 1000), hop(2, ME, 1000)];
         let page = rebalance_parts(
             &[
@@ -221,8 +225,16 @@ mod tests {
             6,
         )
         .unwrap();
-        assert_eq!((page.events, page.next_index), (1, 7));
-        assert!(page.parts.is_empty(), "{:?}", page.parts);
+        assert_eq!((page.events, page.next_index), (3, 9));
+        assert_eq!(page.unresolved, [8]);
+        assert_eq!(
+            page.parts
+                .iter()
+                .map(|p| (p.index, p.sent))
+                .collect::<Vec<_>>(),
+            [(9, true), (9, false)],
+            "the rebalance after it is not held back"
+        );
     }
 
     #[test]

@@ -752,9 +752,10 @@ fn feerates(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
 
 // ---------------------------------------------------- listchannelmoves
 
-/// The node's rebalances as CLN's channel moves: for each, the credit of the channel it
-/// came back by (the node, as recipient, settles first), then the debit of the one it left
-/// by, with the route's fee. Forwards' `routed` moves are not listed; nothing reads them.
+/// The node's settled rebalances as CLN's channel moves, numbered in the order they settled:
+/// for each, the credit of the channel it came back by (the node, as recipient, settles
+/// first), then the debit of the one it left by, with the route's fee. Forwards' `routed`
+/// moves are not listed; nothing reads them.
 fn listchannelmoves(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let index = params.string("index")?;
     let start = params.u64("start")?;
@@ -781,8 +782,8 @@ fn listchannelmoves(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, RpcErro
             .map_or_else(|| format!("{id:064x}"), channel_id)
     };
     let moves: Vec<Value> = state
-        .rebalances
-        .iter()
+        .settled_rebalances()
+        .into_iter()
         .zip(0u64..)
         .flat_map(|(r, position)| {
             [

@@ -604,11 +604,11 @@ pub(super) fn forwarding_history(
     }
 }
 
-/// ListPayments: the node's rebalances, the only payments it made, each as one successful
-/// attempt over three hops: to the peer it left by, across to the peer it came back by
-/// (their channel in the graph, or 0 where the scenario has none), and back to us.
-/// `index_offset` is exclusive, as in LND; without `include_incomplete` only settled
-/// payments are listed, and all of these are.
+/// ListPayments: the node's rebalances, the only payments it made, each as one attempt over
+/// three hops: to the peer it left by, across to the peer it came back by (their channel in
+/// the graph, or 0 where the scenario has none), and back to us. A rebalance not yet settled
+/// is in flight, and listed only with `include_incomplete`, as LND does. `index_offset` is
+/// exclusive.
 pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> ListPaymentsResponse {
     let max = match req.max_payments {
         0 => u64::from(DEFAULT_MAX_EVENTS),
@@ -618,7 +618,9 @@ pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> Lis
         .rebalances
         .iter()
         .zip(1u64..)
-        .filter(|(_, index)| *index > req.index_offset)
+        .filter(|(r, index)| {
+            *index > req.index_offset && (req.include_incomplete || r.at_secs <= state.now_secs())
+        })
         .take(usize::try_from(max).unwrap_or(usize::MAX))
         .map(|(r, index)| payment(state, r, index))
         .collect();
@@ -651,16 +653,30 @@ fn payment(state: &NodeState, r: &Rebalance, index: u64) -> Payment {
         fee_msat: i64_of(fee),
         pub_key: pub_key.to_owned(),
     };
-    let settled_ns = r.at_secs.saturating_mul(NANOS);
+    let settled = r.at_secs <= state.now_secs();
+    let (status, htlc_status, resolved_ns) = if settled {
+        (
+            lnrpc::payment::PaymentStatus::Succeeded,
+            lnrpc::htlc_attempt::HtlcStatus::Succeeded,
+            r.at_secs.saturating_mul(NANOS),
+        )
+    } else {
+        (
+            lnrpc::payment::PaymentStatus::InFlight,
+            lnrpc::htlc_attempt::HtlcStatus::InFlight,
+            0,
+        )
+    };
+    let started_ns = r.started_secs.saturating_mul(NANOS);
     Payment {
         payment_hash: r.payment_hash.clone(),
         value_msat: i64_of(r.amount_msat),
-        status: lnrpc::payment::PaymentStatus::Succeeded.into(),
+        status: status.into(),
         fee_msat: i64_of(r.fee_msat),
-        creation_time_ns: i64_of(settled_ns),
+        creation_time_ns: i64_of(started_ns),
         htlcs: vec![HtlcAttempt {
             attempt_id: index,
-            status: lnrpc::htlc_attempt::HtlcStatus::Succeeded.into(),
+            status: htlc_status.into(),
             route: Some(Route {
                 hops: vec![
                     hop(
@@ -675,8 +691,8 @@ fn payment(state: &NodeState, r: &Rebalance, index: u64) -> Payment {
                 total_fees_msat: i64_of(r.fee_msat),
                 total_amt_msat: i64_of(r.amount_msat + r.fee_msat),
             }),
-            attempt_time_ns: i64_of(settled_ns),
-            resolve_time_ns: i64_of(settled_ns),
+            attempt_time_ns: i64_of(started_ns),
+            resolve_time_ns: i64_of(resolved_ns),
         }],
         payment_index: index,
     }

@@ -68,8 +68,10 @@ async fn every_answer_validates_against_clns_schemas() {
     let mut state = node_state();
     add_log(&mut state, 60);
     let (out_channel, in_channel) = (state.channels[0].id, state.channels[1].id);
+    let settled_at = state.now_secs() - 60;
     state.rebalances.push(Rebalance {
-        at_secs: 1_700_000_000,
+        started_secs: settled_at,
+        at_secs: settled_at,
         payment_hash: "ab".repeat(32),
         out_channel,
         in_channel,
@@ -129,6 +131,12 @@ async fn every_answer_validates_against_clns_schemas() {
         let result = conn.call(method, params).await;
         assert_response(method, &result);
     }
+    let moves = conn.call("listchannelmoves", json!({})).await;
+    assert_eq!(
+        moves["channelmoves"].as_array().map(Vec::len),
+        Some(2),
+        "{moves}"
+    );
     server.shutdown().await;
 }
 
