@@ -11,6 +11,7 @@ use lnpolicy_collector::{CollectConfig, collect};
 use lnpolicy_core::{FailedForward, FailureReason, NodeClient};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
+use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, LIST_PAYMENTS, Permission};
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, FaultConfig, MethodFaults};
 use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
@@ -503,4 +504,87 @@ async fn failing_payment_lists_do_not_stop_the_collection() {
         store.rebalance_costs(0).unwrap(),
         HashMap::from([(ids[1], 900)])
     );
+}
+
+/// A payment LND lists in flight a month after it started is a record LND never resolved: it
+/// is read again until then, and given up after, without holding anything back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_in_flight_for_a_month_is_given_up() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(3600);
+    let ids: Vec<u64> = live
+        .shared()
+        .lock()
+        .unwrap()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, 40 * 86_400)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig::to_the_end();
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert_eq!(store.unresolved_payments().unwrap().len(), 1);
+    live.advance(31 * 86_400);
+    live.rebalance(ids[2], ids[3], 5_000_000, 40, 0).unwrap();
+    let report = collect(&client, &store, now(&live), &config).await.unwrap();
+    assert!(report.caught_up);
+    assert!(store.unresolved_payments().unwrap().is_empty(), "given up");
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[3], 40)])
+    );
+
+    // A store that first sees it after a month does not keep it at all.
+    let fresh = Store::open(&dir.path().join("fresh.db")).unwrap();
+    collect(&client, &fresh, now(&live), &config).await.unwrap();
+    assert!(fresh.unresolved_payments().unwrap().is_empty());
+    assert_eq!(
+        fresh.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[3], 40)])
+    );
+}
+
+/// A macaroon baked without `ListPayments` (before lnpolicy read payments): rebalancing costs
+/// are not collected, with a warning, and the collection is otherwise whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macaroon_without_list_payments_collects_everything_else() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(86_400);
+    let ids: Vec<u64> = live
+        .shared()
+        .lock()
+        .unwrap()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let granted: Vec<Permission> = CLIENT_METHODS
+        .iter()
+        .filter(|m| **m != LIST_PAYMENTS)
+        .map(|m| Permission::uri(m))
+        .collect();
+    let macaroon = dir.path().join("older.macaroon");
+    server.bake_macaroon(&granted, &macaroon).unwrap();
+    let client = LndClient::connect(&server.client_config(&macaroon))
+        .await
+        .unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let report = collect(&client, &store, now(&live), &CollectConfig::to_the_end())
+        .await
+        .unwrap();
+    assert!(report.forwards_added > 0);
+    assert!(
+        report.caught_up,
+        "a refusal is for good: nothing is left to read"
+    );
+    assert!(store.rebalance_costs(0).unwrap().is_empty());
 }

@@ -591,7 +591,6 @@ fn rebalancing_that_refilled_a_channel_is_among_its_costs() {
                 part(5, free, "03", true, 9_000_000),
             ],
             &[],
-            at,
             5,
         )
         .unwrap();

@@ -8,7 +8,7 @@
 //! clock, so the last two hours before its cursor are read again each run: a
 //! forward LND stamped there after its clock stepped back is stored then.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind};
 use lnpolicy_store::{Store, StoreError, Stream};
@@ -20,13 +20,14 @@ use lnpolicy_store::{Store, StoreError, Stream};
 /// stamped before the window.
 pub const LND_REREAD_WINDOW_NS: u64 = 2 * 3600 * 1_000_000_000;
 
-/// Payments per page, whatever the other streams' page: LND lists each payment with every
+/// LND payments per page, whatever the other streams' page: LND lists each payment with every
 /// attempt it made, so a page of a rebalancing node's payments is far larger than one of
-/// forwards.
-const PAYMENT_PAGE: u32 = 100;
+/// forwards. Also how many payments passed over in flight are read again per run.
+const LND_PAYMENT_PAGE: u32 = 100;
 
-/// How long a payment passed over in flight is read again. No HTLC is held longer than two
-/// weeks (2016 blocks); one listed in flight for a month is a record its node never resolved.
+/// How long after it started a payment passed over in flight is read again. No HTLC is held
+/// longer than two weeks (2016 blocks); one listed in flight for a month is a record its node
+/// never resolved.
 const UNRESOLVED_GIVE_UP_SECS: u64 = 30 * 86_400;
 
 /// How much to fetch per call and per run.
@@ -194,43 +195,8 @@ pub async fn collect(
         },
     )
     .await?;
-    let payments_failed = Cell::new(false);
-    let payments_done = page_through(
-        store,
-        config.page_size.min(PAYMENT_PAGE),
-        config.max_pages,
-        &mut report,
-        Stream::PaymentParts,
-        async |from| {
-            let page = match node
-                .payment_parts(from, config.page_size.min(PAYMENT_PAGE))
-                .await
-            {
-                Ok(Some(page)) => page,
-                Ok(None) => return Ok(None),
-                // Rebalancing costs only inform the profitability classes: a node that will not
-                // list payments, or fails to, must not stop the collection and every fee update.
-                Err(error) => {
-                    tracing::warn!(%error, "rebalancing costs not collected this time");
-                    payments_failed.set(true);
-                    return Ok(None);
-                }
-            };
-            let count = page.events;
-            let added =
-                store.add_payment_parts(&page.parts, &page.unresolved, at, page.next_index)?;
-            Ok(Some(Paged {
-                count,
-                added,
-                next: page.next_index,
-            }))
-        },
-    )
-    .await?
-        && !payments_failed.get();
-    let unresolved_done = read_unresolved_payments(node, store, at, &mut report).await?;
-    report.caught_up =
-        forwards_done && failures_done && resolved_done && payments_done && unresolved_done;
+    let payments_done = collect_payment_parts(node, store, at, config, &mut report).await?;
+    report.caught_up = forwards_done && failures_done && resolved_done && payments_done;
     tracing::debug!(
         channels = report.channels,
         forwards = report.forwards_added,
@@ -355,17 +321,86 @@ async fn page_through(
     Ok(false)
 }
 
-/// Reads again each payment the stream passed over in flight, storing what those that
-/// resolved came to; one still in flight after [`UNRESOLVED_GIVE_UP_SECS`] is given up with
-/// a warning. Whether every one was read; an error stops the reading, with a warning, for
-/// the same reason as on the stream.
+/// The payments stream, then the payments it passed over in flight; whether both were read to
+/// the end. Rebalancing costs only inform the profitability classes: a node that cannot list
+/// payments (a macaroon without the right) or fails to this time must not stop the collection,
+/// and every fee update with it.
+async fn collect_payment_parts(
+    node: &dyn NodeClient,
+    store: &Store,
+    at: u64,
+    config: &CollectConfig,
+    report: &mut CollectReport,
+) -> Result<bool, CollectError> {
+    let page_size = match node.kind() {
+        NodeKind::Lnd => config.page_size.min(LND_PAYMENT_PAGE),
+        NodeKind::Cln => config.page_size,
+    };
+    let failed = AtomicBool::new(false);
+    let paged = page_through(
+        store,
+        page_size,
+        config.max_pages,
+        report,
+        Stream::PaymentParts,
+        async |from| {
+            let page = match node.payment_parts(from, page_size).await {
+                Ok(Some(page)) => page,
+                Ok(None) => return Ok(None),
+                Err(error @ NodeError::PermissionDenied { .. }) => {
+                    tracing::warn!(%error, "rebalancing costs are not collected: the node refuses to list payments");
+                    return Ok(None);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "rebalancing costs not collected this time");
+                    failed.store(true, Ordering::Relaxed);
+                    return Ok(None);
+                }
+            };
+            let (unresolved, stale): (Vec<_>, Vec<_>) = page
+                .unresolved
+                .iter()
+                .partition(|p| at.saturating_sub(p.started_secs) <= UNRESOLVED_GIVE_UP_SECS);
+            if !stale.is_empty() {
+                tracing::warn!(
+                    count = stale.len(),
+                    "payments listed in flight for over 30 days are not read again: the node never resolved them"
+                );
+            }
+            let added = store.add_payment_parts(&page.parts, &unresolved, page.next_index)?;
+            Ok(Some(Paged {
+                count: page.events,
+                added,
+                next: page.next_index,
+            }))
+        },
+    )
+    .await;
+    let paged = match paged {
+        Ok(done) => done && !failed.load(Ordering::Relaxed),
+        Err(error @ CollectError::Rewind { .. }) => {
+            tracing::warn!(%error, "rebalancing costs not collected this time");
+            false
+        }
+        Err(other) => return Err(other),
+    };
+    Ok(read_unresolved_payments(node, store, at, report).await? && paged)
+}
+
+/// Reads again the payments the stream passed over in flight, the oldest
+/// [`LND_PAYMENT_PAGE`] of them per run, storing what those that resolved came to; one still
+/// in flight [`UNRESOLVED_GIVE_UP_SECS`] after it started is given up with a warning. Whether
+/// every one was read; an error stops the reading, with a warning, as on the stream.
 async fn read_unresolved_payments(
     node: &dyn NodeClient,
     store: &Store,
     at: u64,
     report: &mut CollectReport,
 ) -> Result<bool, CollectError> {
-    for (index, since) in store.unresolved_payments()? {
+    let unresolved = store.unresolved_payments()?;
+    let all_read = unresolved.len() <= LND_PAYMENT_PAGE as usize;
+    for payment in unresolved.into_iter().take(LND_PAYMENT_PAGE as usize) {
+        let index = payment.index;
         let page = match node.payment_parts(index.saturating_sub(1), 1).await {
             Ok(Some(page)) => page,
             Ok(None) => return Ok(true),
@@ -375,11 +410,11 @@ async fn read_unresolved_payments(
             }
         };
         report.node_calls += 1;
-        if page.unresolved.contains(&index) {
-            if at.saturating_sub(since) > UNRESOLVED_GIVE_UP_SECS {
+        if page.unresolved.iter().any(|p| p.index == index) {
+            if at.saturating_sub(payment.started_secs) > UNRESOLVED_GIVE_UP_SECS {
                 tracing::warn!(
                     index,
-                    since,
+                    started = payment.started_secs,
                     "a payment has been in flight for over 30 days: no longer read; its cost, if it was a rebalance that settles, is not counted"
                 );
                 store.resolve_payment(index, &[])?;
@@ -394,5 +429,5 @@ async fn read_unresolved_payments(
             .collect();
         report.payment_parts_added += store.resolve_payment(index, &parts)?;
     }
-    Ok(true)
+    Ok(all_read)
 }

@@ -17,6 +17,7 @@ pub use events::{EventSink, NullEventSink, StrategyEvent, StrategyEventKind};
 pub use node::{
     FailedForward, FailedForwardPage, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
     NodeError, NodeInfo, PaymentPart, PaymentPartPage, PeerInfo, PendingHtlc, ResolvedPage,
+    UnresolvedPayment,
 };
 pub use strategy::{
     FeeChange, FeePercentiles, Param, ParamDefault, ParamKind, ParamSpec, ParamValue, StrategyInfo,

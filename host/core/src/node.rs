@@ -175,6 +175,14 @@ pub struct PaymentPart {
     pub fee_msat: u64,
 }
 
+/// A payment of ours the node lists as not yet resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnresolvedPayment {
+    pub index: u64,
+    /// Unix seconds it started.
+    pub started_secs: u64,
+}
+
 /// A page of payment parts; `next_index` is where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PaymentPartPage {
@@ -183,7 +191,7 @@ pub struct PaymentPartPage {
     /// when it starts, so the page's end moves past it, and the collector reads each again
     /// (`payment_parts(index - 1, 1)`) until it has. Empty where the node lists only what
     /// settled (CLN).
-    pub unresolved: Vec<u64>,
+    pub unresolved: Vec<UnresolvedPayment>,
     /// How many of the node's events the page went through, whether they gave parts or not
     /// (payments that were not rebalances give none): fewer than asked means the end.
     pub events: usize,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lnpolicy_core::{
     FailedForwardPage, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel, NodeClient,
-    NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo,
+    NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo, UnresolvedPayment,
 };
 
 use crate::state::{NodeState, Rebalance};
@@ -153,7 +153,10 @@ impl NodeClient for InProcessNode {
                     if r.at_secs <= now {
                         page.parts.extend(parts(r, index));
                     } else {
-                        page.unresolved.push(index);
+                        page.unresolved.push(UnresolvedPayment {
+                            index,
+                            started_secs: r.started_secs,
+                        });
                     }
                     page.events += 1;
                     page.next_index = index;

@@ -175,6 +175,7 @@ async fn client_uses_only_whitelisted_methods() {
     client.peer_info(&peer_key(1)).await.unwrap();
     client.fee_rate(6).await.unwrap();
     client.funding_fees(&["01".repeat(32)]).await.unwrap();
+    client.payment_parts(0, 5).await.unwrap();
     let mut policy = channels[0].local_policy;
     policy.fee_ppm += 1;
     client.update_policy(&channels[0], &policy).await.unwrap();

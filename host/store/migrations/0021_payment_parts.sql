@@ -21,10 +21,10 @@ CREATE TABLE payment_parts (
 CREATE INDEX payment_parts_by_hash ON payment_parts (payment_hash);
 
 -- Payments the stream passed over while they were in flight (LND numbers a payment when it
--- starts), read again until they resolve; `since` is when the collection first saw one.
+-- starts), read again until they resolve; `started` is when the payment began.
 CREATE TABLE unresolved_payments (
     node_index INTEGER PRIMARY KEY,
-    since      INTEGER NOT NULL
+    started    INTEGER NOT NULL
 ) STRICT;
 
 -- A fourth collector stream; SQLite cannot change a CHECK constraint in place.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use lnpolicy_core::{ChannelId, PaymentPart};
+use lnpolicy_core::{ChannelId, PaymentPart, UnresolvedPayment};
 use rusqlite::params;
 
 use crate::{
@@ -19,15 +19,14 @@ const UNPAIRED_KEPT_SECS: u64 = 14 * 86_400;
 
 impl Store {
     /// Stores one page of [`Stream::PaymentParts`], the payments it passed over unresolved
-    /// (first seen at `at`, unix seconds) and its cursor in one transaction, and drops the
-    /// parts two weeks older than the newest that no other side joined: payments that were
-    /// not to ourselves (an invoice paid to us, one we paid), which cost no channel anything
-    /// and would otherwise pile up. Returns how many rows were new.
+    /// and its cursor in one transaction, and drops the parts two weeks older than the newest
+    /// that no other side joined: payments that were not to ourselves (an invoice paid to us,
+    /// one we paid), which cost no channel anything and would otherwise pile up. Returns how
+    /// many rows were new.
     pub fn add_payment_parts(
         &self,
         parts: &[PaymentPart],
-        unresolved: &[u64],
-        at: u64,
+        unresolved: &[UnresolvedPayment],
         next_index: u64,
     ) -> Result<usize, StoreError> {
         const WHAT: &str = "storing payment parts";
@@ -35,31 +34,37 @@ impl Store {
             let added = self.insert_payment_parts(tx, parts)?;
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO unresolved_payments (node_index, since) VALUES (?1, ?2)",
+                    "INSERT OR IGNORE INTO unresolved_payments (node_index, started)
+                     VALUES (?1, ?2)",
                 )
                 .map_err(self.sql(WHAT))?;
-            for index in unresolved {
-                stmt.execute(params![to_sql(*index), time_to_sql(at)])
-                    .map_err(self.sql(WHAT))?;
+            for payment in unresolved {
+                stmt.execute(params![
+                    to_sql(payment.index),
+                    time_to_sql(payment.started_secs)
+                ])
+                .map_err(self.sql(WHAT))?;
             }
             self.set_cursor(tx, Stream::PaymentParts, next_index)?;
             Ok(added)
         })
     }
 
-    /// Payments passed over while unresolved, by index, with when they were first seen.
-    pub fn unresolved_payments(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+    /// Payments passed over while unresolved, oldest first.
+    pub fn unresolved_payments(&self) -> Result<Vec<UnresolvedPayment>, StoreError> {
         const WHAT: &str = "reading the payments still unresolved";
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached("SELECT node_index, since FROM unresolved_payments ORDER BY node_index")
+            .prepare_cached(
+                "SELECT node_index, started FROM unresolved_payments ORDER BY node_index",
+            )
             .map_err(self.sql(WHAT))?;
         let rows = stmt
             .query_map([], |row| {
-                Ok((
-                    u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-                    time_from_sql(row.get(1)?),
-                ))
+                Ok(UnresolvedPayment {
+                    index: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    started_secs: time_from_sql(row.get(1)?),
+                })
             })
             .map_err(self.sql(WHAT))?;
         rows.collect::<Result<_, _>>().map_err(self.sql(WHAT))
@@ -196,11 +201,11 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         // Sent by channel 1, paying 700 msat, arriving by channel 2 one page later.
         store
-            .add_payment_parts(&[part(1, 1000, 1, "AA", true, 1_000_000, 700)], &[], 0, 1)
+            .add_payment_parts(&[part(1, 1000, 1, "AA", true, 1_000_000, 700)], &[], 1)
             .unwrap();
         assert!(store.rebalance_costs(0).unwrap().is_empty());
         store
-            .add_payment_parts(&[part(2, 1001, 2, "aa", false, 1_000_000, 0)], &[], 0, 2)
+            .add_payment_parts(&[part(2, 1001, 2, "aa", false, 1_000_000, 0)], &[], 2)
             .unwrap();
         assert_eq!(store.cursor(Stream::PaymentParts).unwrap(), 2);
         let costs = store.rebalance_costs(0).unwrap();
@@ -213,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn payments_not_to_ourselves_cost_nothing_and_are_dropped_after_a_day() {
+    fn payments_not_to_ourselves_cost_nothing_and_are_dropped_after_two_weeks() {
         let store = Store::open_in_memory().unwrap();
         store
             .add_payment_parts(
@@ -226,7 +231,6 @@ mod tests {
                     part(4, 1000, 2, "dd", false, 2_000_000, 0),
                 ],
                 &[],
-                0,
                 4,
             )
             .unwrap();
@@ -235,7 +239,6 @@ mod tests {
             .add_payment_parts(
                 &[part(5, 1000 + UNPAIRED_KEPT_SECS + 1, 3, "ee", false, 1, 0)],
                 &[],
-                0,
                 5,
             )
             .unwrap();
@@ -271,9 +274,9 @@ mod tests {
         forgotten.channel = Some(2);
         arrived.channel = None;
         parts.extend([forgotten, arrived]);
-        assert_eq!(store.add_payment_parts(&parts, &[], 0, 8).unwrap(), 6);
+        assert_eq!(store.add_payment_parts(&parts, &[], 8).unwrap(), 6);
         assert_eq!(
-            store.add_payment_parts(&parts, &[], 0, 8).unwrap(),
+            store.add_payment_parts(&parts, &[], 8).unwrap(),
             0,
             "a page read twice adds nothing"
         );
@@ -286,15 +289,15 @@ mod tests {
     #[test]
     fn a_payment_passed_over_in_flight_is_read_again_until_it_resolves() {
         let store = Store::open_in_memory().unwrap();
+        let in_flight = UnresolvedPayment {
+            index: 5,
+            started_secs: 150,
+        };
         store
-            .add_payment_parts(&[part(6, 200, 1, "12", true, 1_000, 10)], &[5], 150, 6)
+            .add_payment_parts(&[part(6, 200, 1, "12", true, 1_000, 10)], &[in_flight], 6)
             .unwrap();
-        store.add_payment_parts(&[], &[5], 180, 6).unwrap();
-        assert_eq!(
-            store.unresolved_payments().unwrap(),
-            [(5, 150)],
-            "first seen at 150"
-        );
+        store.add_payment_parts(&[], &[in_flight], 6).unwrap();
+        assert_eq!(store.unresolved_payments().unwrap(), [in_flight]);
         let settled = [
             part(5, 300, 3, "34", true, 2_000_000, 900),
             part(5, 300, 4, "34", false, 2_000_000, 0),

@@ -1,7 +1,7 @@
 //! Rebalances among LND's payments: a payment whose route ends at our own node left by one
 //! of our channels and came back by another.
 
-use lnpolicy_core::{NodeError, PaymentPart, PaymentPartPage};
+use lnpolicy_core::{NodeError, PaymentPart, PaymentPartPage, UnresolvedPayment};
 
 use super::permissions::LIST_PAYMENTS;
 use super::{protocol, unsigned};
@@ -37,7 +37,14 @@ pub fn rebalance_parts(
         }
         match payment.status() {
             PaymentStatus::InFlight | PaymentStatus::Initiated => {
-                unresolved.push(payment.payment_index);
+                unresolved.push(UnresolvedPayment {
+                    index: payment.payment_index,
+                    started_secs: unsigned(
+                        LIST_PAYMENTS,
+                        "creation_time_ns",
+                        payment.creation_time_ns / NANOS_PER_SEC,
+                    )?,
+                });
             }
             PaymentStatus::Succeeded => parts.extend(circular_parts(payment, me)?),
             PaymentStatus::Failed | PaymentStatus::Unknown => {}
@@ -210,11 +217,14 @@ mod tests {
         let page = rebalance_parts(
             &[
                 payment(7, PaymentStatus::Failed, Vec::new()),
-                payment(
-                    8,
-                    PaymentStatus::InFlight,
-                    vec![attempt(HtlcStatus::InFlight, circular.clone(), 10)],
-                ),
+                Payment {
+                    creation_time_ns: 1_600_000_000 * NANOS_PER_SEC,
+                    ..payment(
+                        8,
+                        PaymentStatus::InFlight,
+                        vec![attempt(HtlcStatus::InFlight, circular.clone(), 10)],
+                    )
+                },
                 payment(
                     9,
                     PaymentStatus::Succeeded,
@@ -226,7 +236,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!((page.events, page.next_index), (3, 9));
-        assert_eq!(page.unresolved, [8]);
+        assert_eq!(
+            page.unresolved,
+            [UnresolvedPayment {
+                index: 8,
+                started_secs: 1_600_000_000,
+            }]
+        );
         assert_eq!(
             page.parts
                 .iter()

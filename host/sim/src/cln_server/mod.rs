@@ -49,6 +49,8 @@ pub struct ClnServerConfig {
     /// `bkpr-listaccountevents` takes `payment_id` (CLN >= v24.08); `false` refuses it as
     /// an unknown parameter, as older releases do.
     pub bkpr_payment_id: bool,
+    /// `listchannelmoves` exists (CLN >= v25.09); `false` answers it as an unknown command.
+    pub channel_moves: bool,
 }
 
 impl Default for ClnServerConfig {
@@ -59,6 +61,7 @@ impl Default for ClnServerConfig {
             faults: FaultConfig::default(),
             bookkeeper: true,
             bkpr_payment_id: true,
+            channel_moves: true,
         }
     }
 }
@@ -312,8 +315,9 @@ async fn handle(shared: &Shared, request: Value) -> Reply {
 
 fn dispatch(shared: &Shared, method: &str, params: Option<&Value>) -> Result<Value, RpcError> {
     let config = &shared.config;
-    let Some(spec) =
-        methods::find(method).filter(|_| config.bookkeeper || !method.starts_with("bkpr-"))
+    let Some(spec) = methods::find(method)
+        .filter(|_| config.bookkeeper || !method.starts_with("bkpr-"))
+        .filter(|_| config.channel_moves || method != "listchannelmoves")
     else {
         return Err(RpcError::new(
             METHOD_NOT_FOUND,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lnpolicy_core::{ChannelId, FeePolicy, FundingFee, NodeClient, NodeError, NodeKind, PeerInfo};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_sim::cln_server::{ClnServerConfig, FaultConfig, MethodFaults};
-use lnpolicy_sim::state::NodeState;
+use lnpolicy_sim::state::{NodeState, Rebalance};
 use serde_json::Value;
 
 use super::fixture::{RecordingProxy, add_log, node_state, scid, serve};
@@ -266,6 +266,53 @@ async fn without_the_bookkeeper_funding_fees_say_so() {
     }
     // Everything else still works.
     assert_eq!(r.client.fee_rate(6).await.unwrap(), Some(12.0));
+    assert_eq!(r.client.list_channels().await.unwrap().len(), 5);
+}
+
+/// Rebalances read through `listchannelmoves` with requests CLN's schema accepts; a CLN
+/// older than v25.09 is asked once, and gives none.
+#[tokio::test]
+async fn payment_parts_round_trip_and_an_older_cln_has_none() {
+    let mut state = node_state();
+    let (out_channel, in_channel) = (state.channels[0].id, state.channels[1].id);
+    let settled_at = state.now_secs() - 60;
+    state.rebalances.push(Rebalance {
+        started_secs: settled_at,
+        at_secs: settled_at,
+        payment_hash: "cd".repeat(32),
+        out_channel,
+        in_channel,
+        amount_msat: 100_000_000,
+        fee_msat: 2_500,
+    });
+    let r = rig(state.clone(), ClnServerConfig::default(), |_| {}).await;
+    let page = r.client.payment_parts(0, 10).await.unwrap().unwrap();
+    assert_eq!((page.events, page.next_index), (2, 3));
+    let summary: Vec<_> = page
+        .parts
+        .iter()
+        .map(|p| (p.channel, p.sent, p.amount_msat, p.fee_msat))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some(in_channel), false, 100_000_000, 0),
+            (Some(out_channel), true, 100_002_500, 2_500),
+        ]
+    );
+    let rest = r.client.payment_parts(page.next_index, 10).await.unwrap();
+    assert_eq!(rest.map(|p| p.events), Some(0));
+    assert!(!r.sent("listchannelmoves").is_empty());
+    r.assert_requests_conform();
+
+    let older = ClnServerConfig {
+        channel_moves: false,
+        ..ClnServerConfig::default()
+    };
+    let r = rig(state, older, |_| {}).await;
+    assert_eq!(r.client.payment_parts(0, 10).await.unwrap(), None);
+    assert_eq!(r.client.payment_parts(0, 10).await.unwrap(), None);
+    assert_eq!(r.sent("listchannelmoves").len(), 1, "asked once");
     assert_eq!(r.client.list_channels().await.unwrap().len(), 5);
 }
 
