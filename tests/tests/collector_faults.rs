@@ -455,22 +455,28 @@ async fn a_rebalance_in_flight_on_cln_is_counted_once_it_settles() {
     held_rebalance(&mut live, &client).await;
 }
 
-/// A node that fails every `ListPayments` (an answer too large, a timeout, a refusal) loses the
-/// rebalancing costs of that collection and nothing else: the collection goes on, says it is
-/// not caught up, and the costs come once the node answers again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failing_payment_lists_do_not_stop_the_collection() {
+/// A day of the balanced market, then a rebalance of 900 msat into the second channel; the
+/// channels' ids.
+fn a_day_and_a_rebalance() -> (LiveSimulation, Vec<u64>) {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     live.advance(86_400);
     let ids: Vec<u64> = live
-        .shared()
-        .lock()
-        .unwrap()
+        .simulation()
+        .state()
         .channels
         .iter()
         .map(|c| c.id)
         .collect();
     live.rebalance(ids[0], ids[1], 20_000_000, 900, 0).unwrap();
+    (live, ids)
+}
+
+/// A node that fails every `ListPayments` (an answer too large, a timeout, a refusal) loses the
+/// rebalancing costs of that collection and nothing else: the collection goes on, says it is
+/// not caught up, and the costs come once the node answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_payment_lists_do_not_stop_the_collection() {
+    let (live, ids) = a_day_and_a_rebalance();
     let dir = tempfile::tempdir().unwrap();
     let mut config = LndServerConfig::new(dir.path());
     let mut payments_fail = faults(0.0);
@@ -552,17 +558,7 @@ async fn a_payment_in_flight_for_a_month_is_given_up() {
 /// are not collected, with a warning, and the collection is otherwise whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_macaroon_without_list_payments_collects_everything_else() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
-    let ids: Vec<u64> = live
-        .shared()
-        .lock()
-        .unwrap()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 900, 0).unwrap();
+    let (live, ids) = a_day_and_a_rebalance();
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
