@@ -558,7 +558,7 @@ async fn a_payment_in_flight_for_a_month_is_given_up() {
 /// are not collected, with a warning, and the collection is otherwise whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_macaroon_without_list_payments_collects_everything_else() {
-    let (live, ids) = a_day_and_a_rebalance();
+    let (live, _) = a_day_and_a_rebalance();
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
