@@ -584,3 +584,31 @@ async fn a_macaroon_without_list_payments_collects_everything_else() {
     );
     assert!(store.rebalance_costs(0).unwrap().is_empty());
 }
+
+/// A rebalance that fails after it was listed in flight costs nothing, and is no longer read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_that_fails_in_flight_costs_nothing() {
+    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
+    live.advance(3600);
+    let ids: Vec<u64> = live
+        .simulation()
+        .state()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, 3 * 3600)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig::to_the_end();
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert_eq!(store.unresolved_payments().unwrap().len(), 1);
+    live.advance(600);
+    assert!(live.fail_rebalance(0));
+    live.advance(4 * 3600);
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert!(store.unresolved_payments().unwrap().is_empty());
+    assert!(store.rebalance_costs(0).unwrap().is_empty());
+}

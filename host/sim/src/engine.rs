@@ -28,7 +28,9 @@ use crate::scenario::{
     AmountSpec, ChannelSpec, FUNDING_CONF_TARGET, MAX_ACCEPTED_HTLCS, Scenario, ScenarioError,
     parse_scid,
 };
-use crate::state::{GraphChannel, NodeState, PolicyRejection, Rebalance, fee_rate_at};
+use crate::state::{
+    GraphChannel, NodeState, PolicyRejection, Rebalance, RebalanceState, fee_rate_at,
+};
 
 const NS: u64 = 1_000_000_000;
 
@@ -663,8 +665,44 @@ impl Simulation {
             in_channel,
             amount_msat,
             fee_msat,
+            failed: false,
         });
         Ok(())
+    }
+
+    /// Fails the `position`-th rebalance started (0 = the first) while it is still in flight,
+    /// as a route that gave up would: what it moved goes back, as far as the balances allow
+    /// (the market moved them meanwhile, since it does not hold the HTLC), and it costs
+    /// nothing. `false`, changing nothing, when it has settled or failed already.
+    pub fn fail_rebalance(&mut self, position: usize) -> bool {
+        self.sync_external();
+        let now = self.state.now_secs();
+        let Some(r) = self.state.rebalances.get(position) else {
+            return false;
+        };
+        let (Some(out), Some(into)) = (self.index(r.out_channel), self.index(r.in_channel)) else {
+            return false;
+        };
+        if r.state(now) != RebalanceState::InFlight {
+            return false;
+        }
+        let (amount, paid) = (r.amount_msat, r.amount_msat + r.fee_msat);
+        let back = paid.min(self.chans[out].remote_msat);
+        let c = &mut self.chans[out];
+        c.local_msat += back;
+        c.remote_msat -= back;
+        c.sent_msat = c.sent_msat.saturating_sub(paid);
+        let c = &mut self.chans[into];
+        let taken = amount.min(c.local_msat);
+        c.local_msat -= taken;
+        c.remote_msat += taken;
+        c.received_msat = c.received_msat.saturating_sub(amount);
+        self.write_balances(out);
+        self.write_balances(into);
+        let r = &mut self.state.rebalances[position];
+        r.failed = true;
+        r.at_secs = now;
+        true
     }
 
     /// The policy of one of our channels as senders currently see it (after gossip delay).

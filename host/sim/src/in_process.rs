@@ -11,7 +11,7 @@ use lnpolicy_core::{
     NodeError, NodeInfo, NodeKind, PaymentPart, PaymentPartPage, PeerInfo, UnresolvedPayment,
 };
 
-use crate::state::{NodeState, Rebalance};
+use crate::state::{NodeState, Rebalance, RebalanceState};
 
 /// A `NodeClient` over a shared simulated state (see [`crate::LiveSimulation::shared`]).
 pub struct InProcessNode {
@@ -105,8 +105,8 @@ impl NodeClient for InProcessNode {
     }
 
     /// Paged as the real client of the node's kind pages them: LND lists each payment whole
-    /// under its `payment_index` (position + 1), the part sent first, and one in flight as
-    /// unresolved; CLN lists each settled rebalance as two channel moves numbered in the
+    /// under its `payment_index` (position + 1), the part sent first, one in flight as
+    /// unresolved and a failed one as nothing; CLN lists each settled rebalance as two channel moves numbered in the
     /// order they settled, the credit of the channel it came back by first, from `from_index`
     /// on, and the next page starts after the last.
     async fn payment_parts(
@@ -150,13 +150,13 @@ impl NodeClient for InProcessNode {
                     if page.events == limit as usize {
                         break;
                     }
-                    if r.at_secs <= now {
-                        page.parts.extend(parts(r, index));
-                    } else {
-                        page.unresolved.push(UnresolvedPayment {
+                    match r.state(now) {
+                        RebalanceState::Settled => page.parts.extend(parts(r, index)),
+                        RebalanceState::InFlight => page.unresolved.push(UnresolvedPayment {
                             index,
                             started_secs: r.started_secs,
-                        });
+                        }),
+                        RebalanceState::Failed => {}
                     }
                     page.events += 1;
                     page.next_index = index;

@@ -65,6 +65,15 @@ impl LiveSimulation {
         Ok(())
     }
 
+    /// Fails a rebalance still in flight (see [`Simulation::fail_rebalance`]), published at
+    /// once.
+    pub fn fail_rebalance(&mut self, position: usize) -> bool {
+        self.take_policy_changes();
+        let failed = self.sim.fail_rebalance(position);
+        self.publish();
+        failed
+    }
+
     /// LND's `deletefwdhistory`: the served log loses its forwards settled before `before_ns`
     /// (which shifts LND's offsets); the market keeps its own record. Returns how many went.
     pub fn delete_forwards_before(&mut self, before_ns: u64) -> usize {

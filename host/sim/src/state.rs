@@ -112,6 +112,27 @@ pub struct Rebalance {
     pub amount_msat: u64,
     /// What the route charged, msat.
     pub fee_msat: u64,
+    /// It failed (at `at_secs`) instead of settling: nothing moved, and it cost nothing.
+    pub failed: bool,
+}
+
+/// Where a rebalance stands at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebalanceState {
+    InFlight,
+    Settled,
+    Failed,
+}
+
+impl Rebalance {
+    /// Where it stands at `now` (unix seconds).
+    pub fn state(&self, now: u64) -> RebalanceState {
+        match (self.at_secs <= now, self.failed) {
+            (false, _) => RebalanceState::InFlight,
+            (true, false) => RebalanceState::Settled,
+            (true, true) => RebalanceState::Failed,
+        }
+    }
 }
 
 /// LND's default bounds on time_lock_delta.
@@ -161,14 +182,15 @@ impl NodeState {
             .map_or(channel.channel_point.as_str(), |(txid, _)| txid)
     }
 
-    /// The rebalances settled by now, in the order they settled (the order CLN creates their
-    /// channel moves in; one settled at the same second as another keeps its start order).
+    /// The rebalances settled by now (not failed), in the order they settled (the order CLN
+    /// creates their channel moves in; one settled at the same second as another keeps its
+    /// start order).
     pub fn settled_rebalances(&self) -> Vec<&Rebalance> {
         let now = self.now_secs();
         let mut settled: Vec<&Rebalance> = self
             .rebalances
             .iter()
-            .filter(|r| r.at_secs <= now)
+            .filter(|r| r.state(now) == RebalanceState::Settled)
             .collect();
         settled.sort_by_key(|r| r.at_secs);
         settled

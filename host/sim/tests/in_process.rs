@@ -94,6 +94,16 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
         [(0, vec![1]), (2, vec![])],
         "the rebalance in flight is named unresolved, the settled one is listed"
     );
+    assert!(live.fail_rebalance(0));
+    let pages = payment_pages(&local, &lnd).await;
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| (p.parts.len(), p.unresolved.len()))
+            .collect::<Vec<_>>(),
+        [(0, 0), (2, 0)],
+        "once failed, it is read as nothing"
+    );
 
     for channel in &channels {
         assert_eq!(

@@ -181,3 +181,23 @@ fn a_rebalance_moves_liquidity_and_its_fee_and_refuses_what_a_side_cannot_carry(
     assert_eq!(sim.state().rebalances.len(), 1, "a refusal changes nothing");
     assert_eq!(after(&sim, a.id), a2);
 }
+
+#[test]
+fn a_rebalance_that_fails_in_flight_gives_back_what_it_moved() {
+    let mut sim = Simulation::new(Scenario::builtin("balanced").unwrap());
+    let before = sim.state().channels.clone();
+    let (a, b) = (before[0].id, before[1].id);
+    sim.rebalance(a, b, 100_000_000, 2_000_000, 3600).unwrap();
+    assert_ne!(sim.state().channels, before);
+    assert!(sim.fail_rebalance(0));
+    assert_eq!(sim.state().channels, before, "what it moved went back");
+    assert!(sim.state().rebalances[0].failed);
+    assert!(
+        !sim.fail_rebalance(0),
+        "a failed rebalance does not fail twice"
+    );
+
+    sim.rebalance(a, b, 100_000_000, 2_000_000, 0).unwrap();
+    assert!(!sim.fail_rebalance(1), "a settled rebalance cannot fail");
+    assert!(!sim.fail_rebalance(7), "no such rebalance");
+}

@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use crate::state::{
     GraphChannel, MAX_TIME_LOCK_DELTA, MIN_TIME_LOCK_DELTA, NodeState, PolicyRejection, Rebalance,
+    RebalanceState,
 };
 
 const NANOS: u64 = 1_000_000_000;
@@ -607,7 +608,8 @@ pub(super) fn forwarding_history(
 /// ListPayments: the node's rebalances, the only payments it made, each as one attempt over
 /// three hops: to the peer it left by, across to the peer it came back by (their channel in
 /// the graph, or 0 where the scenario has none), and back to us. A rebalance not yet settled
-/// is in flight, and listed only with `include_incomplete`, as LND does. `index_offset` is
+/// is in flight, and listed only with `include_incomplete`, as LND does; a failed one is
+/// listed failed. `index_offset` is
 /// exclusive.
 pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> ListPaymentsResponse {
     let max = match req.max_payments {
@@ -619,7 +621,8 @@ pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> Lis
         .iter()
         .zip(1u64..)
         .filter(|(r, index)| {
-            *index > req.index_offset && (req.include_incomplete || r.at_secs <= state.now_secs())
+            *index > req.index_offset
+                && (req.include_incomplete || r.state(state.now_secs()) != RebalanceState::InFlight)
         })
         .take(usize::try_from(max).unwrap_or(usize::MAX))
         .map(|(r, index)| payment(state, r, index))
@@ -653,19 +656,13 @@ fn payment(state: &NodeState, r: &Rebalance, index: u64) -> Payment {
         fee_msat: i64_of(fee),
         pub_key: pub_key.to_owned(),
     };
-    let settled = r.at_secs <= state.now_secs();
-    let (status, htlc_status, resolved_ns) = if settled {
-        (
-            lnrpc::payment::PaymentStatus::Succeeded,
-            lnrpc::htlc_attempt::HtlcStatus::Succeeded,
-            r.at_secs.saturating_mul(NANOS),
-        )
-    } else {
-        (
-            lnrpc::payment::PaymentStatus::InFlight,
-            lnrpc::htlc_attempt::HtlcStatus::InFlight,
-            0,
-        )
+    use lnrpc::htlc_attempt::HtlcStatus;
+    use lnrpc::payment::PaymentStatus;
+    let resolved_ns = r.at_secs.saturating_mul(NANOS);
+    let (status, htlc_status, resolved_ns) = match r.state(state.now_secs()) {
+        RebalanceState::Settled => (PaymentStatus::Succeeded, HtlcStatus::Succeeded, resolved_ns),
+        RebalanceState::Failed => (PaymentStatus::Failed, HtlcStatus::Failed, resolved_ns),
+        RebalanceState::InFlight => (PaymentStatus::InFlight, HtlcStatus::InFlight, 0),
     };
     let started_ns = r.started_secs.saturating_mul(NANOS);
     Payment {

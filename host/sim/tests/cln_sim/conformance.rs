@@ -77,6 +77,7 @@ async fn every_answer_validates_against_clns_schemas() {
         in_channel,
         amount_msat: 250_000_000,
         fee_msat: 1_500,
+        failed: false,
     });
     let peer = node_id(1);
     let (_dir, _state, server) = serve(state, ClnServerConfig::default()).await;

@@ -284,6 +284,7 @@ async fn payment_parts_round_trip_and_an_older_cln_has_none() {
         in_channel,
         amount_msat: 100_000_000,
         fee_msat: 2_500,
+        failed: false,
     });
     let r = rig(state.clone(), ClnServerConfig::default(), |_| {}).await;
     let page = r.client.payment_parts(0, 10).await.unwrap().unwrap();
