@@ -455,11 +455,11 @@ async fn a_rebalance_in_flight_on_cln_is_counted_once_it_settles() {
     held_rebalance(&mut live, &client).await;
 }
 
-/// A day of the balanced market, then a rebalance of 900 msat into the second channel; the
-/// channels' ids.
-fn a_day_and_a_rebalance() -> (LiveSimulation, Vec<u64>) {
+/// `warmup_secs` of the balanced market, then a rebalance of 900 msat into the second channel
+/// that settles `hold_secs` later; the channels' ids.
+fn market_and_a_rebalance(warmup_secs: u64, hold_secs: u64) -> (LiveSimulation, Vec<u64>) {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(86_400);
+    live.advance(warmup_secs);
     let ids: Vec<u64> = live
         .simulation()
         .state()
@@ -467,7 +467,8 @@ fn a_day_and_a_rebalance() -> (LiveSimulation, Vec<u64>) {
         .iter()
         .map(|c| c.id)
         .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 900, 0).unwrap();
+    live.rebalance(ids[0], ids[1], 20_000_000, 900, hold_secs)
+        .unwrap();
     (live, ids)
 }
 
@@ -476,7 +477,7 @@ fn a_day_and_a_rebalance() -> (LiveSimulation, Vec<u64>) {
 /// not caught up, and the costs come once the node answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_payment_lists_do_not_stop_the_collection() {
-    let (live, ids) = a_day_and_a_rebalance();
+    let (live, ids) = market_and_a_rebalance(86_400, 0);
     let dir = tempfile::tempdir().unwrap();
     let mut config = LndServerConfig::new(dir.path());
     let mut payments_fail = faults(0.0);
@@ -516,18 +517,7 @@ async fn failing_payment_lists_do_not_stop_the_collection() {
 /// is read again until then, and given up after, without holding anything back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_in_flight_for_a_month_is_given_up() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(3600);
-    let ids: Vec<u64> = live
-        .shared()
-        .lock()
-        .unwrap()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 900, 40 * 86_400)
-        .unwrap();
+    let (mut live, ids) = market_and_a_rebalance(3600, 40 * 86_400);
     let dir = tempfile::tempdir().unwrap();
     let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
@@ -558,7 +548,7 @@ async fn a_payment_in_flight_for_a_month_is_given_up() {
 /// are not collected, with a warning, and the collection is otherwise whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_macaroon_without_list_payments_collects_everything_else() {
-    let (live, _) = a_day_and_a_rebalance();
+    let (live, _) = market_and_a_rebalance(86_400, 0);
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
@@ -588,17 +578,7 @@ async fn a_macaroon_without_list_payments_collects_everything_else() {
 /// A rebalance that fails after it was listed in flight costs nothing, and is no longer read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebalance_that_fails_in_flight_costs_nothing() {
-    let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
-    live.advance(3600);
-    let ids: Vec<u64> = live
-        .simulation()
-        .state()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 900, 3 * 3600)
-        .unwrap();
+    let (mut live, _) = market_and_a_rebalance(3600, 3 * 3600);
     let dir = tempfile::tempdir().unwrap();
     let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
