@@ -472,7 +472,7 @@ fn market_and_a_rebalance(warmup_secs: u64, hold_secs: u64) -> (LiveSimulation, 
     (live, ids)
 }
 
-/// A node that fails every `ListPayments` (an answer too large, a timeout, a refusal) loses the
+/// A node that fails every `ListPayments` (an answer too large, a timeout) loses the
 /// rebalancing costs of that collection and nothing else: the collection goes on, says it is
 /// not caught up, and the costs come once the node answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,4 +591,43 @@ async fn a_rebalance_that_fails_in_flight_costs_nothing() {
     collect(&client, &store, now(&live), &config).await.unwrap();
     assert!(store.unresolved_payments().unwrap().is_empty());
     assert!(store.rebalance_costs(0).unwrap().is_empty());
+}
+
+/// A payment whose reading keeps failing is given up all the same 30 days after it started,
+/// and the failures do not stop the collection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_that_cannot_be_read_again_is_given_up_after_a_month() {
+    let (mut live, _) = market_and_a_rebalance(3600, 40 * 86_400);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
+        .await
+        .unwrap();
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig::to_the_end();
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert_eq!(store.unresolved_payments().unwrap().len(), 1);
+    let mut payments_fail = faults(0.0);
+    payments_fail.per_method.insert(
+        "lnrpc.Lightning/ListPayments".to_owned(),
+        MethodFaults {
+            error_rate: 1.0,
+            drop_rate: 0.0,
+            latency: Duration::ZERO,
+        },
+    );
+    server.set_faults(payments_fail);
+    live.advance(86_400);
+    let report = collect(&client, &store, now(&live), &config).await.unwrap();
+    assert!(!report.caught_up);
+    assert_eq!(
+        store.unresolved_payments().unwrap().len(),
+        1,
+        "kept while young"
+    );
+    live.advance(30 * 86_400);
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert!(store.unresolved_payments().unwrap().is_empty(), "given up");
 }

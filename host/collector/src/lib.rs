@@ -389,8 +389,10 @@ async fn collect_payment_parts(
 
 /// Reads again the payments the stream passed over in flight, the oldest
 /// [`LND_PAYMENT_PAGE`] of them per run, storing what those that resolved came to; one still
-/// in flight [`UNRESOLVED_GIVE_UP_SECS`] after it started is given up with a warning. Whether
-/// every one was read; an error stops the reading, with a warning, as on the stream.
+/// in flight, or still failing to be read, [`UNRESOLVED_GIVE_UP_SECS`] after it started is
+/// given up with a warning. Whether every one was read. A node that cannot be reached stops
+/// the reading, with a warning, as on the stream; an answer about one payment that cannot be
+/// read passes over that one.
 async fn read_unresolved_payments(
     node: &dyn NodeClient,
     store: &Store,
@@ -398,26 +400,43 @@ async fn read_unresolved_payments(
     report: &mut CollectReport,
 ) -> Result<bool, CollectError> {
     let unresolved = store.unresolved_payments()?;
-    let all_read = unresolved.len() <= LND_PAYMENT_PAGE as usize;
+    let mut all_read = unresolved.len() <= LND_PAYMENT_PAGE as usize;
     for payment in unresolved.into_iter().take(LND_PAYMENT_PAGE as usize) {
         let index = payment.index;
+        let too_old = at.saturating_sub(payment.started_secs) > UNRESOLVED_GIVE_UP_SECS;
+        let give_up = |why: &str| {
+            tracing::warn!(
+                index,
+                started = payment.started_secs,
+                why,
+                "a payment unresolved 30 days after it started is no longer read; its cost, if it was a rebalance that settles, is not counted"
+            );
+            store.resolve_payment(index, &[])
+        };
         let page = match node.payment_parts(index.saturating_sub(1), 1).await {
             Ok(Some(page)) => page,
             Ok(None) => return Ok(true),
-            Err(error) => {
+            // A refusal is for good, as on the stream.
+            Err(NodeError::PermissionDenied { .. }) => return Ok(true),
+            Err(error) if too_old => {
+                give_up(&error.to_string())?;
+                continue;
+            }
+            // An answer that cannot be read is this payment's: the others are still read.
+            Err(error @ NodeError::Protocol { .. }) => {
                 tracing::warn!(%error, index, "a payment in flight was not read again this time");
+                all_read = false;
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, index, "payments in flight were not read again this time");
                 return Ok(false);
             }
         };
         report.node_calls += 1;
         if page.unresolved.iter().any(|p| p.index == index) {
-            if at.saturating_sub(payment.started_secs) > UNRESOLVED_GIVE_UP_SECS {
-                tracing::warn!(
-                    index,
-                    started = payment.started_secs,
-                    "a payment has been in flight for over 30 days: no longer read; its cost, if it was a rebalance that settles, is not counted"
-                );
-                store.resolve_payment(index, &[])?;
+            if too_old {
+                give_up("still in flight")?;
             }
             continue;
         }

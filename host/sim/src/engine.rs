@@ -671,9 +671,10 @@ impl Simulation {
     }
 
     /// Fails the `position`-th rebalance started (0 = the first) while it is still in flight,
-    /// as a route that gave up would: what it moved goes back, as far as the balances allow
-    /// (the market moved them meanwhile, since it does not hold the HTLC), and it costs
-    /// nothing. `false`, changing nothing, when it has settled or failed already.
+    /// as a route that gave up would: what it moved goes back, and it costs nothing. Each
+    /// side gives back as much as its balance allows, on its own: the market may have moved
+    /// them meanwhile, since it does not hold the HTLC. `false`, changing nothing, when it
+    /// has settled or failed already.
     pub fn fail_rebalance(&mut self, position: usize) -> bool {
         self.sync_external();
         let now = self.state.now_secs();
@@ -691,12 +692,12 @@ impl Simulation {
         let c = &mut self.chans[out];
         c.local_msat += back;
         c.remote_msat -= back;
-        c.sent_msat = c.sent_msat.saturating_sub(paid);
+        c.sent_msat = c.sent_msat.saturating_sub(back);
         let c = &mut self.chans[into];
         let taken = amount.min(c.local_msat);
         c.local_msat -= taken;
         c.remote_msat += taken;
-        c.received_msat = c.received_msat.saturating_sub(amount);
+        c.received_msat = c.received_msat.saturating_sub(taken);
         self.write_balances(out);
         self.write_balances(into);
         let r = &mut self.state.rebalances[position];

@@ -608,8 +608,8 @@ pub(super) fn forwarding_history(
 /// ListPayments: the node's rebalances, the only payments it made, each as one attempt over
 /// three hops: to the peer it left by, across to the peer it came back by (their channel in
 /// the graph, or 0 where the scenario has none), and back to us. A rebalance not yet settled
-/// is in flight, and listed only with `include_incomplete`, as LND does; a failed one is
-/// listed failed. `index_offset` is
+/// is in flight and a failed one failed (with no fee: LND sums the fees of settled attempts),
+/// both listed only with `include_incomplete`, as LND does. `index_offset` is
 /// exclusive.
 pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> ListPaymentsResponse {
     let max = match req.max_payments {
@@ -622,7 +622,7 @@ pub(super) fn list_payments(state: &NodeState, req: &ListPaymentsRequest) -> Lis
         .zip(1u64..)
         .filter(|(r, index)| {
             *index > req.index_offset
-                && (req.include_incomplete || r.state(state.now_secs()) != RebalanceState::InFlight)
+                && (req.include_incomplete || r.state(state.now_secs()) == RebalanceState::Settled)
         })
         .take(usize::try_from(max).unwrap_or(usize::MAX))
         .map(|(r, index)| payment(state, r, index))
@@ -659,17 +659,22 @@ fn payment(state: &NodeState, r: &Rebalance, index: u64) -> Payment {
     use lnrpc::htlc_attempt::HtlcStatus;
     use lnrpc::payment::PaymentStatus;
     let resolved_ns = r.at_secs.saturating_mul(NANOS);
-    let (status, htlc_status, resolved_ns) = match r.state(state.now_secs()) {
+    let rebalance_state = r.state(state.now_secs());
+    let (status, htlc_status, resolved_ns) = match rebalance_state {
         RebalanceState::Settled => (PaymentStatus::Succeeded, HtlcStatus::Succeeded, resolved_ns),
         RebalanceState::Failed => (PaymentStatus::Failed, HtlcStatus::Failed, resolved_ns),
         RebalanceState::InFlight => (PaymentStatus::InFlight, HtlcStatus::InFlight, 0),
+    };
+    let paid_fee_msat = match rebalance_state {
+        RebalanceState::Failed => 0,
+        RebalanceState::Settled | RebalanceState::InFlight => r.fee_msat,
     };
     let started_ns = r.started_secs.saturating_mul(NANOS);
     Payment {
         payment_hash: r.payment_hash.clone(),
         value_msat: i64_of(r.amount_msat),
         status: status.into(),
-        fee_msat: i64_of(r.fee_msat),
+        fee_msat: i64_of(paid_fee_msat),
         creation_time_ns: i64_of(started_ns),
         htlcs: vec![HtlcAttempt {
             attempt_id: index,
