@@ -455,6 +455,20 @@ async fn a_rebalance_in_flight_on_cln_is_counted_once_it_settles() {
     held_rebalance(&mut live, &client).await;
 }
 
+/// Faults on LND's `ListPayments` only: every call fails.
+fn list_payments_failing() -> FaultConfig {
+    let mut config = faults(0.0);
+    config.per_method.insert(
+        "lnrpc.Lightning/ListPayments".to_owned(),
+        MethodFaults {
+            error_rate: 1.0,
+            drop_rate: 0.0,
+            latency: Duration::ZERO,
+        },
+    );
+    config
+}
+
 /// `warmup_secs` of the balanced market, then a rebalance of 900 msat into the second channel
 /// that settles `hold_secs` later; the channels' ids.
 fn market_and_a_rebalance(warmup_secs: u64, hold_secs: u64) -> (LiveSimulation, Vec<u64>) {
@@ -480,16 +494,7 @@ async fn failing_payment_lists_do_not_stop_the_collection() {
     let (live, ids) = market_and_a_rebalance(86_400, 0);
     let dir = tempfile::tempdir().unwrap();
     let mut config = LndServerConfig::new(dir.path());
-    let mut payments_fail = faults(0.0);
-    payments_fail.per_method.insert(
-        "lnrpc.Lightning/ListPayments".to_owned(),
-        MethodFaults {
-            error_rate: 1.0,
-            drop_rate: 0.0,
-            latency: Duration::ZERO,
-        },
-    );
-    config.faults = payments_fail;
+    config.faults = list_payments_failing();
     let server = LndServer::start(live.shared(), config).await.unwrap();
     let client = LndClient::connect(&server.client_config(server.lnpolicy_macaroon_path()))
         .await
@@ -609,16 +614,7 @@ async fn a_payment_that_cannot_be_read_again_is_given_up_after_a_month() {
     let config = CollectConfig::to_the_end();
     collect(&client, &store, now(&live), &config).await.unwrap();
     assert_eq!(store.unresolved_payments().unwrap().len(), 1);
-    let mut payments_fail = faults(0.0);
-    payments_fail.per_method.insert(
-        "lnrpc.Lightning/ListPayments".to_owned(),
-        MethodFaults {
-            error_rate: 1.0,
-            drop_rate: 0.0,
-            latency: Duration::ZERO,
-        },
-    );
-    server.set_faults(payments_fail);
+    server.set_faults(list_payments_failing());
     live.advance(86_400);
     let report = collect(&client, &store, now(&live), &config).await.unwrap();
     assert!(!report.caught_up);
