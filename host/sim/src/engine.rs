@@ -34,6 +34,11 @@ use crate::state::{
 
 const NS: u64 = 1_000_000_000;
 
+/// `days` of virtual time in nanoseconds (a scenario's days may be fractions).
+fn days_ns(days: f64) -> u64 {
+    libm::round(days * 86_400.0 * NS as f64) as u64
+}
+
 /// Stream ids under the scenario seed.
 const STREAM_DEMAND: u64 = 1;
 const STREAM_DRIFT: u64 = 2;
@@ -311,6 +316,8 @@ pub struct Simulation {
     drift_rng: Rng,
     next_payment_ns: u64,
     next_drift_ns: u64,
+    /// When each of the scenario's scheduled rebalances runs next (`u64::MAX`: no more).
+    next_rebalances_ns: Vec<u64>,
     half_life_ns: f64,
     candidates: Vec<Candidate>,
 }
@@ -509,6 +516,11 @@ impl Simulation {
         } else {
             u64::MAX
         };
+        let next_rebalances_ns = s
+            .rebalances
+            .iter()
+            .map(|r| start_ns.saturating_add(days_ns(r.day)))
+            .collect();
         let m = &s.market;
         Simulation {
             table,
@@ -527,6 +539,7 @@ impl Simulation {
             drift_rng: Rng::derive(s.seed, STREAM_DRIFT),
             next_payment_ns,
             next_drift_ns,
+            next_rebalances_ns,
             half_life_ns: m.failure_half_life_secs as f64 * 1e9,
             candidates: Vec::with_capacity(m.competition.routes_max as usize),
             chans,
@@ -744,12 +757,18 @@ impl Simulation {
     fn run_until(&mut self, target: u64) {
         self.sync_external();
         loop {
-            let next = self.next_payment_ns.min(self.next_drift_ns);
+            let next_rebalance = self.next_rebalances_ns.iter().copied().min();
+            let next = self
+                .next_payment_ns
+                .min(self.next_drift_ns)
+                .min(next_rebalance.unwrap_or(u64::MAX));
             if next > target {
                 break;
             }
             self.state.now_ns = next;
-            if self.next_payment_ns <= self.next_drift_ns {
+            if next_rebalance == Some(next) {
+                self.on_scheduled_rebalances(next);
+            } else if self.next_payment_ns <= self.next_drift_ns {
                 self.on_payment(next);
                 self.next_payment_ns = self
                     .demand
@@ -766,6 +785,38 @@ impl Simulation {
         self.state.info.block_height = self
             .start_height
             .saturating_add(u32::try_from(blocks).unwrap_or(u32::MAX));
+    }
+
+    /// Makes the scenario's rebalances due at `now` (in the order the scenario lists them)
+    /// and schedules their next runs; one the channels cannot carry is skipped.
+    fn on_scheduled_rebalances(&mut self, now: u64) {
+        let scenario = Arc::clone(&self.scenario);
+        for (i, spec) in scenario.rebalances.iter().enumerate() {
+            if self.next_rebalances_ns[i] != now {
+                continue;
+            }
+            self.next_rebalances_ns[i] = if spec.every_days > 0.0 {
+                now.saturating_add(days_ns(spec.every_days))
+            } else {
+                u64::MAX
+            };
+            let channel = |alias: &str| {
+                scenario
+                    .channels
+                    .iter()
+                    .position(|c| c.peer_alias == alias)
+                    .map(|k| self.state.channels[k].id)
+            };
+            let (Some(out), Some(into)) = (channel(&spec.from), channel(&spec.to)) else {
+                continue;
+            };
+            let amount_msat = spec.amount_sat.saturating_mul(1000);
+            let fee_msat = amount_msat / 1_000_000 * u64::from(spec.fee_ppm)
+                + amount_msat % 1_000_000 * u64::from(spec.fee_ppm) / 1_000_000;
+            if let Err(refused) = self.rebalance(out, into, amount_msat, fee_msat, 0) {
+                tracing::debug!(%refused, from = %spec.from, to = %spec.to, "scheduled rebalance skipped");
+            }
+        }
     }
 
     /// Takes over what the servers changed in the state since the last step: policies

@@ -122,6 +122,30 @@ pub struct Scenario {
     /// advance cannot follow and a learning strategy should.
     #[serde(default)]
     pub shifts: Vec<ShiftSpec>,
+    /// Rebalances the operator's own tool makes during the run (lnpolicy makes none): what
+    /// the node's payments then show, and the profitability classes count as costs.
+    #[serde(default)]
+    pub rebalances: Vec<RebalanceSpec>,
+}
+
+/// A circular rebalance made on a schedule: from `day` on, every `every_days` (once when 0),
+/// `amount_sat` leaves by the channel to `from` and comes back by the one to `to`, paying
+/// `fee_ppm` of it to the route. One that either channel cannot carry then is skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceSpec {
+    /// Days since the start of the first one.
+    pub day: f64,
+    /// Days between two; 0: only once.
+    #[serde(default)]
+    pub every_days: f64,
+    /// Peer alias of the channel it leaves by.
+    pub from: String,
+    /// Peer alias of the channel it refills.
+    pub to: String,
+    pub amount_sat: u64,
+    /// What the route charges, ppm of the amount.
+    pub fee_ppm: u32,
 }
 
 /// From `day` on, competing routes charge `competitor_fees` times what they charge at the
@@ -908,17 +932,8 @@ impl Scenario {
         }
         for (i, pair) in self.pairs.iter().enumerate() {
             let key = |field: &str| format!("pairs[{i}].{field}");
-            for (field, alias) in [("from", &pair.from), ("to", &pair.to)] {
-                if !self.channels.iter().any(|c| &c.peer_alias == alias) {
-                    return Err(invalid(
-                        &key(field),
-                        format!("no channel has peer_alias `{alias}`"),
-                    ));
-                }
-            }
-            if pair.from == pair.to {
-                return Err(invalid(&key("to"), "must differ from `from`".into()));
-            }
+            self.check_two_peers(&pair.from, &pair.to)
+                .map_err(|(field, msg)| invalid(&key(field), msg))?;
             if !(pair.payments_per_day.is_finite() && pair.payments_per_day >= 0.0) {
                 return Err(invalid(&key("payments_per_day"), "must be >= 0".into()));
             }
@@ -940,6 +955,44 @@ impl Scenario {
             if !(shift.competitor_fees.is_finite() && shift.competitor_fees > 0.0) {
                 return Err(invalid(&key("competitor_fees"), "must be > 0".into()));
             }
+        }
+        for (i, rebalance) in self.rebalances.iter().enumerate() {
+            let key = |field: &str| format!("rebalances[{i}].{field}");
+            self.check_two_peers(&rebalance.from, &rebalance.to)
+                .map_err(|(field, msg)| invalid(&key(field), msg))?;
+            if !(rebalance.day.is_finite() && rebalance.day >= 0.0) {
+                return Err(invalid(
+                    &key("day"),
+                    "must be a number of days, >= 0".into(),
+                ));
+            }
+            if !(rebalance.every_days.is_finite()
+                && (rebalance.every_days == 0.0 || rebalance.every_days >= 1.0 / 24.0))
+            {
+                return Err(invalid(
+                    &key("every_days"),
+                    "must be 0 (once) or at least an hour (1/24)".into(),
+                ));
+            }
+            if rebalance.amount_sat == 0 {
+                return Err(invalid(&key("amount_sat"), "must be > 0".into()));
+            }
+            if rebalance.fee_ppm > 1_000_000 {
+                return Err(invalid(&key("fee_ppm"), "must be at most 1,000,000".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// `from` and `to` name two different channels' peers; else the field at fault and why.
+    fn check_two_peers(&self, from: &str, to: &str) -> Result<(), (&'static str, String)> {
+        for (field, alias) in [("from", from), ("to", to)] {
+            if !self.channels.iter().any(|c| c.peer_alias == alias) {
+                return Err((field, format!("no channel has peer_alias `{alias}`")));
+            }
+        }
+        if from == to {
+            return Err(("to", "must differ from `from`".into()));
         }
         Ok(())
     }
@@ -1011,6 +1064,7 @@ impl Scenario {
             channels,
             pairs: Vec::new(),
             shifts: Vec::new(),
+            rebalances: Vec::new(),
         }
     }
 }

@@ -19,6 +19,17 @@ capacity_sat = 2_000_000
 local_sat = 1_000_000
 "#;
 
+/// A daily rebalance of 100,000 sat from `a` into `b` at 500 ppm, from half a day in.
+const REBALANCE: &str = r#"
+[[rebalances]]
+day = 0.5
+every_days = 1
+from = "a"
+to = "b"
+amount_sat = 100_000
+fee_ppm = 500
+"#;
+
 fn parse(src: &str) -> ScenarioError {
     Scenario::from_toml(src, "broken.toml").unwrap_err()
 }
@@ -140,6 +151,30 @@ fn out_of_range_values_name_the_key() {
         (
             format!("{GOOD}[[shifts]]\nday = 5\ncompetitor_fees = 0.0\n"),
             "shifts[0].competitor_fees",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("to = \"b\"", "to = \"c\""),
+            "rebalances[0].to",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("to = \"b\"", "to = \"a\""),
+            "rebalances[0].to",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("every_days = 1", "every_days = 0.01"),
+            "rebalances[0].every_days",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("amount_sat = 100_000", "amount_sat = 0"),
+            "rebalances[0].amount_sat",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("fee_ppm = 500", "fee_ppm = 2_000_000"),
+            "rebalances[0].fee_ppm",
+        ),
+        (
+            format!("{GOOD}{REBALANCE}").replace("day = 0.5", "day = -1"),
+            "rebalances[0].day",
         ),
     ];
     for (src, key) in cases {
@@ -285,4 +320,44 @@ fn a_shift_changes_what_competitors_charge_from_its_day_on() {
         after(&b),
         after(&a)
     );
+}
+
+#[test]
+fn scheduled_rebalances_run_on_their_days_and_skip_what_a_channel_cannot_carry() {
+    let scenario = Scenario::from_toml(&format!("{GOOD}{REBALANCE}"), "r.toml").unwrap();
+    let mut sim = Simulation::new(scenario.clone());
+    let (a, b) = (sim.state().channels[0].id, sim.state().channels[1].id);
+    let start = sim.now_ns() / 1_000_000_000;
+    sim.advance(3 * 86_400);
+    let made: Vec<_> = sim
+        .state()
+        .rebalances
+        .iter()
+        .map(|r| {
+            (
+                r.at_secs - start,
+                r.out_channel,
+                r.in_channel,
+                r.amount_msat,
+                r.fee_msat,
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        [43_200, 129_600, 216_000].map(|at| (at, a, b, 100_000_000, 50_000)),
+        "at 0.5, 1.5 and 2.5 days"
+    );
+
+    // More than `a` can hold: every one is skipped, and nothing else changes.
+    let mut too_large = scenario.clone();
+    too_large.rebalances[0].amount_sat = 1_100_000;
+    let mut sim = Simulation::new(too_large);
+    sim.advance(3 * 86_400);
+    assert!(sim.state().rebalances.is_empty());
+    let mut without = scenario;
+    without.rebalances.clear();
+    let mut plain = Simulation::new(without);
+    plain.advance(3 * 86_400);
+    assert_eq!(plain.state().forwards, sim.state().forwards);
 }
