@@ -286,6 +286,8 @@ pub enum RebalanceRefused {
     UnknownChannel(ChannelId),
     #[error("a rebalance leaves by one channel and comes back by another, not both by {0}")]
     SameChannel(ChannelId),
+    #[error("channel {0} is inactive (its peer is offline)")]
+    Inactive(ChannelId),
     #[error("channel {channel} cannot send {needed_msat} msat beyond its reserve")]
     Outbound {
         channel: ChannelId,
@@ -624,7 +626,7 @@ impl Simulation {
     /// at once (the market does not model the HTLC in flight); the servers list it among the
     /// node's payments (LND, in flight until it settles) and channel moves (CLN, once
     /// settled). Refused, changing nothing, when either side lacks the balance beyond its
-    /// reserve.
+    /// reserve, or when either is inactive.
     pub fn rebalance(
         &mut self,
         out_channel: ChannelId,
@@ -638,6 +640,11 @@ impl Simulation {
         let (out, into) = (find(out_channel)?, find(in_channel)?);
         if out == into {
             return Err(RebalanceRefused::SameChannel(out_channel));
+        }
+        for (k, id) in [(out, out_channel), (into, in_channel)] {
+            if !self.state.channels[k].active {
+                return Err(RebalanceRefused::Inactive(id));
+            }
         }
         let paid = amount_msat.saturating_add(fee_msat);
         let spendable = |c: &Chan| c.local_msat.saturating_sub(c.local_reserve_msat);
@@ -762,7 +769,9 @@ impl Simulation {
                 .next_payment_ns
                 .min(self.next_drift_ns)
                 .min(next_rebalance.unwrap_or(u64::MAX));
-            if next > target {
+            // `u64::MAX` is "never" for every event source, also when the target is the end
+            // of time.
+            if next > target || next == u64::MAX {
                 break;
             }
             self.state.now_ns = next;

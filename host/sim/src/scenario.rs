@@ -130,7 +130,8 @@ pub struct Scenario {
 
 /// A circular rebalance made on a schedule: from `day` on, every `every_days` (once when 0),
 /// `amount_sat` leaves by the channel to `from` and comes back by the one to `to`, paying
-/// `fee_ppm` of it to the route. One that either channel cannot carry then is skipped.
+/// `fee_ppm` of it to the route. One that either channel cannot carry then (its balance, or
+/// its peer offline) is skipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RebalanceSpec {
@@ -974,8 +975,18 @@ impl Scenario {
                     "must be 0 (once) or at least an hour (1/24)".into(),
                 ));
             }
-            if rebalance.amount_sat == 0 {
-                return Err(invalid(&key("amount_sat"), "must be > 0".into()));
+            let smaller = self
+                .channels
+                .iter()
+                .filter(|c| c.peer_alias == rebalance.from || c.peer_alias == rebalance.to)
+                .map(|c| c.capacity_sat)
+                .min()
+                .unwrap_or(0);
+            if rebalance.amount_sat == 0 || rebalance.amount_sat >= smaller {
+                return Err(invalid(
+                    &key("amount_sat"),
+                    format!("must be > 0 and below the smaller channel's capacity ({smaller} sat)"),
+                ));
             }
             if rebalance.fee_ppm > 1_000_000 {
                 return Err(invalid(&key("fee_ppm"), "must be at most 1,000,000".into()));

@@ -35,7 +35,18 @@ fn a_different_seed_gives_a_different_run() {
 
 #[test]
 fn a_clone_replays_the_same_run_and_stepping_does_not_matter() {
-    let mut sim = Simulation::new(Scenario::builtin("one-way-drains").unwrap());
+    let rebalancing = Scenario::from_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/backtest/rebalancing-operator.toml"
+    )))
+    .unwrap();
+    for scenario in [Scenario::builtin("one-way-drains").unwrap(), rebalancing] {
+        replays(scenario);
+    }
+}
+
+fn replays(scenario: Scenario) {
+    let mut sim = Simulation::new(scenario);
     sim.advance(86_400);
     let mut copy = sim.clone();
     sim.advance(3 * 86_400);
@@ -48,6 +59,7 @@ fn a_clone_replays_the_same_run_and_stepping_does_not_matter() {
     assert_eq!(sim.state().channels, copy.state().channels);
     assert_eq!(sim.totals(), copy.totals());
     assert_eq!(sim.market_totals(), copy.market_totals());
+    assert_eq!(sim.state().rebalances, copy.state().rebalances);
 }
 
 #[test]

@@ -178,6 +178,12 @@ fn a_rebalance_moves_liquidity_and_its_fee_and_refuses_what_a_side_cannot_carry(
         sim.rebalance(a.id, a.id, 1, 0, 0),
         Err(RebalanceRefused::SameChannel(a.id))
     );
+    let offline = sim.state().channels[2].id;
+    sim.state_mut().channels[2].active = false;
+    assert_eq!(
+        sim.rebalance(a.id, offline, 1_000, 0, 0),
+        Err(RebalanceRefused::Inactive(offline))
+    );
     assert_eq!(sim.state().rebalances.len(), 1, "a refusal changes nothing");
     assert_eq!(after(&sim, a.id), a2);
 }

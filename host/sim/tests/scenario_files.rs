@@ -169,6 +169,10 @@ fn out_of_range_values_name_the_key() {
             "rebalances[0].amount_sat",
         ),
         (
+            format!("{GOOD}{REBALANCE}").replace("amount_sat = 100_000", "amount_sat = 1_000_000"),
+            "rebalances[0].amount_sat",
+        ),
+        (
             format!("{GOOD}{REBALANCE}").replace("fee_ppm = 500", "fee_ppm = 2_000_000"),
             "rebalances[0].fee_ppm",
         ),
@@ -349,13 +353,13 @@ fn scheduled_rebalances_run_on_their_days_and_skip_what_a_channel_cannot_carry()
         "at 0.5, 1.5 and 2.5 days"
     );
 
-    // More than `a` can hold: every one is skipped, and nothing else changes.
-    let mut too_large = scenario.clone();
-    too_large.rebalances[0].amount_sat = 1_100_000;
-    let mut sim = Simulation::new(too_large);
+    // `b`'s peer offline: every one is skipped, and nothing else changes.
+    let mut offline = scenario.clone();
+    offline.channels[1].active = false;
+    let mut sim = Simulation::new(offline.clone());
     sim.advance(3 * 86_400);
     assert!(sim.state().rebalances.is_empty());
-    let mut without = scenario;
+    let mut without = offline;
     without.rebalances.clear();
     let mut plain = Simulation::new(without);
     plain.advance(3 * 86_400);
