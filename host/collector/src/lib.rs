@@ -129,28 +129,20 @@ pub async fn collect(
     if node.kind() == NodeKind::Lnd {
         reread_lnd_window(node, store, at, config, &mut report).await?;
     }
-    let forwards_done = page_through(
-        store,
-        config.page_size,
-        config.max_pages,
-        &mut report,
-        Stream::Forwards,
-        async |from| {
-            let page = node.forwards(from, config.page_size).await?;
-            let count = page.forwards.len();
-            let added = store.add_forwards(&page.forwards, page.next_index)?;
-            Ok(Some(Paged {
-                count,
-                added,
-                next: page.next_index,
-            }))
-        },
-    )
+    let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
+        let page = node.forwards(from, config.page_size).await?;
+        let count = page.forwards.len();
+        let added = store.add_forwards(&page.forwards, page.next_index)?;
+        Ok(Some(Paged {
+            count,
+            added,
+            next: page.next_index,
+        }))
+    })
     .await?;
     let failures_done = page_through(
         store,
-        config.page_size,
-        config.max_pages,
+        config,
         &mut report,
         Stream::FailedForwards,
         async |from| {
@@ -176,8 +168,7 @@ pub async fn collect(
     .await?;
     let resolved_done = page_through(
         store,
-        config.page_size,
-        config.max_pages,
+        config,
         &mut report,
         Stream::ResolvedForwards,
         async |from| {
@@ -283,14 +274,13 @@ struct Paged {
 /// no such stream (nothing to do, no call made).
 async fn page_through(
     store: &Store,
-    page_size: u32,
-    max_pages: u32,
+    config: &CollectConfig,
     report: &mut CollectReport,
     stream: Stream,
     fetch: impl AsyncFn(u64) -> Result<Option<Paged>, CollectError>,
 ) -> Result<bool, CollectError> {
     let mut from = store.cursor(stream)?;
-    for _ in 0..max_pages {
+    for _ in 0..config.max_pages {
         let Some(Paged { count, added, next }) = fetch(from).await? else {
             return Ok(true);
         };
@@ -313,7 +303,7 @@ async fn page_through(
                 next,
             });
         }
-        if count < page_size as usize {
+        if count < config.page_size as usize {
             return Ok(true);
         }
         from = next;
@@ -332,19 +322,21 @@ async fn collect_payment_parts(
     config: &CollectConfig,
     report: &mut CollectReport,
 ) -> Result<bool, CollectError> {
-    let page_size = match node.kind() {
-        NodeKind::Lnd => config.page_size.min(LND_PAYMENT_PAGE),
-        NodeKind::Cln => config.page_size,
+    let config = CollectConfig {
+        page_size: match node.kind() {
+            NodeKind::Lnd => config.page_size.min(LND_PAYMENT_PAGE),
+            NodeKind::Cln => config.page_size,
+        },
+        ..config.clone()
     };
     let failed = AtomicBool::new(false);
     let paged = page_through(
         store,
-        page_size,
-        config.max_pages,
+        &config,
         report,
         Stream::PaymentParts,
         async |from| {
-            let page = match node.payment_parts(from, page_size).await {
+            let page = match node.payment_parts(from, config.page_size).await {
                 Ok(Some(page)) => page,
                 Ok(None) => return Ok(None),
                 Err(error @ NodeError::PermissionDenied { .. }) => {
