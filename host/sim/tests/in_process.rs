@@ -18,18 +18,7 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
     scenario.channels[1].pending_htlcs = 2;
     let mut live = LiveSimulation::new(Simulation::new(scenario));
     live.advance(2 * 86_400);
-    let ids: Vec<u64> = live
-        .simulation()
-        .state()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    // One held in flight for two hours, one settled at once after it.
-    live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
-        .unwrap();
-    live.advance(60);
-    live.rebalance(ids[2], ids[0], 5_000_000, 40, 0).unwrap();
+    two_rebalances(&mut live);
     let dir = tempfile::tempdir().unwrap();
     let server = LndServer::start(live.shared(), LndServerConfig::new(dir.path()))
         .await
@@ -151,6 +140,21 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
     );
 }
 
+/// Two rebalances: one held in flight for two hours, one settled at once a minute after it.
+fn two_rebalances(live: &mut LiveSimulation) {
+    let ids: Vec<u64> = live
+        .simulation()
+        .state()
+        .channels
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
+        .unwrap();
+    live.advance(60);
+    live.rebalance(ids[2], ids[0], 5_000_000, 40, 0).unwrap();
+}
+
 /// Every page of payment parts, one event a page, checking that the two nodes give the same.
 async fn payment_pages(local: &dyn NodeClient, remote: &dyn NodeClient) -> Vec<PaymentPartPage> {
     let mut pages = Vec::new();
@@ -170,17 +174,7 @@ async fn payment_pages(local: &dyn NodeClient, remote: &dyn NodeClient) -> Vec<P
 async fn in_process_payment_parts_equal_the_cln_clients() {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("cln-heavy").unwrap()));
     live.advance(3600);
-    let ids: Vec<u64> = live
-        .simulation()
-        .state()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
-        .unwrap();
-    live.advance(60);
-    live.rebalance(ids[2], ids[0], 5_000_000, 40, 0).unwrap();
+    two_rebalances(&mut live);
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("lightning-rpc");
     let server = ClnServer::start(live.shared(), &socket, ClnServerConfig::default())
