@@ -4,10 +4,9 @@
 
 use lnpolicy_node::cln::format_scid;
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
-use lnpolicy_sim::state::Rebalance;
 use serde_json::{Value, json};
 
-use super::fixture::{OUR_ID, RawConn, add_log, node_id, node_state, serve};
+use super::fixture::{OUR_ID, RawConn, add_log, add_settled_rebalance, node_id, node_state, serve};
 use super::schema::{self, assert_response, validate};
 
 const METHODS: [&str; 9] = [
@@ -67,18 +66,7 @@ fn the_validator_accepts_cln_examples_and_catches_violations() {
 async fn every_answer_validates_against_clns_schemas() {
     let mut state = node_state();
     add_log(&mut state, 60);
-    let (out_channel, in_channel) = (state.channels[0].id, state.channels[1].id);
-    let settled_at = state.now_secs() - 60;
-    state.rebalances.push(Rebalance {
-        started_secs: settled_at,
-        at_secs: settled_at,
-        payment_hash: "ab".repeat(32),
-        out_channel,
-        in_channel,
-        amount_msat: 250_000_000,
-        fee_msat: 1_500,
-        failed: false,
-    });
+    add_settled_rebalance(&mut state, 250_000_000, 1_500);
     let peer = node_id(1);
     let (_dir, _state, server) = serve(state, ClnServerConfig::default()).await;
     let mut conn = RawConn::connect(server.socket_path()).await;

@@ -11,7 +11,7 @@ use lnpolicy_core::{
 };
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, ClnServerHandle};
 use lnpolicy_sim::scenario::ChainSpec;
-use lnpolicy_sim::state::{GraphChannel, NodeState};
+use lnpolicy_sim::state::{GraphChannel, NodeState, Rebalance};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -178,6 +178,23 @@ const REASONS: [FailureReason; 5] = [
 
 /// Appends `events` forwarding events, one per second from `now_ns`: every
 /// fifth a failure (cycling through all reasons), the rest settled.
+/// A rebalance settled a minute ago, out of the first channel and back into the second:
+/// `amount_msat` arrived, and the route charged `fee_msat`.
+pub fn add_settled_rebalance(state: &mut NodeState, amount_msat: u64, fee_msat: u64) {
+    let settled_at = state.now_secs() - 60;
+    let position = state.rebalances.len() as u64;
+    state.rebalances.push(Rebalance {
+        started_secs: settled_at,
+        at_secs: settled_at,
+        payment_hash: format!("{:064x}", 0xab00 + position),
+        out_channel: state.channels[0].id,
+        in_channel: state.channels[1].id,
+        amount_msat,
+        fee_msat,
+        failed: false,
+    });
+}
+
 pub fn add_log(state: &mut NodeState, events: usize) {
     let ids: Vec<ChannelId> = state.channels.iter().map(|c| c.id).collect();
     for i in 0..events {

@@ -11,10 +11,10 @@ use std::time::Duration;
 use lnpolicy_core::{ChannelId, FeePolicy, FundingFee, NodeClient, NodeError, NodeKind, PeerInfo};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_sim::cln_server::{ClnServerConfig, FaultConfig, MethodFaults};
-use lnpolicy_sim::state::{NodeState, Rebalance};
+use lnpolicy_sim::state::NodeState;
 use serde_json::Value;
 
-use super::fixture::{RecordingProxy, add_log, node_state, scid, serve};
+use super::fixture::{RecordingProxy, add_log, add_settled_rebalance, node_state, scid, serve};
 use super::schema::assert_request;
 
 /// A client talking to `state` through a recording proxy.
@@ -275,17 +275,7 @@ async fn without_the_bookkeeper_funding_fees_say_so() {
 async fn payment_parts_round_trip_and_an_older_cln_has_none() {
     let mut state = node_state();
     let (out_channel, in_channel) = (state.channels[0].id, state.channels[1].id);
-    let settled_at = state.now_secs() - 60;
-    state.rebalances.push(Rebalance {
-        started_secs: settled_at,
-        at_secs: settled_at,
-        payment_hash: "cd".repeat(32),
-        out_channel,
-        in_channel,
-        amount_msat: 100_000_000,
-        fee_msat: 2_500,
-        failed: false,
-    });
+    add_settled_rebalance(&mut state, 100_000_000, 2_500);
     let r = rig(state.clone(), ClnServerConfig::default(), |_| {}).await;
     let page = r.client.payment_parts(0, 10).await.unwrap().unwrap();
     assert_eq!((page.events, page.next_index), (2, 3));
