@@ -442,7 +442,7 @@ fn reports_never_migrate_or_write_the_database() {
         let newest_table: bool = conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master
-                 WHERE name = 'payment_parts')",
+                 WHERE name = 'decision_tallies')",
                 [],
                 |row| row.get(0),
             )
@@ -453,12 +453,13 @@ fn reports_never_migrate_or_write_the_database() {
     let output = lnpolicy(&["status", "--db", db_arg(&db)]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
-    // Back to before the newest migration, 0021, which creates the table: a migration would
+    // Back to before the newest migration, 0022, which creates the table: a migration would
     // bring the table back.
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "DROP TABLE payment_parts; DROP TABLE unresolved_payments; PRAGMA user_version = {};",
+            "DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision; PRAGMA user_version = {};",
             current - 1
         ))
         .unwrap();

@@ -1,7 +1,8 @@
 //! What a cycle reads from the node once and keeps in lnpolicy's own store: guests' history
 //! imports (a cycle refreshes stale peer fee levels, surviving a node error on one peer, and
 //! the cycle's history source reports the stored fee changes and competitor fees) and open
-//! costs (asked only for the channels missing one, at most daily per channel). The node is a
+//! costs (asked only for the channels missing one, at most daily per channel), and old
+//! decisions folded into daily counts past the detail period. The node is a
 //! small in-test fake because this crate has no async runtime or simulator among its
 //! dependencies; the store is real.
 
@@ -12,14 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use lnpolicy_core::{
-    FailedForwardPage, FeePercentiles, FeePolicy, Forward, ForwardPage, FundingFee, NodeChannel,
-    NodeClient, NodeError, NodeInfo, NodeKind, NullEventSink, PeerInfo, Profitability,
+    FailedForwardPage, FeePercentiles, FeePolicy, Forward, ForwardPage, FundingFee,
+    GuardedDecision, NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind, NullEventSink,
+    PeerInfo, Profitability,
 };
 use lnpolicy_engine::{ConfiguredOutcome, ConfiguredPlan, StoreHistory, run_configured};
 use lnpolicy_policy::config::Config;
 use lnpolicy_policy::guard::GuardConfig;
 use lnpolicy_runtime::{HistorySource, RegistryConfig, Runtime, RuntimeConfig, StrategyRegistry};
-use lnpolicy_store::Store;
+use lnpolicy_store::{DecisionRecord, Store};
 
 const HOUR: u64 = 3600;
 const KNOWN_PEER: &str = "02aa";
@@ -251,12 +253,13 @@ fn txid(id: u64) -> String {
     format!("{id:064x}")
 }
 
-/// Dry-run cycles of an empty config, the daemon's way: strategies and the guard as
-/// configured, guests' history from the store.
+/// Dry-run cycles (unless `dry_run` is unset) of an empty config, the daemon's way:
+/// strategies and the guard as configured, guests' history from the store.
 struct Cycles {
     registry: StrategyRegistry,
     config: Config,
     guard: GuardConfig,
+    dry_run: bool,
 }
 
 impl Cycles {
@@ -270,6 +273,7 @@ impl Cycles {
             ),
             config: Config::parse("empty.config", "").unwrap(),
             guard: GuardConfig::charge_lnd_compatible(NodeKind::Lnd),
+            dry_run: true,
         }
     }
 
@@ -278,7 +282,7 @@ impl Cycles {
             node,
             store,
             &self.registry,
-            ConfiguredPlan::new(&self.config, &self.guard, true),
+            ConfiguredPlan::new(&self.config, &self.guard, self.dry_run),
             now,
         ))
         .unwrap()
@@ -643,6 +647,69 @@ fn a_cycle_reads_the_history_to_the_end_before_deciding() {
     let outcome = Cycles::new().run(&node, &store, start);
     assert!(outcome.collected.caught_up);
     assert_eq!(store.forward_count().unwrap(), count);
+}
+
+/// A cycle folds the decisions older than `store.keep_decisions_days` (90 unless set) that
+/// changed nothing into daily counts, which reports count as before; a dry run leaves them.
+#[test]
+fn a_cycle_folds_decisions_older_than_the_detail_period() {
+    const DAY: u64 = 86_400;
+    let start = 1_700_000_000;
+    let now = start + 120 * DAY;
+    let node = FakeNode {
+        channels: Mutex::new(vec![channel(1, KNOWN_PEER, 100)]),
+        ..FakeNode::default()
+    };
+    let run = |config: &str, dry_run: bool, test: &str| {
+        let dir = tempfile_dir(test);
+        let store = Store::open(&dir.join("lnpolicy.db")).unwrap();
+        for day in 0..120 {
+            let at = start + day * DAY;
+            let cycle = store.begin_cycle("static", "", at, 1).unwrap();
+            let guarded = GuardedDecision {
+                channel_id: 1,
+                policy: None,
+                clamps: Vec::new(),
+            };
+            store
+                .record_decision(&DecisionRecord {
+                    cycle_id: cycle,
+                    at,
+                    strategy: "static",
+                    strategy_sha256: "",
+                    raw: None,
+                    guarded: &guarded,
+                    reason: "left as is",
+                })
+                .unwrap();
+        }
+        let mut cycles = Cycles::new();
+        cycles.config = Config::parse("keep.config", config).unwrap();
+        cycles.dry_run = dry_run;
+        cycles.run(&node, &store, now);
+        let decided: u64 = store
+            .activity_counts()
+            .unwrap()
+            .iter()
+            .map(|c| c.decisions)
+            .sum();
+        assert_eq!(decided, 120, "reports count every decision");
+        store.decisions_for_channel(1, 1_000).unwrap().len()
+    };
+    assert_eq!(
+        run("", false, "keep_default"),
+        1 + 90,
+        "the first, and 90 days"
+    );
+    assert_eq!(
+        run(
+            "[DEFAULT]\nstore.keep_decisions_days = 30\n",
+            false,
+            "keep_30"
+        ),
+        1 + 30
+    );
+    assert_eq!(run("", true, "keep_dry_run"), 120);
 }
 
 /// A fresh directory per test under the target's temp dir, removed before use so reruns

@@ -601,6 +601,20 @@ fn the_open_cost_estimate_is_node_wide_and_unset_unless_given() {
 }
 
 #[test]
+fn the_decision_detail_period_is_node_wide_and_unset_unless_given() {
+    let config = parse(
+        "[DEFAULT]\nstore.keep_decisions_days = 30\n[a]\nchan.private = true\nstrategy = ignore\n",
+    );
+    assert_eq!(config.keep_decisions_days(), Some(30));
+    assert!(config.notes().is_empty(), "{:?}", config.notes());
+    assert!(config.sections()[0].unknown_namespaces.is_empty());
+    assert_eq!(
+        parse("[default]\nstrategy = ignore\n").keep_decisions_days(),
+        None
+    );
+}
+
+#[test]
 fn lnflow_rule_keys_are_explained_where_they_are_written() {
     let config = parse(
         "[cheap]\npriority = 10\nfinal = false\nstrategy = static\nfee_ppm = 10\n\

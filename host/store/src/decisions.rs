@@ -2,8 +2,8 @@ use lnpolicy_core::{ChannelId, Decision, GuardedDecision};
 use rusqlite::params;
 
 use crate::{
-    Store, StoreError, channel_id_from_sql, channel_id_to_sql, limit_to_sql, time_from_sql,
-    time_to_sql,
+    Store, StoreError, channel_id_from_sql, channel_id_to_sql, limit_to_sql,
+    reports::rollback_condition, time_from_sql, time_to_sql,
 };
 
 /// One channel's outcome in a cycle, as handed to [`Store::record_decision`].
@@ -20,6 +20,15 @@ pub struct DecisionRecord<'a> {
     /// Why the channel ended up as it did: the strategy's reason, or the
     /// host's when the strategy gave none.
     pub reason: &'a str,
+}
+
+/// What one [`Store::fold_old_decisions`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fold {
+    /// Decisions looked at (each is looked at once, folded or kept).
+    pub examined: usize,
+    /// Those of them folded into daily counts.
+    pub folded: usize,
 }
 
 /// A decision read back, with its JSON parsed.
@@ -161,6 +170,93 @@ impl Store {
         rows.into_iter().map(|row| self.to_decision(row)).collect()
     }
 
+    /// Folds decisions made before `before` into daily counts per channel and strategy
+    /// (`decision_tallies`), but for those an update intent refers to, rollbacks, the first
+    /// of each strategy's run on a channel, and those made on a day their channel joined or
+    /// left an experiment: reports count the folded ones as before, and what they read row
+    /// by row stays. Looks at up to `limit` decisions, oldest first, each once: the first
+    /// call after an upgrade meets the whole backlog, and must not hold the database for
+    /// all of it.
+    pub fn fold_old_decisions(&self, before: u64, limit: usize) -> Result<Fold, StoreError> {
+        const OP: &str = "folding old decisions";
+        self.write(OP, |tx| {
+            let cursor: i64 = tx
+                .query_row("SELECT through_id FROM decision_fold_cursor", [], |row| {
+                    row.get(0)
+                })
+                .map_err(self.sql(OP))?;
+            // Up to the first decision still young: ids follow time unless the clock was set
+            // back, and a decision kept by that stays (keeping is always safe).
+            let ids: Vec<(i64, i64)> = tx
+                .prepare_cached("SELECT id, at FROM decisions WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![cursor, limit_to_sql(limit)], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })?
+                    .collect()
+                })
+                .map_err(self.sql(OP))?;
+            let Some(through) = ids
+                .iter()
+                .take_while(|(_, at)| *at < time_to_sql(before))
+                .map(|(id, _)| *id)
+                .last()
+            else {
+                return Ok(Fold::default());
+            };
+            let examined = ids.iter().take_while(|(id, _)| *id <= through).count();
+            let folded = tx
+                .execute(
+                    &format!(
+                        "CREATE TEMP TABLE folding AS
+                         SELECT r.id, r.channel_id, r.strategy, r.at / 86400 AS day,
+                                json_extract(r.guarded_json, '$.policy') IS NOT NULL AS proposed,
+                                r.clamps > 0 AS clamped
+                         FROM decisions r
+                         WHERE r.id > ?1 AND r.id <= ?2
+                           AND NOT EXISTS (SELECT 1 FROM update_intents i
+                                           WHERE i.decision_id = r.id)
+                           AND NOT ({rollback})
+                           AND r.strategy IS (SELECT p.strategy FROM decisions p
+                                              WHERE p.channel_id = r.channel_id AND p.id < r.id
+                                              ORDER BY p.id DESC LIMIT 1)
+                           AND NOT EXISTS (SELECT 1 FROM experiment_assignments a
+                                           WHERE a.channel_id = r.channel_id
+                                             AND (a.assigned_at / 86400 = r.at / 86400
+                                                  OR a.left_at / 86400 = r.at / 86400))",
+                        rollback = rollback_condition()
+                    ),
+                    params![cursor, through],
+                )
+                .and_then(|_| {
+                    tx.execute(
+                        "INSERT INTO decision_tallies
+                             (channel_id, strategy, day, decisions, proposed, clamped)
+                         SELECT channel_id, strategy, day, COUNT(*), SUM(proposed), SUM(clamped)
+                         FROM folding WHERE true GROUP BY channel_id, strategy, day
+                         ON CONFLICT (channel_id, strategy, day) DO UPDATE SET
+                             decisions = decisions + excluded.decisions,
+                             proposed = proposed + excluded.proposed,
+                             clamped = clamped + excluded.clamped",
+                        [],
+                    )
+                })
+                .and_then(|_| {
+                    tx.execute(
+                        "DELETE FROM decisions WHERE id IN (SELECT id FROM folding)",
+                        [],
+                    )
+                })
+                .and_then(|folded| {
+                    tx.execute("DROP TABLE temp.folding", [])?;
+                    tx.execute("UPDATE decision_fold_cursor SET through_id = ?1", [through])?;
+                    Ok(folded)
+                })
+                .map_err(self.sql(OP))?;
+            Ok(Fold { examined, folded })
+        })
+    }
+
     fn to_decision(&self, row: DecisionRow) -> Result<StoredDecision, StoreError> {
         let (
             id,
@@ -188,5 +284,260 @@ impl Store {
             guarded,
             reason,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lnpolicy_core::{Clamp, FeePolicy, Rule};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Arm, CycleStatus, IntentOutcome};
+
+    const DAY: u64 = 86_400;
+
+    fn policy(fee_ppm: u32) -> FeePolicy {
+        FeePolicy {
+            base_fee_msat: 1000,
+            fee_ppm,
+            inbound_base_fee_msat: 0,
+            inbound_fee_ppm: 0,
+            min_htlc_msat: 1,
+            max_htlc_msat: 990_000_000,
+            time_lock_delta: 80,
+            disabled: false,
+        }
+    }
+
+    /// One decision to record: what reports read of it, and whether an update was sent.
+    #[derive(Debug, Clone)]
+    struct Step {
+        channel: ChannelId,
+        at: u64,
+        strategy: &'static str,
+        reason: &'static str,
+        proposed: bool,
+        clamped: bool,
+        sent: bool,
+    }
+
+    fn record(store: &Store, step: &Step) -> i64 {
+        let cycle = store.begin_cycle(step.strategy, "", step.at, 1).unwrap();
+        let clamp = Clamp {
+            field: "fee_ppm".into(),
+            requested: 9_000,
+            applied: 5_000,
+            rule: Rule::Bounds,
+        };
+        let guarded = GuardedDecision {
+            channel_id: step.channel,
+            policy: step.proposed.then(|| policy(200)),
+            clamps: if step.clamped {
+                vec![clamp]
+            } else {
+                Vec::new()
+            },
+        };
+        let id = store
+            .record_decision(&DecisionRecord {
+                cycle_id: cycle,
+                at: step.at,
+                strategy: step.strategy,
+                strategy_sha256: "",
+                raw: None,
+                guarded: &guarded,
+                reason: step.reason,
+            })
+            .unwrap();
+        if step.sent {
+            let intent = store
+                .record_intent(step.channel, Some(id), &policy(100), &policy(200), step.at)
+                .unwrap();
+            store
+                .resolve_intent(intent, IntentOutcome::Applied, step.at)
+                .unwrap();
+        }
+        store
+            .finish_cycle(cycle, step.at, CycleStatus::Ok, None)
+            .unwrap();
+        id
+    }
+
+    fn kept_ids(store: &Store) -> Vec<i64> {
+        store
+            .lock()
+            .prepare("SELECT id FROM decisions ORDER BY id")
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .unwrap()
+    }
+
+    /// Everything reports read that involves decisions.
+    fn reports(store: &Store) -> impl PartialEq + std::fmt::Debug {
+        (
+            store.activity_counts().unwrap(),
+            store.strategy_changes().unwrap(),
+            store.experiment_arm_strategies("fees").unwrap(),
+        )
+    }
+
+    fn daily(channel: ChannelId, day: u64, strategy: &'static str) -> Step {
+        Step {
+            channel,
+            at: day * DAY + DAY / 2,
+            strategy,
+            reason: "left as is",
+            proposed: false,
+            clamped: false,
+            sent: false,
+        }
+    }
+
+    /// A hundred days of one channel: what reports read row by row stays, the rest of what is
+    /// older than the detail period becomes counts, and the reports read the same.
+    #[test]
+    fn old_decisions_that_changed_nothing_are_counted_and_deleted() {
+        let store = Store::open_in_memory().unwrap();
+        let mut ids = Vec::new();
+        for day in 0..100 {
+            let mut step = daily(1, day, if (30..60).contains(&day) { "b" } else { "a" });
+            match day {
+                10 => step.sent = true,
+                20 => step.reason = "rolled back: revenue fell",
+                25 => {
+                    step.proposed = true;
+                    step.clamped = true;
+                }
+                40 => {
+                    store
+                        .record_assignments("fees", &[(1, Arm::A)], step.at + 3_600)
+                        .unwrap();
+                }
+                _ => {}
+            }
+            ids.push(record(&store, &step));
+        }
+        store
+            .record_experiment_departures(&[(1, None)], 50 * DAY + 7 * 3_600)
+            .unwrap();
+        let before = reports(&store);
+
+        let fold = store.fold_old_decisions(95 * DAY, 1_000).unwrap();
+
+        let kept: Vec<i64> = [0, 10, 20, 30, 40, 50, 60]
+            .iter()
+            .map(|&day| ids[day])
+            .chain(ids[95..].iter().copied())
+            .collect();
+        assert_eq!(kept_ids(&store), kept);
+        assert_eq!(
+            fold,
+            Fold {
+                examined: 95,
+                folded: 95 - 7
+            }
+        );
+        assert_eq!(reports(&store), before);
+        assert_eq!(
+            store.experiment_arm_strategies("fees").unwrap(),
+            vec![(Arm::A, "b".into(), 9)],
+            "days 41 to 49, counted from the tallies"
+        );
+        assert_eq!(
+            store.fold_old_decisions(95 * DAY, 1_000).unwrap(),
+            Fold::default(),
+            "each decision is looked at once"
+        );
+    }
+
+    /// A decision is folded only once it is older than `before`; one stamped later than a
+    /// newer id (a clock set back) holds the fold where it stands, and is kept.
+    #[test]
+    fn young_decisions_stop_the_fold() {
+        let store = Store::open_in_memory().unwrap();
+        let first = record(&store, &daily(1, 0, "a"));
+        record(&store, &daily(1, 1, "a"));
+        let young = record(&store, &daily(1, 50, "a"));
+        let set_back = record(&store, &daily(1, 2, "a"));
+        assert_eq!(
+            store.fold_old_decisions(10 * DAY, 100).unwrap(),
+            Fold {
+                examined: 2,
+                folded: 1
+            }
+        );
+        assert_eq!(kept_ids(&store), [first, young, set_back]);
+        assert_eq!(
+            store.fold_old_decisions(10 * DAY, 100).unwrap(),
+            Fold::default()
+        );
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = (
+            1..4u64,
+            0..36 * 3_600u64,
+            prop::sample::select(vec!["a", "a", "a", "b", "rollback"]),
+            prop::sample::select(vec!["left as is", "raised", "rolled back: revenue fell"]),
+            any::<bool>(),
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+        );
+        prop::collection::vec(step, 1..120).prop_map(|raw| {
+            let mut at = 0;
+            raw.into_iter()
+                .map(
+                    |(channel, gap, strategy, reason, proposed, clamped, sent)| {
+                        at += gap;
+                        Step {
+                            channel,
+                            at,
+                            strategy,
+                            reason,
+                            proposed,
+                            clamped,
+                            sent: sent && proposed,
+                        }
+                    },
+                )
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Whatever the history, batch size and detail period, folding changes no report and
+        /// keeps every decision made after `before`.
+        #[test]
+        fn folding_changes_no_report(
+            steps in steps(),
+            joins in prop::collection::vec((1..4u64, 0..60 * DAY, prop::option::of(0..60 * DAY)), 0..3),
+            before in 0..70 * DAY,
+            limit in 1..40usize,
+        ) {
+            let store = Store::open_in_memory().unwrap();
+            for step in &steps {
+                record(&store, step);
+            }
+            for (channel, joined, stay) in &joins {
+                store.record_assignments("fees", &[(*channel, Arm::B)], *joined).unwrap();
+                if let Some(stay) = stay {
+                    let placed = [(*channel, None)];
+                    store.record_experiment_departures(&placed, joined + stay).unwrap();
+                }
+            }
+            let reported = reports(&store);
+            let recent = steps.iter().filter(|s| s.at >= before).count();
+            let mut examined = 0;
+            loop {
+                let fold = store.fold_old_decisions(before, limit).unwrap();
+                if fold.examined == 0 {
+                    break;
+                }
+                examined += fold.examined;
+            }
+            prop_assert_eq!(reports(&store), reported);
+            prop_assert_eq!(examined, steps.len() - recent);
+            prop_assert!(kept_ids(&store).len() >= recent);
+        }
     }
 }

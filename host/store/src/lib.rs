@@ -33,7 +33,7 @@ use lnpolicy_core::ChannelId;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use cycles::{Cycle, CycleStatus, ProgressSummary};
-pub use decisions::{DecisionRecord, StoredDecision};
+pub use decisions::{DecisionRecord, Fold, StoredDecision};
 pub use error::StoreError;
 pub use experiments::Arm;
 pub use history::{Earned, FlowTotals, SNAPSHOTS_KEPT_SECS, Stream};

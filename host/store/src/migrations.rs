@@ -97,6 +97,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0021_payment_parts.sql",
         sql: include_str!("../migrations/0021_payment_parts.sql"),
     },
+    Migration {
+        file: "0022_decision_tallies.sql",
+        sql: include_str!("../migrations/0022_decision_tallies.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

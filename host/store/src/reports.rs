@@ -134,7 +134,7 @@ fn parse_arm(text: &str) -> Option<Arm> {
 }
 
 /// The SQL condition that marks a row of `decisions` as a rollback.
-fn rollback_condition() -> String {
+pub(crate) fn rollback_condition() -> String {
     ROLLBACK_MARKERS
         .iter()
         .map(|marker| format!("instr(lower(r.reason), '{marker}') > 0"))
@@ -206,12 +206,15 @@ impl Store {
         let rows: Vec<(String, String, i64)> = self
             .lock()
             .prepare(
-                "SELECT a.arm, d.strategy, COUNT(*)
+                "SELECT a.arm, d.strategy, SUM(d.decisions) AS n
                  FROM experiment_assignments a
-                 JOIN decisions d ON d.channel_id = a.channel_id AND d.at >= a.assigned_at
-                                  AND (a.left_at IS NULL OR d.at < a.left_at)
+                 JOIN (SELECT channel_id, at, strategy, 1 AS decisions FROM decisions
+                       UNION ALL
+                       SELECT channel_id, day * 86400, strategy, decisions FROM decision_tallies
+                      ) d ON d.channel_id = a.channel_id AND d.at >= a.assigned_at
+                             AND (a.left_at IS NULL OR d.at < a.left_at)
                  WHERE a.experiment = ?1
-                 GROUP BY a.arm, d.strategy ORDER BY a.arm, COUNT(*) DESC, d.strategy",
+                 GROUP BY a.arm, d.strategy ORDER BY a.arm, n DESC, d.strategy",
             )
             .and_then(|mut stmt| {
                 stmt.query_map([experiment], |row| row.try_into())?
@@ -341,9 +344,15 @@ impl Store {
         let conn = self.lock();
         let decisions: Vec<(i64, String, i64, i64, i64)> = conn
             .prepare(
-                "SELECT channel_id, strategy, COUNT(*),
-                        SUM(json_extract(guarded_json, '$.policy') IS NOT NULL), SUM(clamps > 0)
-                 FROM decisions GROUP BY channel_id, strategy",
+                "SELECT channel_id, strategy, SUM(decisions), SUM(proposed), SUM(clamped) FROM (
+                     SELECT channel_id, strategy, 1 AS decisions,
+                            json_extract(guarded_json, '$.policy') IS NOT NULL AS proposed,
+                            clamps > 0 AS clamped
+                     FROM decisions
+                     UNION ALL
+                     SELECT channel_id, strategy, decisions, proposed, clamped
+                     FROM decision_tallies)
+                 GROUP BY channel_id, strategy",
             )
             .and_then(|mut stmt| stmt.query_map([], |row| row.try_into())?.collect())
             .map_err(self.sql("counting decisions"))?;

@@ -75,6 +75,8 @@ fn migrates_an_empty_file_with_wal_and_foreign_keys() {
             "channel_snapshots",
             "collector_cursors",
             "cycles",
+            "decision_fold_cursor",
+            "decision_tallies",
             "decisions",
             "experiment_arm_definitions",
             "experiment_assignments",
@@ -156,7 +158,7 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0021_payment_parts.sql"), "{message}");
+    assert!(message.contains("0022_decision_tallies.sql"), "{message}");
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -1056,7 +1058,9 @@ fn peer_fees_round_trip_with_their_refresh_time() {
     reopened
         .lock()
         .execute_batch(
-            "DROP TABLE payment_parts; DROP TABLE unresolved_payments; PRAGMA user_version = 19;",
+            "DROP TABLE payment_parts; DROP TABLE unresolved_payments;
+             DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision; PRAGMA user_version = 19;",
         )
         .unwrap();
     drop(reopened);
@@ -1104,6 +1108,8 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
              DROP TABLE payment_parts; DROP TABLE unresolved_payments;
+             DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision;
                  PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1260,6 +1266,8 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP TABLE experiment_arm_definitions;
              DROP TABLE learned_htlc_floors;
              DROP TABLE payment_parts; DROP TABLE unresolved_payments;
+             DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision;
                  PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1578,6 +1586,8 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
                  DROP TABLE payment_parts; DROP TABLE unresolved_payments;
+             DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1639,6 +1649,8 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  DROP TABLE experiment_arm_definitions;
                  DROP TABLE learned_htlc_floors;
                  DROP TABLE payment_parts; DROP TABLE unresolved_payments;
+             DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
+             DROP INDEX update_intents_by_decision;
                  PRAGMA user_version = 13;",
             )
             .unwrap();

@@ -157,6 +157,11 @@ impl Config {
         self.node_wide.estimated_open_cost_sat
     }
 
+    /// How many days decisions are kept whole, if the operator said.
+    pub fn keep_decisions_days(&self) -> Option<u32> {
+        self.node_wide.keep_decisions_days
+    }
+
     /// The notes of this file and the files it includes.
     pub fn notes(&self) -> &[Note] {
         &self.notes

@@ -366,12 +366,27 @@ pub const MAX_UPDATES_PER_HOUR: &str = "guard.max_updates_per_hour";
 /// every channel's profitability once per cycle, so it is node-wide too.
 pub const ESTIMATED_OPEN_COST: &str = "analytics.estimated_open_cost_sat";
 
-/// Keys about the node as a whole (the whole `analytics.` namespace, and the hourly cap).
-pub const NODE_WIDE_KEYS: &[&str] = &[MAX_UPDATES_PER_HOUR, ESTIMATED_OPEN_COST];
+/// How many days each cycle's per-channel decisions are kept whole in the database: it is
+/// one database, so node-wide too.
+pub const KEEP_DECISIONS_DAYS: &str = "store.keep_decisions_days";
+
+/// Keys about the node as a whole (the whole `analytics.` and `store.` namespaces, and the
+/// hourly cap).
+pub const NODE_WIDE_KEYS: &[&str] = &[
+    MAX_UPDATES_PER_HOUR,
+    ESTIMATED_OPEN_COST,
+    KEEP_DECISIONS_DAYS,
+];
+
+/// The namespaces whose every key is node-wide.
+const NODE_WIDE_NAMESPACES: &[&str] = &["analytics", "store"];
 
 /// Whether `key` is read once from the main file's `[DEFAULT]` rather than per section.
 pub(crate) fn is_node_wide(key: &str) -> bool {
-    key == MAX_UPDATES_PER_HOUR || key.starts_with("analytics.")
+    key == MAX_UPDATES_PER_HOUR
+        || key
+            .split_once('.')
+            .is_some_and(|(namespace, _)| NODE_WIDE_NAMESPACES.contains(&namespace))
 }
 
 /// The node-wide settings a config file gives.
@@ -379,6 +394,7 @@ pub(crate) fn is_node_wide(key: &str) -> bool {
 pub struct NodeWide {
     pub max_updates_per_hour: Option<NonZeroU32>,
     pub estimated_open_cost_sat: Option<u64>,
+    pub keep_decisions_days: Option<u32>,
 }
 
 /// Sets node-wide `key` from `text`.
@@ -394,6 +410,10 @@ pub(crate) fn parse_node_wide(
         ESTIMATED_OPEN_COST => {
             settings.estimated_open_cost_sat =
                 Some(int_in(text, 0, MAX_OPEN_COST_SAT, "sat")? as u64);
+        }
+        KEEP_DECISIONS_DAYS => {
+            settings.keep_decisions_days =
+                Some(int_in(text, 1, MAX_KEEP_DECISIONS_DAYS, "days")? as u32);
         }
         _ => return Err(unknown_node_wide(key)),
     }
@@ -411,11 +431,15 @@ pub(crate) fn misplaced_node_wide(key: &str, place: &'static str) -> ErrorKind {
 }
 
 fn unknown_node_wide(key: &str) -> ErrorKind {
+    let namespace = key.split_once('.').map_or(key, |(namespace, _)| namespace);
     ErrorKind::UnknownKey {
-        namespace: "analytics".into(),
+        namespace: namespace.into(),
         suggestion: matchers::closest(key, NODE_WIDE_KEYS.iter().copied()),
     }
 }
+
+/// A century: keeping every decision whole is a choice, not a mistake.
+const MAX_KEEP_DECISIONS_DAYS: i64 = 36_500;
 
 /// 1 BTC: far above any channel's opening fee, low enough to catch a value given in msat.
 const MAX_OPEN_COST_SAT: i64 = 100_000_000;
