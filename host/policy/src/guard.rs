@@ -225,7 +225,9 @@ impl GuardConfig {
 /// - the channel was updated less than `min_update_interval_secs` ago: the only clamp is a
 ///   `MinInterval` one on field `"policy"` with `requested` = `now` and `applied` = the earliest
 ///   time an update is allowed. The held policy is not recorded: the strategy decides afresh
-///   next cycle.
+///   next cycle. A fee change that is due while something else still waits goes out with its
+///   HTLC limits and cltv, but with the disabled flag kept (a `MinInterval` clamp on
+///   `disabled`).
 ///
 /// `inbound_level_ppm` is charge-lnd's `inbound_level_ppm` property: the inbound rate becomes
 /// min(0, level − the outbound rate being emitted), whatever rate the decision or an
@@ -287,6 +289,40 @@ pub fn guard(
     if policy == channel.local_policy {
         return leave(clamps.0);
     }
+    // A fee change waits on the last fee change only (lnpolicy's, or one made by hand since):
+    // re-enabling a channel must not hold its next fee back. Anything else waits on
+    // lnpolicy's last change of any kind, which a fee changed by hand does not push back. HTLC
+    // limits and cltv ride along with a fee change that is due (the same channel update), but
+    // the disabled flag waits, so a flag near a threshold cannot flip with every fee change.
+    let waiting = |last: Option<u64>| {
+        last.map(|last| last.saturating_add(config.min_update_interval_secs))
+            .filter(|&earliest| now < earliest)
+    };
+    let fees_change = !policy.same_fees(&channel.local_policy);
+    let held_until = if fees_change {
+        waiting(channel.last_fee_change)
+    } else {
+        waiting(channel.last_policy_change)
+    };
+    if let Some(earliest) = held_until {
+        return leave(vec![Clamp {
+            field: "policy".to_owned(),
+            requested: wide(now),
+            applied: wide(earliest),
+            rule: Rule::MinInterval,
+        }]);
+    }
+    if fees_change && waiting(channel.last_policy_change).is_some() {
+        let current = channel.local_policy.disabled;
+        let kept = clamps.limit(
+            "disabled",
+            Rule::MinInterval,
+            i64::from(policy.disabled),
+            i64::from(current),
+            i64::from(current),
+        );
+        policy.disabled = kept != 0;
+    }
     // A channel from an LND that did not yet check can carry a smallest HTLC below the
     // negotiated one. LND checks the value even when a policy update leaves it alone, so every
     // one there would be refused: one that goes out anyway takes it up to the floor. A change
@@ -306,25 +342,6 @@ pub fn guard(
             channel.min_htlc_floor_msat,
             u64::MAX,
         );
-    }
-    // A fee change waits on the last fee change only (lnpolicy's, or one made by hand since):
-    // re-enabling a channel must not hold its next fee back. Anything else waits on
-    // lnpolicy's last change of any kind, which a fee changed by hand does not push back.
-    let last = if policy.same_fees(&channel.local_policy) {
-        channel.last_policy_change
-    } else {
-        channel.last_fee_change
-    };
-    if let Some(last) = last {
-        let earliest = last.saturating_add(config.min_update_interval_secs);
-        if now < earliest {
-            return leave(vec![Clamp {
-                field: "policy".to_owned(),
-                requested: wide(now),
-                applied: wide(earliest),
-                rule: Rule::MinInterval,
-            }]);
-        }
     }
     GuardedDecision {
         channel_id: channel.id,
@@ -813,6 +830,33 @@ mod tests {
             run(&lnd(), &channel, disable).policy.map(|p| p.disabled),
             Some(true)
         );
+    }
+
+    /// A section disabled the channel ten minutes ago; another now moves its fee and, as
+    /// charge-lnd's properties do, asks for it enabled: the fee and the HTLC limit go out, the
+    /// flag waits for the interval, and then goes with the next fee change.
+    #[test]
+    fn a_fee_change_goes_out_alone_while_a_flag_change_waits() {
+        let mut channel = channel();
+        channel.local_policy.disabled = true;
+        channel.last_fee_change = Some(NOW - 86_400);
+        channel.last_policy_change = Some(NOW - 600);
+        let enable_at = |fee_ppm| PolicyChange {
+            fee_ppm: Some(fee_ppm),
+            max_htlc_msat: Some(500_000_000),
+            disabled: Some(false),
+            ..PolicyChange::default()
+        };
+        let out = run(&lnd(), &channel, enable_at(250));
+        let policy = out.policy.expect("the fee change is due");
+        assert_eq!(policy.fee_ppm, 250);
+        assert!(policy.disabled, "the flag changed ten minutes ago");
+        assert_eq!(policy.max_htlc_msat, 500_000_000);
+        assert_eq!(out.clamps, vec![clamp("disabled", 0, 1, Rule::MinInterval)]);
+        channel.last_policy_change = Some(NOW - 3600);
+        let policy = run(&lnd(), &channel, enable_at(250)).policy.unwrap();
+        assert!(!policy.disabled);
+        assert_eq!(policy.max_htlc_msat, 500_000_000);
     }
 
     /// The operator changed the fees by hand ten minutes ago (the view dates the current level

@@ -311,15 +311,16 @@ fn check(
     prop_assert_ne!(&policy, current);
 
     // (g) never inside the minimum interval: a fee change after the last fee change (lnpolicy's
-    // or one made by hand), an update that leaves the fees alone after lnpolicy's last change
-    // of any kind.
-    let since = if policy.same_fees(current) {
-        channel.last_policy_change
-    } else {
-        channel.last_fee_change
+    // or one made by hand); an update that leaves the fees alone, and any change of the
+    // disabled flag, after lnpolicy's last change of any kind.
+    let due = |last: Option<u64>| {
+        last.is_none_or(|last| now >= last.saturating_add(config.min_update_interval_secs))
     };
-    if let Some(last) = since {
-        prop_assert!(now >= last.saturating_add(config.min_update_interval_secs));
+    if policy.same_fees(current) || policy.disabled != current.disabled {
+        prop_assert!(due(channel.last_policy_change));
+    }
+    if !policy.same_fees(current) {
+        prop_assert!(due(channel.last_fee_change));
     }
 
     // (a) the total fee never turns negative, rate and base separately.
@@ -503,6 +504,27 @@ proptest! {
             channel.local_policy = policy;
             channel.last_fee_change = None;
             prop_assert_eq!(guard(&config, &channel, &decision, level, now).policy, None);
+        }
+    }
+
+    /// The disabled flag changed less than the interval ago and the fees long before: whatever
+    /// else the decision asks for, the flag does not flip back.
+    #[test]
+    fn a_flag_does_not_flip_back_inside_the_interval(
+        (config, mut channel, decision, now) in case(),
+        interval in 2..200_000u64,
+    ) {
+        let config = GuardConfig { min_update_interval_secs: interval, ..config };
+        channel.last_fee_change = None;
+        channel.last_policy_change = Some(now.saturating_sub(interval / 2));
+        let current = channel.local_policy.disabled;
+        let decision = Decision {
+            channel_id: channel.id,
+            change: PolicyChange { disabled: Some(!current), ..decision.change },
+            ..decision
+        };
+        if let Some(policy) = guard(&config, &channel, &decision, None, now).policy {
+            prop_assert_eq!(policy.disabled, current);
         }
     }
 
