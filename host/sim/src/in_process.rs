@@ -94,6 +94,10 @@ impl NodeClient for InProcessNode {
             .zip(from_index + 1..)
             .map(|(failure, index)| lnpolicy_core::FailedForward {
                 index,
+                reason: match self.kind {
+                    NodeKind::Lnd => failure.reason,
+                    NodeKind::Cln => crate::cln_server::reported_reason(failure.reason),
+                },
                 ..failure.clone()
             })
             .collect();

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use lnpolicy_core::{NodeClient, PaymentPartPage, short_channel_id};
+use lnpolicy_core::{
+    FailedForward, FailedForwardPage, FailureReason, NodeClient, PaymentPartPage, short_channel_id,
+};
 use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig};
@@ -171,7 +173,7 @@ async fn payment_pages(local: &dyn NodeClient, remote: &dyn NodeClient) -> Vec<P
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_process_payment_parts_equal_the_cln_clients() {
+async fn in_process_payment_parts_and_failures_equal_the_cln_clients() {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("cln-heavy").unwrap()));
     live.advance(3600);
     two_rebalances(&mut live);
@@ -202,5 +204,37 @@ async fn in_process_payment_parts_equal_the_cln_clients() {
     );
     assert_eq!(pages[3].parts[0].fee_msat, 1_500);
     assert!(pages.iter().all(|p| p.unresolved.is_empty()));
+
+    // A forward outside our htlcmax: CLN's failcode says what it says of a lack of balance.
+    let over_max = {
+        let shared = live.shared();
+        let mut state = shared.lock().unwrap();
+        let failure = FailedForward {
+            index: 0,
+            at_ns: state.now_ns,
+            chan_in: state.channels[0].id,
+            chan_out: Some(state.channels[1].id),
+            amt_in_msat: 2_000_000_000,
+            reason: FailureReason::Other,
+        };
+        state.failures.push(failure);
+        state.failures.len()
+    };
+    let failures = |page: FailedForwardPage| {
+        page.failures
+            .into_iter()
+            .map(|f| (f.at_ns, f.chan_in, f.chan_out, f.amt_in_msat, f.reason))
+            .collect::<Vec<_>>()
+    };
+    let from_local = failures(local.failed_forwards(0, 100_000).await.unwrap());
+    assert_eq!(from_local.len(), over_max);
+    assert_eq!(
+        from_local.last().unwrap().4,
+        FailureReason::InsufficientBalance
+    );
+    assert_eq!(
+        failures(cln.failed_forwards(0, 100_000).await.unwrap()),
+        from_local
+    );
     server.shutdown().await;
 }

@@ -569,6 +569,10 @@ pub enum ForwardOutcome {
     Failed(FailedForward),
     /// `offered`: the outgoing HTLC is still pending; it will settle or fail.
     InFlight,
+    /// `failed`: the outgoing HTLC failed further along the route (a probe, a peer's peer out
+    /// of liquidity). Not a failure at our node, so not a [`FailedForward`]: LND reports these
+    /// apart from its own failures, and the LND client leaves them out too.
+    FailedDownstream,
     /// A status this version does not know; skipped rather than stalling.
     Unknown,
 }
@@ -639,7 +643,8 @@ impl WireForward {
                 amt_out_msat: self.out_msat.ok_or_else(|| missing("out_msat"))?.0,
                 fee_msat: self.fee_msat.ok_or_else(|| missing("fee_msat"))?.0,
             }),
-            "failed" | "local_failed" => ForwardOutcome::Failed(FailedForward {
+            "failed" => ForwardOutcome::FailedDownstream,
+            "local_failed" => ForwardOutcome::Failed(FailedForward {
                 index: self.created_index,
                 at_ns: seconds_to_ns(self.resolved_time.unwrap_or(self.received_time)),
                 chan_in: parse_scid(&self.in_channel)?,
@@ -712,7 +717,9 @@ pub fn resolved_forwards(page: &ListForwards, from_index: u64) -> Result<Resolve
         match entry.outcome()? {
             ForwardOutcome::Settled(f) => resolved.forwards.push(f),
             ForwardOutcome::Failed(f) => resolved.failures.push(f),
-            ForwardOutcome::InFlight | ForwardOutcome::Unknown => {}
+            ForwardOutcome::InFlight
+            | ForwardOutcome::FailedDownstream
+            | ForwardOutcome::Unknown => {}
         }
         resolved.next_index = updated + 1;
     }
@@ -730,7 +737,7 @@ pub fn settled_forwards(
     })
 }
 
-/// Failed (`failed` and `local_failed`) forwards of a page.
+/// Forwards of a page that failed at our node (`local_failed`).
 pub fn failed_forwards(
     page: &ListForwards,
     from_index: u64,
@@ -1210,11 +1217,23 @@ mod tests {
             page.forwards.iter().map(|f| f.index).collect::<Vec<_>>(),
             [9]
         );
-        assert_eq!(
-            page.failures.iter().map(|f| f.index).collect::<Vec<_>>(),
-            [5]
+        assert!(
+            page.failures.is_empty(),
+            "5 failed further along the route; 6 failed at once, so it was never updated"
         );
         assert_eq!(page.next_index, 5, "after updated_index 4");
+    }
+
+    /// A forward that failed further along the route is no failure of ours, on either stream,
+    /// and the scan goes past it.
+    #[test]
+    fn a_failure_further_along_the_route_is_not_ours() {
+        let page = ListForwards {
+            forwards: vec![forward(1, "failed"), forward(2, "local_failed")],
+        };
+        let scan = failed_forwards(&page, 0).unwrap();
+        assert_eq!(scan.items.iter().map(|f| f.index).collect::<Vec<_>>(), [2]);
+        assert_eq!(scan.next_index, 3);
     }
 
     #[test]

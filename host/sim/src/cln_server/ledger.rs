@@ -1,13 +1,13 @@
 //! CLN's forwarding log over `NodeState`. The state keeps settled forwards and
 //! failures in two lists, each indexed from 1; CLN has one log where every
 //! forward, whatever its fate, gets the next `created_index` when it arrives,
-//! and the ones resolved after being offered (`settled`, `failed`) also an
-//! `updated_index` when they resolve. A forward in `NodeState::held_forwards`
+//! and the ones resolved after being offered (`settled`; a `failed` one failed
+//! further along the route, which the market does not model) also an
+//! `updated_index` when they resolve. Every failure the market makes is our
+//! node's own, listed `local_failed` at once. A forward in `NodeState::held_forwards`
 //! arrives before it settles and is `offered` in between. The ledger assigns
 //! both indexes once, in time order, and never renumbers, so a client's cursor
 //! stays valid while the market engine appends.
-
-use lnpolicy_core::FailureReason;
 
 use crate::state::NodeState;
 
@@ -24,23 +24,12 @@ pub(super) struct Entry {
     pub created_index: u64,
     /// `None` for a forward created final (`local_failed`) and one still `offered`.
     pub updated_index: Option<u64>,
-    /// Settled or failed after being offered: gets an `updated_index` when it resolves.
-    pub resolved_later: bool,
 }
 
 impl Entry {
-    /// Listed `offered`: it resolves later and has not yet.
+    /// Listed `offered`: it settles later and has not yet.
     pub(super) fn in_flight(&self) -> bool {
-        self.resolved_later && self.updated_index.is_none()
-    }
-}
-
-/// CLN's status for a state failure: reasons our node decided are
-/// `local_failed`; anything else failed further along the route.
-pub(super) fn failure_status(reason: FailureReason) -> &'static str {
-    match reason {
-        FailureReason::Other => "failed",
-        _ => "local_failed",
+        matches!(self.source, Source::Settled(_)) && self.updated_index.is_none()
     }
 }
 
@@ -81,18 +70,13 @@ impl Ledger {
         // Stable: on equal times settled (listed first) precede failures.
         fresh.sort_by_key(|source| arrived_at(*source));
         for source in fresh {
-            let resolved_later = match source {
-                Source::Settled(_) => true,
-                Source::Failed(i) => failure_status(state.failures[i].reason) == "failed",
-            };
-            if resolved_later {
+            if matches!(source, Source::Settled(_)) {
                 self.in_flight.push(self.entries.len());
             }
             self.entries.push(Entry {
                 source,
                 created_index: self.entries.len() as u64 + 1,
                 updated_index: None,
-                resolved_later,
             });
         }
         self.settled_seen = state.forwards.len();
@@ -123,7 +107,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lnpolicy_core::{FailedForward, Forward, NodeInfo, NodeKind};
+    use lnpolicy_core::{FailedForward, FailureReason, Forward, NodeInfo, NodeKind};
 
     fn state() -> NodeState {
         NodeState {
@@ -190,7 +174,7 @@ mod tests {
         assert_eq!(ledger.entries()[1].updated_index, None);
         assert_eq!(ledger.entries()[2].updated_index, Some(2));
 
-        s.failures.push(failed(40, FailureReason::Other));
+        s.failures.push(failed(34, FailureReason::Other));
         s.forwards.push(settled(35));
         ledger.sync(&s);
         let tail: Vec<_> = ledger.entries()[3..]
@@ -200,8 +184,8 @@ mod tests {
         assert_eq!(
             tail,
             [
-                (Source::Settled(2), 4, Some(3)),
-                (Source::Failed(1), 5, Some(4))
+                (Source::Failed(1), 4, None),
+                (Source::Settled(2), 5, Some(3))
             ]
         );
 

@@ -9,7 +9,7 @@ use lnpolicy_core::{ChannelId, FailedForward, FailureReason, FeePolicy, Forward,
 use lnpolicy_node::cln::format_scid;
 use serde_json::{Map, Value, json};
 
-use super::ledger::{Entry, Ledger, Source, failure_status};
+use super::ledger::{Entry, Ledger, Source};
 use super::params::{LIGHTNINGD, Params, RpcError, is_pubkey};
 use crate::state::{GraphChannel, NodeState};
 
@@ -377,14 +377,15 @@ fn failcode(f: &FailedForward) -> (u32, &'static str) {
         FailureReason::ChannelUnavailable if f.chan_out.is_some() => {
             (0x1014, "WIRE_CHANNEL_DISABLED")
         }
-        FailureReason::ChannelUnavailable | FailureReason::Other => {
-            (0x400A, "WIRE_UNKNOWN_NEXT_PEER")
-        }
+        FailureReason::ChannelUnavailable => (0x400A, "WIRE_UNKNOWN_NEXT_PEER"),
+        // The market's other failures break our htlcmin or htlcmax, which CLN's
+        // forward_htlc answers this way (as it does a lack of balance).
+        FailureReason::Other => (0x1007, "WIRE_TEMPORARY_CHANNEL_FAILURE"),
     }
 }
 
 fn failed_json(entry: &Entry, f: &FailedForward) -> Value {
-    let status = failure_status(f.reason);
+    let (code, name) = failcode(f);
     let mut out = Map::new();
     out.insert("created_index".into(), json!(entry.created_index));
     if let Some(updated) = entry.updated_index {
@@ -395,17 +396,11 @@ fn failed_json(entry: &Entry, f: &FailedForward) -> Value {
         out.insert("out_channel".into(), json!(format_scid(chan_out)));
     }
     out.insert("in_msat".into(), json!(f.amt_in_msat));
-    out.insert("status".into(), json!(status));
-    if status == "local_failed" {
-        let (code, name) = failcode(f);
-        out.insert("failcode".into(), json!(code));
-        out.insert("failreason".into(), json!(name));
-    }
+    out.insert("status".into(), json!("local_failed"));
+    out.insert("failcode".into(), json!(code));
+    out.insert("failreason".into(), json!(name));
     out.insert("style".into(), json!("tlv"));
     out.insert("received_time".into(), seconds(f.at_ns));
-    if status == "failed" {
-        out.insert("resolved_time".into(), seconds(f.at_ns));
-    }
     Value::Object(out)
 }
 
@@ -439,7 +434,7 @@ fn entry_matches(
         }
         Source::Failed(i) => {
             let f = &state.failures[i];
-            (failure_status(f.reason), f.chan_in, f.chan_out)
+            ("local_failed", f.chan_in, f.chan_out)
         }
     };
     status.is_none_or(|s| s == this_status)

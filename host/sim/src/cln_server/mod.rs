@@ -21,6 +21,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use lnpolicy_core::FailureReason;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
@@ -34,6 +35,16 @@ use fault::{Fate, FaultRng};
 use framing::{FramingError, RequestReader};
 use ledger::Ledger;
 use params::{INVALID_REQUEST, LIGHTNINGD, METHOD_NOT_FOUND, Params, RpcError};
+
+/// The reason the CLN client reads for a failure the market made: CLN's `failcode` is all it
+/// has, and CLN answers a forward outside our htlcmin or htlcmax (the market's `Other`) with the
+/// same `temporary_channel_failure` as a lack of balance.
+pub fn reported_reason(reason: FailureReason) -> FailureReason {
+    match reason {
+        FailureReason::Other => FailureReason::InsufficientBalance,
+        reason => reason,
+    }
+}
 
 /// How the server presents itself and misbehaves.
 #[derive(Debug, Clone, PartialEq)]

@@ -417,12 +417,20 @@ async fn pages_1000_forwards_in_pages_of_37_each_exactly_once() {
         forwards.iter().map(flow).collect::<Vec<_>>(),
         state.forwards.iter().map(flow).collect::<Vec<_>>()
     );
-    let failure = |f: &lnpolicy_core::FailedForward| {
-        (f.at_ns, f.chan_in, f.chan_out, f.amt_in_msat, f.reason)
-    };
+    let failure =
+        |f: &lnpolicy_core::FailedForward| (f.at_ns, f.chan_in, f.chan_out, f.amt_in_msat);
     assert_eq!(
         failures.iter().map(failure).collect::<Vec<_>>(),
         state.failures.iter().map(failure).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        failures.iter().map(|f| f.reason).collect::<Vec<_>>(),
+        state
+            .failures
+            .iter()
+            .map(|f| lnpolicy_sim::cln_server::reported_reason(f.reason))
+            .collect::<Vec<_>>(),
+        "what CLN's failcodes tell"
     );
     // Together they are CLN's log: every created_index once, no gaps.
     let mut indexes: Vec<u64> = forwards
