@@ -42,6 +42,10 @@ impl Host for WasmHost {
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
         imports::chain_fee_rate(conf_target)
     }
+
+    fn rebalance_cost_msat(&self, channel_id: u64, since: u64) -> Option<u64> {
+        imports::rebalance_cost(channel_id, since)
+    }
 }
 
 /// The body of the exported `decide`: defaults filled in, real host.

@@ -117,6 +117,11 @@ pub trait Host {
     /// blocks. The host fetches it for the values of the strategy's
     /// [`ParamKind::ConfTarget`] parameters; other targets give `None`.
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64>;
+
+    /// What rebalancing has cost one of the call's channels since a unix time, msat (0 also
+    /// when the node does not list its payments); `None` for a channel not in the call.
+    /// Contract 0.3.1.
+    fn rebalance_cost_msat(&self, channel_id: u64, since: u64) -> Option<u64>;
 }
 
 /// A fee strategy: the one trait an author implements.

@@ -34,6 +34,10 @@ pub struct TestHost {
     pub competitor_fees: BTreeMap<String, FeePercentiles>,
     /// On-chain fee estimates, sat/vB, per confirmation target.
     pub chain_fee_rates: BTreeMap<u32, f64>,
+    /// Each channel's rebalances: when each arrived (unix seconds) and what it cost, msat.
+    /// [`Host::rebalance_cost_msat`] sums those from `since` on, and answers `None` for a
+    /// channel not here, as the host does for one not in the call.
+    pub rebalances: BTreeMap<u64, Vec<(u64, u64)>>,
 }
 
 impl TestHost {
@@ -46,6 +50,7 @@ impl TestHost {
             fee_history: BTreeMap::new(),
             competitor_fees: BTreeMap::new(),
             chain_fee_rates: BTreeMap::new(),
+            rebalances: BTreeMap::new(),
         }
     }
 
@@ -103,6 +108,17 @@ impl Host for TestHost {
 
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
         self.chain_fee_rates.get(&conf_target).copied()
+    }
+
+    fn rebalance_cost_msat(&self, channel_id: u64, since: u64) -> Option<u64> {
+        let charges = self.rebalances.get(&channel_id)?;
+        Some(
+            charges
+                .iter()
+                .filter(|(at, _)| *at >= since)
+                .map(|(_, cost)| cost)
+                .sum(),
+        )
     }
 }
 

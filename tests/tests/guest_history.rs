@@ -1,6 +1,7 @@
-//! A real guest asks the host imports `fee-history` and `competitor-fees` and gets what
-//! the engine built from lnpolicy's own SQLite store: the fee levels the collector saw,
-//! each with the fees it earned, and the peers' fee percentiles from the node's graph.
+//! A real guest asks the host imports `fee-history`, `competitor-fees` and `rebalance-cost`
+//! and gets what the engine built from lnpolicy's own SQLite store: the fee levels the
+//! collector saw, each with the fees it earned, the peers' fee percentiles from the node's
+//! graph, and what the node's rebalances cost the channels they refilled.
 //!
 //! The `history_probe` test guest leaves fees alone and writes what it was told into each
 //! decision's reason; `static` changes every channel's fee in between.
@@ -39,6 +40,9 @@ struct Seen {
     fees: Vec<u32>,
     revenue: Vec<u64>,
     p50: Option<u32>,
+    rebalanced: u64,
+    /// What `rebalance-cost` said of a channel not in the call.
+    foreign: String,
 }
 
 fn parse_list<T: std::str::FromStr>(text: &str) -> Vec<T> {
@@ -61,6 +65,10 @@ fn parse_reason(reason: &str) -> Seen {
             "none" => None,
             p50 => Some(p50.parse().unwrap()),
         },
+        rebalanced: fields["rebalanced"]
+            .parse()
+            .expect("every channel of the call has a cost"),
+        foreign: fields["foreign"].to_owned(),
     }
 }
 
@@ -156,6 +164,11 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
         assert_eq!(seen.changes, 1, "channel {}: {seen:?}", channel.id);
         assert_eq!(seen.fees, [initial[&channel.id]]);
         assert_eq!(seen.revenue, [0], "nothing earned in no time");
+        assert_eq!(seen.rebalanced, 0, "no rebalance yet");
+        assert_eq!(
+            seen.foreign, "none",
+            "a channel not in the call has no answer"
+        );
         let expected = node
             .peer_info(&channel.peer_pubkey)
             .await
@@ -180,6 +193,10 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
     let t1 = now(&live);
     let changed = cycle(&fixed, t1).await;
     assert_eq!(changed.updates().len(), initial.len());
+    // The operator refills the second channel from the first, for 2,500 msat of fees.
+    let (drained, refilled) = (changed.channels[0].id, changed.channels[1].id);
+    live.rebalance(drained, refilled, 50_000_000, 2_500, 0)
+        .unwrap();
     live.advance(6 * HOUR);
     let t2 = now(&live);
     let second = cycle(&probe, t2).await;
@@ -194,6 +211,11 @@ async fn a_guest_sees_the_stored_fee_history_and_competitor_fees() {
             assert_eq!(seen.changes, 2, "channel {id} at {to}: {seen:?}");
             assert_eq!(seen.fees, [initial[id], NEW_FEE], "channel {id} at {to}");
             assert_eq!(seen.p50, seen_t0[id].p50, "channel {id}");
+            let cost = if *id == refilled { 2_500 } else { 0 };
+            assert_eq!(
+                seen.rebalanced, cost,
+                "channel {id}: only the refilled one paid"
+            );
             assert_eq!(
                 seen.revenue,
                 [

@@ -511,8 +511,35 @@ fn other_contract_version_is_refused_at_load() {
         &h,
         "other_contract",
         &bytes,
-        "(0.9.0), but this host implements lnpolicy:strategy@0.3.0",
+        "(0.9.0), but this host implements lnpolicy:strategy@0.3.1",
     );
+}
+
+/// A component built for contract 0.3.0, before `rebalance-cost` was added, loads, links its
+/// imports and decides on this 0.3.1 host: operators' shared strategies keep working.
+#[test]
+fn a_component_built_for_0_3_0_runs_on_this_host() {
+    let h = Harness::new();
+    h.install(&test_guest("contract_0_3_0"), "contract_0_3_0");
+    h.registry.sync_dir(&h.strategies_dir()).unwrap();
+    let loaded = h
+        .registry
+        .get("contract_0_3_0")
+        .expect("a 0.3.0 component loads");
+    assert_eq!(loaded.contract_version(), "0.3.0");
+    let channels = fixtures::channels();
+    let report = cycle(
+        &h,
+        "contract_0_3_0",
+        &channels,
+        &GuardConfig::new(NodeKind::Lnd),
+    );
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert_eq!(report.outcomes.len(), channels.len());
+    for outcome in &report.outcomes {
+        assert_eq!(outcome.raw.change.fee_ppm, Some(123));
+        assert_eq!(outcome.raw.reason, "built for 0.3.0; changes=0");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! `horizon_days` repays what is still owed:
 //!
 //! ```text
-//! remaining = max(0, open cost − fees earned so far) + rebalancing of the expected net outflow
+//! remaining = max(0, open cost + rebalancing paid − fees earned) + rebalancing ahead
 //! fee_ppm   = ceil(remaining_msat × 1000 / (outbound sat per day × horizon_days))
 //! ```
 //!
@@ -14,18 +14,21 @@
 //! - **Open cost**: the channel view's `open_cost_sat`; for a channel we opened whose
 //!   funding fee the node does not report, `open_cost_estimate_sat`; 0 when the peer opened
 //!   it (they paid).
-//! - **Fees earned so far**: a ledger in the host's state, per channel. The flow windows
-//!   reach back 30 days at most, so the first cycle starts the ledger at the 30-day fees
-//!   (earlier earnings are unknown and count as not earned), and every later cycle adds the
-//!   fees of the time since the previous one at the rate of the shortest window covering
-//!   it (the day's rate after an hour, the week's after three days).
+//! - **Fees earned**: a ledger in the host's state, per channel. The flow windows reach
+//!   back 30 days at most, so the first cycle starts the ledger at the 30-day fees (earlier
+//!   earnings are unknown and count as not earned), and every later cycle adds the fees of
+//!   the time since the previous one at the rate of the shortest window covering it (the
+//!   day's rate after an hour, the week's after three days).
+//! - **Rebalancing paid**: what the host measured the channel's rebalances to cost
+//!   (`rebalance-cost`, contract 0.3.1) over the same span as the ledger: from 30 days
+//!   before its first cycle on, asked afresh each cycle so a rebalance the node lists late
+//!   still counts, once.
 //! - **Volume**: the week's outbound volume per day, or the month's when the week saw none.
 //!   The floor assumes that volume does not change with the fee; it is the price at which
 //!   the channel breaks even at today's volume, not the price that earns most.
-//! - **Rebalancing**: the net outflow over the same window (out − in, when positive) is
-//!   liquidity that must be bought back; each of its satoshis over the horizon costs
-//!   `rebalance_cost_ppm`. The channel view does not carry what rebalancing cost in the
-//!   past, so this is a forward-looking estimate the operator sets (0 when they do not
+//! - **Rebalancing ahead**: the net outflow over the same window (out − in, when positive)
+//!   is liquidity that must be bought back; each of its satoshis over the horizon costs
+//!   `rebalance_cost_ppm`, a forward-looking estimate the operator sets (0 when they do not
 //!   rebalance).
 //!
 //! A channel without outbound volume in 30 days cannot spread a cost over anything: its fee
@@ -42,7 +45,7 @@ use lnpolicy_sdk::{
 pub struct CostRecovery;
 
 /// The strategy's own version, reported by `info()`.
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
 
 const DAY: u64 = 24 * 3600;
 const WEEK: u64 = 7 * DAY;
@@ -60,47 +63,69 @@ pub struct Ledger {
     pub earned_msat: u64,
     /// Unix time the ledger was last brought up to date.
     pub at: u64,
+    /// Unix time from which the rebalancing paid counts: the span the earnings cover.
+    pub rebalanced_since: u64,
 }
 
 /// Encoding version, the first byte of a stored [`Ledger`].
-pub const STATE_VERSION: u8 = 1;
+pub const STATE_VERSION: u8 = 2;
 /// Length of a stored [`Ledger`] in bytes.
-pub const STATE_LEN: usize = 17;
+pub const STATE_LEN: usize = 25;
+/// Version 1 (`cost_recovery` 0.1), without `rebalanced_since`.
+const STATE_VERSION_1: u8 = 1;
 
 impl Ledger {
-    /// Fixed little-endian layout: version (1), earned msat u64 (8), at u64 (8).
+    /// Fixed little-endian layout: version (1), earned msat u64 (8), at u64 (8),
+    /// rebalanced_since u64 (8).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new(STATE_VERSION);
-        w.u64(self.earned_msat).u64(self.at);
+        w.u64(self.earned_msat)
+            .u64(self.at)
+            .u64(self.rebalanced_since);
         w.finish()
     }
 
     /// The stored ledger, or `None` for anything this version did not write (the ledger
-    /// then starts over from the 30-day fees).
+    /// then starts over from the 30-day fees). One 0.1 wrote keeps its earnings and counts
+    /// rebalancing from its last update on, as it knew of none before.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let mut r = Reader::new(bytes, STATE_VERSION)?;
-        let ledger = Ledger {
-            earned_msat: r.u64()?,
-            at: r.u64()?,
-        };
+        if let Some(mut r) = Reader::new(bytes, STATE_VERSION) {
+            let ledger = Ledger {
+                earned_msat: r.u64()?,
+                at: r.u64()?,
+                rebalanced_since: r.u64()?,
+            };
+            r.finish()?;
+            return Some(ledger);
+        }
+        let mut r = Reader::new(bytes, STATE_VERSION_1)?;
+        let (earned_msat, at) = (r.u64()?, r.u64()?);
         r.finish()?;
-        Some(ledger)
+        Some(Ledger {
+            earned_msat,
+            at,
+            rebalanced_since: at,
+        })
     }
 
-    /// The ledger brought up to `now`: started at the 30-day fees, or advanced by the
-    /// fees of the time since it was last updated.
+    /// The ledger brought up to `now`: started at the 30-day fees (and rebalancing from 30
+    /// days back), or advanced by the fees of the time since it was last updated.
     pub fn update(stored: Option<Ledger>, channel: &ChannelView, now: u64) -> Ledger {
         let flow = &channel.flow;
-        let earned_msat = match stored {
-            None => flow.month.fees_earned_msat,
+        match stored {
+            None => Ledger {
+                earned_msat: flow.month.fees_earned_msat,
+                at: now,
+                rebalanced_since: now.saturating_sub(MONTH),
+            },
             Some(l) => {
                 let since = earned_since(flow, channel.history_secs, now.saturating_sub(l.at));
-                l.earned_msat.saturating_add(since)
+                Ledger {
+                    earned_msat: l.earned_msat.saturating_add(since),
+                    at: now,
+                    ..l
+                }
             }
-        };
-        Ledger {
-            earned_msat,
-            at: now,
         }
     }
 }
@@ -187,29 +212,32 @@ impl Config {
         host.state_set(&key, &ledger.encode());
 
         let (open_sat, estimated) = self.open_cost(channel);
+        let paid_msat = host
+            .rebalance_cost_msat(id, ledger.rebalanced_since)
+            .unwrap_or(0);
         let (stats, window, days) = volume_window(channel);
         let out_per_day = stats.sats_out as f64 / days;
         let net_out_per_day = stats.sats_out.saturating_sub(stats.sats_in) as f64 / days;
-        let rebalance_msat =
+        let ahead_msat =
             net_out_per_day * self.horizon_days * f64::from(self.rebalance_cost_ppm) / 1000.0;
-        let open_left_msat = open_sat
+        let left_msat = open_sat
             .saturating_mul(1000)
+            .saturating_add(paid_msat)
             .saturating_sub(ledger.earned_msat);
-        let remaining_msat = open_left_msat as f64 + rebalance_msat;
-        let open = if !channel.initiator {
-            "none, peer opened".to_owned()
-        } else {
-            format!(
-                "{:.0} of {}{open_sat} left after {:.0} earned",
-                open_left_msat as f64 / 1000.0,
-                if estimated { "an estimated " } else { "" },
-                ledger.earned_msat as f64 / 1000.0
-            )
+        let remaining_msat = left_msat as f64 + ahead_msat;
+        let open = match (channel.initiator, estimated) {
+            (false, _) => "0 open cost (peer opened)".to_owned(),
+            (true, true) => format!("an estimated {open_sat} open cost"),
+            (true, false) => format!("{open_sat} open cost"),
         };
         let costs = format!(
-            "remaining {:.0} sat (open cost: {open}; rebalancing {:.0})",
+            "remaining {:.0} sat (owed {:.0} of {open} + {:.0} rebalancing paid, after {:.0} \
+             earned; rebalancing ahead {:.0})",
             remaining_msat / 1000.0,
-            rebalance_msat / 1000.0,
+            left_msat as f64 / 1000.0,
+            paid_msat as f64 / 1000.0,
+            ledger.earned_msat as f64 / 1000.0,
+            ahead_msat / 1000.0,
         );
         let current = channel.local_policy.fee_ppm;
         if out_per_day == 0.0 {
@@ -244,8 +272,9 @@ impl Strategy for CostRecovery {
             version: VERSION.into(),
             description: "The fee at which each channel's expected outbound volume repays \
                           what it still owes within horizon_days: its opening cost (or \
-                          open_cost_estimate_sat when unknown) less the fees it has earned, \
-                          plus rebalancing its expected net outflow at rebalance_cost_ppm. \
+                          open_cost_estimate_sat when unknown) and the rebalancing it was \
+                          measured to have paid, less the fees it has earned, plus \
+                          rebalancing its expected net outflow at rebalance_cost_ppm. \
                           Kept within min_fee_ppm..max_fee_ppm; a per-channel ledger of fees \
                           earned survives restarts. Inactive channels are left unchanged."
                 .into(),
@@ -361,8 +390,9 @@ mod tests {
         assert_eq!(d.fee_ppm, Some(1000));
         assert_eq!(
             d.reason,
-            "remaining 3000 sat (open cost: 3000 of 3000 left after 0 earned; rebalancing \
-             0), 3000000 sat out over 30 d at the week's rate → floor 1000 ppm → 1000 ppm"
+            "remaining 3000 sat (owed 3000 of 3000 open cost + 0 rebalancing paid, after 0 \
+             earned; rebalancing ahead 0), 3000000 sat out over 30 d at the week's rate → floor \
+             1000 ppm → 1000 ppm"
         );
         // a longer horizon spreads it thinner
         let long = [Param::new("horizon_days", 60.0)];
@@ -375,7 +405,8 @@ mod tests {
         // 1000 sat earned in the last 30 days: 2000 sat left, 666.7 → 667 ppm
         let d = fresh(&[], opened(Some(3000), steady(100_000, 100_000, 33_334)));
         assert_eq!(d.fee_ppm, Some(667));
-        let left = "remaining 2000 sat (open cost: 2000 of 3000 left after 1000 earned";
+        let left = "remaining 2000 sat (owed 2000 of 3000 open cost + 0 rebalancing paid, \
+                    after 1000 earned";
         assert!(d.reason.starts_with(left), "{}", d.reason);
         // repaid in full: only min_fee_ppm is left
         let d = fresh(&[], opened(Some(3000), steady(100_000, 100_000, 200_000)));
@@ -392,7 +423,8 @@ mod tests {
         let d = fresh(&[], opened(None, steady(100_000, 100_000, 0)));
         assert_eq!(d.fee_ppm, Some(667));
         assert!(
-            d.reason.contains("2000 of an estimated 2000 left"),
+            d.reason
+                .contains("owed 2000 of an estimated 2000 open cost"),
             "{}",
             d.reason
         );
@@ -407,7 +439,7 @@ mod tests {
         let d = fresh(&[], theirs);
         assert_eq!(d.fee_ppm, Some(100));
         assert!(
-            d.reason.contains("(open cost: none, peer opened;"),
+            d.reason.contains("(owed 0 of 0 open cost (peer opened) +"),
             "{}",
             d.reason
         );
@@ -423,7 +455,7 @@ mod tests {
             .build();
         let d = fresh(&rebalance, drained);
         assert_eq!(d.fee_ppm, Some(800));
-        assert!(d.reason.contains("rebalancing 2400)"), "{}", d.reason);
+        assert!(d.reason.contains("rebalancing ahead 2400)"), "{}", d.reason);
         // half of it comes back: half of it needs buying
         let d = fresh(&rebalance, opened(Some(0), steady(100_000, 50_000, 0)));
         assert_eq!(d.fee_ppm, Some(400));
@@ -434,7 +466,8 @@ mod tests {
         let repaid = opened(Some(1000), steady(100_000, 0, 200_000));
         let d = fresh(&rebalance, repaid);
         assert_eq!(d.fee_ppm, Some(800));
-        let left = "remaining 2400 sat (open cost: 0 of 1000 left after 6000 earned";
+        let left = "remaining 2400 sat (owed 0 of 1000 open cost + 0 rebalancing paid, after \
+                    6000 earned";
         assert!(d.reason.starts_with(left), "{}", d.reason);
         // a sink needs no rebalancing
         let d = fresh(&rebalance, opened(Some(3000), steady(100_000, 400_000, 0)));
@@ -458,8 +491,9 @@ mod tests {
         assert_eq!(d.fee_ppm, Some(300));
         assert_eq!(
             d.reason,
-            "remaining 3000 sat (open cost: 3000 of 3000 left after 0 earned; rebalancing \
-             0), no outbound volume in 30 days to spread it over: 300 → 300 ppm"
+            "remaining 3000 sat (owed 3000 of 3000 open cost + 0 rebalancing paid, after 0 \
+             earned; rebalancing ahead 0), no outbound volume in 30 days to spread it over: \
+             300 → 300 ppm"
         );
         let floor = [Param::new("min_fee_ppm", 400)];
         assert_eq!(fresh(&floor, idle).fee_ppm, Some(400));
@@ -526,7 +560,8 @@ mod tests {
             ledger(&host),
             Ledger {
                 earned_msat: 720_000,
-                at: host.now
+                at: host.now,
+                rebalanced_since: host.now - 30 * DAY,
             }
         );
         host.advance(HOUR);
@@ -571,6 +606,7 @@ mod tests {
         let l = Ledger {
             earned_msat: u64::MAX,
             at: 1_767_225_600,
+            rebalanced_since: 1_764_633_600,
         };
         assert_eq!(Ledger::decode(&l.encode()), Some(l));
         assert_eq!(Ledger::decode(&l.encode()[..STATE_LEN - 1]), None);
@@ -583,12 +619,62 @@ mod tests {
         let l = Ledger {
             earned_msat: 123_456_789_012,
             at: 1_767_225_600,
+            rebalanced_since: 1_764_633_600,
         };
-        let golden: [u8; 17] = [
-            1, 20, 26, 153, 190, 28, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0,
+        let golden: [u8; 25] = [
+            2, 20, 26, 153, 190, 28, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0, 0, 44, 46, 105, 0, 0, 0,
+            0,
         ];
         assert_eq!(l.encode()[..], golden);
         assert_eq!(Ledger::decode(&golden), Some(l));
+    }
+
+    /// A ledger 0.1 wrote (version 1) keeps its earnings and counts rebalancing from its
+    /// last update on.
+    #[test]
+    fn a_ledger_of_version_1_is_read_on() {
+        let v1: [u8; 17] = [
+            1, 20, 26, 153, 190, 28, 0, 0, 0, 0, 185, 85, 105, 0, 0, 0, 0,
+        ];
+        assert_eq!(
+            Ledger::decode(&v1),
+            Some(Ledger {
+                earned_msat: 123_456_789_012,
+                at: 1_767_225_600,
+                rebalanced_since: 1_767_225_600,
+            })
+        );
+    }
+
+    /// The rebalancing the host measured is owed like the opening cost: from 30 days before
+    /// the first cycle on, each rebalance once, however late the node lists it.
+    #[test]
+    fn rebalancing_paid_is_owed_too() {
+        let flow = steady(100_000, 100_000, 0);
+        let mut host = TestHost::new();
+        let now = host.now;
+        // 1000 sat ten days ago, and 5000 sat before the ledger's span
+        host.rebalances.insert(
+            1,
+            vec![(now - 40 * DAY, 5_000_000), (now - 10 * DAY, 1_000_000)],
+        );
+        let d = one(&mut host, &[], opened(Some(3000), flow));
+        // 3000 + 1000 sat over 3,000,000 sat: 1334 ppm
+        assert_eq!(d.fee_ppm, Some(1334));
+        let owed = "remaining 4000 sat (owed 4000 of 3000 open cost + 1000 rebalancing paid";
+        assert!(d.reason.starts_with(owed), "{}", d.reason);
+        // a day later the node lists one made before the last cycle: it counts, and the
+        // earlier one still counts once
+        host.advance(DAY);
+        host.rebalances
+            .get_mut(&1)
+            .unwrap()
+            .push((now - HOUR, 500_000));
+        let d = one(&mut host, &[], opened(Some(3000), flow));
+        assert!(d.reason.contains("+ 1500 rebalancing paid"), "{}", d.reason);
+        // a channel the host knows no rebalancing of owes none
+        let d = fresh(&[], opened(Some(3000), flow));
+        assert!(d.reason.contains("+ 0 rebalancing paid"), "{}", d.reason);
     }
 
     #[test]

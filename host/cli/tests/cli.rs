@@ -92,7 +92,7 @@ fn inspect_prints_identity_and_schema() {
     assert!(text.contains(&format!("sha256:      {sha}")), "{text}");
     assert!(text.contains("name:        good_v1"), "{text}");
     assert!(
-        text.contains("contract:    lnpolicy:strategy@0.3.0"),
+        text.contains("contract:    lnpolicy:strategy@0.3.1"),
         "{text}"
     );
     let builtin = stdout(&lnpolicy(&["strategy", "inspect", "builtin:balance_based"]));

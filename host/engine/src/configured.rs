@@ -618,12 +618,14 @@ pub struct StoreHistory {
     /// Each peer's stored row: when its levels were last asked and what they were; `None`
     /// for a peer never asked.
     peer_fees: BTreeMap<String, Option<(u64, Option<FeePercentiles>)>>,
+    /// Each channel's rebalances over the stored history: when each arrived, what it cost.
+    rebalances: BTreeMap<ChannelId, Vec<(u64, u64)>>,
     now: u64,
 }
 
 impl StoreHistory {
-    /// The last 90 days of each channel's fee changes and the stored fee levels of each
-    /// channel's peer, as of `now`.
+    /// The last 90 days of each channel's fee changes, the stored fee levels of each
+    /// channel's peer, as of `now`, and every stored rebalance's cost to each channel.
     pub fn load(store: &Store, channels: &[NodeChannel], now: u64) -> Result<Self, EngineError> {
         let since = now.saturating_sub(FEE_HISTORY_DAYS * 24 * 3600);
         let mut history = StoreHistory {
@@ -638,6 +640,13 @@ impl StoreHistory {
                 let row = store.peer_fees(&channel.peer_pubkey)?;
                 history.peer_fees.insert(channel.peer_pubkey.clone(), row);
             }
+        }
+        for charge in store.rebalance_charges(0)? {
+            history
+                .rebalances
+                .entry(charge.channel_id)
+                .or_default()
+                .push((charge.at, charge.cost_msat));
         }
         Ok(history)
     }
@@ -658,6 +667,16 @@ impl HistorySource for StoreHistory {
 
     fn competitor_fees(&self, peer_pubkey: &str) -> Option<FeePercentiles> {
         self.peer_fees.get(peer_pubkey).copied().flatten()?.1
+    }
+
+    fn rebalance_cost_msat(&self, channel: ChannelId, since: u64) -> u64 {
+        self.rebalances.get(&channel).map_or(0, |charges| {
+            charges
+                .iter()
+                .filter(|(at, _)| *at >= since)
+                .map(|(_, cost)| cost)
+                .sum()
+        })
     }
 }
 
@@ -687,5 +706,12 @@ impl HistorySource for CycleHistory {
 
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
         self.rates.get(&conf_target).copied().flatten()
+    }
+
+    fn rebalance_cost_msat(&self, channel: ChannelId, since: u64) -> u64 {
+        match self.pinned.rebalance_cost_msat(channel, since) {
+            0 => self.stored.rebalance_cost_msat(channel, since),
+            pinned => pinned,
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::LoadError;
 /// The WIT package every guest is built against.
 pub const CONTRACT_PACKAGE: &str = "lnpolicy:strategy";
 /// The contract version this host implements (`package lnpolicy:strategy@...` in `wit/`).
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.3.1";
 
 const STRATEGY_EXPORT: &str = "lnpolicy:strategy/strategy@";
 const DIVIDEND_EXPORT: &str = "lnpolicy:strategy/dividend-formula@";

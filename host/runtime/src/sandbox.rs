@@ -2,7 +2,7 @@
 //! environment; a virtual clock; seeded randomness), the host imports, and
 //! the budgets that bound host-side work, which fuel does not count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -30,6 +30,11 @@ pub trait HistorySource: Send + Sync {
     fn chain_fee_rate(&self, conf_target: u32) -> Option<f64> {
         let _ = conf_target;
         None
+    }
+    /// What rebalancing has cost `channel` since `since` (unix seconds), msat.
+    fn rebalance_cost_msat(&self, channel: ChannelId, since: u64) -> u64 {
+        let _ = (channel, since);
+        0
     }
 }
 
@@ -82,6 +87,7 @@ pub(crate) struct GuestState {
     sandbox: SandboxLimits,
     now: u64,
     history: Arc<dyn HistorySource>,
+    channels: BTreeSet<ChannelId>,
     state: BTreeMap<String, Vec<u8>>,
     state_bytes: usize,
     log_calls: u32,
@@ -96,7 +102,8 @@ pub(crate) struct CallSetup {
     pub now: u64,
     pub history: Arc<dyn HistorySource>,
     pub state: BTreeMap<String, Vec<u8>>,
-    pub channels: usize,
+    /// The call's channels: `rebalance-cost` answers for these only.
+    pub channels: BTreeSet<ChannelId>,
     /// Seed for the guest's `wasi:random`, so runs are reproducible.
     pub seed: [u8; 32],
 }
@@ -128,7 +135,7 @@ impl GuestState {
         let state_bytes = setup.state.iter().map(|(k, v)| k.len() + v.len()).sum();
         let query_budget = sandbox
             .max_query_calls_per_channel
-            .saturating_mul(u32::try_from(setup.channels).unwrap_or(u32::MAX))
+            .saturating_mul(u32::try_from(setup.channels.len()).unwrap_or(u32::MAX))
             .saturating_add(sandbox.max_query_calls_base);
         GuestState {
             wasi,
@@ -137,6 +144,7 @@ impl GuestState {
             sandbox: sandbox.clone(),
             now: setup.now,
             history: setup.history,
+            channels: setup.channels,
             state: setup.state,
             state_bytes,
             log_calls: 0,
@@ -289,6 +297,14 @@ impl host::Host for GuestState {
     fn chain_fee_rate(&mut self, conf_target: u32) -> wasmtime::Result<Option<f64>> {
         self.count_query()?;
         Ok(self.history.chain_fee_rate(conf_target))
+    }
+
+    fn rebalance_cost(&mut self, channel_id: u64, since: u64) -> wasmtime::Result<Option<u64>> {
+        self.count_query()?;
+        Ok(self
+            .channels
+            .contains(&channel_id)
+            .then(|| self.history.rebalance_cost_msat(channel_id, since)))
     }
 }
 

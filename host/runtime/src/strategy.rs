@@ -1,6 +1,6 @@
 //! A validated, compiled strategy and the sandboxed call into it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -187,7 +187,7 @@ impl Strategy {
             now: 0,
             history: Arc::new(NoHistory),
             state: BTreeMap::new(),
-            channels: 0,
+            channels: BTreeSet::new(),
             seed: [0; 32],
         };
         let mut store = self.store(setup, self.limits.info_fuel, self.limits.timeout_base);
@@ -214,7 +214,7 @@ impl Strategy {
             now: call.now,
             history: call.history,
             state: call.state,
-            channels: call.channels.len(),
+            channels: call.channels.iter().map(|channel| channel.id).collect(),
             seed: seed_for(&self.sha256, call.now, call.channels),
         };
         let mut store = self.store(setup, fuel, timeout);

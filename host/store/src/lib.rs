@@ -38,6 +38,7 @@ pub use error::StoreError;
 pub use experiments::Arm;
 pub use history::{Earned, FlowTotals, SNAPSHOTS_KEPT_SECS, Stream};
 pub use intents::{AppliedChange, Intent, IntentOutcome, IntentStatus, SeenFeeChange};
+pub use payments::RebalanceCharge;
 pub use peer_fees::fee_percentiles;
 
 /// Long enough to ride out another process's write (the CLI inspecting the

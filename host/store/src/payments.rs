@@ -130,12 +130,22 @@ impl Store {
         Ok(added)
     }
 
-    /// What rebalancing cost each channel from `since` (unix seconds) on, msat: the routing
-    /// fees of each payment to ourselves, charged to the channels it arrived by (the ones
-    /// whose outbound liquidity it bought), shared by the amount each received. A payment
-    /// that arrived partly by a channel the node no longer knows leaves that share uncharged.
+    /// What rebalancing cost each channel from `since` (unix seconds) on, msat: the sum of
+    /// its [`Store::rebalance_charges`].
     pub fn rebalance_costs(&self, since: u64) -> Result<HashMap<ChannelId, u64>, StoreError> {
-        const WHAT: &str = "summing rebalancing costs";
+        let mut costs = HashMap::new();
+        for charge in self.rebalance_charges(since)? {
+            *costs.entry(charge.channel_id).or_insert(0) += charge.cost_msat;
+        }
+        Ok(costs)
+    }
+
+    /// Each rebalance from `since` (unix seconds) on, charged to the channels it arrived by
+    /// (the ones whose outbound liquidity it bought): the routing fees of the payment to
+    /// ourselves, shared by the amount each received, dated when it arrived. A payment that
+    /// arrived partly by a channel the node no longer knows leaves that share uncharged.
+    pub fn rebalance_charges(&self, since: u64) -> Result<Vec<RebalanceCharge>, StoreError> {
+        const WHAT: &str = "reading rebalancing costs";
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
@@ -146,29 +156,39 @@ impl Store {
                      SELECT payment_hash, SUM(amount_msat) AS amount FROM payment_parts
                      WHERE sent = 0 AND at >= ?1 GROUP BY payment_hash),
                  refilled AS (
-                     SELECT payment_hash, channel_id, SUM(amount_msat) AS amount
+                     SELECT payment_hash, channel_id, SUM(amount_msat) AS amount, MAX(at) AS at
                      FROM payment_parts
                      WHERE sent = 0 AND channel_id IS NOT NULL AND at >= ?1
                      GROUP BY payment_hash, channel_id)
-                 SELECT r.channel_id,
-                        CAST(ROUND(SUM(CAST(p.fee AS REAL) * r.amount / a.amount)) AS INTEGER)
+                 SELECT r.channel_id, r.at,
+                        CAST(ROUND(CAST(p.fee AS REAL) * r.amount / a.amount) AS INTEGER)
                  FROM refilled AS r
                  JOIN paid AS p USING (payment_hash)
                  JOIN arrived AS a USING (payment_hash)
                  WHERE a.amount > 0
-                 GROUP BY r.channel_id",
+                 ORDER BY r.at, r.channel_id",
             )
             .map_err(self.sql(WHAT))?;
         let rows = stmt
             .query_map([time_to_sql(since)], |row| {
-                Ok((
-                    channel_id_from_sql(row.get(0)?),
-                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                ))
+                Ok(RebalanceCharge {
+                    channel_id: channel_id_from_sql(row.get(0)?),
+                    at: time_from_sql(row.get(1)?),
+                    cost_msat: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                })
             })
             .map_err(self.sql(WHAT))?;
         rows.collect::<Result<_, _>>().map_err(self.sql(WHAT))
     }
+}
+
+/// One rebalance's cost to one channel it refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebalanceCharge {
+    pub channel_id: ChannelId,
+    /// Unix seconds when it arrived by the channel.
+    pub at: u64,
+    pub cost_msat: u64,
 }
 
 #[cfg(test)]
@@ -284,6 +304,17 @@ mod tests {
             store.rebalance_costs(0).unwrap(),
             HashMap::from([(2, 450), (3, 150)])
         );
+        let charge = |channel_id, cost_msat| RebalanceCharge {
+            channel_id,
+            at: 50,
+            cost_msat,
+        };
+        assert_eq!(
+            store.rebalance_charges(0).unwrap(),
+            [charge(2, 450), charge(3, 150)],
+            "each channel's share, dated when it arrived"
+        );
+        assert!(store.rebalance_charges(51).unwrap().is_empty());
     }
 
     #[test]
