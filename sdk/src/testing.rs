@@ -35,8 +35,9 @@ pub struct TestHost {
     /// On-chain fee estimates, sat/vB, per confirmation target.
     pub chain_fee_rates: BTreeMap<u32, f64>,
     /// Each channel's rebalances: when each arrived (unix seconds) and what it cost, msat.
-    /// [`Host::rebalance_cost_msat`] sums those from `since` on, and answers `None` for a
-    /// channel not here, as the host does for one not in the call.
+    /// [`Host::rebalance_cost_msat`] sums those from `since` on, 0 for a channel not here
+    /// (the host answers `None` only for a channel not in the call, which this host does not
+    /// track).
     pub rebalances: BTreeMap<u64, Vec<(u64, u64)>>,
 }
 
@@ -111,7 +112,7 @@ impl Host for TestHost {
     }
 
     fn rebalance_cost_msat(&self, channel_id: u64, since: u64) -> Option<u64> {
-        let charges = self.rebalances.get(&channel_id)?;
+        let charges = self.rebalances.get(&channel_id).map_or(&[][..], Vec::as_slice);
         Some(
             charges
                 .iter()

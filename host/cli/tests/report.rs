@@ -459,7 +459,8 @@ fn reports_never_migrate_or_write_the_database() {
         .unwrap()
         .execute_batch(&format!(
             "DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
-             DROP INDEX update_intents_by_decision; PRAGMA user_version = {};",
+             DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             PRAGMA user_version = {};",
             current - 1
         ))
         .unwrap();

@@ -122,24 +122,23 @@ const DEFAULT_KEEP_DECISIONS_DAYS: u32 = 90;
 const DECISIONS_FOLDED_PER_CYCLE: usize = 20_000;
 
 /// Folds decisions older than the config's detail period into daily counts, a batch per
-/// cycle. A dry run, which records only facts, leaves them.
-fn fold_old_decisions(store: &Store, config: &Config, now: u64) -> Result<(), EngineError> {
+/// cycle. A dry run, which records only facts, leaves them. Housekeeping: a fold that fails
+/// is logged and the cycle goes on.
+fn fold_old_decisions(store: &Store, config: &Config, now: u64) {
     let keep_days = config
         .keep_decisions_days()
         .unwrap_or(DEFAULT_KEEP_DECISIONS_DAYS);
-    let fold = store.fold_old_decisions(
-        now.saturating_sub(u64::from(keep_days) * 86_400),
-        DECISIONS_FOLDED_PER_CYCLE,
-    )?;
-    if fold.folded > 0 {
-        tracing::info!(
+    let before = now.saturating_sub(u64::from(keep_days) * 86_400);
+    match store.fold_old_decisions(before, now, DECISIONS_FOLDED_PER_CYCLE) {
+        Ok(fold) if fold.folded > 0 => tracing::info!(
             folded = fold.folded,
             examined = fold.examined,
             keep_days,
             "old decisions that changed nothing folded into daily counts"
-        );
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "old decisions not folded this cycle"),
     }
-    Ok(())
 }
 
 /// [`run_configured`] after its collection: `collected` read the node's history to the end,
@@ -185,7 +184,7 @@ pub async fn run_configured_on(
         );
     }
     if !plan.dry_run {
-        fold_old_decisions(store, plan.config, now)?;
+        fold_old_decisions(store, plan.config, now);
     }
     extra_node_calls += record_open_costs(node, store, &channels, now).await?;
     let mut analytics = AnalyticsConfig::default();

@@ -226,8 +226,8 @@ impl GuardConfig {
 ///   `MinInterval` one on field `"policy"` with `requested` = `now` and `applied` = the earliest
 ///   time an update is allowed. The held policy is not recorded: the strategy decides afresh
 ///   next cycle. A fee change that is due while something else still waits goes out with its
-///   HTLC limits and cltv, but with the disabled flag kept (a `MinInterval` clamp on
-///   `disabled`).
+///   HTLC limits, cltv and a disabling, but a channel it would enable stays disabled (a
+///   `MinInterval` clamp on `disabled`).
 ///
 /// `inbound_level_ppm` is charge-lnd's `inbound_level_ppm` property: the inbound rate becomes
 /// min(0, level − the outbound rate being emitted), whatever rate the decision or an
@@ -292,8 +292,9 @@ pub fn guard(
     // A fee change waits on the last fee change only (lnpolicy's, or one made by hand since):
     // re-enabling a channel must not hold its next fee back. Anything else waits on
     // lnpolicy's last change of any kind, which a fee changed by hand does not push back. HTLC
-    // limits and cltv ride along with a fee change that is due (the same channel update), but
-    // the disabled flag waits, so a flag near a threshold cannot flip with every fee change.
+    // limits and cltv ride along with a fee change that is due (the same channel update), and
+    // so does disabling (a fee meant for a disabled channel must not go live on an enabled
+    // one), but enabling waits, so a flag near a threshold cannot flip with every fee change.
     let waiting = |last: Option<u64>| {
         last.map(|last| last.saturating_add(config.min_update_interval_secs))
             .filter(|&earliest| now < earliest)
@@ -312,7 +313,11 @@ pub fn guard(
             rule: Rule::MinInterval,
         }]);
     }
-    if fees_change && waiting(channel.last_policy_change).is_some() {
+    if fees_change
+        && channel.local_policy.disabled
+        && !policy.disabled
+        && waiting(channel.last_policy_change).is_some()
+    {
         let current = channel.local_policy.disabled;
         let kept = clamps.limit(
             "disabled",
@@ -834,7 +839,8 @@ mod tests {
 
     /// A section disabled the channel ten minutes ago; another now moves its fee and, as
     /// charge-lnd's properties do, asks for it enabled: the fee and the HTLC limit go out, the
-    /// flag waits for the interval, and then goes with the next fee change.
+    /// flag waits for the interval, and then goes with the next fee change. A disabling goes
+    /// with its fee at once.
     #[test]
     fn a_fee_change_goes_out_alone_while_a_flag_change_waits() {
         let mut channel = channel();
@@ -857,6 +863,17 @@ mod tests {
         let policy = run(&lnd(), &channel, enable_at(250)).policy.unwrap();
         assert!(!policy.disabled);
         assert_eq!(policy.max_htlc_msat, 500_000_000);
+        // Disabling goes with the fee meant for it at once, interval or not.
+        channel.local_policy.disabled = false;
+        channel.last_policy_change = Some(NOW - 600);
+        let disable_at = PolicyChange {
+            disabled: Some(true),
+            ..enable_at(1)
+        };
+        let out = run(&lnd(), &channel, disable_at);
+        let policy = out.policy.expect("the fee change is due");
+        assert!(policy.disabled);
+        assert!(out.clamps.iter().all(|c| c.rule != Rule::MinInterval));
     }
 
     /// The operator changed the fees by hand ten minutes ago (the view dates the current level

@@ -95,7 +95,9 @@ fn main() {
     let mut folded = 0;
     loop {
         let start = Instant::now();
-        let fold = store.fold_old_decisions(before, BATCH).unwrap();
+        let fold = store
+            .fold_old_decisions(before, DAYS * 24 * HOUR, BATCH)
+            .unwrap();
         if fold.examined == 0 {
             break;
         }

@@ -25,5 +25,7 @@ CREATE TABLE decision_fold_cursor (
 ) STRICT;
 INSERT INTO decision_fold_cursor (through_id) VALUES (0);
 
--- Whether an update intent refers to a decision, asked of each decision folded.
+-- Whether an update intent refers to a decision, and which decision of its channel came
+-- before it in time, asked of each decision folded.
 CREATE INDEX update_intents_by_decision ON update_intents (decision_id);
+CREATE INDEX decisions_by_channel_time ON decisions (channel_id, at, id);

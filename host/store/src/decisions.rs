@@ -172,12 +172,20 @@ impl Store {
 
     /// Folds decisions made before `before` into daily counts per channel and strategy
     /// (`decision_tallies`), but for those an update intent refers to, rollbacks, the first
-    /// of each strategy's run on a channel, and those made on a day their channel joined or
-    /// left an experiment: reports count the folded ones as before, and what they read row
-    /// by row stays. Looks at up to `limit` decisions, oldest first, each once: the first
-    /// call after an upgrade meets the whole backlog, and must not hold the database for
-    /// all of it.
-    pub fn fold_old_decisions(&self, before: u64, limit: usize) -> Result<Fold, StoreError> {
+    /// of each strategy's run on a channel (in time order, as reports read them), and those
+    /// made on a day their channel joined or left an experiment: reports count the folded ones
+    /// as before, and what they read row by row stays. Looks at up to `limit` decisions in
+    /// the order they were recorded, each once: the first call after an upgrade meets the
+    /// whole backlog, and must not hold the database for all of it. It stops at the first
+    /// made at `before` or later, and passes over (keeping) one stamped after `now`, from a
+    /// clock that ran ahead. The newest decision is never folded, so that SQLite, which gives
+    /// a new row the largest id plus one, never gives an id already looked at again.
+    pub fn fold_old_decisions(
+        &self,
+        before: u64,
+        now: u64,
+        limit: usize,
+    ) -> Result<Fold, StoreError> {
         const OP: &str = "folding old decisions";
         self.write(OP, |tx| {
             let cursor: i64 = tx
@@ -185,10 +193,12 @@ impl Store {
                     row.get(0)
                 })
                 .map_err(self.sql(OP))?;
-            // Up to the first decision still young: ids follow time unless the clock was set
-            // back, and a decision kept by that stays (keeping is always safe).
             let ids: Vec<(i64, i64)> = tx
-                .prepare_cached("SELECT id, at FROM decisions WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .prepare_cached(
+                    "SELECT id, at FROM decisions
+                     WHERE id > ?1 AND id < (SELECT MAX(id) FROM decisions)
+                     ORDER BY id LIMIT ?2",
+                )
                 .and_then(|mut stmt| {
                     stmt.query_map(params![cursor, limit_to_sql(limit)], |row| {
                         Ok((row.get(0)?, row.get(1)?))
@@ -196,15 +206,23 @@ impl Store {
                     .collect()
                 })
                 .map_err(self.sql(OP))?;
-            let Some(through) = ids
+            // Up to the first decision still young: ids follow time unless the clock was set
+            // back, and a decision kept by that stays (keeping is always safe).
+            let (before, now) = (time_to_sql(before), time_to_sql(now));
+            let examined = ids
                 .iter()
-                .take_while(|(_, at)| *at < time_to_sql(before))
-                .map(|(id, _)| *id)
-                .last()
-            else {
+                .take_while(|(_, at)| *at < before || *at > now)
+                .count();
+            let Some(&(through, _)) = ids[..examined].last() else {
                 return Ok(Fold::default());
             };
-            let examined = ids.iter().take_while(|(id, _)| *id <= through).count();
+            let ahead = ids[..examined].iter().filter(|(_, at)| *at > now).count();
+            if ahead > 0 {
+                tracing::warn!(
+                    ahead,
+                    "decisions stamped later than now (a clock that ran ahead) are kept whole"
+                );
+            }
             let folded = tx
                 .execute(
                     &format!(
@@ -213,20 +231,21 @@ impl Store {
                                 json_extract(r.guarded_json, '$.policy') IS NOT NULL AS proposed,
                                 r.clamps > 0 AS clamped
                          FROM decisions r
-                         WHERE r.id > ?1 AND r.id <= ?2
+                         WHERE r.id > ?1 AND r.id <= ?2 AND r.at < ?3
                            AND NOT EXISTS (SELECT 1 FROM update_intents i
                                            WHERE i.decision_id = r.id)
                            AND NOT ({rollback})
                            AND r.strategy IS (SELECT p.strategy FROM decisions p
-                                              WHERE p.channel_id = r.channel_id AND p.id < r.id
-                                              ORDER BY p.id DESC LIMIT 1)
+                                              WHERE p.channel_id = r.channel_id
+                                                AND (p.at, p.id) < (r.at, r.id)
+                                              ORDER BY p.at DESC, p.id DESC LIMIT 1)
                            AND NOT EXISTS (SELECT 1 FROM experiment_assignments a
                                            WHERE a.channel_id = r.channel_id
                                              AND (a.assigned_at / 86400 = r.at / 86400
                                                   OR a.left_at / 86400 = r.at / 86400))",
                         rollback = rollback_condition()
                     ),
-                    params![cursor, through],
+                    params![cursor, through, before],
                 )
                 .and_then(|_| {
                     tx.execute(
@@ -422,7 +441,9 @@ mod tests {
             .unwrap();
         let before = reports(&store);
 
-        let fold = store.fold_old_decisions(95 * DAY, 1_000).unwrap();
+        let fold = store
+            .fold_old_decisions(95 * DAY, 100 * DAY, 1_000)
+            .unwrap();
 
         let kept: Vec<i64> = [0, 10, 20, 30, 40, 50, 60]
             .iter()
@@ -444,14 +465,59 @@ mod tests {
             "days 41 to 49, counted from the tallies"
         );
         assert_eq!(
-            store.fold_old_decisions(95 * DAY, 1_000).unwrap(),
+            store
+                .fold_old_decisions(95 * DAY, 100 * DAY, 1_000)
+                .unwrap(),
             Fold::default(),
             "each decision is looked at once"
         );
     }
 
-    /// A decision is folded only once it is older than `before`; one stamped later than a
-    /// newer id (a clock set back) holds the fold where it stands, and is kept.
+    /// SQLite numbers a new row after the largest id left: the newest decision is never
+    /// folded, so a decision recorded after a fold is never numbered below the fold's cursor
+    /// and passed over for good.
+    #[test]
+    fn decisions_recorded_after_a_fold_are_folded_later() {
+        let store = Store::open_in_memory().unwrap();
+        for day in 0..3 {
+            record(&store, &daily(1, day, "a"));
+        }
+        let fold = store.fold_old_decisions(10 * DAY, 20 * DAY, 100).unwrap();
+        assert_eq!((fold.examined, fold.folded), (2, 1), "all but the newest");
+        let kept = kept_ids(&store);
+        let later = record(&store, &daily(1, 3, "a"));
+        assert!(kept.iter().all(|&id| id < later), "{kept:?} then {later}");
+        let fold = store.fold_old_decisions(10 * DAY, 20 * DAY, 100).unwrap();
+        assert_eq!(
+            (fold.examined, fold.folded),
+            (1, 1),
+            "day 2, now that it is not the newest"
+        );
+        assert_eq!(kept_ids(&store).len(), 2, "the first and the newest");
+    }
+
+    /// A decision stamped after `now` (a clock that ran ahead) is passed over and kept; the
+    /// fold goes on past it.
+    #[test]
+    fn a_decision_from_a_clock_ahead_is_kept_and_passed_over() {
+        let store = Store::open_in_memory().unwrap();
+        let first = record(&store, &daily(1, 0, "a"));
+        let ahead = record(&store, &daily(1, 400, "a"));
+        record(&store, &daily(1, 1, "a"));
+        record(&store, &daily(1, 2, "a"));
+        let newest = record(&store, &daily(1, 3, "a"));
+        assert_eq!(
+            store.fold_old_decisions(10 * DAY, 60 * DAY, 100).unwrap(),
+            Fold {
+                examined: 4,
+                folded: 2
+            }
+        );
+        assert_eq!(kept_ids(&store), [first, ahead, newest]);
+    }
+
+    /// A decision is folded only once it is older than `before`; a young one holds the fold
+    /// where it stands, and one after it stamped earlier (a clock set back) waits with it.
     #[test]
     fn young_decisions_stop_the_fold() {
         let store = Store::open_in_memory().unwrap();
@@ -459,36 +525,39 @@ mod tests {
         record(&store, &daily(1, 1, "a"));
         let young = record(&store, &daily(1, 50, "a"));
         let set_back = record(&store, &daily(1, 2, "a"));
+        let newest = record(&store, &daily(1, 51, "a"));
         assert_eq!(
-            store.fold_old_decisions(10 * DAY, 100).unwrap(),
+            store.fold_old_decisions(10 * DAY, 60 * DAY, 100).unwrap(),
             Fold {
                 examined: 2,
                 folded: 1
             }
         );
-        assert_eq!(kept_ids(&store), [first, young, set_back]);
+        assert_eq!(kept_ids(&store), [first, young, set_back, newest]);
         assert_eq!(
-            store.fold_old_decisions(10 * DAY, 100).unwrap(),
+            store.fold_old_decisions(10 * DAY, 60 * DAY, 100).unwrap(),
             Fold::default()
         );
     }
 
-    fn steps() -> impl Strategy<Value = Vec<Step>> {
+    /// Decisions from `start` on; now and then the clock goes back up to half a day, never
+    /// below `floor`.
+    fn steps(start: u64, floor: u64) -> impl Strategy<Value = Vec<Step>> {
         let step = (
             1..4u64,
-            0..36 * 3_600u64,
+            -12 * 3_600..36 * 3_600i64,
             prop::sample::select(vec!["a", "a", "a", "b", "rollback"]),
             prop::sample::select(vec!["left as is", "raised", "rolled back: revenue fell"]),
             any::<bool>(),
             any::<bool>(),
             prop::bool::weighted(0.1),
         );
-        prop::collection::vec(step, 1..120).prop_map(|raw| {
-            let mut at = 0;
+        prop::collection::vec(step, 1..80).prop_map(move |raw| {
+            let mut at = start;
             raw.into_iter()
                 .map(
                     |(channel, gap, strategy, reason, proposed, clamped, sent)| {
-                        at += gap;
+                        at = at.saturating_add_signed(gap).max(floor);
                         Step {
                             channel,
                             at,
@@ -504,40 +573,83 @@ mod tests {
         })
     }
 
+    /// Folds until a call looks at nothing; returns how many it folded.
+    fn fold_all(store: &Store, before: u64, now: u64, limit: usize) -> usize {
+        let mut folded = 0;
+        loop {
+            let fold = store.fold_old_decisions(before, now, limit).unwrap();
+            if fold.examined == 0 {
+                return folded;
+            }
+            folded += fold.folded;
+        }
+    }
+
+    type Join = (ChannelId, u64, Option<u64>);
+
+    fn join(store: &Store, (channel, joined, stay): Join) {
+        store
+            .record_assignments("fees", &[(channel, Arm::B)], joined)
+            .unwrap();
+        if let Some(stay) = stay {
+            store
+                .record_experiment_departures(&[(channel, None)], joined + stay)
+                .unwrap();
+        }
+    }
+
+    fn history() -> impl Strategy<Value = (Vec<Step>, Vec<Join>, u64, Vec<Step>, u64)> {
+        let joins =
+            prop::collection::vec((1..4u64, 0..60 * DAY, prop::option::of(0..60 * DAY)), 0..3);
+        (steps(0, 0), joins, 0..70 * DAY, 0..40 * DAY).prop_flat_map(
+            |(first, joins, before, later)| {
+                let end = first.iter().map(|s| s.at).max().unwrap_or(0);
+                (
+                    Just(first),
+                    Just(joins),
+                    Just(before),
+                    steps(end, before),
+                    Just(before + later),
+                )
+            },
+        )
+    }
+
     proptest! {
-        /// Whatever the history, batch size and detail period, folding changes no report and
-        /// keeps every decision made after `before`.
+        /// Whatever the history (clock set back now and then), batch size and detail periods,
+        /// and with decisions recorded between two folds: folding changes no report, and
+        /// nothing foldable is left behind the cursor.
         #[test]
         fn folding_changes_no_report(
-            steps in steps(),
-            joins in prop::collection::vec((1..4u64, 0..60 * DAY, prop::option::of(0..60 * DAY)), 0..3),
-            before in 0..70 * DAY,
+            (first, joins, before, second, later) in history(),
             limit in 1..40usize,
         ) {
-            let store = Store::open_in_memory().unwrap();
-            for step in &steps {
-                record(&store, step);
+            let folded = Store::open_in_memory().unwrap();
+            let whole = Store::open_in_memory().unwrap();
+            for step in &first {
+                record(&folded, step);
+                record(&whole, step);
             }
-            for (channel, joined, stay) in &joins {
-                store.record_assignments("fees", &[(*channel, Arm::B)], *joined).unwrap();
-                if let Some(stay) = stay {
-                    let placed = [(*channel, None)];
-                    store.record_experiment_departures(&placed, joined + stay).unwrap();
-                }
+            for &j in &joins {
+                join(&folded, j);
+                join(&whole, j);
             }
-            let reported = reports(&store);
-            let recent = steps.iter().filter(|s| s.at >= before).count();
-            let mut examined = 0;
-            loop {
-                let fold = store.fold_old_decisions(before, limit).unwrap();
-                if fold.examined == 0 {
-                    break;
-                }
-                examined += fold.examined;
+            let now = |steps: &[Step]| steps.iter().map(|s| s.at).max().unwrap_or(0);
+            fold_all(&folded, before, now(&first), limit);
+            for step in &second {
+                record(&folded, step);
+                record(&whole, step);
             }
-            prop_assert_eq!(reports(&store), reported);
-            prop_assert_eq!(examined, steps.len() - recent);
-            prop_assert!(kept_ids(&store).len() >= recent);
+            let end = now(&first).max(now(&second));
+            fold_all(&folded, later, end, limit);
+            prop_assert_eq!(reports(&folded), reports(&whole));
+            let recent = first.iter().chain(&second).filter(|s| s.at >= later).count();
+            prop_assert!(kept_ids(&folded).len() >= recent);
+            folded
+                .lock()
+                .execute("UPDATE decision_fold_cursor SET through_id = 0", [])
+                .unwrap();
+            prop_assert_eq!(fold_all(&folded, later, end, limit), 0, "left behind");
         }
     }
 }
