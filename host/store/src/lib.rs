@@ -208,8 +208,8 @@ impl Store {
         migrations::user_version(&self.lock(), &self.path)
     }
 
-    /// Runs SQLite's full consistency check, for `lnpolicy doctor` and after a
-    /// crash; any answer but "ok" is returned as the error's text.
+    /// Runs SQLite's full consistency check (the crash and fault tests end with it); any
+    /// answer but "ok" is returned as the error's text.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let conn = self.lock();
         let mut stmt = conn
