@@ -112,7 +112,10 @@ impl Host for TestHost {
     }
 
     fn rebalance_cost_msat(&self, channel_id: u64, since: u64) -> Option<u64> {
-        let charges = self.rebalances.get(&channel_id).map_or(&[][..], Vec::as_slice);
+        let charges = self
+            .rebalances
+            .get(&channel_id)
+            .map_or(&[][..], Vec::as_slice);
         Some(
             charges
                 .iter()

@@ -460,7 +460,7 @@ fn reports_never_migrate_or_write_the_database() {
         .execute_batch(&format!(
             "DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
-             PRAGMA user_version = {};",
+             DROP INDEX experiment_assignments_by_channel; PRAGMA user_version = {};",
             current - 1
         ))
         .unwrap();

@@ -294,7 +294,7 @@ pub fn guard(
     // lnpolicy's last change of any kind, which a fee changed by hand does not push back. HTLC
     // limits and cltv ride along with a fee change that is due (the same channel update), and
     // so does disabling (a fee meant for a disabled channel must not go live on an enabled
-    // one), but enabling waits, so a flag near a threshold cannot flip with every fee change.
+    // one), but enabling waits: a flag near a threshold flips at most twice an interval.
     let waiting = |last: Option<u64>| {
         last.map(|last| last.saturating_add(config.min_update_interval_secs))
             .filter(|&earliest| now < earliest)

@@ -25,7 +25,9 @@ CREATE TABLE decision_fold_cursor (
 ) STRICT;
 INSERT INTO decision_fold_cursor (through_id) VALUES (0);
 
--- Whether an update intent refers to a decision, and which decision of its channel came
--- before it in time, asked of each decision folded.
+-- Whether an update intent refers to a decision, which decision of its channel came before
+-- it in time, and whether its channel joined or left an experiment that day, asked of each
+-- decision folded.
 CREATE INDEX update_intents_by_decision ON update_intents (decision_id);
 CREATE INDEX decisions_by_channel_time ON decisions (channel_id, at, id);
+CREATE INDEX experiment_assignments_by_channel ON experiment_assignments (channel_id);

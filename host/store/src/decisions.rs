@@ -397,6 +397,7 @@ mod tests {
             store.activity_counts().unwrap(),
             store.strategy_changes().unwrap(),
             store.experiment_arm_strategies("fees").unwrap(),
+            store.experiment_arm_strategies("other").unwrap(),
         )
     }
 
@@ -540,12 +541,12 @@ mod tests {
         );
     }
 
-    /// Decisions from `start` on; now and then the clock goes back up to half a day, never
-    /// below `floor`.
+    /// Decisions from `start` on, often several at one time (a cycle); now and then the clock
+    /// goes back up to half a day, never below `floor`.
     fn steps(start: u64, floor: u64) -> impl Strategy<Value = Vec<Step>> {
         let step = (
             1..4u64,
-            -12 * 3_600..36 * 3_600i64,
+            prop_oneof![1 => Just(0i64), 3 => -12 * 3_600..36 * 3_600i64],
             prop::sample::select(vec!["a", "a", "a", "b", "rollback"]),
             prop::sample::select(vec!["left as is", "raised", "rolled back: revenue fell"]),
             any::<bool>(),
@@ -585,11 +586,11 @@ mod tests {
         }
     }
 
-    type Join = (ChannelId, u64, Option<u64>);
+    type Join = (&'static str, ChannelId, u64, Option<u64>);
 
-    fn join(store: &Store, (channel, joined, stay): Join) {
+    fn join(store: &Store, (experiment, channel, joined, stay): Join) {
         store
-            .record_assignments("fees", &[(channel, Arm::B)], joined)
+            .record_assignments(experiment, &[(channel, Arm::B)], joined)
             .unwrap();
         if let Some(stay) = stay {
             store
@@ -599,8 +600,13 @@ mod tests {
     }
 
     fn history() -> impl Strategy<Value = (Vec<Step>, Vec<Join>, u64, Vec<Step>, u64)> {
-        let joins =
-            prop::collection::vec((1..4u64, 0..60 * DAY, prop::option::of(0..60 * DAY)), 0..3);
+        let join = (
+            prop::sample::select(vec!["fees", "other"]),
+            1..4u64,
+            0..60 * DAY,
+            prop::option::of(0..60 * DAY),
+        );
+        let joins = prop::collection::vec(join, 0..3);
         (steps(0, 0), joins, 0..70 * DAY, 0..40 * DAY).prop_flat_map(
             |(first, joins, before, later)| {
                 let end = first.iter().map(|s| s.at).max().unwrap_or(0);

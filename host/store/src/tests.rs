@@ -1060,7 +1060,8 @@ fn peer_fees_round_trip_with_their_refresh_time() {
         .execute_batch(
             "DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
-             DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time; PRAGMA user_version = 19;",
+             DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             DROP INDEX experiment_assignments_by_channel; PRAGMA user_version = 19;",
         )
         .unwrap();
     drop(reopened);
@@ -1110,6 +1111,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             DROP INDEX experiment_assignments_by_channel;
                  PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1268,6 +1270,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             DROP INDEX experiment_assignments_by_channel;
                  PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1588,6 +1591,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
                  DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             DROP INDEX experiment_assignments_by_channel;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1651,6 +1655,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
                  DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
+             DROP INDEX experiment_assignments_by_channel;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
