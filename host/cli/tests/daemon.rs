@@ -393,6 +393,7 @@ fn metrics_endpoint_counts_cycles_decisions_and_updates() {
     }
     assert_eq!(sample(&later, "lnpolicy_channels"), 14.0);
     assert_eq!(sample(&later, "lnpolicy_strategy_reloads_total"), 0.0);
+    assert_eq!(sample(&later, "lnpolicy_channels_failed_total"), 0.0);
 
     // A strategy dropped into the folder while running is loaded and counted.
     let bytes = lnpolicy_builtins::get("static").unwrap();
@@ -423,10 +424,9 @@ fn assert_reloaded_for_a_file_change(daemon: &Daemon) {
     );
 }
 
-#[test]
-fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replaces_it() {
-    let node = Node::start(FaultConfig::default());
-    node.write_config("[default]\nstrategy = static\nfee_ppm = 111\n");
+/// A daemon deciding every second with its metrics served, once its config has set every
+/// fee to 111 ppm; and the metrics' address.
+fn every_second_at_111_ppm(node: &Node) -> (Daemon, SocketAddr) {
     let mut daemon = node.daemon(&[
         "--collect-every",
         "1s",
@@ -439,6 +439,14 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replace
     daemon.wait_until("every fee at 111 ppm", |_| {
         node.all_fees_are(111).then_some(())
     });
+    (daemon, addr)
+}
+
+#[test]
+fn sighup_with_a_bad_config_keeps_the_running_one_and_a_good_file_change_replaces_it() {
+    let node = Node::start(FaultConfig::default());
+    node.write_config("[default]\nstrategy = static\nfee_ppm = 111\n");
+    let (mut daemon, addr) = every_second_at_111_ppm(&node);
     // Each update is logged with what it replaced and the rows it is recorded in.
     let applied = daemon.messages("policy applied");
     let first = &applied.first().expect("updates logged")["fields"];
@@ -1081,6 +1089,40 @@ fn a_sighup_while_connecting_to_the_node_does_not_end_the_daemon() {
     daemon.stop();
 }
 
+/// A strategy the running config names is removed from the folder: the config is checked
+/// again and reported rejected (logged with its line, counted in the metrics), not left to
+/// fail channel by channel in silence; once the file is back, it checks again.
+#[test]
+fn a_running_config_whose_strategy_goes_away_is_reported() {
+    let node = Node::start(FaultConfig::default());
+    let wasm = node.dir.path().join("strategies/mine.wasm");
+    std::fs::create_dir_all(wasm.parent().unwrap()).unwrap();
+    std::fs::write(&wasm, lnpolicy_builtins::get("static").unwrap()).unwrap();
+    node.write_config("[default]\nstrategy = mine\nfee_ppm = 111\n");
+    let (mut daemon, addr) = every_second_at_111_ppm(&node);
+    std::fs::remove_file(&wasm).unwrap();
+    let rejected = daemon.wait_until("the running config to be reported", |d| {
+        d.messages("config rejected; the running config stays in effect")
+            .into_iter()
+            .find(|line| line["fields"]["cause"] == "strategy changed")
+    });
+    assert_eq!(rejected["fields"]["line"], 2, "{rejected}");
+    daemon.wait_until("its channels to be counted as left unchanged", |_| {
+        let text = scrape(addr);
+        (sample(&text, "lnpolicy_channels_failed_total") >= 14.0
+            && sample(&text, "lnpolicy_config_reloads_total{result=\"rejected\"}") >= 1.0)
+            .then_some(())
+    });
+    std::fs::write(&wasm, lnpolicy_builtins::get("static").unwrap()).unwrap();
+    daemon.wait_until("the config to check again", |d| {
+        d.messages("config reloaded")
+            .iter()
+            .any(|line| line["fields"]["cause"] == "strategy changed")
+            .then_some(())
+    });
+    daemon.stop();
+}
+
 /// A reload rejected for what had not appeared yet is tried again once it does: a strategy
 /// file still loading when the config naming it was saved, and a `use_config` file created
 /// after the config that includes it. Neither is a file of the running config.
@@ -1119,7 +1161,7 @@ fn a_rejected_reload_is_tried_again_when_what_it_lacked_appears() {
         daemon
             .messages("config reloaded")
             .iter()
-            .any(|line| line["fields"]["cause"] == "strategy loaded"),
+            .any(|line| line["fields"]["cause"] == "strategy changed"),
         "{}",
         daemon.log()
     );

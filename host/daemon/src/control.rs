@@ -19,9 +19,10 @@ pub(crate) enum Control {
 pub(crate) enum ReloadCause {
     Sighup,
     FileChanged(PathBuf),
-    /// A strategy loaded or changed in the folder: a config rejected for naming one that had
-    /// not loaded yet is tried again.
-    StrategyLoaded,
+    /// A strategy loaded, changed or went away in the folder: the config is checked again
+    /// against the strategies now loaded (one rejected for naming a strategy that had not
+    /// loaded yet may pass now; a running one may no longer).
+    StrategyChanged,
 }
 
 impl ReloadCause {
@@ -29,7 +30,7 @@ impl ReloadCause {
         match self {
             ReloadCause::Sighup => "SIGHUP",
             ReloadCause::FileChanged(_) => "file changed",
-            ReloadCause::StrategyLoaded => "strategy loaded",
+            ReloadCause::StrategyChanged => "strategy changed",
         }
     }
 }

@@ -67,7 +67,7 @@ pub async fn run(
         path: options.strategies.clone(),
         source,
     })?;
-    let _strategies = registry.watch(&options.strategies)?;
+    let strategies_watch = registry.watch(&options.strategies)?;
 
     let (client, mut clock): (Box<dyn NodeClient>, Clock) = match node {
         NodeSource::Client(client) => (client, Clock::Wall),
@@ -141,6 +141,9 @@ pub async fn run(
     // The client before the clock: with --sim, the clock owns the node the client talks to.
     drop(daemon);
     drop(clock);
+    // The watcher waits for a compile in flight, which records its outcome in the database:
+    // before the lock goes, so that no other process runs beside that write.
+    drop(strategies_watch);
     drop(lock);
     Ok(())
 }
@@ -444,13 +447,10 @@ impl Daemon {
     }
 
     /// Swaps in the new config only if it loads and checks completely; otherwise the running
-    /// one stays, and every error is logged with its file and line.
+    /// one stays, and every error is logged with its file and line. After a strategy changed,
+    /// a running config that no longer checks (its strategy gone, a parameter renamed) is
+    /// reported the same way: its sections then decide nothing until it is fixed.
     fn reload(&mut self, cause: ReloadCause) {
-        if matches!(cause, ReloadCause::StrategyLoaded)
-            && !self.config_rejected.load(Ordering::Acquire)
-        {
-            return;
-        }
         if matches!(cause, ReloadCause::Sighup) {
             let released = self.registry.release_quarantined();
             if !released.is_empty() {
@@ -521,7 +521,7 @@ impl Daemon {
 fn changed_file<'a>(cause: &'a ReloadCause, config: &'a Path) -> &'a Path {
     match cause {
         ReloadCause::FileChanged(path) => path,
-        ReloadCause::Sighup | ReloadCause::StrategyLoaded => config,
+        ReloadCause::Sighup | ReloadCause::StrategyChanged => config,
     }
 }
 

@@ -52,12 +52,10 @@ impl EventSink for DaemonEvents {
                 if self.running.load(Ordering::Acquire) =>
             {
                 self.metrics.record_strategy_reload();
-                if event.kind != StrategyEventKind::Unloaded {
-                    // Gone only once the daemon stops, when nothing needs telling.
-                    let _ = self
-                        .control
-                        .send(Control::Reload(ReloadCause::StrategyLoaded));
-                }
+                // The receiver is gone only once the daemon stops, when nothing needs telling.
+                let _ = self
+                    .control
+                    .send(Control::Reload(ReloadCause::StrategyChanged));
             }
             _ => {}
         }

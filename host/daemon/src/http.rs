@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use crate::DaemonError;
 use crate::metrics::Metrics;
@@ -17,6 +18,10 @@ const MAX_HEAD: usize = 8 * 1024;
 /// A client that does not finish its request in this time is dropped, so that idle
 /// connections cannot pile up.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; further ones wait in the listen queue. Each holds a file
+/// descriptor for up to [`READ_TIMEOUT`], and the node client, the database copies and
+/// strategy compiles need descriptors of the same process.
+const MAX_CONNECTIONS: usize = 64;
 
 /// Binds `addr` now (so a taken port stops the start) and serves until the runtime ends.
 /// Returns the bound address, which differs from `addr` when its port is 0.
@@ -24,11 +29,23 @@ pub(crate) async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
 ) -> Result<SocketAddr, DaemonError> {
+    serve_at_most(addr, metrics, MAX_CONNECTIONS).await
+}
+
+async fn serve_at_most(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    connections: usize,
+) -> Result<SocketAddr, DaemonError> {
     let error = |source| DaemonError::Metrics { addr, source };
     let listener = TcpListener::bind(addr).await.map_err(error)?;
     let bound = listener.local_addr().map_err(error)?;
+    let slots = Arc::new(Semaphore::new(connections));
     tokio::spawn(async move {
         loop {
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
                 Ok((stream, peer)) => {
                     let metrics = Arc::clone(&metrics);
@@ -36,6 +53,7 @@ pub(crate) async fn serve(
                         if let Err(error) = answer(stream, &metrics).await {
                             tracing::debug!(%peer, %error, "metrics request failed");
                         }
+                        drop(slot);
                     });
                 }
                 Err(error) => {
@@ -133,7 +151,46 @@ fn route(head: &[u8]) -> Route {
 
 #[cfg(test)]
 mod tests {
-    use super::{Route, route};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::{Route, route, serve_at_most};
+    use crate::metrics::Metrics;
+
+    /// With every connection slot held by a client that sends nothing, a scrape waits in the
+    /// listen queue instead of taking another descriptor; once a slot frees, it is answered.
+    #[tokio::test]
+    async fn connections_beyond_the_limit_wait_their_turn() {
+        let addr = serve_at_most(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(Metrics::default()),
+            2,
+        )
+        .await
+        .unwrap();
+        let idle = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        let mut scrape = TcpStream::connect(addr).await.unwrap();
+        scrape
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let waited =
+            tokio::time::timeout(Duration::from_millis(500), scrape.read_to_end(&mut answer)).await;
+        assert!(waited.is_err(), "answered beyond the limit: {answer:?}");
+        drop(idle);
+        tokio::time::timeout(Duration::from_secs(30), scrape.read_to_end(&mut answer))
+            .await
+            .expect("answered once a slot freed")
+            .unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{answer:?}");
+    }
 
     #[test]
     fn routes_only_get_metrics() {

@@ -58,6 +58,7 @@ pub struct Metrics {
     quarantines: AtomicU64,
     updates_applied: AtomicU64,
     updates_failed: AtomicU64,
+    channels_failed: AtomicU64,
     updates_unanswered: AtomicU64,
     rollbacks: AtomicU64,
     updates_below_delta: AtomicU64,
@@ -83,9 +84,13 @@ impl Metrics {
     pub(crate) fn record_cycle(&self, outcome: &ConfiguredOutcome) {
         self.cycles.add(RunStatus::Ok);
         for plan in &outcome.plans {
-            if let PlanOutcome::Decided { guarded, .. } = &plan.outcome {
-                add(&self.decisions, 1);
-                add(&self.clamps, guarded.clamps.len());
+            match &plan.outcome {
+                PlanOutcome::Decided { guarded, .. } => {
+                    add(&self.decisions, 1);
+                    add(&self.clamps, guarded.clamps.len());
+                }
+                PlanOutcome::Failed(_) => add(&self.channels_failed, 1),
+                PlanOutcome::NoPolicy | PlanOutcome::Held(_) => {}
             }
         }
         for report in [&outcome.applied, &outcome.rolled_back]
@@ -175,7 +180,7 @@ impl Metrics {
                 .collect();
             labeled("status", &values)
         };
-        let families: [Family; 14] = [
+        let families: [Family; 15] = [
             (
                 "lnpolicy_cycles_total",
                 "counter",
@@ -199,6 +204,12 @@ impl Metrics {
                 "counter",
                 "Limits the guard applied to strategies' decisions.",
                 one(&self.clamps),
+            ),
+            (
+                "lnpolicy_channels_failed_total",
+                "counter",
+                "Channels a cycle left unchanged because their section could not be run (its strategy missing, a parameter it does not take, a failed lookup).",
+                one(&self.channels_failed),
             ),
             (
                 "lnpolicy_guest_failures_total",

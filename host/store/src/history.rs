@@ -960,8 +960,10 @@ pub(crate) fn fee_level(policy: &lnpolicy_core::FeePolicy) -> FeeLevel {
 /// channel's first and last, judges no change older than this.
 pub const SNAPSHOTS_KEPT_SECS: u64 = 60 * 86_400;
 
-/// How long failed forwards are kept: twice the longest flow window, the only reader.
-const FAILURES_KEPT_SECS: u64 = 60 * 86_400;
+/// How long failed forwards are kept: rollback judges a change up to [`SNAPSHOTS_KEPT_SECS`]
+/// after it on the failures of the window before it (30 days at most), and the flow windows
+/// read 30 days.
+const FAILURES_KEPT_SECS: u64 = SNAPSHOTS_KEPT_SECS + 32 * 86_400;
 
 /// Snapshots older than [`SNAPSHOTS_KEPT_SECS`], and failed forwards older than
 /// [`FAILURES_KEPT_SECS`], removed per collection, at most.
