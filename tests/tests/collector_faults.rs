@@ -364,9 +364,9 @@ async fn lnd_forwards_stamped_before_the_cursor_after_a_clock_step_are_stored_on
 }
 
 /// LND's clock ran eight hours ahead of this machine's, which moved the cursor there; then it
-/// was set right. The forwards of the next hour, stamped before the cursor, are stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored() {
+/// was set right. The next collection comes `hours` later: the ten forwards of those hours,
+/// stamped before the cursor, are stored, however far apart the collections.
+async fn forwards_after_a_clock_that_ran_ahead(hours: u64) {
     const MINUTE_NS: u64 = 60 * 1_000_000_000;
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     let dir = tempfile::tempdir().unwrap();
@@ -394,12 +394,23 @@ async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored() {
         .unwrap();
     let before = store.forward_count().unwrap();
     assert!(store.cursor(lnpolicy_store::Stream::Forwards).unwrap() > now_ns + 420 * MINUTE_NS);
-    for minute in 1..=10 {
-        stamp(now_ns + minute * 6 * MINUTE_NS);
+    for tenth in 1..=10 {
+        stamp(now_ns + tenth * hours * 6 * MINUTE_NS);
     }
-    let an_hour_on = now_ns / 1_000_000_000 + 3_600;
-    collect(&client, &store, an_hour_on, &config).await.unwrap();
+    let later = now_ns / 1_000_000_000 + hours * 3_600;
+    collect(&client, &store, later, &config).await.unwrap();
     assert_eq!(store.forward_count().unwrap(), before + 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored() {
+    forwards_after_a_clock_that_ran_ahead(1).await;
+}
+
+/// Collections six hours apart (`lnpolicy -c` from cron), longer than the window read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored_by_runs_hours_apart() {
+    forwards_after_a_clock_that_ran_ahead(6).await;
 }
 
 /// A rebalance held in flight for three hours, and one settled at once after it: the second's

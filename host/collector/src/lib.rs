@@ -114,6 +114,7 @@ pub async fn collect(
     report.node_info = Some(info);
     let channels = node.list_channels().await?;
     report.node_calls += 2;
+    let previous = store.last_collection_at()?;
     store.add_channel_snapshot(at, &channels)?;
     report.channels = channels.len();
     report.node_channels = channels;
@@ -127,7 +128,7 @@ pub async fn collect(
         );
     }
     if node.kind() == NodeKind::Lnd {
-        reread_lnd_window(node, store, at, config, &mut report).await?;
+        reread_lnd_window(node, store, at, previous, config, &mut report).await?;
     }
     let forwards_done = page_through(store, config, &mut report, Stream::Forwards, async |from| {
         let page = node.forwards(from, config.page_size).await?;
@@ -204,12 +205,13 @@ pub async fn collect(
 /// Reads LND's log again from [`LND_REREAD_WINDOW_NS`] before the cursor up to it, storing
 /// what is missing; the cursor stays where it is, so the normal pass then reads on from it.
 /// A cursor ahead of `at` (unix seconds, lnpolicy's clock) means LND's clock ran ahead and
-/// was set right since: its new forwards are stamped from about `at` on, so the window then
-/// starts before `at` instead.
+/// was set right since: its new forwards are stamped from about the collection before this
+/// one (`previous`) on, so the window then starts before that instead, however long ago.
 async fn reread_lnd_window(
     node: &dyn NodeClient,
     store: &Store,
     at: u64,
+    previous: Option<u64>,
     config: &CollectConfig,
     report: &mut CollectReport,
 ) -> Result<(), CollectError> {
@@ -225,7 +227,11 @@ async fn reread_lnd_window(
             "LND stamped forwards later than this machine's clock: reading its log again from before now"
         );
     }
-    let mut from = cursor.min(now_ns).saturating_sub(LND_REREAD_WINDOW_NS);
+    let previous_ns = previous.map_or(now_ns, |at| at.saturating_mul(1_000_000_000));
+    let mut from = cursor
+        .min(now_ns)
+        .min(previous_ns)
+        .saturating_sub(LND_REREAD_WINDOW_NS);
     let mut late = 0;
     loop {
         let page = node.forwards(from, config.page_size).await?;

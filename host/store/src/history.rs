@@ -476,6 +476,16 @@ impl Store {
             .map_err(self.sql("reading whether a channel was down"))
     }
 
+    /// When the latest collection ran (unix seconds): its snapshot is the newest one kept.
+    pub fn last_collection_at(&self) -> Result<Option<u64>, StoreError> {
+        self.lock()
+            .query_row("SELECT MAX(at) FROM channel_snapshots", [], |row| {
+                row.get::<_, Option<i64>>(0)
+            })
+            .map(|at| at.map(time_from_sql))
+            .map_err(self.sql("reading when the last collection ran"))
+    }
+
     /// When collections took a snapshot of `channel` in `[from, to]` (unix seconds), oldest
     /// first: where they stop for long, nobody watched the channel, or the node.
     pub fn snapshot_times(
