@@ -529,6 +529,38 @@ async fn failing_payment_lists_do_not_stop_the_collection() {
     );
 }
 
+/// More payments in flight than a run reads again (LND has left payments in flight for good):
+/// the newest, likeliest to resolve, is still read, and its cost counted at the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_stuck_in_flight_do_not_hold_a_newer_one_back() {
+    let (mut live, ids) = market_and_a_rebalance(3600, 20 * 86_400);
+    for _ in 0..120 {
+        live.rebalance(ids[0], ids[1], 10_000, 1, 20 * 86_400)
+            .unwrap();
+    }
+    live.advance(60);
+    live.rebalance(ids[2], ids[3], 5_000_000, 40, 3_600)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let config = CollectConfig::to_the_end();
+    collect(&client, &store, now(&live), &config).await.unwrap();
+    assert_eq!(store.unresolved_payments().unwrap().len(), 122);
+    live.advance(2 * 3_600);
+    let report = collect(&client, &store, now(&live), &config).await.unwrap();
+    assert!(
+        !report.caught_up,
+        "not every payment in flight was read again"
+    );
+    assert_eq!(
+        store.rebalance_costs(0).unwrap(),
+        HashMap::from([(ids[3], 40)]),
+        "the newest one settled, and is counted"
+    );
+    assert_eq!(store.unresolved_payments().unwrap().len(), 121);
+}
+
 /// A payment LND lists in flight a month after it started is a record LND never resolved: it
 /// is read again until then, and given up after, without holding anything back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind};
+use lnpolicy_core::{NodeChannel, NodeClient, NodeError, NodeInfo, NodeKind, UnresolvedPayment};
 use lnpolicy_store::{Store, StoreError, Stream};
 
 /// How far before its cursor LND's forwarding log is read again. LND stamps a forward with
@@ -385,8 +385,10 @@ async fn collect_payment_parts(
     Ok(read_unresolved_payments(node, store, at, report).await? && paged)
 }
 
-/// Reads again the payments the stream passed over in flight, the oldest
-/// [`LND_PAYMENT_PAGE`] of them per run, storing what those that resolved came to; one still
+/// Reads again the payments the stream passed over in flight, at most [`LND_PAYMENT_PAGE`] of
+/// them per run (the oldest half, nearest their give-up, and the newest half, likeliest to have
+/// just resolved, so that payments stuck for good do not hold newer ones back), storing what
+/// those that resolved came to; one still
 /// in flight, or still failing to be read, [`UNRESOLVED_GIVE_UP_SECS`] after it started is
 /// given up with a warning. Whether every one was read. A node that cannot be reached stops
 /// the reading, with a warning, as on the stream; an answer about one payment that cannot be
@@ -398,8 +400,20 @@ async fn read_unresolved_payments(
     report: &mut CollectReport,
 ) -> Result<bool, CollectError> {
     let unresolved = store.unresolved_payments()?;
-    let mut all_read = unresolved.len() <= LND_PAYMENT_PAGE as usize;
-    for payment in unresolved.into_iter().take(LND_PAYMENT_PAGE as usize) {
+    let limit = LND_PAYMENT_PAGE as usize;
+    let mut all_read = unresolved.len() <= limit;
+    let chosen: Vec<UnresolvedPayment> = if all_read {
+        unresolved
+    } else {
+        let oldest = limit / 2;
+        let newest = unresolved.len() - (limit - oldest);
+        unresolved[..oldest]
+            .iter()
+            .chain(&unresolved[newest..])
+            .copied()
+            .collect()
+    };
+    for payment in chosen {
         let index = payment.index;
         let too_old = at.saturating_sub(payment.started_secs) > UNRESOLVED_GIVE_UP_SECS;
         let give_up = |why: &str| {
