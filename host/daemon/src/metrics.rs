@@ -208,7 +208,7 @@ impl Metrics {
             (
                 "lnpolicy_channels_failed_total",
                 "counter",
-                "Channels a cycle left unchanged because their section could not be run (its strategy missing, a parameter it does not take, a failed lookup).",
+                "Channels a cycle left unchanged because their section could not be run (its strategy missing, quarantined or failing, a parameter it does not take).",
                 one(&self.channels_failed),
             ),
             (
