@@ -13,7 +13,7 @@ use lnpolicy_node::cln::{ClnClient, ClnConfig};
 use lnpolicy_node::lnd::LndClient;
 use lnpolicy_node::lnd::permissions::{CLIENT_METHODS, LIST_PAYMENTS, Permission};
 use lnpolicy_sim::cln_server::{ClnServer, ClnServerConfig, FaultConfig, MethodFaults};
-use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig};
+use lnpolicy_sim::lnd_server::{LndServer, LndServerConfig, LndServerHandle};
 use lnpolicy_sim::{LiveSimulation, Scenario, Simulation};
 use lnpolicy_store::Store;
 
@@ -480,6 +480,30 @@ fn list_payments_failing() -> FaultConfig {
     config
 }
 
+/// The simulated LND serving a market, a fresh store in `dir`, and that store after its first
+/// collection to the end.
+struct Collected {
+    dir: tempfile::TempDir,
+    _server: LndServerHandle,
+    client: LndClient,
+    store: Store,
+}
+
+async fn first_lnd_collection(live: &LiveSimulation) -> Collected {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client) = lnpolicy_tests::lnd_serving(live, dir.path()).await;
+    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    collect(&client, &store, now(live), &CollectConfig::to_the_end())
+        .await
+        .unwrap();
+    Collected {
+        dir,
+        _server,
+        client,
+        store,
+    }
+}
+
 /// `warmup_secs` of the balanced market, then a rebalance of 900 msat into the second channel
 /// that settles `hold_secs` later; the channels' ids.
 fn market_and_a_rebalance(warmup_secs: u64, hold_secs: u64) -> (LiveSimulation, Vec<u64>) {
@@ -541,24 +565,23 @@ async fn payments_stuck_in_flight_do_not_hold_a_newer_one_back() {
     live.advance(60);
     live.rebalance(ids[2], ids[3], 5_000_000, 40, 3_600)
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let c = first_lnd_collection(&live).await;
     let config = CollectConfig::to_the_end();
-    collect(&client, &store, now(&live), &config).await.unwrap();
-    assert_eq!(store.unresolved_payments().unwrap().len(), 122);
+    assert_eq!(c.store.unresolved_payments().unwrap().len(), 122);
     live.advance(2 * 3_600);
-    let report = collect(&client, &store, now(&live), &config).await.unwrap();
+    let report = collect(&c.client, &c.store, now(&live), &config)
+        .await
+        .unwrap();
     assert!(
         !report.caught_up,
         "not every payment in flight was read again"
     );
     assert_eq!(
-        store.rebalance_costs(0).unwrap(),
+        c.store.rebalance_costs(0).unwrap(),
         HashMap::from([(ids[3], 40)]),
         "the newest one settled, and is counted"
     );
-    assert_eq!(store.unresolved_payments().unwrap().len(), 121);
+    assert_eq!(c.store.unresolved_payments().unwrap().len(), 121);
 }
 
 /// A payment LND lists in flight a month after it started is a record LND never resolved: it
@@ -566,25 +589,29 @@ async fn payments_stuck_in_flight_do_not_hold_a_newer_one_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_in_flight_for_a_month_is_given_up() {
     let (mut live, ids) = market_and_a_rebalance(3600, 40 * 86_400);
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let c = first_lnd_collection(&live).await;
     let config = CollectConfig::to_the_end();
-    collect(&client, &store, now(&live), &config).await.unwrap();
-    assert_eq!(store.unresolved_payments().unwrap().len(), 1);
+    assert_eq!(c.store.unresolved_payments().unwrap().len(), 1);
     live.advance(31 * 86_400);
     live.rebalance(ids[2], ids[3], 5_000_000, 40, 0).unwrap();
-    let report = collect(&client, &store, now(&live), &config).await.unwrap();
+    let report = collect(&c.client, &c.store, now(&live), &config)
+        .await
+        .unwrap();
     assert!(report.caught_up);
-    assert!(store.unresolved_payments().unwrap().is_empty(), "given up");
+    assert!(
+        c.store.unresolved_payments().unwrap().is_empty(),
+        "given up"
+    );
     assert_eq!(
-        store.rebalance_costs(0).unwrap(),
+        c.store.rebalance_costs(0).unwrap(),
         HashMap::from([(ids[3], 40)])
     );
 
     // A store that first sees it after a month does not keep it at all.
-    let fresh = Store::open(&dir.path().join("fresh.db")).unwrap();
-    collect(&client, &fresh, now(&live), &config).await.unwrap();
+    let fresh = Store::open(&c.dir.path().join("fresh.db")).unwrap();
+    collect(&c.client, &fresh, now(&live), &config)
+        .await
+        .unwrap();
     assert!(fresh.unresolved_payments().unwrap().is_empty());
     assert_eq!(
         fresh.rebalance_costs(0).unwrap(),
@@ -627,18 +654,17 @@ async fn a_macaroon_without_list_payments_collects_everything_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebalance_that_fails_in_flight_costs_nothing() {
     let (mut live, _) = market_and_a_rebalance(3600, 3 * 3600);
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, client) = lnpolicy_tests::lnd_serving(&live, dir.path()).await;
-    let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
+    let c = first_lnd_collection(&live).await;
     let config = CollectConfig::to_the_end();
-    collect(&client, &store, now(&live), &config).await.unwrap();
-    assert_eq!(store.unresolved_payments().unwrap().len(), 1);
+    assert_eq!(c.store.unresolved_payments().unwrap().len(), 1);
     live.advance(600);
     assert!(live.fail_rebalance(0));
     live.advance(4 * 3600);
-    collect(&client, &store, now(&live), &config).await.unwrap();
-    assert!(store.unresolved_payments().unwrap().is_empty());
-    assert!(store.rebalance_costs(0).unwrap().is_empty());
+    collect(&c.client, &c.store, now(&live), &config)
+        .await
+        .unwrap();
+    assert!(c.store.unresolved_payments().unwrap().is_empty());
+    assert!(c.store.rebalance_costs(0).unwrap().is_empty());
 }
 
 /// A payment whose reading keeps failing is given up all the same 30 days after it started,
