@@ -50,14 +50,7 @@ async fn run(live: &mut LiveSimulation, node: &dyn NodeClient, heal: impl FnOnce
         live.advance(1800);
         if cycle % 10 == 3 {
             // An operator's rebalancing tool at work: its fees must all be found.
-            let ids: Vec<u64> = live
-                .shared()
-                .lock()
-                .unwrap()
-                .channels
-                .iter()
-                .map(|c| c.id)
-                .collect();
+            let ids = live.shared().lock().unwrap().channel_ids();
             let (out, into) = (
                 ids[(cycle as usize / 10) % ids.len()],
                 ids[(cycle as usize / 10 + 5) % ids.len()],
@@ -418,14 +411,7 @@ async fn lnd_forwards_after_a_clock_that_ran_ahead_are_stored_by_runs_hours_apar
 async fn held_rebalance(live: &mut LiveSimulation, node: &dyn NodeClient) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("lnpolicy.db")).unwrap();
-    let ids: Vec<u64> = live
-        .shared()
-        .lock()
-        .unwrap()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
+    let ids = live.shared().lock().unwrap().channel_ids();
     live.rebalance(ids[0], ids[1], 20_000_000, 900, 3 * 3600)
         .unwrap();
     live.advance(60);
@@ -509,13 +495,7 @@ async fn first_lnd_collection(live: &LiveSimulation) -> Collected {
 fn market_and_a_rebalance(warmup_secs: u64, hold_secs: u64) -> (LiveSimulation, Vec<u64>) {
     let mut live = LiveSimulation::new(Simulation::new(Scenario::builtin("balanced").unwrap()));
     live.advance(warmup_secs);
-    let ids: Vec<u64> = live
-        .simulation()
-        .state()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
+    let ids = live.simulation().state().channel_ids();
     live.rebalance(ids[0], ids[1], 20_000_000, 900, hold_secs)
         .unwrap();
     (live, ids)

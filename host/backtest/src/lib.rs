@@ -503,8 +503,7 @@ fn grid_level(
     level: u32,
 ) -> Result<Vec<(ChannelId, i64)>, BacktestError> {
     let mut sim = Simulation::try_new(scenario.clone())?;
-    let ids: Vec<ChannelId> = sim.state().channels.iter().map(|c| c.id).collect();
-    for id in ids {
+    for id in sim.state().channel_ids() {
         if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
             let policy = lnpolicy_core::FeePolicy {
                 fee_ppm: level,

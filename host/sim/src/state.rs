@@ -144,6 +144,11 @@ impl NodeState {
         self.channels.iter().find(|c| c.id == id)
     }
 
+    /// Our channels' ids, in the order the node lists them.
+    pub fn channel_ids(&self) -> Vec<ChannelId> {
+        self.channels.iter().map(|c| c.id).collect()
+    }
+
     pub fn channel_by_point(&self, point: &str) -> Option<&NodeChannel> {
         self.channels.iter().find(|c| c.channel_point == point)
     }

@@ -144,13 +144,7 @@ async fn in_process_answers_equal_the_lnd_clients_over_grpc() {
 
 /// Two rebalances: one held in flight for two hours, one settled at once a minute after it.
 fn two_rebalances(live: &mut LiveSimulation) {
-    let ids: Vec<u64> = live
-        .simulation()
-        .state()
-        .channels
-        .iter()
-        .map(|c| c.id)
-        .collect();
+    let ids = live.simulation().state().channel_ids();
     live.rebalance(ids[0], ids[1], 20_000_000, 1_500, 7_200)
         .unwrap();
     live.advance(60);

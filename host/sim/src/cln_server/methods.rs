@@ -979,7 +979,7 @@ fn setchannel_targets(state: &NodeState, params: &Params) -> Result<Vec<ChannelI
         return Err(RpcError::invalid_params("missing required parameter: id"));
     };
     if id == "all" {
-        return Ok(state.channels.iter().map(|c| c.id).collect());
+        return Ok(state.channel_ids());
     }
     if is_pubkey(id) {
         let ids: Vec<ChannelId> = state

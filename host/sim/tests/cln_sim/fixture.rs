@@ -196,7 +196,7 @@ pub fn add_settled_rebalance(state: &mut NodeState, amount_msat: u64, fee_msat: 
 }
 
 pub fn add_log(state: &mut NodeState, events: usize) {
-    let ids: Vec<ChannelId> = state.channels.iter().map(|c| c.id).collect();
+    let ids = state.channel_ids();
     for i in 0..events {
         let at_ns = state.now_ns + i as u64 * 1_000_000_000 + 123_000_000;
         let chan_in = ids[i % ids.len()];
