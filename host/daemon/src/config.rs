@@ -196,6 +196,7 @@ impl ConfigWatcher {
         };
         let mut resolved = resolve();
         let main_file = config.path().to_owned();
+        let loaded = config.clone();
         let mut watcher = notify::recommended_watcher(move |event| {
             let _ = tx.send(event);
         })
@@ -241,7 +242,13 @@ impl ConfigWatcher {
                 .spawn(move || {
                     // The changed file and when to reload: quiet time is counted from the
                     // last change to one of our files, whatever else changes in the folders.
-                    let mut due: Option<(PathBuf, Instant)> = None;
+                    // An edit made after `config` was read but before the folders were
+                    // watched sent no event: the files are read again now that a later edit
+                    // would send one.
+                    let mut due = match Config::load(&main_file) {
+                        Ok(now) if now == loaded => None,
+                        _ => Some((main_file.clone(), Instant::now())),
+                    };
                     loop {
                         let wait = due
                             .as_ref()
@@ -301,5 +308,61 @@ impl ConfigWatcher {
             watcher: Some(watcher),
             thread: Some(thread),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use lnpolicy_policy::config::Config;
+
+    use super::ConfigWatcher;
+    use crate::control::{Control, ReloadCause};
+
+    const FIRST: &str = "[all]\nstrategy = static\nfee_ppm = 100\n";
+
+    /// Waits up to `limit` for the watcher to ask for a reload.
+    fn reload_within(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Control>,
+        limit: Duration,
+    ) -> Option<ReloadCause> {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if let Ok(Control::Reload(cause)) = rx.try_recv() {
+                return Some(cause);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    #[test]
+    fn an_edit_made_before_the_watch_began_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("charge.config");
+        std::fs::write(&path, FIRST).unwrap();
+        let loaded = Config::load(&path).unwrap();
+        // The edit lands after the load read the file and before its folder is watched.
+        std::fs::write(&path, FIRST.replace("100", "900")).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _watch = ConfigWatcher::start(&loaded, tx, Arc::new(AtomicBool::new(false))).unwrap();
+        match reload_within(&mut rx, Duration::from_secs(10)) {
+            Some(ReloadCause::FileChanged(changed)) => assert_eq!(changed, path),
+            other => panic!("expected a reload for the edit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_config_is_not_reloaded_when_the_watch_begins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("charge.config");
+        std::fs::write(&path, FIRST).unwrap();
+        let loaded = Config::load(&path).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _watch = ConfigWatcher::start(&loaded, tx, Arc::new(AtomicBool::new(false))).unwrap();
+        assert!(reload_within(&mut rx, Duration::from_secs(1)).is_none());
     }
 }

@@ -125,7 +125,8 @@ pub async fn run(
         control_tx,
         cycles: 0,
     };
-    let stopped_by = daemon.schedule(&mut clock, control_rx).await;
+    let mut lock = lock;
+    let stopped = daemon.schedule(&mut clock, control_rx, &mut lock).await;
     let pending = daemon.store.pending_intents()?.len();
     if pending > 0 {
         tracing::warn!(
@@ -133,11 +134,9 @@ pub async fn run(
             "update intents left pending by the abandoned run; the next start reconciles them against the node"
         );
     }
-    tracing::info!(
-        signal = stopped_by,
-        cycles = daemon.cycles,
-        "daemon stopped"
-    );
+    if let Ok(signal) = &stopped {
+        tracing::info!(signal, cycles = daemon.cycles, "daemon stopped");
+    }
     // The client before the clock: with --sim, the clock owns the node the client talks to.
     drop(daemon);
     drop(clock);
@@ -145,7 +144,7 @@ pub async fn run(
     // before the lock goes, so that no other process runs beside that write.
     drop(strategies_watch);
     drop(lock);
-    Ok(())
+    stopped.map(drop)
 }
 
 /// The stop signal among the messages that came, or come within a moment: the signal that
@@ -242,12 +241,14 @@ enum CycleError {
 
 impl Daemon {
     /// The schedule: a config cycle at start and every `decide_every`, a collection every
-    /// `collect_every` in between. Returns the signal that stopped it.
+    /// `collect_every` in between. Returns the signal that stopped it, or the error of a lock
+    /// that another process took after its file was deleted.
     async fn schedule(
         &mut self,
         clock: &mut Clock,
         mut control: UnboundedReceiver<Control>,
-    ) -> &'static str {
+        lock: &mut DbLock,
+    ) -> Result<&'static str, DaemonError> {
         let collect_every = self.options.collect_every.as_secs().max(1);
         let decide_every = self.options.decide_every.as_secs().max(1);
         let mut next_decide = clock.now();
@@ -259,7 +260,7 @@ impl Daemon {
         loop {
             let due = next_decide.min(next_collect);
             if end.is_some_and(|end| due > end) {
-                return "run-for elapsed";
+                return Ok("run-for elapsed");
             }
             let wake = tokio::select! {
                 biased;
@@ -267,12 +268,26 @@ impl Daemon {
                 () = clock.wait_until(due) => Wake::Due,
             };
             let after_run = match wake {
-                Wake::Control(Control::Shutdown(signal)) => return signal,
+                Wake::Control(Control::Shutdown(signal)) => return Ok(signal),
                 Wake::Control(Control::Reload(cause)) => {
                     self.reload(cause);
                     continue;
                 }
                 Wake::Due => {
+                    match lock.reassert() {
+                        Ok(false) => {}
+                        Ok(true) => tracing::warn!(
+                            lock = %lock.path().display(),
+                            "the database lock file was deleted or replaced; locked again"
+                        ),
+                        Err(error) => {
+                            tracing::error!(
+                                %error,
+                                "the database lock file was deleted and another process locked its replacement; stopping so that one process manages the node"
+                            );
+                            return Err(error);
+                        }
+                    }
                     let now = clock.now();
                     // The slot that was due, not a comparison with the clock: after a clock set
                     // back, the wait ends by the monotonic clock with the wall clock still short.
@@ -296,7 +311,7 @@ impl Daemon {
                 }
             };
             if let Some(signal) = after_run.shutdown {
-                return signal;
+                return Ok(signal);
             }
             for cause in after_run.reloads {
                 self.reload(cause);

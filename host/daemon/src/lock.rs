@@ -16,7 +16,7 @@ use crate::DaemonError;
 pub struct DbLock {
     path: PathBuf,
     database: PathBuf,
-    _file: File,
+    file: File,
 }
 
 /// The database file `db` names, however it is reached: one lock per file. A file not
@@ -49,47 +49,31 @@ impl DbLock {
         let mut name = resolved(db).into_os_string();
         name.push(".lock");
         let path = PathBuf::from(name);
-        let io_error = |source| DaemonError::Lock {
-            path: path.clone(),
-            source,
-        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| DaemonError::CreateDir {
                 path: dir.to_owned(),
                 source,
             })?;
         }
-        // Not truncated on open: until the lock is ours the content is the holder's pid.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_error)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                // The holder may not have written its pid yet: then it is just not named.
-                let pid = file
-                    .read_to_string(&mut text)
-                    .ok()
-                    .and_then(|_| text.trim().parse().ok());
-                return Err(DaemonError::AlreadyRunning { path, pid });
-            }
-            Err(TryLockError::Error(source)) => return Err(io_error(source)),
-        }
-        file.set_len(0).map_err(io_error)?;
-        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_error)?;
-        file.sync_all().map_err(io_error)?;
+        let file = take(&path)?;
         tracing::debug!(lock = %path.display(), pid = std::process::id(), "database lock taken");
         Ok(DbLock {
             path,
             database: db.to_owned(),
-            _file: file,
+            file,
         })
+    }
+
+    /// Takes the lock again if its file was deleted or replaced since it was taken (by hand,
+    /// by a clean-up job): the old file, now nameless, would refuse nobody. `Ok(true)` when
+    /// it was taken again; `AlreadyRunning` when another process locked the new file first,
+    /// and then this one must stop deciding.
+    pub fn reassert(&mut self) -> Result<bool, DaemonError> {
+        if names(&self.path, &self.file) {
+            return Ok(false);
+        }
+        self.file = take(&self.path)?;
+        Ok(true)
     }
 
     /// The lock file.
@@ -100,5 +84,56 @@ impl DbLock {
     /// The database this lock guards.
     pub fn database(&self) -> &Path {
         &self.database
+    }
+}
+
+/// Locks the file at `path`, creating it, and writes this process's pid into it. A file
+/// deleted between being opened and being locked is opened afresh: the lock must be on the
+/// file that the path names, the one the next process will open.
+fn take(path: &Path) -> Result<File, DaemonError> {
+    let io_error = |source| DaemonError::Lock {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = loop {
+        // Not truncated on open: until the lock is ours the content is the holder's pid.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) if names(path, &file) => break file,
+            Ok(()) => continue,
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may not have written its pid yet: then it is just not named.
+                let pid = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| text.trim().parse().ok());
+                return Err(DaemonError::AlreadyRunning {
+                    path: path.to_owned(),
+                    pid,
+                });
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error(source)),
+        }
+    };
+    file.set_len(0).map_err(io_error)?;
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    writeln!(file, "{}", std::process::id()).map_err(io_error)?;
+    file.sync_all().map_err(io_error)?;
+    Ok(file)
+}
+
+/// Whether `path` names `file` (same device and inode).
+fn names(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
+        _ => false,
     }
 }

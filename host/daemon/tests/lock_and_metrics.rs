@@ -40,6 +40,45 @@ fn a_second_lock_on_the_same_database_is_refused_and_names_the_holder() {
 }
 
 #[test]
+fn a_lock_file_deleted_by_hand_is_locked_again_before_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let mut held = DbLock::acquire(&db).unwrap();
+    assert!(
+        !held.reassert().unwrap(),
+        "an untouched lock needs no retaking"
+    );
+    std::fs::remove_file(held.path()).unwrap();
+    assert!(held.reassert().unwrap());
+    // The file the path names now is locked: a second process is refused again.
+    assert!(matches!(
+        DbLock::acquire(&db),
+        Err(DaemonError::AlreadyRunning { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(held.path()).unwrap().trim(),
+        std::process::id().to_string()
+    );
+}
+
+#[test]
+fn a_holder_whose_lock_file_another_process_took_must_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lnpolicy.db");
+    let mut first = DbLock::acquire(&db).unwrap();
+    std::fs::remove_file(first.path()).unwrap();
+    // With the file gone, a second process locks a new one at the same path.
+    let _second = DbLock::acquire(&db).unwrap();
+    match first.reassert() {
+        Err(DaemonError::AlreadyRunning { path, pid }) => {
+            assert_eq!(path, first.path());
+            assert_eq!(pid, Some(std::process::id()));
+        }
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_lock_in_a_missing_folder_creates_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new").join("lnpolicy.db");

@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::LoadError;
 use crate::compile::{Compiler, compile};
+use crate::{LoadError, SandboxLimits};
 
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
@@ -33,7 +33,10 @@ pub enum CacheOutcome {
 }
 
 impl CompileCache {
-    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+    /// `limits` go into the key with the engine's settings: the instance pool checks a
+    /// component against them when it loads, so a refusal under one pool says nothing of
+    /// another.
+    pub(crate) fn new(engine: &Engine, limits: &SandboxLimits, dir: Option<PathBuf>) -> Self {
         if let Some(dir) = &dir
             && let Err(error) = create_private_dir(dir)
         {
@@ -41,6 +44,14 @@ impl CompileCache {
         }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        (
+            limits.max_instances,
+            limits.max_memories,
+            limits.max_table_elements,
+            limits.max_memory_bytes,
+            limits.max_concurrent_calls,
+        )
+            .hash(&mut hasher);
         let cache = CompileCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
@@ -313,8 +324,8 @@ mod tests {
     use wasmtime::Engine;
 
     use super::{CacheOutcome, CompileCache};
-    use crate::LoadError;
     use crate::compile::{ChildCompiler, Compiler};
+    use crate::{LoadError, SandboxLimits};
 
     /// An empty component: the preamble of the component binary format.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
@@ -330,7 +341,7 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.clone()));
+        let cache = CompileCache::new(&engine, &SandboxLimits::default(), Some(dir.clone()));
         let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
         assert_eq!(
             mode(&dir) & 0o777,
@@ -360,7 +371,7 @@ mod tests {
     fn stale_files_are_removed_when_the_cache_opens() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let key = CompileCache::new(&engine, None).engine_key;
+        let key = CompileCache::new(&engine, &SandboxLimits::default(), None).engine_key;
         let write = |name: &str, age: Duration| {
             let path = dir.path().join(name);
             std::fs::write(&path, b"x").unwrap();
@@ -379,7 +390,11 @@ mod tests {
         write(&format!("dd-{key}.rejected"), Duration::ZERO);
         write("dd-0123456789abcdef.rejected", Duration::ZERO);
         write("notes.txt", Duration::from_secs(7200));
-        CompileCache::new(&engine, Some(dir.path().to_owned()));
+        CompileCache::new(
+            &engine,
+            &SandboxLimits::default(),
+            Some(dir.path().to_owned()),
+        );
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -402,7 +417,11 @@ mod tests {
     fn a_component_that_does_not_compile_is_not_compiled_again() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()));
+        let cache = CompileCache::new(
+            &engine,
+            &SandboxLimits::default(),
+            Some(dir.path().to_owned()),
+        );
         let broken = [EMPTY_COMPONENT, b"\x63"].concat();
         let first = cache
             .load(&engine, &Compiler::InProcess, "ee", &broken)
@@ -435,6 +454,31 @@ mod tests {
         );
     }
 
+    /// A refusal is remembered under the instance pool's limits it was made under: with
+    /// others (a component over `max_memories`, then the limit raised) it is compiled again.
+    #[test]
+    fn a_refusal_under_other_pool_limits_is_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let broken = [EMPTY_COMPONENT, b"\x63"].concat();
+        let load = |limits: &SandboxLimits| {
+            CompileCache::new(&engine, limits, Some(dir.path().to_owned()))
+                .load(&engine, &Compiler::InProcess, "ee", &broken)
+                .err()
+                .unwrap()
+        };
+        let first = load(&SandboxLimits::default());
+        assert!(matches!(first, LoadError::Compile(_)), "{first}");
+        let same = load(&SandboxLimits::default());
+        assert!(matches!(same, LoadError::RejectedEarlier { .. }), "{same}");
+        let raised = SandboxLimits {
+            max_memories: SandboxLimits::default().max_memories + 1,
+            ..SandboxLimits::default()
+        };
+        let other = load(&raised);
+        assert!(matches!(other, LoadError::Compile(_)), "{other}");
+    }
+
     /// A component refused on a limit is refused again while the limit stays and for a day,
     /// and compiled again once the limit is raised or the day is over; a compile that then
     /// succeeds ends the record.
@@ -443,7 +487,11 @@ mod tests {
     fn a_timeout_is_remembered_for_a_day_or_until_the_limit_is_raised() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&engine, Some(dir.path().to_owned()));
+        let cache = CompileCache::new(
+            &engine,
+            &SandboxLimits::default(),
+            Some(dir.path().to_owned()),
+        );
         let stuck = |timeout| {
             Compiler::Child(ChildCompiler {
                 program: "sh".into(),

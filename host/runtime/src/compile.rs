@@ -91,7 +91,7 @@ pub(crate) fn compile(
                 component,
                 serialized: None,
             })
-            .map_err(|err| LoadError::Compile(crate::error_chain(&err))),
+            .map_err(|err| not_loaded(&err)),
         Compiler::Child(child) => {
             let serialized = compile_in_child(child, bytes)?;
             // SAFETY: the bytes are what `Engine::precompile_component` returned in a child
@@ -107,15 +107,16 @@ pub(crate) fn compile(
     }
 }
 
-/// Why the child's artifact did not load. Loading is where the instance pool checks a
-/// component against its per-component limits (memories, tables, instances), as compiling
-/// in-process does: a verdict on the component. The artifact comes from this very build, so
-/// the only other failures are the operating system's (an mmap refused), this process's
-/// trouble; wasmtime gives no type to tell them apart, only its messages.
+/// Why a component did not compile in this process, or the child's artifact did not load.
+/// Either is where the instance pool checks a component against its per-component limits
+/// (memories, tables, instances): a verdict on the component, like an invalid one. The other
+/// failures are the operating system's (an mmap refused), this process's trouble, which must
+/// not be remembered against the component; wasmtime gives no type to tell them apart, only
+/// its messages.
 fn not_loaded(err: &wasmtime::Error) -> LoadError {
     let chain = crate::error_chain(err);
     if chain.contains("os error") {
-        LoadError::Compiler(format!("its output did not load: {chain}"))
+        LoadError::Compiler(format!("the compiled component did not load: {chain}"))
     } else {
         LoadError::Compile(chain)
     }

@@ -170,7 +170,7 @@ impl Runtime {
             guest_linker(&engine).map_err(|err| RuntimeError::Engine(error_chain(&err)))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
-        let cache = cache::CompileCache::new(&engine, config.cache_dir);
+        let cache = cache::CompileCache::new(&engine, &config.limits, config.cache_dir);
         Ok(Runtime {
             engine,
             linker,
