@@ -30,7 +30,8 @@ pub struct ReportArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Seed of the bootstrap interval (the same seed and data give the same report).
+    /// Seed of the bootstrap interval and the randomization test (the same seed and data give
+    /// the same report).
     #[arg(long)]
     seed: Option<u64>,
     /// Channels each arm needs (each `--min-days` or more in the experiment) before a verdict.

@@ -2,6 +2,7 @@
 //! against the simulator's real LND server (gRPC, TLS, macaroon). A dry run prints the table
 //! and sends nothing; the apply run then leaves the node with exactly the table's policies.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -169,6 +170,18 @@ fn policies(live: &LiveSimulation) -> Vec<(u64, FeePolicy)> {
     state
         .channels
         .iter()
+        .map(|c| (c.id, c.local_policy))
+        .collect()
+}
+
+/// The policies of the channels that are up, as the node has them now.
+fn active_policies(live: &LiveSimulation) -> Vec<(u64, FeePolicy)> {
+    let state = live.shared();
+    let state = state.lock().unwrap();
+    state
+        .channels
+        .iter()
+        .filter(|c| c.active)
         .map(|c| (c.id, c.local_policy))
         .collect()
 }
@@ -763,13 +776,9 @@ async fn inbound_discount_under_a_tighter_inbound_bound_does_not_ratchet_the_out
     )
     .unwrap();
     let fees = || {
-        let state = live.shared();
-        let state = state.lock().unwrap();
-        state
-            .channels
+        active_policies(&live)
             .iter()
-            .filter(|c| c.active)
-            .map(|c| (c.id, c.local_policy.fee_ppm, c.local_policy.inbound_fee_ppm))
+            .map(|(id, p)| (*id, p.fee_ppm, p.inbound_fee_ppm))
             .collect::<Vec<_>>()
     };
     let before = fees();
@@ -787,6 +796,32 @@ async fn inbound_discount_under_a_tighter_inbound_bound_does_not_ratchet_the_out
         run_ok(args(&config, &server, &db, &[])).await;
         assert_eq!(fees(), first, "run {run} moved a fee");
     }
+}
+
+/// A positive inbound fee on a node that accepts them: sent as 0 until the config allows it
+/// node-wide, then as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positive_inbound_fees_go_out_once_the_config_allows_them() {
+    let live = balanced_after(86_400);
+    live.shared().lock().unwrap().accept_positive_inbound = true;
+    let (_dir, server, config, db) = serve(&live).await;
+    let section = "[default]\nstrategy = static\nfee_ppm = 300\ninbound_fee_ppm = 40\n";
+    let inbound = || {
+        active_policies(&live)
+            .iter()
+            .map(|(_, p)| p.inbound_fee_ppm)
+            .collect::<BTreeSet<_>>()
+    };
+    std::fs::write(&config, section).unwrap();
+    run_ok(args(&config, &server, &db, &[])).await;
+    assert_eq!(inbound(), BTreeSet::from([0]));
+    std::fs::write(
+        &config,
+        format!("[DEFAULT]\nguard.allow_positive_inbound = true\n{section}"),
+    )
+    .unwrap();
+    run_ok(args(&config, &server, &db, &[])).await;
+    assert_eq!(inbound(), BTreeSet::from([40]));
 }
 
 /// `guard.max_updates_per_hour` across two runs of `lnpolicy -c` in the same hour: the first

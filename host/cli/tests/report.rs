@@ -89,7 +89,7 @@ fn database() -> (TempDir, PathBuf) {
     let arm = |i: usize| if i.is_multiple_of(2) { Arm::A } else { Arm::B };
     let assignments: Vec<(ChannelId, Arm)> = (0..ids.len()).map(|i| (ids[i], arm(i))).collect();
     store
-        .record_assignments("fees", &assignments, start)
+        .record_assignments("fees", 0.5, &assignments, start)
         .unwrap();
 
     // A linear congruential generator is plenty for noise in a test.

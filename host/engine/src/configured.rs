@@ -226,7 +226,8 @@ pub async fn run_configured_on(
         .collect();
 
     let selected = configured::select(store, plan.config, &configured, now)?;
-    let rules = selected.rollback_rules(plan.guard);
+    let guard = plan.config.node_guard(plan.guard);
+    let rules = selected.rollback_rules(&guard);
     let rollbacks = rollback::candidates(store, &views, &rules, now)?;
     let rolled_back = if plan.dry_run || rollbacks.is_empty() {
         None
@@ -250,16 +251,8 @@ pub async fn run_configured_on(
     for candidate in &rollbacks {
         held.insert(candidate.channel_id, candidate.reason());
     }
-    let prepared = configured::prepare(
-        selected,
-        registry,
-        store,
-        &configured,
-        plan.guard,
-        &held,
-        now,
-    )?
-    .with_dry_run(plan.dry_run);
+    let prepared = configured::prepare(selected, registry, store, &configured, &guard, &held, now)?
+        .with_dry_run(plan.dry_run);
     for target in prepared.conf_targets() {
         if let std::collections::btree_map::Entry::Vacant(entry) = fee_rates.entry(target) {
             entry.insert(chain_fee_rate(node, target).await?);
@@ -273,15 +266,7 @@ pub async fn run_configured_on(
         stored,
         rates: fee_rates,
     });
-    let plans = configured::decide(
-        prepared,
-        registry,
-        store,
-        &configured,
-        plan.guard,
-        history,
-        now,
-    )?;
+    let plans = configured::decide(prepared, registry, store, &configured, &guard, history, now)?;
     drop(configured);
     let updates = planned_updates(&channels, &plans);
     let mut would_hold = BTreeSet::new();

@@ -16,7 +16,7 @@ use lnpolicy_core::{
 use lnpolicy_runtime::{HistorySource, Strategy, StrategyRegistry};
 use lnpolicy_store::Store;
 
-use crate::config::{Config, EXPERIMENT, MatchInput, SectionRef, Selection};
+use crate::config::{Config, DEFAULT_SPLIT, EXPERIMENT, MatchInput, SectionRef, Selection};
 use crate::cycle::{ChannelRules, CycleError, CycleInput, run_cycle};
 use crate::experiment::{Arm, assign};
 use crate::guard::GuardConfig;
@@ -321,7 +321,7 @@ fn assign_arms(
             ));
             continue;
         };
-        let split = keys.split.unwrap_or(0.5);
+        let split = keys.split.unwrap_or(DEFAULT_SPLIT);
         experiments
             .entry((name.clone(), split.to_bits()))
             .or_default()

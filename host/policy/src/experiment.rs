@@ -77,7 +77,7 @@ pub fn assign(
         .collect();
     if !new.is_empty() {
         let new: Vec<(ChannelId, Arm)> = new.into_iter().collect();
-        let recorded = store.record_assignments(experiment, &new, now)?;
+        let recorded = store.record_assignments(experiment, split, &new, now)?;
         if recorded == new.len() {
             arms.extend(new);
         } else {

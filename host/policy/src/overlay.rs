@@ -17,6 +17,11 @@ pub const PROPERTY_FREE_STRATEGIES: &[&str] = &["ignore", "disable"];
 /// time lock delta apply (and the channel is re-enabled), not the base fee or the inbound keys.
 pub const FEE_KEEPING_STRATEGIES: &[&str] = &["ignore_fees"];
 
+/// charge-lnd's strategies whose result carries no inbound level: `match_peer` copies the
+/// peer's inbound fees, and charge-lnd recomputes the inbound rate from `inbound_level_ppm`
+/// only for strategies that return the level (all its others do).
+pub const LEVEL_FREE_STRATEGIES: &[&str] = &["match_peer"];
+
 /// Whether `strategy` leaves a channel's fees as they are (`ignore`, `disable`,
 /// `ignore_fees`): automatic rollback must not change them either, nor hold such a channel.
 pub fn keeps_fees(strategy: &str) -> bool {
@@ -76,7 +81,9 @@ impl Overlay {
             time_lock_delta: properties.time_lock_delta.map(u32::from),
             inbound_fee_ppm: properties.inbound_fee_ppm,
             inbound_base_fee_msat: properties.inbound_base_fee_msat,
-            inbound_level_ppm: properties.inbound_level_ppm,
+            inbound_level_ppm: properties
+                .inbound_level_ppm
+                .filter(|_| !LEVEL_FREE_STRATEGIES.contains(&strategy)),
             enable: true,
         };
         if FEE_KEEPING_STRATEGIES.contains(&strategy) {
@@ -265,6 +272,26 @@ mod tests {
             other.apply(&decision(None)).change.base_fee_msat,
             Some(1000)
         );
+    }
+
+    /// charge-lnd's `match_peer` returns no inbound level, so a `[DEFAULT]`
+    /// `inbound_level_ppm` meant for other sections does not replace the copied inbound fee.
+    #[test]
+    fn match_peer_takes_no_inbound_level() {
+        let properties = Properties {
+            inbound_level_ppm: Some(200),
+            inbound_fee_ppm: Some(-20),
+            ..Properties::default()
+        };
+        let overlay = Overlay::for_channel(&properties, &channel(), "match_peer");
+        assert_eq!(overlay.inbound_level_ppm, None);
+        assert_eq!(
+            overlay.apply(&decision(Some(1000))).change.inbound_fee_ppm,
+            Some(-20),
+            "the other inbound properties still override the copied fee"
+        );
+        let other = Overlay::for_channel(&properties, &channel(), "static");
+        assert_eq!(other.inbound_level_ppm, Some(200));
     }
 
     #[test]

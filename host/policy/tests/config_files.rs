@@ -600,6 +600,99 @@ fn the_open_cost_estimate_is_node_wide_and_unset_unless_given() {
     );
 }
 
+/// `--check` names each property the guard will send otherwise, which charge-lnd would send as
+/// written; numbers with underscores too.
+#[test]
+fn properties_the_guard_changes_are_noted() {
+    use lnpolicy_core::NodeKind;
+    use lnpolicy_policy::guard::GuardConfig;
+    let base = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
+    let noted = |text: &str| -> Vec<String> {
+        let (errors, notes) = parse(text).validate_guard(&base);
+        assert_eq!(errors, []);
+        notes
+            .iter()
+            .map(|n| {
+                format!(
+                    "{}:{}: {}",
+                    n.line.unwrap_or(0),
+                    n.key.as_deref().unwrap_or(""),
+                    n.kind
+                )
+            })
+            .collect()
+    };
+    let notes = noted(
+        "[a]\nchan.private = true\nstrategy = static\nfee_ppm = 60_000\ntime_lock_delta = 20\n\
+         inbound_fee_ppm = 50\ninbound_base_fee_msat = -6000\n",
+    );
+    assert_eq!(notes.len(), 4, "{notes:#?}");
+    assert!(
+        notes[0].starts_with("4:fee_ppm: 60000 is above guard.max_fee_ppm"),
+        "{notes:#?}"
+    );
+    assert_eq!(
+        notes[1],
+        "5:time_lock_delta: 20 is below guard.min_time_lock_delta (24): the guard sends 24 \
+         instead; set guard.min_time_lock_delta in this section to allow it"
+    );
+    assert!(
+        notes[2].starts_with("6:inbound_fee_ppm: 50 is a positive inbound fee: the guard sends 0"),
+        "{notes:#?}"
+    );
+    assert!(
+        notes[3].starts_with(
+            "7:inbound_base_fee_msat: -6000 is below guard.min_inbound_base_fee_msat (-5000)"
+        ),
+        "{notes:#?}"
+    );
+    // Allowed node-wide, a positive fee within the outbound ceiling passes; above it, not.
+    let allowed = noted(
+        "[DEFAULT]\nguard.allow_positive_inbound = true\n\
+         [a]\nchan.private = true\nstrategy = static\nfee_ppm = 100\ninbound_fee_ppm = 50\n\
+         [b]\nstrategy = static\nfee_ppm = 100\ninbound_fee_ppm = 60000\n",
+    );
+    assert_eq!(allowed.len(), 1, "{allowed:#?}");
+    assert!(
+        allowed[0]
+            .starts_with("11:inbound_fee_ppm: 60000 is above guard.max_inbound_fee_ppm (50000)"),
+        "{allowed:#?}"
+    );
+}
+
+#[test]
+fn positive_inbound_fees_are_allowed_node_wide_only() {
+    use lnpolicy_core::NodeKind;
+    use lnpolicy_policy::guard::GuardConfig;
+    let base = GuardConfig::charge_lnd_compatible(NodeKind::Lnd);
+    let config = parse(
+        "[DEFAULT]\nguard.allow_positive_inbound = yes\n[a]\nchan.private = true\nstrategy = ignore\n",
+    );
+    let guard = config.node_guard(&base);
+    assert!(guard.allow_positive_inbound);
+    assert_eq!(guard.max_inbound_fee_ppm, 50_000);
+    assert_eq!(guard.max_inbound_base_fee_msat, 10_000_000);
+    assert!(config.notes().is_empty(), "{:?}", config.notes());
+    let unset = parse("[default]\nstrategy = ignore\n").node_guard(&base);
+    assert!(!unset.allow_positive_inbound);
+    assert_eq!(unset.max_inbound_fee_ppm, 0);
+    let errors = Config::parse(
+        "/etc/charge.config",
+        "[a]\nstrategy = static\nfee_ppm = 1\nguard.allow_positive_inbound = true\n",
+    )
+    .unwrap_err()
+    .0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, Some(4));
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("guard.allow_positive_inbound"),
+        "{}",
+        errors[0]
+    );
+}
+
 #[test]
 fn the_decision_detail_period_is_node_wide_and_unset_unless_given() {
     let config = parse(

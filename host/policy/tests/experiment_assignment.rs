@@ -164,6 +164,15 @@ fn recorded_arms_survive_restarts_and_a_changed_split() {
     for &(channel, arm) in &second {
         assert_eq!(stored[&channel], arm);
     }
+    // Each channel keeps the split it drew at, for the report to tell the two groups apart.
+    for assignment in store.experiment_assignments(NAME).unwrap() {
+        let expected = if old.contains(&assignment.channel_id) {
+            0.5
+        } else {
+            0.1
+        };
+        assert_eq!(assignment.split, Some(expected));
+    }
 }
 
 #[test]

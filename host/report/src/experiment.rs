@@ -260,6 +260,7 @@ pub fn experiment_report(
                 .collect(),
         });
     };
+    let split_note = split_changes(&assignments);
     let (latest_snapshot, snapshots) = store.last_snapshots()?;
     let data_until = latest_snapshot.unwrap_or(now).max(started_at);
     let mut exposures = Vec::with_capacity(assignments.len());
@@ -326,6 +327,7 @@ pub fn experiment_report(
     let verdict = verdict(&arms, days_running, &revenue, options);
     let mut notes = notes(&channels, latest_snapshot, now, options);
     notes.extend(definition_changes(&store.arm_definitions(experiment)?));
+    notes.extend(split_note);
     let fee_changes = store.applied_fee_changes()?;
     Ok(ExperimentReport {
         experiment: experiment.to_owned(),
@@ -371,6 +373,9 @@ fn check_options(options: &ExperimentOptions) -> Result<(), ReportError> {
     }
     if options.bootstrap_resamples < 100 {
         return invalid("the bootstrap needs at least 100 resamples");
+    }
+    if options.permutation_rounds < 100 {
+        return invalid("the randomization test needs at least 100 rounds");
     }
     if options.min_days.is_nan() || options.min_days < 0.0 {
         return invalid("minimum days cannot be negative");
@@ -579,6 +584,46 @@ fn definition_changes(definitions: &[(Arm, String, u64)]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// A note when channels drew their arms at different splits (`experiment.split` changed
+/// under the same name): arm membership then follows when a channel joined, and the
+/// randomization test, which re-splits every channel with one chance, no longer fits.
+/// Channels assigned before splits were recorded are left out.
+fn split_changes(assignments: &[Assignment]) -> Option<String> {
+    let mut splits: Vec<(f64, u64, usize)> = Vec::new();
+    for assignment in assignments {
+        let Some(split) = assignment.split else {
+            continue;
+        };
+        match splits.iter_mut().find(|(known, _, _)| *known == split) {
+            Some((_, first, count)) => {
+                *first = (*first).min(assignment.assigned_at);
+                *count += 1;
+            }
+            None => splits.push((split, assignment.assigned_at, 1)),
+        }
+    }
+    if splits.len() < 2 {
+        return None;
+    }
+    splits.sort_by_key(|&(_, first, _)| first);
+    let runs: Vec<String> = splits
+        .iter()
+        .map(|(split, first, count)| {
+            format!(
+                "{split} for {count} channel(s) from {}",
+                format_date(*first)
+            )
+        })
+        .collect();
+    Some(format!(
+        "channels drew their arms at different splits (the share in arm A): {}; which arm a \
+         channel is in then follows when it joined, not chance alone, and the randomization \
+         test assumes one chance for every channel: to compare at a new split, give it a new \
+         experiment.name",
+        runs.join(", then ")
+    ))
 }
 
 fn notes(
@@ -808,6 +853,37 @@ mod tests {
             notes[0].starts_with("arm B ran static(fee_ppm=200)"),
             "{}",
             notes[0]
+        );
+    }
+
+    /// One split, however many channels and whenever they joined, is no change; channels that
+    /// joined at a second split are named with theirs, and unrecorded splits are left out.
+    #[test]
+    fn a_split_changed_under_the_same_name_is_noted() {
+        let joined = |channel_id, at, split| Assignment {
+            channel_id,
+            arm: Arm::A,
+            assigned_at: at,
+            left_at: None,
+            split,
+        };
+        let one = [
+            joined(1, 100, None),
+            joined(2, 100, Some(0.5)),
+            joined(3, 100 + DAY, Some(0.5)),
+        ];
+        assert_eq!(split_changes(&one), None);
+        let changed = [
+            joined(1, 100, Some(0.5)),
+            joined(2, 100, Some(0.5)),
+            joined(3, 100 + 3 * DAY, Some(0.9)),
+        ];
+        let note = split_changes(&changed).expect("a note");
+        assert!(
+            note.contains(
+                "0.5 for 2 channel(s) from 1970-01-01, then 0.9 for 1 channel(s) from 1970-01-04"
+            ),
+            "{note}"
         );
     }
 

@@ -157,7 +157,7 @@ fn activity_and_status_of_a_busy_database() {
         .collect();
     store.add_forwards(&forwards, 2).unwrap();
     store
-        .record_assignments("fees", &[(1, lnpolicy_store::Arm::A)], NOW - 50 * HOUR)
+        .record_assignments("fees", 0.5, &[(1, lnpolicy_store::Arm::A)], NOW - 50 * HOUR)
         .unwrap();
 
     let activity = activity_report(&store, NOW).unwrap();

@@ -131,7 +131,7 @@ fn build(name: &str, specs: &[Spec], seed: u64) -> (TempDir, Store) {
     // Channels join in batches, as the daemon assigns them when first seen.
     for (i, spec) in specs.iter().enumerate() {
         store
-            .record_assignments(name, &[(ids[i], spec.arm)], joined[i])
+            .record_assignments(name, 0.5, &[(ids[i], spec.arm)], joined[i])
             .unwrap();
     }
 
@@ -541,14 +541,21 @@ fn an_unknown_experiment_names_the_known_ones() {
 #[test]
 fn options_are_checked() {
     let (_dir, store) = build("fees", &specs(2, 3.0, 1.0, 1.0), 8);
-    let options = ExperimentOptions {
-        min_channels_per_arm: 1,
-        ..ExperimentOptions::default()
-    };
-    assert!(matches!(
-        experiment_report(&store, "fees", NOW, &options),
-        Err(ReportError::InvalidOptions(_))
-    ));
+    for options in [
+        ExperimentOptions {
+            min_channels_per_arm: 1,
+            ..ExperimentOptions::default()
+        },
+        ExperimentOptions {
+            permutation_rounds: 0,
+            ..ExperimentOptions::default()
+        },
+    ] {
+        assert!(matches!(
+            experiment_report(&store, "fees", NOW, &options),
+            Err(ReportError::InvalidOptions(_))
+        ));
+    }
 }
 
 /// The report runs to the latest collection: read a month later (a stopped daemon, or a

@@ -43,7 +43,7 @@ fn main() {
         .map(|id| (id, if id % 2 == 0 { Arm::A } else { Arm::B }))
         .collect();
     store
-        .record_assignments("fees", &joined, 20 * 24 * HOUR)
+        .record_assignments("fees", 0.5, &joined, 20 * 24 * HOUR)
         .unwrap();
     for hour in 0..DAYS * 24 {
         let at = hour * HOUR;

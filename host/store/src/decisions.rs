@@ -430,7 +430,7 @@ mod tests {
                 }
                 40 => {
                     store
-                        .record_assignments("fees", &[(1, Arm::A)], step.at + 3_600)
+                        .record_assignments("fees", 0.5, &[(1, Arm::A)], step.at + 3_600)
                         .unwrap();
                 }
                 _ => {}
@@ -590,7 +590,7 @@ mod tests {
 
     fn join(store: &Store, (experiment, channel, joined, stay): Join) {
         store
-            .record_assignments(experiment, &[(channel, Arm::B)], joined)
+            .record_assignments(experiment, 0.5, &[(channel, Arm::B)], joined)
             .unwrap();
         if let Some(stay) = stay {
             store

@@ -62,6 +62,7 @@ impl Store {
     pub fn record_assignments(
         &self,
         experiment: &str,
+        split: f64,
         assignments: &[(ChannelId, Arm)],
         at: u64,
     ) -> Result<usize, StoreError> {
@@ -69,7 +70,7 @@ impl Store {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO experiment_assignments
-                     (experiment, channel_id, arm, assigned_at) VALUES (?1, ?2, ?3, ?4)",
+                     (experiment, channel_id, arm, assigned_at, split) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(self.sql("recording experiment assignments"))?;
             let mut added = 0;
@@ -79,7 +80,8 @@ impl Store {
                         experiment,
                         channel_id_to_sql(channel),
                         arm.as_str(),
-                        time_to_sql(at)
+                        time_to_sql(at),
+                        split
                     ])
                     .map_err(self.sql("recording experiment assignments"))?;
             }

@@ -101,6 +101,10 @@ const MIGRATIONS: &[Migration] = &[
         file: "0022_decision_tallies.sql",
         sql: include_str!("../migrations/0022_decision_tallies.sql"),
     },
+    Migration {
+        file: "0023_experiment_assignment_splits.sql",
+        sql: include_str!("../migrations/0023_experiment_assignment_splits.sql"),
+    },
 ];
 
 pub(crate) fn latest_version() -> u32 {

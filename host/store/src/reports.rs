@@ -26,7 +26,7 @@ pub const ROLLBACK_STRATEGY: &str = "rollback";
 pub const ROLLBACK_MARKERS: &[&str] = &["rollback", "roll back", "rolled back", "rolling back"];
 
 /// One channel's place in an experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Assignment {
     pub channel_id: ChannelId,
     pub arm: Arm,
@@ -35,6 +35,9 @@ pub struct Assignment {
     /// Unix seconds: when a cycle first placed the channel outside the experiment; its time
     /// in the experiment ends here.
     pub left_at: Option<u64>,
+    /// The share of channels in arm A when this one drew its arm; unknown for channels
+    /// assigned before lnpolicy recorded it.
+    pub split: Option<f64>,
 }
 
 /// An experiment as the assignments table knows it.
@@ -170,10 +173,12 @@ impl Store {
     /// The channels of `experiment` with their arms and when they joined, by
     /// channel id; empty for an unknown experiment.
     pub fn experiment_assignments(&self, experiment: &str) -> Result<Vec<Assignment>, StoreError> {
-        let rows: Vec<(i64, String, i64, Option<i64>)> = self
+        /// Channel, arm, assigned at, left at, split: as stored.
+        type Row = (i64, String, i64, Option<i64>, Option<f64>);
+        let rows: Vec<Row> = self
             .lock()
             .prepare(
-                "SELECT channel_id, arm, assigned_at, left_at FROM experiment_assignments
+                "SELECT channel_id, arm, assigned_at, left_at, split FROM experiment_assignments
                  WHERE experiment = ?1 ORDER BY channel_id",
             )
             .and_then(|mut stmt| {
@@ -182,7 +187,7 @@ impl Store {
             })
             .map_err(self.sql("reading experiment assignments"))?;
         rows.into_iter()
-            .map(|(channel, arm, at, left)| {
+            .map(|(channel, arm, at, left, split)| {
                 let arm = parse_arm(&arm).ok_or_else(|| {
                     self.invalid(format!("experiment {experiment:?} has unknown arm {arm:?}"))
                 })?;
@@ -191,6 +196,7 @@ impl Store {
                     arm,
                     assigned_at: time_from_sql(at),
                     left_at: left.map(time_from_sql),
+                    split,
                 })
             })
             .collect()
@@ -560,13 +566,13 @@ mod tests {
     fn experiments_list_arm_sizes_and_assignments_keep_their_time() {
         let store = Store::open_in_memory().unwrap();
         store
-            .record_assignments("fees", &[(1, Arm::A), (2, Arm::B), (3, Arm::B)], 100)
+            .record_assignments("fees", 0.5, &[(1, Arm::A), (2, Arm::B), (3, Arm::B)], 100)
             .unwrap();
         store
-            .record_assignments("fees", &[(4, Arm::A)], 200)
+            .record_assignments("fees", 0.9, &[(4, Arm::A)], 200)
             .unwrap();
         store
-            .record_assignments("other", &[(1, Arm::B)], 50)
+            .record_assignments("other", 0.5, &[(1, Arm::B)], 50)
             .unwrap();
         assert_eq!(
             store.experiment_summaries().unwrap(),
@@ -596,8 +602,10 @@ mod tests {
                 arm: Arm::A,
                 assigned_at: 200,
                 left_at: None,
+                split: Some(0.9),
             }
         );
+        assert_eq!(fees[0].split, Some(0.5));
         assert!(store.experiment_assignments("nope").unwrap().is_empty());
     }
 
@@ -609,6 +617,7 @@ mod tests {
         store
             .record_assignments(
                 "fees",
+                0.5,
                 &[(1, Arm::A), (2, Arm::B), (3, Arm::A), (4, Arm::B)],
                 100,
             )
@@ -629,7 +638,7 @@ mod tests {
     fn arm_strategies_count_only_decisions_after_joining() {
         let store = Store::open_in_memory().unwrap();
         store
-            .record_assignments("fees", &[(1, Arm::A), (2, Arm::B)], 100)
+            .record_assignments("fees", 0.5, &[(1, Arm::A), (2, Arm::B)], 100)
             .unwrap();
         decide(&store, "static", 1, 50, "before the experiment");
         decide(&store, "hill", 1, 150, "");

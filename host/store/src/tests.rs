@@ -158,7 +158,10 @@ fn refuses_a_database_from_a_newer_binary() {
         message.contains(&format!("version {}", migrations::latest_version())),
         "{message}"
     );
-    assert!(message.contains("0022_decision_tallies.sql"), "{message}");
+    assert!(
+        message.contains("0023_experiment_assignment_splits.sql"),
+        "{message}"
+    );
     // Refusing must not touch the file.
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
@@ -788,7 +791,12 @@ fn experiment_assignments_are_never_overwritten() {
         let store = Store::open(&path).unwrap();
         assert!(store.experiment_arms("fees").unwrap().is_empty());
         let added = store
-            .record_assignments("fees", &[(1, Arm::A), (2, Arm::B), (top_bit, Arm::A)], 10)
+            .record_assignments(
+                "fees",
+                0.5,
+                &[(1, Arm::A), (2, Arm::B), (top_bit, Arm::A)],
+                10,
+            )
             .unwrap();
         assert_eq!(added, 3);
         // The same channels with the other arm, one new channel, and a
@@ -796,13 +804,14 @@ fn experiment_assignments_are_never_overwritten() {
         let added = store
             .record_assignments(
                 "fees",
+                0.5,
                 &[(1, Arm::B), (2, Arm::A), (3, Arm::B), (3, Arm::A)],
                 20,
             )
             .unwrap();
         assert_eq!(added, 1);
         store
-            .record_assignments("other", &[(1, Arm::B)], 20)
+            .record_assignments("other", 0.5, &[(1, Arm::B)], 20)
             .unwrap();
     }
     let store = Store::open(&path).unwrap();
@@ -1061,7 +1070,8 @@ fn peer_fees_round_trip_with_their_refresh_time() {
             "DROP TABLE payment_parts; DROP TABLE unresolved_payments;
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
-             DROP INDEX experiment_assignments_by_channel; PRAGMA user_version = 19;",
+             DROP INDEX experiment_assignments_by_channel;
+             ALTER TABLE experiment_assignments DROP COLUMN split; PRAGMA user_version = 19;",
         )
         .unwrap();
     drop(reopened);
@@ -1112,6 +1122,7 @@ fn upgrading_finds_the_fee_changes_among_existing_snapshots() {
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
              DROP INDEX experiment_assignments_by_channel;
+             ALTER TABLE experiment_assignments DROP COLUMN split;
                  PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -1271,6 +1282,7 @@ fn upgrading_tells_fee_changes_among_the_updates_already_applied() {
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
              DROP INDEX experiment_assignments_by_channel;
+             ALTER TABLE experiment_assignments DROP COLUMN split;
                  PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -1592,6 +1604,7 @@ fn upgrading_reads_inbound_base_fees_from_the_snapshots_and_shares_again() {
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
              DROP INDEX experiment_assignments_by_channel;
+             ALTER TABLE experiment_assignments DROP COLUMN split;
                  PRAGMA user_version = 13;",
             )
             .unwrap();
@@ -1656,6 +1669,7 @@ fn upgrading_finds_the_inbound_base_fee_changes_it_missed() {
              DROP TABLE decision_tallies; DROP TABLE decision_fold_cursor;
              DROP INDEX update_intents_by_decision; DROP INDEX decisions_by_channel_time;
              DROP INDEX experiment_assignments_by_channel;
+             ALTER TABLE experiment_assignments DROP COLUMN split;
                  PRAGMA user_version = 13;",
             )
             .unwrap();

@@ -121,6 +121,18 @@ pub enum ErrorKind {
         first: String,
     },
     #[error(
+        "experiment `{name}` already splits its channels {first_split} (the share in arm A) in \
+         section {first}, not {split}: its arms would then differ by which section their \
+         channels match, not by chance alone; use one experiment.split for every section of \
+         an experiment, or give this one its own name"
+    )]
+    ExperimentSplitDiffers {
+        name: String,
+        first: String,
+        split: f64,
+        first_split: f64,
+    },
+    #[error(
         "unknown strategy `{name}`: not a built-in ({builtins}) and no {name}.wasm in the strategies folder"
     )]
     UnknownStrategy { name: String, builtins: String },
@@ -284,6 +296,21 @@ pub enum NoteKind {
         limit_key: &'static str,
         limit: u32,
     },
+    #[error(
+        "{value} is below guard.{limit_key} ({limit}): the guard sends {limit} instead; set \
+         guard.{limit_key} in this section to allow it"
+    )]
+    BelowGuardFloor {
+        value: i64,
+        limit_key: &'static str,
+        limit: i64,
+    },
+    #[error(
+        "{value} is a positive inbound fee: the guard sends 0 instead, since LND refuses \
+         positive inbound fees unless it runs with accept-positive-inbound-fees; if yours does, \
+         set guard.allow_positive_inbound = true in [DEFAULT]"
+    )]
+    PositiveInboundRefused { value: i64 },
     #[error("{meaning}")]
     LnflowKey { meaning: &'static str },
 }

@@ -39,8 +39,8 @@ pub use matchers::{
 };
 use properties::NodeWide;
 pub use properties::{
-    EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides, MAX_UPDATES_PER_HOUR, Origin,
-    PROPERTY_KEYS, Properties, ROLLBACK_KEYS, RollbackKeys, Settings,
+    DEFAULT_SPLIT, EXPERIMENT_KEYS, ExperimentKeys, GUARD_KEYS, GuardOverrides,
+    MAX_UPDATES_PER_HOUR, Origin, PROPERTY_KEYS, Properties, ROLLBACK_KEYS, RollbackKeys, Settings,
 };
 pub use sections::{EXPERIMENT, FALLBACK_SECTION, Mismatch, Section, USE_CONFIG};
 pub use select::{ResolvedParams, SectionRef, Selection};
@@ -152,6 +152,24 @@ impl Config {
         self.node_wide.max_updates_per_hour
     }
 
+    /// `base` with what `[DEFAULT]` says of the node as a whole: whether it accepts positive
+    /// inbound fees. Allowed there, they are capped like outbound fees (`base`'s ceilings)
+    /// where `base` left no room above 0, unless a section's `guard.max_inbound_*` says less.
+    pub fn node_guard(&self, base: &GuardConfig) -> GuardConfig {
+        let mut guard = base.clone();
+        if let Some(allow) = self.node_wide.allow_positive_inbound {
+            guard.allow_positive_inbound = allow;
+            if allow && guard.max_inbound_fee_ppm == 0 {
+                guard.max_inbound_fee_ppm = i32::try_from(guard.max_fee_ppm).unwrap_or(i32::MAX);
+            }
+            if allow && guard.max_inbound_base_fee_msat == 0 {
+                guard.max_inbound_base_fee_msat =
+                    i32::try_from(guard.max_base_fee_msat).unwrap_or(i32::MAX);
+            }
+        }
+        guard
+    }
+
     /// What the operator says opening a channel costs where the node does not know.
     pub fn estimated_open_cost_sat(&self) -> Option<u64> {
         self.node_wide.estimated_open_cost_sat
@@ -208,12 +226,17 @@ impl Config {
     /// The notes name fees a section asks for above every guard ceiling that can apply to
     /// its channels: the guard would send the ceiling instead, which charge-lnd never does.
     pub fn validate_guard(&self, base: &GuardConfig) -> (Vec<ConfigError>, Vec<Note>) {
+        let base = &self.node_guard(base);
         let mut errors = Vec::new();
         let mut notes: Vec<Note> = Vec::new();
         let sections: Vec<&Section> = self.sections.iter().chain(&self.fallback).collect();
         for (position, section) in sections.iter().enumerate() {
             let ceilings = ceilings(&sections, position, self.sections.len(), base);
-            for note in fees_above_ceiling(section, &ceilings) {
+            let limits = section.settings.guard.apply(base);
+            for note in fees_above_ceiling(section, &ceilings)
+                .into_iter()
+                .chain(properties_the_guard_changes(section, &limits))
+            {
                 // A key from [DEFAULT] is in every section, written once.
                 if !notes
                     .iter()
@@ -303,7 +326,7 @@ fn fees_above_ceiling(section: &Section, ceilings: &Ceilings) -> Vec<Note> {
     let ppm_params = section.settings.params.iter().filter_map(|(key, value)| {
         let name = key.rsplit('.').next().unwrap_or(key);
         let fee = matches!(name, "fee_ppm" | "min_fee_ppm" | "max_fee_ppm")
-            .then(|| value.trim().parse::<u64>().ok())
+            .then(|| values::parse_int(value).and_then(|v| u64::try_from(v).ok()))
             .flatten()?;
         (fee > u64::from(max_fee_ppm)).then_some((key.as_str(), fee, "max_fee_ppm", max_fee_ppm))
     });
@@ -334,6 +357,91 @@ fn fees_above_ceiling(section: &Section, ceilings: &Ceilings) -> Vec<Note> {
                     limit,
                 },
             )
+        })
+        .collect()
+}
+
+/// Notes for a section's properties that the guard will send otherwise under `limits` (the
+/// daemon's with the section's own `guard.*` keys): a time lock delta outside its range, an
+/// inbound fee below its floor or, unless allowed, above 0. charge-lnd sends them as written.
+fn properties_the_guard_changes(section: &Section, limits: &GuardConfig) -> Vec<Note> {
+    let properties = &section.settings.properties;
+    let mut found: Vec<(&'static str, NoteKind)> = Vec::new();
+    if let Some(delta) = properties.time_lock_delta.map(u32::from) {
+        if delta < limits.min_time_lock_delta {
+            found.push((
+                "time_lock_delta",
+                NoteKind::BelowGuardFloor {
+                    value: delta.into(),
+                    limit_key: "min_time_lock_delta",
+                    limit: limits.min_time_lock_delta.into(),
+                },
+            ));
+        } else if delta > limits.max_time_lock_delta {
+            found.push((
+                "time_lock_delta",
+                NoteKind::AboveGuardCeiling {
+                    value: delta.into(),
+                    limit_key: "max_time_lock_delta",
+                    limit: limits.max_time_lock_delta,
+                },
+            ));
+        }
+    }
+    let inbound = [
+        (
+            "inbound_fee_ppm",
+            properties.inbound_fee_ppm,
+            ("min_inbound_fee_ppm", limits.min_inbound_fee_ppm),
+            ("max_inbound_fee_ppm", limits.max_inbound_fee_ppm),
+        ),
+        (
+            "inbound_base_fee_msat",
+            properties.inbound_base_fee_msat,
+            (
+                "min_inbound_base_fee_msat",
+                limits.min_inbound_base_fee_msat,
+            ),
+            (
+                "max_inbound_base_fee_msat",
+                limits.max_inbound_base_fee_msat,
+            ),
+        ),
+    ];
+    for (key, value, (min_key, min), (max_key, max)) in inbound {
+        let Some(value) = value else { continue };
+        if value > 0 && !limits.allow_positive_inbound {
+            found.push((
+                key,
+                NoteKind::PositiveInboundRefused {
+                    value: value.into(),
+                },
+            ));
+        } else if value < min {
+            found.push((
+                key,
+                NoteKind::BelowGuardFloor {
+                    value: value.into(),
+                    limit_key: min_key,
+                    limit: min.into(),
+                },
+            ));
+        } else if value > max {
+            found.push((
+                key,
+                NoteKind::AboveGuardCeiling {
+                    value: value.unsigned_abs().into(),
+                    limit_key: max_key,
+                    limit: max.unsigned_abs(),
+                },
+            ));
+        }
+    }
+    found
+        .into_iter()
+        .map(|(key, kind)| {
+            let at = section.location(Some(key));
+            Note::new(&at.file, at.line, Some(key), kind)
         })
         .collect()
 }

@@ -104,6 +104,9 @@ pub(crate) fn parse_rollback(
 /// The longest `rollback_window`.
 pub const MAX_ROLLBACK_WINDOW_SECS: u64 = 30 * 86_400;
 
+/// The share of channels in arm A when `experiment.split` is not set.
+pub const DEFAULT_SPLIT: f64 = 0.5;
+
 /// How a `strategy = experiment` section splits its channels between two strategies.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentKeys {
@@ -356,11 +359,16 @@ pub const GUARD_KEYS: &[&str] = &[
     "guard.min_time_lock_delta",
     "guard.max_time_lock_delta",
     MAX_UPDATES_PER_HOUR,
+    ALLOW_POSITIVE_INBOUND,
 ];
 
 /// The node-wide cap on policy updates per hour: set once, in the main file's `[DEFAULT]`.
 /// Sections merge their keys per channel, and a cap on all channels together has no channel.
 pub const MAX_UPDATES_PER_HOUR: &str = "guard.max_updates_per_hour";
+
+/// Whether positive inbound fees may be sent: LND refuses them unless it runs with
+/// `accept-positive-inbound-fees`, a setting of the node, so it is set once too.
+pub const ALLOW_POSITIVE_INBOUND: &str = "guard.allow_positive_inbound";
 
 /// What opening a channel costs when the node has no figure for it: the analytics compute
 /// every channel's profitability once per cycle, so it is node-wide too.
@@ -370,10 +378,11 @@ pub const ESTIMATED_OPEN_COST: &str = "analytics.estimated_open_cost_sat";
 /// one database, so node-wide too.
 pub const KEEP_DECISIONS_DAYS: &str = "store.keep_decisions_days";
 
-/// Keys about the node as a whole (the whole `analytics.` and `store.` namespaces, and the
-/// hourly cap).
+/// Keys about the node as a whole (the whole `analytics.` and `store.` namespaces, the
+/// hourly cap and positive inbound fees).
 pub const NODE_WIDE_KEYS: &[&str] = &[
     MAX_UPDATES_PER_HOUR,
+    ALLOW_POSITIVE_INBOUND,
     ESTIMATED_OPEN_COST,
     KEEP_DECISIONS_DAYS,
 ];
@@ -384,6 +393,7 @@ const NODE_WIDE_NAMESPACES: &[&str] = &["analytics", "store"];
 /// Whether `key` is read once from the main file's `[DEFAULT]` rather than per section.
 pub(crate) fn is_node_wide(key: &str) -> bool {
     key == MAX_UPDATES_PER_HOUR
+        || key == ALLOW_POSITIVE_INBOUND
         || key
             .split_once('.')
             .is_some_and(|(namespace, _)| NODE_WIDE_NAMESPACES.contains(&namespace))
@@ -395,6 +405,7 @@ pub struct NodeWide {
     pub max_updates_per_hour: Option<NonZeroU32>,
     pub estimated_open_cost_sat: Option<u64>,
     pub keep_decisions_days: Option<u32>,
+    pub allow_positive_inbound: Option<bool>,
 }
 
 /// Sets node-wide `key` from `text`.
@@ -410,6 +421,12 @@ pub(crate) fn parse_node_wide(
         ESTIMATED_OPEN_COST => {
             settings.estimated_open_cost_sat =
                 Some(int_in(text, 0, MAX_OPEN_COST_SAT, "sat")? as u64);
+        }
+        ALLOW_POSITIVE_INBOUND => {
+            settings.allow_positive_inbound = Some(
+                values::parse_bool(text)
+                    .ok_or_else(|| ErrorKind::invalid("true or false", text))?,
+            );
         }
         KEEP_DECISIONS_DAYS => {
             settings.keep_decisions_days =

@@ -10,7 +10,7 @@ use super::ini::DEFAULT_SECTION;
 use super::input::MatchInput;
 use super::interpolate::Entry;
 use super::matchers::{self, ActivityWindow, Condition, SECONDS_PER_BLOCK};
-use super::properties::{self, Origin, Settings};
+use super::properties::{self, DEFAULT_SPLIT, Origin, Settings};
 use super::values;
 
 /// The name of the fallback section. Unlike `[DEFAULT]`, whose keys every section inherits,
@@ -434,8 +434,9 @@ pub(crate) fn check_file(sections: &[Section], fallback: Option<&Section>, ctx: 
 }
 
 /// Refuses an `experiment.name` that `sections` (those of a config and of every file it
-/// includes, in reading order) run with two different pairs of arm strategies: a channel
-/// moving between such sections would keep its arm under another strategy.
+/// includes, in reading order) run with two different pairs of arm strategies (a channel
+/// moving between such sections would keep its arm under another strategy) or with two
+/// different splits (arm membership would follow the sections' matchers).
 pub(crate) fn check_experiment_names<'a>(
     sections: impl IntoIterator<Item = &'a Section>,
     errors: &mut Vec<ConfigError>,
@@ -456,26 +457,36 @@ pub(crate) fn check_experiment_names<'a>(
                 s.settings.experiment.b.clone(),
             )
         };
-        if arms(first) != arms(section) {
-            let at = section.location(Some("experiment.name"));
-            let first_at = first.location(Some("experiment.name"));
-            let error = ConfigError::new(
-                &at.file,
-                at.line,
-                Some("experiment.name"),
+        let split = |s: &Section| s.settings.experiment.split.unwrap_or(DEFAULT_SPLIT);
+        let first_named = || {
+            let at = first.location(Some("experiment.name"));
+            format!("[{}] ({}:{})", first.name, at.file.display(), at.line)
+        };
+        let (key, kind) = if arms(first) != arms(section) {
+            (
+                "experiment.name",
                 ErrorKind::ExperimentArmsDiffer {
                     name: name.to_owned(),
-                    first: format!(
-                        "[{}] ({}:{})",
-                        first.name,
-                        first_at.file.display(),
-                        first_at.line
-                    ),
+                    first: first_named(),
                 },
-            );
-            if !errors.contains(&error) {
-                errors.push(error);
-            }
+            )
+        } else if split(first) != split(section) {
+            (
+                "experiment.split",
+                ErrorKind::ExperimentSplitDiffers {
+                    name: name.to_owned(),
+                    first: first_named(),
+                    split: split(section),
+                    first_split: split(first),
+                },
+            )
+        } else {
+            continue;
+        };
+        let at = section.location(Some(key));
+        let error = ConfigError::new(&at.file, at.line, Some(key), kind);
+        if !errors.contains(&error) {
+            errors.push(error);
         }
     }
 }
