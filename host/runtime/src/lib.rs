@@ -116,7 +116,9 @@ pub enum CallError {
     GuestError(String),
     #[error("malformed output: {0}")]
     Malformed(String),
-    #[error("quarantined after {failures} failed cycles in a row; replace the file to retry")]
+    #[error(
+        "quarantined after {failures} failed cycles in a row; replace the file, or send the daemon SIGHUP, to retry"
+    )]
     Quarantined { failures: u32 },
     #[error("no strategy named {0:?} is loaded")]
     Unknown(String),

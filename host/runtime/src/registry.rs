@@ -438,7 +438,7 @@ fn health(strategy: &Strategy) -> Health {
     *lock_health(strategy)
 }
 
-fn is_strategy_file(path: &Path) -> bool {
+pub(crate) fn is_strategy_file(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
 }
 

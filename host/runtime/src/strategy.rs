@@ -409,7 +409,7 @@ fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
     if !valid_name(&info.name) {
         return Err(LoadError::BadInfo(format!(
             "name {:?} must be 1-64 characters of a-z, 0-9, _ or -",
-            info.name
+            shown(&info.name)
         )));
     }
     if info.version.is_empty() || info.version.len() > 64 {
@@ -435,7 +435,7 @@ fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
         if !valid_name(&param.name) {
             return Err(LoadError::BadInfo(format!(
                 "parameter name {:?} must be 1-64 characters of a-z, 0-9, _ or -",
-                param.name
+                shown(&param.name)
             )));
         }
         if !seen.insert(param.name.as_str()) {
@@ -451,8 +451,16 @@ fn check_info(info: &StrategyInfo) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A guest's text as a load error quotes it: its first 80 bytes, so a name of megabytes
+/// makes a short message (the caller's `{:?}` escapes it).
+fn shown(text: &str) -> String {
+    truncate_utf8(text.to_owned(), 80)
+}
+
 /// Longest strategy description accepted, bytes.
 const MAX_DESCRIPTION_BYTES: usize = 4096;
+/// Longest default of a text parameter, bytes.
+const MAX_TEXT_DEFAULT_BYTES: usize = 1024;
 /// Most parameters a strategy may declare.
 const MAX_PARAMS: usize = 128;
 
@@ -491,8 +499,28 @@ fn check_param_spec(param: &ParamSpec) -> Result<(), String> {
         (ParamKind::Integer | ParamKind::ConfTarget, ParamValue::Integer(i)) => Some(*i as f64),
         (ParamKind::Float, ParamValue::Integer(i)) => Some(*i as f64),
         (ParamKind::Float, ParamValue::Float(f)) if f.is_finite() => Some(*f),
+        (ParamKind::Text, ParamValue::Text(text)) if text.len() > MAX_TEXT_DEFAULT_BYTES => {
+            return Err(format!(
+                "default is {} bytes, over the {MAX_TEXT_DEFAULT_BYTES}-byte limit",
+                text.len()
+            ));
+        }
+        // Shown by `strategy inspect` and `--check`, and written into configs: one line of
+        // text, as a config value is.
+        (ParamKind::Text, ParamValue::Text(text)) if text.chars().any(char::is_control) => {
+            return Err(format!(
+                "default {:?} holds a control character",
+                shown(text)
+            ));
+        }
         (ParamKind::Boolean, ParamValue::Boolean(_)) | (ParamKind::Text, ParamValue::Text(_)) => {
             None
+        }
+        (kind, ParamValue::Text(text)) => {
+            return Err(format!(
+                "default {:?} is not a valid {kind:?} value",
+                shown(text)
+            ));
         }
         (kind, value) => {
             return Err(format!("default {value:?} is not a valid {kind:?} value"));
@@ -611,6 +639,18 @@ mod tests {
                 None,
             ),
             spec(ParamKind::ConfTarget, integer(-1), None, None),
+            spec(
+                ParamKind::Text,
+                ParamDefault::Value(ParamValue::Text("x".repeat(2048))),
+                None,
+                None,
+            ),
+            spec(
+                ParamKind::Text,
+                ParamDefault::Value(ParamValue::Text("a\u{1b}[2Jb".into())),
+                None,
+                None,
+            ),
         ];
         for param in refused {
             let error = check_info(&info_with(param.clone())).expect_err(&format!("{param:?}"));
@@ -618,6 +658,8 @@ mod tests {
         }
         let sound = spec(ParamKind::Float, integer(5), Some(0.0), Some(10.0));
         assert!(check_info(&info_with(sound)).is_ok());
+        let text = ParamDefault::Value(ParamValue::Text("weekly".into()));
+        assert!(check_info(&info_with(spec(ParamKind::Text, text, None, None))).is_ok());
         let no_upper_bound = spec(ParamKind::Float, integer(5), Some(0.0), Some(f64::INFINITY));
         assert!(check_info(&info_with(no_upper_bound)).is_ok());
         let mut many = info_with(spec(ParamKind::Text, ParamDefault::Optional, None, None));
@@ -633,6 +675,29 @@ mod tests {
                 .to_string()
                 .contains("200 parameters")
         );
+    }
+
+    /// A guest's name of megabytes is quoted by its first 80 bytes, so one bad `info()` does
+    /// not make a message (logged, stored as an event) of megabytes.
+    #[test]
+    fn a_huge_name_makes_a_short_error() {
+        let mut info = info_with(spec(ParamKind::Text, ParamDefault::Optional, None, None));
+        info.name = "N".repeat(1 << 20);
+        let error = check_info(&info).unwrap_err().to_string();
+        assert!(error.len() < 300, "{} bytes", error.len());
+        let mut info = info_with(spec(ParamKind::Text, ParamDefault::Optional, None, None));
+        info.params[0].name = "\n".repeat(1 << 20);
+        let error = check_info(&info).unwrap_err().to_string();
+        assert!(error.len() < 300, "{} bytes", error.len());
+        let mut info = info_with(spec(
+            ParamKind::Integer,
+            ParamDefault::Value(ParamValue::Text("9".repeat(1 << 20))),
+            None,
+            None,
+        ));
+        info.params[0].name = "p".into();
+        let error = check_info(&info).unwrap_err().to_string();
+        assert!(error.len() < 300, "{} bytes", error.len());
     }
 
     /// A cycle fails if any of its calls fails, whatever their order, and counts once.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
+use crate::registry::is_strategy_file;
 use crate::{RuntimeError, StrategyRegistry};
 
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -80,17 +81,23 @@ impl StrategyRegistry {
                         // The registry's own reads would otherwise trigger reads forever.
                         Ok(Ok(event)) if !event.need_rescan() && !is_content_change(&event.kind) => {}
                         Ok(Ok(event)) => {
+                            // Event paths may be spelled differently from our
+                            // canonical folder: key files by name within it. Only
+                            // strategy files count: a log written beside them every
+                            // moment must not hold their reloads back.
+                            let strategies: Vec<PathBuf> = event
+                                .paths
+                                .iter()
+                                .filter_map(|p| p.file_name())
+                                .map(|name| dir.join(name))
+                                .filter(|path| is_strategy_file(path))
+                                .collect();
+                            if strategies.is_empty() && !event.need_rescan() {
+                                continue;
+                            }
                             last_change = Instant::now();
                             rescan |= event.need_rescan();
-                            // Event paths may be spelled differently from our
-                            // canonical folder: key files by name within it.
-                            pending.extend(
-                                event
-                                    .paths
-                                    .iter()
-                                    .filter_map(|p| p.file_name())
-                                    .map(|name| dir.join(name)),
-                            );
+                            pending.extend(strategies);
                         }
                         Ok(Err(err)) => {
                             tracing::warn!(folder = %dir.display(), error = %err, "watch error; rescanning");
@@ -172,6 +179,44 @@ mod tests {
                 .filter(|kind| **kind == StrategyEventKind::Rejected)
                 .count()
         }
+    }
+
+    /// A file written beside the strategies more often than the quiet period (a log) does not
+    /// hold back the load of a strategy file dropped in meanwhile.
+    #[test]
+    fn writes_to_other_files_do_not_hold_a_strategy_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = Arc::new(Recorded::default());
+        let registry = Arc::new(StrategyRegistry::new(
+            Arc::new(Runtime::new(RuntimeConfig::default()).unwrap()),
+            events.clone(),
+            RegistryConfig::default(),
+        ));
+        let watcher = registry.watch(dir.path()).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (stop, log) = (stop.clone(), dir.path().join("daemon.log"));
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::write(&log, b"another line\n").unwrap();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::write(dir.path().join("broken.wasm"), b"not a component").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while events.rejected() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        drop(watcher);
+        assert_eq!(
+            events.rejected(),
+            1,
+            "the strategy file was read while the log was written"
+        );
     }
 
     /// Stopping the watcher while it loads a batch of changed files waits for the file being

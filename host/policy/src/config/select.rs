@@ -317,6 +317,33 @@ fn with_upstream(selection: &Selection, upstream: &Settings, specs: &[ParamSpec]
 }
 
 impl Config {
+    /// The parameter names the strategies of this file's final sections, and of the files
+    /// it includes, take (an experiment's both arms).
+    fn params_taken(
+        &self,
+        strategies: &dyn Fn(&str) -> Option<Vec<ParamSpec>>,
+    ) -> BTreeSet<String> {
+        let mut taken = BTreeSet::new();
+        for section in self.sections.iter().chain(&self.fallback) {
+            let keys = &section.settings.experiment;
+            let names: Vec<&str> = match section.settings.strategy.as_deref() {
+                None | Some(USE_CONFIG) => continue,
+                Some(EXPERIMENT) => [&keys.a, &keys.b]
+                    .into_iter()
+                    .filter_map(|name| name.as_deref())
+                    .collect(),
+                Some(strategy) => vec![strategy],
+            };
+            for specs in names.into_iter().filter_map(strategies) {
+                taken.extend(specs.into_iter().map(|spec| spec.name));
+            }
+        }
+        for included in self.includes.values() {
+            taken.extend(included.params_taken(strategies));
+        }
+        taken
+    }
+
     /// Checks every final section's strategy against what is loaded: `strategies` gives the
     /// parameter schema of a strategy name, or `None` when no strategy has that name.
     /// Unknown strategies and parameters the strategy does not take (or mistypes) are errors
@@ -388,25 +415,26 @@ impl Config {
                 }
             }
         }
-        // A key of a non-final section that no strategy here takes has no effect: a typo, most
-        // likely. Included files' strategies may take it, so only a config without them says so.
-        if self.includes.is_empty() {
-            for section in non_final {
-                for key in section.settings.params.keys() {
-                    let own = section
-                        .settings
-                        .origins
-                        .get(key)
-                        .is_none_or(|o| o.section == section.name && o.file == section.file);
-                    if own && !key.starts_with("experiment.") && !taken.contains(key) {
-                        let at = section.location(Some(key));
-                        notes.push(Note::new(
-                            &at.file,
-                            at.line,
-                            Some(key),
-                            NoteKind::KeyWithoutEffect,
-                        ));
-                    }
+        // A key of a non-final section that no strategy here or in an included file takes has
+        // no effect: a typo, most likely.
+        for included in self.includes.values() {
+            taken.extend(included.params_taken(strategies));
+        }
+        for section in non_final {
+            for key in section.settings.params.keys() {
+                let own = section
+                    .settings
+                    .origins
+                    .get(key)
+                    .is_none_or(|o| o.section == section.name && o.file == section.file);
+                if own && !key.starts_with("experiment.") && !taken.contains(key) {
+                    let at = section.location(Some(key));
+                    notes.push(Note::new(
+                        &at.file,
+                        at.line,
+                        Some(key),
+                        NoteKind::KeyWithoutEffect,
+                    ));
                 }
             }
         }
