@@ -183,26 +183,28 @@ strategy = proportional
 fn a_key_without_effect_in_a_non_final_section_is_noted() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("charge.config");
-    std::fs::write(
-        &file,
-        "[mydefaults]\nbase_fee_msta = 0\nfee_ppm = 300\n\n[default]\nstrategy = static\n",
-    )
-    .unwrap();
-    let output = check(&file, dir.path());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let notes: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("no strategy of this config takes"))
-        .collect();
+    // `--check` of `text`, which must pass: its notes of keys without effect.
+    let typos = |text: &str| -> Vec<String> {
+        std::fs::write(&file, text).unwrap();
+        let output = check(&file, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        stderr
+            .lines()
+            .filter(|l| l.contains("no strategy of this config takes"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let notes =
+        typos("[mydefaults]\nbase_fee_msta = 0\nfee_ppm = 300\n\n[default]\nstrategy = static\n");
     assert_eq!(
         notes.len(),
         1,
-        "only the typo, not static's fee_ppm: {stderr}"
+        "only the typo, not static's fee_ppm: {notes:?}"
     );
     assert!(
         notes[0].starts_with(&format!("note: {}:2: key base_fee_msta:", file.display())),
-        "{stderr}"
+        "{notes:?}"
     );
 
     // With a use_config include, the included file's strategies count too, and the typo is
@@ -212,22 +214,13 @@ fn a_key_without_effect_in_a_non_final_section_is_noted() {
         "[default]\nstrategy = proportional\nmin_fee_ppm = 10\nmax_fee_ppm = 100\n",
     )
     .unwrap();
-    std::fs::write(
-        &file,
+    let notes = typos(
         "[mydefaults]\nbase_fee_msta = 0\nmax_fee_ppm = 300\n\n\
          [cheap]\nchan.private = true\nstrategy = use_config\nconfig_file = cheap.config\n\n\
          [default]\nstrategy = static\nfee_ppm = 1\n",
-    )
-    .unwrap();
-    let output = check(&file, dir.path());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let notes: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("no strategy of this config takes"))
-        .collect();
-    assert_eq!(notes.len(), 1, "max_fee_ppm is proportional's: {stderr}");
-    assert!(notes[0].contains(":2: key base_fee_msta:"), "{stderr}");
+    );
+    assert_eq!(notes.len(), 1, "max_fee_ppm is proportional's: {notes:?}");
+    assert!(notes[0].contains(":2: key base_fee_msta:"), "{notes:?}");
 }
 
 /// charge-lnd sends any fee it is given; lnpolicy's guard caps it, and `--check` says where.
