@@ -117,6 +117,7 @@ pub fn run(args: BacktestArgs) -> Result<ExitCode> {
         &args.strategies,
         RegistryConfig {
             quarantine_after: u32::MAX,
+            ..RegistryConfig::default()
         },
         runtime,
     )?;

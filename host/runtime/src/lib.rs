@@ -25,7 +25,7 @@ pub use cache::CacheOutcome;
 pub use compile::{ChildCompiler, Compiler, ServeCompileError, serve_compile};
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION};
 pub use limits::SandboxLimits;
-pub use registry::{RegistryConfig, StrategyRegistry, StrategySource, StrategyStatus};
+pub use registry::{RegistryConfig, StrategyRegistry, StrategySource, StrategyStatus, Synced};
 pub use sandbox::{GuestLog, GuestLogLevel, HistorySource, NoHistory};
 pub use strategy::{DecideCall, DecideOutput, Strategy};
 pub use watch::{FolderWatcher, is_content_change};
@@ -83,6 +83,17 @@ pub enum LoadError {
     Info(CallError),
     #[error("info() returned an invalid description: {0}")]
     BadInfo(String),
+}
+
+impl LoadError {
+    /// Whether the host, not the component, is to blame: the compiler process failed, or
+    /// no slot was free to run `info()`. The same bytes may load later.
+    pub fn is_host_trouble(&self) -> bool {
+        matches!(
+            self,
+            LoadError::Compiler(_) | LoadError::Info(CallError::Host(_))
+        )
+    }
 }
 
 /// A load failure with the file it concerns.
@@ -181,6 +192,12 @@ impl Runtime {
             compiler: config.compiler,
             ticker_stop,
         })
+    }
+
+    /// The engine components are compiled for, to make artifacts a stand-in compiler serves.
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Validates a component: its format, contract version and imports, that

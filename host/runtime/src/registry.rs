@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lnpolicy_core::{EventSink, StrategyEvent, StrategyEventKind};
 use sha2::{Digest, Sha256};
@@ -21,14 +21,28 @@ pub struct RegistryConfig {
     /// Failed cycles in a row after which a strategy is no longer called
     /// until its file changes, the daemon restarts or `release_quarantined` lifts it.
     pub quarantine_after: u32,
+    /// When the folder's watcher tries a file again that the host failed to load (the
+    /// compiler process killed, no instance slot free, the file unreadable): doubled after
+    /// each failure, up to an hour. Nothing else would bring such a file back.
+    pub retry_after: Duration,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
             quarantine_after: 3,
+            retry_after: Duration::from_secs(60),
         }
     }
+}
+
+/// What syncing one file came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Loaded, unloaded, unchanged or refused for what it is.
+    Done,
+    /// Not loaded for the host's own reasons: worth trying again later.
+    HostFailed,
 }
 
 /// Where a loaded strategy came from.
@@ -110,15 +124,16 @@ impl StrategyRegistry {
     /// Loads every `.wasm` of `dir` and unloads folder strategies whose file
     /// is gone. Bad files are recorded and skipped.
     pub fn sync_dir(&self, dir: &Path) -> Result<(), RuntimeError> {
-        self.sync_dir_until(dir, || false)
+        self.sync_dir_until(dir, || false).map(drop)
     }
 
     /// [`StrategyRegistry::sync_dir`], stopping before the next file once `stop` says so.
+    /// Returns the files the host failed to load.
     pub(crate) fn sync_dir_until(
         &self,
         dir: &Path,
         stop: impl Fn() -> bool,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Vec<PathBuf>, RuntimeError> {
         let folder_error = |source| RuntimeError::Folder {
             path: dir.to_owned(),
             source,
@@ -140,30 +155,33 @@ impl StrategyRegistry {
                 _ => None,
             })
             .collect();
+        let mut host_failed = Vec::new();
         for path in gone.iter().chain(&files) {
             if stop() {
                 break;
             }
-            self.sync_file(path);
+            if self.sync_file(path) == Synced::HostFailed {
+                host_failed.push(path.clone());
+            }
         }
-        Ok(())
+        Ok(host_failed)
     }
 
     /// Brings the registry in line with one file: loads it if new or
     /// changed, keeps the running version if the new one is invalid, and
     /// unloads it if the file is gone.
-    pub fn sync_file(&self, path: &Path) {
+    pub fn sync_file(&self, path: &Path) -> Synced {
         if !is_strategy_file(path) {
-            return;
+            return Synced::Done;
         }
         let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
-            return;
+            return Synced::Done;
         };
         let bytes = match read_capped(path, self.runtime.limits().max_component_bytes) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 self.unload(&name, path);
-                return;
+                return Synced::Done;
             }
             Err(err) => {
                 let error = FileLoadError::Io {
@@ -177,7 +195,7 @@ impl StrategyRegistry {
                     error.to_string(),
                     None,
                 );
-                return;
+                return Synced::HostFailed;
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -185,7 +203,7 @@ impl StrategyRegistry {
             .get(&name)
             .map(|entry| entry.strategy.sha256().to_owned());
         if previous.as_deref() == Some(sha256.as_str()) {
-            return;
+            return Synced::Done;
         }
         match self.runtime.load_bytes(&bytes) {
             Ok(strategy) => {
@@ -211,19 +229,37 @@ impl StrategyRegistry {
                     },
                 );
                 self.record(&name, &sha256, kind, detail, None);
+                Synced::Done
             }
             Err(error) => {
+                let synced = if error.is_host_trouble() {
+                    Synced::HostFailed
+                } else {
+                    Synced::Done
+                };
                 let error = FileLoadError::Invalid {
                     path: path.to_owned(),
                     error,
                 };
-                let detail = match &previous {
-                    Some(_) => format!("{error}; the previous version keeps running"),
-                    None => error.to_string(),
+                let detail = match (&previous, synced) {
+                    (Some(_), Synced::HostFailed) => format!(
+                        "{error}; the previous version keeps running, and the file is tried again later"
+                    ),
+                    (Some(_), Synced::Done) => {
+                        format!("{error}; the previous version keeps running")
+                    }
+                    (None, Synced::HostFailed) => format!("{error}; tried again later"),
+                    (None, Synced::Done) => error.to_string(),
                 };
                 self.record(&name, &sha256, StrategyEventKind::Rejected, detail, None);
+                synced
             }
         }
+    }
+
+    /// The first wait before a file the host failed to load is tried again.
+    pub(crate) fn retry_after(&self) -> Duration {
+        self.config.retry_after
     }
 
     fn unload(&self, name: &str, path: &Path) {

@@ -2,7 +2,7 @@
 //! every file that changed, after a short quiet period so that a file being
 //! written is read once, complete.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::registry::is_strategy_file;
+use crate::registry::{Synced, is_strategy_file};
 use crate::{RuntimeError, StrategyRegistry};
 
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -59,7 +59,13 @@ impl StrategyRegistry {
                 path: dir.clone(),
                 source,
             })?;
-        self.sync_dir(&dir)?;
+        let mut retries = Retries {
+            first: self.retry_after(),
+            due: BTreeMap::new(),
+        };
+        for path in self.sync_dir_until(&dir, || false)? {
+            retries.record(&path, Synced::HostFailed);
+        }
         let registry = Arc::clone(self);
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
@@ -109,15 +115,21 @@ impl StrategyRegistry {
                                 rescan = false;
                                 pending.clear();
                                 let stop = || stopped.load(Ordering::Relaxed);
-                                if let Err(err) = registry.sync_dir_until(&dir, stop) {
-                                    tracing::warn!(error = %err, "rescan failed");
+                                match registry.sync_dir_until(&dir, stop) {
+                                    Ok(failed) => {
+                                        for path in failed {
+                                            retries.record(&path, Synced::HostFailed);
+                                        }
+                                    }
+                                    Err(err) => tracing::warn!(error = %err, "rescan failed"),
                                 }
                             }
-                            for path in std::mem::take(&mut pending) {
+                            let due = retries.due_now();
+                            for path in std::mem::take(&mut pending).into_iter().chain(due) {
                                 if stopped.load(Ordering::Relaxed) {
                                     return;
                                 }
-                                registry.sync_file(&path);
+                                retries.record(&path, registry.sync_file(&path));
                             }
                         }
                         Err(RecvTimeoutError::Disconnected) => return,
@@ -133,6 +145,43 @@ impl StrategyRegistry {
             thread: Some(thread),
             stop,
         })
+    }
+}
+
+/// The longest wait before a file the host failed to load is tried again.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
+
+/// Files the host failed to load: when each is tried again, and the wait that led there.
+struct Retries {
+    first: Duration,
+    due: BTreeMap<PathBuf, (Instant, Duration)>,
+}
+
+impl Retries {
+    fn record(&mut self, path: &Path, synced: Synced) {
+        match synced {
+            Synced::Done => {
+                self.due.remove(path);
+            }
+            Synced::HostFailed => {
+                let wait = self
+                    .due
+                    .get(path)
+                    .map_or(self.first, |&(_, wait)| (wait * 2).min(MAX_RETRY_WAIT));
+                self.due
+                    .insert(path.to_owned(), (Instant::now() + wait, wait));
+            }
+        }
+    }
+
+    /// The files whose time has come; they stay listed until their next sync is recorded.
+    fn due_now(&self) -> Vec<PathBuf> {
+        let now = Instant::now();
+        self.due
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(path, _)| path.clone())
+            .collect()
     }
 }
 
@@ -217,6 +266,58 @@ mod tests {
             1,
             "the strategy file was read while the log was written"
         );
+    }
+
+    /// A file the host failed to load (its compiler process ended for no reason of the
+    /// component's) is tried again after `retry_after`, with no change to the file: the
+    /// stand-in compiler fails its first run and serves the compiled component after.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_the_host_failed_to_load_is_tried_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (marker, artifact) = (work.path().join("failed-once"), work.path().join("cwasm"));
+        let script = format!(
+            "cat > /dev/null; if [ -e {m} ]; then cat {a}; else touch {m}; exit 1; fi",
+            m = marker.display(),
+            a = artifact.display()
+        );
+        let runtime = Runtime::new(RuntimeConfig {
+            compiler: Compiler::Child(ChildCompiler {
+                program: "sh".into(),
+                args: vec!["-c".into(), script.into()],
+                timeout: Duration::from_secs(30),
+                max_memory_bytes: 1 << 30,
+            }),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let component = b"\0asm\x0d\0\x01\0";
+        std::fs::write(
+            &artifact,
+            runtime.engine().precompile_component(component).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("s.wasm"), component).unwrap();
+        let events = Arc::new(Recorded::default());
+        let registry = Arc::new(StrategyRegistry::new(
+            Arc::new(runtime),
+            events.clone(),
+            RegistryConfig {
+                retry_after: Duration::from_millis(100),
+                ..RegistryConfig::default()
+            },
+        ));
+        let watcher = registry.watch(dir.path()).unwrap();
+        assert_eq!(events.rejected(), 1, "the compiler failed at start");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while events.rejected() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        drop(watcher);
+        // Tried again and refused for what it is (no strategy export): not tried a third time.
+        assert_eq!(events.rejected(), 2);
     }
 
     /// Stopping the watcher while it loads a batch of changed files waits for the file being
