@@ -355,6 +355,30 @@ async fn experiment_arms_are_stable_across_restarts_and_config_reloads() {
     assert!(new.iter().all(|a| a.left_at.is_none()), "{new:?}");
 }
 
+/// A split set in a section without a strategy gives part of an experiment's channels
+/// another split: none of them is assigned, and the run names the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_experiment_at_two_splits_in_one_cycle_assigns_nothing() {
+    let live = balanced_after(3_600);
+    let (_dir, server, config, db) = serve(&live).await;
+    let without_split =
+        experiment_config(0.5, "ab-split", "").replace("experiment.split = 0.5\n", "");
+    std::fs::write(
+        &config,
+        format!("[big]\nchan.min_capacity = 8000000\nexperiment.split = 0.9\n{without_split}"),
+    )
+    .unwrap();
+    let output = run_cli(args(&config, &server, &db, &[]));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("experiment `ab-split` runs at 2 splits this cycle (0.5, 0.9)"),
+        "{stdout}"
+    );
+    let store = lnpolicy_store::Store::open(&db).unwrap();
+    assert!(store.experiment_assignments("ab-split").unwrap().is_empty());
+}
+
 /// Changing what an arm runs under the same experiment name keeps every channel's arm, so
 /// the report names both definitions of the arm instead of silently mixing them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,7 +126,7 @@ pub async fn run(
         cycles: 0,
     };
     let mut lock = lock;
-    let stopped = daemon.schedule(&mut clock, control_rx, &mut lock).await;
+    let stopped_by = daemon.schedule(&mut clock, control_rx, &mut lock).await;
     let pending = daemon.store.pending_intents()?.len();
     if pending > 0 {
         tracing::warn!(
@@ -134,9 +134,11 @@ pub async fn run(
             "update intents left pending by the abandoned run; the next start reconciles them against the node"
         );
     }
-    if let Ok(signal) = &stopped {
-        tracing::info!(signal, cycles = daemon.cycles, "daemon stopped");
-    }
+    tracing::info!(
+        signal = stopped_by,
+        cycles = daemon.cycles,
+        "daemon stopped"
+    );
     // The client before the clock: with --sim, the clock owns the node the client talks to.
     drop(daemon);
     drop(clock);
@@ -144,7 +146,34 @@ pub async fn run(
     // before the lock goes, so that no other process runs beside that write.
     drop(strategies_watch);
     drop(lock);
-    stopped.map(drop)
+    Ok(())
+}
+
+/// Whether `lock` still guards the database, taking it again if its file was deleted (see
+/// [`DbLock::reassert`]). When another process holds the file now (a cron `lnpolicy -c` that
+/// found none), this run is skipped, and the next slot tries again.
+fn lock_is_ours(lock: &mut DbLock) -> bool {
+    match lock.reassert() {
+        Ok(false) => true,
+        Ok(true) => {
+            tracing::warn!(
+                lock = %lock.path().display(),
+                "the database lock file was deleted or replaced; locked again"
+            );
+            true
+        }
+        Err(error @ DaemonError::AlreadyRunning { .. }) => {
+            tracing::error!(
+                %error,
+                "the database lock file was deleted and another process locked its replacement; skipping this run so that one process manages the node"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::error!(%error, "the database lock file cannot be checked; skipping this run");
+            false
+        }
+    }
 }
 
 /// The stop signal among the messages that came, or come within a moment: the signal that
@@ -241,14 +270,14 @@ enum CycleError {
 
 impl Daemon {
     /// The schedule: a config cycle at start and every `decide_every`, a collection every
-    /// `collect_every` in between. Returns the signal that stopped it, or the error of a lock
-    /// that another process took after its file was deleted.
+    /// `collect_every` in between, each only while `lock` is ours. Returns the signal that
+    /// stopped it.
     async fn schedule(
         &mut self,
         clock: &mut Clock,
         mut control: UnboundedReceiver<Control>,
         lock: &mut DbLock,
-    ) -> Result<&'static str, DaemonError> {
+    ) -> &'static str {
         let collect_every = self.options.collect_every.as_secs().max(1);
         let decide_every = self.options.decide_every.as_secs().max(1);
         let mut next_decide = clock.now();
@@ -260,7 +289,7 @@ impl Daemon {
         loop {
             let due = next_decide.min(next_collect);
             if end.is_some_and(|end| due > end) {
-                return Ok("run-for elapsed");
+                return "run-for elapsed";
             }
             let wake = tokio::select! {
                 biased;
@@ -268,31 +297,22 @@ impl Daemon {
                 () = clock.wait_until(due) => Wake::Due,
             };
             let after_run = match wake {
-                Wake::Control(Control::Shutdown(signal)) => return Ok(signal),
+                Wake::Control(Control::Shutdown(signal)) => return signal,
                 Wake::Control(Control::Reload(cause)) => {
                     self.reload(cause);
                     continue;
                 }
                 Wake::Due => {
-                    match lock.reassert() {
-                        Ok(false) => {}
-                        Ok(true) => tracing::warn!(
-                            lock = %lock.path().display(),
-                            "the database lock file was deleted or replaced; locked again"
-                        ),
-                        Err(error) => {
-                            tracing::error!(
-                                %error,
-                                "the database lock file was deleted and another process locked its replacement; stopping so that one process manages the node"
-                            );
-                            return Err(error);
-                        }
-                    }
                     let now = clock.now();
                     // The slot that was due, not a comparison with the clock: after a clock set
                     // back, the wait ends by the monotonic clock with the wall clock still short.
                     let decided = next_decide <= next_collect;
-                    let run = if decided {
+                    let run = if !lock_is_ours(lock) {
+                        AfterRun {
+                            shutdown: None,
+                            reloads: Vec::new(),
+                        }
+                    } else if decided {
                         self.decide(&mut control, clock, now).await
                     } else {
                         self.collect(&mut control, now).await
@@ -311,7 +331,7 @@ impl Daemon {
                 }
             };
             if let Some(signal) = after_run.shutdown {
-                return Ok(signal);
+                return signal;
             }
             for cause in after_run.reloads {
                 self.reload(cause);

@@ -67,9 +67,9 @@ impl DbLock {
     /// Takes the lock again if its file was deleted or replaced since it was taken (by hand,
     /// by a clean-up job): the old file, now nameless, would refuse nobody. `Ok(true)` when
     /// it was taken again; `AlreadyRunning` when another process locked the new file first,
-    /// and then this one must stop deciding.
+    /// and then this one must not run until it can take it.
     pub fn reassert(&mut self) -> Result<bool, DaemonError> {
-        if names(&self.path, &self.file) {
+        if !replaced(&self.path, &self.file) {
             return Ok(false);
         }
         self.file = take(&self.path)?;
@@ -95,7 +95,14 @@ fn take(path: &Path) -> Result<File, DaemonError> {
         path: path.to_owned(),
         source,
     };
+    let mut attempts = 0;
     let mut file = loop {
+        attempts += 1;
+        if attempts > MAX_ATTEMPTS {
+            return Err(io_error(std::io::Error::other(
+                "the lock file was deleted or replaced each time it was opened",
+            )));
+        }
         // Not truncated on open: until the lock is ours the content is the holder's pid.
         let mut file = OpenOptions::new()
             .read(true)
@@ -105,7 +112,7 @@ fn take(path: &Path) -> Result<File, DaemonError> {
             .open(path)
             .map_err(io_error)?;
         match file.try_lock() {
-            Ok(()) if names(path, &file) => break file,
+            Ok(()) if !replaced(path, &file) => break file,
             Ok(()) => continue,
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
@@ -129,11 +136,17 @@ fn take(path: &Path) -> Result<File, DaemonError> {
     Ok(file)
 }
 
-/// Whether `path` names `file` (same device and inode).
-fn names(path: &Path, file: &File) -> bool {
+/// Opening and locking tried this many times while the file keeps being replaced.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Whether `path` no longer names `file`: deleted, or another file in its place (another
+/// device or inode). A failed look at either that is not "not found" says nothing, and
+/// counts as the same file: taking a second lock on it would conflict with our own.
+fn replaced(path: &Path, file: &File) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(path), file.metadata()) {
-        (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
-        _ => false,
+        (Err(error), _) => error.kind() == std::io::ErrorKind::NotFound,
+        (Ok(named), Ok(held)) => named.dev() != held.dev() || named.ino() != held.ino(),
+        (Ok(_), Err(_)) => false,
     }
 }

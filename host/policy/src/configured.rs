@@ -132,7 +132,7 @@ impl Selected {
                 }
                 let settings = &selection.settings;
                 let guard = settings.guard.apply(base_guard);
-                let fees = Overlay::fees_of(&settings.properties);
+                let fees = Overlay::fees_of(&settings.properties, strategy);
                 let rule = RollbackRule::from_keys(&settings.rollback, guard, fees)?;
                 Some((plan.channel_id, rule))
             })
@@ -206,6 +206,10 @@ pub fn prepare(
             continue;
         };
         let plan = &mut plans[index];
+        // Failed when its arm was drawn: the reason stands.
+        if matches!(plan.outcome, PlanOutcome::Failed(_)) {
+            continue;
+        }
         if let Some(reason) = held.get(&plan.channel_id) {
             plan.outcome = PlanOutcome::Held(reason.clone());
             continue;
@@ -307,7 +311,7 @@ fn assign_arms(
     plans: &mut [ChannelPlan],
     now: u64,
 ) -> Result<(), CycleError> {
-    let mut experiments: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
+    let mut experiments: BTreeMap<String, Vec<(usize, u64)>> = BTreeMap::new();
     for (index, selection) in selections.iter().enumerate() {
         let Some(selection) = selection else { continue };
         if selection.strategy() != EXPERIMENT {
@@ -323,13 +327,34 @@ fn assign_arms(
         };
         let split = keys.split.unwrap_or(DEFAULT_SPLIT);
         experiments
-            .entry((name.clone(), split.to_bits()))
+            .entry(name.clone())
             .or_default()
-            .push(index);
+            .push((index, split.to_bits()));
     }
-    for ((name, split), members) in experiments {
+    for (name, members) in experiments {
+        // The config check refuses two splits among an experiment's final sections; a
+        // non-final section can still give some channels another. Their arms would then
+        // follow the sections' matchers, so none of them is assigned this cycle.
+        let splits: BTreeSet<u64> = members.iter().map(|&(_, split)| split).collect();
+        if splits.len() > 1 {
+            let listed: Vec<String> = splits
+                .iter()
+                .map(|&split| f64::from_bits(split).to_string())
+                .collect();
+            for &(index, _) in &members {
+                plans[index].outcome = PlanOutcome::Failed(format!(
+                    "experiment `{name}` runs at {} splits this cycle ({}): set experiment.split \
+                     once for the whole experiment, not in a section without a strategy",
+                    splits.len(),
+                    listed.join(", ")
+                ));
+            }
+            continue;
+        }
+        let split = f64::from_bits(members[0].1);
+        let members: Vec<usize> = members.into_iter().map(|(index, _)| index).collect();
         let ids: Vec<ChannelId> = members.iter().map(|&i| plans[i].channel_id).collect();
-        let arms = assign(store, &name, f64::from_bits(split), &ids, now)?;
+        let arms = assign(store, &name, split, &ids, now)?;
         for (&index, (_, arm)) in members.iter().zip(arms) {
             let plan = &mut plans[index];
             if let Some(selection) = &selections[index] {

@@ -98,14 +98,17 @@ impl Overlay {
         overlay
     }
 
-    /// Only the fee properties (base fee and inbound keys): where a section fixes a fee, a
-    /// rollback's restore must end there too, while the rest of the policy stays as it is.
-    pub fn fees_of(properties: &Properties) -> Self {
+    /// Only the fee properties (base fee and inbound keys) that `strategy` takes: where a
+    /// section fixes a fee, a rollback's restore must end there too, while the rest of the
+    /// policy stays as it is.
+    pub fn fees_of(properties: &Properties, strategy: &str) -> Self {
         Overlay {
             base_fee_msat: properties.base_fee_msat,
             inbound_fee_ppm: properties.inbound_fee_ppm,
             inbound_base_fee_msat: properties.inbound_base_fee_msat,
-            inbound_level_ppm: properties.inbound_level_ppm,
+            inbound_level_ppm: properties
+                .inbound_level_ppm
+                .filter(|_| !LEVEL_FREE_STRATEGIES.contains(&strategy)),
             ..Overlay::default()
         }
     }
@@ -292,6 +295,15 @@ mod tests {
         );
         let other = Overlay::for_channel(&properties, &channel(), "static");
         assert_eq!(other.inbound_level_ppm, Some(200));
+        // A rollback's restore of a match_peer channel takes no level either.
+        assert_eq!(
+            Overlay::fees_of(&properties, "match_peer").inbound_level_ppm,
+            None
+        );
+        assert_eq!(
+            Overlay::fees_of(&properties, "static").inbound_level_ppm,
+            Some(200)
+        );
     }
 
     #[test]

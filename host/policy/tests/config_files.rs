@@ -660,6 +660,38 @@ fn properties_the_guard_changes_are_noted() {
     );
 }
 
+/// Sections that send none of those values get no note about them, nor do inbound fees on
+/// Core Lightning, which has none; a level written for match_peer, which ignores it, does.
+#[test]
+fn only_values_that_would_be_sent_are_noted() {
+    use lnpolicy_core::NodeKind;
+    use lnpolicy_policy::guard::GuardConfig;
+    let notes = |text: &str, node| -> Vec<String> {
+        let (errors, notes) = parse(text).validate_guard(&GuardConfig::charge_lnd_compatible(node));
+        assert_eq!(errors, []);
+        notes.iter().map(|n| n.kind.to_string()).collect()
+    };
+    let quiet = "[off]\nchan.private = true\nstrategy = ignore\ntime_lock_delta = 20\n\
+                 inbound_fee_ppm = 50\n[keep]\nchan.min_capacity = 1\nstrategy = ignore_fees\n\
+                 inbound_fee_ppm = 50\n";
+    assert_eq!(notes(quiet, NodeKind::Lnd), Vec::<String>::new());
+    let cln = "[a]\nstrategy = static\nfee_ppm = 1\ninbound_fee_ppm = 50\n";
+    assert_eq!(notes(cln, NodeKind::Cln), Vec::<String>::new());
+    assert_eq!(notes(cln, NodeKind::Lnd).len(), 1);
+    let mirror = "[DEFAULT]\ninbound_level_ppm = 100\n[m]\nchan.private = true\nstrategy = match_peer\n\
+                  [n]\nstrategy = match_peer\ninbound_level_ppm = 300\n";
+    let noted = notes(mirror, NodeKind::Lnd);
+    assert_eq!(
+        noted.len(),
+        1,
+        "only where it is written in a match_peer section: {noted:?}"
+    );
+    assert!(
+        noted[0].starts_with("match_peer copies the peer's inbound fees"),
+        "{noted:?}"
+    );
+}
+
 #[test]
 fn positive_inbound_fees_are_allowed_node_wide_only() {
     use lnpolicy_core::NodeKind;

@@ -184,18 +184,23 @@ impl StrategyRegistry {
                 return Synced::Done;
             }
             Err(err) => {
+                // Too large, or not a regular file: a verdict on the file. Anything else
+                // (permissions, the disk) may pass.
+                let verdict = matches!(
+                    err.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                );
                 let error = FileLoadError::Io {
                     path: path.to_owned(),
                     error: err,
                 };
-                self.record(
-                    &name,
-                    "",
-                    StrategyEventKind::Rejected,
-                    error.to_string(),
-                    None,
-                );
-                return Synced::HostFailed;
+                let (detail, synced) = if verdict {
+                    (error.to_string(), Synced::Done)
+                } else {
+                    (format!("{error}; tried again later"), Synced::HostFailed)
+                };
+                self.record(&name, "", StrategyEventKind::Rejected, detail, None);
+                return synced;
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));

@@ -124,8 +124,8 @@ impl StrategyRegistry {
                                     Err(err) => tracing::warn!(error = %err, "rescan failed"),
                                 }
                             }
-                            let due = retries.due_now();
-                            for path in std::mem::take(&mut pending).into_iter().chain(due) {
+                            pending.extend(retries.due_now());
+                            for path in std::mem::take(&mut pending) {
                                 if stopped.load(Ordering::Relaxed) {
                                     return;
                                 }

@@ -839,12 +839,21 @@ fn experiment_assignments_are_never_overwritten() {
 #[test]
 fn experiment_arms_are_checked_by_the_schema() {
     let store = Store::open_in_memory().unwrap();
-    let inserted = store.lock().execute(
-        "INSERT INTO experiment_assignments VALUES ('fees', 1, 'c', 0)",
-        [],
-    );
-    assert!(inserted.is_err());
+    let insert = |arm: &str| {
+        store.lock().execute(
+            "INSERT INTO experiment_assignments (experiment, channel_id, arm, assigned_at)
+             VALUES ('fees', 1, ?1, 0)",
+            [arm],
+        )
+    };
+    let refused = insert("c").unwrap_err().to_string();
+    assert!(refused.contains("CHECK constraint failed"), "{refused}");
     assert!(store.experiment_arms("fees").unwrap().is_empty());
+    assert_eq!(
+        insert("a").unwrap(),
+        1,
+        "the same row with a real arm is taken"
+    );
 }
 
 #[test]

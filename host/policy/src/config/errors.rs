@@ -311,6 +311,11 @@ pub enum NoteKind {
          set guard.allow_positive_inbound = true in [DEFAULT]"
     )]
     PositiveInboundRefused { value: i64 },
+    #[error(
+        "match_peer copies the peer's inbound fees and takes no inbound level, as in charge-lnd: \
+         this key has no effect here (inbound_fee_ppm overrides the copied rate)"
+    )]
+    InboundLevelIgnored,
     #[error("{meaning}")]
     LnflowKey { meaning: &'static str },
 }

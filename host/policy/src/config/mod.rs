@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::guard::{GuardConfig, GuardConfigError};
+use crate::overlay::{FEE_KEEPING_STRATEGIES, LEVEL_FREE_STRATEGIES, PROPERTY_FREE_STRATEGIES};
+use lnpolicy_core::NodeKind;
 
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Location, MatchError, Note, NoteKind};
 pub use input::{
@@ -365,8 +367,25 @@ fn fees_above_ceiling(section: &Section, ceilings: &Ceilings) -> Vec<Note> {
 /// daemon's with the section's own `guard.*` keys): a time lock delta outside its range, an
 /// inbound fee below its floor or, unless allowed, above 0. charge-lnd sends them as written.
 fn properties_the_guard_changes(section: &Section, limits: &GuardConfig) -> Vec<Note> {
+    // `ignore`, `disable` and `ignore_fees` send none of them (the latter its time lock delta,
+    // checked like any other).
+    let strategy = section.settings.strategy.as_deref().unwrap_or_default();
+    if PROPERTY_FREE_STRATEGIES.contains(&strategy) {
+        return Vec::new();
+    }
+    let fees_sent = !FEE_KEEPING_STRATEGIES.contains(&strategy);
     let properties = &section.settings.properties;
     let mut found: Vec<(&'static str, NoteKind)> = Vec::new();
+    let own_key = |key: &str| {
+        section
+            .settings
+            .origins
+            .get(key)
+            .is_some_and(|o| o.section == section.name && o.file == section.file)
+    };
+    if LEVEL_FREE_STRATEGIES.contains(&strategy) && own_key("inbound_level_ppm") {
+        found.push(("inbound_level_ppm", NoteKind::InboundLevelIgnored));
+    }
     if let Some(delta) = properties.time_lock_delta.map(u32::from) {
         if delta < limits.min_time_lock_delta {
             found.push((
@@ -408,6 +427,10 @@ fn properties_the_guard_changes(section: &Section, limits: &GuardConfig) -> Vec<
             ),
         ),
     ];
+    // Core Lightning has no inbound fees: the guard drops them there whatever their value.
+    let inbound = inbound
+        .into_iter()
+        .filter(|_| fees_sent && limits.node == NodeKind::Lnd);
     for (key, value, (min_key, min), (max_key, max)) in inbound {
         let Some(value) = value else { continue };
         if value > 0 && !limits.allow_positive_inbound {
