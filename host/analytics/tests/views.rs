@@ -400,6 +400,32 @@ fn an_alias_channel_is_as_old_as_lnpolicys_first_sight_of_it() {
     );
 }
 
+/// An alias channel whose forwards the first collection read from the node's log, 20 days
+/// back, while lnpolicy's first snapshot is from now: it is dated from its first forward, so
+/// its month window is spread over the 20 days it covers, not over none.
+#[test]
+fn an_alias_channel_with_older_forwards_is_dated_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let alias = (16_000_000u64 << 40) | 4;
+    let other = 800_000u64 << 40;
+    let channels = [channel(alias, 1_000_000), channel(other, 1_000_000)];
+    store.add_channel_snapshot(NOW, &channels).unwrap();
+    store
+        .add_forwards(
+            &[
+                forward(1, other, alias, 10_000, 20),
+                forward(2, alias, other, 5_000, 3),
+            ],
+            3,
+        )
+        .unwrap();
+    let views =
+        channel_views(&store, &node(), &channels, NOW, &AnalyticsConfig::default()).unwrap();
+    assert_eq!(views[0].history_secs, 20 * 86_400);
+    assert_eq!(views[0].age_blocks, 20 * 144);
+}
+
 /// lnpolicy set 100 ppm ten days ago; two days ago the operator set 1,000 ppm by hand, which
 /// the next snapshot saw. The revenue rate is the 1,000 ppm level's: from that snapshot on,
 /// not blended with the eight days before. Back at lnpolicy's own level, its change dates it

@@ -389,14 +389,20 @@ impl Store {
         Ok(seen)
     }
 
-    /// When a snapshot first saw each of `channels` (unix seconds): the age of a channel
-    /// whose short channel id is an alias, which carries no funding height.
+    /// When each of `channels` was first seen (unix seconds): its first snapshot or its
+    /// first stored forward, in or out, whichever is earlier. The age of a channel whose
+    /// short channel id is an alias, which carries no funding height; the node's forwarding
+    /// log, read whole at the first collection, may go back further than the snapshots.
     pub fn first_seen(
         &self,
         channels: &[ChannelId],
     ) -> Result<HashMap<ChannelId, u64>, StoreError> {
         self.last_changes(
-            "SELECT MIN(at) FROM channel_snapshots WHERE channel_id = ?1",
+            "SELECT MIN(at) FROM (
+                 SELECT MIN(at) AS at FROM channel_snapshots WHERE channel_id = ?1
+                 UNION ALL SELECT MIN(at_ns) / 1000000000 FROM forwards WHERE chan_in = ?1
+                 UNION ALL SELECT MIN(at_ns) / 1000000000 FROM forwards WHERE chan_out = ?1
+             )",
             channels,
         )
     }
