@@ -249,11 +249,13 @@ pub fn run(
     for seed in 0..spec.seeds.len() {
         jobs.extend((0..spec.policies.len()).map(|policy| Job::Policy { seed, policy }));
     }
+    // One more level than the grid has: each channel at the fee the scenario gives it, a
+    // static fee too, which the grid's levels need not include.
+    let levels = spec.grid_ppm.len() + 1;
     for seed in 0..spec.seeds.len() {
-        jobs.extend((0..spec.grid_ppm.len()).map(|level| Job::Grid { seed, level }));
+        jobs.extend((0..levels).map(|level| Job::Grid { seed, level }));
     }
-    let steps = spec.seeds.len() as u64
-        * (spec.grid_ppm.len() as u64 + cycles * spec.policies.len() as u64);
+    let steps = spec.seeds.len() as u64 * (levels as u64 + cycles * spec.policies.len() as u64);
     // Counted and shown under one lock, so that the bar never steps back.
     let done = Mutex::new(0u64);
     let step = || {
@@ -268,12 +270,15 @@ pub fn run(
     let mut runs: BTreeMap<(usize, usize), PolicyRun> = BTreeMap::new();
     for (job, output) in jobs.iter().zip(outputs) {
         match (*job, output) {
-            (Job::Grid { seed, level }, JobOutput::Grid(totals)) => {
-                for (id, revenue) in totals {
+            (Job::Grid { seed, .. }, JobOutput::Grid(totals)) => {
+                for (id, ppm, revenue) in totals {
+                    // The scenario's own fee may equal a grid level: the better run stands.
                     curves[seed]
                         .entry(id)
                         .or_default()
-                        .insert(spec.grid_ppm[level], revenue);
+                        .entry(ppm)
+                        .and_modify(|best| *best = (*best).max(revenue))
+                        .or_insert(revenue);
                 }
             }
             (Job::Policy { seed, policy }, JobOutput::Policy(run)) => {
@@ -313,8 +318,8 @@ enum Job {
 
 enum JobOutput {
     Policy(PolicyRun),
-    /// Each channel's revenue with every channel held at the level.
-    Grid(Vec<(ChannelId, i64)>),
+    /// Each channel's fee and revenue with every channel held at the level.
+    Grid(Vec<(ChannelId, u32, i64)>),
 }
 
 /// Runs `jobs` on `spec.jobs` threads, each with its own single-threaded runtime; the
@@ -358,7 +363,7 @@ fn run_jobs(
                     ))
                     .map(JobOutput::Policy),
                 Job::Grid { level, .. } => {
-                    let output = grid_level(spec, &scenario, spec.grid_ppm[level]);
+                    let output = grid_level(spec, &scenario, spec.grid_ppm.get(level).copied());
                     step();
                     output.map(JobOutput::Grid)
                 }
@@ -494,23 +499,27 @@ impl Drop for StopOnPanic<'_> {
 }
 
 /// One level of the hindsight grid: the seeded market with every channel's outbound rate held
-/// at `level`, and what each channel earned. Everything else stays as the node had it, the
-/// inbound fees included: a strategy that sets only the outbound rate keeps them too, and a
-/// reference without them would credit the grid with discounts it never gave up.
+/// at `level` (at the fee the scenario gives it, for `None`), and each channel's fee and what
+/// it earned. Everything else stays as the node had it, the inbound fees included: a strategy
+/// that sets only the outbound rate keeps them too, and a reference without them would credit
+/// the grid with discounts it never gave up.
 fn grid_level(
     spec: &Spec<'_>,
     scenario: &Scenario,
-    level: u32,
-) -> Result<Vec<(ChannelId, i64)>, BacktestError> {
+    level: Option<u32>,
+) -> Result<Vec<(ChannelId, u32, i64)>, BacktestError> {
     let mut sim = Simulation::try_new(scenario.clone())?;
+    let mut fees = BTreeMap::new();
     for id in sim.state().channel_ids() {
         if let Some(current) = sim.state().channel(id).map(|c| c.local_policy) {
-            let policy = lnpolicy_core::FeePolicy {
-                fee_ppm: level,
-                ..current
-            };
+            let fee_ppm = level.unwrap_or(current.fee_ppm);
+            fees.insert(id, fee_ppm);
+            if level.is_none() {
+                continue;
+            }
+            let policy = lnpolicy_core::FeePolicy { fee_ppm, ..current };
             if let Err(error) = sim.set_policy(id, policy) {
-                tracing::warn!(channel = id, level, %error, "grid level refused");
+                tracing::warn!(channel = id, level = fee_ppm, %error, "grid level refused");
             }
         }
     }
@@ -518,7 +527,13 @@ fn grid_level(
     Ok(sim
         .totals()
         .iter()
-        .map(|totals| (totals.id, totals.own_revenue_msat))
+        .map(|totals| {
+            let fee_ppm = fees
+                .get(&totals.id)
+                .copied()
+                .unwrap_or(level.unwrap_or_default());
+            (totals.id, fee_ppm, totals.own_revenue_msat)
+        })
         .collect())
 }
 
