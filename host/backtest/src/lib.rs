@@ -270,8 +270,15 @@ pub fn run(
     let mut runs: BTreeMap<(usize, usize), PolicyRun> = BTreeMap::new();
     for (job, output) in jobs.iter().zip(outputs) {
         match (*job, output) {
-            (Job::Grid { seed, .. }, JobOutput::Grid(totals)) => {
+            (Job::Grid { seed, level }, JobOutput::Grid(totals)) => {
+                // A starting fee above the grid's top (`--grid-max-ppm`) is not a fee the
+                // reference's operator would charge.
+                let own_fees = level == spec.grid_ppm.len();
+                let ceiling = spec.grid_ppm.iter().copied().max().unwrap_or_default();
                 for (id, ppm, revenue) in totals {
+                    if own_fees && ppm > ceiling {
+                        continue;
+                    }
                     // The scenario's own fee may equal a grid level: the better run stands.
                     curves[seed]
                         .entry(id)

@@ -108,6 +108,24 @@ fn the_fees_a_scenario_starts_with_are_among_the_candidates() {
         assert!(channel.revenue_msat <= channel.best_static_revenue_msat);
     }
     assert!(off_grid > 0, "the test needs fees the grid does not have");
+
+    // A grid cut at 300 ppm (`--grid-max-ppm 300`) keeps only the starting fees below it.
+    let mut cut = spec(&scenario, &config, vec![1]);
+    cut.grid_ppm = lnpolicy_backtest::grid_up_to(300);
+    let reports = run(&cut, &registry, &|_| {}).unwrap();
+    let mut below = 0;
+    for channel in &reports[0].seeds[0].channels {
+        let own = start
+            .state()
+            .channel(channel.channel_id)
+            .unwrap()
+            .local_policy
+            .fee_ppm;
+        let levels: Vec<u32> = channel.static_revenue_msat.keys().copied().collect();
+        assert!(levels.iter().all(|&ppm| ppm <= 300), "{levels:?}");
+        below += usize::from(own < 300 && levels.contains(&own));
+    }
+    assert!(below > 0, "starting fees below the ceiling are candidates");
 }
 
 fn scenario_has_inbound_discounts(scenario: &Scenario) -> bool {

@@ -123,7 +123,12 @@ fn each_channel_is_shown_against_a_grid_cut_at_the_ceiling() {
     assert_eq!(channels.len(), 14);
     for channel in channels {
         let curve = channel["static_revenue_msat"].as_object().unwrap();
-        assert_eq!(curve.len(), grid.len());
+        // The grid's levels, and the channel's starting fee when it is none of them and not
+        // above the ceiling.
+        let levels: Vec<u64> = curve.keys().map(|k| k.parse().unwrap()).collect();
+        assert!(grid.iter().all(|ppm| levels.contains(ppm)), "{levels:?}");
+        assert!(levels.len() <= grid.len() + 1, "{levels:?}");
+        assert!(levels.iter().all(|&ppm| ppm <= 900), "{levels:?}");
         assert!(channel["best_static_ppm"].as_u64().unwrap() <= 900);
         assert_eq!(
             curve[&channel["best_static_ppm"].to_string()],
