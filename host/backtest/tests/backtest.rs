@@ -88,15 +88,12 @@ fn the_fees_a_scenario_starts_with_are_among_the_candidates() {
     let mut seeded = scenario.clone();
     seeded.seed = 1;
     let start = lnpolicy_sim::Simulation::try_new(seeded).unwrap();
+    // The fee the scenario starts a channel at.
+    let own_fee = |id| start.state().channel(id).unwrap().local_policy.fee_ppm;
     let seed = &reports[0].seeds[0];
     let mut off_grid = 0;
     for channel in &seed.channels {
-        let own = start
-            .state()
-            .channel(channel.channel_id)
-            .unwrap()
-            .local_policy
-            .fee_ppm;
+        let own = own_fee(channel.channel_id);
         off_grid += usize::from(!DEFAULT_GRID_PPM.contains(&own));
         let kept = channel.static_revenue_msat.get(&own).copied();
         assert!(
@@ -115,12 +112,7 @@ fn the_fees_a_scenario_starts_with_are_among_the_candidates() {
     let reports = run(&cut, &registry, &|_| {}).unwrap();
     let mut below = 0;
     for channel in &reports[0].seeds[0].channels {
-        let own = start
-            .state()
-            .channel(channel.channel_id)
-            .unwrap()
-            .local_policy
-            .fee_ppm;
+        let own = own_fee(channel.channel_id);
         let levels: Vec<u32> = channel.static_revenue_msat.keys().copied().collect();
         assert!(levels.iter().all(|&ppm| ppm <= 300), "{levels:?}");
         below += usize::from(own < 300 && levels.contains(&own));
